@@ -1,0 +1,88 @@
+/*
+ * testutil.c - shared helpers for the unit tests.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+static uint64_t tu_next(uint64_t *s)
+{
+	/* splitmix64 */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void tu_fill(float *x, size_t n, float lo, float hi, uint64_t *state)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double u = (double)(tu_next(state) >> 11) * 0x1.0p-53;
+
+		x[i] = (float)(lo + (hi - lo) * u);
+	}
+}
+
+float *tu_alloc(size_t n)
+{
+	float *p = calloc(n ? n : 1, sizeof *p);
+
+	assert_non_null(p);
+	return p;
+}
+
+double tu_dot(const float *a, const float *b, size_t n)
+{
+	double s = 0.0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+int tu_grad_check(const char *what, float *x, const float *analytic, size_t n,
+		  tu_loss_fn loss, void *ctx, float eps, float atol, float rtol,
+		  size_t max_checks)
+{
+	size_t stride = n > max_checks ? n / max_checks : 1;
+	double worst = 0.0;
+	size_t worst_i = 0, checked = 0, i;
+	int fails = 0;
+
+	for (i = 0; i < n; i += stride) {
+		float keep = x[i];
+		double lp, lm, num, err, lim;
+
+		x[i] = keep + eps;
+		lp = loss(ctx);
+		x[i] = keep - eps;
+		lm = loss(ctx);
+		x[i] = keep;
+		num = (lp - lm) / (2.0 * (double)eps);
+		err = fabs((double)analytic[i] - num);
+		lim = atol + rtol * fabs(num);
+		if (err > lim)
+			fails++;
+		if (err / lim > worst) {
+			worst = err / lim;
+			worst_i = i;
+		}
+		checked++;
+	}
+	loss(ctx);	/* leave the forward state as it was */
+	if (fails)
+		fprintf(stderr, "%s: %d of %zu gradient entries off; worst at %zu "
+			"(error/limit %.2f, analytic %.6g)\n", what, fails, checked,
+			worst_i, worst, (double)analytic[worst_i]);
+	return fails;
+}

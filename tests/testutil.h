@@ -1,0 +1,39 @@
+/*
+ * testutil.h - helpers shared by the cmocka unit tests: deterministic random
+ * fills and a central finite-difference gradient check.
+ */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fills x[0..n) with uniform values in [lo, hi) from a small local PRNG
+ * seeded by *state (advanced).  Independent of core/rng so a bug there does
+ * not hide in the tests that use it. */
+void tu_fill(float *x, size_t n, float lo, float hi, uint64_t *state);
+
+/* Returns a freshly allocated float array of n elements (calloc'd); aborts
+ * the test on failure.  Caller frees. */
+float *tu_alloc(size_t n);
+
+/* The scalar function whose gradient is checked: it must recompute the
+ * forward pass from the current inputs and return the loss in double. */
+typedef double (*tu_loss_fn)(void *ctx);
+
+/*
+ * Central finite-difference check of analytic[i] = d loss / d x[i].
+ * Perturbs x[i] by +-eps (in place, restored afterwards) for at most
+ * max_checks indices spread evenly over [0, n) and requires
+ *     |analytic - numeric| <= atol + rtol * |numeric|.
+ * Prints the worst index on failure and returns the number of failures.
+ */
+int tu_grad_check(const char *what, float *x, const float *analytic, size_t n,
+		  tu_loss_fn loss, void *ctx, float eps, float atol, float rtol,
+		  size_t max_checks);
+
+/* sum_i a[i] * b[i] in double: the projection that turns a layer's output
+ * into a scalar loss for gradient checks. */
+double tu_dot(const float *a, const float *b, size_t n);
+
+#endif
