@@ -80,11 +80,13 @@ asan: $(DEPS_OK)
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
 
 .PHONY: test-run run-now bench-run
-test-run: $(TEST_BIN)
-	@sh tests/run.sh $(TEST_BIN)
+test-run: $(TEST_BIN) $(AMORT)
+	@sh tests/run.sh $(TEST_BIN) "tests/cli.sh $(BUILD)"
 
 run-now: $(AMORT)
-	$(AMORT) demo
+	@mkdir -p var
+	$(AMORT) demo -o var/demo.amort
+	$(AMORT) info var/demo.amort
 
 bench-run: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done

@@ -1,13 +1,15 @@
 #!/bin/sh
 # run.sh - run every test binary given as an argument, report each one's
 # result, and finish with one summary line counting cmocka test cases.
-# Exits non-zero if any binary fails.
+# An argument may carry arguments of its own ("tests/cli.sh build"): it
+# is split on spaces.  Exits non-zero if any binary fails.
 set -u
 passed=0
 failed=0
 bad=""
 for t in "$@"; do
-	out=$("$t" 2>&1)
+	# shellcheck disable=SC2086
+	out=$($t 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n 1)
@@ -15,7 +17,7 @@ for t in "$@"; do
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
 	if [ "$rc" -ne 0 ]; then
-		bad="$bad $(basename "$t")"
+		bad="$bad $(basename "${t%% *}")"
 		[ -z "$f" ] && failed=$((failed + 1))
 	fi
 done

@@ -1,0 +1,54 @@
+/*
+ * amort.c - the `amort` command: one table of subcommands over libamort.
+ *
+ *   amort info FILE     print a model file's header and tensors
+ *   amort demo [-o F]   meta-train a tiny in-context regressor (the core demo)
+ *
+ * Messages go to stderr, results to stdout; any failure exits non-zero.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{ "info", tool_info, "info FILE           print a model file's header and tensors" },
+	{ "demo", tool_demo, "demo [-o FILE] [--iters N] [--seed S]\n"
+	  "                     meta-train a tiny in-context regressor and save it" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: amort COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "amort: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,16 @@
+/*
+ * tool.h - the subcommands of the `amort` command.  Each takes its own
+ * argv (argv[0] is the subcommand's name) and returns the process exit
+ * status: 0 on success, 1 on a failure, 2 on a usage error.
+ */
+#ifndef TOOL_H
+#define TOOL_H
+
+int tool_info(int argc, char **argv);
+int tool_demo(int argc, char **argv);
+
+/* Parses a non-negative integer option value; returns 0 and sets *out, or
+ * prints a message naming the option and returns -1. */
+int tool_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
+
+#endif
