@@ -52,7 +52,10 @@ DEPS_OK    := $(BUILD)/.deps-ok
 .PHONY: all test run bench models install uninstall asan clean deps
 .DEFAULT_GOAL := all
 
-all: $(LIBAMORT) $(AMORT) $(TEST_BIN) $(BENCH_BIN)
+all: $(DEPS_OK)
+	@$(MAKE) --no-print-directory build-all
+
+build-all: $(LIBAMORT) $(AMORT) $(TEST_BIN) $(BENCH_BIN)
 
 # ---- system packages -------------------------------------------------------
 # Checked once per build tree: the first build on a fresh machine installs
@@ -79,7 +82,7 @@ asan: $(DEPS_OK)
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
 
-.PHONY: test-run run-now bench-run
+.PHONY: build-all test-run run-now bench-run
 test-run: $(TEST_BIN) $(AMORT)
 	@sh tests/run.sh $(TEST_BIN) "tests/cli.sh $(BUILD)"
 
