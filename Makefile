@@ -117,7 +117,7 @@ $(BUILD)/core/tools/%.o: core/tools/%.c
 	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
 
 $(AMORT): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBAMORT)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) $(BLAS_LIBS) -lm
 
 # Core tests link only libamort, OpenBLAS, cmocka and libm: that proves the
 # boundary.

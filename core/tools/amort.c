@@ -19,6 +19,10 @@ struct command {
 
 static const struct command commands[] = {
 	{ "info", tool_info, "info FILE           print a model file's header and tensors" },
+	{ "train", tool_train, "train RECIPE -o FILE [--threads N] [--resume] [--checkpoint-every N]\n"
+	  "                     [--max-seconds S]   meta-train a model from a recipe" },
+	{ "eval", tool_eval, "eval FILE... [--tasks N] [--seed S] [--dim D] [--noise SD] [--batch B]\n"
+	  "                     [--no-ood] [--csv F] [--svg F]   measure against the optimum and SGD/Adam" },
 	{ "demo", tool_demo, "demo [-o FILE] [--iters N] [--seed S]\n"
 	  "                     meta-train a tiny in-context regressor and save it" },
 };

@@ -1,0 +1,65 @@
+/*
+ * eval.h - measuring the regression amortizer against what any method
+ * could do on the same rows.
+ *
+ * For each task (a fixed D and noise, drawn from a family) the evaluator
+ * draws kmax * B rows once and feeds the same mini-batches, in the same
+ * order, to every method; at each checkpoint k it records the exact
+ * expected test MSE (linreg_task_mse, no test sampling noise) of:
+ *   amort    the refiner after k steps (k mini-batches, `passes` each);
+ *   ridge    the ridge posterior mean on the k*B rows with lambda = noise^2,
+ *            the Bayes-optimal predictor under the training prior;
+ *   sgd      single-pass SGD from theta = 0, one step per mini-batch;
+ *   adam     single-pass Adam from theta = 0, one step per mini-batch;
+ *   onestep  the same refiner applied once to all k*B rows as one context
+ *            (rows_seen 0), where k*B <= onestep_max_rows.
+ * SGD and Adam use, at each k, the learning rate from a log grid that was
+ * best at that k on separate tuning tasks (a different seed): tuned on
+ * other tasks, never on the test tasks.
+ *
+ * Tasks advance in lockstep, `chunk` at a time, so the refiner runs on
+ * batches of sequences.  Deterministic for a seed.  No output of its own.
+ */
+#ifndef EVAL_H
+#define EVAL_H
+
+#include <stdint.h>
+
+#include "linreg.h"
+#include "refiner.h"
+
+#define EVAL_KS_MAX 16
+#define EVAL_LRS 17
+
+struct eval_config {
+	int ntasks;			/* test tasks */
+	int tune_tasks;			/* tasks that choose the learning rates */
+	int B;				/* rows per mini-batch */
+	int nk;				/* checkpoints */
+	int ks[EVAL_KS_MAX];		/* ascending step counts */
+	struct linreg_family fam;	/* where tasks come from */
+	uint64_t seed;
+	int onestep_max_rows;		/* 0 disables the one-step column */
+	int chunk;			/* tasks in lockstep */
+};
+
+struct eval_row {
+	int k;
+	double amort, ridge, sgd, adam, onestep;	/* mean test MSE */
+	double floor;			/* mean noise variance */
+	float sgd_lr, adam_lr;		/* the chosen rates */
+	int has_onestep;
+};
+
+/* The learning-rate grid: EVAL_LRS values log-spaced over [1e-3, 3]. */
+float eval_lr(int i);
+
+/*
+ * Runs the evaluation; rows receives c->nk rows.  Returns AM_OK, AM_EINVAL
+ * (a bad configuration), AM_ENOMEM, or AM_ENUMERIC if the refiner produced
+ * a non-finite state.
+ */
+int eval_linreg(const struct refiner *m, const float *p,
+		const struct eval_config *c, struct eval_row *rows);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * model.c - model-file headers (JSON) to and from core's structs.
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am.h"
+#include "amfile.h"
+
+const char *model_variant_name(enum refiner_variant v)
+{
+	switch (v) {
+	case REFINER_OBS: return "obs";
+	case REFINER_GRAD: return "grad";
+	case REFINER_BOTH: return "both";
+	}
+	return "?";
+}
+
+int model_variant_parse(const char *s, enum refiner_variant *v)
+{
+	if (!strcmp(s, "obs"))
+		*v = REFINER_OBS;
+	else if (!strcmp(s, "grad"))
+		*v = REFINER_GRAD;
+	else if (!strcmp(s, "both"))
+		*v = REFINER_BOTH;
+	else
+		return -1;
+	return 0;
+}
+
+json_t *model_header_json(const char *name, const struct trainer_config *c,
+			  json_t *extra)
+{
+	json_t *h = json_pack(
+		"{s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i,"
+		" s:{s:i, s:i, s:i},"
+		" s:{s:i, s:i, s:f, s:f},"
+		" s:{s:i, s:i, s:I, s:f, s:f, s:i, s:f, s:f, s:f, s:I, s:i}}",
+		"name", name, "format", 1, "task_family", "linreg",
+		"regime", "parametric",
+		"variant", model_variant_name(c->ref.variant),
+		"max_dim", LINREG_DMAX, "outputs", 1,
+		"batch", c->ref.bmax, "steps_trained", c->ref.ksteps,
+		"passes", c->ref.passes,
+		"arch", "width", c->ref.C, "heads", c->ref.H, "layers", c->ref.L,
+		"family", "dmin", c->fam.dmin, "dmax", c->fam.dmax,
+		"noise_min", (double)c->fam.smin, "noise_max", (double)c->fam.smax,
+		"recipe", "population", c->pop, "chunk", c->chunk,
+		"iters", (json_int_t)c->iters, "lr", (double)c->lr,
+		"lr_min", (double)c->lr_min, "warmup", c->warmup,
+		"clip", (double)c->clip, "weight_decay", (double)c->weight_decay,
+		"full_batch", (double)c->full_batch,
+		"seed", (json_int_t)c->seed, "shards", c->shards);
+
+	if (h && extra)
+		json_object_set(h, "training", extra);
+	return h;
+}
+
+/* Reads an integer field of obj in [lo, hi]; -1 with a message if absent,
+ * not an integer or out of range. */
+static int get_int(json_t *obj, const char *key, int lo, int hi, int *out,
+		   char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	json_int_t x;
+
+	if (!json_is_integer(v)) {
+		snprintf(err, errlen, "header: '%s' must be an integer", key);
+		return -1;
+	}
+	x = json_integer_value(v);
+	if (x < lo || x > hi) {
+		snprintf(err, errlen, "header: '%s' = %lld is outside [%d, %d]",
+			 key, (long long)x, lo, hi);
+		return -1;
+	}
+	*out = (int)x;
+	return 0;
+}
+
+static int get_num(json_t *obj, const char *key, double lo, double hi,
+		   float *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	double x;
+
+	if (!json_is_number(v)) {
+		snprintf(err, errlen, "header: '%s' must be a number", key);
+		return -1;
+	}
+	x = json_number_value(v);
+	if (!(x >= lo && x <= hi)) {
+		snprintf(err, errlen, "header: '%s' = %g is outside [%g, %g]",
+			 key, x, lo, hi);
+		return -1;
+	}
+	*out = (float)x;
+	return 0;
+}
+
+static int get_str(json_t *obj, const char *key, char *out, size_t outlen,
+		   char *err, size_t errlen)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (!s || !*s || strlen(s) >= outlen) {
+		snprintf(err, errlen, "header: '%s' must be a string of 1 to %zu bytes",
+			 key, outlen - 1);
+		return -1;
+	}
+	strcpy(out, s);
+	return 0;
+}
+
+void model_free(struct model *m)
+{
+	if (!m)
+		return;
+	free(m->p);
+	m->p = NULL;
+	json_decref(m->header);
+	m->header = NULL;
+	layout_free(&m->lay);
+}
+
+int model_load(struct model *m, const char *path, char *err, size_t errlen)
+{
+	struct amfile f;
+	struct model tmp;
+	json_error_t jerr;
+	json_t *arch, *fam;
+	char variant[16];
+	int fmt, rc;
+
+	memset(&tmp, 0, sizeof tmp);
+	layout_init(&tmp.lay);
+	if (amfile_read(path, &f, err, errlen) != AM_OK)
+		return -1;
+	snprintf(tmp.checksum, sizeof tmp.checksum, "%08x",
+		 amfile_crc32(f.data, f.layout.total * sizeof(float)));
+	tmp.header = json_loadb(f.header, f.header_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!tmp.header || !json_is_object(tmp.header)) {
+		snprintf(err, errlen, "header is not a JSON object: %s",
+			 tmp.header ? "wrong type" : jerr.text);
+		goto fail;
+	}
+	arch = json_object_get(tmp.header, "arch");
+	fam = json_object_get(tmp.header, "family");
+	if (get_str(tmp.header, "name", tmp.name, sizeof tmp.name, err, errlen) ||
+	    get_str(tmp.header, "task_family", tmp.family, sizeof tmp.family, err, errlen) ||
+	    get_str(tmp.header, "variant", variant, sizeof variant, err, errlen) ||
+	    get_int(tmp.header, "format", 1, 1, &fmt, err, errlen))
+		goto fail;
+	if (strcmp(tmp.family, "linreg")) {
+		snprintf(err, errlen, "task family '%s' is not one this build serves",
+			 tmp.family);
+		goto fail;
+	}
+	if (model_variant_parse(variant, &tmp.cfg.variant)) {
+		snprintf(err, errlen, "header: unknown variant '%s'", variant);
+		goto fail;
+	}
+	if (!json_is_object(arch) || !json_is_object(fam)) {
+		snprintf(err, errlen, "header: 'arch' and 'family' must be objects");
+		goto fail;
+	}
+	if (get_int(arch, "width", 8, 1024, &tmp.cfg.C, err, errlen) ||
+	    get_int(arch, "heads", 1, 1024, &tmp.cfg.H, err, errlen) ||
+	    get_int(arch, "layers", 1, TFM_LAYERS_MAX, &tmp.cfg.L, err, errlen) ||
+	    get_int(tmp.header, "batch", 1, REFINER_BMAX, &tmp.cfg.bmax, err, errlen) ||
+	    get_int(tmp.header, "steps_trained", 1, 4096, &tmp.cfg.ksteps, err, errlen) ||
+	    get_int(tmp.header, "passes", 1, REFINER_PASSES_MAX, &tmp.cfg.passes, err, errlen) ||
+	    get_int(fam, "dmin", 1, LINREG_DMAX, &tmp.fam.dmin, err, errlen) ||
+	    get_int(fam, "dmax", tmp.fam.dmin, LINREG_DMAX, &tmp.fam.dmax, err, errlen) ||
+	    get_num(fam, "noise_min", 1e-6, 100, &tmp.fam.smin, err, errlen) ||
+	    get_num(fam, "noise_max", tmp.fam.smin, 100, &tmp.fam.smax, err, errlen))
+		goto fail;
+	if (refiner_config_check(&tmp.cfg, err, errlen) != AM_OK)
+		goto fail;
+	rc = refiner_init(&tmp.ref, &tmp.lay, &tmp.cfg);
+	if (rc != AM_OK) {
+		snprintf(err, errlen, "%s", am_strerror(rc));
+		goto fail;
+	}
+	tmp.p = calloc(tmp.lay.total, sizeof *tmp.p);
+	if (!tmp.p) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (amfile_bind(&f, &tmp.lay, tmp.p, err, errlen) != AM_OK)
+		goto fail;
+	amfile_free(&f);
+	*m = tmp;
+	return 0;
+fail:
+	amfile_free(&f);
+	model_free(&tmp);
+	return -1;
+}

@@ -1,0 +1,55 @@
+/*
+ * model.h - an amortizer as the tools and the server hold it: the model
+ * file's parsed header, the refiner built from it, and its parameters.
+ *
+ * This is where the JSON header of a *.amort file meets core's structs:
+ * model_header_json writes the header of a trained model, model_load reads
+ * a file back (the file and its header are untrusted: every field is
+ * checked).  jansson is used here and nowhere in core/.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "layout.h"
+#include "refiner.h"
+#include "trainer.h"
+
+struct model {
+	char name[64];
+	char family[32];
+	struct refiner_config cfg;
+	struct linreg_family fam;	/* the family it was trained on */
+	struct refiner ref;
+	struct layout lay;
+	float *p;			/* parameters, owned */
+	json_t *header;			/* the parsed header, owned */
+	char checksum[9];		/* CRC-32 of the file, hex */
+};
+
+/*
+ * Builds the header of a model trained with c: name, format, task family,
+ * regime, variant, sizes, the recipe (every field of c), and `extra`
+ * (borrowed, may be NULL: training statistics, evaluation summary) under
+ * "training".  Returns a new reference (caller decrefs) or NULL when out of
+ * memory.
+ */
+json_t *model_header_json(const char *name, const struct trainer_config *c,
+			  json_t *extra);
+
+/* Reads and checks a model file.  On success fills *m (release with
+ * model_free) and returns 0; otherwise returns -1 with a message in err. */
+int model_load(struct model *m, const char *path, char *err, size_t errlen);
+
+/* Releases what m owns; NULL-safe and idempotent. */
+void model_free(struct model *m);
+
+/* "obs", "grad" or "both". */
+const char *model_variant_name(enum refiner_variant v);
+
+/* Parses a variant name; returns 0 or -1. */
+int model_variant_parse(const char *s, enum refiner_variant *v);
+
+#endif

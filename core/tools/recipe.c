@@ -1,0 +1,233 @@
+/*
+ * recipe.c - the `key = value` recipe format.
+ */
+#include "recipe.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define RECIPE_BYTES_MAX 65536
+#define RECIPE_LINE_MAX 256
+
+enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;		/* into struct recipe */
+	double lo, hi;
+};
+
+#define CFG(f) (offsetof(struct recipe, cfg) + offsetof(struct trainer_config, f))
+
+static const struct key keys[] = {
+	{ "name", K_NAME, 0, 0, 0 },
+	{ "family", K_FAMILY, 0, 0, 0 },
+	{ "regime", K_REGIME, 0, 0, 0 },
+	{ "variant", K_VARIANT, 0, 0, 0 },
+	{ "width", K_INT, CFG(ref.C), 8, 1024 },
+	{ "heads", K_INT, CFG(ref.H), 1, 1024 },
+	{ "layers", K_INT, CFG(ref.L), 1, 16 },
+	{ "batch", K_INT, CFG(ref.bmax), 1, 64 },
+	{ "steps", K_INT, CFG(ref.ksteps), 1, 4096 },
+	{ "passes", K_INT, CFG(ref.passes), 1, 4 },
+	{ "population", K_INT, CFG(pop), 1, 65536 },
+	{ "chunk", K_INT, CFG(chunk), 1, 65536 },
+	{ "iters", K_LONG, CFG(iters), 1, 1e8 },
+	{ "lr", K_FLOAT, CFG(lr), 1e-8, 1 },
+	{ "lr_min", K_FLOAT, CFG(lr_min), 0, 1 },
+	{ "warmup", K_INT, CFG(warmup), 0, 1e8 },
+	{ "clip", K_FLOAT, CFG(clip), 0, 1e6 },
+	{ "weight_decay", K_FLOAT, CFG(weight_decay), 0, 10 },
+	{ "full_batch", K_FLOAT, CFG(full_batch), 0, 1 },
+	{ "dmin", K_INT, CFG(fam.dmin), 1, 16 },
+	{ "dmax", K_INT, CFG(fam.dmax), 1, 16 },
+	{ "noise_min", K_FLOAT, CFG(fam.smin), 1e-6, 100 },
+	{ "noise_max", K_FLOAT, CFG(fam.smax), 1e-6, 100 },
+	{ "seed", K_LONG, CFG(seed), 0, 9007199254740992.0 },
+	{ "shards", K_INT, CFG(shards), 1, 8 },
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Sets one key; returns 0 or -1 with a message (without location). */
+static int set_key(struct recipe *r, const struct key *k, const char *v,
+		   char *msg, size_t msglen)
+{
+	char *end;
+	double x;
+	long long n;
+
+	switch (k->kind) {
+	case K_NAME:
+		if (!*v || strlen(v) >= sizeof r->name ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v)) {
+			snprintf(msg, msglen, "name must be 1-63 characters of [a-z0-9._-]");
+			return -1;
+		}
+		strcpy(r->name, v);
+		return 0;
+	case K_FAMILY:
+		if (strcmp(v, "linreg")) {
+			snprintf(msg, msglen, "family '%s' is not known (linreg)", v);
+			return -1;
+		}
+		return 0;
+	case K_REGIME:
+		if (strcmp(v, "parametric")) {
+			snprintf(msg, msglen, "regime '%s' is not available (parametric)", v);
+			return -1;
+		}
+		return 0;
+	case K_VARIANT:
+		if (model_variant_parse(v, &r->cfg.ref.variant)) {
+			snprintf(msg, msglen, "variant must be obs, grad or both");
+			return -1;
+		}
+		return 0;
+	case K_INT:
+	case K_LONG:
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno || end == v || *end || n < k->lo || n > k->hi) {
+			snprintf(msg, msglen, "%s wants an integer in [%.0f, %.0f]",
+				 k->name, k->lo, k->hi);
+			return -1;
+		}
+		if (k->kind == K_INT)
+			*(int *)((char *)r + k->off) = (int)n;
+		else if (!strcmp(k->name, "seed"))
+			*(uint64_t *)((char *)r + k->off) = (uint64_t)n;
+		else
+			*(long *)((char *)r + k->off) = (long)n;
+		return 0;
+	case K_FLOAT:
+		errno = 0;
+		x = strtod(v, &end);
+		if (errno || end == v || *end || !isfinite(x) || x < k->lo || x > k->hi) {
+			snprintf(msg, msglen, "%s wants a number in [%g, %g]",
+				 k->name, k->lo, k->hi);
+			return -1;
+		}
+		*(float *)((char *)r + k->off) = (float)x;
+		return 0;
+	}
+	return -1;
+}
+
+int recipe_parse(struct recipe *r, const char *text, const char *origin,
+		 char *err, size_t errlen)
+{
+	unsigned char seen[NKEYS] = { 0 };
+	char line[RECIPE_LINE_MAX + 2], msg[160];
+	const char *p = text;
+	int lineno = 0;
+	size_t i;
+
+	memset(r, 0, sizeof *r);
+	trainer_config_default(&r->cfg);
+	strcpy(r->name, "model");
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char *s, *eq, *key, *val;
+
+		lineno++;
+		if (len > RECIPE_LINE_MAX) {
+			snprintf(err, errlen, "%s:%d: line longer than %d bytes",
+				 origin, lineno, RECIPE_LINE_MAX);
+			return -1;
+		}
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (nl ? 1 : 0);
+		if ((s = strchr(line, '#')))
+			*s = '\0';
+		s = trim(line);
+		if (!*s)
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected 'key = value'", origin, lineno);
+			return -1;
+		}
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		for (i = 0; i < NKEYS; i++)
+			if (!strcmp(keys[i].name, key))
+				break;
+		if (i == NKEYS) {
+			snprintf(err, errlen, "%s:%d: unknown key '%.64s'", origin, lineno, key);
+			return -1;
+		}
+		if (seen[i]++) {
+			snprintf(err, errlen, "%s:%d: '%s' given twice", origin, lineno, key);
+			return -1;
+		}
+		if (set_key(r, &keys[i], val, msg, sizeof msg)) {
+			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
+			return -1;
+		}
+	}
+	if (trainer_config_check(&r->cfg, msg, sizeof msg) != 0) {
+		snprintf(err, errlen, "%s: %s", origin, msg);
+		return -1;
+	}
+	return 0;
+}
+
+int recipe_load(struct recipe *r, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+	size_t n;
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	text = malloc(RECIPE_BYTES_MAX + 1);
+	if (!text) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n = fread(text, 1, RECIPE_BYTES_MAX + 1, f);
+	if (ferror(f) || n > RECIPE_BYTES_MAX) {
+		snprintf(err, errlen, "%s: %s", path,
+			 ferror(f) ? "read error" : "larger than 64 KiB");
+		fclose(f);
+		free(text);
+		return -1;
+	}
+	fclose(f);
+	text[n] = '\0';
+	if (strlen(text) != n) {
+		snprintf(err, errlen, "%s: contains a NUL byte", path);
+		free(text);
+		return -1;
+	}
+	rc = recipe_parse(r, text, path, err, errlen);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * recipe.h - training recipes: small committed text files of `key = value`
+ * lines (# starts a comment) naming the task family, regime, variant,
+ * sizes, steps and seed of a model.  Keys not given keep the defaults of
+ * trainer_config_default.  Unknown keys, repeated keys, malformed values
+ * and overlong lines are errors that name the line.
+ */
+#ifndef RECIPE_H
+#define RECIPE_H
+
+#include <stddef.h>
+
+#include "trainer.h"
+
+struct recipe {
+	char name[64];
+	struct trainer_config cfg;
+};
+
+/* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"
+ * in err. */
+int recipe_load(struct recipe *r, const char *path, char *err, size_t errlen);
+
+/* Parses recipe text (NUL-terminated); `origin` names it in messages. */
+int recipe_parse(struct recipe *r, const char *text, const char *origin,
+		 char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * train.c - `amort train RECIPE -o FILE`: meta-trains a refiner from a
+ * recipe, with checkpoints and resume.
+ *
+ * The iteration's shards run on up to --threads threads (default: online
+ * CPUs); the recipe fixes the number of shards, so the result is the same
+ * whatever the thread count.  A checkpoint is written to FILE.ckpt every
+ * --checkpoint-every iterations, when --max-seconds runs out and on
+ * SIGINT/SIGTERM; `--resume` continues from it bit-identically.  A
+ * progress line goes to stderr every few seconds.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "am.h"
+#include "amfile.h"
+#include "gemm.h"
+#include "model.h"
+#include "recipe.h"
+#include "tool.h"
+#include "trainer.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct worker {
+	struct trainer *t;
+	int first, step, shards;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	int s;
+
+	for (s = w->first; s < w->shards; s += w->step)
+		trainer_shard(w->t, s);
+	return NULL;
+}
+
+/* Runs every shard of one iteration on nthreads threads (the calling
+ * thread is one of them). */
+static int run_shards(struct trainer *t, int shards, int nthreads)
+{
+	pthread_t th[TRAINER_SHARDS_MAX];
+	struct worker w[TRAINER_SHARDS_MAX];
+	int i, started = 0;
+
+	for (i = 0; i < nthreads; i++) {
+		w[i].t = t;
+		w[i].first = i;
+		w[i].step = nthreads;
+		w[i].shards = shards;
+	}
+	for (i = 1; i < nthreads; i++) {
+		if (pthread_create(&th[i], NULL, worker_run, &w[i]) != 0)
+			break;
+		started = i;
+	}
+	/* if a thread could not start, run its shards here */
+	for (i = started + 1; i < nthreads; i++)
+		worker_run(&w[i]);
+	worker_run(&w[0]);
+	for (i = 1; i <= started; i++)
+		pthread_join(th[i], NULL);
+	return 0;
+}
+
+static char *header_text(const struct recipe *r, long iters_done,
+			 double seconds, double loss)
+{
+	json_t *extra = json_pack("{s:I, s:f, s:f, s:s}",
+				  "iterations", (json_int_t)iters_done,
+				  "seconds", seconds, "final_loss", loss,
+				  "openblas_core", gemm_backend());
+	json_t *h = model_header_json(r->name, &r->cfg, extra);
+	char *text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(extra);
+	json_decref(h);
+	return text;
+}
+
+static int save_checkpoint(struct trainer *t, const struct recipe *r,
+			   const char *ckpt, double seconds, double loss)
+{
+	char err[256], *text = header_text(r, trainer_iteration(t), seconds, loss);
+	int rc;
+
+	if (!text) {
+		fprintf(stderr, "amort train: out of memory\n");
+		return 1;
+	}
+	rc = trainer_save_checkpoint(t, ckpt, text, err, sizeof err);
+	free(text);
+	if (rc != AM_OK) {
+		fprintf(stderr, "amort train: checkpoint %s: %s\n", ckpt, err);
+		return 1;
+	}
+	return 0;
+}
+
+static void fmt_eta(char *buf, size_t len, double s)
+{
+	if (!isfinite(s) || s < 0)
+		snprintf(buf, len, "?");
+	else if (s >= 3600)
+		snprintf(buf, len, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+	else
+		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+int tool_train(int argc, char **argv)
+{
+	const char *recipe_path = NULL, *out = NULL;
+	long threads = sysconf(_SC_NPROCESSORS_ONLN), every = 250, max_seconds = 0;
+	int resume = 0, i, rc = 1;
+	struct recipe r;
+	struct trainer *t = NULL;
+	char err[512], ckpt[4096], eta[32], *text = NULL;
+	double t0, last = 0, ema = NAN, loss = NAN, elapsed = 0;
+	long it0;
+	struct sigaction sa;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+			if (tool_parse_long("--threads", argv[++i], 1, 64, &threads))
+				return 2;
+		} else if (!strcmp(argv[i], "--checkpoint-every") && i + 1 < argc) {
+			if (tool_parse_long("--checkpoint-every", argv[++i], 1, 1000000000L, &every))
+				return 2;
+		} else if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc) {
+			if (tool_parse_long("--max-seconds", argv[++i], 1, 1000000000L, &max_seconds))
+				return 2;
+		} else if (!strcmp(argv[i], "--resume")) {
+			resume = 1;
+		} else if (argv[i][0] != '-' && !recipe_path) {
+			recipe_path = argv[i];
+		} else {
+			recipe_path = NULL;
+			break;
+		}
+	}
+	if (!recipe_path || !out) {
+		fprintf(stderr, "usage: amort train RECIPE -o FILE [--threads N] "
+			"[--resume] [--checkpoint-every N] [--max-seconds S]\n");
+		return 2;
+	}
+	if (snprintf(ckpt, sizeof ckpt, "%s.ckpt", out) >= (int)sizeof ckpt) {
+		fprintf(stderr, "amort train: output path too long\n");
+		return 2;
+	}
+	if (recipe_load(&r, recipe_path, err, sizeof err)) {
+		fprintf(stderr, "amort train: %s\n", err);
+		return 1;
+	}
+	/* parallelism comes from the shards; OpenBLAS stays on one thread */
+	gemm_set_threads(1);
+	if (threads > r.cfg.shards)
+		threads = r.cfg.shards;
+	t = trainer_new(&r.cfg, err, sizeof err);
+	if (!t) {
+		fprintf(stderr, "amort train: %s\n", err);
+		return 1;
+	}
+	if (resume && access(ckpt, F_OK) == 0) {
+		if (trainer_load_checkpoint(t, ckpt, err, sizeof err) != AM_OK) {
+			fprintf(stderr, "amort train: cannot resume from %s: %s\n", ckpt, err);
+			goto out;
+		}
+		fprintf(stderr, "amort train: resumed from %s at iteration %ld\n",
+			ckpt, trainer_iteration(t));
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	fprintf(stderr, "amort train: %s: %zu parameters, %s variant, %d passes, "
+		"population %d, %ld iterations, %ld thread(s), OpenBLAS %s\n",
+		r.name, trainer_layout(t)->total, model_variant_name(r.cfg.ref.variant),
+		r.cfg.ref.passes, r.cfg.pop, r.cfg.iters, threads, gemm_backend());
+	t0 = now();
+	it0 = trainer_iteration(t);
+	while (trainer_iteration(t) < r.cfg.iters) {
+		double tn;
+
+		run_shards(t, r.cfg.shards, (int)threads);
+		if (trainer_apply(t, &loss) != AM_OK) {
+			fprintf(stderr, "amort train: loss or state became non-finite at "
+				"iteration %ld; lower lr or clip in the recipe\n",
+				trainer_iteration(t));
+			goto out;
+		}
+		ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
+		tn = now();
+		elapsed = tn - t0;
+		if (tn - last >= 5.0 || trainer_iteration(t) == r.cfg.iters) {
+			double rate = (trainer_iteration(t) - it0) / elapsed;
+
+			fmt_eta(eta, sizeof eta, (r.cfg.iters - trainer_iteration(t)) / rate);
+			fprintf(stderr, "iter %ld/%ld  loss %.4f  %.2f it/s  ETA %s\n",
+				trainer_iteration(t), r.cfg.iters, ema, rate, eta);
+			last = tn;
+		}
+		if (trainer_iteration(t) % every == 0 && trainer_iteration(t) < r.cfg.iters &&
+		    save_checkpoint(t, &r, ckpt, elapsed, ema))
+			goto out;
+		if (stop_requested || (max_seconds && elapsed >= max_seconds)) {
+			if (save_checkpoint(t, &r, ckpt, elapsed, ema))
+				goto out;
+			fprintf(stderr, "amort train: stopped at iteration %ld; "
+				"checkpoint %s (continue with --resume)\n",
+				trainer_iteration(t), ckpt);
+			rc = 3;
+			goto out;
+		}
+	}
+	text = header_text(&r, trainer_iteration(t), elapsed, ema);
+	if (!text) {
+		fprintf(stderr, "amort train: out of memory\n");
+		goto out;
+	}
+	if (amfile_write(out, text, trainer_layout(t), trainer_params(t), err,
+			 sizeof err) != AM_OK) {
+		fprintf(stderr, "amort train: %s: %s\n", out, err);
+		goto out;
+	}
+	unlink(ckpt);
+	fprintf(stderr, "amort train: wrote %s\n", out);
+	rc = 0;
+out:
+	free(text);
+	trainer_free(t);
+	return rc;
+}
