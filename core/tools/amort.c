@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	  "                     [--max-seconds S]   meta-train a model from a recipe" },
 	{ "eval", tool_eval, "eval FILE... [--tasks N] [--seed S] [--dim D] [--noise SD] [--batch B]\n"
 	  "                     [--no-ood] [--csv F] [--svg F]   measure against the optimum and SGD/Adam" },
+	{ "adapt", tool_adapt, "adapt --model FILE --train TRAIN.csv --predict TEST.csv\n                     [--batch B] [--no-standardize]   adapt to a CSV stream, predict a CSV" },
 	{ "demo", tool_demo, "demo [-o FILE] [--iters N] [--seed S]\n"
 	  "                     meta-train a tiny in-context regressor and save it" },
 };

@@ -152,16 +152,19 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	}
 	arch = json_object_get(tmp.header, "arch");
 	fam = json_object_get(tmp.header, "family");
+	/* what kind of model it is comes first: that is the useful message
+	 * for a file of another kind */
+	if (get_str(tmp.header, "task_family", tmp.family, sizeof tmp.family, err, errlen))
+		goto fail;
+	if (strcmp(tmp.family, "linreg")) {
+		snprintf(err, errlen, "task family '%s' is not one this build serves "
+			 "(linreg)", tmp.family);
+		goto fail;
+	}
 	if (get_str(tmp.header, "name", tmp.name, sizeof tmp.name, err, errlen) ||
-	    get_str(tmp.header, "task_family", tmp.family, sizeof tmp.family, err, errlen) ||
 	    get_str(tmp.header, "variant", variant, sizeof variant, err, errlen) ||
 	    get_int(tmp.header, "format", 1, 1, &fmt, err, errlen))
 		goto fail;
-	if (strcmp(tmp.family, "linreg")) {
-		snprintf(err, errlen, "task family '%s' is not one this build serves",
-			 tmp.family);
-		goto fail;
-	}
 	if (model_variant_parse(variant, &tmp.cfg.variant)) {
 		snprintf(err, errlen, "header: unknown variant '%s'", variant);
 		goto fail;

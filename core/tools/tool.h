@@ -9,6 +9,7 @@
 int tool_info(int argc, char **argv);
 int tool_demo(int argc, char **argv);
 int tool_train(int argc, char **argv);
+int tool_adapt(int argc, char **argv);
 int tool_eval(int argc, char **argv);
 
 /* Parses a non-negative integer option value; returns 0 and sets *out, or
