@@ -94,13 +94,18 @@ run-now: $(AMORT)
 bench-run: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 
+# Retrains every shipped model from its recipe (resuming an interrupted
+# run from its checkpoint), with the OpenBLAS kernel deploy/blas-coretype.sh
+# picks for this CPU.
 models: $(DEPS_OK)
 	@$(MAKE) --no-print-directory $(AMORT)
-	@for r in deploy/recipes/*.recipe; do \
+	@ct=$$(sh deploy/blas-coretype.sh); \
+	if [ -n "$$ct" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
+	for r in deploy/recipes/*.recipe; do \
 		[ -e "$$r" ] || { echo "models: no recipes in deploy/recipes"; break; }; \
 		m=deploy/models/$$(basename $$r .recipe).amort; \
 		echo "models: $$r -> $$m"; \
-		$(AMORT) train $$r -o $$m || exit 1; \
+		$(AMORT) train $$r -o $$m --resume || exit 1; \
 	done
 
 # ---- build rules -----------------------------------------------------------

@@ -506,6 +506,7 @@ static int traj_unpack(const struct trainer *t, struct traj *tr, const float *f)
 	memcpy(tr->task.theta, f, LINREG_P * sizeof *f);
 	f += LINREG_P;
 	tr->task.noise = *f++;
+	/* checked below, once every field is read */
 	tr->task.xdist = (enum linreg_xdist)(int)*f++;
 	memcpy(tr->task.mu, f, LINREG_DMAX * sizeof *f);
 	f += LINREG_DMAX;
@@ -522,7 +523,8 @@ static int traj_unpack(const struct trainer *t, struct traj *tr, const float *f)
 	    tr->B > t->cfg.ref.bmax || tr->step < 0 ||
 	    tr->step >= t->cfg.ref.ksteps || tr->pass < 0 ||
 	    tr->pass >= t->cfg.ref.passes || !(tr->task.noise > 0.0f) ||
-	    !(tr->rows >= 0.0))
+	    !(tr->rows >= 0.0) || tr->task.xdist < LINREG_X_NORMAL ||
+	    tr->task.xdist > LINREG_X_STUDENT)
 		return -1;
 	memcpy(tr->X, f, bm * LINREG_DMAX * sizeof *f);
 	memcpy(tr->y, f + bm * LINREG_DMAX, bm * sizeof *f);

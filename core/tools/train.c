@@ -24,6 +24,7 @@
 #include "gemm.h"
 #include "model.h"
 #include "recipe.h"
+#include "rng.h"
 #include "tool.h"
 #include "trainer.h"
 
@@ -83,6 +84,33 @@ static int run_shards(struct trainer *t, int shards, int nthreads)
 	worker_run(&w[0]);
 	for (i = 1; i <= started; i++)
 		pthread_join(th[i], NULL);
+	return 0;
+}
+
+/*
+ * Checks OpenBLAS's sgemm against the naive reference on odd shapes and
+ * every transposition before hours go into training: an OPENBLAS_CORETYPE
+ * that does not suit the CPU must fail here, not corrupt a model.
+ */
+static int blas_selfcheck(void)
+{
+	enum { M = 37, N = 41, K = 29 };
+	static float A[M * K], B[K * N], C1[M * N], C2[M * N];
+	struct rng r;
+	int t, i;
+
+	rng_seed(&r, 7);
+	rng_fill_normal(&r, A, M * K, 0.0f, 1.0f);
+	rng_fill_normal(&r, B, K * N, 0.0f, 1.0f);
+	for (t = 0; t < 4; t++) {
+		int ta = t & 1, tb = t >> 1;
+
+		gemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C1, N);
+		gemm_ref(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C2, N);
+		for (i = 0; i < M * N; i++)
+			if (!(fabsf(C1[i] - C2[i]) <= 1e-4f * (1.0f + fabsf(C2[i]))))
+				return -1;
+	}
 	return 0;
 }
 
@@ -178,6 +206,11 @@ int tool_train(int argc, char **argv)
 	}
 	/* parallelism comes from the shards; OpenBLAS stays on one thread */
 	gemm_set_threads(1);
+	if (blas_selfcheck()) {
+		fprintf(stderr, "amort train: OpenBLAS kernel %s computes wrong products "
+			"on this CPU; unset OPENBLAS_CORETYPE\n", gemm_backend());
+		return 1;
+	}
 	if (threads > r.cfg.shards)
 		threads = r.cfg.shards;
 	t = trainer_new(&r.cfg, err, sizeof err);
