@@ -7,7 +7,8 @@
 #   make bench      build and run the benchmarks
 #   make models     retrain the shipped models from deploy/recipes
 #   make asan       run the unit tests under AddressSanitizer + UBSan
-#   make install    install under $(DESTDIR)$(PREFIX)
+#   make install    install the tools, the daemon, its models, config and
+#                   systemd unit under $(DESTDIR)$(PREFIX) (see below)
 #
 # WERROR=1 turns warnings into errors (CI sets it).
 
@@ -23,6 +24,9 @@ BLAS_LIBS   := $(shell pkg-config --libs $(PKG_BLAS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null)
+SERVER_PKGS := libmicrohttpd jansson sqlite3
+SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
+SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wvla
@@ -40,8 +44,25 @@ LIBAMORT   := $(BUILD)/libamort.a
 TOOL_SRC   := $(wildcard core/tools/*.c)
 AMORT      := $(BUILD)/amort
 
-TEST_SRC   := $(wildcard tests/test_*.c)
+# The daemon: every server/*.c; main.c stays out of the library the server
+# tests link.  Migrations (schema/migrations/*.sql) are compiled in.
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o \
+              $(BUILD)/core/tools/model.o
+LIBAMORTD  := $(BUILD)/libamortd.a
+AMORTD     := $(BUILD)/amortd
+MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
+
+# Server tests (tests/test_<module>.c for these modules) link the server
+# library too; every other tests/test_*.c links only libamort.
+SERVER_TESTS := store api router http config metrics openapi sessions registry
+SERVER_TEST_SRC := $(filter $(SERVER_TESTS:%=tests/test_%.c),$(wildcard tests/test_*.c))
+TEST_SRC   := $(filter-out $(SERVER_TEST_SRC),$(wildcard tests/test_*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+SERVER_TEST_BIN := $(SERVER_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# The daemon and its tests are built once server/main.c exists.
+SERVER_TARGETS := $(if $(wildcard server/main.c),$(AMORTD) $(SERVER_TEST_BIN))
+SERVER_RUNS := $(if $(wildcard server/main.c),$(SERVER_TEST_BIN))
 TESTUTIL   := $(BUILD)/tests/testutil.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
@@ -55,7 +76,7 @@ DEPS_OK    := $(BUILD)/.deps-ok
 all: $(DEPS_OK)
 	@$(MAKE) --no-print-directory build-all
 
-build-all: $(LIBAMORT) $(AMORT) $(TEST_BIN) $(BENCH_BIN)
+build-all: $(LIBAMORT) $(AMORT) $(SERVER_TARGETS) $(TEST_BIN) $(BENCH_BIN)
 
 # ---- system packages -------------------------------------------------------
 # Checked once per build tree: the first build on a fresh machine installs
@@ -83,8 +104,8 @@ asan: $(DEPS_OK)
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
 
 .PHONY: build-all test-run run-now bench-run
-test-run: $(TEST_BIN) $(AMORT)
-	@sh tests/run.sh $(TEST_BIN) "tests/cli.sh $(BUILD)"
+test-run: $(TEST_BIN) $(SERVER_TARGETS) $(AMORT)
+	@sh tests/run.sh $(TEST_BIN) $(SERVER_RUNS) "tests/cli.sh $(BUILD)"
 
 run-now: $(AMORT)
 	@mkdir -p var
@@ -124,6 +145,31 @@ $(BUILD)/core/tools/%.o: core/tools/%.c
 $(AMORT): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) $(BLAS_LIBS) -lm
 
+$(BUILD)/server/%.o: server/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iserver -Icore/tools $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) schema/embed.sh
+	@mkdir -p $(@D)
+	sh schema/embed.sh $(MIGRATIONS) > $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBAMORTD): $(SERVER_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(AMORTD): $(BUILD)/server/main.o $(LIBAMORTD) $(LIBAMORT)
+	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(SERVER_LIBS) $(BLAS_LIBS) -lm
+
+$(SERVER_TEST_SRC:%.c=$(BUILD)/%.o): $(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Iserver -Icore/tools $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+
+$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORTD) $(LIBAMORT)
+	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(CMOCKA_LIBS) $(SERVER_LIBS) $(BLAS_LIBS) -lm
+
 # Core tests link only libamort, OpenBLAS, cmocka and libm: that proves the
 # boundary.
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORT)
@@ -133,16 +179,57 @@ $(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lm
 
 # ---- install ---------------------------------------------------------------
+# PREFIX/bin: amort and amortd; PREFIX/share/amortd/models: the shipped
+# models; SYSCONFDIR/amortd/amortd.conf: the config, kept if it exists;
+# UNITDIR/amortd.service: the systemd unit.  The unit and the config get
+# @PREFIX@ and @SYSCONFDIR@ replaced.  The default UNITDIR is on systemd's
+# search path for PREFIX=/usr/local and PREFIX=/usr; for any other prefix
+# pass UNITDIR=/etc/systemd/system.  uninstall removes what install wrote,
+# except a config changed since, and never the daemon's state directory.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MODELS     := $(wildcard deploy/models/*.amort)
+MODELDIR   := $(DESTDIR)$(PREFIX)/share/amortd/models
+CONFFILE   := $(DESTDIR)$(SYSCONFDIR)/amortd/amortd.conf
+SUBST      := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
 install: $(DEPS_OK)
-	@$(MAKE) --no-print-directory $(AMORT)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	@$(MAKE) --no-print-directory $(AMORT) $(SERVER_TARGETS)
+	@mkdir -p $(BUILD)/deploy
+	$(SUBST) deploy/amortd.service > $(BUILD)/deploy/amortd.service
+	$(SUBST) deploy/amortd.conf > $(BUILD)/deploy/amortd.conf
+	install -d $(DESTDIR)$(PREFIX)/bin $(MODELDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/amortd
 	install -m 0755 $(AMORT) $(DESTDIR)$(PREFIX)/bin/amort
+	install -m 0755 $(AMORTD) $(DESTDIR)$(PREFIX)/bin/amortd
+	$(if $(MODELS),install -m 0644 $(MODELS) $(MODELDIR))
+	install -m 0644 $(BUILD)/deploy/amortd.service $(DESTDIR)$(UNITDIR)/amortd.service
+	@if [ -e $(CONFFILE) ]; then \
+		echo "install: keeping the existing $(CONFFILE)"; \
+	else \
+		echo "install -m 0644 $(BUILD)/deploy/amortd.conf $(CONFFILE)"; \
+		install -m 0644 $(BUILD)/deploy/amortd.conf $(CONFFILE); \
+	fi
+	@[ -n "$(DESTDIR)" ] || echo "install: now run: systemctl daemon-reload && systemctl enable --now amortd"
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/amort
+	rm -f $(DESTDIR)$(PREFIX)/bin/amort $(DESTDIR)$(PREFIX)/bin/amortd
+	rm -f $(DESTDIR)$(UNITDIR)/amortd.service
+	$(if $(MODELS),rm -f $(addprefix $(MODELDIR)/,$(notdir $(MODELS))))
+	@rmdir $(MODELDIR) $(DESTDIR)$(PREFIX)/share/amortd 2>/dev/null || true
+	@if [ -e $(CONFFILE) ]; then \
+		if $(SUBST) deploy/amortd.conf | cmp -s - $(CONFFILE); then \
+			echo "rm -f $(CONFFILE)"; \
+			rm -f $(CONFFILE); \
+			rmdir $(DESTDIR)$(SYSCONFDIR)/amortd 2>/dev/null || true; \
+		else \
+			echo "uninstall: keeping $(CONFFILE): changed since install"; \
+		fi; \
+	fi
 
 clean:
 	rm -rf build
 
 -include $(patsubst %.o,%.d,$(CORE_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
-	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL))
+	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) \
+	$(SERVER_OBJ) $(BUILD)/server/main.o $(SERVER_TEST_SRC:%.c=$(BUILD)/%.o))
