@@ -18,6 +18,10 @@
 #define FS (LINREG_P + LINREG_P + 1 + LINREG_DMAX + 3 + REFINER_PASSES_MAX)
 /* Observation-token features: x, y, yhat, y - yhat. */
 #define FO (LINREG_DMAX + 3)
+/* Head outputs: delta theta, delta logvar, and s, which sets the gradient
+ * skip scale of this step, softplus(eta_pass + s). */
+#define HEAD_OUT (REFINER_S + 1)
+#define HEAD_SKIP REFINER_S
 
 struct refiner_ws {
 	struct tfm tf;			/* planned copy of the refiner's stack */
@@ -33,7 +37,7 @@ struct refiner_ws {
 	float *eo;			/* (ns * max_rows, C) observation embeddings */
 	float *emb;			/* (ns, T, C) transformer input */
 	float *h0;			/* (ns, C) state-token outputs */
-	float *out;			/* (ns, REFINER_S) head outputs */
+	float *out;			/* (ns, HEAD_OUT) head outputs */
 	unsigned char *mask;		/* (ns, T, T) */
 	int *len;			/* (ns) tokens per sequence */
 	float *yhat;			/* (max_rows) scratch */
@@ -97,8 +101,8 @@ int refiner_init(struct refiner *m, struct layout *params,
 	rc = tfm_init(&m->tf, params, "ref.tf", C, cfg->H, cfg->L);
 	if (rc != AM_OK)
 		return rc;
-	m->head_w = layout_add2(params, "ref.head.w", REFINER_S, C);
-	m->head_b = layout_add1(params, "ref.head.b", REFINER_S);
+	m->head_w = layout_add2(params, "ref.head.w", HEAD_OUT, C);
+	m->head_b = layout_add1(params, "ref.head.b", HEAD_OUT);
 	m->eta = layout_add1(params, "ref.eta", cfg->passes);
 	m->init = layout_add1(params, "ref.init", REFINER_S);
 	if (m->ws_w == (size_t)-1 || m->ws_b == (size_t)-1 ||
@@ -118,8 +122,8 @@ void refiner_init_params(const struct refiner *m, float *p, struct rng *r)
 	memset(p + m->ws_b, 0, (size_t)C * sizeof *p);
 	rng_fill_normal(r, p + m->wo_w, (long)C * FO, 0.0f, 1.0f / sqrtf(FO));
 	memset(p + m->wo_b, 0, (size_t)C * sizeof *p);
-	memset(p + m->head_w, 0, (size_t)REFINER_S * C * sizeof *p);
-	memset(p + m->head_b, 0, REFINER_S * sizeof *p);
+	memset(p + m->head_w, 0, (size_t)HEAD_OUT * C * sizeof *p);
+	memset(p + m->head_b, 0, HEAD_OUT * sizeof *p);
 	for (i = 0; i < m->cfg.passes; i++)
 		p[m->eta + i] = 0.5413249f;	/* softplus^-1(1) */
 	memset(p + m->init, 0, REFINER_S * sizeof *p);
@@ -171,12 +175,12 @@ struct refiner_ws *refiner_ws_new(const struct refiner *m, int max_seq,
 	ws->eo = calloc(S * R * C, sizeof(float));
 	ws->emb = calloc(S * T * C, sizeof(float));
 	ws->h0 = calloc(S * C, sizeof(float));
-	ws->out = calloc(S * REFINER_S, sizeof(float));
+	ws->out = calloc(S * HEAD_OUT, sizeof(float));
 	ws->mask = calloc(S * T * T, 1);
 	ws->yhat = calloc(R, sizeof(float));
 	ws->acts = calloc(na, sizeof(float));
 	ws->dacts = calloc(na, sizeof(float));
-	ws->dout = calloc(S * REFINER_S, sizeof(float));
+	ws->dout = calloc(S * HEAD_OUT, sizeof(float));
 	ws->dh0 = calloc(S * C, sizeof(float));
 	ws->dfinal = calloc(S * T * C, sizeof(float));
 	ws->demb = calloc(S * T * C, sizeof(float));
@@ -295,17 +299,17 @@ int refiner_forward(const struct refiner *m, const float *p,
 		memcpy(ws->h0 + (size_t)i * C, hout + (size_t)i * T * C,
 		       (size_t)C * sizeof(float));
 	linear_forward(ws->out, ws->h0, p + m->head_w, p + m->head_b, ns, C,
-		       REFINER_S);
+		       HEAD_OUT);
 
-	/* theta' = theta + m gain (head - softplus(eta) g) */
+	/* theta' = theta + m gain (head - softplus(eta_pass + s) g) */
 	for (i = 0; i < ns; i++) {
 		const float *s = in[i].state;
-		const float *o = ws->out + (size_t)i * REFINER_S;
+		const float *o = ws->out + (size_t)i * HEAD_OUT;
 		const float *g = ws->g + (size_t)i * LINREG_P;
 		const float *am = ws->amask + (size_t)i * LINREG_P;
 		float *nx = next + (size_t)i * REFINER_S;
 		float eta = cfg->variant == REFINER_OBS ? 0.0f :
-			    softplus(p[m->eta + in[i].pass]);
+			    softplus(p[m->eta + in[i].pass] + o[HEAD_SKIP]);
 		float gain = ws->gain[i];
 
 		for (j = 0; j < LINREG_P; j++)
@@ -330,22 +334,27 @@ void refiner_backward(const struct refiner *m, const float *p, float *dp,
 		const float *dn = dnext + (size_t)i * REFINER_S;
 		const float *g = ws->g + (size_t)i * LINREG_P;
 		const float *am = ws->amask + (size_t)i * LINREG_P;
-		float *d = ws->dout + (size_t)i * REFINER_S;
-		float gain = ws->gain[i], deta = 0.0f;
+		const float *o = ws->out + (size_t)i * HEAD_OUT;
+		float *d = ws->dout + (size_t)i * HEAD_OUT;
+		float gain = ws->gain[i], deta = 0.0f, dsp;
 
 		for (j = 0; j < LINREG_P; j++) {
 			d[j] = am[j] * gain * dn[j];
 			deta -= d[j] * g[j];
 		}
 		d[REFINER_LOGVAR] = gain * dn[REFINER_LOGVAR];
-		if (cfg->variant != REFINER_OBS)
-			dp[m->eta + ws->pass[i]] += deta *
-				sigmoid(p[m->eta + ws->pass[i]]);
+		d[HEAD_SKIP] = 0.0f;
+		if (cfg->variant == REFINER_OBS)
+			continue;
+		/* eta = softplus(e_pass + s): both get deta * sigmoid(e + s) */
+		dsp = deta * sigmoid(p[m->eta + ws->pass[i]] + o[HEAD_SKIP]);
+		dp[m->eta + ws->pass[i]] += dsp;
+		d[HEAD_SKIP] = dsp;
 	}
 	/* head */
 	memset(ws->dh0, 0, (size_t)ns * C * sizeof *ws->dh0);
 	linear_backward(ws->dh0, dp + m->head_w, dp + m->head_b, ws->dout,
-			ws->h0, p + m->head_w, ns, C, REFINER_S);
+			ws->h0, p + m->head_w, ns, C, HEAD_OUT);
 	/* only the state token's output reaches the head */
 	memset(ws->dfinal, 0, (size_t)ns * T * C * sizeof *ws->dfinal);
 	for (i = 0; i < ns; i++)

@@ -13,8 +13,11 @@
  *            theta (linreg_grad).
  *   network  two embeddings (state, observation) -> a pre-LN transformer
  *            stack (tfm) -> a linear head on the state token's output.
- *   update   theta' = theta + m * gain * (head_theta - softplus(e_pass) g)
+ *   update   theta' = theta + m * gain * (head_theta - softplus(e_pass + s) g)
  *            logvar' = logvar + gain * head_logvar
+ *            where s, a third head output, sets this step's scale of the
+ *            raw-gradient skip path (the network can close it where its
+ *            own update is better, as on the first mini-batches)
  *            with m the mask of active inputs and the bias, and
  *            gain = B / (n + B), n the rows seen before this batch: the
  *            running-average gain, so updates shrink as data accumulates
