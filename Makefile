@@ -63,6 +63,8 @@ SERVER_TEST_BIN := $(SERVER_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The daemon and its tests are built once server/main.c exists.
 SERVER_TARGETS := $(if $(wildcard server/main.c),$(AMORTD) $(SERVER_TEST_BIN))
 SERVER_RUNS := $(if $(wildcard server/main.c),$(SERVER_TEST_BIN))
+# The daemon over real HTTP on a loopback port (tests/integration.sh).
+INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" "env OPENAPI_STRICT=1 tests/openapi.sh $(BUILD)")
 TESTUTIL   := $(BUILD)/tests/testutil.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
@@ -105,12 +107,14 @@ asan: $(DEPS_OK)
 
 .PHONY: build-all test-run run-now bench-run
 test-run: $(TEST_BIN) $(SERVER_TARGETS) $(AMORT)
-	@sh tests/run.sh $(TEST_BIN) $(SERVER_RUNS) "tests/cli.sh $(BUILD)"
+	@sh tests/run.sh $(TEST_BIN) $(SERVER_RUNS) "tests/cli.sh $(BUILD)" $(INTEGRATION)
 
-run-now: $(AMORT)
+# make run: the daemon on 127.0.0.1:8080 (LISTEN=...), its SQLite file under
+# var/, the shipped models from deploy/models.
+LISTEN ?= 127.0.0.1:8080
+run-now: $(AMORT) $(AMORTD)
 	@mkdir -p var
-	$(AMORT) demo -o var/demo.amort
-	$(AMORT) info var/demo.amort
+	$(AMORTD) --listen $(LISTEN) --state-dir var --models deploy/models
 
 bench-run: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done

@@ -1,0 +1,529 @@
+/*
+ * api_sessions.c - sessions: create, list, inspect, delete, history,
+ * predict, sample.
+ */
+#include "api_sessions.h"
+
+#include <ctype.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ingest.h"
+#include "log.h"
+#include "model.h"
+#include "refiner.h"
+#include "reply.h"
+#include "scaler.h"
+#include "sessions.h"
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+#define PREDICT_CHUNK 256		/* rows predicted at a time */
+
+/* The session object of the API. */
+static json_t *session_json(const char *id, const char *model,
+			    const char *checksum, const char *regime, int64_t step,
+			    int64_t rows, int64_t next_seq, int dim,
+			    const char *options, double created, double updated)
+{
+	char tc[40], tu[40];
+	json_t *opt = options ? json_loads(options, 0, NULL) : NULL;
+
+	if (!json_is_object(opt)) {
+		json_decref(opt);
+		opt = json_object();
+	}
+	api_time(created, tc, sizeof tc);
+	api_time(updated, tu, sizeof tu);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:s, s:s}",
+			 "id", id, "model", model, "model_checksum", checksum,
+			 "regime", regime, "step", (json_int_t)step, "rows", (json_int_t)rows,
+			 "next_seq", (json_int_t)next_seq,
+			 "dim", dim > 0 ? json_integer(dim) : json_null(),
+			 "options", opt, "created", tc, "updated", tu);
+}
+
+static json_t *view_json(const struct session_view *v)
+{
+	return session_json(v->id, v->model, v->model_checksum, v->regime, v->step,
+			    v->rows, v->next_seq, v->dim, v->options, v->created,
+			    v->updated);
+}
+
+/* Reads ?name= as an integer in [lo, hi] (def when absent).  Returns 0, or
+ * -1 with a 400 in resp. */
+static int query_int(const struct http_request *req, const char *name,
+		     long long lo, long long hi, long long def, long long *out,
+		     struct http_response *resp)
+{
+	const char *q = req->query ? req->query(req, name) : NULL;
+	char *end;
+	long long v;
+
+	if (!q) {
+		*out = def;
+		return 0;
+	}
+	if (!isdigit((unsigned char)*q) || strlen(q) > 18)
+		goto bad;
+	v = strtoll(q, &end, 10);
+	if (*end || v < lo || v > hi)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	reply_problem(resp, REPLY_MALFORMED, "?%s must be an integer from %lld to %lld",
+		      name, lo, hi);
+	return -1;
+}
+
+/* Takes a reference on the session of req->params[0]; NULL with resp
+ * filled (404, 500). */
+static struct session *get_session(struct api *a, const struct http_request *req,
+				   struct http_response *resp)
+{
+	const char *id = req->params[0];
+	struct session *s = NULL;
+	char err[256];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 32; i++)
+		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]))
+			break;
+	if (i != 32 || id[32]) {
+		reply_problem(resp, REPLY_NOT_FOUND, "no session '%.64s'", id);
+		return NULL;
+	}
+	rc = sessions_get(a->sessions, id, &s, err, sizeof err);
+	if (rc == SESSIONS_NOTFOUND) {
+		reply_problem(resp, REPLY_NOT_FOUND, "no session '%s'", id);
+		return NULL;
+	}
+	if (rc != SESSIONS_OK) {
+		log_msg(LOG_ERROR, "session %s: %s", id, err);
+		reply_problem(resp, REPLY_INTERNAL, "loading session %s failed", id);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+void api_sessions_create(struct api *a, const struct http_request *req,
+			 struct http_response *resp)
+{
+	static const char *const keys[] = { "model", "options", NULL };
+	static const char *const opt_keys[] = { "dim", "standardize", NULL };
+	json_t *body, *opts, *o, *shown = NULL, *out;
+	const struct model *m;
+	struct session_view v, created;
+	const char *name, *regime;
+	char err[256], *text = NULL;
+	int dim = 0, standardize = 1, rc;
+
+	body = api_parse_body(req, resp);
+	if (!body)
+		return;
+	if (api_only_keys(body, keys, "a session request (model, options)", resp))
+		goto out;
+	name = json_string_value(json_object_get(body, "model"));
+	if (!name) {
+		reply_problem(resp, REPLY_INVALID, "'model' must be the name of a loaded "
+			      "model (GET /v1/models)");
+		goto out;
+	}
+	m = registry_find(a->reg, name);
+	if (!m) {
+		reply_problem(resp, REPLY_NOT_FOUND, "no model named '%.64s' (GET /v1/models "
+			      "lists them)", name);
+		goto out;
+	}
+	opts = json_object_get(body, "options");
+	if (opts && !json_is_null(opts)) {
+		if (!json_is_object(opts)) {
+			reply_problem(resp, REPLY_INVALID, "'options' must be an object");
+			goto out;
+		}
+		if (api_only_keys(opts, opt_keys, "options (dim, standardize)", resp))
+			goto out;
+		o = json_object_get(opts, "dim");
+		if (o && !json_is_null(o)) {
+			if (!json_is_integer(o) || json_integer_value(o) < 1 ||
+			    json_integer_value(o) > LINREG_DMAX) {
+				reply_problem(resp, REPLY_INVALID, "options.dim must be an "
+					      "integer from 1 to %d", LINREG_DMAX);
+				goto out;
+			}
+			dim = (int)json_integer_value(o);
+		}
+		o = json_object_get(opts, "standardize");
+		if (o && !json_is_null(o)) {
+			if (!json_is_boolean(o)) {
+				reply_problem(resp, REPLY_INVALID, "options.standardize must "
+					      "be true or false");
+				goto out;
+			}
+			standardize = json_is_true(o);
+		}
+	}
+	/* the options as the session shows them: standardize always, dim
+	 * when it was given */
+	shown = json_pack("{s:b}", "standardize", standardize);
+	if (shown && dim)
+		json_object_set_new(shown, "dim", json_integer(dim));
+	text = shown ? json_dumps(shown, JSON_COMPACT) : NULL;
+	if (!text || strlen(text) >= sizeof v.options) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto out;
+	}
+	memset(&v, 0, sizeof v);
+	regime = json_string_value(json_object_get(m->header, "regime"));
+	snprintf(v.model, sizeof v.model, "%s", m->name);
+	snprintf(v.model_checksum, sizeof v.model_checksum, "%s", m->checksum);
+	snprintf(v.regime, sizeof v.regime, "%s", regime ? regime : "parametric");
+	snprintf(v.options, sizeof v.options, "%s", text);
+	v.dim = dim;
+	refiner_initial_state(&m->ref, m->p, v.state);
+	scaler_init(&v.sc, standardize);
+	rc = sessions_create(a->sessions, &v, &created, err, sizeof err);
+	if (rc == SESSIONS_FULL) {
+		reply_problem(resp, REPLY_OVERLOADED, "the server holds its maximum of %ld "
+			      "sessions; delete some first", a->cfg->max_sessions);
+		resp->retry_after = 60;
+		goto out;
+	}
+	if (rc != SESSIONS_OK) {
+		log_msg(LOG_ERROR, "creating a session: %s", err);
+		reply_problem(resp, REPLY_INTERNAL, "creating the session failed");
+		goto out;
+	}
+	out = view_json(&created);
+	reply_json(resp, 201, out);
+	if (resp->status == 201)
+		snprintf(resp->location, sizeof resp->location, "/v1/sessions/%s", created.id);
+	log_msg(LOG_DEBUG, "session %s created on model '%s'", created.id, m->name);
+out:
+	free(text);
+	json_decref(shown);
+	json_decref(body);
+}
+
+/* ---- list, get, delete ------------------------------------------------- */
+
+struct list_ctx {
+	json_t *arr;
+	int n;
+	char last[STORE_ID_LEN];
+};
+
+static void list_one(void *ud, const struct store_session *s)
+{
+	struct list_ctx *c = ud;
+
+	c->n++;
+	json_array_append_new(c->arr, session_json(s->id, s->model, s->model_checksum,
+						   s->regime, s->step, s->rows,
+						   s->next_seq, s->dim, s->options,
+						   s->created, s->updated));
+	snprintf(c->last, sizeof c->last, "%s", s->id);
+}
+
+void api_sessions_list(struct api *a, const struct http_request *req,
+		       struct http_response *resp)
+{
+	struct list_ctx c;
+	const char *after = req->query ? req->query(req, "after") : NULL;
+	long long limit;
+	char err[256];
+
+	if (query_int(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, resp))
+		return;
+	if (after && strlen(after) >= STORE_ID_LEN) {
+		reply_problem(resp, REPLY_MALFORMED, "?after must be a session id");
+		return;
+	}
+	memset(&c, 0, sizeof c);
+	c.arr = json_array();
+	if (!c.arr) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		return;
+	}
+	/* one more than asked: whether a next page exists */
+	if (store_session_list(a->store, after ? after : "", (int)limit + 1, list_one,
+			       &c, err, sizeof err) != STORE_OK) {
+		log_msg(LOG_ERROR, "listing sessions: %s", err);
+		json_decref(c.arr);
+		reply_problem(resp, REPLY_INTERNAL, "listing sessions failed");
+		return;
+	}
+	if (c.n > limit) {
+		json_t *last;
+
+		json_array_remove(c.arr, json_array_size(c.arr) - 1);
+		last = json_array_get(c.arr, json_array_size(c.arr) - 1);
+		reply_json(resp, 200, json_pack("{s:o, s:O}", "sessions", c.arr, "next",
+						json_object_get(last, "id")));
+	} else {
+		reply_json(resp, 200, json_pack("{s:o, s:n}", "sessions", c.arr, "next"));
+	}
+}
+
+void api_sessions_get(struct api *a, const struct http_request *req,
+		      struct http_response *resp)
+{
+	struct session *s = get_session(a, req, resp);
+	struct session_view v;
+
+	if (!s)
+		return;
+	sessions_view(s, &v);
+	sessions_put(a->sessions, s);
+	reply_json(resp, 200, view_json(&v));
+}
+
+void api_sessions_delete(struct api *a, const struct http_request *req,
+			 struct http_response *resp)
+{
+	struct session *s = get_session(a, req, resp);
+	char err[256];
+	int rc;
+
+	if (!s)
+		return;
+	sessions_put(a->sessions, s);
+	rc = sessions_delete(a->sessions, req->params[0], err, sizeof err);
+	switch (rc) {
+	case SESSIONS_OK:
+		http_response_clear(resp);
+		resp->status = 204;
+		log_msg(LOG_DEBUG, "session %s deleted", req->params[0]);
+		break;
+	case SESSIONS_NOTFOUND:
+		reply_problem(resp, REPLY_NOT_FOUND, "no session '%s'", req->params[0]);
+		break;
+	case SESSIONS_BUSY:
+		reply_problem(resp, REPLY_BUSY, "session %s is busy with another request; "
+			      "retry", req->params[0]);
+		resp->retry_after = 1;
+		break;
+	default:
+		log_msg(LOG_ERROR, "deleting session %s: %s", req->params[0], err);
+		reply_problem(resp, REPLY_INTERNAL, "deleting the session failed");
+		break;
+	}
+}
+
+/* ---- history ----------------------------------------------------------- */
+
+struct hist_ctx {
+	json_t *arr;
+	int n;
+	int64_t last;
+};
+
+static void hist_one(void *ud, const struct store_batch *b)
+{
+	struct hist_ctx *c = ud;
+	char t[40];
+
+	c->n++;
+	c->last = b->step;
+	api_time(b->time, t, sizeof t);
+	json_array_append_new(c->arr, json_pack(
+		"{s:I, s:o, s:i, s:f, s:f, s:s}", "step", (json_int_t)b->step,
+		"seq", b->seq >= 0 ? json_integer(b->seq) : json_null(), "rows", b->rows,
+		"loss_before", b->loss_before, "loss_after", b->loss_after, "time", t));
+}
+
+void api_sessions_history(struct api *a, const struct http_request *req,
+			  struct http_response *resp)
+{
+	struct session *s;
+	struct hist_ctx c;
+	long long after, limit;
+	char err[256];
+	int rc;
+
+	if (query_int(req, "after", 0, INT64_MAX / 2, 0, &after, resp) ||
+	    query_int(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, resp))
+		return;
+	s = get_session(a, req, resp);
+	if (!s)
+		return;
+	sessions_put(a->sessions, s);
+	memset(&c, 0, sizeof c);
+	c.arr = json_array();
+	if (!c.arr) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		return;
+	}
+	rc = store_history(a->store, req->params[0], after, (int)limit + 1, hist_one, &c,
+			   err, sizeof err);
+	if (rc != STORE_OK) {
+		log_msg(LOG_ERROR, "history of session %s: %s", req->params[0], err);
+		json_decref(c.arr);
+		reply_problem(resp, REPLY_INTERNAL, "reading the history failed");
+		return;
+	}
+	if (c.n > limit) {
+		json_t *last;
+
+		json_array_remove(c.arr, json_array_size(c.arr) - 1);
+		last = json_array_get(c.arr, json_array_size(c.arr) - 1);
+		reply_json(resp, 200, json_pack("{s:o, s:O}", "history", c.arr, "next",
+						json_object_get(last, "step")));
+	} else {
+		reply_json(resp, 200, json_pack("{s:o, s:n}", "history", c.arr, "next"));
+	}
+}
+
+/* ---- predict and sample ------------------------------------------------ */
+
+/*
+ * Predicts n rows of D raw inputs under the view's state: maps them with
+ * the session's scaler, then maps mean and variance back.  Fills mean and
+ * var (n each) or returns -1 with resp filled (422).
+ */
+static int predict_rows(const struct session_view *v, const double *x, int n,
+			int D, double *mean, double *var, struct http_response *resp)
+{
+	float X[PREDICT_CHUNK * LINREG_DMAX], zm[PREDICT_CHUNK], zv[PREDICT_CHUNK];
+	int done, k, i, j;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
+		memset(X, 0, sizeof X);
+		for (i = 0; i < k; i++) {
+			for (j = 0; j < D; j++) {
+				if (scaler_map(&v->sc, j, x[(size_t)(done + i) * D + j],
+					       &X[i * LINREG_DMAX + j])) {
+					reply_problem(resp, REPLY_INVALID, "x[%d][%d] is beyond "
+						      "single precision after standardization",
+						      done + i, j);
+					return -1;
+				}
+			}
+		}
+		refiner_predict(v->state, X, k, zm, zv);
+		for (i = 0; i < k; i++) {
+			double mu, s2;
+
+			scaler_unmap(&v->sc, zm[i], zv[i], &mu, &s2);
+			if (!(fabs(mu) <= FLT_MAX) || !(s2 >= 0 && s2 <= FLT_MAX)) {
+				reply_problem(resp, REPLY_INVALID, "the prediction for x[%d] is "
+					      "not finite", done + i);
+				return -1;
+			}
+			mean[done + i] = (float)mu;
+			var[done + i] = (float)s2;
+		}
+	}
+	return 0;
+}
+
+void api_sessions_predict(struct api *a, const struct http_request *req,
+			  struct http_response *resp)
+{
+	static const char *const keys[] = { "x", NULL };
+	json_t *body, *jm = NULL, *jv = NULL;
+	struct session *s = NULL;
+	struct session_view v;
+	double *x = NULL, *mean = NULL, *var = NULL;
+	int n, D, i;
+
+	body = api_parse_body(req, resp);
+	if (!body)
+		return;
+	if (api_only_keys(body, keys, "a predict request (x)", resp))
+		goto out;
+	if (!json_object_get(body, "x")) {
+		reply_problem(resp, REPLY_INVALID, "a predict request needs 'x' (rows of "
+			      "inputs)");
+		goto out;
+	}
+	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows, &x,
+			     &n, &D, resp))
+		goto out;
+	s = get_session(a, req, resp);
+	if (!s)
+		goto out;
+	sessions_view(s, &v);
+	if (!api_session_model(a, &v, resp))
+		goto out;
+	if (v.dim && v.dim != D) {
+		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
+			      "session's dimension is %d", D, v.dim);
+		goto out;
+	}
+	mean = malloc((size_t)n * sizeof *mean);
+	var = malloc((size_t)n * sizeof *var);
+	jm = json_array();
+	jv = json_array();
+	if (!mean || !var || !jm || !jv) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (predict_rows(&v, x, n, D, mean, var, resp))
+		goto out;
+	for (i = 0; i < n; i++) {
+		json_array_append_new(jm, json_real(mean[i]));
+		json_array_append_new(jv, json_real(var[i]));
+	}
+	reply_json(resp, 200, json_pack("{s:o, s:o}", "mean", jm, "variance", jv));
+	jm = jv = NULL;
+out:
+	json_decref(jv);
+	json_decref(jm);
+	free(var);
+	free(mean);
+	free(x);
+	sessions_put(a->sessions, s);
+	json_decref(body);
+}
+
+void api_sessions_sample(struct api *a, const struct http_request *req,
+			 struct http_response *resp)
+{
+	static const char *const keys[] = { "n", "seed", NULL };
+	json_t *body, *n, *seed;
+	struct session *s;
+	struct session_view v;
+	const struct model *m;
+
+	body = api_parse_body(req, resp);
+	if (!body)
+		return;
+	if (api_only_keys(body, keys, "a sample request (n, seed)", resp))
+		goto out;
+	n = json_object_get(body, "n");
+	seed = json_object_get(body, "seed");
+	if (!json_is_integer(n) || json_integer_value(n) < 1 ||
+	    json_integer_value(n) > a->cfg->max_rows) {
+		reply_problem(resp, REPLY_INVALID, "'n' must be an integer from 1 to %d",
+			      a->cfg->max_rows);
+		goto out;
+	}
+	if (seed && !json_is_null(seed) && !json_is_integer(seed)) {
+		reply_problem(resp, REPLY_INVALID, "'seed' must be an integer");
+		goto out;
+	}
+	s = get_session(a, req, resp);
+	if (!s)
+		goto out;
+	sessions_view(s, &v);
+	sessions_put(a->sessions, s);
+	m = api_session_model(a, &v, resp);
+	if (!m)
+		goto out;
+	/* regression amortizers predict; only generative models sample */
+	reply_problem(resp, REPLY_CANNOT_SAMPLE, "model '%s' cannot sample: it is a "
+		      "regression amortizer (use predict)", m->family);
+out:
+	json_decref(body);
+}

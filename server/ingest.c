@@ -1,0 +1,788 @@
+/*
+ * ingest.c - batches: validation, mini-batch cutting, refinement steps and
+ * their commits, for JSON bodies and NDJSON streams.
+ */
+#include "ingest.h"
+
+#include <ctype.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am.h"
+#include "api.h"
+#include "linreg.h"
+#include "log.h"
+#include "model.h"
+#include "refiner.h"
+#include "reply.h"
+#include "router.h"
+#include "scaler.h"
+#include "sessions.h"
+
+/* A value a request may carry: finite and within single precision (the
+ * refiner computes in floats, and raw rows are stored as floats). */
+static int value_ok(const json_t *v, double *out)
+{
+	double d;
+
+	if (!json_is_number(v))
+		return -1;
+	d = json_number_value(v);
+	if (!(fabs(d) <= FLT_MAX))
+		return -2;
+	*out = d;
+	return 0;
+}
+
+int ingest_read_rows(json_t *x, const char *name, int max_rows, double **out,
+		     int *n, int *D, struct http_response *resp)
+{
+	size_t rows, i, j, d;
+	double *v;
+
+	if (!json_is_array(x)) {
+		reply_problem(resp, REPLY_INVALID, "'%s' must be an array of rows "
+			      "(arrays of numbers)", name);
+		return -1;
+	}
+	rows = json_array_size(x);
+	if (rows == 0) {
+		reply_problem(resp, REPLY_INVALID, "'%s' has no rows", name);
+		return -1;
+	}
+	if (rows > (size_t)max_rows) {
+		reply_problem(resp, REPLY_INVALID, "'%s' has %zu rows; at most %d are "
+			      "taken per request (send larger sets as an NDJSON stream "
+			      "or in several requests)", name, rows, max_rows);
+		return -1;
+	}
+	if (!json_is_array(json_array_get(x, 0))) {
+		reply_problem(resp, REPLY_INVALID, "%s[0] must be an array of numbers", name);
+		return -1;
+	}
+	d = json_array_size(json_array_get(x, 0));
+	if (d < 1 || d > LINREG_DMAX) {
+		reply_problem(resp, REPLY_INVALID, "%s[0] has %zu values; a row has 1 to "
+			      "%d inputs", name, d, LINREG_DMAX);
+		return -1;
+	}
+	v = malloc(rows * d * sizeof *v);
+	if (!v) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < rows; i++) {
+		json_t *row = json_array_get(x, i);
+
+		if (!json_is_array(row)) {
+			reply_problem(resp, REPLY_INVALID, "%s[%zu] must be an array of "
+				      "numbers", name, i);
+			goto fail;
+		}
+		if (json_array_size(row) != d) {
+			reply_problem(resp, REPLY_INVALID, "%s[%zu] has %zu values but %s[0] "
+				      "has %zu: every row has the same dimension", name, i,
+				      json_array_size(row), name, d);
+			goto fail;
+		}
+		for (j = 0; j < d; j++) {
+			int r = value_ok(json_array_get(row, j), &v[i * d + j]);
+
+			if (r == -1) {
+				reply_problem(resp, REPLY_INVALID, "%s[%zu][%zu] is not a "
+					      "number", name, i, j);
+				goto fail;
+			}
+			if (r == -2) {
+				reply_problem(resp, REPLY_INVALID, "%s[%zu][%zu] is not finite "
+					      "or beyond single precision", name, i, j);
+				goto fail;
+			}
+		}
+	}
+	*out = v;
+	*n = (int)rows;
+	*D = (int)d;
+	return 0;
+fail:
+	free(v);
+	return -1;
+}
+
+/* ---- one mini-batch ---------------------------------------------------- */
+
+/* Buffers of one mini-batch, sized for the model's bmax rows. */
+struct batch_buf {
+	float *X;		/* B x LINREG_DMAX, zero-padded */
+	float *y;		/* B */
+	struct refiner_ws *ws;
+};
+
+static int batch_buf_init(struct batch_buf *bb, const struct model *m)
+{
+	memset(bb, 0, sizeof *bb);
+	bb->X = malloc((size_t)m->cfg.bmax * LINREG_DMAX * sizeof *bb->X);
+	bb->y = malloc((size_t)m->cfg.bmax * sizeof *bb->y);
+	bb->ws = refiner_ws_new(&m->ref, 1, m->cfg.bmax);
+	return bb->X && bb->y && bb->ws ? 0 : -1;
+}
+
+static void batch_buf_free(struct batch_buf *bb)
+{
+	refiner_ws_free(bb->ws);
+	free(bb->y);
+	free(bb->X);
+}
+
+/*
+ * Applies one mini-batch of n rows (x: n x D raw values, y: n raw targets)
+ * to u: fits the scaler if it is pending, maps the rows, takes the
+ * refinement step and counts it.  Messages call row i "<rowname> row0+i".  u changes only on success.  Returns 0
+ * with the losses, or -1 with a message in err (a value beyond single
+ * precision after scaling, or a state that would become non-finite).
+ */
+static int step_batch(const struct model *m, struct batch_buf *bb,
+		      struct session_update *u, const double *x, const double *y,
+		      int n, int D, long long row0, const char *rowname,
+		      float *loss_before, float *loss_after, char *err, size_t errlen)
+{
+	struct session_update t = *u;
+	float g[LINREG_P], lb = 0;
+	int i, j, rc;
+
+	scaler_fit(&t.sc, x, y, n, D);
+	memset(bb->X, 0, (size_t)n * LINREG_DMAX * sizeof *bb->X);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < D; j++) {
+			if (scaler_map(&t.sc, j, x[(size_t)i * D + j],
+				       &bb->X[(size_t)i * LINREG_DMAX + j])) {
+				snprintf(err, errlen, "%s %lld, input %d: %g is beyond single "
+					 "precision after standardization", rowname, row0 + i,
+					 j, x[(size_t)i * D + j]);
+				return -1;
+			}
+		}
+		if (scaler_map(&t.sc, SCALER_Y, y[i], &bb->y[i])) {
+			snprintf(err, errlen, "%s %lld: y = %g is beyond single precision "
+				 "after standardization", rowname, row0 + i, y[i]);
+			return -1;
+		}
+	}
+	rc = refiner_step(&m->ref, m->p, bb->ws, t.state, bb->X, bb->y, n, D,
+			  (double)t.rows, &lb);
+	if (rc != AM_OK) {
+		snprintf(err, errlen, "%s", rc == AM_ENUMERIC
+			 ? "the session's state would become non-finite on these rows "
+			   "(values far outside the scale of the first mini-batch?)"
+			 : am_strerror(rc));
+		return -1;
+	}
+	*loss_after = linreg_grad(g, bb->X, bb->y, t.state, n);
+	*loss_before = lb;
+	if (!isfinite(*loss_after) || !isfinite(*loss_before)) {
+		snprintf(err, errlen, "the batch loss is not finite on these rows");
+		return -1;
+	}
+	t.step++;
+	t.rows += n;
+	t.dim = D;
+	*u = t;
+	return 0;
+}
+
+/* The update that stands for the session's current fields. */
+static void update_from_view(struct session_update *u, const struct session_view *v)
+{
+	u->step = v->step;
+	u->rows = v->rows;
+	u->next_seq = v->next_seq;
+	u->dim = v->dim;
+	memcpy(u->state, v->state, sizeof u->state);
+	u->sc = v->sc;
+}
+
+/* Copies n x D doubles into floats (values were checked to fit). */
+static void to_floats(float *dst, const double *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (float)src[i];
+}
+
+/*
+ * The seq check, for both forms, with the writer slot held.  Returns 1 to
+ * go on, 0 when resp was filled (a duplicate's original result, a 409, or
+ * a store failure).  A duplicate's result is the original one: its steps,
+ * the step count after them and their losses (the last INGEST_LOSSES_MAX),
+ * with the session's rows and next_seq as they are now.
+ */
+static void dup_loss(void *ud, const struct store_batch *b)
+{
+	json_array_append_new(ud, json_pack("{s:f, s:f}", "before", b->loss_before,
+					    "after", b->loss_after));
+}
+
+static int seq_check(struct api *a, const struct session_view *v, int64_t seq,
+		     struct http_response *resp)
+{
+	int64_t count = 0, last = 0, n;
+	json_t *losses;
+	char err[256];
+
+	if (seq < 0 || seq == v->next_seq)
+		return 1;
+	if (seq > v->next_seq) {
+		reply_problem_ext(resp, REPLY_SEQ_CONFLICT,
+				  json_pack("{s:I}", "next_seq", (json_int_t)v->next_seq),
+				  "seq %lld is ahead of the session's next_seq %lld: a "
+				  "request in between is missing", (long long)seq,
+				  (long long)v->next_seq);
+		return 0;
+	}
+	if (store_seq_result(a->store, v->id, seq, &count, &last, err, sizeof err) != STORE_OK) {
+		log_msg(LOG_ERROR, "session %s: seq %lld: %s", v->id, (long long)seq, err);
+		reply_problem(resp, REPLY_INTERNAL, "reading the result of seq %lld failed",
+			      (long long)seq);
+		return 0;
+	}
+	if (count == 0) {
+		reply_problem_ext(resp, REPLY_SEQ_CONFLICT,
+				  json_pack("{s:I}", "next_seq", (json_int_t)v->next_seq),
+				  "seq %lld is behind the session's next_seq %lld and "
+				  "applied no steps", (long long)seq, (long long)v->next_seq);
+		return 0;
+	}
+	/* the original result: the steps of one request are consecutive, so
+	 * their losses are the history's last count steps up to last */
+	losses = json_array();
+	n = count > INGEST_LOSSES_MAX ? INGEST_LOSSES_MAX : count;
+	if (!losses || store_history(a->store, v->id, last - n, (int)n, dup_loss, losses,
+				     err, sizeof err) != STORE_OK) {
+		json_decref(losses);
+		losses = json_array();
+	}
+	reply_json(resp, 200, json_pack("{s:I, s:I, s:I, s:I, s:o, s:b}", "steps_applied",
+					(json_int_t)count, "step", (json_int_t)last,
+					"rows", (json_int_t)v->rows,
+					"next_seq", (json_int_t)v->next_seq,
+					"losses", losses, "duplicate", 1));
+	return 0;
+}
+
+/* Builds the success body. */
+static json_t *result_json(const struct session_update *u, int64_t steps,
+			   json_t *losses)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "steps_applied", (json_int_t)steps,
+			 "step", (json_int_t)u->step, "rows", (json_int_t)u->rows,
+			 "next_seq", (json_int_t)u->next_seq,
+			 "losses", losses ? losses : json_array());
+}
+
+/* ---- the JSON form ----------------------------------------------------- */
+
+/* Reads an optional non-negative integer seq member; -1 when absent. */
+static int read_seq(json_t *obj, int64_t *seq, struct http_response *resp)
+{
+	json_t *s = json_object_get(obj, "seq");
+
+	*seq = -1;
+	if (!s || json_is_null(s))
+		return 0;
+	if (!json_is_integer(s) || json_integer_value(s) < 0) {
+		reply_problem(resp, REPLY_INVALID, "'seq' must be a non-negative integer");
+		return -1;
+	}
+	*seq = json_integer_value(s);
+	return 0;
+}
+
+/* The computed outcome of one step of a JSON request. */
+struct planned {
+	struct session_update u;
+	float lb, la;
+	int first, n;		/* its rows */
+};
+
+void ingest_json(struct api *a, const struct http_request *req,
+		 struct http_response *resp)
+{
+	static const char *const keys[] = { "x", "y", "seq", NULL };
+	json_t *body = NULL, *yj, *losses = NULL;
+	double *x = NULL, *y = NULL;
+	float *xf = NULL, *yf = NULL;
+	struct planned *plan = NULL;
+	struct batch_buf bb = { NULL, NULL, NULL };
+	struct session *s = NULL;
+	const struct model *m;
+	struct session_view v;
+	struct session_update u;
+	char err[512];
+	int64_t seq;
+	int n, D, k, i, B, nsteps = 0;
+
+	body = api_parse_body(req, resp);
+	if (!body)
+		return;
+	if (api_only_keys(body, keys, "a batch (x, y, seq)", resp) || read_seq(body, &seq, resp))
+		goto out;
+	if (!json_object_get(body, "x")) {
+		reply_problem(resp, REPLY_INVALID, "a batch needs 'x' (rows of inputs) "
+			      "and 'y' (one target per row)");
+		goto out;
+	}
+	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows, &x,
+			     &n, &D, resp))
+		goto out;
+	yj = json_object_get(body, "y");
+	if (!json_is_array(yj) || json_array_size(yj) != (size_t)n) {
+		reply_problem(resp, REPLY_INVALID, "'y' must be an array of %d numbers, "
+			      "one per row of 'x'", n);
+		goto out;
+	}
+	y = malloc((size_t)n * sizeof *y);
+	xf = malloc((size_t)n * D * sizeof *xf);
+	yf = malloc((size_t)n * sizeof *yf);
+	if (!y || !xf || !yf) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		int r = value_ok(json_array_get(yj, (size_t)i), &y[i]);
+
+		if (r) {
+			reply_problem(resp, REPLY_INVALID, "y[%d] is %s", i, r == -1
+				      ? "not a number" : "not finite or beyond single precision");
+			goto out;
+		}
+	}
+	to_floats(xf, x, (size_t)n * D);
+	to_floats(yf, y, (size_t)n);
+
+	s = api_session_begin(a, req, 0, resp);
+	if (!s)
+		goto out;
+	sessions_view(s, &v);
+	m = api_session_model(a, &v, resp);
+	if (!m)
+		goto out;
+	if (v.dim && v.dim != D) {
+		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
+			      "session's dimension is %d", D, v.dim);
+		goto out;
+	}
+	if (!seq_check(a, &v, seq, resp))
+		goto out;
+
+	/* compute every step before committing any */
+	B = m->cfg.bmax;
+	k = (n + B - 1) / B;
+	plan = calloc((size_t)k, sizeof *plan);
+	if (!plan || batch_buf_init(&bb, m)) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto out;
+	}
+	update_from_view(&u, &v);
+	for (i = 0; i < k; i++) {
+		int first = i * B, rows = n - first < B ? n - first : B;
+
+		if (step_batch(m, &bb, &u, x + (size_t)first * D, y + first, rows, D,
+			       first, "row", &plan[i].lb, &plan[i].la, err, sizeof err)) {
+			reply_problem(resp, REPLY_INVALID, "mini-batch %d (rows %d to %d): %s; "
+				      "nothing was applied", i + 1, first, first + rows - 1, err);
+			goto out;
+		}
+		if (seq >= 0)
+			u.next_seq = seq + 1;
+		plan[i].u = u;
+		plan[i].first = first;
+		plan[i].n = rows;
+	}
+
+	losses = json_array();
+	for (i = 0; i < k; i++) {
+		struct store_batch b;
+
+		b.step = plan[i].u.step;
+		b.seq = seq;
+		b.rows = plan[i].n;
+		b.dim = D;
+		b.x = xf + (size_t)plan[i].first * D;
+		b.y = yf + plan[i].first;
+		b.loss_before = plan[i].lb;
+		b.loss_after = plan[i].la;
+		b.time = sessions_now();
+		if (sessions_commit(a->sessions, s, &plan[i].u, &b, err, sizeof err)) {
+			log_msg(LOG_ERROR, "session %s: committing step %lld: %s", v.id,
+				(long long)b.step, err);
+			reply_problem_ext(resp, REPLY_INTERNAL,
+					  json_pack("{s:i, s:I}", "steps_applied", nsteps,
+						    "step", (json_int_t)(v.step + nsteps)),
+					  "committing step %lld failed after %d of %d steps",
+					  (long long)b.step, nsteps, k);
+			goto out;
+		}
+		nsteps++;
+		metrics_add_steps(a->metrics, 1, plan[i].n);
+		json_array_append_new(losses, json_pack("{s:f, s:f}", "before",
+							(double)plan[i].lb, "after",
+							(double)plan[i].la));
+	}
+	reply_json(resp, 200, result_json(&plan[k - 1].u, k, losses));
+	losses = NULL;
+out:
+	json_decref(losses);
+	batch_buf_free(&bb);
+	free(plan);
+	if (s) {
+		sessions_end(s);
+		sessions_put(a->sessions, s);
+	}
+	free(yf);
+	free(xf);
+	free(y);
+	free(x);
+	json_decref(body);
+}
+
+/* ---- the NDJSON form --------------------------------------------------- */
+
+struct ingest_stream {
+	struct api *a;
+	struct session *s;
+	const struct model *m;
+	struct batch_buf bb;
+	struct session_view v0;		/* the session when the stream opened */
+	struct session_update u;	/* as committed so far */
+	int64_t seq;
+	int B, D;			/* D: 0 until the first row */
+	double *x, *y;			/* the pending mini-batch: B x D, B */
+	float *xf, *yf;			/* its raw rows as floats, for the store */
+	int n;
+	long long first_line;		/* line of the pending batch's first row */
+	char *line;			/* the partial line */
+	size_t len;
+	long long lineno;		/* lines started so far */
+	int64_t steps;
+	float lb[INGEST_LOSSES_MAX], la[INGEST_LOSSES_MAX];
+	/* the refusal, once a line is bad */
+	int failed;
+	enum reply_kind kind;
+	char detail[640];
+	long long bad_line;
+};
+
+/* Records the refusal at the current line (the first one wins). */
+static int refuse(struct ingest_stream *c, enum reply_kind k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct ingest_stream *c, enum reply_kind k, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->failed)
+		return -1;
+	c->failed = 1;
+	c->kind = k;
+	c->bad_line = c->lineno;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Applies and commits the pending mini-batch.  Returns 0 or -1 (refused). */
+static int stream_apply(struct ingest_stream *c)
+{
+	struct session_update t = c->u;
+	struct store_batch b;
+	char err[512];
+	float lb, la;
+
+	if (c->n == 0)
+		return 0;
+	if (step_batch(c->m, &c->bb, &t, c->x, c->y, c->n, c->D, c->first_line,
+		       "the row from line", &lb, &la, err, sizeof err))
+		return refuse(c, REPLY_INVALID, "the mini-batch of lines %lld to %lld: %s",
+			      c->first_line, c->lineno, err);
+	if (c->seq >= 0)
+		t.next_seq = c->seq + 1;
+	to_floats(c->xf, c->x, (size_t)c->n * c->D);
+	to_floats(c->yf, c->y, (size_t)c->n);
+	b.step = t.step;
+	b.seq = c->seq;
+	b.rows = c->n;
+	b.dim = c->D;
+	b.x = c->xf;
+	b.y = c->yf;
+	b.loss_before = lb;
+	b.loss_after = la;
+	b.time = sessions_now();
+	if (sessions_commit(c->a->sessions, c->s, &t, &b, err, sizeof err)) {
+		log_msg(LOG_ERROR, "session %s: committing step %lld: %s", c->v0.id,
+			(long long)b.step, err);
+		return refuse(c, REPLY_INTERNAL, "committing step %lld failed",
+			      (long long)b.step);
+	}
+	metrics_add_steps(c->a->metrics, 1, c->n);
+	c->lb[c->steps % INGEST_LOSSES_MAX] = lb;
+	c->la[c->steps % INGEST_LOSSES_MAX] = la;
+	c->steps++;
+	c->u = t;
+	c->n = 0;
+	return 0;
+}
+
+/* Handles one complete line (without its newline). */
+static int stream_line(struct ingest_stream *c, const char *p, size_t len)
+{
+	static const char *const keys[] = { "x", "y", NULL };
+	struct http_response tmp;
+	json_error_t e;
+	json_t *row = NULL, *xj, *yj;
+	size_t i, d;
+	int rc = -1, r;
+
+	c->lineno++;
+	while (len > 0 && isspace((unsigned char)p[len - 1]))
+		len--;
+	for (i = 0; i < len && isspace((unsigned char)p[i]); i++)
+		;
+	if (i == len)
+		return 0;		/* a blank line */
+	row = json_loadb(p, len, JSON_REJECT_DUPLICATES, &e);
+	if (!row) {
+		if (json_error_code(&e) == json_error_numeric_overflow)
+			return refuse(c, REPLY_INVALID, "line %lld: a number is out of "
+				      "range: %s", c->lineno, e.text);
+		return refuse(c, REPLY_MALFORMED, "line %lld is not valid JSON (column "
+			      "%d): %s", c->lineno, e.column, e.text);
+	}
+	if (!json_is_object(row)) {
+		refuse(c, REPLY_INVALID, "line %lld: a row must be a JSON object "
+		       "{\"x\": [..], \"y\": number}", c->lineno);
+		goto out;
+	}
+	memset(&tmp, 0, sizeof tmp);
+	if (api_only_keys(row, keys, "a row (x, y)", &tmp)) {
+		http_response_clear(&tmp);
+		refuse(c, REPLY_INVALID, "line %lld: a row has only the members x and y",
+		       c->lineno);
+		goto out;
+	}
+	xj = json_object_get(row, "x");
+	yj = json_object_get(row, "y");
+	if (!json_is_array(xj)) {
+		refuse(c, REPLY_INVALID, "line %lld: 'x' must be an array of numbers",
+		       c->lineno);
+		goto out;
+	}
+	d = json_array_size(xj);
+	if (d < 1 || d > LINREG_DMAX) {
+		refuse(c, REPLY_INVALID, "line %lld: 'x' has %zu values; a row has 1 to "
+		       "%d inputs", c->lineno, d, LINREG_DMAX);
+		goto out;
+	}
+	if (c->D == 0)
+		c->D = c->v0.dim ? c->v0.dim : (int)d;
+	if (d != (size_t)c->D) {
+		refuse(c, REPLY_INVALID, "line %lld: 'x' has %zu values but the %s is %d",
+		       c->lineno, d, c->v0.dim ? "session's dimension" : "stream's "
+		       "dimension (from its first row)", c->D);
+		goto out;
+	}
+	if (c->n == 0)
+		c->first_line = c->lineno;
+	for (i = 0; i < d; i++) {
+		r = value_ok(json_array_get(xj, i), &c->x[(size_t)c->n * c->D + i]);
+		if (r) {
+			refuse(c, REPLY_INVALID, "line %lld: x[%zu] is %s", c->lineno, i,
+			       r == -1 ? "not a number" : "not finite or beyond single precision");
+			goto out;
+		}
+	}
+	r = yj ? value_ok(yj, &c->y[c->n]) : -1;
+	if (r) {
+		refuse(c, REPLY_INVALID, "line %lld: 'y' %s", c->lineno, !yj ? "is missing"
+		       : r == -1 ? "is not a number" : "is not finite or beyond single precision");
+		goto out;
+	}
+	c->n++;
+	rc = c->n == c->B ? stream_apply(c) : 0;
+out:
+	json_decref(row);
+	return rc;
+}
+
+/* Parses ?seq=; returns 0 (seq -1 when absent) or -1 with resp filled. */
+static int query_seq(const struct http_request *req, int64_t *seq,
+		     struct http_response *resp)
+{
+	const char *q = req->query ? req->query(req, "seq") : NULL;
+	char *end;
+	long long v;
+
+	*seq = -1;
+	if (!q)
+		return 0;
+	if (!isdigit((unsigned char)*q) || strlen(q) > 18) {
+		reply_problem(resp, REPLY_MALFORMED, "?seq must be a non-negative integer");
+		return -1;
+	}
+	v = strtoll(q, &end, 10);
+	if (*end) {
+		reply_problem(resp, REPLY_MALFORMED, "?seq must be a non-negative integer");
+		return -1;
+	}
+	*seq = v;
+	return 0;
+}
+
+void *ingest_stream_open(void *app, const struct http_request *req,
+			 struct http_response *resp)
+{
+	struct api *a = app;
+	struct http_request r = *req;
+	struct ingest_stream *c = NULL;
+	struct session *s = NULL;
+	const struct model *m;
+	struct session_view v;
+	int64_t seq;
+
+	if (!router_path_matches("/v1/sessions/{id}/batches", req->path, &r)) {
+		reply_problem(resp, REPLY_NOT_FOUND, "no such route");
+		return NULL;
+	}
+	if (query_seq(req, &seq, resp))
+		return NULL;
+	s = api_session_begin(a, &r, 1, resp);
+	if (!s)
+		return NULL;
+	sessions_view(s, &v);
+	m = api_session_model(a, &v, resp);
+	if (!m || !seq_check(a, &v, seq, resp))
+		goto fail;
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto fail;
+	}
+	c->a = a;
+	c->s = s;
+	c->m = m;
+	c->v0 = v;
+	c->seq = seq;
+	c->B = m->cfg.bmax;
+	update_from_view(&c->u, &v);
+	c->x = malloc((size_t)c->B * LINREG_DMAX * sizeof *c->x);
+	c->y = malloc((size_t)c->B * sizeof *c->y);
+	c->xf = malloc((size_t)c->B * LINREG_DMAX * sizeof *c->xf);
+	c->yf = malloc((size_t)c->B * sizeof *c->yf);
+	c->line = malloc(INGEST_LINE_MAX);
+	if (!c->x || !c->y || !c->xf || !c->yf || !c->line || batch_buf_init(&c->bb, m)) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto fail;
+	}
+	return c;
+fail:
+	if (c) {
+		batch_buf_free(&c->bb);
+		free(c->line);
+		free(c->yf);
+		free(c->xf);
+		free(c->y);
+		free(c->x);
+		free(c);
+	}
+	sessions_end(s);
+	sessions_put(a->sessions, s);
+	return NULL;
+}
+
+int ingest_stream_feed(void *ctx, const char *data, size_t len)
+{
+	struct ingest_stream *c = ctx;
+
+	while (len > 0 && !c->failed) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+
+		if (c->len + take > INGEST_LINE_MAX) {
+			c->lineno++;
+			return refuse(c, REPLY_TOO_LARGE, "line %lld is longer than %d bytes",
+				      c->lineno, INGEST_LINE_MAX);
+		}
+		if (!nl) {
+			memcpy(c->line + c->len, data, take);
+			c->len += take;
+			break;
+		}
+		if (c->len == 0) {
+			/* the whole line is in this chunk: no copy */
+			stream_line(c, data, take);
+		} else {
+			memcpy(c->line + c->len, data, take);
+			stream_line(c, c->line, c->len + take);
+			c->len = 0;
+		}
+		data += take + 1;
+		len -= take + 1;
+	}
+	return c->failed ? -1 : 0;
+}
+
+void ingest_stream_close(void *ctx, struct http_response *resp)
+{
+	struct ingest_stream *c = ctx;
+	struct api *a;
+	json_t *losses, *ext;
+	int64_t i, from;
+
+	if (!c)
+		return;
+	a = c->a;
+	/* the last line may come without its newline */
+	if (!c->failed && c->len > 0) {
+		stream_line(c, c->line, c->len);
+		c->len = 0;
+	}
+	if (!c->failed && c->n > 0)
+		stream_apply(c);
+	if (!c->failed && c->steps == 0)
+		refuse(c, REPLY_INVALID, "the stream holds no rows");
+	if (c->failed) {
+		ext = json_pack("{s:I, s:I, s:I, s:I}", "steps_applied", (json_int_t)c->steps,
+				"step", (json_int_t)c->u.step, "rows", (json_int_t)c->u.rows,
+				"line", (json_int_t)c->bad_line);
+		reply_problem_ext(resp, c->kind, ext, "%s%s", c->detail, c->steps
+				  ? "; the steps before it were applied, the rest was refused"
+				  : "; nothing was applied");
+	} else {
+		losses = json_array();
+		from = c->steps > INGEST_LOSSES_MAX ? c->steps - INGEST_LOSSES_MAX : 0;
+		for (i = from; i < c->steps && losses; i++)
+			json_array_append_new(losses, json_pack(
+				"{s:f, s:f}", "before", (double)c->lb[i % INGEST_LOSSES_MAX],
+				"after", (double)c->la[i % INGEST_LOSSES_MAX]));
+		ext = result_json(&c->u, c->steps, losses);
+		if (ext && from > 0)
+			json_object_set_new(ext, "losses_from_step",
+					    json_integer(c->u.step - (c->steps - from) + 1));
+		reply_json(resp, 200, ext);
+	}
+	sessions_end(c->s);
+	sessions_put(a->sessions, c->s);
+	batch_buf_free(&c->bb);
+	free(c->line);
+	free(c->yf);
+	free(c->xf);
+	free(c->y);
+	free(c->x);
+	free(c);
+}

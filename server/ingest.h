@@ -1,0 +1,68 @@
+/*
+ * ingest.h - POST /v1/sessions/{id}/batches: rows in, refinement steps
+ * out, as a JSON body or as an NDJSON stream.
+ *
+ * Both forms cut the rows into the model's mini-batches of cfg.bmax rows
+ * (the last may be partial) and apply one refiner_step per mini-batch;
+ * each step is committed to the store (rows, new state, counters: one
+ * transaction) before the response.  The session's standardization
+ * (scaler.h) is fitted on its first mini-batch.  The two forms give the
+ * same state for the same rows.
+ *
+ * JSON ({"x": [[..],..], "y": [..], "seq": n?}): the whole body is
+ * validated, every step is computed in memory, and only then are the
+ * steps committed: a request is applied entirely or (apart from a failing
+ * disk) not at all.  At most max_rows rows.
+ *
+ * NDJSON (one {"x": [..], "y": v} per line, seq as ?seq=n): processed as
+ * it arrives; memory holds one partial line (at most INGEST_LINE_MAX bytes)
+ * and one mini-batch.  A bad line stops the stream: the steps committed
+ * before it stand, the rest is refused, and the problem carries
+ * steps_applied, step, rows and line (1-based).  The response lists the
+ * losses of the last INGEST_LOSSES_MAX steps.
+ *
+ * seq: equal to the session's next_seq applies the request and advances
+ * next_seq by one (with its first committed step); below it, a request
+ * whose steps exist gets its original result again ("duplicate": true)
+ * and changes nothing; above it is 409.  Without seq, next_seq stays.
+ *
+ * Losses are the mean squared-error batch loss 1/(2B) sum (yhat - y)^2 in
+ * standardized units, before (at the input state) and after the step.
+ *
+ * Thread-safe: a request holds its session's writer slot while it runs.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+struct api;
+struct json_t;
+
+#define INGEST_LINE_MAX (64 * 1024)
+#define INGEST_LOSSES_MAX 1024
+
+/* The JSON form (a router handler; req->params[0] is the session id). */
+void ingest_json(struct api *a, const struct http_request *req,
+		 struct http_response *resp);
+
+/* The NDJSON form (open/feed/close, see http.h); app is the struct api. */
+void *ingest_stream_open(void *app, const struct http_request *req,
+			 struct http_response *resp);
+int ingest_stream_feed(void *ctx, const char *data, size_t len);
+void ingest_stream_close(void *ctx, struct http_response *resp);
+
+/*
+ * Reads a matrix of rows x (a JSON array of arrays of numbers, borrowed)
+ * for a request: 1..max_rows rows of the same length D in 1..LINREG_DMAX,
+ * every value finite and within single precision.  On success returns 0
+ * with *out (n * D doubles, row-major; new, caller frees), *n and *D.
+ * Otherwise fills resp (422, or 500 when out of memory) and returns -1.
+ * name is how the member is called in messages ("x").
+ */
+int ingest_read_rows(struct json_t *x, const char *name, int max_rows,
+		     double **out, int *n, int *D, struct http_response *resp);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * reply.c - JSON bodies and problem details.
+ */
+#include "reply.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	int status;
+	const char *slug, *title;
+} reply_kinds[REPLY_NKINDS] = {
+	[REPLY_MALFORMED] = { 400, "malformed", "Malformed request" },
+	[REPLY_NOT_FOUND] = { 404, "not-found", "Not found" },
+	[REPLY_METHOD] = { 405, "method-not-allowed", "Method not allowed" },
+	[REPLY_SEQ_CONFLICT] = { 409, "seq-conflict", "Sequence number conflict" },
+	[REPLY_MODEL_UNAVAILABLE] = { 409, "model-unavailable", "Model unavailable" },
+	[REPLY_TOO_LARGE] = { 413, "too-large", "Content too large" },
+	[REPLY_MEDIA_TYPE] = { 415, "unsupported-media-type", "Unsupported media type" },
+	[REPLY_INVALID] = { 422, "invalid", "Invalid content" },
+	[REPLY_CANNOT_SAMPLE] = { 422, "cannot-sample", "Model cannot sample" },
+	[REPLY_INTERNAL] = { 500, "internal", "Internal error" },
+	[REPLY_OVERLOADED] = { 503, "overloaded", "Overloaded" },
+	[REPLY_BUSY] = { 503, "busy", "Session busy" },
+	[REPLY_NOT_READY] = { 503, "not-ready", "Not ready" },
+};
+
+/* Full type URIs, built from the slugs once (static storage). */
+static const char *const reply_types[REPLY_NKINDS] = {
+	[REPLY_MALFORMED] = REPLY_URN "malformed",
+	[REPLY_NOT_FOUND] = REPLY_URN "not-found",
+	[REPLY_METHOD] = REPLY_URN "method-not-allowed",
+	[REPLY_SEQ_CONFLICT] = REPLY_URN "seq-conflict",
+	[REPLY_MODEL_UNAVAILABLE] = REPLY_URN "model-unavailable",
+	[REPLY_TOO_LARGE] = REPLY_URN "too-large",
+	[REPLY_MEDIA_TYPE] = REPLY_URN "unsupported-media-type",
+	[REPLY_INVALID] = REPLY_URN "invalid",
+	[REPLY_CANNOT_SAMPLE] = REPLY_URN "cannot-sample",
+	[REPLY_INTERNAL] = REPLY_URN "internal",
+	[REPLY_OVERLOADED] = REPLY_URN "overloaded",
+	[REPLY_BUSY] = REPLY_URN "busy",
+	[REPLY_NOT_READY] = REPLY_URN "not-ready",
+};
+
+int reply_status(enum reply_kind k)
+{
+	return reply_kinds[k].status;
+}
+
+const char *reply_type(enum reply_kind k)
+{
+	return reply_types[k];
+}
+
+const char *reply_title(enum reply_kind k)
+{
+	return reply_kinds[k].title;
+}
+
+/* The last-resort body when even building a problem fails. */
+static void reply_oom(struct http_response *resp)
+{
+	static const char body[] =
+		"{\"type\":\"" REPLY_URN "internal\",\"title\":\"Internal error\","
+		"\"status\":500,\"detail\":\"out of memory\"}";
+
+	http_response_clear(resp);
+	resp->status = 500;
+	snprintf(resp->content_type, sizeof resp->content_type, "%s", REPLY_PROBLEM_CT);
+	resp->body = strdup(body);
+	resp->body_len = resp->body ? strlen(body) : 0;
+}
+
+/* Serializes body into resp with the given status and content type;
+ * steals body. */
+static void set_body(struct http_response *resp, int status, json_t *body,
+		     const char *ct)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+
+	json_decref(body);
+	if (!text) {
+		reply_oom(resp);
+		return;
+	}
+	http_response_clear(resp);
+	resp->status = status;
+	snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
+	resp->body = text;
+	resp->body_len = strlen(text);
+}
+
+void reply_json(struct http_response *resp, int status, json_t *body)
+{
+	set_body(resp, status, body, REPLY_JSON_CT);
+}
+
+static void problem(struct http_response *resp, enum reply_kind k, json_t *ext,
+		    const char *fmt, va_list ap)
+{
+	char detail[1024];
+	json_t *p, *d;
+
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	/* the detail may quote request bytes that are not UTF-8 (or be cut
+	 * inside a character): json_string refuses those */
+	d = json_string(detail);
+	if (!d)
+		d = json_string("(the detail is not valid UTF-8)");
+	p = json_pack("{s:s, s:s, s:i, s:o}", "type", reply_types[k],
+		      "title", reply_kinds[k].title, "status", reply_kinds[k].status,
+		      "detail", d);
+	if (p && ext)
+		json_object_update(p, ext);
+	json_decref(ext);
+	set_body(resp, reply_kinds[k].status, p, REPLY_PROBLEM_CT);
+}
+
+void reply_problem(struct http_response *resp, enum reply_kind k,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	problem(resp, k, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void reply_problem_ext(struct http_response *resp, enum reply_kind k,
+		       json_t *ext, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	problem(resp, k, ext, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,111 @@
+/*
+ * scaler.c - first-batch standardization (the convention of amort adapt).
+ */
+#include "scaler.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+void scaler_init(struct scaler *s, int on)
+{
+	int j;
+
+	s->mode = on ? SCALER_PENDING : SCALER_OFF;
+	for (j = 0; j < SCALER_COLS; j++) {
+		s->mean[j] = 0;
+		s->sd[j] = 1;
+	}
+}
+
+/* Mean and population sd of n values at v[0], v[stride], ... in two
+ * passes (deviations, not raw squares, are summed), rounded to floats. */
+static void column_stats(const double *v, int n, int stride, float *mean,
+			 float *sd)
+{
+	double s = 0, ss = 0, mu, d;
+	float fm, fs;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += v[(size_t)i * stride];
+	mu = s / n;
+	for (i = 0; i < n; i++) {
+		d = v[(size_t)i * stride] - mu;
+		ss += d * d;
+	}
+	d = sqrt(ss / n);
+	fm = (float)mu;
+	fs = (float)d;
+	/* a column constant up to rounding is only centred; so is one whose
+	 * sd does not survive the rounding to a positive float */
+	if (!(d > SCALER_SD_REL * fabs(mu)) || !(fs > 0) || !isfinite(fs))
+		fs = 1;
+	*mean = fm;
+	*sd = fs;
+}
+
+void scaler_fit(struct scaler *s, const double *x, const double *y, int n,
+		int D)
+{
+	int j;
+
+	if (s->mode != SCALER_PENDING || n < 1)
+		return;
+	for (j = 0; j < D; j++)
+		column_stats(x + j, n, D, &s->mean[j], &s->sd[j]);
+	for (; j < LINREG_DMAX; j++) {
+		s->mean[j] = 0;
+		s->sd[j] = 1;
+	}
+	column_stats(y, n, 1, &s->mean[SCALER_Y], &s->sd[SCALER_Y]);
+	s->mode = SCALER_FITTED;
+}
+
+int scaler_map(const struct scaler *s, int j, double v, float *z)
+{
+	double t = s->mode == SCALER_FITTED ? (v - s->mean[j]) / s->sd[j] : v;
+
+	if (!(fabs(t) <= FLT_MAX))
+		return -1;
+	*z = (float)t;
+	return 0;
+}
+
+void scaler_unmap(const struct scaler *s, double zmean, double zvar,
+		  double *mean, double *var)
+{
+	double sd = s->sd[SCALER_Y];
+
+	if (s->mode != SCALER_FITTED) {
+		*mean = zmean;
+		*var = zvar;
+		return;
+	}
+	*mean = s->mean[SCALER_Y] + sd * zmean;
+	*var = sd * sd * zvar;
+}
+
+void scaler_pack(const struct scaler *s, float *out)
+{
+	out[0] = (float)s->mode;
+	memcpy(out + 1, s->mean, sizeof s->mean);
+	memcpy(out + 1 + SCALER_COLS, s->sd, sizeof s->sd);
+}
+
+int scaler_unpack(struct scaler *s, const float *in)
+{
+	struct scaler t;
+	int j;
+
+	if (in[0] != 0 && in[0] != 1 && in[0] != 2)
+		return -1;
+	t.mode = (enum scaler_mode)(int)in[0];
+	memcpy(t.mean, in + 1, sizeof t.mean);
+	memcpy(t.sd, in + 1 + SCALER_COLS, sizeof t.sd);
+	for (j = 0; j < SCALER_COLS; j++)
+		if (!isfinite(t.mean[j]) || !isfinite(t.sd[j]) || !(t.sd[j] > 0))
+			return -1;
+	*s = t;
+	return 0;
+}

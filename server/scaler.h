@@ -1,0 +1,77 @@
+/*
+ * scaler.h - the standardization of a session's columns, as `amort adapt`
+ * does it (core/tools/adapt.c).
+ *
+ * The amortizer was meta-trained on inputs x ~ N(0, I) and targets made by
+ * unit-scale weights; real columns come in any units.  A session that
+ * standardizes (the default) takes the mean and the population sd of every
+ * input column and of y from its FIRST mini-batch and maps every later row
+ * and every predict input with them, z = (v - mean) / sd; predictions come
+ * back in y's units, mean = mean_y + sd_y * zhat, variance = sd_y^2 * var.
+ * A column whose sd in that batch is at most 1e-6 of its mean's magnitude
+ * (or zero) is constant up to rounding: it is only centred (sd set to 1).
+ * The statistics are kept in single precision (rounded once, when fitted),
+ * so the map in memory and the one stored with the session are the same
+ * numbers and a restarted daemon predicts bit for bit as before.
+ *
+ * Column j < LINREG_DMAX is input j; column LINREG_DMAX is y.
+ *
+ * Stored form (SCALER_FLOATS floats, after the REFINER_S refiner floats in
+ * the session's state blob):
+ *   [0]                        mode: 0 pending, 1 fitted, 2 off
+ *   [1 .. 1+SCALER_COLS)       mean of x0..x15, y
+ *   [1+SCALER_COLS .. end)     sd of x0..x15, y (1 for a centred column)
+ *
+ * Plain arithmetic on caller-owned structs: no allocation, thread-safe on
+ * distinct arguments.
+ */
+#ifndef SCALER_H
+#define SCALER_H
+
+#include "linreg.h"
+
+#define SCALER_COLS (LINREG_DMAX + 1)
+#define SCALER_Y LINREG_DMAX
+#define SCALER_FLOATS (1 + 2 * SCALER_COLS)
+#define SCALER_SD_REL 1e-6
+
+enum scaler_mode {
+	SCALER_PENDING = 0,	/* standardizes; statistics not taken yet */
+	SCALER_FITTED = 1,	/* standardizes with mean and sd */
+	SCALER_OFF = 2,		/* raw values (identity) */
+};
+
+struct scaler {
+	enum scaler_mode mode;
+	float mean[SCALER_COLS];
+	float sd[SCALER_COLS];
+};
+
+/* A scaler that standardizes from the first batch (on) or never (off). */
+void scaler_init(struct scaler *s, int on);
+
+/*
+ * Takes the statistics from n >= 1 rows: x holds n rows of D values (row
+ * stride D) and y n values, all finite and within single precision.  Only
+ * a PENDING scaler changes (to FITTED); others are left as they are.
+ */
+void scaler_fit(struct scaler *s, const double *x, const double *y, int n,
+		int D);
+
+/* Maps value v of column j.  Returns 0 with *z set, or -1 if the result
+ * is beyond single precision (*z untouched).  Identity unless FITTED. */
+int scaler_map(const struct scaler *s, int j, double v, float *z);
+
+/* Maps a prediction (mean and variance in standardized units) back to y's
+ * units.  Identity unless FITTED. */
+void scaler_unmap(const struct scaler *s, double zmean, double zvar,
+		  double *mean, double *var);
+
+/* Writes the stored form into out (SCALER_FLOATS floats). */
+void scaler_pack(const struct scaler *s, float *out);
+
+/* Reads the stored form.  Returns 0, or -1 if it is not one scaler_pack
+ * writes (unknown mode, non-finite values, sd <= 0); *s untouched then. */
+int scaler_unpack(struct scaler *s, const float *in);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * sessions.h - the session cache: sessions in memory, loaded lazily from
+ * the store, written through to it, with one writer at a time per session.
+ *
+ * A session is loaded from the store the first time a request names it
+ * (so a restarted daemon resumes every session where it was) and stays
+ * cached until it is deleted.  Its state changes only through
+ * sessions_commit, which writes the step to the store first and updates
+ * memory only when the store said yes: memory never runs ahead of disk.
+ *
+ * Concurrency: requests hold a reference (sessions_get / sessions_put).
+ * Reading a session (sessions_view) takes a short per-session mutex.
+ * Changing one (batches, delete) first takes the session's writer slot
+ * (sessions_begin / sessions_end): one writer at a time per session, in
+ * any thread, while different sessions proceed in parallel.  The slot is a
+ * flag under the mutex, not a held mutex, so a streamed upload may take it
+ * in one callback and give it back in another.  Waiting for the slot is
+ * bounded, and never done for a slot a stream holds (see sessions_begin).
+ * All functions are thread-safe.
+ *
+ * The state blob in the store is the REFINER_S refiner floats followed by
+ * the scaler's SCALER_FLOATS (scaler.h): SESSIONS_NSTATE floats.
+ *
+ * Owns the cached sessions; borrows the store.  Never prints.
+ */
+#ifndef SESSIONS_H
+#define SESSIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "refiner.h"
+#include "scaler.h"
+#include "store.h"
+
+#define SESSIONS_NSTATE (REFINER_S + SCALER_FLOATS)
+#define SESSIONS_OPTIONS_LEN 256
+
+enum sessions_status {
+	SESSIONS_OK = 0,
+	SESSIONS_NOTFOUND,	/* no such session (or deleted meanwhile) */
+	SESSIONS_FULL,		/* max_sessions reached */
+	SESSIONS_BUSY,		/* the writer slot was not free in time */
+	SESSIONS_STALE,		/* the cached copy was dropped: get it again */
+	SESSIONS_CONFLICT,	/* the store disagreed (step mismatch) */
+	SESSIONS_ERROR,		/* store or memory failure; message set */
+};
+
+/* A copy of a session's fields, taken under its mutex. */
+struct session_view {
+	char id[STORE_ID_LEN];
+	char model[STORE_NAME_LEN];
+	char model_checksum[9];
+	char regime[16];
+	char options[SESSIONS_OPTIONS_LEN];	/* JSON text, as created */
+	int64_t step, rows, next_seq;
+	int dim;				/* 0 until fixed */
+	float state[REFINER_S];
+	struct scaler sc;
+	double created, updated;		/* unix seconds */
+};
+
+/* What a committed step changes. */
+struct session_update {
+	int64_t step, rows, next_seq;
+	int dim;
+	float state[REFINER_S];
+	struct scaler sc;
+};
+
+struct sessions;
+struct session;
+
+/*
+ * Creates the cache over st (borrowed, must outlive it).  max_sessions
+ * bounds sessions_create; busy_wait_s bounds sessions_begin.  Returns
+ * SESSIONS_OK with *out, or SESSIONS_ERROR with a message.
+ */
+int sessions_new(struct sessions **out, struct store *st, long max_sessions,
+		 double busy_wait_s, char *err, size_t errlen);
+
+/* Frees the cache; no reference may be held any more.  NULL-safe. */
+void sessions_free(struct sessions *c);
+
+/* The number of sessions in the store (kept in memory). */
+int64_t sessions_count(struct sessions *c);
+
+/*
+ * Creates a session of model (name, checksum, regime) whose initial view
+ * is v (step 0, its state, scaler, dim and options; id, times and
+ * counters are set here).  The id is 32 random hex characters.  Returns
+ * SESSIONS_OK with *out filled (the created session), SESSIONS_FULL, or
+ * SESSIONS_ERROR with a message.
+ */
+int sessions_create(struct sessions *c, const struct session_view *v,
+		    struct session_view *out, char *err, size_t errlen);
+
+/*
+ * Finds a session by id, loading it from the store if it is not cached,
+ * and takes a reference (release with sessions_put).  Returns SESSIONS_OK
+ * with *out; SESSIONS_NOTFOUND; or SESSIONS_ERROR with a message (also for
+ * a stored state blob of the wrong size or contents).
+ */
+int sessions_get(struct sessions *c, const char *id, struct session **out,
+		 char *err, size_t errlen);
+
+/* Releases a reference; NULL-safe. */
+void sessions_put(struct sessions *c, struct session *s);
+
+/* Copies the session's fields into *v. */
+void sessions_view(struct session *s, struct session_view *v);
+
+/*
+ * Takes the session's writer slot.  stream is 0 for a request that runs to
+ * its end in the calling thread (a JSON batch, a delete) and 1 for an
+ * upload that keeps the slot across callbacks (NDJSON).  A caller waits,
+ * at most the configured time, only while the slot is held by a request
+ * of the first kind: a stream's holder may need the very thread that would
+ * wait (the HTTP layer serves many connections per thread), so a slot held
+ * by a stream is reported busy at once.  Returns SESSIONS_OK,
+ * SESSIONS_BUSY, SESSIONS_NOTFOUND (deleted while waiting) or
+ * SESSIONS_STALE (dropped from the cache: put it, get it again).  On OK,
+ * release with sessions_end.
+ */
+int sessions_begin(struct session *s, int stream);
+
+/* Gives the writer slot back. */
+void sessions_end(struct session *s);
+
+/*
+ * Commits one step (writer slot held): writes b and the session's new
+ * fields u to the store in one transaction, then updates the cached copy.
+ * u->step must be the session's step + 1.  Returns SESSIONS_OK; on
+ * SESSIONS_CONFLICT or SESSIONS_ERROR (message set) nothing changed in
+ * memory and the cached copy is dropped so the next request reloads what
+ * the store holds.
+ */
+int sessions_commit(struct sessions *c, struct session *s,
+		    const struct session_update *u, const struct store_batch *b,
+		    char *err, size_t errlen);
+
+/*
+ * Deletes the session (waits for its writer slot).  Returns SESSIONS_OK,
+ * SESSIONS_NOTFOUND, SESSIONS_BUSY or SESSIONS_ERROR with a message.
+ */
+int sessions_delete(struct sessions *c, const char *id, char *err,
+		    size_t errlen);
+
+/* Current time as unix seconds (wall clock). */
+double sessions_now(void);
+
+#endif

@@ -1,0 +1,216 @@
+#!/bin/sh
+# integration.sh - the real daemon over HTTP: starts build/amortd on a free
+# loopback port with a temporary state directory and a tiny model trained
+# for the occasion, walks through the API with curl (health, models, a
+# session, a CSV pushed as NDJSON, JSON batches with seq, a duplicate and a
+# gap, predict, history, metrics, refusals), restarts the daemon and checks
+# that the session resumed where it was, and that SIGTERM exits 0.
+# Usage: tests/integration.sh BUILD_DIR.  Prints cmocka-style result lines
+# so tests/run.sh counts it with the rest.  Only 127.0.0.1 is used; every
+# wait is bounded.
+set -u
+B="$1"
+AMORT="$B/amort"
+AMORTD="$B/amortd"
+tmp=$(mktemp -d)
+pid=""
+pass=0
+fail=0
+
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
+ko() {
+	echo "[  FAILED  ] $1"
+	[ -s "$tmp/body" ] && { echo "body:"; cat "$tmp/body"; echo; }
+	fail=$((fail + 1))
+}
+expect() {	# name, command...: passes when the command succeeds
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else ko "$name"; fi
+}
+
+# start: launches the daemon (extra flags as arguments) and sets $pid and
+# $U (the base URL) from its "listening on" log line.
+start() {
+	: >"$tmp/log"
+	"$AMORTD" --listen 127.0.0.1:0 --state-dir "$tmp/state" --models "$tmp/models" \
+		--max-body 65536 --max-rows 1000 --threads 2 "$@" 2>"$tmp/log" &
+	pid=$!
+	port=""
+	i=0
+	while [ $i -lt 100 ] && [ -z "$port" ]; do
+		port=$(sed -n 's/.*amortd: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/log")
+		[ -n "$port" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	U="http://127.0.0.1:$port"
+	[ -n "$port" ]
+}
+
+# stop: SIGTERM and the exit status (waits at most 10 s).
+stop() {
+	kill -TERM "$pid"
+	i=0
+	while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wait "$pid"
+	rc=$?
+	pid=""
+	return $rc
+}
+
+# req: METHOD PATH [curl args...]: the body goes to $tmp/body, the
+# headers to $tmp/head, the status to $S.
+req() {
+	m=$1 p=$2
+	shift 2
+	S=$(curl -s -m 20 -X "$m" -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' "$@" "$U$p")
+}
+json() {	# METHOD PATH BODY
+	req "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"
+}
+status_is() { [ "$S" = "$1" ]; }
+body_has() { grep -q -- "$1" "$tmp/body"; }
+head_has() { tr -d '\r' <"$tmp/head" | grep -qi -- "$1"; }
+member() {	# NAME: the value of a top-level number or string member
+	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" "$tmp/body" | head -n 1
+}
+
+echo "[==========] Running amortd integration tests."
+mkdir -p "$tmp/models"
+printf 'name = tiny\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tiny.recipe"
+if ! "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/models/tiny.amort" >"$tmp/train.log" 2>&1; then
+	cat "$tmp/train.log"
+	ko "train a tiny model"
+fi
+printf 'not a model' >"$tmp/models/broken.amort"
+
+# usage and start-up errors: exit 2 for a bad flag or file, 1 when the
+# daemon cannot start
+exits() {	# name, status, stderr pattern, arguments...
+	name=$1 want=$2 pat=$3
+	shift 3
+	timeout 10 "$AMORTD" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" "$tmp/err" "$tmp/out"; then
+		ok "$name"
+	else
+		echo "exit $rc (want $want):"
+		cat "$tmp/out" "$tmp/err"
+		ko "$name"
+	fi
+}
+exits "--help lists the flags" 0 "--max-connections" --help
+exits "an unknown flag is a usage error" 2 "unknown option '--bogus'" --bogus
+exits "a bad value is a usage error" 2 "threads: bad value '0'" --threads 0
+exits "a missing config file is a usage error" 2 "$tmp/none.conf" --config "$tmp/none.conf"
+printf 'listen = 127.0.0.1:0\nmax-rows = many\n' >"$tmp/bad.conf"
+exits "a bad config line is a usage error" 2 "bad.conf: line 2" --config "$tmp/bad.conf"
+: >"$tmp/afile"
+exits "a state dir that is a file fails to start" 1 "state directory" \
+	--listen 127.0.0.1:0 --state-dir "$tmp/afile" --models "$tmp/models"
+exits "a missing models dir fails to start" 1 "models directory" \
+	--listen 127.0.0.1:0 --state-dir "$tmp/state0" --models "$tmp/nomodels"
+
+expect "daemon starts on a free port and logs it" start
+expect "a bad model file is skipped with a message" grep -q "broken.amort: skipped" "$tmp/log"
+
+req GET /healthz
+expect "healthz" sh -c "[ $S = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/body'"
+req GET /readyz
+expect "readyz with one model" sh -c "[ $S = 200 ] && grep -q '\"models\":1' '$tmp/body'"
+req GET /v1/models
+expect "models lists tiny" sh -c "[ $S = 200 ] && grep -q '\"name\":\"tiny\"' '$tmp/body' && grep -q '\"batch\":8' '$tmp/body'"
+req GET /v1/models/tiny
+expect "a model with its header" sh -c "[ $S = 200 ] && grep -q '\"header\":{' '$tmp/body'"
+
+json POST /v1/sessions '{"model": "tiny"}'
+ID=$(member id)
+expect "create a session: 201 and a 32-hex id" sh -c "[ $S = 201 ] && [ ${#ID} -eq 32 ]"
+expect "Location names the session" head_has "^Location: /v1/sessions/$ID\$"
+
+# a CSV of y = 2 x1 - x2 + 3 with x2 far from unit scale, as NDJSON
+awk 'BEGIN { srand(7); print "x1,x2,y"
+	for (i = 0; i < 203; i++) { a = rand() * 10 - 5; b = 100 + 4 * rand()
+		printf "%.6f,%.6f,%.6f\n", a, b, 2 * a - b + 3 } }' >"$tmp/train.csv"
+awk -F, 'NR > 1 { printf "{\"x\": [%s, %s], \"y\": %s}\n", $1, $2, $3 }' "$tmp/train.csv" >"$tmp/train.ndjson"
+req POST "/v1/sessions/$ID/batches?seq=0" -H 'Content-Type: application/x-ndjson' \
+	-H 'Transfer-Encoding: chunked' --data-binary @"$tmp/train.ndjson"
+expect "a CSV streamed as NDJSON: 26 steps, 203 rows" sh -c \
+	"[ $S = 200 ] && grep -q '\"steps_applied\":26' '$tmp/body' && grep -q '\"rows\":203' '$tmp/body' && grep -q '\"next_seq\":1' '$tmp/body'"
+
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101], [2, 102], [0.5, 99]], "y": [-95, -95, -95.5], "seq": 1}'
+expect "a JSON batch with seq 1" sh -c "[ $S = 200 ] && grep -q '\"step\":27' '$tmp/body' && grep -q '\"next_seq\":2' '$tmp/body'"
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101], [2, 102], [0.5, 99]], "y": [-95, -95, -95.5], "seq": 1}'
+expect "the same seq again: the original result" sh -c "[ $S = 200 ] && grep -q '\"duplicate\":true' '$tmp/body' && grep -q '\"step\":27' '$tmp/body'"
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95], "seq": 5}'
+expect "a gap in seq is 409" sh -c "[ $S = 409 ] && grep -q 'application/problem+json' '$tmp/head'"
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101, 3]], "y": [-95]}'
+expect "a wrong dimension is 422" status_is 422
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [1e999]}'
+expect "an infinite value is 422" status_is 422
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95]'
+expect "malformed JSON is 400" status_is 400
+req POST "/v1/sessions/$ID/batches" -H 'Content-Type: text/csv' --data-binary '1,2,3'
+expect "a CSV body is 415" status_is 415
+awk 'BEGIN { printf "{\"x\": ["; for (i = 0; i < 20000; i++) printf "%s[1, 2]", i ? "," : ""; print "], \"y\": []}" }' >"$tmp/big.json"
+req POST "/v1/sessions/$ID/batches" -H 'Content-Type: application/json' --data-binary @"$tmp/big.json"
+expect "a body over --max-body is 413" status_is 413
+req PUT "/v1/sessions/$ID"
+expect "a wrong method is 405 with Allow" sh -c "[ $S = 405 ] && tr -d '\r' <'$tmp/head' | grep -q '^Allow: GET, HEAD, DELETE$'"
+req GET /v1/nothing
+expect "an unknown route is 404" status_is 404
+req GET /v1/sessions/0123456789abcdef0123456789abcdef
+expect "an unknown session is 404" status_is 404
+
+json POST "/v1/sessions/$ID/predict" '{"x": [[0, 100], [1.5, 102]]}'
+cp "$tmp/body" "$tmp/pred1"
+expect "predict gives means and variances" sh -c "[ $S = 200 ] && grep -q '\"mean\":\[[^],]*,[^],]*\]' '$tmp/body' && grep -q '\"variance\":\[' '$tmp/body'"
+json POST "/v1/sessions/$ID/sample" '{"n": 2}'
+expect "sample on a regression model is 422" sh -c "[ $S = 422 ] && grep -q \"model 'linreg' cannot sample\" '$tmp/body'"
+req GET "/v1/sessions/$ID/history?limit=5"
+expect "history pages" sh -c "[ $S = 200 ] && [ \$(grep -o '\"step\":' '$tmp/body' | wc -l) -eq 5 ] && grep -q '\"next\":5' '$tmp/body'"
+req GET "/v1/sessions/$ID"
+cp "$tmp/body" "$tmp/session1"
+expect "the session shows 27 steps and 206 rows" sh -c "grep -q '\"step\":27' '$tmp/body' && grep -q '\"rows\":206' '$tmp/body' && grep -q '\"dim\":2' '$tmp/body'"
+req GET /metrics
+expect "metrics count requests by route pattern" sh -c \
+	"grep -q 'amortd_requests_total{route=\"/v1/sessions/{id}/batches\",status=\"200\"}' '$tmp/body' && ! grep -q '$ID' '$tmp/body' && grep -q '^amortd_steps_applied_total 27$' '$tmp/body' && grep -q '^amortd_sessions 1$' '$tmp/body'"
+
+exits "a port in use fails to start" 1 "cannot listen" --listen "127.0.0.1:$port" \
+	--state-dir "$tmp/state1" --models "$tmp/models"
+expect "SIGTERM exits 0" stop
+expect "restart" start
+req GET "/v1/sessions/$ID"
+expect "the session resumed with the same step" sh -c "grep -q '\"step\":27' '$tmp/body' && grep -q '\"rows\":206' '$tmp/body' && grep -q '\"next_seq\":2' '$tmp/body'"
+json POST "/v1/sessions/$ID/predict" '{"x": [[0, 100], [1.5, 102]]}'
+expect "the same predictions after the restart" cmp -s "$tmp/body" "$tmp/pred1"
+json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95], "seq": 2}'
+expect "the session goes on from seq 2" sh -c "[ $S = 200 ] && grep -q '\"step\":28' '$tmp/body'"
+req DELETE "/v1/sessions/$ID"
+expect "delete is 204" status_is 204
+req GET "/v1/sessions/$ID"
+expect "a deleted session is 404" status_is 404
+expect "SIGTERM exits 0 again" stop
+expect "no error was logged" sh -c "! grep -q 'amortd: error' '$tmp/log'"
+
+if [ "$fail" -eq 0 ]; then
+	echo "[  PASSED  ] $pass test(s)."
+else
+	echo "[  PASSED  ] $pass test(s)."
+	echo "[  FAILED  ] $fail test(s)."
+	exit 1
+fi

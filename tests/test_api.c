@@ -1,0 +1,1264 @@
+/*
+ * test_api.c - the /v1 handlers without sockets: requests are built as
+ * struct http_request values and given to api_handle (or to the stream
+ * ops), over a real store in a temporary directory and a tiny model
+ * trained at test time.
+ *
+ * Every bad request is checked for its status, for a problem+json body
+ * (type, title, status, detail) and for leaving the session exactly as it
+ * was (counters and predictions).  The NDJSON stream is fed in uneven
+ * chunks and must give the same state as the same rows sent as one JSON
+ * body.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "am.h"
+#include "amfile.h"
+#include "api.h"
+#include "config.h"
+#include "gemm.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "model.h"
+#include "refiner.h"
+#include "registry.h"
+#include "store.h"
+#include "trainer.h"
+
+#define BMAX 4			/* the tiny model's mini-batch */
+#define MAX_ROWS 50
+
+static char model_dir[64];
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct config cfg;
+	struct store *st;
+	struct registry *reg;
+	struct api *a;
+};
+
+/* Trains a tiny model for a few iterations and writes it to path. */
+static void write_tiny_model(const char *path, const char *name)
+{
+	struct trainer_config c;
+	struct trainer *t;
+	json_t *h;
+	char err[256], *text;
+	int i;
+
+	trainer_config_default(&c);
+	c.ref.C = 8;
+	c.ref.H = 2;
+	c.ref.L = 1;
+	c.ref.bmax = BMAX;
+	c.ref.ksteps = 4;
+	c.ref.passes = 2;
+	c.fam.dmin = 1;
+	c.fam.dmax = 4;
+	c.pop = 8;
+	c.chunk = 8;
+	c.iters = 3;
+	c.warmup = 1;
+	c.shards = 1;
+	c.seed = 3;
+	t = trainer_new(&c, err, sizeof err);
+	assert_non_null(t);
+	for (i = 0; i < 3; i++) {
+		trainer_shard(t, 0);
+		assert_int_equal(trainer_apply(t, NULL), AM_OK);
+	}
+	h = model_header_json(name, &c, NULL);
+	assert_non_null(h);
+	text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(text);
+	assert_int_equal(amfile_write(path, text, trainer_layout(t), trainer_params(t),
+				      err, sizeof err), AM_OK);
+	free(text);
+	json_decref(h);
+	trainer_free(t);
+}
+
+static int group_setup(void **state)
+{
+	char path[128];
+
+	(void)state;
+	gemm_set_threads(1);
+	log_init(LOG_ERROR, 0);
+	snprintf(model_dir, sizeof model_dir, "/tmp/test_api_models.XXXXXX");
+	if (!mkdtemp(model_dir))
+		return -1;
+	snprintf(path, sizeof path, "%s/tiny.amort", model_dir);
+	write_tiny_model(path, "tiny");
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/tiny.amort", model_dir);
+	unlink(path);
+	rmdir(model_dir);
+	return 0;
+}
+
+static void fx_open(struct fx *f)
+{
+	char err[256];
+
+	assert_int_equal(store_open(&f->st, f->db, 0, err, sizeof err), STORE_OK);
+	assert_int_equal(registry_open(&f->reg, model_dir, err, sizeof err), 0);
+	assert_int_equal(api_new(&f->a, &f->cfg, f->st, f->reg, err, sizeof err), 0);
+}
+
+static void fx_close(struct fx *f)
+{
+	api_free(f->a);
+	registry_close(f->reg);
+	store_close(f->st);
+	f->a = NULL;
+	f->reg = NULL;
+	f->st = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "/tmp/test_api.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->db, sizeof f->db, "%s/amortd.db", f->dir);
+	config_defaults(&f->cfg);
+	f->cfg.max_rows = MAX_ROWS;
+	f->cfg.max_sessions = 5;
+	f->cfg.timeout_s = 2;
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	size_t i;
+
+	fx_close(f);
+	for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", f->db, suffix[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* The query string of the request being built ("a=1&b=2"), for tq(). */
+struct tq_ctx {
+	const char *query;
+	char value[4][256];	/* each lookup its own, as the HTTP layer */
+	int next;
+};
+
+static const char *tq(const struct http_request *r, const char *key)
+{
+	struct tq_ctx *q = r->impl;
+	const char *p = q->query;
+	size_t kl = strlen(key);
+
+	while (p && *p) {
+		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+
+		if ((size_t)(end - p) > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			char *v = q->value[q->next++ % 4];
+
+			snprintf(v, sizeof q->value[0], "%.*s", (int)(end - p - kl - 1),
+				 p + kl + 1);
+			return v;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Splits "PATH?QUERY" into path (copied into buf) and the query. */
+static void split_url(const char *url, char *buf, size_t len, const char **query)
+{
+	const char *qm = strchr(url, '?');
+
+	snprintf(buf, len, "%.*s", qm ? (int)(qm - url) : (int)strlen(url), url);
+	*query = qm ? qm + 1 : NULL;
+}
+
+/* Checks a problem body: content type, the four members, status. */
+static void check_problem(const struct http_response *resp, json_t *j)
+{
+	assert_string_equal(resp->content_type, "application/problem+json");
+	assert_true(json_is_object(j));
+	assert_non_null(json_string_value(json_object_get(j, "type")));
+	assert_true(strncmp(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:", 19) == 0);
+	assert_non_null(json_string_value(json_object_get(j, "title")));
+	assert_non_null(json_string_value(json_object_get(j, "detail")));
+	assert_int_equal(json_integer_value(json_object_get(j, "status")), resp->status);
+}
+
+/*
+ * Sends one buffered request; returns the status and, if out is not NULL,
+ * the parsed body (caller decrefs; NULL for an empty body).  Problems are
+ * checked on the way.  resp_out, if not NULL, receives the headers.
+ */
+static int call_full(struct fx *f, enum http_method m, const char *url,
+		     const char *ct, const char *body, json_t **out,
+		     struct http_response *resp_out)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct tq_ctx q;
+	char path[512];
+	json_t *j = NULL;
+	int status;
+
+	memset(&req, 0, sizeof req);
+	memset(&resp, 0, sizeof resp);
+	memset(&q, 0, sizeof q);
+	split_url(url, path, sizeof path, &q.query);
+	req.method = m;
+	req.method_name = m == HTTP_GET ? "GET" : m == HTTP_POST ? "POST"
+		: m == HTTP_DELETE ? "DELETE" : m == HTTP_PUT ? "PUT" : "HEAD";
+	req.path = path;
+	req.content_type = ct;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	req.query = tq;
+	req.impl = &q;
+	api_handle(f->a, &req, &resp);
+	status = resp.status;
+	if (resp.body_len) {
+		j = json_loadb(resp.body, resp.body_len, 0, NULL);
+		if (!strcmp(resp.content_type, "application/json") ||
+		    !strcmp(resp.content_type, "application/problem+json"))
+			assert_non_null(j);
+	}
+	if (status >= 400)
+		check_problem(&resp, j);
+	if (resp_out) {
+		*resp_out = resp;
+		resp_out->body = NULL;
+	}
+	http_response_clear(&resp);
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return status;
+}
+
+static int call(struct fx *f, enum http_method m, const char *url, const char *body,
+		json_t **out)
+{
+	return call_full(f, m, url, body ? "application/json" : NULL, body, out, NULL);
+}
+
+/* Creates a session (options may be NULL) and returns its id in id. */
+static void create(struct fx *f, const char *options, char *id)
+{
+	char body[256];
+	json_t *j;
+
+	snprintf(body, sizeof body, "{\"model\": \"tiny\"%s%s}", options ? ", \"options\": " : "",
+		 options ? options : "");
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", body, &j), 201);
+	snprintf(id, 33, "%s", json_string_value(json_object_get(j, "id")));
+	assert_int_equal(strlen(id), 32);
+	json_decref(j);
+}
+
+/* Posts a JSON batch; returns the status. */
+static int batch(struct fx *f, const char *id, const char *body, json_t **out)
+{
+	char url[128];
+
+	snprintf(url, sizeof url, "/v1/sessions/%s/batches", id);
+	return call(f, HTTP_POST, url, body, out);
+}
+
+/* What must not change under a refused request: the session object and
+ * predictions at fixed points. */
+struct snap {
+	char *session;
+	char *pred;
+};
+
+static void snap_take(struct fx *f, const char *id, int D, struct snap *s)
+{
+	char url[128], body[256];
+	json_t *j;
+	int i;
+
+	snprintf(url, sizeof url, "/v1/sessions/%s", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	s->session = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	strcpy(body, "{\"x\": [[");
+	for (i = 0; i < D; i++)
+		snprintf(body + strlen(body), sizeof body - strlen(body), "%s%.1f",
+			 i ? ", " : "", 0.5 + i);
+	strcat(body, "]]}");
+	assert_int_equal(call(f, HTTP_POST, url, body, &j), 200);
+	s->pred = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+}
+
+static void snap_same(struct fx *f, const char *id, int D, struct snap *before)
+{
+	struct snap after;
+
+	snap_take(f, id, D, &after);
+	assert_string_equal(before->session, after.session);
+	assert_string_equal(before->pred, after.pred);
+	free(after.session);
+	free(after.pred);
+}
+
+static void snap_free(struct snap *s)
+{
+	free(s->session);
+	free(s->pred);
+}
+
+static int64_t member_int(json_t *j, const char *k)
+{
+	json_t *v = json_object_get(j, k);
+
+	assert_true(json_is_integer(v));
+	return json_integer_value(v);
+}
+
+/* A JSON batch of rows [i, 2i - 1] -> y = 3 x0 - x1 + 0.1 i, i from first. */
+static char *rows_json(int first, int n, int seq)
+{
+	size_t cap = 64 + (size_t)n * 64, len = 0;
+	char *b = malloc(cap);
+	int i;
+
+	assert_non_null(b);
+	len += (size_t)snprintf(b + len, cap - len, "{\"x\": [");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(b + len, cap - len, "%s[%d, %d]", i ? ", " : "",
+					first + i, 2 * (first + i) - 1);
+	len += (size_t)snprintf(b + len, cap - len, "], \"y\": [");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(b + len, cap - len, "%s%.2f", i ? ", " : "",
+					3.0 * (first + i) - (2 * (first + i) - 1) + 0.1 * (first + i));
+	if (seq >= 0)
+		snprintf(b + len, cap - len, "], \"seq\": %d}", seq);
+	else
+		snprintf(b + len, cap - len, "]}");
+	return b;
+}
+
+/* The same rows as NDJSON lines. */
+static char *rows_ndjson(int first, int n)
+{
+	size_t cap = 16 + (size_t)n * 64, len = 0;
+	char *b = malloc(cap);
+	int i;
+
+	assert_non_null(b);
+	b[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(b + len, cap - len, "{\"x\": [%d, %d], \"y\": %.2f}\n",
+					first + i, 2 * (first + i) - 1,
+					3.0 * (first + i) - (2 * (first + i) - 1) + 0.1 * (first + i));
+	return b;
+}
+
+/* Streams text through the stream ops in chunks of the given sizes
+ * (cycled); returns the status and the body. */
+static int stream(struct fx *f, const char *id, const char *query, const char *text,
+		  const size_t *chunks, int nchunks, json_t **out)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct tq_ctx q;
+	char path[128];
+	size_t off = 0, len = strlen(text);
+	void *ctx;
+	json_t *j;
+	int k = 0, status;
+
+	memset(&req, 0, sizeof req);
+	memset(&resp, 0, sizeof resp);
+	memset(&q, 0, sizeof q);
+	q.query = query;
+	snprintf(path, sizeof path, "/v1/sessions/%s/batches", id);
+	req.method = HTTP_POST;
+	req.method_name = "POST";
+	req.path = path;
+	req.content_type = "application/x-ndjson";
+	req.query = tq;
+	req.impl = &q;
+	assert_true(api_is_stream(f->a, &req));
+	ctx = api_stream_ops.open(f->a, &req, &resp);
+	if (ctx) {
+		while (off < len) {
+			size_t n = chunks[k++ % nchunks];
+
+			if (n > len - off)
+				n = len - off;
+			if (api_stream_ops.feed(ctx, text + off, n))
+				break;	/* refused: the rest is discarded */
+			off += n;
+		}
+		api_stream_ops.close(ctx, &resp);
+	}
+	status = resp.status;
+	j = json_loadb(resp.body, resp.body_len, 0, NULL);
+	assert_non_null(j);
+	if (status >= 400)
+		check_problem(&resp, j);
+	http_response_clear(&resp);
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return status;
+}
+
+/* ---- tests: system, models, routing ------------------------------------- */
+
+static void test_health_ready_models(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+
+	assert_int_equal(call(f, HTTP_GET, "/healthz", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/readyz", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ready");
+	assert_int_equal(member_int(j, "models"), 1);
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models", NULL, &j), 200);
+	{
+		json_t *m = json_array_get(json_object_get(j, "models"), 0);
+
+		assert_string_equal(json_string_value(json_object_get(m, "name")), "tiny");
+		assert_string_equal(json_string_value(json_object_get(m, "task_family")),
+				    "linreg");
+		assert_int_equal(member_int(m, "batch"), BMAX);
+		assert_int_equal(member_int(m, "max_dim"), 16);
+		assert_int_equal(member_int(m, "passes"), 2);
+		assert_int_equal(strlen(json_string_value(json_object_get(m, "checksum"))), 8);
+		assert_null(json_object_get(m, "header"));
+	}
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tiny", NULL, &j), 200);
+	assert_true(json_is_object(json_object_get(j, "header")));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/nope", NULL, NULL), 404);
+}
+
+static void test_routing(void **state)
+{
+	struct fx *f = *state;
+	struct http_response r;
+
+	assert_int_equal(call(f, HTTP_GET, "/nope", NULL, NULL), 404);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions/", NULL, NULL), 404);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tiny/extra", NULL, NULL), 404);
+	assert_int_equal(call_full(f, HTTP_POST, "/healthz", "application/json", "{}",
+				   NULL, &r), 405);
+	assert_string_equal(r.allow, "GET, HEAD");
+	assert_int_equal(call_full(f, HTTP_PUT, "/v1/sessions", NULL, NULL, NULL, &r), 405);
+	assert_string_equal(r.allow, "POST, GET, HEAD");
+	assert_int_equal(call_full(f, HTTP_GET,
+				   "/v1/sessions/0123456789abcdef0123456789abcdef/batches",
+				   NULL, NULL, NULL, &r), 405);
+	assert_string_equal(r.allow, "POST");
+	assert_int_equal(call(f, HTTP_HEAD, "/healthz", NULL, NULL), 200);
+	/* unknown session ids: malformed or absent */
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions/xyz", NULL, NULL), 404);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions/0123456789abcdef0123456789abcdef",
+			      NULL, NULL), 404);
+	assert_int_equal(call(f, HTTP_DELETE, "/v1/sessions/0123456789abcdef0123456789abcdef",
+			      NULL, NULL), 404);
+}
+
+/* ---- tests: sessions ---------------------------------------------------- */
+
+static void test_create_session(void **state)
+{
+	struct fx *f = *state;
+	struct http_response r;
+	json_t *j;
+	char loc[128];
+
+	assert_int_equal(call_full(f, HTTP_POST, "/v1/sessions", "application/json",
+				   "{\"model\": \"tiny\", \"options\": {\"dim\": 3}}", &j, &r),
+			 201);
+	snprintf(loc, sizeof loc, "/v1/sessions/%s", json_string_value(json_object_get(j, "id")));
+	assert_string_equal(r.location, loc);
+	assert_string_equal(json_string_value(json_object_get(j, "model")), "tiny");
+	assert_string_equal(json_string_value(json_object_get(j, "regime")), "parametric");
+	assert_int_equal(member_int(j, "step"), 0);
+	assert_int_equal(member_int(j, "rows"), 0);
+	assert_int_equal(member_int(j, "next_seq"), 0);
+	assert_int_equal(member_int(j, "dim"), 3);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "options"), "standardize")));
+	/* RFC 3339 UTC */
+	assert_int_equal(strlen(json_string_value(json_object_get(j, "created"))), 24);
+	assert_int_equal(json_string_value(json_object_get(j, "created"))[23], 'Z');
+	json_decref(j);
+
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"tiny\"}", &j), 201);
+	assert_true(json_is_null(json_object_get(j, "dim")));
+	json_decref(j);
+
+	/* refusals */
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"nope\"}", NULL), 404);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": 3}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "[1]", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"tiny\"", NULL), 400);
+	assert_int_equal(call_full(f, HTTP_POST, "/v1/sessions", NULL, "{\"model\": \"tiny\"}",
+				   NULL, NULL), 415);
+	assert_int_equal(call_full(f, HTTP_POST, "/v1/sessions", "application/json", "",
+				   NULL, NULL), 400);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"extra\": 1}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"options\": {\"colour\": 1}}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"options\": {\"dim\": 0}}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"options\": {\"dim\": 17}}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"options\": {\"dim\": \"3\"}}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"options\": {\"standardize\": 1}}", NULL),
+			 422);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions",
+			      "{\"model\": \"tiny\", \"options\": []}", NULL), 422);
+	assert_int_equal(call_full(f, HTTP_POST, "/v1/sessions", "text/plain",
+				   "{\"model\": \"tiny\"}", NULL, NULL), 415);
+	assert_int_equal(call_full(f, HTTP_POST, "/v1/sessions", "application/x-ndjson",
+				   "{\"model\": \"tiny\"}", NULL, NULL), 415);
+	assert_int_equal(call_full(f, HTTP_POST, "/v1/sessions",
+				   "application/json; charset=utf-8",
+				   "{\"model\": \"tiny\"}", NULL, NULL), 201);
+	/* max_sessions is 5: three made so far */
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"tiny\"}", NULL), 201);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"tiny\"}", NULL), 201);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"tiny\"}", NULL), 503);
+}
+
+static void test_list_get_delete(void **state)
+{
+	struct fx *f = *state;
+	char ids[4][33], url[160];
+	json_t *j, *next;
+	int i, seen = 0;
+
+	for (i = 0; i < 4; i++)
+		create(f, NULL, ids[i]);
+	/* pages of 3 then 1 */
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions?limit=3", NULL, &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "sessions")), 3);
+	next = json_object_get(j, "next");
+	assert_true(json_is_string(next));
+	snprintf(url, sizeof url, "/v1/sessions?limit=3&after=%s", json_string_value(next));
+	seen += 3;
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	seen += (int)json_array_size(json_object_get(j, "sessions"));
+	assert_true(json_is_null(json_object_get(j, "next")));
+	json_decref(j);
+	assert_int_equal(seen, 4);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions", NULL, &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "sessions")), 4);
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions?limit=0", NULL, NULL), 400);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions?limit=1001", NULL, NULL), 400);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions?limit=x", NULL, NULL), 400);
+
+	snprintf(url, sizeof url, "/v1/sessions/%s", ids[1]);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), ids[1]);
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_DELETE, url, NULL, &j), 204);
+	assert_null(j);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, NULL), 404);
+	assert_int_equal(call(f, HTTP_DELETE, url, NULL, NULL), 404);
+	assert_int_equal(batch(f, ids[1], "{\"x\": [[1]], \"y\": [1]}", NULL), 404);
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions", NULL, &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "sessions")), 3);
+	json_decref(j);
+	/* the freed slot can be used again (max_sessions 5) */
+	create(f, NULL, ids[1]);
+	create(f, NULL, ids[1]);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", "{\"model\": \"tiny\"}", NULL), 503);
+}
+
+/* ---- tests: batches ----------------------------------------------------- */
+
+static void test_batch_applies_steps(void **state)
+{
+	struct fx *f = *state;
+	char id[33], url[128];
+	json_t *j, *l;
+	char *b;
+	size_t i;
+
+	create(f, NULL, id);
+	b = rows_json(0, 10, -1);	/* 10 rows: mini-batches of 4, 4, 2 */
+	assert_int_equal(batch(f, id, b, &j), 200);
+	free(b);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	assert_int_equal(member_int(j, "step"), 3);
+	assert_int_equal(member_int(j, "rows"), 10);
+	assert_int_equal(member_int(j, "next_seq"), 0);
+	l = json_object_get(j, "losses");
+	assert_int_equal(json_array_size(l), 3);
+	for (i = 0; i < 3; i++) {
+		assert_true(json_is_number(json_object_get(json_array_get(l, i), "before")));
+		assert_true(json_is_number(json_object_get(json_array_get(l, i), "after")));
+	}
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	assert_int_equal(member_int(j, "dim"), 2);
+	assert_int_equal(member_int(j, "step"), 3);
+	json_decref(j);
+	/* history: three steps of 4, 4, 2 rows, paginated */
+	snprintf(url, sizeof url, "/v1/sessions/%s/history?limit=2", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	l = json_object_get(j, "history");
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(member_int(json_array_get(l, 0), "rows"), 4);
+	assert_true(json_is_null(json_object_get(json_array_get(l, 0), "seq")));
+	assert_int_equal(member_int(j, "next"), 2);
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/history?after=2", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	l = json_object_get(j, "history");
+	assert_int_equal(json_array_size(l), 1);
+	assert_int_equal(member_int(json_array_get(l, 0), "step"), 3);
+	assert_int_equal(member_int(json_array_get(l, 0), "rows"), 2);
+	assert_true(json_is_null(json_object_get(j, "next")));
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/history?after=-1", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, NULL), 400);
+	assert_int_equal(call(f, HTTP_GET,
+			      "/v1/sessions/0123456789abcdef0123456789abcdef/history", NULL,
+			      NULL), 404);
+}
+
+static void test_batch_refusals_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *body;
+		int status;
+	} bad[] = {
+		{ "{\"x\": [[1, 2]], \"y\": [1]", 400 },		/* malformed */
+		{ "{\"x\": [[1, 2]], \"y\": [1]} x", 400 },
+		{ "not json", 400 },
+		{ "[[1, 2]]", 422 },					/* not an object */
+		{ "{\"y\": [1]}", 422 },				/* no x */
+		{ "{\"x\": [[1, 2]]}", 422 },				/* no y */
+		{ "{\"x\": \"rows\", \"y\": [1]}", 422 },		/* wrong types */
+		{ "{\"x\": [[1, \"2\"]], \"y\": [1]}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": [\"1\"]}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": 1}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": [true]}", 422 },
+		{ "{\"x\": [[1, null]], \"y\": [1]}", 422 },
+		{ "{\"x\": [1, 2], \"y\": [1, 2]}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": [1], \"seq\": \"3\"}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": [1], \"seq\": -1}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": [1], \"seq\": 1.5}", 422 },
+		{ "{\"x\": [[1, 2]], \"y\": [1], \"extra\": 0}", 422 },	/* unknown key */
+		{ "{\"x\": [[1, 2], [3]], \"y\": [1, 2]}", 422 },	/* ragged */
+		{ "{\"x\": [[1, 2, 3]], \"y\": [1]}", 422 },		/* wrong dim */
+		{ "{\"x\": [[1]], \"y\": [1]}", 422 },
+		{ "{\"x\": [[]], \"y\": [1]}", 422 },
+		{ "{\"x\": [[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]], \"y\": [1]}", 422 },
+		{ "{\"x\": [[1, 2], [3, 4]], \"y\": [1]}", 422 },	/* y length */
+		{ "{\"x\": [], \"y\": []}", 422 },			/* no rows */
+		{ "{\"x\": [[1, 1e999]], \"y\": [1]}", 422 },		/* Inf */
+		{ "{\"x\": [[1, 2]], \"y\": [-1e999]}", 422 },
+		{ "{\"x\": [[1, \"NaN\"]], \"y\": [1]}", 422 },	/* NaN as text */
+		{ "{\"x\": [[1, 2]], \"y\": [NaN]}", 400 },		/* no NaN in JSON */
+		{ "{\"x\": [[1, 1e39]], \"y\": [1]}", 422 },		/* > FLT_MAX */
+		{ "{\"x\": [[1, 2]], \"y\": [1], \"x\": [[1, 2]]}", 400 },	/* duplicate */
+	};
+	char id[33], url[128], *b;
+	struct snap s;
+	size_t i;
+
+	create(f, NULL, id);
+	b = rows_json(0, 6, 0);		/* fixes dim 2; next_seq 1 */
+	assert_int_equal(batch(f, id, b, NULL), 200);
+	free(b);
+	snap_take(f, id, 2, &s);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int st = batch(f, id, bad[i].body, NULL);
+
+		if (st != bad[i].status)
+			fail_msg("body %zu (%s): status %d, expected %d", i, bad[i].body, st,
+				 bad[i].status);
+	}
+	/* too many rows */
+	b = rows_json(0, MAX_ROWS + 1, -1);
+	assert_int_equal(batch(f, id, b, NULL), 422);
+	free(b);
+	/* wrong content type */
+	snprintf(url, sizeof url, "/v1/sessions/%s/batches", id);
+	assert_int_equal(call_full(f, HTTP_POST, url, "text/csv", "1,2,3\n", NULL, NULL), 415);
+	assert_int_equal(call_full(f, HTTP_POST, url, NULL, "{}", NULL, NULL), 415);
+	/* the gap: seq 5 when next_seq is 1 */
+	{
+		json_t *j;
+
+		b = rows_json(0, 2, 5);
+		assert_int_equal(batch(f, id, b, &j), 409);
+		assert_int_equal(member_int(j, "next_seq"), 1);
+		json_decref(j);
+		free(b);
+	}
+	snap_same(f, id, 2, &s);
+	snap_free(&s);
+	/* a session with a dimension from its options refuses other widths
+	 * before its first batch */
+	create(f, "{\"dim\": 3}", id);
+	snap_take(f, id, 3, &s);
+	assert_int_equal(batch(f, id, "{\"x\": [[1, 2]], \"y\": [1]}", NULL), 422);
+	snap_same(f, id, 3, &s);
+	snap_free(&s);
+}
+
+static void test_seq_duplicate_and_gap(void **state)
+{
+	struct fx *f = *state;
+	char id[33], *b, *l1, *l2;
+	struct snap s;
+	json_t *j;
+
+	create(f, NULL, id);
+	b = rows_json(0, 9, 0);			/* 3 steps with seq 0 */
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_int_equal(member_int(j, "next_seq"), 1);
+	assert_int_equal(member_int(j, "step"), 3);
+	l1 = json_dumps(json_object_get(j, "losses"), JSON_COMPACT);
+	json_decref(j);
+	snap_take(f, id, 2, &s);
+	/* the retry: the original result, no second update */
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "duplicate")));
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	assert_int_equal(member_int(j, "step"), 3);
+	assert_int_equal(member_int(j, "rows"), 9);
+	l2 = json_dumps(json_object_get(j, "losses"), JSON_COMPACT);
+	assert_string_equal(l1, l2);
+	free(l1);
+	free(l2);
+	json_decref(j);
+	snap_same(f, id, 2, &s);
+	snap_free(&s);
+	free(b);
+	/* the gap */
+	b = rows_json(9, 2, 2);
+	assert_int_equal(batch(f, id, b, &j), 409);
+	json_decref(j);
+	free(b);
+	/* the next one in order */
+	b = rows_json(9, 2, 1);
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_int_equal(member_int(j, "next_seq"), 2);
+	assert_int_equal(member_int(j, "step"), 4);
+	json_decref(j);
+	free(b);
+	/* without seq: next_seq stays */
+	b = rows_json(11, 2, -1);
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_int_equal(member_int(j, "next_seq"), 2);
+	assert_int_equal(member_int(j, "step"), 5);
+	json_decref(j);
+	free(b);
+	/* the first seq again, still a duplicate with its own result */
+	b = rows_json(0, 1, 0);
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	assert_int_equal(member_int(j, "step"), 3);
+	json_decref(j);
+	free(b);
+}
+
+/* ---- tests: NDJSON streams ---------------------------------------------- */
+
+static void test_stream_matches_json(void **state)
+{
+	struct fx *f = *state;
+	static const size_t chunks[] = { 1, 7, 13, 2, 64, 5, 31 };
+	char a[33], b[33], url[128];
+	struct snap sa, sb;
+	json_t *ja, *jb;
+	char *body, *text;
+
+	create(f, NULL, a);
+	create(f, NULL, b);
+	body = rows_json(1, 23, 0);		/* 23 rows: 5 full batches + 3 */
+	assert_int_equal(batch(f, a, body, &ja), 200);
+	free(body);
+	text = rows_ndjson(1, 23);
+	assert_int_equal(stream(f, b, "seq=0", text, chunks, 7, &jb), 200);
+	free(text);
+	assert_int_equal(member_int(ja, "steps_applied"), 6);
+	assert_int_equal(member_int(jb, "steps_applied"), 6);
+	assert_int_equal(member_int(jb, "rows"), 23);
+	assert_int_equal(member_int(jb, "next_seq"), 1);
+	{
+		char *la = json_dumps(json_object_get(ja, "losses"), JSON_COMPACT);
+		char *lb = json_dumps(json_object_get(jb, "losses"), JSON_COMPACT);
+
+		assert_string_equal(la, lb);
+		free(la);
+		free(lb);
+	}
+	json_decref(ja);
+	json_decref(jb);
+	snap_take(f, a, 2, &sa);
+	snap_take(f, b, 2, &sb);
+	/* the same predictions; the session objects differ only in id/time */
+	assert_string_equal(sa.pred, sb.pred);
+	snap_free(&sa);
+	snap_free(&sb);
+	/* the stream's seq is a duplicate now */
+	text = rows_ndjson(1, 2);
+	assert_int_equal(stream(f, b, "seq=0", text, chunks, 7, &jb), 200);
+	assert_true(json_is_true(json_object_get(jb, "duplicate")));
+	json_decref(jb);
+	assert_int_equal(stream(f, b, "seq=7", text, chunks, 7, NULL), 409);
+	assert_int_equal(stream(f, b, "seq=x", text, chunks, 7, NULL), 400);
+	free(text);
+	/* history agrees */
+	snprintf(url, sizeof url, "/v1/sessions/%s/history", b);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &jb), 200);
+	assert_int_equal(json_array_size(json_object_get(jb, "history")), 6);
+	assert_int_equal(member_int(json_array_get(json_object_get(jb, "history"), 5), "rows"),
+			 3);
+	assert_int_equal(member_int(json_array_get(json_object_get(jb, "history"), 0), "seq"),
+			 0);
+	json_decref(jb);
+}
+
+static void test_stream_bad_lines(void **state)
+{
+	struct fx *f = *state;
+	static const size_t whole[] = { 1 << 20 };
+	static const size_t small[] = { 3, 11 };
+	char id[33], *text, *t2;
+	struct snap s;
+	json_t *j;
+	size_t n;
+
+	/* a truncated last line: 2 full batches (8 rows) stand, the 3 rows
+	 * after them and the broken line are refused */
+	create(f, NULL, id);
+	text = rows_ndjson(0, 11);
+	n = strlen(text);
+	t2 = malloc(n + 64);
+	assert_non_null(t2);
+	snprintf(t2, n + 64, "%s{\"x\": [1, 2], \"y\": 3", text);
+	assert_int_equal(stream(f, id, NULL, t2, small, 2, &j), 400);
+	assert_int_equal(member_int(j, "steps_applied"), 2);
+	assert_int_equal(member_int(j, "step"), 2);
+	assert_int_equal(member_int(j, "rows"), 8);
+	assert_int_equal(member_int(j, "line"), 12);
+	json_decref(j);
+	snap_take(f, id, 2, &s);
+	/* wrong dimension on line 6: one batch stands */
+	snprintf(t2, n + 64, "%s", text);
+	memcpy(strstr(t2, "{\"x\": [5, 9]"), "{\"x\": [5   ]", 12);
+	assert_int_equal(stream(f, id, NULL, t2, whole, 1, &j), 422);
+	assert_int_equal(member_int(j, "steps_applied"), 1);
+	assert_int_equal(member_int(j, "step"), 3);
+	assert_int_equal(member_int(j, "line"), 6);
+	json_decref(j);
+	snap_free(&s);
+	snap_take(f, id, 2, &s);
+	/* NaN written as text, a string for y, malformed JSON: nothing applied */
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, \"NaN\"], \"y\": 1}\n", whole, 1, &j),
+			 422);
+	assert_int_equal(member_int(j, "steps_applied"), 0);
+	assert_int_equal(member_int(j, "line"), 1);
+	json_decref(j);
+	assert_int_equal(stream(f, id, NULL, "\n{\"x\": [1, 2], \"y\": \"1\"}\n", whole, 1, &j),
+			 422);
+	assert_int_equal(member_int(j, "line"), 2);
+	json_decref(j);
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2], \"y\": 1e999}\n", whole, 1, NULL),
+			 422);
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2], \"y\": 1, \"z\": 0}\n", whole, 1,
+				NULL), 422);
+	assert_int_equal(stream(f, id, NULL, "{x: 1}\n", whole, 1, NULL), 400);
+	assert_int_equal(stream(f, id, NULL, "", whole, 1, NULL), 422);
+	assert_int_equal(stream(f, id, NULL, "\n\n", whole, 1, NULL), 422);
+	snap_same(f, id, 2, &s);
+	snap_free(&s);
+	/* a line over the 64 KiB bound */
+	{
+		char *big = malloc(INGEST_LINE_MAX + 100);
+
+		assert_non_null(big);
+		memset(big, ' ', INGEST_LINE_MAX + 50);
+		memcpy(big, "{\"x\": [1, 2], \"y\": 1", 20);
+		strcpy(big + INGEST_LINE_MAX + 50, "}\n");
+		assert_int_equal(stream(f, id, NULL, big, small, 2, &j), 413);
+		assert_int_equal(member_int(j, "line"), 1);
+		json_decref(j);
+		free(big);
+	}
+	snap_take(f, id, 2, &s);
+	free(text);
+	free(t2);
+	/* unknown session */
+	assert_int_equal(stream(f, "0123456789abcdef0123456789abcdef", NULL, "", whole, 1, NULL),
+			 404);
+	/* CRLF line ends and blank lines are fine */
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2], \"y\": 1}\r\n\r\n"
+				"{\"x\": [2, 2], \"y\": 2}\r\n", small, 2, &j), 200);
+	assert_int_equal(member_int(j, "steps_applied"), 1);
+	assert_int_equal(member_int(j, "rows"), 14);
+	json_decref(j);
+	snap_free(&s);
+}
+
+/* While an upload holds a session, other writers are told at once that it
+ * is busy (503, Retry-After), readers go on, and other sessions are free. */
+static void test_stream_holds_session(void **state)
+{
+	struct fx *f = *state;
+	static const size_t whole[] = { 1 << 20 };
+	struct http_request req;
+	struct http_response resp, r2;
+	struct tq_ctx q;
+	char id[33], other[33], path[128], url[128], *text;
+	void *ctx;
+	json_t *j;
+
+	create(f, NULL, id);
+	create(f, NULL, other);
+	memset(&req, 0, sizeof req);
+	memset(&resp, 0, sizeof resp);
+	memset(&q, 0, sizeof q);
+	snprintf(path, sizeof path, "/v1/sessions/%s/batches", id);
+	req.method = HTTP_POST;
+	req.method_name = "POST";
+	req.path = path;
+	req.content_type = "application/x-ndjson";
+	req.query = tq;
+	req.impl = &q;
+	ctx = api_stream_ops.open(f->a, &req, &resp);
+	assert_non_null(ctx);
+	text = rows_ndjson(0, 6);
+	assert_int_equal(api_stream_ops.feed(ctx, text, strlen(text)), 0);
+
+	assert_int_equal(call_full(f, HTTP_POST, path, "application/json",
+				   "{\"x\": [[1, 2]], \"y\": [1]}", &j, &r2), 503);
+	assert_int_equal(r2.retry_after, 1);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "urn:amortd:problem:busy");
+	json_decref(j);
+	assert_int_equal(stream(f, id, NULL, text, whole, 1, NULL), 503);
+	snprintf(url, sizeof url, "/v1/sessions/%s", id);
+	assert_int_equal(call(f, HTTP_DELETE, url, NULL, NULL), 503);
+	/* readers see the steps committed so far (one full mini-batch) */
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	assert_int_equal(member_int(j, "step"), 1);
+	assert_int_equal(member_int(j, "rows"), 4);
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]}", NULL), 200);
+	/* another session is free */
+	assert_int_equal(batch(f, other, "{\"x\": [[1, 2]], \"y\": [1]}", NULL), 200);
+
+	api_stream_ops.close(ctx, &resp);
+	assert_int_equal(resp.status, 200);
+	http_response_clear(&resp);
+	assert_int_equal(batch(f, id, "{\"x\": [[1, 2]], \"y\": [1]}", &j), 200);
+	assert_int_equal(member_int(j, "step"), 3);
+	json_decref(j);
+	free(text);
+}
+
+/* ---- tests: predict, sample, standardization, restart ------------------- */
+
+static void test_predict(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "tiny");
+	float s0[REFINER_S], X[LINREG_DMAX] = { 0.5f, -1.25f }, mean, var;
+	char id[33], url[128], *b;
+	json_t *j;
+
+	/* before any batch: the initial state, no standardization */
+	create(f, NULL, id);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[0.5, -1.25]]}", &j), 200);
+	refiner_initial_state(&m->ref, m->p, s0);
+	refiner_predict(s0, X, 1, &mean, &var);
+	/* 9 significant digits give the float back exactly */
+	assert_true((float)json_real_value(json_array_get(json_object_get(j, "mean"), 0)) ==
+		    mean);
+	assert_true((float)json_real_value(json_array_get(json_object_get(j, "variance"), 0)) ==
+		    var);
+	json_decref(j);
+	/* no dimension fixed yet: any width predicts */
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2, 3]]}", NULL), 200);
+	b = rows_json(0, 8, -1);
+	assert_int_equal(batch(f, id, b, NULL), 200);
+	free(b);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2], [3, 4], [5, 6]]}", &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "mean")), 3);
+	assert_int_equal(json_array_size(json_object_get(j, "variance")), 3);
+	assert_true(json_real_value(json_array_get(json_object_get(j, "variance"), 0)) > 0);
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2, 3]]}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, \"a\"]]}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": []}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]], \"y\": [1]}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]", NULL), 400);
+	b = rows_json(0, MAX_ROWS + 1, -1);
+	*strstr(b, ", \"y\"") = '}';
+	strstr(b, "]}")[2] = '\0';
+	assert_int_equal(call(f, HTTP_POST, url, b, NULL), 422);
+	free(b);
+	assert_int_equal(call(f, HTTP_POST,
+			      "/v1/sessions/0123456789abcdef0123456789abcdef/predict",
+			      "{\"x\": [[1, 2]]}", NULL), 404);
+}
+
+/* The standardization by hand: statistics of the first mini-batch (mean,
+ * population sd, a constant column only centred), the refinement step on
+ * the mapped rows, and the prediction mapped back to y's units must match
+ * what the server answers, to float precision. */
+static void test_standardization(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "tiny");
+	double xr[BMAX][2], yr[BMAX], mu[3], sd[3], want_m, want_v;
+	float st[REFINER_S], X[BMAX * LINREG_DMAX] = { 0 }, y[BMAX], loss;
+	float q[LINREG_DMAX] = { 0 }, zm, zv;
+	char on[33], off[33], url[128], body[1024];
+	struct refiner_ws *ws;
+	size_t len = 0;
+	json_t *j;
+	int i, c;
+
+	for (i = 0; i < BMAX; i++) {
+		xr[i][0] = 2 * i + 1;
+		xr[i][1] = 100;		/* constant: centred only */
+		yr[i] = 5000 + 10 * i * i;
+	}
+	for (c = 0; c < 3; c++) {
+		double s = 0, ss = 0, v;
+
+		for (i = 0; i < BMAX; i++)
+			s += c < 2 ? xr[i][c] : yr[i];
+		mu[c] = (float)(s / BMAX);
+		for (i = 0; i < BMAX; i++) {
+			v = (c < 2 ? xr[i][c] : yr[i]) - s / BMAX;
+			ss += v * v;
+		}
+		sd[c] = sqrt(ss / BMAX) > 1e-6 * fabs(s / BMAX) ? (float)sqrt(ss / BMAX) : 1;
+	}
+	assert_true(sd[1] == 1);
+	for (i = 0; i < BMAX; i++) {
+		X[i * LINREG_DMAX] = (float)((xr[i][0] - mu[0]) / sd[0]);
+		X[i * LINREG_DMAX + 1] = (float)((xr[i][1] - mu[1]) / sd[1]);
+		y[i] = (float)((yr[i] - mu[2]) / sd[2]);
+	}
+	refiner_initial_state(&m->ref, m->p, st);
+	ws = refiner_ws_new(&m->ref, 1, BMAX);
+	assert_non_null(ws);
+	assert_int_equal(refiner_step(&m->ref, m->p, ws, st, X, y, BMAX, 2, 0, &loss), AM_OK);
+	refiner_ws_free(ws);
+	q[0] = (float)((4.5 - mu[0]) / sd[0]);
+	q[1] = (float)((101 - mu[1]) / sd[1]);
+	refiner_predict(st, q, 1, &zm, &zv);
+	want_m = (float)(mu[2] + sd[2] * zm);
+	want_v = (float)(sd[2] * sd[2] * zv);
+
+	create(f, NULL, on);
+	len += (size_t)snprintf(body, sizeof body, "{\"x\": [");
+	for (i = 0; i < BMAX; i++)
+		len += (size_t)snprintf(body + len, sizeof body - len, "%s[%g, %g]",
+					i ? ", " : "", xr[i][0], xr[i][1]);
+	len += (size_t)snprintf(body + len, sizeof body - len, "], \"y\": [");
+	for (i = 0; i < BMAX; i++)
+		len += (size_t)snprintf(body + len, sizeof body - len, "%s%g", i ? ", " : "",
+					yr[i]);
+	snprintf(body + len, sizeof body - len, "]}");
+	assert_int_equal(batch(f, on, body, NULL), 200);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", on);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[4.5, 101]]}", &j), 200);
+	assert_true(fabs(json_real_value(json_array_get(json_object_get(j, "mean"), 0)) - want_m)
+		    <= 1e-6 * fabs(want_m));
+	assert_true(fabs(json_real_value(json_array_get(json_object_get(j, "variance"), 0)) -
+			 want_v) <= 1e-5 * want_v);
+	json_decref(j);
+
+	/* a raw session feeds the values as they are */
+	create(f, "{\"standardize\": false}", off);
+	assert_int_equal(batch(f, off, "{\"x\": [[0.5, 0.1], [0.2, -0.3]], \"y\": [1, 0.5]}",
+			       NULL), 200);
+	snprintf(url, sizeof url, "/v1/sessions/%s", off);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	assert_true(json_is_false(json_object_get(json_object_get(j, "options"), "standardize")));
+	json_decref(j);
+}
+
+static void test_sample(void **state)
+{
+	struct fx *f = *state;
+	char id[33], url[128];
+	json_t *j;
+
+	create(f, NULL, id);
+	snprintf(url, sizeof url, "/v1/sessions/%s/sample", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 3, \"seed\": 1}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:cannot-sample");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "detail")),
+			       "model 'linreg' cannot sample"));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 0}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": \"3\"}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 3, \"k\": 1}", NULL), 422);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 3", NULL), 400);
+	assert_int_equal(call(f, HTTP_POST,
+			      "/v1/sessions/0123456789abcdef0123456789abcdef/sample",
+			      "{\"n\": 3}", NULL), 404);
+}
+
+static void test_restart_resumes(void **state)
+{
+	struct fx *f = *state;
+	char id[33], *b;
+	struct snap s;
+	json_t *j;
+
+	create(f, NULL, id);
+	b = rows_json(0, 10, 0);
+	assert_int_equal(batch(f, id, b, NULL), 200);
+	free(b);
+	snap_take(f, id, 2, &s);
+	fx_close(f);
+	fx_open(f);
+	snap_same(f, id, 2, &s);
+	snap_free(&s);
+	/* and goes on from there: seq 0 is a duplicate, seq 1 applies */
+	b = rows_json(0, 10, 0);
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "duplicate")));
+	json_decref(j);
+	free(b);
+	b = rows_json(10, 4, 1);
+	assert_int_equal(batch(f, id, b, &j), 200);
+	assert_int_equal(member_int(j, "step"), 4);
+	assert_int_equal(member_int(j, "rows"), 14);
+	json_decref(j);
+	free(b);
+}
+
+static void test_metrics(void **state)
+{
+	struct fx *f = *state;
+	struct http_request req;
+	struct http_response resp;
+	char id[33], url[128], *b;
+
+	create(f, NULL, id);
+	b = rows_json(0, 5, -1);
+	assert_int_equal(batch(f, id, b, NULL), 200);
+	free(b);
+	/* the HTTP layer reports finished requests through done() */
+	memset(&req, 0, sizeof req);
+	snprintf(url, sizeof url, "/v1/sessions/%s/batches", id);
+	req.method = HTTP_POST;
+	req.method_name = "POST";
+	req.path = url;
+	api_done(f->a, &req, 200, 0.003);
+	req.path = "/no/such/thing";
+	api_done(f->a, &req, 404, 0.001);
+	memset(&resp, 0, sizeof resp);
+	memset(&req, 0, sizeof req);
+	req.method = HTTP_GET;
+	req.path = "/metrics";
+	api_handle(f->a, &req, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.content_type, "text/plain; version=0.0.4; charset=utf-8");
+	assert_non_null(strstr(resp.body, "amortd_requests_total{route=\"/v1/sessions/{id}/"
+			       "batches\",status=\"200\"} 1\n"));
+	assert_non_null(strstr(resp.body, "amortd_requests_total{route=\"unmatched\","
+			       "status=\"404\"} 1\n"));
+	assert_null(strstr(resp.body, id));
+	assert_non_null(strstr(resp.body, "amortd_request_duration_seconds_bucket{route=\""
+			       "/v1/sessions/{id}/batches\",le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(resp.body, "amortd_sessions 1\n"));
+	assert_non_null(strstr(resp.body, "amortd_steps_applied_total 2\n"));
+	assert_non_null(strstr(resp.body, "amortd_rows_ingested_total 5\n"));
+	assert_non_null(strstr(resp.body, "amortd_models_loaded 1\n"));
+	http_response_clear(&resp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_health_ready_models, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_get_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_applies_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_refusals_change_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_seq_duplicate_and_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_matches_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_bad_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_holds_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_predict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_standardization, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sample, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
