@@ -737,6 +737,22 @@ static int session_exists(struct store *st, const char *id, char *err,
 	return r;
 }
 
+/* An empty answer about a session that does not exist is STORE_NOTFOUND,
+ * not an empty list: returns STORE_OK when the session exists, otherwise
+ * STORE_NOTFOUND or STORE_ERROR with the message set.  Call with the lock
+ * held. */
+static int absent_is_notfound(struct store *st, const char *id, char *err,
+			      size_t errlen)
+{
+	int r = session_exists(st, id, err, errlen);
+
+	if (r < 0)
+		return STORE_ERROR;
+	if (r == 0)
+		return fail(err, errlen, STORE_NOTFOUND, "no session %s", id);
+	return STORE_OK;
+}
+
 /*
  * Inserts session s (borrowed) in one statement.  STORE_CONFLICT when the id
  * is taken; STORE_ERROR for a session that is malformed (unterminated
@@ -1203,15 +1219,8 @@ int store_seq_result(struct store *st, const char *id, int64_t seq,
 		status = db_fail(st, err, errlen, "seq result");
 	}
 	stmt_done(q);
-	if (status == STORE_OK && c == 0) {
-		int r = session_exists(st, id, err, errlen);
-
-		if (r < 0)
-			status = STORE_ERROR;
-		else if (r == 0)
-			status = fail(err, errlen, STORE_NOTFOUND,
-				      "no session %s", id);
-	}
+	if (status == STORE_OK && c == 0)
+		status = absent_is_notfound(st, id, err, errlen);
 	store_unlock(st);
 	if (status == STORE_OK) {
 		*count = c;
@@ -1287,15 +1296,8 @@ int store_history(struct store *st, const char *id, int64_t after, int limit,
 	if (status == STORE_OK && rc != SQLITE_DONE)
 		status = db_fail(st, err, errlen, "history");
 	stmt_done(q);
-	if (status == STORE_OK && n == 0) {
-		int r = session_exists(st, id, err, errlen);
-
-		if (r < 0)
-			status = STORE_ERROR;
-		else if (r == 0)
-			status = fail(err, errlen, STORE_NOTFOUND,
-				      "no session %s", id);
-	}
+	if (status == STORE_OK && n == 0)
+		status = absent_is_notfound(st, id, err, errlen);
 	store_unlock(st);
 
 	if (status == STORE_OK)
