@@ -63,12 +63,21 @@ SERVER_TEST_BIN := $(SERVER_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The daemon and its tests are built once server/main.c exists.
 SERVER_TARGETS := $(if $(wildcard server/main.c),$(AMORTD) $(SERVER_TEST_BIN))
 SERVER_RUNS := $(if $(wildcard server/main.c),$(SERVER_TEST_BIN))
-# The daemon over real HTTP on a loopback port (tests/integration.sh).
-INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" "env OPENAPI_STRICT=1 tests/openapi.sh $(BUILD)")
+# The daemon over real HTTP on a loopback port (tests/integration.sh), under
+# kill -9 during uploads (tests/crash.sh, CRASH_CYCLES of them) and with
+# many sessions at once (tests/concurrency.sh).
+CRASH_CYCLES ?= 5
+INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" \
+	"env OPENAPI_STRICT=1 tests/openapi.sh $(BUILD)" \
+	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)")
 TESTUTIL   := $(BUILD)/tests/testutil.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+# Helpers the benchmark scripts run with arguments (bench-run runs every
+# bench_* binary without any): they link the model loader too.
+LOADHELPER_SRC := $(wildcard tests/loadhelper_*.c)
+LOADHELPER_BIN := $(LOADHELPER_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DEPS_OK    := $(BUILD)/.deps-ok
 
@@ -78,7 +87,7 @@ DEPS_OK    := $(BUILD)/.deps-ok
 all: $(DEPS_OK)
 	@$(MAKE) --no-print-directory build-all
 
-build-all: $(LIBAMORT) $(AMORT) $(SERVER_TARGETS) $(TEST_BIN) $(BENCH_BIN)
+build-all: $(LIBAMORT) $(AMORT) $(SERVER_TARGETS) $(TEST_BIN) $(BENCH_BIN) $(LOADHELPER_BIN)
 
 # ---- system packages -------------------------------------------------------
 # Checked once per build tree: the first build on a fresh machine installs
@@ -116,8 +125,14 @@ run-now: $(AMORT) $(AMORTD)
 	@mkdir -p var
 	$(AMORTD) --listen $(LISTEN) --state-dir var --models deploy/models
 
-bench-run: $(BENCH_BIN)
+# Every bench_* binary, then the daemon's benchmarks (tests/bench_server.sh:
+# NDJSON ingestion next to the core's raw step, predict under wrk, kill -9
+# cycles), which need wrk (installed here when missing).
+bench-run: $(BENCH_BIN) $(LOADHELPER_BIN) $(AMORT) $(SERVER_TARGETS)
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
+	@if [ -n "$(SERVER_TARGETS)" ]; then \
+		sh deploy/install-deps.sh bench && sh tests/bench_server.sh $(BUILD) || exit 1; \
+	fi
 
 # Retrains every shipped model from its recipe (resuming an interrupted
 # run from its checkpoint), with the OpenBLAS kernel deploy/blas-coretype.sh
@@ -182,6 +197,14 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORT)
 $(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BLAS_LIBS) -lm
 
+$(LOADHELPER_SRC:%.c=$(BUILD)/%.o): $(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Icore/tools $(JANSSON_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+
+$(LOADHELPER_BIN): $(BUILD)/tests/loadhelper_%: $(BUILD)/tests/loadhelper_%.o \
+		$(BUILD)/core/tools/model.o $(LIBAMORT)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JANSSON_LIBS) $(BLAS_LIBS) -lm
+
 # ---- install ---------------------------------------------------------------
 # PREFIX/bin: amort and amortd; PREFIX/share/amortd/models: the shipped
 # models; SYSCONFDIR/amortd/amortd.conf: the config, kept if it exists;
@@ -236,4 +259,5 @@ clean:
 
 -include $(patsubst %.o,%.d,$(CORE_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
 	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) \
+	$(LOADHELPER_SRC:%.c=$(BUILD)/%.o) \
 	$(SERVER_OBJ) $(BUILD)/server/main.o $(SERVER_TEST_SRC:%.c=$(BUILD)/%.o))

@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages amortd builds against, if any
-# is missing.  Called by `make` before the first build; safe to run again.
+# is missing.  Called by `make` before the first build (and by `make bench`
+# as `install-deps.sh bench`, which adds wrk); safe to run again.
 # Needs root (or sudo) only when something is actually missing.
 set -eu
 
@@ -14,8 +15,14 @@ for p in $pkgs; do
 	fi
 done
 # make and a C compiler are needed to get here at all; curl is used by the
-# walkthroughs and integration tests.
+# walkthroughs and integration tests, the sqlite3 shell by tests/crash.sh
+# (PRAGMA integrity_check on the database of a killed daemon).
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+# `install-deps.sh bench`: also what `make bench` drives the daemon with.
+if [ "${1:-}" = bench ]; then
+	command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+fi
 
 [ -z "$missing" ] && exit 0
 

@@ -318,6 +318,7 @@ void ingest_json(struct api *a, const struct http_request *req,
 	double *x = NULL, *y = NULL;
 	float *xf = NULL, *yf = NULL;
 	struct planned *plan = NULL;
+	struct store_batch *batches = NULL;
 	struct batch_buf bb = { NULL, NULL, NULL };
 	struct session *s = NULL;
 	const struct model *m;
@@ -325,7 +326,7 @@ void ingest_json(struct api *a, const struct http_request *req,
 	struct session_update u;
 	char err[512];
 	int64_t seq;
-	int n, D, k, i, B, nsteps = 0;
+	int n, D, k, i, B;
 
 	body = api_parse_body(req, resp);
 	if (!body)
@@ -384,7 +385,8 @@ void ingest_json(struct api *a, const struct http_request *req,
 	B = m->cfg.bmax;
 	k = (n + B - 1) / B;
 	plan = calloc((size_t)k, sizeof *plan);
-	if (!plan || batch_buf_init(&bb, m)) {
+	batches = calloc((size_t)k, sizeof *batches);
+	if (!plan || !batches || batch_buf_init(&bb, m)) {
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -405,40 +407,43 @@ void ingest_json(struct api *a, const struct http_request *req,
 		plan[i].n = rows;
 	}
 
-	losses = json_array();
+	/* one transaction for all k steps: the request is stored entirely or
+	 * not at all, even if the process dies in the middle */
 	for (i = 0; i < k; i++) {
-		struct store_batch b;
+		struct store_batch *b = &batches[i];
 
-		b.step = plan[i].u.step;
-		b.seq = seq;
-		b.rows = plan[i].n;
-		b.dim = D;
-		b.x = xf + (size_t)plan[i].first * D;
-		b.y = yf + plan[i].first;
-		b.loss_before = plan[i].lb;
-		b.loss_after = plan[i].la;
-		b.time = sessions_now();
-		if (sessions_commit(a->sessions, s, &plan[i].u, &b, err, sizeof err)) {
-			log_msg(LOG_ERROR, "session %s: committing step %lld: %s", v.id,
-				(long long)b.step, err);
-			reply_problem_ext(resp, REPLY_INTERNAL,
-					  json_pack("{s:i, s:I}", "steps_applied", nsteps,
-						    "step", (json_int_t)(v.step + nsteps)),
-					  "committing step %lld failed after %d of %d steps",
-					  (long long)b.step, nsteps, k);
-			goto out;
-		}
-		nsteps++;
-		metrics_add_steps(a->metrics, 1, plan[i].n);
+		b->step = plan[i].u.step;
+		b->seq = seq;
+		b->rows = plan[i].n;
+		b->dim = D;
+		b->x = xf + (size_t)plan[i].first * D;
+		b->y = yf + plan[i].first;
+		b->loss_before = plan[i].lb;
+		b->loss_after = plan[i].la;
+		b->time = sessions_now();
+	}
+	if (sessions_commit_steps(a->sessions, s, &plan[k - 1].u, batches, k, err,
+				  sizeof err)) {
+		log_msg(LOG_ERROR, "session %s: committing steps %lld to %lld: %s", v.id,
+			(long long)v.step + 1, (long long)plan[k - 1].u.step, err);
+		reply_problem_ext(resp, REPLY_INTERNAL,
+				  json_pack("{s:i, s:I}", "steps_applied", 0,
+					    "step", (json_int_t)v.step),
+				  "committing the %d steps failed; nothing was applied", k);
+		goto out;
+	}
+	metrics_add_steps(a->metrics, k, n);
+	losses = json_array();
+	for (i = 0; i < k && losses; i++)
 		json_array_append_new(losses, json_pack("{s:f, s:f}", "before",
 							(double)plan[i].lb, "after",
 							(double)plan[i].la));
-	}
 	reply_json(resp, 200, result_json(&plan[k - 1].u, k, losses));
 	losses = NULL;
 out:
 	json_decref(losses);
 	batch_buf_free(&bb);
+	free(batches);
 	free(plan);
 	if (s) {
 		sessions_end(s);
@@ -459,17 +464,22 @@ struct ingest_stream {
 	const struct model *m;
 	struct batch_buf bb;
 	struct session_view v0;		/* the session when the stream opened */
-	struct session_update u;	/* as committed so far */
+	struct session_update u;	/* after the last step computed */
+	struct session_update uc;	/* as committed so far */
 	int64_t seq;
 	int B, D;			/* D: 0 until the first row */
 	double *x, *y;			/* the pending mini-batch: B x D, B */
-	float *xf, *yf;			/* its raw rows as floats, for the store */
 	int n;
+	/* steps computed but not committed yet, with their raw rows as
+	 * floats for the store (slot i: B x LINREG_DMAX and B floats) */
+	struct store_batch pend[INGEST_GROUP];
+	int npend;
+	float *xf, *yf;
 	long long first_line;		/* line of the pending batch's first row */
 	char *line;			/* the partial line */
 	size_t len;
 	long long lineno;		/* lines started so far */
-	int64_t steps;
+	int64_t steps;			/* committed */
 	float lb[INGEST_LOSSES_MAX], la[INGEST_LOSSES_MAX];
 	/* the refusal, once a line is bad */
 	int failed;
@@ -497,13 +507,50 @@ static int refuse(struct ingest_stream *c, enum reply_kind k, const char *fmt, .
 	return -1;
 }
 
-/* Applies and commits the pending mini-batch.  Returns 0 or -1 (refused). */
+/*
+ * Commits the steps computed so far in one transaction.  Returns 0 or -1
+ * (refused).  A failed commit replaces an earlier refusal (a bad line):
+ * what the client must learn then is that these steps were not stored.
+ */
+static int stream_commit(struct ingest_stream *c)
+{
+	char err[512];
+	int i, n = c->npend;
+	int64_t rows = 0;
+
+	if (n == 0)
+		return 0;
+	c->npend = 0;
+	if (sessions_commit_steps(c->a->sessions, c->s, &c->u, c->pend, n, err,
+				  sizeof err)) {
+		log_msg(LOG_ERROR, "session %s: committing steps %lld to %lld: %s",
+			c->v0.id, (long long)c->pend[0].step,
+			(long long)c->pend[n - 1].step, err);
+		c->u = c->uc;
+		c->failed = 0;
+		return refuse(c, REPLY_INTERNAL, "committing steps %lld to %lld failed",
+			      (long long)c->pend[0].step, (long long)c->pend[n - 1].step);
+	}
+	for (i = 0; i < n; i++)
+		rows += c->pend[i].rows;
+	metrics_add_steps(c->a->metrics, n, rows);
+	c->steps += n;
+	c->uc = c->u;
+	return 0;
+}
+
+/*
+ * Takes the refinement step of the pending mini-batch and queues it for
+ * the store; commits the queue when it holds INGEST_GROUP steps or its
+ * first step is INGEST_GROUP_SECONDS old.  Returns 0 or -1 (refused).
+ */
 static int stream_apply(struct ingest_stream *c)
 {
 	struct session_update t = c->u;
-	struct store_batch b;
+	struct store_batch *b;
 	char err[512];
-	float lb, la;
+	float lb, la, *xf, *yf;
+	int64_t k;
 
 	if (c->n == 0)
 		return 0;
@@ -513,29 +560,27 @@ static int stream_apply(struct ingest_stream *c)
 			      c->first_line, c->lineno, err);
 	if (c->seq >= 0)
 		t.next_seq = c->seq + 1;
-	to_floats(c->xf, c->x, (size_t)c->n * c->D);
-	to_floats(c->yf, c->y, (size_t)c->n);
-	b.step = t.step;
-	b.seq = c->seq;
-	b.rows = c->n;
-	b.dim = c->D;
-	b.x = c->xf;
-	b.y = c->yf;
-	b.loss_before = lb;
-	b.loss_after = la;
-	b.time = sessions_now();
-	if (sessions_commit(c->a->sessions, c->s, &t, &b, err, sizeof err)) {
-		log_msg(LOG_ERROR, "session %s: committing step %lld: %s", c->v0.id,
-			(long long)b.step, err);
-		return refuse(c, REPLY_INTERNAL, "committing step %lld failed",
-			      (long long)b.step);
-	}
-	metrics_add_steps(c->a->metrics, 1, c->n);
-	c->lb[c->steps % INGEST_LOSSES_MAX] = lb;
-	c->la[c->steps % INGEST_LOSSES_MAX] = la;
-	c->steps++;
+	xf = c->xf + (size_t)c->npend * c->B * LINREG_DMAX;
+	yf = c->yf + (size_t)c->npend * c->B;
+	to_floats(xf, c->x, (size_t)c->n * c->D);
+	to_floats(yf, c->y, (size_t)c->n);
+	b = &c->pend[c->npend++];
+	b->step = t.step;
+	b->seq = c->seq;
+	b->rows = c->n;
+	b->dim = c->D;
+	b->x = xf;
+	b->y = yf;
+	b->loss_before = lb;
+	b->loss_after = la;
+	b->time = sessions_now();
+	k = c->steps + c->npend - 1;
+	c->lb[k % INGEST_LOSSES_MAX] = lb;
+	c->la[k % INGEST_LOSSES_MAX] = la;
 	c->u = t;
 	c->n = 0;
+	if (c->npend == INGEST_GROUP || b->time - c->pend[0].time >= INGEST_GROUP_SECONDS)
+		return stream_commit(c);
 	return 0;
 }
 
@@ -680,10 +725,11 @@ void *ingest_stream_open(void *app, const struct http_request *req,
 	c->seq = seq;
 	c->B = m->cfg.bmax;
 	update_from_view(&c->u, &v);
+	c->uc = c->u;
 	c->x = malloc((size_t)c->B * LINREG_DMAX * sizeof *c->x);
 	c->y = malloc((size_t)c->B * sizeof *c->y);
-	c->xf = malloc((size_t)c->B * LINREG_DMAX * sizeof *c->xf);
-	c->yf = malloc((size_t)c->B * sizeof *c->yf);
+	c->xf = malloc((size_t)INGEST_GROUP * c->B * LINREG_DMAX * sizeof *c->xf);
+	c->yf = malloc((size_t)INGEST_GROUP * c->B * sizeof *c->yf);
 	c->line = malloc(INGEST_LINE_MAX);
 	if (!c->x || !c->y || !c->xf || !c->yf || !c->line || batch_buf_init(&c->bb, m)) {
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
@@ -754,11 +800,13 @@ void ingest_stream_close(void *ctx, struct http_response *resp)
 	}
 	if (!c->failed && c->n > 0)
 		stream_apply(c);
+	/* the steps before a refusal stand: commit what is queued */
+	stream_commit(c);
 	if (!c->failed && c->steps == 0)
 		refuse(c, REPLY_INVALID, "the stream holds no rows");
 	if (c->failed) {
 		ext = json_pack("{s:I, s:I, s:I, s:I}", "steps_applied", (json_int_t)c->steps,
-				"step", (json_int_t)c->u.step, "rows", (json_int_t)c->u.rows,
+				"step", (json_int_t)c->uc.step, "rows", (json_int_t)c->uc.rows,
 				"line", (json_int_t)c->bad_line);
 		reply_problem_ext(resp, c->kind, ext, "%s%s", c->detail, c->steps
 				  ? "; the steps before it were applied, the rest was refused"
@@ -770,10 +818,10 @@ void ingest_stream_close(void *ctx, struct http_response *resp)
 			json_array_append_new(losses, json_pack(
 				"{s:f, s:f}", "before", (double)c->lb[i % INGEST_LOSSES_MAX],
 				"after", (double)c->la[i % INGEST_LOSSES_MAX]));
-		ext = result_json(&c->u, c->steps, losses);
+		ext = result_json(&c->uc, c->steps, losses);
 		if (ext && from > 0)
 			json_object_set_new(ext, "losses_from_step",
-					    json_integer(c->u.step - (c->steps - from) + 1));
+					    json_integer(c->uc.step - (c->steps - from) + 1));
 		reply_json(resp, 200, ext);
 	}
 	sessions_end(c->s);

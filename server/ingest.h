@@ -4,22 +4,30 @@
  *
  * Both forms cut the rows into the model's mini-batches of cfg.bmax rows
  * (the last may be partial) and apply one refiner_step per mini-batch;
- * each step is committed to the store (rows, new state, counters: one
- * transaction) before the response.  The session's standardization
+ * each step (its rows, the new state, the counters) is committed to the
+ * store before the response: a JSON request's steps in one transaction, a
+ * stream's in groups of steps.  The session's standardization
  * (scaler.h) is fitted on its first mini-batch.  The two forms give the
  * same state for the same rows.
  *
  * JSON ({"x": [[..],..], "y": [..], "seq": n?}): the whole body is
  * validated, every step is computed in memory, and only then are the
- * steps committed: a request is applied entirely or (apart from a failing
- * disk) not at all.  At most max_rows rows.
+ * steps committed, all in one transaction: a request is applied entirely
+ * or not at all, even when the process dies half way.  At most max_rows
+ * rows.
  *
  * NDJSON (one {"x": [..], "y": v} per line, seq as ?seq=n): processed as
- * it arrives; memory holds one partial line (at most INGEST_LINE_MAX bytes)
- * and one mini-batch.  A bad line stops the stream: the steps committed
- * before it stand, the rest is refused, and the problem carries
- * steps_applied, step, rows and line (1-based).  The response lists the
- * losses of the last INGEST_LOSSES_MAX steps.
+ * it arrives; memory holds one partial line (at most INGEST_LINE_MAX bytes),
+ * one mini-batch and the rows of the steps not yet committed.  Steps are
+ * committed in groups, one transaction for up to INGEST_GROUP steps or
+ * INGEST_GROUP_SECONDS of them (one fsync per group rather than per step:
+ * with synchronous=full the fsync costs more than a step), the last group
+ * before the response; readers see the session as of the last group; a crash may lose the steps of the uncommitted group, never
+ * part of a step, and the session stays at a mini-batch boundary of the
+ * stream.  A bad line stops the stream: the steps before it are committed
+ * and stand, the rest is refused, and the problem carries steps_applied,
+ * step, rows and line (1-based).  The response lists the losses of the
+ * last INGEST_LOSSES_MAX steps.
  *
  * seq: equal to the session's next_seq applies the request and advances
  * next_seq by one (with its first committed step); below it, a request
@@ -43,6 +51,8 @@ struct json_t;
 
 #define INGEST_LINE_MAX (64 * 1024)
 #define INGEST_LOSSES_MAX 1024
+#define INGEST_GROUP 16
+#define INGEST_GROUP_SECONDS 0.1
 
 /* The JSON form (a router handler; req->params[0] is the session id). */
 void ingest_json(struct api *a, const struct http_request *req,

@@ -403,15 +403,23 @@ int sessions_commit(struct sessions *c, struct session *s,
 		    const struct session_update *u, const struct store_batch *b,
 		    char *err, size_t errlen)
 {
+	return sessions_commit_steps(c, s, u, b, 1, err, errlen);
+}
+
+int sessions_commit_steps(struct sessions *c, struct session *s,
+			  const struct session_update *u,
+			  const struct store_batch *b, int n, char *err,
+			  size_t errlen)
+{
 	struct session_view nv;
 	struct store_session ss;
 	float blob[SESSIONS_NSTATE];
 	int rc;
 
 	sessions_view(s, &nv);
-	if (u->step != nv.step + 1) {
-		snprintf(err, errlen, "session %s: step %lld does not follow %lld",
-			 nv.id, (long long)u->step, (long long)nv.step);
+	if (n < 1 || u->step != nv.step + n) {
+		snprintf(err, errlen, "session %s: %d steps to step %lld do not "
+			 "follow %lld", nv.id, n, (long long)u->step, (long long)nv.step);
 		return SESSIONS_CONFLICT;
 	}
 	nv.step = u->step;
@@ -422,7 +430,7 @@ int sessions_commit(struct sessions *c, struct session *s,
 	nv.sc = u->sc;
 	nv.updated = b->time;
 	to_store(&ss, &nv, blob);
-	rc = store_commit_step(c->st, &ss, b, err, errlen);
+	rc = store_commit_steps(c->st, &ss, b, n, err, errlen);
 	if (rc != STORE_OK) {
 		/* the store may hold something else than we think: reload */
 		drop(c, s, 0);

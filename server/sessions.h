@@ -5,8 +5,9 @@
  * A session is loaded from the store the first time a request names it
  * (so a restarted daemon resumes every session where it was) and stays
  * cached until it is deleted.  Its state changes only through
- * sessions_commit, which writes the step to the store first and updates
- * memory only when the store said yes: memory never runs ahead of disk.
+ * sessions_commit (or sessions_commit_steps), which writes the steps to the
+ * store first and updates memory only when the store said yes: memory never
+ * runs ahead of disk.
  *
  * Concurrency: requests hold a reference (sessions_get / sessions_put).
  * Reading a session (sessions_view) takes a short per-session mutex.
@@ -138,6 +139,16 @@ void sessions_end(struct session *s);
 int sessions_commit(struct sessions *c, struct session *s,
 		    const struct session_update *u, const struct store_batch *b,
 		    char *err, size_t errlen);
+
+/*
+ * The same for n >= 1 consecutive steps b[0..n) in one store transaction
+ * (all or none): u holds the session's fields after the last of them, and
+ * u->step must be the session's step + n.
+ */
+int sessions_commit_steps(struct sessions *c, struct session *s,
+			  const struct session_update *u,
+			  const struct store_batch *b, int n, char *err,
+			  size_t errlen);
 
 /*
  * Deletes the session (waits for its writer slot).  Returns SESSIONS_OK,

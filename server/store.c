@@ -985,16 +985,16 @@ int store_session_count(struct store *st, int64_t *n, char *err, size_t errlen)
 
 /* ---- refinement steps -------------------------------------------------- */
 
-/* Checks a batch the caller wants committed with session s and sets the
- * byte lengths of its x and y blobs. */
+/* Checks a batch the caller wants committed with session s as its step
+ * `step` and sets the byte lengths of its x and y blobs. */
 static int batch_check(const struct store_session *s,
-		       const struct store_batch *b, int *x_bytes, int *y_bytes,
-		       char *err, size_t errlen)
+		       const struct store_batch *b, int64_t step, int *x_bytes,
+		       int *y_bytes, char *err, size_t errlen)
 {
-	if (b->step != s->step || b->step < 1)
+	if (b->step != step || b->step < 1)
 		return fail(err, errlen, STORE_ERROR,
-			    "session %s: batch step %" PRId64 " does not follow "
-			    "from session step %" PRId64, s->id, b->step,
+			    "session %s: batch step %" PRId64 " does not lead "
+			    "to session step %" PRId64, s->id, b->step,
 			    s->step);
 	if (b->seq < -1)
 		return fail(err, errlen, STORE_ERROR,
@@ -1022,9 +1022,9 @@ static int batch_check(const struct store_session *s,
 	return STORE_OK;
 }
 
-/* Inside the commit's transaction: the stored step must be s->step - 1. */
+/* Inside the commit's transaction: the stored step must be prev. */
 static int step_expect(struct store *st, const struct store_session *s,
-		       char *err, size_t errlen)
+		       int64_t prev, char *err, size_t errlen)
 {
 	sqlite3_stmt *q = st->stmt[ST_SESSION_STEP];
 	int status = STORE_OK;
@@ -1040,12 +1040,12 @@ static int step_expect(struct store *st, const struct store_session *s,
 	} else {
 		int64_t stored = sqlite3_column_int64(q, 0);
 
-		if (stored != s->step - 1)
+		if (stored != prev)
 			status = fail(err, errlen, STORE_CONFLICT,
 				      "session %s is at step %" PRId64
 				      ", the commit of step %" PRId64
 				      " expects %" PRId64, s->id, stored,
-				      s->step, s->step - 1);
+				      s->step, prev);
 	}
 	stmt_done(q);
 	return status;
@@ -1125,39 +1125,62 @@ static int session_update(struct store *st, const struct store_session *s,
 }
 
 /*
- * Commits one step (s and b borrowed): checks s and b first (b->step must
- * equal s->step, rows and dim at least 1, every float and loss finite,
- * blobs under 2 GiB; STORE_ERROR otherwise), then, in one transaction,
- * checks the stored step is s->step - 1 (STORE_CONFLICT if not,
- * STORE_NOTFOUND if the session is gone), inserts the batch and updates the
- * session.  Any failure rolls the whole transaction back.  Thread-safe.
+ * Commits n >= 1 consecutive steps (s and b[0..n) borrowed): checks s and
+ * every b[i] first (b[i].step must be s->step - n + 1 + i, rows and dim at
+ * least 1, every float and loss finite, blobs under 2 GiB; STORE_ERROR
+ * otherwise), then, in one transaction, checks the stored step is
+ * s->step - n (STORE_CONFLICT if not, STORE_NOTFOUND if the session is
+ * gone), inserts the batches and updates the session.  Any failure rolls
+ * the whole transaction back: the steps are stored all or none, so a
+ * request of several steps is never left applied in part, whenever the
+ * process may die.  Thread-safe.
  *
  * BEGIN IMMEDIATE takes the write lock before the step is read, so the
  * check and the writes see the same database: a deferred transaction would
  * read under a snapshot that another process's commit could make stale.
  * The blobs are encoded before the lock is taken, to keep it short.
  */
-int store_commit_step(struct store *st, const struct store_session *s,
-		      const struct store_batch *b, char *err, size_t errlen)
+int store_commit_steps(struct store *st, const struct store_session *s,
+		       const struct store_batch *b, int n, char *err,
+		       size_t errlen)
 {
-	unsigned char *state = NULL, *x = NULL, *y = NULL;
-	int state_bytes = 0, x_bytes = 0, y_bytes = 0;
-	int status, locked = 0;
+	unsigned char *state = NULL, **x = NULL, **y = NULL;
+	int *x_bytes = NULL, *y_bytes = NULL;
+	int state_bytes = 0, i, status, locked = 0;
 
-	AM_ASSERT(st && s && b);
+	AM_ASSERT(st && s && b && n >= 1);
 	status = session_check(s, err, errlen);
-	if (status == STORE_OK)
-		status = batch_check(s, b, &x_bytes, &y_bytes, err, errlen);
+	if (status == STORE_OK && s->step < n)
+		status = fail(err, errlen, STORE_ERROR, "session %s: %d steps "
+			      "cannot lead to step %" PRId64, s->id, n, s->step);
 	if (status == STORE_OK && !blob_bytes(s->nstate, 1, &state_bytes))
 		status = fail(err, errlen, STORE_ERROR,
 			      "session %s: state too large", s->id);
 	if (status != STORE_OK)
+		return status;
+	x = calloc((size_t)n, sizeof *x);
+	y = calloc((size_t)n, sizeof *y);
+	x_bytes = calloc((size_t)n, sizeof *x_bytes);
+	y_bytes = calloc((size_t)n, sizeof *y_bytes);
+	if (!x || !y || !x_bytes || !y_bytes) {
+		status = fail(err, errlen, STORE_ERROR,
+			      "session %s: out of memory", s->id);
+		goto done;
+	}
+	for (i = 0; i < n && status == STORE_OK; i++)
+		status = batch_check(s, &b[i], s->step - n + 1 + i, &x_bytes[i],
+				     &y_bytes[i], err, errlen);
+	if (status != STORE_OK)
 		goto done;
 
 	state = floats_encode(s->state, (size_t)s->nstate);
-	x = floats_encode(b->x, (size_t)x_bytes / 4);
-	y = b->y ? floats_encode(b->y, (size_t)b->rows) : NULL;
-	if (!state || !x || (b->y && !y)) {
+	for (i = 0; i < n && state; i++) {
+		x[i] = floats_encode(b[i].x, (size_t)x_bytes[i] / 4);
+		y[i] = b[i].y ? floats_encode(b[i].y, (size_t)b[i].rows) : NULL;
+		if (!x[i] || (b[i].y && !y[i]))
+			break;
+	}
+	if (!state || i < n) {
 		status = fail(err, errlen, STORE_ERROR,
 			      "session %s: out of memory", s->id);
 		goto done;
@@ -1168,10 +1191,10 @@ int store_commit_step(struct store *st, const struct store_session *s,
 	status = run(st, ST_BEGIN, err, errlen, "commit: begin");
 	if (status != STORE_OK)
 		goto done;
-	status = step_expect(st, s, err, errlen);
-	if (status == STORE_OK)
-		status = batch_insert(st, s, b, x, x_bytes, y, y_bytes, err,
-				      errlen);
+	status = step_expect(st, s, s->step - n, err, errlen);
+	for (i = 0; i < n && status == STORE_OK; i++)
+		status = batch_insert(st, s, &b[i], x[i], x_bytes[i], y[i],
+				      y_bytes[i], err, errlen);
 	if (status == STORE_OK)
 		status = session_update(st, s, state, state_bytes, err,
 					errlen);
@@ -1183,10 +1206,23 @@ done:
 			rollback(st);
 		store_unlock(st);
 	}
+	for (i = 0; x && y && i < n; i++) {
+		free(y[i]);
+		free(x[i]);
+	}
+	free(y_bytes);
+	free(x_bytes);
 	free(y);
 	free(x);
 	free(state);
 	return status;
+}
+
+/* One step: store_commit_steps with n = 1. */
+int store_commit_step(struct store *st, const struct store_session *s,
+		      const struct store_batch *b, char *err, size_t errlen)
+{
+	return store_commit_steps(st, s, b, 1, err, errlen);
 }
 
 /*

@@ -110,6 +110,15 @@ int store_commit_step(struct store *st, const struct store_session *s,
 		      const struct store_batch *b, char *err, size_t errlen);
 
 /*
+ * The same for n >= 1 consecutive steps b[0..n) (steps s->step - n + 1 to
+ * s->step) in one transaction: all of them are stored, or none, even if
+ * the process dies half way.  Borrowed input.
+ */
+int store_commit_steps(struct store *st, const struct store_session *s,
+		       const struct store_batch *b, int n, char *err,
+		       size_t errlen);
+
+/*
  * The steps a request with this seq applied: *count and the session's step
  * count after the last of them (*last_step).  *count is 0 when none.
  */

@@ -754,6 +754,74 @@ static void test_commit_step(void **state)
 	tmp_remove(&t);
 }
 
+/*
+ * Several steps in one commit: stored all together, or not at all.  The
+ * daemon commits a JSON request of several mini-batches this way; before
+ * store_commit_steps it committed them one transaction each, and a kill -9
+ * between two of them left the request applied in part (tests/crash.sh
+ * caught that).
+ */
+static void test_commit_steps(void **state)
+{
+	struct tmpdb t;
+	struct store *st;
+	struct store_session s;
+	struct store_batch b[3];
+	float x[3][TB_ROWS * TB_DIM], y[3][TB_ROWS];
+	char err[256] = "";
+	int i;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(t.path, 1);
+	make_session(&s, 7, TB_NSTATE, 7);
+	create_ok(st, &s);
+	memset(b, 0, sizeof b);
+	for (i = 0; i < 3; i++) {
+		batch_fill(x[i], y[i], 7, i + 1);
+		b[i].step = i + 1;
+		b[i].seq = 0;
+		b[i].rows = TB_ROWS;
+		b[i].dim = TB_DIM;
+		b[i].x = x[i];
+		b[i].y = y[i];
+		b[i].loss_before = 1.0;
+		b[i].loss_after = 0.5;
+		b[i].time = s.created + 1;
+	}
+	s.step = 3;
+	s.rows = 3 * TB_ROWS;
+	s.next_seq = 1;
+	s.dim = TB_DIM;
+	s.state[0] = 3.0f;
+	s.state[1] = 7.0f;
+
+	/* refused before anything is written: a bad last batch, steps that
+	 * do not lead to the session's step, more steps than the session */
+	b[2].loss_after = NAN;
+	assert_int_equal(store_commit_steps(st, &s, b, 3, err, sizeof err), STORE_ERROR);
+	b[2].loss_after = 0.5;
+	b[1].step = 3;
+	assert_int_equal(store_commit_steps(st, &s, b, 3, err, sizeof err), STORE_ERROR);
+	b[1].step = 2;
+	s.step = 2;
+	assert_int_equal(store_commit_steps(st, &s, b, 3, err, sizeof err), STORE_ERROR);
+	/* steps 2..3 on a session at step 0: a conflict */
+	s.step = 3;
+	assert_int_equal(store_commit_steps(st, &s, b + 1, 2, err, sizeof err),
+			 STORE_CONFLICT);
+	check_stepped(st, 7, 0);
+
+	assert_int_equal(store_commit_steps(st, &s, b, 3, err, sizeof err), STORE_OK);
+	check_stepped(st, 7, 3);
+	/* the same steps again: a conflict, nothing changes */
+	assert_int_equal(store_commit_steps(st, &s, b, 3, err, sizeof err), STORE_CONFLICT);
+	check_stepped(st, 7, 3);
+	free(s.state);
+	store_close(st);
+	tmp_remove(&t);
+}
+
 /* A stale or skipping commit is STORE_CONFLICT and changes nothing. */
 static void test_commit_conflict(void **state)
 {
@@ -1489,6 +1557,7 @@ int main(void)
 		cmocka_unit_test(test_session_bad_input),
 		cmocka_unit_test(test_delete_cascades),
 		cmocka_unit_test(test_commit_step),
+		cmocka_unit_test(test_commit_steps),
 		cmocka_unit_test(test_commit_conflict),
 		cmocka_unit_test(test_commit_refused),
 		cmocka_unit_test(test_history),
