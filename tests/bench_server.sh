@@ -35,6 +35,7 @@
 # Only 127.0.0.1 is used; every wait is bounded; every process started
 # here is stopped by the exit trap.
 set -u
+. "$(dirname "$0")/daemon.sh"
 B="${1:-build}"
 AMORT="$B/amort"
 AMORTD="$B/amortd"
@@ -124,26 +125,12 @@ start() {
 	"$AMORTD" --listen 127.0.0.1:0 --state-dir "$tmp/state" --models "$tmp/models" \
 		--threads 2 --max-connections 256 "$@" 2>"$tmp/log" &
 	pid=$!
-	port=""
-	i=0
-	while [ $i -lt 200 ]; do
-		port=$(sed -n 's/.*amortd: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/log")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-		i=$((i + 1))
-	done
+	port=$(daemon_port "$tmp/log" "$pid")
 	[ -n "$port" ] || { cat "$tmp/log"; die "the daemon did not start"; }
 	U="http://127.0.0.1:$port"
 }
 stop() {
-	kill -TERM "$pid"
-	i=0
-	while [ $i -lt 300 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	wait "$pid" || status=1
+	daemon_stop "$pid" 300 || status=1
 	pid=""
 	if grep -q 'amortd: error' "$tmp/log"; then
 		grep 'amortd: error' "$tmp/log" | head -n 5 >&2

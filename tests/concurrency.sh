@@ -27,6 +27,7 @@
 # Only 127.0.0.1 is used; every loop and wait is bounded; every process
 # started here is stopped by the exit trap.
 set -u
+. "$(dirname "$0")/daemon.sh"
 B="$1"
 AMORT="$B/amort"
 AMORTD="$B/amortd"
@@ -128,26 +129,12 @@ start() {
 	"$AMORTD" --listen 127.0.0.1:0 --state-dir "$1" --models "$tmp/models" \
 		--threads "$2" --timeout 20 2>"$tmp/log" &
 	pid=$!
-	port=""
-	i=0
-	while [ $i -lt 200 ] && [ -z "$port" ]; do
-		port=$(sed -n 's/.*amortd: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/log")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-		i=$((i + 1))
-	done
+	port=$(daemon_port "$tmp/log" "$pid")
 	U="http://127.0.0.1:$port"
 	[ -n "$port" ]
 }
 stop() {
-	kill -TERM "$pid"
-	i=0
-	while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	wait "$pid"
+	daemon_stop "$pid"
 	rc=$?
 	pid=""
 	return $rc

@@ -39,6 +39,7 @@
 # Only 127.0.0.1 is used; every loop and wait is bounded; every process
 # started here is stopped by the exit trap.
 set -u
+. "$(dirname "$0")/daemon.sh"
 B="$1"
 CYCLES="${2:-5}"
 SEED="${CRASH_SEED:-$$}"
@@ -188,15 +189,7 @@ start() {
 	"$AMORTD" --listen "127.0.0.1:$port" --state-dir "$tmp/state" --models "$tmp/models" \
 		--threads 2 --max-rows 1000 --timeout 10 2>"$tmp/log" &
 	pid=$!
-	got=""
-	i=0
-	while [ $i -lt 200 ]; do
-		got=$(sed -n 's/.*amortd: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/log")
-		[ -n "$got" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-		i=$((i + 1))
-	done
+	got=$(daemon_port "$tmp/log" "$pid")
 	cat "$tmp/log" >>"$tmp/log.all"
 	[ -n "$got" ] || return 1
 	port=$got

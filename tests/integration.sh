@@ -9,6 +9,7 @@
 # so tests/run.sh counts it with the rest.  Only 127.0.0.1 is used; every
 # wait is bounded.
 set -u
+. "$(dirname "$0")/daemon.sh"
 B="$1"
 AMORT="$B/amort"
 AMORTD="$B/amortd"
@@ -45,28 +46,14 @@ start() {
 	"$AMORTD" --listen 127.0.0.1:0 --state-dir "$tmp/state" --models "$tmp/models" \
 		--max-body 65536 --max-rows 1000 --threads 2 "$@" 2>"$tmp/log" &
 	pid=$!
-	port=""
-	i=0
-	while [ $i -lt 100 ] && [ -z "$port" ]; do
-		port=$(sed -n 's/.*amortd: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/log")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	port=$(daemon_port "$tmp/log" "$pid")
 	U="http://127.0.0.1:$port"
 	[ -n "$port" ]
 }
 
 # stop: SIGTERM and the exit status (waits at most 10 s).
 stop() {
-	kill -TERM "$pid"
-	i=0
-	while [ $i -lt 100 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	wait "$pid"
+	daemon_stop "$pid"
 	rc=$?
 	pid=""
 	return $rc
