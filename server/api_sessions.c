@@ -234,6 +234,27 @@ static void list_one(void *ud, const struct store_session *s)
 	snprintf(c->last, sizeof c->last, "%s", s->id);
 }
 
+/*
+ * Replies 200 with one page {KEY: arr, "next": ...}.  arr (stolen) holds
+ * one item more than the page when more exists: that item is dropped and
+ * "next" is the member CURSOR of the page's last item; otherwise "next" is
+ * null.
+ */
+static void reply_page(struct http_response *resp, const char *key, json_t *arr,
+		       int more, const char *cursor)
+{
+	json_t *last;
+
+	if (!more) {
+		reply_json(resp, 200, json_pack("{s:o, s:n}", key, arr, "next"));
+		return;
+	}
+	json_array_remove(arr, json_array_size(arr) - 1);
+	last = json_array_get(arr, json_array_size(arr) - 1);
+	reply_json(resp, 200, json_pack("{s:o, s:O}", key, arr, "next",
+					json_object_get(last, cursor)));
+}
+
 void api_sessions_list(struct api *a, const struct http_request *req,
 		       struct http_response *resp)
 {
@@ -262,16 +283,7 @@ void api_sessions_list(struct api *a, const struct http_request *req,
 		reply_problem(resp, REPLY_INTERNAL, "listing sessions failed");
 		return;
 	}
-	if (c.n > limit) {
-		json_t *last;
-
-		json_array_remove(c.arr, json_array_size(c.arr) - 1);
-		last = json_array_get(c.arr, json_array_size(c.arr) - 1);
-		reply_json(resp, 200, json_pack("{s:o, s:O}", "sessions", c.arr, "next",
-						json_object_get(last, "id")));
-	} else {
-		reply_json(resp, 200, json_pack("{s:o, s:n}", "sessions", c.arr, "next"));
-	}
+	reply_page(resp, "sessions", c.arr, c.n > limit, "id");
 }
 
 void api_sessions_get(struct api *a, const struct http_request *req,
@@ -371,16 +383,7 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 		reply_problem(resp, REPLY_INTERNAL, "reading the history failed");
 		return;
 	}
-	if (c.n > limit) {
-		json_t *last;
-
-		json_array_remove(c.arr, json_array_size(c.arr) - 1);
-		last = json_array_get(c.arr, json_array_size(c.arr) - 1);
-		reply_json(resp, 200, json_pack("{s:o, s:O}", "history", c.arr, "next",
-						json_object_get(last, "step")));
-	} else {
-		reply_json(resp, 200, json_pack("{s:o, s:n}", "history", c.arr, "next"));
-	}
+	reply_page(resp, "history", c.arr, c.n > limit, "step");
 }
 
 /* ---- predict and sample ------------------------------------------------ */

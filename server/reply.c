@@ -11,38 +11,21 @@
 
 static const struct {
 	int status;
-	const char *slug, *title;
+	const char *type, *title;	/* type: the problem's URI */
 } reply_kinds[REPLY_NKINDS] = {
-	[REPLY_MALFORMED] = { 400, "malformed", "Malformed request" },
-	[REPLY_NOT_FOUND] = { 404, "not-found", "Not found" },
-	[REPLY_METHOD] = { 405, "method-not-allowed", "Method not allowed" },
-	[REPLY_SEQ_CONFLICT] = { 409, "seq-conflict", "Sequence number conflict" },
-	[REPLY_MODEL_UNAVAILABLE] = { 409, "model-unavailable", "Model unavailable" },
-	[REPLY_TOO_LARGE] = { 413, "too-large", "Content too large" },
-	[REPLY_MEDIA_TYPE] = { 415, "unsupported-media-type", "Unsupported media type" },
-	[REPLY_INVALID] = { 422, "invalid", "Invalid content" },
-	[REPLY_CANNOT_SAMPLE] = { 422, "cannot-sample", "Model cannot sample" },
-	[REPLY_INTERNAL] = { 500, "internal", "Internal error" },
-	[REPLY_OVERLOADED] = { 503, "overloaded", "Overloaded" },
-	[REPLY_BUSY] = { 503, "busy", "Session busy" },
-	[REPLY_NOT_READY] = { 503, "not-ready", "Not ready" },
-};
-
-/* Full type URIs, built from the slugs once (static storage). */
-static const char *const reply_types[REPLY_NKINDS] = {
-	[REPLY_MALFORMED] = REPLY_URN "malformed",
-	[REPLY_NOT_FOUND] = REPLY_URN "not-found",
-	[REPLY_METHOD] = REPLY_URN "method-not-allowed",
-	[REPLY_SEQ_CONFLICT] = REPLY_URN "seq-conflict",
-	[REPLY_MODEL_UNAVAILABLE] = REPLY_URN "model-unavailable",
-	[REPLY_TOO_LARGE] = REPLY_URN "too-large",
-	[REPLY_MEDIA_TYPE] = REPLY_URN "unsupported-media-type",
-	[REPLY_INVALID] = REPLY_URN "invalid",
-	[REPLY_CANNOT_SAMPLE] = REPLY_URN "cannot-sample",
-	[REPLY_INTERNAL] = REPLY_URN "internal",
-	[REPLY_OVERLOADED] = REPLY_URN "overloaded",
-	[REPLY_BUSY] = REPLY_URN "busy",
-	[REPLY_NOT_READY] = REPLY_URN "not-ready",
+	[REPLY_MALFORMED] = { 400, REPLY_URN "malformed", "Malformed request" },
+	[REPLY_NOT_FOUND] = { 404, REPLY_URN "not-found", "Not found" },
+	[REPLY_METHOD] = { 405, REPLY_URN "method-not-allowed", "Method not allowed" },
+	[REPLY_SEQ_CONFLICT] = { 409, REPLY_URN "seq-conflict", "Sequence number conflict" },
+	[REPLY_MODEL_UNAVAILABLE] = { 409, REPLY_URN "model-unavailable", "Model unavailable" },
+	[REPLY_TOO_LARGE] = { 413, REPLY_URN "too-large", "Content too large" },
+	[REPLY_MEDIA_TYPE] = { 415, REPLY_URN "unsupported-media-type", "Unsupported media type" },
+	[REPLY_INVALID] = { 422, REPLY_URN "invalid", "Invalid content" },
+	[REPLY_CANNOT_SAMPLE] = { 422, REPLY_URN "cannot-sample", "Model cannot sample" },
+	[REPLY_INTERNAL] = { 500, REPLY_URN "internal", "Internal error" },
+	[REPLY_OVERLOADED] = { 503, REPLY_URN "overloaded", "Overloaded" },
+	[REPLY_BUSY] = { 503, REPLY_URN "busy", "Session busy" },
+	[REPLY_NOT_READY] = { 503, REPLY_URN "not-ready", "Not ready" },
 };
 
 int reply_status(enum reply_kind k)
@@ -52,7 +35,7 @@ int reply_status(enum reply_kind k)
 
 const char *reply_type(enum reply_kind k)
 {
-	return reply_types[k];
+	return reply_kinds[k].type;
 }
 
 const char *reply_title(enum reply_kind k)
@@ -110,7 +93,7 @@ static void problem(struct http_response *resp, enum reply_kind k, json_t *ext,
 	d = json_string(detail);
 	if (!d)
 		d = json_string("(the detail is not valid UTF-8)");
-	p = json_pack("{s:s, s:s, s:i, s:o}", "type", reply_types[k],
+	p = json_pack("{s:s, s:s, s:i, s:o}", "type", reply_kinds[k].type,
 		      "title", reply_kinds[k].title, "status", reply_kinds[k].status,
 		      "detail", d);
 	if (p && ext)
