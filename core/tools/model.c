@@ -200,6 +200,14 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 		goto fail;
 	amfile_free(&f);
 	*m = tmp;
+	m->az.family = AMZ_LINREG;
+	m->az.nstate = REFINER_S;
+	m->az.dmax = LINREG_DMAX;
+	m->az.bmax = m->cfg.bmax;
+	m->az.has_y = 1;
+	m->az.has_mean = 1;
+	m->az.impl = &m->ref;
+	m->az.p = m->p;
 	return 0;
 fail:
 	amfile_free(&f);

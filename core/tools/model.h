@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "amz.h"
 #include "layout.h"
 #include "refiner.h"
 #include "trainer.h"
@@ -27,6 +28,7 @@ struct model {
 	float *p;			/* parameters, owned */
 	json_t *header;			/* the parsed header, owned */
 	char checksum[9];		/* CRC-32 of the file, hex */
+	struct amz az;			/* the session contract (borrows ref, p) */
 };
 
 /*

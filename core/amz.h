@@ -1,0 +1,96 @@
+/*
+ * amz.h - one amortizer of any family, as a session uses it.
+ *
+ * The daemon and `amort adapt` do not care which regime or family a model
+ * is: they open a state, feed it mini-batches, and ask for predictions,
+ * densities or samples.  struct amz is that contract.  It borrows the
+ * family's own objects (the refiner and its parameters), so it is cheap to
+ * copy and is valid as long as the loaded model is.
+ *
+ * Rows are always zero-padded to the model's dmax floats (row stride
+ * dmax); D (1..dmax) is the number of active columns.  A state is nstate
+ * floats (<= AMZ_STATE_MAX).  What each family answers:
+ *
+ *   family   rows        predict                 sample
+ *   linreg   x and y     mean and variance       no
+ *   mog      x only      log-density             exact
+ *   flow     x only      no                      integrates the flow
+ *
+ * Thread safety: a struct amz and its parameters are read-only and may be
+ * shared; a struct amz_ws is one thread's scratch memory.
+ */
+#ifndef AMZ_H
+#define AMZ_H
+
+#include <stdint.h>
+
+#define AMZ_STATE_MAX 512	/* floats in the largest session state */
+#define AMZ_DMAX 16		/* the largest row width of any family */
+#define AMZ_SAMPLE_MAX 100000	/* samples in one amz_sample call */
+
+enum amz_family {
+	AMZ_LINREG = 1,
+	AMZ_MOG = 2,
+	AMZ_FLOW = 3,
+};
+
+struct amz {
+	enum amz_family family;
+	int nstate;		/* floats in a state */
+	int dmax;		/* row width: active columns are 0..D-1 */
+	int bmax;		/* rows per mini-batch */
+	int has_y;		/* rows carry a target (regression) */
+	int has_mean;		/* predict answers mean and variance */
+	int has_density;	/* predict answers log-density */
+	int can_sample;		/* sample is answered */
+	int flow_steps;		/* integration steps of a flow's sampler */
+	const void *impl;	/* the family's refiner (borrowed) */
+	const float *p;		/* its parameters (borrowed) */
+};
+
+struct amz_ws;
+
+/* "linreg", "mog", "flow". */
+const char *amz_family_name(enum amz_family f);
+
+/* Scratch memory for one thread; NULL when out of memory.  Free with
+ * amz_ws_free (NULL-safe). */
+struct amz_ws *amz_ws_new(const struct amz *a);
+void amz_ws_free(struct amz_ws *ws);
+
+/* The learned initial state (nstate floats). */
+void amz_initial_state(const struct amz *a, float *state);
+
+/*
+ * One refinement step of a session on a mini-batch: B (1..bmax) rows X
+ * (B x dmax, zero-padded), targets y (B floats, or NULL when !has_y), D
+ * active columns, rows_seen the rows of the session before this batch.
+ * state is updated in place only on success.  loss_before / loss_after
+ * (either may be NULL) receive the family's batch loss at the old and new
+ * state: half squared error (linreg), negative log-likelihood per row
+ * (mog), flow-matching loss with a fixed seed (flow).  Returns AM_OK,
+ * AM_EINVAL or AM_ENUMERIC (state unchanged).
+ */
+int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
+	     const float *X, const float *y, int B, int D, double rows_seen,
+	     float *loss_before, float *loss_after);
+
+/* Regression: mean and (var may be NULL) predictive variance for n rows.
+ * AM_EINVAL for a family without has_mean. */
+int amz_predict(const struct amz *a, const float *state, const float *X,
+		int n, int D, float *mean, float *var);
+
+/* Density models: log-density of n rows over the D active columns.
+ * AM_EINVAL for a family without has_density. */
+int amz_log_density(const struct amz *a, const float *state, const float *X,
+		    int n, int D, float *out);
+
+/*
+ * Draws n (1..AMZ_SAMPLE_MAX) samples into out (n x dmax, columns >= D
+ * zeroed).  The same state, D, n and seed give the same samples.  Returns
+ * AM_OK, AM_EINVAL (no sampling, bad n or D) or AM_ENOMEM.
+ */
+int amz_sample(const struct amz *a, struct amz_ws *ws, const float *state,
+	       int D, int n, uint64_t seed, float *out);
+
+#endif
