@@ -124,6 +124,8 @@ void model_free(struct model *m)
 		return;
 	free(m->p);
 	m->p = NULL;
+	free(m->impl);
+	m->impl = NULL;
 	json_decref(m->header);
 	m->header = NULL;
 	layout_free(&m->lay);
@@ -198,6 +200,12 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	}
 	if (amfile_bind(&f, &tmp.lay, tmp.p, err, errlen) != AM_OK)
 		goto fail;
+	tmp.impl = malloc(sizeof tmp.ref);
+	if (!tmp.impl) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(tmp.impl, &tmp.ref, sizeof tmp.ref);
 	amfile_free(&f);
 	*m = tmp;
 	m->az.family = AMZ_LINREG;
@@ -206,7 +214,7 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	m->az.bmax = m->cfg.bmax;
 	m->az.has_y = 1;
 	m->az.has_mean = 1;
-	m->az.impl = &m->ref;
+	m->az.impl = m->impl;
 	m->az.p = m->p;
 	return 0;
 fail:

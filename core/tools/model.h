@@ -28,7 +28,10 @@ struct model {
 	float *p;			/* parameters, owned */
 	json_t *header;			/* the parsed header, owned */
 	char checksum[9];		/* CRC-32 of the file, hex */
-	struct amz az;			/* the session contract (borrows ref, p) */
+	void *impl;			/* the family's refiner, owned (heap) */
+	struct amz az;			/* the session contract: borrows impl and
+					 * p, both on the heap, so a loaded
+					 * struct model may be copied or moved */
 };
 
 /*
