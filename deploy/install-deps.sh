@@ -6,7 +6,9 @@
 set -eu
 
 # Debian package : what we probe to know it is there
-pkgs="libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev libcmocka-dev pkg-config"
+# (hershey-fonts-data: the .jhf vector fonts core/hershey.c reads from
+# /usr/share/hershey-fonts for the letter point-cloud tasks)
+pkgs="libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev libcmocka-dev pkg-config hershey-fonts-data"
 
 missing=""
 for p in $pkgs; do
