@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "am.h"
+#include "gen.h"
 #include "linreg.h"
 #include "refiner.h"
 
 struct amz_ws {
 	enum amz_family family;
 	struct refiner_ws *ref;		/* linreg */
+	struct gen_ws *gen;		/* mog, flow */
 };
 
 const char *amz_family_name(enum amz_family f)
@@ -38,7 +40,11 @@ struct amz_ws *amz_ws_new(const struct amz *a)
 		if (!ws->ref)
 			goto fail;
 		break;
-	default:
+	case AMZ_MOG:
+	case AMZ_FLOW:
+		ws->gen = gen_ws_new(a->impl, 1, a->bmax);
+		if (!ws->gen)
+			goto fail;
 		break;
 	}
 	return ws;
@@ -52,6 +58,7 @@ void amz_ws_free(struct amz_ws *ws)
 	if (!ws)
 		return;
 	refiner_ws_free(ws->ref);
+	gen_ws_free(ws->gen);
 	free(ws);
 }
 
@@ -62,7 +69,9 @@ void amz_initial_state(const struct amz *a, float *state)
 	case AMZ_LINREG:
 		refiner_initial_state(a->impl, a->p, state);
 		break;
-	default:
+	case AMZ_MOG:
+	case AMZ_FLOW:
+		gen_initial_state(a->impl, a->p, state);
 		break;
 	}
 }
@@ -91,15 +100,20 @@ int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
 			*loss_after = linreg_grad(g, X, y, state, B);
 		return AM_OK;
 	}
-	default:
-		return AM_EINVAL;
+	case AMZ_MOG:
+	case AMZ_FLOW:
+		if (y)
+			return AM_EINVAL;
+		return gen_step(a->impl, a->p, ws->gen, state, X, B, D, rows_seen,
+				loss_before, loss_after);
 	}
+	return AM_EINVAL;
 }
 
 int amz_predict(const struct amz *a, const float *state, const float *X,
 		int n, int D, float *mean, float *var)
 {
-	if (!a->has_mean || D < 1 || D > a->dmax || n < 0)
+	if (a->family != AMZ_LINREG || !a->has_mean || D < 1 || D > a->dmax || n < 0)
 		return AM_EINVAL;
 	refiner_predict(state, X, n, mean, var);
 	return AM_OK;
@@ -108,18 +122,20 @@ int amz_predict(const struct amz *a, const float *state, const float *X,
 int amz_log_density(const struct amz *a, const float *state, const float *X,
 		    int n, int D, float *out)
 {
-	(void)state, (void)X, (void)out;
 	if (!a->has_density || D < 1 || D > a->dmax || n < 0)
 		return AM_EINVAL;
-	return AM_EINVAL;
+	return gen_log_density(a->impl, state, X, n, D, out);
 }
 
 int amz_sample(const struct amz *a, struct amz_ws *ws, const float *state,
 	       int D, int n, uint64_t seed, float *out)
 {
-	(void)ws, (void)state, (void)seed, (void)out;
+	struct rng r;
+
 	if (!a->can_sample || D < 1 || D > a->dmax || n < 1 ||
 	    n > AMZ_SAMPLE_MAX)
 		return AM_EINVAL;
-	return AM_EINVAL;
+	rng_seed(&r, seed);
+	gen_sample(a->impl, a->p, ws->gen, state, D, n, &r, out);
+	return AM_OK;
 }

@@ -62,6 +62,61 @@ json_t *model_header_json(const char *name, const struct trainer_config *c,
 	return h;
 }
 
+static const char *gen_variant_name(enum gen_variant v)
+{
+	return v == GEN_OBS ? "obs" : v == GEN_GRAD ? "grad" : "both";
+}
+
+json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
+			      json_t *extra)
+{
+	const struct gen_config *g = &c->gen;
+	const struct mog_family *f = &c->tasks.fam;
+	char letters[HERSHEY_LETTERS + 1];
+	json_t *h, *fam;
+	int i, n = 0;
+
+	for (i = 0; i < HERSHEY_LETTERS; i++)
+		if (c->tasks.letters[i])
+			letters[n++] = (char)hershey_letter_char(i);
+	letters[n] = '\0';
+	if (c->tasks.src == GEN_SRC_MOG)
+		fam = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f, s:f}",
+				"dmin", f->dmin, "dmax", f->dmax, "kmin", f->kmin,
+				"kmax", f->kmax, "spread", (double)f->spread,
+				"sd_min", (double)f->sdmin, "sd_max", (double)f->sdmax);
+	else
+		fam = json_pack("{s:s, s:f}", "letters", letters,
+				"point_noise", (double)c->tasks.noise);
+	if (!fam)
+		return NULL;
+	h = json_pack(
+		"{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i,"
+		" s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i},"
+		" s:o,"
+		" s:{s:i, s:i, s:i, s:I, s:f, s:f, s:i, s:f, s:f, s:f, s:I, s:i}}",
+		"name", name, "format", 1,
+		"task_family", c->tasks.src == GEN_SRC_MOG ? "mixtures" : "letters",
+		"kind", g->kind == GEN_MOG ? "mog" : "flow",
+		"regime", g->kind == GEN_MOG ? "parametric" : "explicit",
+		"variant", gen_variant_name(g->variant),
+		"max_dim", GEN_DMAX, "outputs", 0,
+		"batch", g->bmax, "steps_trained", g->ksteps, "passes", g->passes,
+		"arch", "width", g->C, "heads", g->H, "layers", g->L,
+		"latent", g->Z, "velocity_width", g->vH, "velocity_layers", g->vL,
+		"flow_steps", g->flow_steps,
+		"family", fam,
+		"recipe", "population", c->pop, "chunk", c->chunk, "queries", c->nq,
+		"iters", (json_int_t)c->iters, "lr", (double)c->lr,
+		"lr_min", (double)c->lr_min, "warmup", c->warmup,
+		"clip", (double)c->clip, "weight_decay", (double)c->weight_decay,
+		"full_batch", (double)c->full_batch,
+		"seed", (json_int_t)c->seed, "shards", c->shards);
+	if (h && extra)
+		json_object_set(h, "training", extra);
+	return h;
+}
+
 /* Reads an integer field of obj in [lo, hi]; -1 with a message if absent,
  * not an integer or out of range. */
 static int get_int(json_t *obj, const char *key, int lo, int hi, int *out,
@@ -118,6 +173,104 @@ static int get_str(json_t *obj, const char *key, char *out, size_t outlen,
 	return 0;
 }
 
+/*
+ * The generative part of model_load: the header's sizes into gcfg, the
+ * model's parameter layout, and the session contract.  The parameters
+ * are bound by the caller.
+ */
+static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
+		    size_t errlen)
+{
+	struct gen_config *c = &m->gcfg;
+	char kind[16], variant[16], letters[HERSHEY_LETTERS + 1];
+	struct gen *g;
+	int fmt;
+
+	if (get_str(m->header, "name", m->name, sizeof m->name, err, errlen) ||
+	    get_str(m->header, "kind", kind, sizeof kind, err, errlen) ||
+	    get_str(m->header, "variant", variant, sizeof variant, err, errlen) ||
+	    get_int(m->header, "format", 1, 1, &fmt, err, errlen))
+		return -1;
+	if (!json_is_object(arch) || !json_is_object(fam)) {
+		snprintf(err, errlen, "header: 'arch' and 'family' must be objects");
+		return -1;
+	}
+	if (!strcmp(kind, "mog"))
+		c->kind = GEN_MOG;
+	else if (!strcmp(kind, "flow"))
+		c->kind = GEN_FLOW;
+	else {
+		snprintf(err, errlen, "header: unknown kind '%s'", kind);
+		return -1;
+	}
+	if (!strcmp(variant, "obs"))
+		c->variant = GEN_OBS;
+	else if (!strcmp(variant, "grad"))
+		c->variant = GEN_GRAD;
+	else if (!strcmp(variant, "both"))
+		c->variant = GEN_BOTH;
+	else {
+		snprintf(err, errlen, "header: unknown variant '%s'", variant);
+		return -1;
+	}
+	if (get_int(arch, "width", 8, 1024, &c->C, err, errlen) ||
+	    get_int(arch, "heads", 1, 1024, &c->H, err, errlen) ||
+	    get_int(arch, "layers", 1, TFM_LAYERS_MAX, &c->L, err, errlen) ||
+	    get_int(arch, "latent", 1, 256, &c->Z, err, errlen) ||
+	    get_int(arch, "velocity_width", 1, VELO_HMAX, &c->vH, err, errlen) ||
+	    get_int(arch, "velocity_layers", 1, VELO_LAYERS_MAX, &c->vL, err, errlen) ||
+	    get_int(arch, "flow_steps", 1, VELO_STEPS_MAX, &c->flow_steps, err, errlen) ||
+	    get_int(m->header, "batch", 1, GEN_BMAX, &c->bmax, err, errlen) ||
+	    get_int(m->header, "steps_trained", 1, 4096, &c->ksteps, err, errlen) ||
+	    get_int(m->header, "passes", 1, SETREF_PASSES_MAX, &c->passes, err, errlen))
+		return -1;
+	if (gen_config_check(c, err, errlen) != AM_OK)
+		return -1;
+	m->gen = 1;
+	if (!strcmp(m->family, "mixtures")) {
+		struct mog_family *f = &m->gtasks.fam;
+
+		m->gtasks.src = GEN_SRC_MOG;
+		if (get_int(fam, "dmin", 1, MOG_DMAX, &f->dmin, err, errlen) ||
+		    get_int(fam, "dmax", f->dmin, MOG_DMAX, &f->dmax, err, errlen) ||
+		    get_int(fam, "kmin", 1, MOG_KMAX, &f->kmin, err, errlen) ||
+		    get_int(fam, "kmax", f->kmin, MOG_KMAX, &f->kmax, err, errlen) ||
+		    get_num(fam, "spread", 0, 100, &f->spread, err, errlen) ||
+		    get_num(fam, "sd_min", 1e-4, 100, &f->sdmin, err, errlen) ||
+		    get_num(fam, "sd_max", f->sdmin, 100, &f->sdmax, err, errlen))
+			return -1;
+	} else {
+		m->gtasks.src = GEN_SRC_LETTERS;
+		if (get_str(fam, "letters", letters, sizeof letters, err, errlen) ||
+		    get_num(fam, "point_noise", 0, 1, &m->gtasks.noise, err, errlen))
+			return -1;
+		if (gen_letters_parse(letters, m->gtasks.letters) < 1) {
+			snprintf(err, errlen, "header: 'letters' must be letters A-Z a-z");
+			return -1;
+		}
+	}
+	g = malloc(sizeof *g);
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (gen_init(g, &m->lay, c) != AM_OK) {
+		free(g);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->impl = g;
+	m->az.family = c->kind == GEN_MOG ? AMZ_MOG : AMZ_FLOW;
+	m->az.nstate = g->nstate;
+	m->az.dmax = GEN_DMAX;
+	m->az.bmax = c->bmax;
+	m->az.has_density = c->kind == GEN_MOG;
+	m->az.can_sample = 1;
+	m->az.flow_steps = c->flow_steps;
+	m->az.impl = g;
+	return 0;
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
@@ -158,9 +311,24 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	 * for a file of another kind */
 	if (get_str(tmp.header, "task_family", tmp.family, sizeof tmp.family, err, errlen))
 		goto fail;
+	if (!strcmp(tmp.family, "mixtures") || !strcmp(tmp.family, "letters")) {
+		if (load_gen(&tmp, arch, fam, err, errlen))
+			goto fail;
+		tmp.p = calloc(tmp.lay.total, sizeof *tmp.p);
+		if (!tmp.p) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		if (amfile_bind(&f, &tmp.lay, tmp.p, err, errlen) != AM_OK)
+			goto fail;
+		amfile_free(&f);
+		*m = tmp;
+		m->az.p = m->p;
+		return 0;
+	}
 	if (strcmp(tmp.family, "linreg")) {
 		snprintf(err, errlen, "task family '%s' is not one this build serves "
-			 "(linreg)", tmp.family);
+			 "(linreg, mixtures, letters)", tmp.family);
 		goto fail;
 	}
 	if (get_str(tmp.header, "name", tmp.name, sizeof tmp.name, err, errlen) ||

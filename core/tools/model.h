@@ -15,6 +15,8 @@
 
 #include "amz.h"
 #include "layout.h"
+#include "gen.h"
+#include "gentrain.h"
 #include "refiner.h"
 #include "trainer.h"
 
@@ -23,6 +25,9 @@ struct model {
 	char family[32];
 	struct refiner_config cfg;
 	struct linreg_family fam;	/* the family it was trained on */
+	int gen;			/* 1: a generative model (gcfg, gtasks) */
+	struct gen_config gcfg;
+	struct gen_tasks gtasks;	/* what it was trained on (no fonts) */
 	struct refiner ref;
 	struct layout lay;
 	float *p;			/* parameters, owned */
@@ -43,6 +48,10 @@ struct model {
  */
 json_t *model_header_json(const char *name, const struct trainer_config *c,
 			  json_t *extra);
+
+/* The header of a generative model trained with c (as model_header_json). */
+json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
+			      json_t *extra);
 
 /* Reads and checks a model file.  On success fills *m (release with
  * model_free) and returns 0; otherwise returns -1 with a message in err. */

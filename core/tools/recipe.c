@@ -15,7 +15,8 @@
 #define RECIPE_BYTES_MAX 65536
 #define RECIPE_LINE_MAX 256
 
-enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT };
+enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT,
+	    K_TASKS, K_LETTERS };
 
 struct key {
 	const char *name;
@@ -56,6 +57,87 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
+static char *trim(char *s);
+
+#define GCFG(f) (offsetof(struct recipe, gcfg) + offsetof(struct gentrain_config, f))
+
+/* The generative recipes (family = mog or flow). */
+static const struct key gkeys[] = {
+	{ "name", K_NAME, 0, 0, 0 },
+	{ "family", K_FAMILY, 0, 0, 0 },
+	{ "regime", K_REGIME, 0, 0, 0 },
+	{ "variant", K_VARIANT, 0, 0, 0 },
+	{ "tasks", K_TASKS, 0, 0, 0 },
+	{ "letters", K_LETTERS, 0, 0, 0 },
+	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
+	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
+	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
+	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
+	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
+	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
+	{ "latent", K_INT, GCFG(gen.Z), 8, 256 },
+	{ "velocity_width", K_INT, GCFG(gen.vH), 8, 1024 },
+	{ "velocity_layers", K_INT, GCFG(gen.vL), 1, 8 },
+	{ "flow_steps", K_INT, GCFG(gen.flow_steps), 1, 1024 },
+	{ "population", K_INT, GCFG(pop), 1, 65536 },
+	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
+	{ "queries", K_INT, GCFG(nq), 2, 1024 },
+	{ "iters", K_LONG, GCFG(iters), 1, 1e8 },
+	{ "lr", K_FLOAT, GCFG(lr), 1e-8, 1 },
+	{ "lr_min", K_FLOAT, GCFG(lr_min), 0, 1 },
+	{ "warmup", K_INT, GCFG(warmup), 0, 1e8 },
+	{ "clip", K_FLOAT, GCFG(clip), 0, 1e6 },
+	{ "weight_decay", K_FLOAT, GCFG(weight_decay), 0, 10 },
+	{ "full_batch", K_FLOAT, GCFG(full_batch), 0, 1 },
+	{ "dmin", K_INT, GCFG(tasks.fam.dmin), 1, MOG_DMAX },
+	{ "dmax", K_INT, GCFG(tasks.fam.dmax), 1, MOG_DMAX },
+	{ "kmin", K_INT, GCFG(tasks.fam.kmin), 1, MOG_KMAX },
+	{ "kmax", K_INT, GCFG(tasks.fam.kmax), 1, MOG_KMAX },
+	{ "spread", K_FLOAT, GCFG(tasks.fam.spread), 0, 100 },
+	{ "sd_min", K_FLOAT, GCFG(tasks.fam.sdmin), 1e-4, 100 },
+	{ "sd_max", K_FLOAT, GCFG(tasks.fam.sdmax), 1e-4, 100 },
+	{ "point_noise", K_FLOAT, GCFG(tasks.noise), 0, 1 },
+	{ "seed", K_LONG, GCFG(seed), 0, 9007199254740992.0 },
+	{ "shards", K_INT, GCFG(shards), 1, 8 },
+};
+
+#define NGKEYS (sizeof gkeys / sizeof gkeys[0])
+
+/* The family named in recipe text: "linreg" unless a `family = ` line says
+ * otherwise (its value is checked when the key is parsed). */
+static int text_family(const char *text)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[RECIPE_LINE_MAX + 2], *s, *eq, *c;
+
+		if (len <= RECIPE_LINE_MAX) {
+			memcpy(line, p, len);
+			line[len] = '\0';
+			if ((c = strchr(line, '#')))
+				*c = '\0';
+			s = trim(line);
+			eq = strchr(s, '=');
+			if (eq) {
+				*eq = '\0';
+				if (!strcmp(trim(s), "family")) {
+					s = trim(eq + 1);
+					if (!strcmp(s, "mog"))
+						return GEN_MOG;
+					if (!strcmp(s, "flow"))
+						return GEN_FLOW;
+					return 0;
+				}
+			}
+		}
+		p += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -86,18 +168,53 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 		strcpy(r->name, v);
 		return 0;
 	case K_FAMILY:
-		if (strcmp(v, "linreg")) {
-			snprintf(msg, msglen, "family '%s' is not known (linreg)", v);
+		if (strcmp(v, "linreg") && strcmp(v, "mog") && strcmp(v, "flow")) {
+			snprintf(msg, msglen, "family '%s' is not known (linreg, mog, flow)", v);
 			return -1;
 		}
 		return 0;
 	case K_REGIME:
-		if (strcmp(v, "parametric")) {
-			snprintf(msg, msglen, "regime '%s' is not available (parametric)", v);
+		if (strcmp(v, !r->gen || r->gcfg.gen.kind == GEN_MOG ?
+			   "parametric" : "explicit")) {
+			snprintf(msg, msglen, "regime '%s' is not available for this "
+				 "family (%s)", v, !r->gen || r->gcfg.gen.kind == GEN_MOG ?
+				 "parametric" : "explicit");
 			return -1;
 		}
 		return 0;
+	case K_TASKS:
+		if (!strcmp(v, "mixtures")) {
+			r->gcfg.tasks.src = GEN_SRC_MOG;
+		} else if (!strcmp(v, "letters") && r->gcfg.gen.kind == GEN_FLOW) {
+			r->gcfg.tasks.src = GEN_SRC_LETTERS;
+		} else {
+			snprintf(msg, msglen, "tasks must be mixtures%s",
+				 r->gcfg.gen.kind == GEN_FLOW ? " or letters" : "");
+			return -1;
+		}
+		return 0;
+	case K_LETTERS: {
+		unsigned char sel[HERSHEY_LETTERS];
+
+		if (strlen(v) > HERSHEY_LETTERS || gen_letters_parse(v, sel) < 1) {
+			snprintf(msg, msglen, "letters must be 1 to 52 of A-Z a-z");
+			return -1;
+		}
+		strcpy(r->letters, v);
+		return 0;
+	}
 	case K_VARIANT:
+		if (r->gen) {
+			enum refiner_variant rv;
+
+			if (model_variant_parse(v, &rv)) {
+				snprintf(msg, msglen, "variant must be obs, grad or both");
+				return -1;
+			}
+			r->gcfg.gen.variant = rv == REFINER_OBS ? GEN_OBS :
+					      rv == REFINER_GRAD ? GEN_GRAD : GEN_BOTH;
+			return 0;
+		}
 		if (model_variant_parse(v, &r->cfg.ref.variant)) {
 			snprintf(msg, msglen, "variant must be obs, grad or both");
 			return -1;
@@ -136,14 +253,19 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		 char *err, size_t errlen)
 {
-	unsigned char seen[NKEYS] = { 0 };
+	unsigned char seen[NGKEYS > NKEYS ? NGKEYS : NKEYS] = { 0 };
 	char line[RECIPE_LINE_MAX + 2], msg[160];
 	const char *p = text;
-	int lineno = 0;
-	size_t i;
+	int lineno = 0, kind = text_family(text);
+	const struct key *tab = kind ? gkeys : keys;
+	size_t i, nk = kind ? NGKEYS : NKEYS;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
+	if (kind) {
+		r->gen = 1;
+		gentrain_config_default(&r->gcfg, (enum gen_kind)kind);
+	}
 	strcpy(r->name, "model");
 	while (*p) {
 		const char *nl = strchr(p, '\n');
@@ -172,10 +294,10 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		*eq = '\0';
 		key = trim(s);
 		val = trim(eq + 1);
-		for (i = 0; i < NKEYS; i++)
-			if (!strcmp(keys[i].name, key))
+		for (i = 0; i < nk; i++)
+			if (!strcmp(tab[i].name, key))
 				break;
-		if (i == NKEYS) {
+		if (i == nk) {
 			snprintf(err, errlen, "%s:%d: unknown key '%.64s'", origin, lineno, key);
 			return -1;
 		}
@@ -183,10 +305,26 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 			snprintf(err, errlen, "%s:%d: '%s' given twice", origin, lineno, key);
 			return -1;
 		}
-		if (set_key(r, &keys[i], val, msg, sizeof msg)) {
+		if (set_key(r, &tab[i], val, msg, sizeof msg)) {
 			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			return -1;
 		}
+	}
+	if (r->gen) {
+		if (r->gcfg.tasks.src == GEN_SRC_LETTERS) {
+			if (!r->letters[0]) {
+				snprintf(err, errlen, "%s: letters tasks need a "
+					 "'letters' line", origin);
+				return -1;
+			}
+			gen_letters_parse(r->letters, r->gcfg.tasks.letters);
+			return 0;	/* fonts are checked when loaded */
+		}
+		if (gentrain_config_check(&r->gcfg, msg, sizeof msg) != 0) {
+			snprintf(err, errlen, "%s: %s", origin, msg);
+			return -1;
+		}
+		return 0;
 	}
 	if (trainer_config_check(&r->cfg, msg, sizeof msg) != 0) {
 		snprintf(err, errlen, "%s: %s", origin, msg);

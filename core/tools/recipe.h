@@ -4,17 +4,24 @@
  * sizes, steps and seed of a model.  Keys not given keep the defaults of
  * trainer_config_default.  Unknown keys, repeated keys, malformed values
  * and overlong lines are errors that name the line.
+ *
+ * `family = mog` or `family = flow` selects the generative keys (gentrain.h);
+ * the family line may be anywhere in the file.
  */
 #ifndef RECIPE_H
 #define RECIPE_H
 
 #include <stddef.h>
 
+#include "gentrain.h"
 #include "trainer.h"
 
 struct recipe {
 	char name[64];
+	int gen;			/* 0: linreg (cfg); 1: mog or flow (gcfg) */
 	struct trainer_config cfg;
+	struct gentrain_config gcfg;	/* tasks.fonts is left NULL */
+	char letters[HERSHEY_LETTERS + 1];	/* letters = ... (flow on letters) */
 };
 
 /* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"

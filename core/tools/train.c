@@ -26,6 +26,7 @@
 #include "recipe.h"
 #include "rng.h"
 #include "tool.h"
+#include "gentrain.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -44,8 +45,43 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-struct worker {
+/* Either trainer behind one face: the regression trainer (trainer.h) or
+ * the generative one (gentrain.h). */
+struct run {
 	struct trainer *t;
+	struct gentrain *g;
+};
+
+static void run_shard(struct run *u, int s)
+{
+	if (u->g)
+		gentrain_shard(u->g, s);
+	else
+		trainer_shard(u->t, s);
+}
+
+static int run_apply(struct run *u, double *loss)
+{
+	return u->g ? gentrain_apply(u->g, loss) : trainer_apply(u->t, loss);
+}
+
+static long run_iteration(const struct run *u)
+{
+	return u->g ? gentrain_iteration(u->g) : trainer_iteration(u->t);
+}
+
+static const struct layout *run_layout(const struct run *u)
+{
+	return u->g ? gentrain_layout(u->g) : trainer_layout(u->t);
+}
+
+static const float *run_params(const struct run *u)
+{
+	return u->g ? gentrain_params(u->g) : trainer_params(u->t);
+}
+
+struct worker {
+	struct run *u;
 	int first, step, shards;
 };
 
@@ -55,20 +91,20 @@ static void *worker_run(void *arg)
 	int s;
 
 	for (s = w->first; s < w->shards; s += w->step)
-		trainer_shard(w->t, s);
+		run_shard(w->u, s);
 	return NULL;
 }
 
 /* Runs every shard of one iteration on nthreads threads (the calling
  * thread is one of them). */
-static int run_shards(struct trainer *t, int shards, int nthreads)
+static int run_shards(struct run *u, int shards, int nthreads)
 {
 	pthread_t th[TRAINER_SHARDS_MAX];
 	struct worker w[TRAINER_SHARDS_MAX];
 	int i, started = 0;
 
 	for (i = 0; i < nthreads; i++) {
-		w[i].t = t;
+		w[i].u = u;
 		w[i].first = i;
 		w[i].step = nthreads;
 		w[i].shards = shards;
@@ -121,7 +157,8 @@ static char *header_text(const struct recipe *r, long iters_done,
 				  "iterations", (json_int_t)iters_done,
 				  "seconds", seconds, "final_loss", loss,
 				  "openblas_core", gemm_backend());
-	json_t *h = model_header_json(r->name, &r->cfg, extra);
+	json_t *h = r->gen ? model_gen_header_json(r->name, &r->gcfg, extra) :
+		    model_header_json(r->name, &r->cfg, extra);
 	char *text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	json_decref(extra);
@@ -129,17 +166,18 @@ static char *header_text(const struct recipe *r, long iters_done,
 	return text;
 }
 
-static int save_checkpoint(struct trainer *t, const struct recipe *r,
+static int save_checkpoint(struct run *u, const struct recipe *r,
 			   const char *ckpt, double seconds, double loss)
 {
-	char err[256], *text = header_text(r, trainer_iteration(t), seconds, loss);
+	char err[256], *text = header_text(r, run_iteration(u), seconds, loss);
 	int rc;
 
 	if (!text) {
 		fprintf(stderr, "amort train: out of memory\n");
 		return 1;
 	}
-	rc = trainer_save_checkpoint(t, ckpt, text, err, sizeof err);
+	rc = u->g ? gentrain_save_checkpoint(u->g, ckpt, text, err, sizeof err) :
+		    trainer_save_checkpoint(u->t, ckpt, text, err, sizeof err);
 	free(text);
 	if (rc != AM_OK) {
 		fprintf(stderr, "amort train: checkpoint %s: %s\n", ckpt, err);
@@ -164,7 +202,10 @@ int tool_train(int argc, char **argv)
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), every = 250, max_seconds = 0;
 	int resume = 0, i, rc = 1;
 	struct recipe r;
-	struct trainer *t = NULL;
+	struct run u = { NULL, NULL };
+	struct hershey_set fonts = { 0, NULL };
+	long iters;
+	int shards;
 	char err[512], ckpt[4096], eta[32], *text = NULL;
 	double t0, last = 0, ema = NAN, loss = NAN, elapsed = 0;
 	long it0;
@@ -211,72 +252,87 @@ int tool_train(int argc, char **argv)
 			"on this CPU; unset OPENBLAS_CORETYPE\n", gemm_backend());
 		return 1;
 	}
-	if (threads > r.cfg.shards)
-		threads = r.cfg.shards;
-	t = trainer_new(&r.cfg, err, sizeof err);
-	if (!t) {
+	shards = r.gen ? r.gcfg.shards : r.cfg.shards;
+	iters = r.gen ? r.gcfg.iters : r.cfg.iters;
+	if (threads > shards)
+		threads = shards;
+	if (r.gen && r.gcfg.tasks.src == GEN_SRC_LETTERS) {
+		if (hershey_load(HERSHEY_DIR, &fonts, err, sizeof err) != AM_OK) {
+			fprintf(stderr, "amort train: %s (install hershey-fonts-data)\n",
+				err);
+			return 1;
+		}
+		r.gcfg.tasks.fonts = &fonts;
+	}
+	if (r.gen)
+		u.g = gentrain_new(&r.gcfg, err, sizeof err);
+	else
+		u.t = trainer_new(&r.cfg, err, sizeof err);
+	if (!u.g && !u.t) {
 		fprintf(stderr, "amort train: %s\n", err);
+		hershey_free(&fonts);
 		return 1;
 	}
 	if (resume && access(ckpt, F_OK) == 0) {
-		if (trainer_load_checkpoint(t, ckpt, err, sizeof err) != AM_OK) {
+		if ((u.g ? gentrain_load_checkpoint(u.g, ckpt, err, sizeof err) :
+		     trainer_load_checkpoint(u.t, ckpt, err, sizeof err)) != AM_OK) {
 			fprintf(stderr, "amort train: cannot resume from %s: %s\n", ckpt, err);
 			goto out;
 		}
 		fprintf(stderr, "amort train: resumed from %s at iteration %ld\n",
-			ckpt, trainer_iteration(t));
+			ckpt, run_iteration(&u));
 	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	fprintf(stderr, "amort train: %s: %zu parameters, %s variant, %d passes, "
-		"population %d, %ld iterations, %ld thread(s), OpenBLAS %s\n",
-		r.name, trainer_layout(t)->total, model_variant_name(r.cfg.ref.variant),
-		r.cfg.ref.passes, r.cfg.pop, r.cfg.iters, threads, gemm_backend());
+	fprintf(stderr, "amort train: %s: %zu parameters, population %d, %ld "
+		"iterations, %ld thread(s), OpenBLAS %s\n", r.name,
+		run_layout(&u)->total, r.gen ? r.gcfg.pop : r.cfg.pop, iters,
+		threads, gemm_backend());
 	t0 = now();
-	it0 = trainer_iteration(t);
-	while (trainer_iteration(t) < r.cfg.iters) {
+	it0 = run_iteration(&u);
+	while (run_iteration(&u) < iters) {
 		double tn;
 
-		run_shards(t, r.cfg.shards, (int)threads);
-		if (trainer_apply(t, &loss) != AM_OK) {
+		run_shards(&u, shards, (int)threads);
+		if (run_apply(&u, &loss) != AM_OK) {
 			fprintf(stderr, "amort train: loss or state became non-finite at "
 				"iteration %ld; lower lr or clip in the recipe\n",
-				trainer_iteration(t));
+				run_iteration(&u));
 			goto out;
 		}
 		ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
 		tn = now();
 		elapsed = tn - t0;
-		if (tn - last >= 5.0 || trainer_iteration(t) == r.cfg.iters) {
-			double rate = (trainer_iteration(t) - it0) / elapsed;
+		if (tn - last >= 5.0 || run_iteration(&u) == iters) {
+			double rate = (run_iteration(&u) - it0) / elapsed;
 
-			fmt_eta(eta, sizeof eta, (r.cfg.iters - trainer_iteration(t)) / rate);
+			fmt_eta(eta, sizeof eta, (iters - run_iteration(&u)) / rate);
 			fprintf(stderr, "iter %ld/%ld  loss %.4f  %.2f it/s  ETA %s\n",
-				trainer_iteration(t), r.cfg.iters, ema, rate, eta);
+				run_iteration(&u), iters, ema, rate, eta);
 			last = tn;
 		}
-		if (trainer_iteration(t) % every == 0 && trainer_iteration(t) < r.cfg.iters &&
-		    save_checkpoint(t, &r, ckpt, elapsed, ema))
+		if (run_iteration(&u) % every == 0 && run_iteration(&u) < iters &&
+		    save_checkpoint(&u, &r, ckpt, elapsed, ema))
 			goto out;
 		if (stop_requested || (max_seconds && elapsed >= max_seconds)) {
-			if (save_checkpoint(t, &r, ckpt, elapsed, ema))
+			if (save_checkpoint(&u, &r, ckpt, elapsed, ema))
 				goto out;
 			fprintf(stderr, "amort train: stopped at iteration %ld; "
 				"checkpoint %s (continue with --resume)\n",
-				trainer_iteration(t), ckpt);
+				run_iteration(&u), ckpt);
 			rc = 3;
 			goto out;
 		}
 	}
-	text = header_text(&r, trainer_iteration(t), elapsed, ema);
+	text = header_text(&r, run_iteration(&u), elapsed, ema);
 	if (!text) {
 		fprintf(stderr, "amort train: out of memory\n");
 		goto out;
 	}
-	if (amfile_write(out, text, trainer_layout(t), trainer_params(t), err,
+	if (amfile_write(out, text, run_layout(&u), run_params(&u), err,
 			 sizeof err) != AM_OK) {
 		fprintf(stderr, "amort train: %s: %s\n", out, err);
 		goto out;
@@ -286,6 +342,8 @@ int tool_train(int argc, char **argv)
 	rc = 0;
 out:
 	free(text);
-	trainer_free(t);
+	trainer_free(u.t);
+	gentrain_free(u.g);
+	hershey_free(&fonts);
 	return rc;
 }

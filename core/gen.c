@@ -1,0 +1,539 @@
+/*
+ * gen.c - the generative amortizers: token features for mixtures and
+ * flows, the session step, losses, sampling, and the task sources.
+ */
+#include "gen.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am.h"
+
+/* Mixture component token: log weight, mean, log sd (MOG_T); the EM step
+ * (MOG_T); N_k / B; active dims; 3 counters; pass one-hot. */
+#define FS_MOG (2 * MOG_T + 1 + GEN_DMAX + 3 + SETREF_PASSES_MAX)
+/* Mixture observation: x, responsibilities, log-density / 10. */
+#define FO_MOG (GEN_DMAX + MOG_KMAX + 1)
+/* Flow latent token: z chunk, gradient chunk, active dims, counters, pass. */
+#define FS_FLOW (2 * GEN_ZTOK + GEN_DMAX + 3 + SETREF_PASSES_MAX)
+#define FO_FLOW GEN_DMAX
+#define GEN_QMAX 1024			/* query rows of one loss */
+
+struct gen_ws {
+	struct setref_ws *sr;
+	struct velo_ws *ve;		/* FLOW */
+	int max_seq, max_rows;
+	float *resp;			/* (max_rows, MOG_KMAX) */
+	float *zrow, *dz;		/* (GEN_QMAX, Z) */
+	float *x0, *t, *w;		/* (GEN_QMAX x GEN_DMAX), (GEN_QMAX) x 2 */
+	int *Drow;			/* (GEN_QMAX) */
+};
+
+static float clampf(float x, float lo, float hi)
+{
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+
+	if (c->kind != GEN_MOG && c->kind != GEN_FLOW)
+		bad = "kind must be mog or flow";
+	else if (c->variant != GEN_OBS && c->variant != GEN_GRAD &&
+		 c->variant != GEN_BOTH)
+		bad = "variant must be obs, grad or both";
+	else if (c->bmax < 1 || c->bmax > GEN_BMAX)
+		bad = "batch must be in [1, 256]";
+	else if (c->ksteps < 1 || c->ksteps > 4096)
+		bad = "steps must be in [1, 4096]";
+	else if (c->kind == GEN_FLOW &&
+		 (c->Z < GEN_ZTOK || c->Z % GEN_ZTOK ||
+		  c->Z > GEN_ZTOK * SETREF_TOKENS_MAX))
+		bad = "latent must be a multiple of 8 in [8, 256]";
+	else if (c->kind == GEN_FLOW &&
+		 (c->flow_steps < 1 || c->flow_steps > VELO_STEPS_MAX))
+		bad = "flow steps must be in [1, 1024]";
+	if (!bad && c->kind == GEN_FLOW) {
+		struct velo_config vc = { c->Z, c->vH, c->vL };
+
+		if (velo_config_check(&vc, err, errlen) != AM_OK)
+			return AM_EINVAL;
+	}
+	if (!bad) {
+		struct setref_config sc = { c->C, c->H, c->L, 1, 1, 1, 1,
+					    c->passes, 1 };
+
+		return setref_config_check(&sc, err, errlen);
+	}
+	if (err && errlen) {
+		strncpy(err, bad, errlen - 1);
+		err[errlen - 1] = '\0';
+	}
+	return AM_EINVAL;
+}
+
+int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
+{
+	struct setref_config sc;
+	int rc;
+
+	if (gen_config_check(c, NULL, 0) != AM_OK)
+		return AM_EINVAL;
+	memset(g, 0, sizeof *g);
+	g->cfg = *c;
+	sc.C = c->C;
+	sc.H = c->H;
+	sc.L = c->L;
+	sc.passes = c->passes;
+	sc.skip = c->variant != GEN_OBS;
+	if (c->kind == GEN_MOG) {
+		g->nstate = MOG_P;
+		sc.nst = MOG_KMAX;
+		sc.sd = MOG_T;
+		sc.fs = FS_MOG;
+		sc.fo = c->variant == GEN_GRAD ? 0 : FO_MOG;
+	} else {
+		struct velo_config vc = { c->Z, c->vH, c->vL };
+
+		g->nstate = c->Z;
+		sc.nst = c->Z / GEN_ZTOK;
+		sc.sd = GEN_ZTOK;
+		sc.fs = FS_FLOW;
+		sc.fo = c->variant == GEN_GRAD ? 0 : FO_FLOW;
+		rc = velo_init(&g->ve, params, &vc);
+		if (rc != AM_OK)
+			return rc;
+	}
+	rc = setref_init(&g->sr, params, "gen.ref", &sc);
+	if (rc != AM_OK)
+		return rc;
+	g->init = layout_add1(params, "gen.init", g->nstate);
+	if (g->init == (size_t)-1)
+		return AM_ENOMEM;
+	return AM_OK;
+}
+
+void gen_init_params(const struct gen *g, float *p, struct rng *r)
+{
+	float *s = p + g->init;
+	int k, j;
+
+	setref_init_params(&g->sr, p, r);
+	memset(s, 0, (size_t)g->nstate * sizeof *s);
+	if (g->cfg.kind == GEN_FLOW) {
+		velo_init_params(&g->ve, p, r);
+		return;
+	}
+	for (k = 0; k < MOG_KMAX; k++)
+		for (j = 0; j < MOG_DMAX; j++)
+			s[k * MOG_T + 1 + j] = 0.5f * (float)rng_normal(r);
+}
+
+void gen_initial_state(const struct gen *g, const float *p, float *state)
+{
+	memcpy(state, p + g->init, (size_t)g->nstate * sizeof *state);
+}
+
+void gen_ws_free(struct gen_ws *ws)
+{
+	if (!ws)
+		return;
+	setref_ws_free(ws->sr);
+	velo_ws_free(ws->ve);
+	free(ws->resp);
+	free(ws->zrow);
+	free(ws->dz);
+	free(ws->x0);
+	free(ws->t);
+	free(ws->w);
+	free(ws->Drow);
+	free(ws);
+}
+
+struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
+{
+	struct gen_ws *ws;
+	size_t Z = (size_t)(g->cfg.kind == GEN_FLOW ? g->cfg.Z : 1);
+	size_t R = (size_t)(max_rows > GEN_QMAX ? max_rows : GEN_QMAX);
+
+	if (max_seq < 1 || max_rows < 1 || max_rows > GEN_BMAX)
+		return NULL;
+	ws = calloc(1, sizeof *ws);
+	if (!ws)
+		return NULL;
+	ws->max_seq = max_seq;
+	ws->max_rows = max_rows;
+	ws->sr = setref_ws_new(&g->sr, max_seq, max_rows);
+	ws->resp = calloc((size_t)max_rows * MOG_KMAX, sizeof(float));
+	ws->zrow = calloc(R * Z, sizeof(float));
+	ws->dz = calloc(R * Z, sizeof(float));
+	ws->x0 = calloc(R * GEN_DMAX, sizeof(float));
+	ws->t = calloc(R, sizeof(float));
+	ws->w = calloc(R, sizeof(float));
+	ws->Drow = calloc(R, sizeof(int));
+	if (g->cfg.kind == GEN_FLOW)
+		ws->ve = velo_ws_new(&g->ve, 512);
+	if (!ws->sr || !ws->resp || !ws->zrow || !ws->dz || !ws->x0 ||
+	    !ws->t || !ws->w || !ws->Drow ||
+	    (g->cfg.kind == GEN_FLOW && !ws->ve)) {
+		gen_ws_free(ws);
+		return NULL;
+	}
+	return ws;
+}
+
+/* Counters and pass, shared by both kinds' state tokens. */
+static void counters(const struct gen *g, const struct gen_input *in,
+		     float gain, float *f)
+{
+	double rows_k = (double)g->cfg.bmax * g->cfg.ksteps;
+
+	f[0] = fmaxf(gain, 1.0f / (float)g->cfg.ksteps);
+	f[1] = (float)fmin(log1p(in->rows_seen) / log1p(rows_k), 1.0);
+	f[2] = fminf((float)in->B / (float)g->cfg.bmax, 1.0f);
+	f[3 + in->pass] = 1.0f;
+}
+
+/* Mixture features of sequence i; returns its batch NLL. */
+static float mog_features(const struct gen *g, struct gen_ws *ws, int i,
+			  const struct gen_input *in, float gain)
+{
+	const float *th = in->state;
+	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
+	float *am = setref_amask(ws->sr, i);
+	double lse = -INFINITY, nll;
+	int B = in->B, D = in->D, k, j, r;
+
+	nll = mog_nll(th, D, in->X, B, NULL, ws->resp);
+	for (k = 0; k < MOG_KMAX; k++) {
+		double a = th[k * MOG_T], m = lse > a ? lse : a;
+
+		lse = m + log(exp(lse - m) + exp(a - m));
+	}
+	memset(fs, 0, (size_t)MOG_KMAX * FS_MOG * sizeof *fs);
+	for (k = 0; k < MOG_KMAX; k++) {
+		const float *c = th + k * MOG_T;
+		float *f = fs + k * FS_MOG, *dk = dir + k * MOG_T;
+		float *ak = am + k * MOG_T;
+		double nk = 0.0, wk = exp(c[0] - lse);
+
+		for (r = 0; r < B; r++)
+			nk += ws->resp[r * MOG_KMAX + k];
+		/* EM step with one pseudo-row at the current parameters */
+		dk[0] = (float)(c[0] - lse - log((nk + wk) / (B + 1.0)));
+		ak[0] = 1.0f;
+		for (j = 0; j < MOG_DMAX; j++) {
+			double sx = 0.0, sxx = 0.0, mj, vj, sd;
+
+			ak[1 + j] = ak[1 + MOG_DMAX + j] = j < D ? 1.0f : 0.0f;
+			if (j >= D) {
+				dk[1 + j] = dk[1 + MOG_DMAX + j] = 0.0f;
+				continue;
+			}
+			sd = exp(clampf(c[1 + MOG_DMAX + j], MOG_LOGSD_MIN,
+					MOG_LOGSD_MAX));
+			for (r = 0; r < B; r++)
+				sx += ws->resp[r * MOG_KMAX + k] *
+				      in->X[r * GEN_DMAX + j];
+			mj = (sx + c[1 + j]) / (nk + 1.0);
+			for (r = 0; r < B; r++) {
+				double d = in->X[r * GEN_DMAX + j] - mj;
+
+				sxx += ws->resp[r * MOG_KMAX + k] * d * d;
+			}
+			vj = (sxx + sd * sd + (c[1 + j] - mj) * (c[1 + j] - mj)) /
+			     (nk + 1.0);
+			dk[1 + j] = (float)(c[1 + j] - mj);
+			dk[1 + MOG_DMAX + j] = (float)(c[1 + MOG_DMAX + j] -
+						       0.5 * log(vj + 1e-6));
+		}
+		if (g->cfg.variant == GEN_OBS)
+			memset(dk, 0, MOG_T * sizeof *dk);
+		f[0] = clampf((float)(c[0] - lse), -10.0f, 0.0f);
+		for (j = 0; j < D; j++) {
+			f[1 + j] = clampf(c[1 + j], -10.0f, 10.0f);
+			f[1 + MOG_DMAX + j] = clampf(c[1 + MOG_DMAX + j],
+						     MOG_LOGSD_MIN, MOG_LOGSD_MAX);
+		}
+		for (j = 0; j < MOG_T; j++)
+			f[MOG_T + j] = clampf(dk[j], -10.0f, 10.0f);
+		f[2 * MOG_T] = (float)(nk / B);
+		for (j = 0; j < GEN_DMAX; j++)
+			f[2 * MOG_T + 1 + j] = j < D ? 1.0f : 0.0f;
+		counters(g, in, gain, f + 2 * MOG_T + 1 + GEN_DMAX);
+	}
+	if (g->cfg.variant != GEN_GRAD) {
+		float *fo = setref_fo(ws->sr, i);
+
+		for (r = 0; r < B; r++) {
+			float *o = fo + (size_t)r * FO_MOG;
+
+			memcpy(o, in->X + (size_t)r * GEN_DMAX, GEN_DMAX * sizeof *o);
+			memcpy(o + GEN_DMAX, ws->resp + (size_t)r * MOG_KMAX,
+			       MOG_KMAX * sizeof *o);
+			o[GEN_DMAX + MOG_KMAX] = clampf(0.1f * (float)mog_logpdf(
+					th, D, in->X + (size_t)r * GEN_DMAX), -5.0f, 2.0f);
+		}
+	}
+	return (float)nll;
+}
+
+/* Fills the flow-matching noise of n rows from a seed (or generator). */
+static void flow_noise(struct gen_ws *ws, struct rng *r, int n, int D)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < GEN_DMAX; j++)
+			ws->x0[i * GEN_DMAX + j] = j < D ? (float)rng_normal(r) : 0.0f;
+		ws->t[i] = (float)rng_uniform(r);
+		ws->Drow[i] = D;
+	}
+}
+
+/* Mean flow-matching loss of z on rows X (n <= GEN_QMAX) with the noise in
+ * ws; dz (Z, may be NULL) the gradient of that mean; dp (may be NULL)
+ * accumulates scale times the gradient. */
+static double flow_loss(const struct gen *g, const float *p, float *dp,
+			struct gen_ws *ws, const float *z, const float *X,
+			int n, float scale, float *dz)
+{
+	int Z = g->cfg.Z, i, j;
+	double l;
+
+	for (i = 0; i < n; i++) {
+		memcpy(ws->zrow + (size_t)i * Z, z, (size_t)Z * sizeof *z);
+		ws->w[i] = scale / (float)n;
+	}
+	l = velo_fm_loss(&g->ve, p, dp, ws->ve, n, X, ws->x0, ws->t, ws->zrow,
+			 ws->Drow, ws->w, dz ? ws->dz : NULL);
+	if (dz) {
+		memset(dz, 0, (size_t)Z * sizeof *dz);
+		for (i = 0; i < n; i++)
+			for (j = 0; j < Z; j++)
+				dz[j] += ws->dz[(size_t)i * Z + j];
+	}
+	return scale != 0.0f ? l / scale : 0.0;
+}
+
+/* Flow features of sequence i; returns its batch loss when computed. */
+static float flow_features(const struct gen *g, const float *p,
+			   struct gen_ws *ws, int i, const struct gen_input *in,
+			   float gain, int want_loss)
+{
+	int nst = g->cfg.Z / GEN_ZTOK, D = in->D, k, j, r;
+	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
+	float *am = setref_amask(ws->sr, i);
+	float loss = 0.0f;
+
+	memset(dir, 0, (size_t)g->cfg.Z * sizeof *dir);
+	if (g->cfg.variant != GEN_OBS || want_loss) {
+		struct rng rr;
+
+		rng_seed(&rr, in->seed);
+		flow_noise(ws, &rr, in->B, D);
+		loss = (float)flow_loss(g, p, NULL, ws, in->state, in->X, in->B,
+					1.0f, g->cfg.variant != GEN_OBS ? dir : NULL);
+	}
+	memset(fs, 0, (size_t)nst * FS_FLOW * sizeof *fs);
+	for (k = 0; k < nst; k++) {
+		float *f = fs + k * FS_FLOW;
+
+		for (j = 0; j < GEN_ZTOK; j++) {
+			f[j] = in->state[k * GEN_ZTOK + j];
+			f[GEN_ZTOK + j] = clampf(dir[k * GEN_ZTOK + j], -10.0f, 10.0f);
+			am[k * GEN_ZTOK + j] = 1.0f;
+		}
+		for (j = 0; j < GEN_DMAX; j++)
+			f[2 * GEN_ZTOK + j] = j < D ? 1.0f : 0.0f;
+		counters(g, in, gain, f + 2 * GEN_ZTOK + GEN_DMAX);
+	}
+	if (g->cfg.variant != GEN_GRAD) {
+		float *fo = setref_fo(ws->sr, i);
+
+		for (r = 0; r < in->B; r++)
+			memcpy(fo + (size_t)r * FO_FLOW, in->X + (size_t)r * GEN_DMAX,
+			       GEN_DMAX * sizeof *fo);
+	}
+	return loss;
+}
+
+int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
+		int ns, const struct gen_input *in, float *next,
+		float *batch_loss)
+{
+	int i, rc;
+
+	AM_ASSERT(ns >= 1 && ns <= ws->max_seq);
+	for (i = 0; i < ns; i++) {
+		float gain, l;
+
+		AM_ASSERT(in[i].B >= 1 && in[i].B <= ws->max_rows);
+		AM_ASSERT(in[i].D >= 1 && in[i].D <= GEN_DMAX);
+		AM_ASSERT(in[i].pass >= 0 && in[i].pass < g->cfg.passes);
+		gain = (float)(in[i].B / (in[i].rows_seen + in[i].B));
+		if (g->cfg.kind == GEN_MOG)
+			l = mog_features(g, ws, i, &in[i], gain);
+		else
+			l = flow_features(g, p, ws, i, &in[i], gain,
+					  batch_loss != NULL);
+		if (batch_loss)
+			batch_loss[i] = l;
+		setref_set(ws->sr, i, in[i].B, in[i].pass, gain);
+	}
+	/* setref reads state token after token: both layouts are that */
+	for (i = 0; i < ns; i++)
+		memcpy(next + (size_t)i * g->nstate, in[i].state,
+		       (size_t)g->nstate * sizeof *next);
+	rc = setref_forward(&g->sr, p, ws->sr, ns, next, next);
+	return rc;
+}
+
+void gen_backward(const struct gen *g, const float *p, float *dp,
+		  struct gen_ws *ws, const float *dnext)
+{
+	setref_backward(&g->sr, p, dp, ws->sr, dnext);
+}
+
+double gen_state_loss(const struct gen *g, const float *p, float *dp,
+		      struct gen_ws *ws, const float *state, const float *Q,
+		      int nq, int D, struct rng *r, float w, float *dstate)
+{
+	double l;
+	int j;
+
+	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
+	if (g->cfg.kind == GEN_MOG) {
+		l = mog_nll(state, D, Q, nq, dstate, NULL);
+		for (j = 0; j < MOG_P; j++)
+			dstate[j] *= w;
+		return l;
+	}
+	flow_noise(ws, r, nq, D);
+	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
+}
+
+static uint64_t step_seed(double rows_seen, int pass)
+{
+	uint64_t x = (uint64_t)rows_seen * 0x9E3779B97F4A7C15ull + (uint64_t)pass;
+
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9ull;
+	return x ^ (x >> 29);
+}
+
+int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
+	     float *state, const float *X, int B, int D, double rows_seen,
+	     float *loss_before, float *loss_after)
+{
+	float cur[GEN_STATE_MAX], nx[GEN_STATE_MAX], l;
+	struct gen_input in;
+	int k, rc;
+
+	if (B < 1 || B > ws->max_rows || D < 1 || D > GEN_DMAX)
+		return AM_EINVAL;
+	memcpy(cur, state, (size_t)g->nstate * sizeof *cur);
+	for (k = 0; k < g->cfg.passes; k++) {
+		in.state = cur;
+		in.X = X;
+		in.B = B;
+		in.D = D;
+		in.rows_seen = rows_seen;
+		in.pass = k;
+		in.seed = step_seed(rows_seen, k);
+		rc = gen_forward(g, p, ws, 1, &in, nx,
+				 k == 0 && loss_before ? &l : NULL);
+		if (rc != AM_OK)
+			return rc;
+		if (k == 0 && loss_before)
+			*loss_before = l;
+		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
+	}
+	if (loss_after) {
+		if (g->cfg.kind == GEN_MOG) {
+			*loss_after = (float)mog_nll(cur, D, X, B, NULL, ws->resp);
+		} else {
+			struct rng rr;
+
+			rng_seed(&rr, step_seed(rows_seen, 0));
+			flow_noise(ws, &rr, B, D);
+			*loss_after = (float)flow_loss(g, p, NULL, ws, cur, X, B,
+						       1.0f, NULL);
+		}
+	}
+	memcpy(state, cur, (size_t)g->nstate * sizeof *cur);
+	return AM_OK;
+}
+
+int gen_log_density(const struct gen *g, const float *state, const float *X,
+		    int n, int D, float *out)
+{
+	int i;
+
+	if (g->cfg.kind != GEN_MOG || D < 1 || D > GEN_DMAX || n < 0)
+		return AM_EINVAL;
+	for (i = 0; i < n; i++)
+		out[i] = (float)mog_logpdf(state, D, X + (size_t)i * GEN_DMAX);
+	return AM_OK;
+}
+
+void gen_sample(const struct gen *g, const float *p, struct gen_ws *ws,
+		const float *state, int D, int n, struct rng *r, float *out)
+{
+	if (g->cfg.kind == GEN_MOG)
+		mog_sample(state, D, r, n, out);
+	else
+		velo_sample(&g->ve, p, ws->ve, state, D, n, g->cfg.flow_steps,
+			    r, out);
+}
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+int gen_letters_parse(const char *s, unsigned char *sel)
+{
+	int n = 0, i;
+
+	memset(sel, 0, HERSHEY_LETTERS);
+	for (; *s; s++) {
+		i = hershey_letter_index((unsigned char)*s);
+		if (i < 0)
+			return -1;
+		if (!sel[i])
+			n++;
+		sel[i] = 1;
+	}
+	return n;
+}
+
+void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t)
+{
+	memset(t, 0, sizeof *t);
+	if (ts->src == GEN_SRC_MOG) {
+		struct mog_task mt;
+
+		mog_task_draw(&mt, &ts->fam, r);
+		t->D = mt.D;
+		t->K = mt.K;
+		memcpy(t->theta, mt.theta, sizeof t->theta);
+		return;
+	}
+	t->D = 2;
+	t->font = rng_int(r, 0, ts->fonts->nfonts - 1);
+	do
+		t->letter = rng_int(r, 0, HERSHEY_LETTERS - 1);
+	while (!ts->letters[t->letter]);
+}
+
+void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
+		     struct rng *r, int n, float *X)
+{
+	if (ts->src == GEN_SRC_MOG) {
+		mog_sample(t->theta, t->D, r, n, X);
+		return;
+	}
+	memset(X, 0, (size_t)n * GEN_DMAX * sizeof *X);
+	hershey_sample(&ts->fonts->font[t->font].glyph[t->letter], r, n,
+		       ts->noise, X, GEN_DMAX);
+}

@@ -1,0 +1,188 @@
+/*
+ * gen.h - the generative amortizers: a session adapts to a stream of
+ * samples from an unknown distribution, one learned step per mini-batch,
+ * and then draws new samples (and, for mixtures, evaluates the density).
+ *
+ * Two kinds, both refined by a set-of-tokens refiner (setref.h):
+ *
+ *   GEN_MOG   parametric.  The state is theta of a diagonal Gaussian
+ *             mixture (mog.h: MOG_KMAX components of MOG_T floats); one
+ *             state token per component.  Component token features: its
+ *             log weight, mean and log sd, the EM step of this batch at
+ *             theta (theta_EM - theta, shrunk by N_k / (N_k + 1) where N_k
+ *             is the component's responsibility mass), N_k / B, the active
+ *             dimensions, counters and the pass.  Observation tokens: x,
+ *             its responsibilities and log-density under theta.  The skip
+ *             path takes the EM step, so an untrained refiner is online EM
+ *             with the running-average gain B / (rows seen + B).  Variants:
+ *             obs (no EM features, no skip), grad (no observation
+ *             tokens), both.  Sampling is exact; log-density is exact.
+ *
+ *   GEN_FLOW  explicit.  The state is a task latent z (Z floats, Z/8
+ *             tokens of 8); a velocity network v(x_t, t, z) (velo.h) is
+ *             trained jointly with the refiner.  Observation tokens: x.
+ *             Variant both adds the gradient of the batch's flow-matching
+ *             loss with respect to z (backprop through v; its noise drawn
+ *             from a seed fixed by the rows seen and the pass, so a
+ *             session's step is deterministic) as features and skip
+ *             direction.  Sampling integrates the flow with the midpoint
+ *             rule in flow_steps steps.
+ *
+ * Rows have GEN_DMAX floats (zero-padded); D of them are active.
+ *
+ * A struct gen owns no floats (its parameters are views in the caller's
+ * layout: "gen.init" the learned initial state, "gen.ref.*" the refiner,
+ * "velo.*" the velocity network).  A struct gen_ws is one thread's
+ * scratch.  Never prints.
+ */
+#ifndef GEN_H
+#define GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hershey.h"
+#include "layout.h"
+#include "mog.h"
+#include "rng.h"
+#include "setref.h"
+#include "velo.h"
+
+#define GEN_DMAX 8
+#define GEN_BMAX 256
+#define GEN_ZTOK 8			/* latent floats per flow state token */
+#define GEN_STATE_MAX 256		/* floats in the largest state */
+
+enum gen_kind {
+	GEN_MOG = 1,
+	GEN_FLOW = 2,
+};
+
+enum gen_variant {
+	GEN_OBS = 1,
+	GEN_GRAD = 2,
+	GEN_BOTH = 3,
+};
+
+struct gen_config {
+	enum gen_kind kind;
+	enum gen_variant variant;
+	int C, H, L;			/* refiner width, heads, layers */
+	int passes;			/* refinement passes per mini-batch */
+	int bmax;			/* rows per mini-batch */
+	int ksteps;			/* trained horizon (counters clamp there) */
+	int Z, vH, vL;			/* flow: latent, velocity width, layers */
+	int flow_steps;			/* flow: sampler steps */
+};
+
+struct gen {
+	struct gen_config cfg;
+	int nstate;			/* floats in a state */
+	struct setref sr;
+	struct velo ve;			/* GEN_FLOW only */
+	size_t init;			/* learned initial state (nstate) */
+};
+
+struct gen_ws;
+
+int gen_config_check(const struct gen_config *c, char *err, size_t errlen);
+
+/* Registers the parameters in params; AM_OK, AM_EINVAL or AM_ENOMEM. */
+int gen_init(struct gen *g, struct layout *params, const struct gen_config *c);
+
+/* Initialises the parameters: the refiner and velocity network as their
+ * own init functions; the initial state a spread-out mixture (MOG: means
+ * on a small random cloud, unit sds, equal weights) or zero (FLOW). */
+void gen_init_params(const struct gen *g, float *p, struct rng *r);
+
+void gen_initial_state(const struct gen *g, const float *p, float *state);
+
+/* Scratch for up to max_seq sequences of up to max_rows rows each; NULL
+ * when out of memory.  gen_ws_free is NULL-safe. */
+struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows);
+void gen_ws_free(struct gen_ws *ws);
+
+/* One sequence's input to a refinement pass (all borrowed). */
+struct gen_input {
+	const float *state;		/* nstate */
+	const float *X;			/* B x GEN_DMAX */
+	int B, D;
+	double rows_seen;
+	int pass;
+	uint64_t seed;			/* FLOW: the batch loss's noise */
+};
+
+/*
+ * One refinement pass for ns sequences: next (ns x nstate).  batch_loss
+ * (ns, or NULL) receives each sequence's batch loss at its input state
+ * (mean NLL per row for MOG, mean flow-matching loss per row for FLOW).
+ * Saves what gen_backward needs.  AM_OK or AM_ENUMERIC.
+ */
+int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
+		int ns, const struct gen_input *in, float *next,
+		float *batch_loss);
+
+/* Accumulates into dp the gradient of a loss whose gradient with respect
+ * to the last forward's next states is dnext (ns x nstate). */
+void gen_backward(const struct gen *g, const float *p, float *dp,
+		  struct gen_ws *ws, const float *dnext);
+
+/*
+ * The training loss of one state on query rows Q (nq x GEN_DMAX) of its
+ * task: MOG, mean NLL per row; FLOW, mean flow-matching loss per row with
+ * noise x0 and times drawn from r.  Scaled by w; dstate (nstate) is
+ * overwritten with w * dloss/dstate; dp (may be NULL) accumulates
+ * w * dloss/dp (the velocity network).  Returns the unscaled loss.
+ */
+double gen_state_loss(const struct gen *g, const float *p, float *dp,
+		      struct gen_ws *ws, const float *state, const float *Q,
+		      int nq, int D, struct rng *r, float w, float *dstate);
+
+/* A session's step: all passes on one mini-batch; state updated only on
+ * success.  AM_OK, AM_EINVAL (sizes) or AM_ENUMERIC. */
+int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
+	     float *state, const float *X, int B, int D, double rows_seen,
+	     float *loss_before, float *loss_after);
+
+/* MOG: log-density of n rows.  AM_EINVAL for FLOW. */
+int gen_log_density(const struct gen *g, const float *state, const float *X,
+		    int n, int D, float *out);
+
+/* n samples into out (n x GEN_DMAX), from rng r. */
+void gen_sample(const struct gen *g, const float *p, struct gen_ws *ws,
+		const float *state, int D, int n, struct rng *r, float *out);
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+enum gen_source {
+	GEN_SRC_MOG = 1,		/* random mixtures (mog_family) */
+	GEN_SRC_LETTERS = 2,		/* Hershey glyphs, D = 2 */
+};
+
+struct gen_tasks {
+	enum gen_source src;
+	struct mog_family fam;
+	const struct hershey_set *fonts;	/* borrowed (LETTERS) */
+	unsigned char letters[HERSHEY_LETTERS];	/* 1: drawn */
+	float noise;				/* LETTERS: point noise sd */
+};
+
+struct gen_task {
+	int D, K;
+	float theta[MOG_P];		/* MOG: the true mixture */
+	int font, letter;		/* LETTERS */
+};
+
+/* Parses a letter list such as "ABCabc" into sel (HERSHEY_LETTERS flags);
+ * returns the number selected or -1 for a character that is not a
+ * letter. */
+int gen_letters_parse(const char *s, unsigned char *sel);
+
+/* Draws a task (a mixture; or a font and one of the selected letters). */
+void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t);
+
+/* n rows of the task into X (n x GEN_DMAX, zero-padded). */
+void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
+		     struct rng *r, int n, float *X);
+
+#endif

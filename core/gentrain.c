@@ -1,0 +1,633 @@
+/*
+ * gentrain.c - greedy, population-based meta-training of the generative
+ * amortizers.
+ */
+#include "gentrain.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am.h"
+#include "amfile.h"
+
+struct traj {
+	struct gen_task task;
+	struct rng rng;
+	float state[GEN_STATE_MAX];
+	float *X;			/* current mini-batch (bmax rows) */
+	int B, step, pass;
+	double rows;
+	uint64_t seed;			/* this pass's batch-loss noise */
+};
+
+struct shard {
+	struct gen_ws *ws;
+	float *dp;
+	struct gen_input *in;
+	float *dnext;			/* (chunk, nstate) */
+	float *Q;			/* (nq, GEN_DMAX) */
+	float *dinit;			/* (nstate) scratch */
+	double loss;
+	int failed;
+};
+
+struct gentrain {
+	struct gentrain_config cfg;
+	struct gen g;
+	struct layout lay;
+	float *p, *dp;
+	unsigned char *decay;
+	struct adam opt;
+	struct rng rng;
+	long it;
+	struct traj *pop;
+	float *batch_mem;
+	float *next;
+	int *order;
+	struct shard sh[GENTRAIN_SHARDS_MAX];
+};
+
+void gentrain_config_default(struct gentrain_config *c, enum gen_kind kind)
+{
+	memset(c, 0, sizeof *c);
+	c->gen.kind = kind;
+	c->gen.variant = GEN_BOTH;
+	c->gen.C = 64;
+	c->gen.H = 4;
+	c->gen.L = 4;
+	c->gen.passes = 1;
+	c->gen.bmax = 32;
+	c->gen.ksteps = 16;
+	c->gen.Z = 32;
+	c->gen.vH = 128;
+	c->gen.vL = 3;
+	c->gen.flow_steps = 32;
+	c->tasks.src = GEN_SRC_MOG;
+	mog_family_default(&c->tasks.fam);
+	c->tasks.noise = 0.03f;
+	c->pop = 128;
+	c->chunk = 16;
+	c->nq = 128;
+	c->iters = 4000;
+	c->lr = 1e-3f;
+	c->lr_min = 1e-5f;
+	c->warmup = 200;
+	c->clip = 1.0f;
+	c->weight_decay = 0.01f;
+	c->full_batch = 0.5f;
+	c->seed = 1;
+	c->shards = 2;
+}
+
+int gentrain_config_check(const struct gentrain_config *c, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+	int i, n = 0;
+
+	if (gen_config_check(&c->gen, err, errlen) != AM_OK)
+		return AM_EINVAL;
+	for (i = 0; i < HERSHEY_LETTERS; i++)
+		n += c->tasks.letters[i] != 0;
+	if (c->pop < 1 || c->pop > 65536)
+		bad = "population must be in [1, 65536]";
+	else if (c->chunk < 1 || c->chunk > c->pop)
+		bad = "chunk must be in [1, population]";
+	else if (c->nq < 2 || c->nq > 1024)
+		bad = "queries must be in [2, 1024]";
+	else if (c->iters < 1 || c->warmup < 0)
+		bad = "iterations must be positive";
+	else if (!(c->lr > 0.0f) || !(c->lr_min >= 0.0f) || !(c->clip >= 0.0f) ||
+		 !(c->weight_decay >= 0.0f))
+		bad = "learning rates, clip and decay must be non-negative";
+	else if (!(c->full_batch >= 0.0f && c->full_batch <= 1.0f))
+		bad = "full_batch must be in [0, 1]";
+	else if (c->shards < 1 || c->shards > GENTRAIN_SHARDS_MAX)
+		bad = "shards must be in [1, 8]";
+	else if (c->tasks.src == GEN_SRC_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
+		bad = "bad mixture family";
+	else if (c->tasks.src == GEN_SRC_MOG && c->tasks.fam.dmax > GEN_DMAX)
+		bad = "mixture dimension above 8";
+	else if (c->tasks.src == GEN_SRC_LETTERS &&
+		 (!c->tasks.fonts || c->tasks.fonts->nfonts < 1 || n < 1 ||
+		  !(c->tasks.noise >= 0.0f)))
+		bad = "letters need fonts, at least one letter and a noise >= 0";
+	else if (c->tasks.src != GEN_SRC_MOG && c->tasks.src != GEN_SRC_LETTERS)
+		bad = "unknown task source";
+	if (!bad)
+		return AM_OK;
+	if (err && errlen)
+		snprintf(err, errlen, "%s", bad);
+	return AM_EINVAL;
+}
+
+static void traj_new_batch(struct gentrain *t, struct traj *tr)
+{
+	int bmax = t->cfg.gen.bmax;
+
+	tr->B = rng_uniform(&tr->rng) < t->cfg.full_batch ? bmax :
+		rng_int(&tr->rng, 1, bmax);
+	gen_task_sample(&t->cfg.tasks, &tr->task, &tr->rng, tr->B, tr->X);
+}
+
+static void traj_reset(struct gentrain *t, struct traj *tr)
+{
+	gen_task_draw(&t->cfg.tasks, &tr->rng, &tr->task);
+	gen_initial_state(&t->g, t->p, tr->state);
+	tr->rows = 0.0;
+	tr->step = 0;
+	tr->pass = 0;
+	tr->seed = rng_u64(&tr->rng);
+	traj_new_batch(t, tr);
+}
+
+static void traj_advance(struct gentrain *t, struct traj *tr, const float *next)
+{
+	memcpy(tr->state, next, (size_t)t->g.nstate * sizeof *next);
+	tr->seed = rng_u64(&tr->rng);
+	if (++tr->pass < t->cfg.gen.passes)
+		return;
+	tr->pass = 0;
+	tr->rows += tr->B;
+	if (++tr->step >= t->cfg.gen.ksteps) {
+		traj_reset(t, tr);
+		return;
+	}
+	traj_new_batch(t, tr);
+}
+
+static void traj_input(const struct traj *tr, struct gen_input *in)
+{
+	in->state = tr->state;
+	in->X = tr->X;
+	in->B = tr->B;
+	in->D = tr->task.D;
+	in->rows_seen = tr->rows;
+	in->pass = tr->pass;
+	in->seed = tr->seed;
+}
+
+static void gentrain_plan(struct gentrain *t)
+{
+	int n = t->cfg.pop, i, j;
+
+	for (i = 0; i < n; i++)
+		t->order[i] = i;
+	for (i = 1; i < n; i++) {
+		int v = t->order[i];
+
+		for (j = i; j > 0 && t->pop[t->order[j - 1]].B > t->pop[v].B; j--)
+			t->order[j] = t->order[j - 1];
+		t->order[j] = v;
+	}
+}
+
+void gentrain_free(struct gentrain *t)
+{
+	int s;
+
+	if (!t)
+		return;
+	for (s = 0; s < GENTRAIN_SHARDS_MAX; s++) {
+		gen_ws_free(t->sh[s].ws);
+		free(t->sh[s].dp);
+		free(t->sh[s].in);
+		free(t->sh[s].dnext);
+		free(t->sh[s].Q);
+		free(t->sh[s].dinit);
+	}
+	adam_free(&t->opt);
+	free(t->p);
+	free(t->dp);
+	free(t->decay);
+	free(t->pop);
+	free(t->batch_mem);
+	free(t->next);
+	free(t->order);
+	layout_free(&t->lay);
+	free(t);
+}
+
+struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
+			      size_t errlen)
+{
+	struct gentrain *t;
+	size_t n, bm;
+	int i, s, k, ns;
+
+	if (gentrain_config_check(c, err, errlen) != AM_OK)
+		return NULL;
+	t = calloc(1, sizeof *t);
+	if (!t)
+		goto oom;
+	t->cfg = *c;
+	layout_init(&t->lay);
+	if (gen_init(&t->g, &t->lay, &c->gen) != AM_OK)
+		goto oom;
+	n = t->lay.total;
+	ns = t->g.nstate;
+	bm = (size_t)c->gen.bmax;
+	t->p = calloc(n, sizeof *t->p);
+	t->dp = calloc(n, sizeof *t->dp);
+	t->decay = calloc(n, 1);
+	t->pop = calloc((size_t)c->pop, sizeof *t->pop);
+	t->batch_mem = calloc((size_t)c->pop * bm * GEN_DMAX, sizeof(float));
+	t->next = calloc((size_t)c->pop * ns, sizeof(float));
+	t->order = calloc((size_t)c->pop, sizeof *t->order);
+	if (!t->p || !t->dp || !t->decay || !t->pop || !t->batch_mem ||
+	    !t->next || !t->order || adam_init(&t->opt, n) != AM_OK)
+		goto oom;
+	for (s = 0; s < c->shards; s++) {
+		struct shard *sh = &t->sh[s];
+
+		sh->ws = gen_ws_new(&t->g, c->chunk, c->gen.bmax);
+		sh->dp = calloc(n, sizeof(float));
+		sh->in = calloc((size_t)c->chunk, sizeof *sh->in);
+		sh->dnext = calloc((size_t)c->chunk * ns, sizeof(float));
+		sh->Q = calloc((size_t)c->nq * GEN_DMAX, sizeof(float));
+		sh->dinit = calloc((size_t)ns, sizeof(float));
+		if (!sh->ws || !sh->dp || !sh->in || !sh->dnext || !sh->Q ||
+		    !sh->dinit)
+			goto oom;
+	}
+	for (i = 0; i < t->lay.n; i++)
+		if (t->lay.views[i].ndim == 2)
+			memset(t->decay + t->lay.views[i].offset, 1,
+			       t->lay.views[i].size);
+	t->opt.lr = c->lr;
+	t->opt.clip = c->clip;
+	t->opt.weight_decay = c->weight_decay;
+	rng_seed(&t->rng, c->seed);
+	gen_init_params(&t->g, t->p, &t->rng);
+	for (i = 0; i < c->pop; i++) {
+		struct traj *tr = &t->pop[i];
+
+		tr->X = t->batch_mem + (size_t)i * bm * GEN_DMAX;
+		rng_split(&t->rng, (uint64_t)i, &tr->rng);
+		traj_reset(t, tr);
+	}
+	for (i = 0; i < c->pop; i++) {
+		struct traj *tr = &t->pop[i];
+		int ff = i % (c->gen.ksteps * c->gen.passes);
+
+		for (k = 0; k < ff; k++) {
+			struct gen_input in;
+
+			traj_input(tr, &in);
+			if (gen_forward(&t->g, t->p, t->sh[0].ws, 1, &in,
+					t->sh[0].dnext, NULL) != AM_OK) {
+				snprintf(err, errlen, "initial refiner diverged");
+				gentrain_free(t);
+				return NULL;
+			}
+			traj_advance(t, tr, t->sh[0].dnext);
+		}
+	}
+	gentrain_plan(t);
+	return t;
+oom:
+	if (err && errlen)
+		snprintf(err, errlen, "out of memory");
+	gentrain_free(t);
+	return NULL;
+}
+
+void gentrain_shard(struct gentrain *t, int s)
+{
+	struct shard *sh = &t->sh[s];
+	const struct gentrain_config *c = &t->cfg;
+	int chunk = c->chunk, pop = c->pop, ns = t->g.nstate, nchunks, ch, i, j;
+	int starts = c->pop / (c->gen.ksteps * c->gen.passes);
+	float w = 1.0f / (float)pop;
+	float w0 = 1.0f / (float)(starts > 0 ? starts : 1);
+
+	AM_ASSERT(s >= 0 && s < c->shards);
+	memset(sh->dp, 0, t->lay.total * sizeof *sh->dp);
+	sh->loss = 0.0;
+	sh->failed = 0;
+	nchunks = (pop + chunk - 1) / chunk;
+	for (ch = s; ch < nchunks; ch += c->shards) {
+		int lo = ch * chunk, n = pop - lo < chunk ? pop - lo : chunk;
+
+		for (i = 0; i < n; i++)
+			traj_input(&t->pop[t->order[lo + i]], &sh->in[i]);
+		if (gen_forward(&t->g, t->p, sh->ws, n, sh->in, sh->dnext,
+				NULL) != AM_OK) {
+			sh->failed = 1;
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			int k = t->order[lo + i];
+			struct traj *tr = &t->pop[k];
+			float *nx = t->next + (size_t)k * ns;
+			float *dn = sh->dnext + (size_t)i * ns;
+			double l;
+
+			memcpy(nx, dn, (size_t)ns * sizeof *nx);
+			gen_task_sample(&c->tasks, &tr->task, &tr->rng, c->nq, sh->Q);
+			l = gen_state_loss(&t->g, t->p, sh->dp, sh->ws, nx, sh->Q,
+					   c->nq, tr->task.D, &tr->rng, w, dn);
+			if (c->tasks.src == GEN_SRC_MOG)
+				l -= mog_nll(tr->task.theta, tr->task.D, sh->Q,
+					     c->nq, NULL, NULL);
+			sh->loss += l;
+			/* the learned initial state, on the tasks that start
+			 * from it */
+			if (tr->step == 0 && tr->pass == 0) {
+				gen_state_loss(&t->g, t->p, sh->dp, sh->ws,
+					       t->p + t->g.init, sh->Q, c->nq,
+					       tr->task.D, &tr->rng, w0, sh->dinit);
+				for (j = 0; j < ns; j++)
+					sh->dp[t->g.init + j] += sh->dinit[j];
+			}
+		}
+		/* gen_state_loss wrote the velocity network's part into dp;
+		 * the refiner's part flows through dnext */
+		gen_backward(&t->g, t->p, sh->dp, sh->ws, sh->dnext);
+	}
+}
+
+static float gentrain_lr(const struct gentrain_config *c, long it)
+{
+	double frac;
+
+	if (it < c->warmup)
+		return c->lr * (float)(it + 1) / (float)c->warmup;
+	if (c->iters <= c->warmup)
+		return c->lr;
+	frac = (double)(it - c->warmup) / (double)(c->iters - c->warmup);
+	if (frac > 1.0)
+		frac = 1.0;
+	return c->lr_min + 0.5f * (c->lr - c->lr_min) *
+	       (float)(1.0 + cos(3.141592653589793 * frac));
+}
+
+int gentrain_apply(struct gentrain *t, double *loss)
+{
+	size_t n = t->lay.total, j;
+	double total;
+	int s, i;
+
+	for (s = 0; s < t->cfg.shards; s++)
+		if (t->sh[s].failed)
+			return AM_ENUMERIC;
+	memcpy(t->dp, t->sh[0].dp, n * sizeof *t->dp);
+	total = t->sh[0].loss;
+	for (s = 1; s < t->cfg.shards; s++) {
+		for (j = 0; j < n; j++)
+			t->dp[j] += t->sh[s].dp[j];
+		total += t->sh[s].loss;
+	}
+	total /= t->cfg.pop;
+	if (!isfinite(total))
+		return AM_ENUMERIC;
+	for (j = 0; j < n; j++)
+		if (!isfinite(t->dp[j]))
+			return AM_ENUMERIC;
+	t->opt.lr = gentrain_lr(&t->cfg, t->it);
+	adam_step(&t->opt, t->p, t->dp, t->decay);
+	for (i = 0; i < t->cfg.pop; i++)
+		traj_advance(t, &t->pop[i], t->next + (size_t)i * t->g.nstate);
+	gentrain_plan(t);
+	t->it++;
+	if (loss)
+		*loss = total;
+	return AM_OK;
+}
+
+long gentrain_iteration(const struct gentrain *t)
+{
+	return t->it;
+}
+
+const struct gen *gentrain_model(const struct gentrain *t)
+{
+	return &t->g;
+}
+
+const struct layout *gentrain_layout(const struct gentrain *t)
+{
+	return &t->lay;
+}
+
+const float *gentrain_params(const struct gentrain *t)
+{
+	return t->p;
+}
+
+/* ---- checkpoints: integers as 16-bit pieces in floats (exact) ------------ */
+
+#define TRAJ_INTS 8			/* D K font letter B step pass rows */
+#define TRAJ_FIXED (4 * TRAJ_INTS + 4 * 4 + 4 + MOG_P)
+#define COUNTERS (4 + 4 + 16)
+
+static void put_u64(float *f, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		f[i] = (float)((v >> (16 * i)) & 0xffff);
+}
+
+static int get_u64(const float *f, uint64_t *v)
+{
+	uint64_t r = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!(f[i] >= 0.0f && f[i] <= 65535.0f) || f[i] != floorf(f[i]))
+			return -1;
+		r |= (uint64_t)f[i] << (16 * i);
+	}
+	*v = r;
+	return 0;
+}
+
+static size_t traj_floats(const struct gentrain *t)
+{
+	return TRAJ_FIXED + (size_t)t->g.nstate +
+	       (size_t)t->cfg.gen.bmax * GEN_DMAX;
+}
+
+static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
+{
+	uint64_t v[TRAJ_INTS] = { (uint64_t)tr->task.D, (uint64_t)tr->task.K,
+				  (uint64_t)tr->task.font, (uint64_t)tr->task.letter,
+				  (uint64_t)tr->B, (uint64_t)tr->step,
+				  (uint64_t)tr->pass, (uint64_t)tr->rows };
+	int i;
+
+	for (i = 0; i < TRAJ_INTS; i++, f += 4)
+		put_u64(f, v[i]);
+	for (i = 0; i < 4; i++, f += 4)
+		put_u64(f, tr->rng.s[i]);
+	put_u64(f, tr->seed);
+	f += 4;
+	memcpy(f, tr->task.theta, MOG_P * sizeof *f);
+	f += MOG_P;
+	memcpy(f, tr->state, (size_t)t->g.nstate * sizeof *f);
+	f += t->g.nstate;
+	memcpy(f, tr->X, (size_t)t->cfg.gen.bmax * GEN_DMAX * sizeof *f);
+}
+
+static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f)
+{
+	uint64_t v[TRAJ_INTS];
+	int i;
+
+	for (i = 0; i < TRAJ_INTS; i++, f += 4)
+		if (get_u64(f, &v[i]))
+			return -1;
+	for (i = 0; i < 4; i++, f += 4)
+		if (get_u64(f, &tr->rng.s[i]))
+			return -1;
+	if (get_u64(f, &tr->seed))
+		return -1;
+	f += 4;
+	if (v[0] < 1 || v[0] > GEN_DMAX || v[1] > MOG_KMAX ||
+	    v[3] >= HERSHEY_LETTERS || v[4] < 1 ||
+	    v[4] > (uint64_t)t->cfg.gen.bmax ||
+	    v[5] >= (uint64_t)t->cfg.gen.ksteps ||
+	    v[6] >= (uint64_t)t->cfg.gen.passes)
+		return -1;
+	if (t->cfg.tasks.src == GEN_SRC_LETTERS &&
+	    v[2] >= (uint64_t)t->cfg.tasks.fonts->nfonts)
+		return -1;
+	tr->task.D = (int)v[0];
+	tr->task.K = (int)v[1];
+	tr->task.font = (int)v[2];
+	tr->task.letter = (int)v[3];
+	tr->B = (int)v[4];
+	tr->step = (int)v[5];
+	tr->pass = (int)v[6];
+	tr->rows = (double)v[7];
+	memcpy(tr->task.theta, f, MOG_P * sizeof *f);
+	f += MOG_P;
+	memcpy(tr->state, f, (size_t)t->g.nstate * sizeof *f);
+	f += t->g.nstate;
+	memcpy(tr->X, f, (size_t)t->cfg.gen.bmax * GEN_DMAX * sizeof *f);
+	return 0;
+}
+
+static int ckpt_layout(const struct gentrain *t, struct layout *l)
+{
+	int n = (int)t->lay.total, pop = t->cfg.pop;
+
+	layout_init(l);
+	if (layout_add1(l, "ckpt.params", n) == (size_t)-1 ||
+	    layout_add1(l, "ckpt.adam_m", n) == (size_t)-1 ||
+	    layout_add1(l, "ckpt.adam_v", n) == (size_t)-1 ||
+	    layout_add2(l, "ckpt.population", pop, (int)traj_floats(t)) == (size_t)-1 ||
+	    layout_add1(l, "ckpt.counters", COUNTERS) == (size_t)-1) {
+		layout_free(l);
+		return AM_ENOMEM;
+	}
+	return AM_OK;
+}
+
+int gentrain_save_checkpoint(const struct gentrain *t, const char *path,
+			     const char *header, char *err, size_t errlen)
+{
+	struct layout l;
+	float *buf, *f;
+	size_t n = t->lay.total;
+	int rc, i;
+
+	rc = ckpt_layout(t, &l);
+	if (rc != AM_OK) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	buf = calloc(l.total, sizeof *buf);
+	if (!buf) {
+		layout_free(&l);
+		snprintf(err, errlen, "out of memory");
+		return AM_ENOMEM;
+	}
+	memcpy(buf + layout_find(&l, "ckpt.params")->offset, t->p, n * sizeof *buf);
+	memcpy(buf + layout_find(&l, "ckpt.adam_m")->offset, t->opt.m, n * sizeof *buf);
+	memcpy(buf + layout_find(&l, "ckpt.adam_v")->offset, t->opt.v, n * sizeof *buf);
+	f = buf + layout_find(&l, "ckpt.population")->offset;
+	for (i = 0; i < t->cfg.pop; i++)
+		traj_pack(t, &t->pop[i], f + (size_t)i * traj_floats(t));
+	f = buf + layout_find(&l, "ckpt.counters")->offset;
+	put_u64(f, (uint64_t)t->it);
+	put_u64(f + 4, (uint64_t)t->opt.t);
+	for (i = 0; i < 4; i++)
+		put_u64(f + 8 + 4 * i, t->rng.s[i]);
+	rc = amfile_write(path, header, &l, buf, err, errlen);
+	free(buf);
+	layout_free(&l);
+	return rc;
+}
+
+int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
+			     size_t errlen)
+{
+	struct amfile f;
+	struct layout l;
+	struct traj *pop = NULL;
+	float *buf = NULL, *mem = NULL;
+	size_t n = t->lay.total, bm = (size_t)t->cfg.gen.bmax;
+	uint64_t it, at, rs[4];
+	const float *c;
+	int rc, i;
+
+	memset(&f, 0, sizeof f);
+	rc = ckpt_layout(t, &l);
+	if (rc != AM_OK)
+		return rc;
+	rc = amfile_read(path, &f, err, errlen);
+	if (rc != AM_OK)
+		goto out;
+	buf = calloc(l.total, sizeof *buf);
+	pop = calloc((size_t)t->cfg.pop, sizeof *pop);
+	mem = calloc((size_t)t->cfg.pop * bm * GEN_DMAX, sizeof *mem);
+	if (!buf || !pop || !mem) {
+		rc = AM_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = amfile_bind(&f, &l, buf, err, errlen);
+	if (rc != AM_OK)
+		goto out;
+	c = buf + layout_find(&l, "ckpt.counters")->offset;
+	if (get_u64(c, &it) || get_u64(c + 4, &at) || get_u64(c + 8, &rs[0]) ||
+	    get_u64(c + 12, &rs[1]) || get_u64(c + 16, &rs[2]) ||
+	    get_u64(c + 20, &rs[3]) || it > (uint64_t)t->cfg.iters) {
+		rc = AM_EFORMAT;
+		snprintf(err, errlen, "checkpoint counters are corrupt");
+		goto out;
+	}
+	for (i = 0; i < t->cfg.pop; i++) {
+		pop[i].X = mem + (size_t)i * bm * GEN_DMAX;
+		if (traj_unpack(t, &pop[i], buf + layout_find(&l, "ckpt.population")->offset +
+				(size_t)i * traj_floats(t))) {
+			rc = AM_EFORMAT;
+			snprintf(err, errlen, "checkpoint trajectory %d is corrupt", i);
+			goto out;
+		}
+	}
+	memcpy(t->p, buf + layout_find(&l, "ckpt.params")->offset, n * sizeof *buf);
+	memcpy(t->opt.m, buf + layout_find(&l, "ckpt.adam_m")->offset, n * sizeof *buf);
+	memcpy(t->opt.v, buf + layout_find(&l, "ckpt.adam_v")->offset, n * sizeof *buf);
+	memcpy(t->rng.s, rs, sizeof rs);
+	t->it = (long)it;
+	t->opt.t = (long)at;
+	free(t->pop);
+	free(t->batch_mem);
+	t->pop = pop;
+	t->batch_mem = mem;
+	pop = NULL;
+	mem = NULL;
+	gentrain_plan(t);
+	rc = AM_OK;
+out:
+	free(pop);
+	free(mem);
+	free(buf);
+	amfile_free(&f);
+	layout_free(&l);
+	return rc;
+}
