@@ -54,11 +54,16 @@ void scaler_fit(struct scaler *s, const double *x, const double *y, int n,
 		return;
 	for (j = 0; j < D; j++)
 		column_stats(x + j, n, D, &s->mean[j], &s->sd[j]);
-	for (; j < LINREG_DMAX; j++) {
+	for (; j < AMZ_DMAX; j++) {
 		s->mean[j] = 0;
 		s->sd[j] = 1;
 	}
-	column_stats(y, n, 1, &s->mean[SCALER_Y], &s->sd[SCALER_Y]);
+	if (y) {
+		column_stats(y, n, 1, &s->mean[SCALER_Y], &s->sd[SCALER_Y]);
+	} else {
+		s->mean[SCALER_Y] = 0;
+		s->sd[SCALER_Y] = 1;
+	}
 	s->mode = SCALER_FITTED;
 }
 
@@ -84,6 +89,27 @@ void scaler_unmap(const struct scaler *s, double zmean, double zvar,
 	}
 	*mean = s->mean[SCALER_Y] + sd * zmean;
 	*var = sd * sd * zvar;
+}
+
+double scaler_unmap_x(const struct scaler *s, int j, double z)
+{
+	if (s->mode != SCALER_FITTED)
+		return z;
+	return s->mean[j] + (double)s->sd[j] * z;
+}
+
+double scaler_unmap_log_density(const struct scaler *s, int D, double lz)
+{
+	double logdet = 0;
+	int j;
+
+	if (s->mode != SCALER_FITTED)
+		return lz;
+	/* x = mean + sd * z column by column: the Jacobian dz/dx is
+	 * diag(1 / sd), so log p_x(x) = log p_z(z) - sum_j log sd_j */
+	for (j = 0; j < D; j++)
+		logdet += log((double)s->sd[j]);
+	return lz - logdet;
 }
 
 void scaler_pack(const struct scaler *s, float *out)

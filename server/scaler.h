@@ -8,16 +8,27 @@
  * input column and of y from its FIRST mini-batch and maps every later row
  * and every predict input with them, z = (v - mean) / sd; predictions come
  * back in y's units, mean = mean_y + sd_y * zhat, variance = sd_y^2 * var.
+ *
+ * Models without a target (generative: rows are x only) standardize only
+ * the x columns; the y column stays the identity.  What they answer maps
+ * back to the data's units: a sample is x_j = mean_j + sd_j * z_j, and a
+ * log-density, by the change of variables x = mean + sd * z over the D
+ * active columns, is
+ *
+ *     log p_x(x) = log p_z(z) - sum_{j<D} log sd_j.
+ *
+ * Until the first batch (PENDING) and when standardization is off, every
+ * map is the identity: values are in the model's own standardized units.
  * A column whose sd in that batch is at most 1e-6 of its mean's magnitude
  * (or zero) is constant up to rounding: it is only centred (sd set to 1).
  * The statistics are kept in single precision (rounded once, when fitted),
  * so the map in memory and the one stored with the session are the same
  * numbers and a restarted daemon predicts bit for bit as before.
  *
- * Column j < LINREG_DMAX is input j; column LINREG_DMAX is y.
+ * Column j < AMZ_DMAX is input j; column AMZ_DMAX is y.
  *
- * Stored form (SCALER_FLOATS floats, after the REFINER_S refiner floats in
- * the session's state blob):
+ * Stored form (SCALER_FLOATS floats, after the session's state floats in
+ * its state blob; sessions.h):
  *   [0]                        mode: 0 pending, 1 fitted, 2 off
  *   [1 .. 1+SCALER_COLS)       mean of x0..x15, y
  *   [1+SCALER_COLS .. end)     sd of x0..x15, y (1 for a centred column)
@@ -28,10 +39,10 @@
 #ifndef SCALER_H
 #define SCALER_H
 
-#include "linreg.h"
+#include "amz.h"
 
-#define SCALER_COLS (LINREG_DMAX + 1)
-#define SCALER_Y LINREG_DMAX
+#define SCALER_COLS (AMZ_DMAX + 1)
+#define SCALER_Y AMZ_DMAX
 #define SCALER_FLOATS (1 + 2 * SCALER_COLS)
 #define SCALER_SD_REL 1e-6
 
@@ -52,8 +63,10 @@ void scaler_init(struct scaler *s, int on);
 
 /*
  * Takes the statistics from n >= 1 rows: x holds n rows of D values (row
- * stride D) and y n values, all finite and within single precision.  Only
- * a PENDING scaler changes (to FITTED); others are left as they are.
+ * stride D, 1 <= D <= AMZ_DMAX) and y n values, or NULL for rows without
+ * a target (the y column is then the identity), all finite and within
+ * single precision.  Only a PENDING scaler changes (to FITTED); others are
+ * left as they are.
  */
 void scaler_fit(struct scaler *s, const double *x, const double *y, int n,
 		int D);
@@ -66,6 +79,16 @@ int scaler_map(const struct scaler *s, int j, double v, float *z);
  * units.  Identity unless FITTED. */
 void scaler_unmap(const struct scaler *s, double zmean, double zvar,
 		  double *mean, double *var);
+
+/* Maps a standardized value z of input column j back to the data's units,
+ * mean_j + sd_j * z (not rounded: the caller checks the range).  Identity
+ * unless FITTED. */
+double scaler_unmap_x(const struct scaler *s, int j, double z);
+
+/* Maps a log-density over the D active input columns in standardized
+ * units back to the data's units: lz - sum_{j<D} log sd_j.  Identity
+ * unless FITTED. */
+double scaler_unmap_log_density(const struct scaler *s, int D, double lz);
 
 /* Writes the stored form into out (SCALER_FLOATS floats). */
 void scaler_pack(const struct scaler *s, float *out);
