@@ -200,6 +200,16 @@ int tool_eval(int argc, char **argv)
 			fprintf(stderr, "amort eval: %s: %s\n", files[i], err);
 			goto out;
 		}
+	for (i = 0; i < nfiles; i++)
+		if (models[i].gen && nfiles > 1) {
+			fprintf(stderr, "amort eval: %s: a generative model is evaluated "
+				"on its own\n", files[i]);
+			goto out;
+		}
+	if (models[0].gen) {
+		rc = tool_geval(&models[0], argc, argv);
+		goto out;
+	}
 	gemm_set_threads(1);
 	memset(&c, 0, sizeof c);
 	c.ntasks = (int)tasks;

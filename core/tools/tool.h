@@ -12,6 +12,10 @@ int tool_train(int argc, char **argv);
 int tool_adapt(int argc, char **argv);
 int tool_eval(int argc, char **argv);
 
+struct model;
+/* `amort eval` on one generative model (gevaltool.c); m is loaded. */
+int tool_geval(struct model *m, int argc, char **argv);
+
 /* Parses a non-negative integer option value; returns 0 and sets *out, or
  * prints a message naming the option and returns -1. */
 int tool_parse_long(const char *opt, const char *s, long lo, long hi, long *out);
