@@ -284,6 +284,17 @@ const struct model *api_session_model(struct api *a, const struct session_view *
 			      v->id, v->model, v->model_checksum, m->checksum);
 		return NULL;
 	}
+	/* the same file, so the same state size, unless the stored blob was
+	 * damaged: refuse it rather than read past its floats */
+	if (v->nstate != m->az.nstate) {
+		log_msg(LOG_ERROR, "session %s: its stored state has %d floats but "
+			"model '%s' uses %d", v->id, v->nstate, v->model, m->az.nstate);
+		reply_problem(resp, REPLY_MODEL_UNAVAILABLE, "session %s holds a state of "
+			      "%d floats but model '%s' (family %s) uses %d: the session "
+			      "cannot be used with it (delete it)", v->id, v->nstate,
+			      v->model, amz_family_name(m->az.family), m->az.nstate);
+		return NULL;
+	}
 	return m;
 }
 

@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "am.h"
+#include "amz.h"
 #include "api.h"
 #include "ingest.h"
 #include "log.h"
 #include "model.h"
-#include "refiner.h"
 #include "reply.h"
 #include "scaler.h"
 #include "sessions.h"
@@ -155,9 +156,9 @@ void api_sessions_create(struct api *a, const struct http_request *req,
 		o = json_object_get(opts, "dim");
 		if (o && !json_is_null(o)) {
 			if (!json_is_integer(o) || json_integer_value(o) < 1 ||
-			    json_integer_value(o) > LINREG_DMAX) {
+			    json_integer_value(o) > m->az.dmax) {
 				reply_problem(resp, REPLY_INVALID, "options.dim must be an "
-					      "integer from 1 to %d", LINREG_DMAX);
+					      "integer from 1 to %d", m->az.dmax);
 				goto out;
 			}
 			dim = (int)json_integer_value(o);
@@ -189,7 +190,8 @@ void api_sessions_create(struct api *a, const struct http_request *req,
 	snprintf(v.regime, sizeof v.regime, "%s", regime ? regime : "parametric");
 	snprintf(v.options, sizeof v.options, "%s", text);
 	v.dim = dim;
-	refiner_initial_state(&m->ref, m->p, v.state);
+	v.nstate = m->az.nstate;
+	amz_initial_state(&m->az, v.state);
 	scaler_init(&v.sc, standardize);
 	rc = sessions_create(a->sessions, &v, &created, err, sizeof err);
 	if (rc == SESSIONS_FULL) {
@@ -389,15 +391,17 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 /* ---- predict and sample ------------------------------------------------ */
 
 /*
- * Predicts n rows of D raw inputs under the view's state: maps them with
- * the session's scaler, then maps mean and variance back.  Fills mean and
- * var (n each) or returns -1 with resp filled (422).
+ * Predicts n rows of D raw inputs under the view's state (a model with
+ * has_mean): maps them with the session's scaler, then maps mean and
+ * variance back.  Fills mean and var (n each) or returns -1 with resp
+ * filled (422, 500).
  */
-static int predict_rows(const struct session_view *v, const double *x, int n,
-			int D, double *mean, double *var, struct http_response *resp)
+static int predict_rows(const struct model *m, const struct session_view *v,
+			const double *x, int n, int D, double *mean, double *var,
+			struct http_response *resp)
 {
-	float X[PREDICT_CHUNK * LINREG_DMAX], zm[PREDICT_CHUNK], zv[PREDICT_CHUNK];
-	int done, k, i, j;
+	float X[PREDICT_CHUNK * AMZ_DMAX], zm[PREDICT_CHUNK], zv[PREDICT_CHUNK];
+	int dmax = m->az.dmax, done, k, i, j, rc;
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
@@ -405,7 +409,7 @@ static int predict_rows(const struct session_view *v, const double *x, int n,
 		for (i = 0; i < k; i++) {
 			for (j = 0; j < D; j++) {
 				if (scaler_map(&v->sc, j, x[(size_t)(done + i) * D + j],
-					       &X[i * LINREG_DMAX + j])) {
+					       &X[i * dmax + j])) {
 					reply_problem(resp, REPLY_INVALID, "x[%d][%d] is beyond "
 						      "single precision after standardization",
 						      done + i, j);
@@ -413,7 +417,12 @@ static int predict_rows(const struct session_view *v, const double *x, int n,
 				}
 			}
 		}
-		refiner_predict(v->state, X, k, zm, zv);
+		rc = amz_predict(&m->az, v->state, X, k, D, zm, zv);
+		if (rc != AM_OK) {
+			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
+			reply_problem(resp, REPLY_INTERNAL, "predicting failed");
+			return -1;
+		}
 		for (i = 0; i < k; i++) {
 			double mu, s2;
 
@@ -437,6 +446,7 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	json_t *body, *jm = NULL, *jv = NULL;
 	struct session *s = NULL;
 	struct session_view v;
+	const struct model *m;
 	double *x = NULL, *mean = NULL, *var = NULL;
 	int n, D, i;
 
@@ -457,8 +467,19 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	if (!s)
 		goto out;
 	sessions_view(s, &v);
-	if (!api_session_model(a, &v, resp))
+	m = api_session_model(a, &v, resp);
+	if (!m)
 		goto out;
+	if (!m->az.has_mean) {
+		reply_problem(resp, REPLY_INVALID, "model '%s' (family %s) does not "
+			      "predict a mean", m->name, amz_family_name(m->az.family));
+		goto out;
+	}
+	if (D > m->az.dmax) {
+		reply_problem(resp, REPLY_INVALID, "the rows have %d values; model '%s' "
+			      "takes rows of 1 to %d", D, m->name, m->az.dmax);
+		goto out;
+	}
 	if (v.dim && v.dim != D) {
 		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
 			      "session's dimension is %d", D, v.dim);
@@ -472,7 +493,7 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (predict_rows(&v, x, n, D, mean, var, resp))
+	if (predict_rows(m, &v, x, n, D, mean, var, resp))
 		goto out;
 	for (i = 0; i < n; i++) {
 		json_array_append_new(jm, json_real(mean[i]));

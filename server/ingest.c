@@ -14,11 +14,10 @@
 #include <string.h>
 
 #include "am.h"
+#include "amz.h"
 #include "api.h"
-#include "linreg.h"
 #include "log.h"
 #include "model.h"
-#include "refiner.h"
 #include "reply.h"
 #include "router.h"
 #include "scaler.h"
@@ -66,9 +65,9 @@ int ingest_read_rows(json_t *x, const char *name, int max_rows, double **out,
 		return -1;
 	}
 	d = json_array_size(json_array_get(x, 0));
-	if (d < 1 || d > LINREG_DMAX) {
+	if (d < 1 || d > AMZ_DMAX) {
 		reply_problem(resp, REPLY_INVALID, "%s[0] has %zu values; a row has 1 to "
-			      "%d inputs", name, d, LINREG_DMAX);
+			      "%d inputs", name, d, AMZ_DMAX);
 		return -1;
 	}
 	v = malloc(rows * d * sizeof *v);
@@ -118,33 +117,35 @@ fail:
 
 /* Buffers of one mini-batch, sized for the model's bmax rows. */
 struct batch_buf {
-	float *X;		/* B x LINREG_DMAX, zero-padded */
-	float *y;		/* B */
-	struct refiner_ws *ws;
+	float *X;		/* B x dmax, zero-padded */
+	float *y;		/* B (unused when the model has no y) */
+	struct amz_ws *ws;
 };
 
 static int batch_buf_init(struct batch_buf *bb, const struct model *m)
 {
 	memset(bb, 0, sizeof *bb);
-	bb->X = malloc((size_t)m->cfg.bmax * LINREG_DMAX * sizeof *bb->X);
-	bb->y = malloc((size_t)m->cfg.bmax * sizeof *bb->y);
-	bb->ws = refiner_ws_new(&m->ref, 1, m->cfg.bmax);
+	bb->X = malloc((size_t)m->az.bmax * m->az.dmax * sizeof *bb->X);
+	bb->y = malloc((size_t)m->az.bmax * sizeof *bb->y);
+	bb->ws = amz_ws_new(&m->az);
 	return bb->X && bb->y && bb->ws ? 0 : -1;
 }
 
 static void batch_buf_free(struct batch_buf *bb)
 {
-	refiner_ws_free(bb->ws);
+	amz_ws_free(bb->ws);
 	free(bb->y);
 	free(bb->X);
 }
 
 /*
- * Applies one mini-batch of n rows (x: n x D raw values, y: n raw targets)
- * to u: fits the scaler if it is pending, maps the rows, takes the
- * refinement step and counts it.  Messages call row i "<rowname> row0+i".  u changes only on success.  Returns 0
- * with the losses, or -1 with a message in err (a value beyond single
- * precision after scaling, or a state that would become non-finite).
+ * Applies one mini-batch of n rows (x: n x D raw values, y: n raw targets,
+ * or NULL for a model without y) to u: fits the scaler if it is pending,
+ * maps the rows, takes the refinement step (amz_step) and counts it.
+ * Messages call row i "<rowname> row0+i".  u changes only on success.
+ * Returns 0 with the family's batch losses, or -1 with a message in err (a
+ * value beyond single precision after scaling, or a state that would
+ * become non-finite).
  */
 static int step_batch(const struct model *m, struct batch_buf *bb,
 		      struct session_update *u, const double *x, const double *y,
@@ -152,29 +153,29 @@ static int step_batch(const struct model *m, struct batch_buf *bb,
 		      float *loss_before, float *loss_after, char *err, size_t errlen)
 {
 	struct session_update t = *u;
-	float g[LINREG_P], lb = 0;
-	int i, j, rc;
+	int dmax = m->az.dmax, i, j, rc;
 
+	AM_ASSERT(!y == !m->az.has_y);
 	scaler_fit(&t.sc, x, y, n, D);
-	memset(bb->X, 0, (size_t)n * LINREG_DMAX * sizeof *bb->X);
+	memset(bb->X, 0, (size_t)n * dmax * sizeof *bb->X);
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < D; j++) {
 			if (scaler_map(&t.sc, j, x[(size_t)i * D + j],
-				       &bb->X[(size_t)i * LINREG_DMAX + j])) {
+				       &bb->X[(size_t)i * dmax + j])) {
 				snprintf(err, errlen, "%s %lld, input %d: %g is beyond single "
 					 "precision after standardization", rowname, row0 + i,
 					 j, x[(size_t)i * D + j]);
 				return -1;
 			}
 		}
-		if (scaler_map(&t.sc, SCALER_Y, y[i], &bb->y[i])) {
+		if (y && scaler_map(&t.sc, SCALER_Y, y[i], &bb->y[i])) {
 			snprintf(err, errlen, "%s %lld: y = %g is beyond single precision "
 				 "after standardization", rowname, row0 + i, y[i]);
 			return -1;
 		}
 	}
-	rc = refiner_step(&m->ref, m->p, bb->ws, t.state, bb->X, bb->y, n, D,
-			  (double)t.rows, &lb);
+	rc = amz_step(&m->az, bb->ws, t.state, bb->X, y ? bb->y : NULL, n, D,
+		      (double)t.rows, loss_before, loss_after);
 	if (rc != AM_OK) {
 		snprintf(err, errlen, "%s", rc == AM_ENUMERIC
 			 ? "the session's state would become non-finite on these rows "
@@ -182,8 +183,6 @@ static int step_batch(const struct model *m, struct batch_buf *bb,
 			 : am_strerror(rc));
 		return -1;
 	}
-	*loss_after = linreg_grad(g, bb->X, bb->y, t.state, n);
-	*loss_before = lb;
 	if (!isfinite(*loss_after) || !isfinite(*loss_before)) {
 		snprintf(err, errlen, "the batch loss is not finite on these rows");
 		return -1;
@@ -303,9 +302,75 @@ static int read_seq(json_t *obj, int64_t *seq, struct http_response *resp)
 	return 0;
 }
 
+/*
+ * Checks the rows of a request (n rows of D values) against the session's
+ * model and dimension, with the writer slot held.  Returns 0, or -1 with
+ * resp filled (422).
+ */
+static int rows_fit(const struct model *m, const struct session_view *v, int D,
+		    struct http_response *resp)
+{
+	if (D > m->az.dmax) {
+		reply_problem(resp, REPLY_INVALID, "the rows have %d values; model '%s' "
+			      "takes rows of 1 to %d", D, m->name, m->az.dmax);
+		return -1;
+	}
+	if (v->dim && v->dim != D) {
+		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
+			      "session's dimension is %d", D, v->dim);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the member y of a JSON batch for model m: n finite numbers for a
+ * model with targets, absent for one without.  Returns 0 with *out (n
+ * doubles, new, caller frees; NULL for a model without y), or -1 with resp
+ * filled (422, or 500 when out of memory).
+ */
+static int read_targets(const struct model *m, json_t *yj, int n, double **out,
+			struct http_response *resp)
+{
+	double *y;
+	int i, r;
+
+	*out = NULL;
+	if (!m->az.has_y) {
+		if (yj) {
+			reply_problem(resp, REPLY_INVALID, "model '%s' (family %s) takes "
+				      "rows without targets: a batch is {\"x\": [..]} only; "
+				      "drop 'y'", m->name, amz_family_name(m->az.family));
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_array(yj) || json_array_size(yj) != (size_t)n) {
+		reply_problem(resp, REPLY_INVALID, "'y' must be an array of %d numbers, "
+			      "one per row of 'x'", n);
+		return -1;
+	}
+	y = malloc((size_t)n * sizeof *y);
+	if (!y) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		r = value_ok(json_array_get(yj, (size_t)i), &y[i]);
+		if (r) {
+			reply_problem(resp, REPLY_INVALID, "y[%d] is %s", i, r == -1
+				      ? "not a number" : "not finite or beyond single precision");
+			free(y);
+			return -1;
+		}
+	}
+	*out = y;
+	return 0;
+}
+
 /* The computed outcome of one step of a JSON request. */
 struct planned {
-	struct session_update u;
+	int64_t step;		/* the session's step count after it */
 	float lb, la;
 	int first, n;		/* its rows */
 };
@@ -314,7 +379,7 @@ void ingest_json(struct api *a, const struct http_request *req,
 		 struct http_response *resp)
 {
 	static const char *const keys[] = { "x", "y", "seq", NULL };
-	json_t *body = NULL, *yj, *losses = NULL;
+	json_t *body = NULL, *losses = NULL;
 	double *x = NULL, *y = NULL;
 	float *xf = NULL, *yf = NULL;
 	struct planned *plan = NULL;
@@ -335,54 +400,37 @@ void ingest_json(struct api *a, const struct http_request *req,
 		goto out;
 	if (!json_object_get(body, "x")) {
 		reply_problem(resp, REPLY_INVALID, "a batch needs 'x' (rows of inputs) "
-			      "and 'y' (one target per row)");
+			      "and, for a regression model, 'y' (one target per row)");
 		goto out;
 	}
 	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows, &x,
 			     &n, &D, resp))
 		goto out;
-	yj = json_object_get(body, "y");
-	if (!json_is_array(yj) || json_array_size(yj) != (size_t)n) {
-		reply_problem(resp, REPLY_INVALID, "'y' must be an array of %d numbers, "
-			      "one per row of 'x'", n);
-		goto out;
-	}
-	y = malloc((size_t)n * sizeof *y);
-	xf = malloc((size_t)n * D * sizeof *xf);
-	yf = malloc((size_t)n * sizeof *yf);
-	if (!y || !xf || !yf) {
-		reply_problem(resp, REPLY_INTERNAL, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		int r = value_ok(json_array_get(yj, (size_t)i), &y[i]);
 
-		if (r) {
-			reply_problem(resp, REPLY_INVALID, "y[%d] is %s", i, r == -1
-				      ? "not a number" : "not finite or beyond single precision");
-			goto out;
-		}
-	}
-	to_floats(xf, x, (size_t)n * D);
-	to_floats(yf, y, (size_t)n);
-
+	/* whether rows carry y depends on the model: the rest of the body is
+	 * checked once the session names it, before anything is computed */
 	s = api_session_begin(a, req, 0, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);
 	m = api_session_model(a, &v, resp);
-	if (!m)
+	if (!m || read_targets(m, json_object_get(body, "y"), n, &y, resp) ||
+	    rows_fit(m, &v, D, resp))
 		goto out;
-	if (v.dim && v.dim != D) {
-		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
-			      "session's dimension is %d", D, v.dim);
+	xf = malloc((size_t)n * D * sizeof *xf);
+	yf = y ? malloc((size_t)n * sizeof *yf) : NULL;
+	if (!xf || (y && !yf)) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto out;
 	}
+	to_floats(xf, x, (size_t)n * D);
+	if (y)
+		to_floats(yf, y, (size_t)n);
 	if (!seq_check(a, &v, seq, resp))
 		goto out;
 
 	/* compute every step before committing any */
-	B = m->cfg.bmax;
+	B = m->az.bmax;
 	k = (n + B - 1) / B;
 	plan = calloc((size_t)k, sizeof *plan);
 	batches = calloc((size_t)k, sizeof *batches);
@@ -394,15 +442,16 @@ void ingest_json(struct api *a, const struct http_request *req,
 	for (i = 0; i < k; i++) {
 		int first = i * B, rows = n - first < B ? n - first : B;
 
-		if (step_batch(m, &bb, &u, x + (size_t)first * D, y + first, rows, D,
-			       first, "row", &plan[i].lb, &plan[i].la, err, sizeof err)) {
+		if (step_batch(m, &bb, &u, x + (size_t)first * D, y ? y + first : NULL,
+			       rows, D, first, "row", &plan[i].lb, &plan[i].la, err,
+			       sizeof err)) {
 			reply_problem(resp, REPLY_INVALID, "mini-batch %d (rows %d to %d): %s; "
 				      "nothing was applied", i + 1, first, first + rows - 1, err);
 			goto out;
 		}
 		if (seq >= 0)
 			u.next_seq = seq + 1;
-		plan[i].u = u;
+		plan[i].step = u.step;
 		plan[i].first = first;
 		plan[i].n = rows;
 	}
@@ -412,20 +461,19 @@ void ingest_json(struct api *a, const struct http_request *req,
 	for (i = 0; i < k; i++) {
 		struct store_batch *b = &batches[i];
 
-		b->step = plan[i].u.step;
+		b->step = plan[i].step;
 		b->seq = seq;
 		b->rows = plan[i].n;
 		b->dim = D;
 		b->x = xf + (size_t)plan[i].first * D;
-		b->y = yf + plan[i].first;
+		b->y = yf ? yf + plan[i].first : NULL;
 		b->loss_before = plan[i].lb;
 		b->loss_after = plan[i].la;
 		b->time = sessions_now();
 	}
-	if (sessions_commit_steps(a->sessions, s, &plan[k - 1].u, batches, k, err,
-				  sizeof err)) {
+	if (sessions_commit_steps(a->sessions, s, &u, batches, k, err, sizeof err)) {
 		log_msg(LOG_ERROR, "session %s: committing steps %lld to %lld: %s", v.id,
-			(long long)v.step + 1, (long long)plan[k - 1].u.step, err);
+			(long long)v.step + 1, (long long)u.step, err);
 		reply_problem_ext(resp, REPLY_INTERNAL,
 				  json_pack("{s:i, s:I}", "steps_applied", 0,
 					    "step", (json_int_t)v.step),
@@ -438,7 +486,7 @@ void ingest_json(struct api *a, const struct http_request *req,
 		json_array_append_new(losses, json_pack("{s:f, s:f}", "before",
 							(double)plan[i].lb, "after",
 							(double)plan[i].la));
-	reply_json(resp, 200, result_json(&plan[k - 1].u, k, losses));
+	reply_json(resp, 200, result_json(&u, k, losses));
 	losses = NULL;
 out:
 	json_decref(losses);
@@ -471,7 +519,7 @@ struct ingest_stream {
 	double *x, *y;			/* the pending mini-batch: B x D, B */
 	int n;
 	/* steps computed but not committed yet, with their raw rows as
-	 * floats for the store (slot i: B x LINREG_DMAX and B floats) */
+	 * floats for the store (slot i: B x dmax and B floats) */
 	struct store_batch pend[INGEST_GROUP];
 	int npend;
 	float *xf, *yf;
@@ -554,16 +602,18 @@ static int stream_apply(struct ingest_stream *c)
 
 	if (c->n == 0)
 		return 0;
-	if (step_batch(c->m, &c->bb, &t, c->x, c->y, c->n, c->D, c->first_line,
-		       "the row from line", &lb, &la, err, sizeof err))
+	if (step_batch(c->m, &c->bb, &t, c->x, c->m->az.has_y ? c->y : NULL, c->n,
+		       c->D, c->first_line, "the row from line", &lb, &la, err,
+		       sizeof err))
 		return refuse(c, REPLY_INVALID, "the mini-batch of lines %lld to %lld: %s",
 			      c->first_line, c->lineno, err);
 	if (c->seq >= 0)
 		t.next_seq = c->seq + 1;
-	xf = c->xf + (size_t)c->npend * c->B * LINREG_DMAX;
-	yf = c->yf + (size_t)c->npend * c->B;
+	xf = c->xf + (size_t)c->npend * c->B * c->m->az.dmax;
+	yf = c->m->az.has_y ? c->yf + (size_t)c->npend * c->B : NULL;
 	to_floats(xf, c->x, (size_t)c->n * c->D);
-	to_floats(yf, c->y, (size_t)c->n);
+	if (yf)
+		to_floats(yf, c->y, (size_t)c->n);
 	b = &c->pend[c->npend++];
 	b->step = t.step;
 	b->seq = c->seq;
@@ -611,7 +661,7 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 	}
 	if (!json_is_object(row)) {
 		refuse(c, REPLY_INVALID, "line %lld: a row must be a JSON object "
-		       "{\"x\": [..], \"y\": number}", c->lineno);
+		       "{\"x\": [..]%s}", c->lineno, c->m->az.has_y ? ", \"y\": number" : "");
 		goto out;
 	}
 	memset(&tmp, 0, sizeof tmp);
@@ -629,9 +679,9 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 		goto out;
 	}
 	d = json_array_size(xj);
-	if (d < 1 || d > LINREG_DMAX) {
+	if (d < 1 || d > (size_t)c->m->az.dmax) {
 		refuse(c, REPLY_INVALID, "line %lld: 'x' has %zu values; a row has 1 to "
-		       "%d inputs", c->lineno, d, LINREG_DMAX);
+		       "%d inputs", c->lineno, d, c->m->az.dmax);
 		goto out;
 	}
 	if (c->D == 0)
@@ -652,11 +702,21 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 			goto out;
 		}
 	}
-	r = yj ? value_ok(yj, &c->y[c->n]) : -1;
-	if (r) {
-		refuse(c, REPLY_INVALID, "line %lld: 'y' %s", c->lineno, !yj ? "is missing"
-		       : r == -1 ? "is not a number" : "is not finite or beyond single precision");
-		goto out;
+	if (!c->m->az.has_y) {
+		if (yj) {
+			refuse(c, REPLY_INVALID, "line %lld: model '%s' (family %s) takes "
+			       "rows without targets: a row is {\"x\": [..]} only; drop "
+			       "'y'", c->lineno, c->m->name, amz_family_name(c->m->az.family));
+			goto out;
+		}
+	} else {
+		r = yj ? value_ok(yj, &c->y[c->n]) : -1;
+		if (r) {
+			refuse(c, REPLY_INVALID, "line %lld: 'y' %s", c->lineno, !yj
+			       ? "is missing" : r == -1 ? "is not a number"
+			       : "is not finite or beyond single precision");
+			goto out;
+		}
 	}
 	c->n++;
 	rc = c->n == c->B ? stream_apply(c) : 0;
@@ -723,12 +783,12 @@ void *ingest_stream_open(void *app, const struct http_request *req,
 	c->m = m;
 	c->v0 = v;
 	c->seq = seq;
-	c->B = m->cfg.bmax;
+	c->B = m->az.bmax;
 	update_from_view(&c->u, &v);
 	c->uc = c->u;
-	c->x = malloc((size_t)c->B * LINREG_DMAX * sizeof *c->x);
+	c->x = malloc((size_t)c->B * m->az.dmax * sizeof *c->x);
 	c->y = malloc((size_t)c->B * sizeof *c->y);
-	c->xf = malloc((size_t)INGEST_GROUP * c->B * LINREG_DMAX * sizeof *c->xf);
+	c->xf = malloc((size_t)INGEST_GROUP * c->B * m->az.dmax * sizeof *c->xf);
 	c->yf = malloc((size_t)INGEST_GROUP * c->B * sizeof *c->yf);
 	c->line = malloc(INGEST_LINE_MAX);
 	if (!c->x || !c->y || !c->xf || !c->yf || !c->line || batch_buf_init(&c->bb, m)) {

@@ -2,13 +2,18 @@
  * ingest.h - POST /v1/sessions/{id}/batches: rows in, refinement steps
  * out, as a JSON body or as an NDJSON stream.
  *
- * Both forms cut the rows into the model's mini-batches of cfg.bmax rows
- * (the last may be partial) and apply one refiner_step per mini-batch;
+ * Both forms cut the rows into the model's mini-batches of az.bmax rows
+ * (the last may be partial) and apply one amz_step per mini-batch;
  * each step (its rows, the new state, the counters) is committed to the
  * store before the response: a JSON request's steps in one transaction, a
  * stream's in groups of steps.  The session's standardization
  * (scaler.h) is fitted on its first mini-batch.  The two forms give the
  * same state for the same rows.
+ *
+ * Rows carry "y" exactly when the session's model has targets (az.has_y,
+ * regression); for a model without (generative) a row with "y" is 422, as
+ * is a row without "y" for a regression model.  A row has 1 to az.dmax
+ * values.
  *
  * JSON ({"x": [[..],..], "y": [..], "seq": n?}): the whole body is
  * validated, every step is computed in memory, and only then are the
@@ -16,8 +21,9 @@
  * or not at all, even when the process dies half way.  At most max_rows
  * rows.
  *
- * NDJSON (one {"x": [..], "y": v} per line, seq as ?seq=n): processed as
- * it arrives; memory holds one partial line (at most INGEST_LINE_MAX bytes),
+ * NDJSON (one {"x": [..], "y": v} or {"x": [..]} per line, seq as
+ * ?seq=n): processed as it arrives; memory holds one partial line (at
+ * most INGEST_LINE_MAX bytes),
  * one mini-batch and the rows of the steps not yet committed.  Steps are
  * committed in groups, one transaction for up to INGEST_GROUP steps or
  * INGEST_GROUP_SECONDS of them (one fsync per group rather than per step:
@@ -34,8 +40,9 @@
  * whose steps exist gets its original result again ("duplicate": true)
  * and changes nothing; above it is 409.  Without seq, next_seq stays.
  *
- * Losses are the mean squared-error batch loss 1/(2B) sum (yhat - y)^2 in
- * standardized units, before (at the input state) and after the step.
+ * Losses are the family's batch loss (amz_step) in standardized units,
+ * before (at the input state) and after the step: for regression the mean
+ * squared error 1/(2B) sum (yhat - y)^2.
  *
  * Thread-safe: a request holds its session's writer slot while it runs.
  */
@@ -66,7 +73,8 @@ void ingest_stream_close(void *ctx, struct http_response *resp);
 
 /*
  * Reads a matrix of rows x (a JSON array of arrays of numbers, borrowed)
- * for a request: 1..max_rows rows of the same length D in 1..LINREG_DMAX,
+ * for a request: 1..max_rows rows of the same length D in 1..AMZ_DMAX (the
+ * caller checks D against its model's dmax),
  * every value finite and within single precision.  On success returns 0
  * with *out (n * D doubles, row-major; new, caller frees), *n and *D.
  * Otherwise fills resp (422, or 500 when out of memory) and returns -1.

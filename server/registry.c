@@ -77,6 +77,14 @@ oom:
 	return -1;
 }
 
+/* Whether the sessions of this server can hold a's state and rows (the
+ * sizes of struct session_view and struct scaler). */
+static int serves(const struct amz *a)
+{
+	return a->nstate >= 1 && a->nstate <= AMZ_STATE_MAX && a->dmax >= 1 &&
+	       a->dmax <= AMZ_DMAX && a->bmax >= 1;
+}
+
 int registry_open(struct registry **out, const char *dir, char *err,
 		  size_t errlen)
 {
@@ -105,6 +113,15 @@ int registry_open(struct registry **out, const char *dir, char *err,
 			log_msg(LOG_WARN, "%s: skipped: %s", path, msg);
 			continue;
 		}
+		if (!serves(&m->az)) {
+			log_msg(LOG_WARN, "%s: skipped: model '%s' (family %s) has a state "
+				"of %d floats, rows of %d values and mini-batches of %d "
+				"rows; sessions here hold 1 to %d, 1 to %d and at least 1",
+				path, m->name, amz_family_name(m->az.family), m->az.nstate,
+				m->az.dmax, m->az.bmax, AMZ_STATE_MAX, AMZ_DMAX);
+			model_free(m);
+			continue;
+		}
 		for (j = 0; j < r->n; j++)
 			if (!strcmp(r->models[j].name, m->name))
 				break;
@@ -114,9 +131,9 @@ int registry_open(struct registry **out, const char *dir, char *err,
 			model_free(m);
 			continue;
 		}
-		log_msg(LOG_INFO, "loaded model '%s' from %s (variant %s, batch %d, "
-			"checksum %s)", m->name, path, model_variant_name(m->cfg.variant),
-			m->cfg.bmax, m->checksum);
+		log_msg(LOG_INFO, "loaded model '%s' from %s (family %s, batch %d, "
+			"checksum %s)", m->name, path, amz_family_name(m->az.family),
+			m->az.bmax, m->checksum);
 		r->n++;
 	}
 	if (r->n > 1)

@@ -3,7 +3,7 @@
  *
  * registry_open loads every regular file named *.amort in a directory, in
  * name order.  A file that does not load (bad header, wrong family,
- * corrupt) is logged and skipped, as is a second file carrying a model name
+ * corrupt, sizes beyond AMZ_STATE_MAX or AMZ_DMAX) is logged and skipped, as is a second file carrying a model name
  * already loaded; neither is fatal for the others.  After registry_open
  * the registry never changes, so lookups need no lock: every function
  * except registry_open and registry_close is thread-safe, and the models

@@ -13,6 +13,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "am.h"
+
 #define SESSIONS_BUCKETS 4096
 #define SESSIONS_LOAD_TRIES 8
 
@@ -139,7 +141,8 @@ static int new_id(char *id)
 	return 0;
 }
 
-/* The store's form of a view plus an update: state points into blob. */
+/* The store's form of a view: state points into blob (SESSIONS_BLOB_MAX
+ * floats).  v->nstate was checked when the session was created or loaded. */
 static void to_store(struct store_session *ss, const struct session_view *v,
 		     float *blob)
 {
@@ -152,10 +155,11 @@ static void to_store(struct store_session *ss, const struct session_view *v,
 	ss->rows = v->rows;
 	ss->next_seq = v->next_seq;
 	ss->dim = v->dim;
-	memcpy(blob, v->state, REFINER_S * sizeof *blob);
-	scaler_pack(&v->sc, blob + REFINER_S);
+	AM_ASSERT(v->nstate >= 1 && v->nstate <= AMZ_STATE_MAX);
+	memcpy(blob, v->state, (size_t)v->nstate * sizeof *blob);
+	scaler_pack(&v->sc, blob + v->nstate);
 	ss->state = blob;
-	ss->nstate = SESSIONS_NSTATE;
+	ss->nstate = v->nstate + SCALER_FLOATS;
 	ss->options = (char *)v->options;
 	ss->created = v->created;
 	ss->updated = v->updated;
@@ -166,9 +170,14 @@ int sessions_create(struct sessions *c, const struct session_view *v,
 {
 	struct session_view nv = *v;
 	struct store_session ss;
-	float blob[SESSIONS_NSTATE];
+	float blob[SESSIONS_BLOB_MAX];
 	int rc;
 
+	if (v->nstate < 1 || v->nstate > AMZ_STATE_MAX) {
+		snprintf(err, errlen, "a session state has 1 to %d floats, not %d",
+			 AMZ_STATE_MAX, v->nstate);
+		return SESSIONS_ERROR;
+	}
 	nv.step = 0;
 	nv.rows = 0;
 	nv.next_seq = 0;
@@ -234,7 +243,7 @@ static int load(struct sessions *c, const char *id, struct session **out,
 {
 	struct store_session ss;
 	struct session *s;
-	int rc;
+	int rc, ns;
 
 	memset(&ss, 0, sizeof ss);
 	rc = store_session_get(c->st, id, &ss, err, errlen);
@@ -248,11 +257,14 @@ static int load(struct sessions *c, const char *id, struct session **out,
 		rc = SESSIONS_ERROR;
 		goto out;
 	}
-	if (ss.nstate != SESSIONS_NSTATE || !ss.state ||
-	    scaler_unpack(&s->v.sc, ss.state + REFINER_S)) {
+	/* the blob is the state's floats, then the scaler's: its size must
+	 * leave 1..AMZ_STATE_MAX floats of state */
+	ns = ss.nstate - SCALER_FLOATS;
+	if (!ss.state || ns < 1 || ns > AMZ_STATE_MAX ||
+	    scaler_unpack(&s->v.sc, ss.state + ns)) {
 		snprintf(err, errlen, "session %s: the stored state (%d floats) is not "
-			 "one this server writes (%d floats)", id, ss.nstate,
-			 SESSIONS_NSTATE);
+			 "one this server writes (1 to %d state floats and a scaler of "
+			 "%d)", id, ss.nstate, AMZ_STATE_MAX, SCALER_FLOATS);
 		free(s);
 		rc = SESSIONS_ERROR;
 		goto out;
@@ -267,7 +279,8 @@ static int load(struct sessions *c, const char *id, struct session **out,
 	s->v.rows = ss.rows;
 	s->v.next_seq = ss.next_seq;
 	s->v.dim = ss.dim;
-	memcpy(s->v.state, ss.state, sizeof s->v.state);
+	s->v.nstate = ns;
+	memcpy(s->v.state, ss.state, (size_t)ns * sizeof *s->v.state);
 	s->v.created = ss.created;
 	s->v.updated = ss.updated;
 	s->wait_s = c->wait_s;
@@ -413,7 +426,7 @@ int sessions_commit_steps(struct sessions *c, struct session *s,
 {
 	struct session_view nv;
 	struct store_session ss;
-	float blob[SESSIONS_NSTATE];
+	float blob[SESSIONS_BLOB_MAX];
 	int rc;
 
 	sessions_view(s, &nv);

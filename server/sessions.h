@@ -19,8 +19,13 @@
  * bounded, and never done for a slot a stream holds (see sessions_begin).
  * All functions are thread-safe.
  *
- * The state blob in the store is the REFINER_S refiner floats followed by
- * the scaler's SCALER_FLOATS (scaler.h): SESSIONS_NSTATE floats.
+ * A session's state is nstate floats (its model's amz nstate, 1 to
+ * AMZ_STATE_MAX), fixed when it is created.  The state blob in the store
+ * is those nstate floats followed by the scaler's SCALER_FLOATS
+ * (scaler.h).  The cache does not know models: loading a session checks
+ * only that its blob is one this server writes (a size in range, a valid
+ * scaler) and takes nstate from its size; whether that is the size its
+ * model uses is checked where the model is looked up (api_session_model).
  *
  * Owns the cached sessions; borrows the store.  Never prints.
  */
@@ -30,11 +35,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "refiner.h"
+#include "amz.h"
 #include "scaler.h"
 #include "store.h"
 
-#define SESSIONS_NSTATE (REFINER_S + SCALER_FLOATS)
+/* The largest state blob: state floats and the scaler's. */
+#define SESSIONS_BLOB_MAX (AMZ_STATE_MAX + SCALER_FLOATS)
 #define SESSIONS_OPTIONS_LEN 256
 
 enum sessions_status {
@@ -56,7 +62,8 @@ struct session_view {
 	char options[SESSIONS_OPTIONS_LEN];	/* JSON text, as created */
 	int64_t step, rows, next_seq;
 	int dim;				/* 0 until fixed */
-	float state[REFINER_S];
+	int nstate;				/* floats of state in use */
+	float state[AMZ_STATE_MAX];
 	struct scaler sc;
 	double created, updated;		/* unix seconds */
 };
@@ -65,7 +72,7 @@ struct session_view {
 struct session_update {
 	int64_t step, rows, next_seq;
 	int dim;
-	float state[REFINER_S];
+	float state[AMZ_STATE_MAX];	/* the session's nstate floats */
 	struct scaler sc;
 };
 
@@ -88,10 +95,11 @@ int64_t sessions_count(struct sessions *c);
 
 /*
  * Creates a session of model (name, checksum, regime) whose initial view
- * is v (step 0, its state, scaler, dim and options; id, times and
- * counters are set here).  The id is 32 random hex characters.  Returns
- * SESSIONS_OK with *out filled (the created session), SESSIONS_FULL, or
- * SESSIONS_ERROR with a message.
+ * is v (step 0, its nstate and state, scaler, dim and options; id, times
+ * and counters are set here).  The id is 32 random hex characters.
+ * Returns SESSIONS_OK with *out filled (the created session),
+ * SESSIONS_FULL, or SESSIONS_ERROR with a message (also for an nstate
+ * outside 1..AMZ_STATE_MAX).
  */
 int sessions_create(struct sessions *c, const struct session_view *v,
 		    struct session_view *out, char *err, size_t errlen);
@@ -100,7 +108,8 @@ int sessions_create(struct sessions *c, const struct session_view *v,
  * Finds a session by id, loading it from the store if it is not cached,
  * and takes a reference (release with sessions_put).  Returns SESSIONS_OK
  * with *out; SESSIONS_NOTFOUND; or SESSIONS_ERROR with a message (also for
- * a stored state blob of the wrong size or contents).
+ * a stored state blob this server does not write: no state floats, more
+ * than AMZ_STATE_MAX of them, or an invalid scaler).
  */
 int sessions_get(struct sessions *c, const char *id, struct session **out,
 		 char *err, size_t errlen);

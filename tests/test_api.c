@@ -26,6 +26,7 @@
 
 #include "am.h"
 #include "amfile.h"
+#include "amz.h"
 #include "api.h"
 #include "config.h"
 #include "gemm.h"
@@ -35,19 +36,23 @@
 #include "model.h"
 #include "refiner.h"
 #include "registry.h"
+#include "scaler.h"
 #include "store.h"
 #include "trainer.h"
+#include "gentrain.h"
 
 #define BMAX 4			/* the tiny model's mini-batch */
 #define MAX_ROWS 50
 
 static char model_dir[64];
+static char gen_dir[64];		/* the generative models: mog, flow */
 
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
 	char dir[64];
 	char db[128];
+	const char *models;	/* the registry's directory */
 	struct config cfg;
 	struct store *st;
 	struct registry *reg;
@@ -95,6 +100,54 @@ static void write_tiny_model(const char *path, const char *name)
 	trainer_free(t);
 }
 
+/* Trains a tiny generative model of kind (mixtures of 1..3 dimensions)
+ * for two iterations and writes it to path. */
+static void write_tiny_gen_model(const char *path, const char *name,
+				 enum gen_kind kind)
+{
+	struct gentrain_config c;
+	struct gentrain *t;
+	double loss;
+	json_t *h;
+	char err[256], *text;
+	int i;
+
+	gentrain_config_default(&c, kind);
+	c.gen.C = 8;
+	c.gen.H = 2;
+	c.gen.L = 1;
+	c.gen.bmax = BMAX;
+	c.gen.ksteps = 4;
+	c.gen.Z = 8;
+	c.gen.vH = 8;
+	c.gen.vL = 1;
+	c.gen.flow_steps = 4;
+	c.tasks.fam.dmin = 1;
+	c.tasks.fam.dmax = 3;
+	c.pop = 8;
+	c.chunk = 8;
+	c.nq = 8;
+	c.iters = 2;
+	c.warmup = 1;
+	c.shards = 1;
+	c.seed = 5;
+	t = gentrain_new(&c, err, sizeof err);
+	assert_non_null(t);
+	for (i = 0; i < 2; i++) {
+		gentrain_shard(t, 0);
+		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+	}
+	h = model_gen_header_json(name, &c, NULL);
+	assert_non_null(h);
+	text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(text);
+	assert_int_equal(amfile_write(path, text, gentrain_layout(t), gentrain_params(t),
+				      err, sizeof err), AM_OK);
+	free(text);
+	json_decref(h);
+	gentrain_free(t);
+}
+
 static int group_setup(void **state)
 {
 	char path[128];
@@ -107,6 +160,13 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(path, sizeof path, "%s/tiny.amort", model_dir);
 	write_tiny_model(path, "tiny");
+	snprintf(gen_dir, sizeof gen_dir, "/tmp/test_api_gen.XXXXXX");
+	if (!mkdtemp(gen_dir))
+		return -1;
+	snprintf(path, sizeof path, "%s/mog.amort", gen_dir);
+	write_tiny_gen_model(path, "mog", GEN_MOG);
+	snprintf(path, sizeof path, "%s/flow.amort", gen_dir);
+	write_tiny_gen_model(path, "flow", GEN_FLOW);
 	return 0;
 }
 
@@ -118,6 +178,11 @@ static int group_teardown(void **state)
 	snprintf(path, sizeof path, "%s/tiny.amort", model_dir);
 	unlink(path);
 	rmdir(model_dir);
+	snprintf(path, sizeof path, "%s/mog.amort", gen_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/flow.amort", gen_dir);
+	unlink(path);
+	rmdir(gen_dir);
 	return 0;
 }
 
@@ -126,7 +191,7 @@ static void fx_open(struct fx *f)
 	char err[256];
 
 	assert_int_equal(store_open(&f->st, f->db, 0, err, sizeof err), STORE_OK);
-	assert_int_equal(registry_open(&f->reg, model_dir, err, sizeof err), 0);
+	assert_int_equal(registry_open(&f->reg, f->models, err, sizeof err), 0);
 	assert_int_equal(api_new(&f->a, &f->cfg, f->st, f->reg, err, sizeof err), 0);
 }
 
@@ -140,7 +205,7 @@ static void fx_close(struct fx *f)
 	f->st = NULL;
 }
 
-static int setup(void **state)
+static int setup_dir(void **state, const char *models)
 {
 	struct fx *f = calloc(1, sizeof *f);
 
@@ -154,9 +219,15 @@ static int setup(void **state)
 	f->cfg.max_rows = MAX_ROWS;
 	f->cfg.max_sessions = 5;
 	f->cfg.timeout_s = 2;
+	f->models = models;
 	fx_open(f);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_dir(state, model_dir);
 }
 
 static int teardown(void **state)
@@ -1251,6 +1322,252 @@ static void test_metrics(void **state)
 	http_response_clear(&resp);
 }
 
+/* ---- tests: family-free sessions ----------------------------------------- */
+
+/* The generative fixture: the registry of gen_dir, with a tiny mixture
+ * model "mog" (log-density, exact samples) and a tiny flow "flow" (samples
+ * only), both of rows without y. */
+static int setup_gen(void **state)
+{
+	return setup_dir(state, gen_dir);
+}
+
+/* Creates a session on model (options may be NULL); its id goes to id. */
+static void create_on(struct fx *f, const char *model, const char *options, char *id)
+{
+	char body[256];
+	json_t *j;
+
+	snprintf(body, sizeof body, "{\"model\": \"%s\"%s%s}", model,
+		 options ? ", \"options\": " : "", options ? options : "");
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", body, &j), 201);
+	snprintf(id, 33, "%s", json_string_value(json_object_get(j, "id")));
+	json_decref(j);
+}
+
+/* The session object and its history as text, to see that a request
+ * changed nothing. */
+static char *session_text(struct fx *f, const char *id)
+{
+	char url[128], *a, *b, *t;
+	json_t *j;
+
+	snprintf(url, sizeof url, "/v1/sessions/%s", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	a = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/history", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	b = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(j);
+	t = malloc(strlen(a) + strlen(b) + 2);
+	assert_non_null(t);
+	sprintf(t, "%s\n%s", a, b);
+	free(a);
+	free(b);
+	return t;
+}
+
+/* Whether the problem body j's detail contains text. */
+static int detail_has(json_t *j, const char *text)
+{
+	const char *d = json_string_value(json_object_get(j, "detail"));
+
+	return d && strstr(d, text) != NULL;
+}
+
+/* The session's state and scaler as the store holds them. */
+static void stored_state(struct fx *f, const char *id, float *st, int nstate,
+			 struct scaler *sc)
+{
+	struct store_session ss;
+	char err[256];
+
+	memset(&ss, 0, sizeof ss);
+	assert_int_equal(store_session_get(f->st, id, &ss, err, sizeof err), STORE_OK);
+	assert_int_equal(ss.nstate, nstate + SCALER_FLOATS);
+	memcpy(st, ss.state, (size_t)nstate * sizeof *st);
+	assert_int_equal(scaler_unpack(sc, ss.state + nstate), 0);
+	store_session_clear(&ss);
+}
+
+/* JSON text of j's member k (new string, caller frees). */
+static char *member_text(json_t *j, const char *k)
+{
+	char *t = json_dumps(json_object_get(j, k), JSON_COMPACT | JSON_ENCODE_ANY);
+
+	assert_non_null(t);
+	return t;
+}
+
+/* x rows [i, 1000 + 50 i, ...] of D columns as a JSON batch without y
+ * (far from the unit scale: standardization matters), or as NDJSON. */
+static char *gen_rows(int first, int n, int D, int ndjson)
+{
+	size_t cap = 64 + (size_t)n * D * 24, len = 0;
+	char *b = malloc(cap);
+	int i, j;
+
+	assert_non_null(b);
+	len += (size_t)snprintf(b, cap, "%s", ndjson ? "" : "{\"x\": [");
+	for (i = first; i < first + n; i++) {
+		len += (size_t)snprintf(b + len, cap - len, "%s[", ndjson ? "{\"x\": "
+					: i > first ? ", " : "");
+		for (j = 0; j < D; j++)
+			len += (size_t)snprintf(b + len, cap - len, "%s%g", j ? ", " : "",
+						j == 1 ? 1000 + 50.0 * (i % 7) : (double)((i * 5) % 11) * (j + 1));
+		len += (size_t)snprintf(b + len, cap - len, "]%s", ndjson ? "}\n" : "");
+	}
+	if (!ndjson)
+		snprintf(b + len, cap - len, "]}");
+	return b;
+}
+
+/* Rows of a model without y: "y" is refused in both forms, before any
+ * step; rows without it are applied, the same in both forms. */
+static void test_gen_rows_without_y(void **state)
+{
+	struct fx *f = *state;
+	static const size_t whole[] = { 1 << 20 };
+	static const size_t chunks[] = { 5, 17, 2 };
+	const struct model *m = registry_find(f->reg, "mog");
+	char id[33], id2[33], body[256], *before, *after, *rows;
+	float sa[AMZ_STATE_MAX], sb[AMZ_STATE_MAX];
+	struct scaler ca, cb;
+	json_t *j, *j2;
+	int i;
+
+	create_on(f, "mog", NULL, id);
+	before = session_text(f, id);
+	assert_int_equal(batch(f, id, "{\"x\": [[1, 2], [3, 4]], \"y\": [1, 2]}", &j), 422);
+	assert_true(detail_has(j, "rows without targets"));
+	assert_true(detail_has(j, "drop 'y'"));
+	json_decref(j);
+	assert_int_equal(batch(f, id, "{\"x\": [[1, 2]], \"y\": null}", NULL), 422);
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2]}\n{\"x\": [3, 4], \"y\": 1}\n",
+				whole, 1, &j), 422);
+	assert_true(detail_has(j, "drop 'y'"));
+	assert_int_equal(member_int(j, "line"), 2);
+	assert_int_equal(member_int(j, "steps_applied"), 0);
+	json_decref(j);
+	/* wider than the model's rows, in both forms and in predict */
+	strcpy(body, "{\"x\": [[0");
+	for (i = 1; i <= m->az.dmax; i++)
+		snprintf(body + strlen(body), sizeof body - strlen(body), ", %d", i);
+	strcat(body, "]]}");
+	assert_int_equal(batch(f, id, body, &j), 422);
+	assert_true(detail_has(j, "takes rows of 1 to"));
+	json_decref(j);
+	/* the same row as a line: {"x": [0, 1, ..]} */
+	memmove(body + 6, body + 7, strlen(body + 7) + 1);
+	strcpy(body + strlen(body) - 2, "}\n");
+	assert_int_equal(stream(f, id, NULL, body, whole, 1, &j), 422);
+	assert_true(detail_has(j, "a row has 1 to"));
+	json_decref(j);
+	snprintf(body, sizeof body, "{\"model\": \"mog\", \"options\": {\"dim\": %d}}",
+		 m->az.dmax + 1);
+	assert_int_equal(call(f, HTTP_POST, "/v1/sessions", body, NULL), 422);
+	after = session_text(f, id);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* 10 rows: mini-batches of 4, 4, 2, as JSON and as NDJSON */
+	rows = gen_rows(0, 10, 2, 0);
+	assert_int_equal(batch(f, id, rows, &j), 200);
+	free(rows);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	assert_int_equal(member_int(j, "rows"), 10);
+	create_on(f, "mog", NULL, id2);
+	rows = gen_rows(0, 10, 2, 1);
+	assert_int_equal(stream(f, id2, NULL, rows, chunks, 3, &j2), 200);
+	free(rows);
+	before = member_text(j, "losses");
+	after = member_text(j2, "losses");
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	json_decref(j);
+	json_decref(j2);
+	stored_state(f, id, sa, m->az.nstate, &ca);
+	stored_state(f, id2, sb, m->az.nstate, &cb);
+	assert_memory_equal(sa, sb, (size_t)m->az.nstate * sizeof *sa);
+	assert_memory_equal(&ca, &cb, sizeof ca);
+	/* only x was standardized */
+	assert_int_equal(ca.mode, SCALER_FITTED);
+	assert_true(ca.sd[1] > 1);
+	assert_true(ca.mean[SCALER_Y] == 0 && ca.sd[SCALER_Y] == 1);
+}
+
+/*
+ * Writes a session of model "tiny" straight into the store with a state
+ * blob of blob_floats floats (state floats, then a pending scaler when
+ * there is room), as a damaged or foreign database would hold it.
+ */
+static void store_raw_session(struct fx *f, const char *id, int blob_floats)
+{
+	struct store_session ss;
+	float blob[SESSIONS_BLOB_MAX + 8] = { 0 };
+	struct scaler sc;
+	char err[256];
+
+	assert_true(blob_floats <= SESSIONS_BLOB_MAX + 8);
+	memset(&ss, 0, sizeof ss);
+	snprintf(ss.id, sizeof ss.id, "%s", id);
+	snprintf(ss.model, sizeof ss.model, "tiny");
+	snprintf(ss.model_checksum, sizeof ss.model_checksum, "%s",
+		 registry_find(f->reg, "tiny")->checksum);
+	snprintf(ss.regime, sizeof ss.regime, "parametric");
+	scaler_init(&sc, 1);
+	if (blob_floats >= SCALER_FLOATS)
+		scaler_pack(&sc, blob + blob_floats - SCALER_FLOATS);
+	ss.state = blob;
+	ss.nstate = blob_floats;
+	ss.options = "{\"standardize\":true}";
+	ss.created = ss.updated = 1e9;
+	assert_int_equal(store_session_create(f->st, &ss, err, sizeof err), STORE_OK);
+}
+
+/* A stored state blob of the wrong size is a clear error, never a read
+ * past its floats: too short or too long for any session is a 500 on
+ * loading; a size other than its model's is refused where the model is
+ * used (409), while the session can still be read and deleted. */
+static void test_state_size_checked(void **state)
+{
+	struct fx *f = *state;
+	static const char other[] = "00000000000000000000000000000001";
+	static const char tiny[] = "00000000000000000000000000000002";
+	static const char huge[] = "00000000000000000000000000000003";
+	char url[128];
+	json_t *j;
+
+	store_raw_session(f, other, 5 + SCALER_FLOATS);
+	snprintf(url, sizeof url, "/v1/sessions/%s", other);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, NULL), 200);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", other);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]}", &j), 409);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:model-unavailable");
+	assert_true(detail_has(j, "a state of 5 floats"));
+	json_decref(j);
+	assert_int_equal(batch(f, other, "{\"x\": [[1, 2]], \"y\": [1]}", NULL), 409);
+	assert_int_equal(stream(f, other, NULL, "{\"x\": [1, 2], \"y\": 1}\n",
+				(const size_t[]){ 64 }, 1, NULL), 409);
+	snprintf(url, sizeof url, "/v1/sessions/%s/sample", other);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 1}", NULL), 409);
+	snprintf(url, sizeof url, "/v1/sessions/%s", other);
+	assert_int_equal(call(f, HTTP_DELETE, url, NULL, NULL), 204);
+
+	store_raw_session(f, tiny, SCALER_FLOATS);
+	snprintf(url, sizeof url, "/v1/sessions/%s", tiny);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, NULL), 500);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", tiny);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]}", NULL), 500);
+	store_raw_session(f, huge, SESSIONS_BLOB_MAX + 1);
+	snprintf(url, sizeof url, "/v1/sessions/%s/batches", huge);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]], \"y\": [1]}", NULL), 500);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1270,6 +1587,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sample, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_size_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_rows_without_y, setup_gen, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

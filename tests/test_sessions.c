@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "refiner.h"
 #include "sessions.h"
 #include "store.h"
 
@@ -73,6 +74,7 @@ static void new_session(struct fx *f, struct session_view *out)
 	snprintf(v.model_checksum, sizeof v.model_checksum, "01234567");
 	snprintf(v.regime, sizeof v.regime, "parametric");
 	snprintf(v.options, sizeof v.options, "{\"standardize\":true}");
+	v.nstate = REFINER_S;
 	for (i = 0; i < REFINER_S; i++)
 		v.state[i] = 0.25f * i;
 	scaler_init(&v.sc, 1);
@@ -205,6 +207,65 @@ static void test_commit_refused_changes_nothing(void **state)
 	assert_int_equal(w.rows, 1);
 	sessions_put(f->c, s2);
 	sessions_put(f->c, s);
+}
+
+/* A session's state is as long as its model's (1..AMZ_STATE_MAX floats),
+ * stored before the scaler; a blob that cannot be that is an error on
+ * loading, never a read past its end. */
+static void test_state_sizes(void **state)
+{
+	struct fx *f = *state;
+	struct session_view v, w;
+	struct store_session ss;
+	struct session *s;
+	float blob[SESSIONS_BLOB_MAX + 1];
+	char err[256];
+	int i;
+
+	memset(&v, 0, sizeof v);
+	snprintf(v.model, sizeof v.model, "small");
+	snprintf(v.model_checksum, sizeof v.model_checksum, "89abcdef");
+	snprintf(v.regime, sizeof v.regime, "parametric");
+	snprintf(v.options, sizeof v.options, "{}");
+	scaler_init(&v.sc, 0);
+	v.nstate = 0;
+	assert_int_equal(sessions_create(f->c, &v, &w, err, sizeof err), SESSIONS_ERROR);
+	v.nstate = AMZ_STATE_MAX + 1;
+	assert_int_equal(sessions_create(f->c, &v, &w, err, sizeof err), SESSIONS_ERROR);
+	assert_int_equal(sessions_count(f->c), 0);
+	v.nstate = 5;
+	for (i = 0; i < AMZ_STATE_MAX; i++)
+		v.state[i] = i < 5 ? 1.5f * i : 99;	/* past nstate: not stored */
+	assert_int_equal(sessions_create(f->c, &v, &w, err, sizeof err), SESSIONS_OK);
+	sessions_free(f->c);
+	assert_int_equal(sessions_new(&f->c, f->st, 4, 0.2, err, sizeof err), SESSIONS_OK);
+	assert_int_equal(sessions_get(f->c, w.id, &s, err, sizeof err), SESSIONS_OK);
+	sessions_view(s, &v);
+	sessions_put(f->c, s);
+	assert_int_equal(v.nstate, 5);
+	for (i = 0; i < 5; i++)
+		assert_true(v.state[i] == 1.5f * i);
+	assert_int_equal(v.sc.mode, SCALER_OFF);
+
+	/* blobs this server never writes: no state, too much, a bad scaler */
+	memset(&ss, 0, sizeof ss);
+	memset(blob, 0, sizeof blob);
+	snprintf(ss.model, sizeof ss.model, "small");
+	snprintf(ss.model_checksum, sizeof ss.model_checksum, "89abcdef");
+	snprintf(ss.regime, sizeof ss.regime, "parametric");
+	ss.state = blob;
+	for (i = 0; i < 3; i++) {
+		static const int sizes[3] = { SCALER_FLOATS, SESSIONS_BLOB_MAX + 1, 10 + SCALER_FLOATS };
+
+		snprintf(ss.id, sizeof ss.id, "0000000000000000000000000000000%d", i);
+		ss.nstate = sizes[i];
+		scaler_pack(&v.sc, blob + sizes[i] - SCALER_FLOATS);
+		if (i == 2)
+			blob[sizes[i] - SCALER_FLOATS] = 7;	/* no such mode */
+		assert_int_equal(store_session_create(f->st, &ss, err, sizeof err), STORE_OK);
+		assert_int_equal(sessions_get(f->c, ss.id, &s, err, sizeof err), SESSIONS_ERROR);
+		assert_non_null(strstr(err, "is not one this server writes"));
+	}
 }
 
 struct taker {
@@ -358,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_get_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_refused_changes_nothing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_state_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
