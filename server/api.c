@@ -430,21 +430,41 @@ static void h_metrics(struct api *a, const struct http_request *req,
 	resp->body_len = len;
 }
 
-/* A model's summary (and its whole header when full is set). */
+/* Member key of the header h as a new reference, or JSON null. */
+static json_t *header_member(json_t *h, const char *key)
+{
+	json_t *v = json_object_get(h, key);
+
+	return v ? json_deep_copy(v) : json_null();
+}
+
+/*
+ * A model's summary (and its whole header when full is set): what the
+ * header says of it, and what its family does through the session
+ * contract (struct amz): family, max_dim and batch, has_y (rows carry a
+ * target), predicts ("mean", "log_density" or null) and can_sample.  New
+ * reference.
+ */
 static json_t *model_json(const struct model *m, int full)
 {
-	json_t *h = m->header, *o, *md = json_object_get(h, "max_dim");
+	json_t *h = m->header, *o;
 	const char *regime = json_string_value(json_object_get(h, "regime"));
+	const struct amz *az = &m->az;
 
 	/* the header is shared by every thread: only read from it here */
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:s}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:o, s:o, s:s, s:b, s:o, s:b}",
 		      "name", m->name, "task_family", m->family,
+		      "family", amz_family_name(az->family),
 		      "regime", regime ? regime : "parametric",
-		      "variant", model_variant_name(m->cfg.variant),
-		      "max_dim", json_is_integer(md) ? json_integer_value(md)
-						     : (json_int_t)LINREG_DMAX,
-		      "batch", m->cfg.bmax, "passes", m->cfg.passes,
-		      "steps_trained", m->cfg.ksteps, "checksum", m->checksum);
+		      "variant", header_member(h, "variant"),
+		      "max_dim", az->dmax, "batch", az->bmax,
+		      "passes", header_member(h, "passes"),
+		      "steps_trained", header_member(h, "steps_trained"),
+		      "checksum", m->checksum, "has_y", az->has_y,
+		      "predicts", az->has_mean ? json_string("mean")
+				  : az->has_density ? json_string("log_density")
+				  : json_null(),
+		      "can_sample", az->can_sample);
 	if (o && full)
 		json_object_set_new(o, "header", json_deep_copy(h));
 	return o;

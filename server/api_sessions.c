@@ -5,12 +5,15 @@
 #include "api_sessions.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "am.h"
 #include "amz.h"
@@ -25,6 +28,8 @@
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
 #define PREDICT_CHUNK 256		/* rows predicted at a time */
+#define SEED_MAX INT64_MAX		/* the largest seed a request may give */
+#define SEED_DRAWN_BITS 53		/* drawn seeds: exact in any JSON reader */
 
 /* The session object of the API. */
 static json_t *session_json(const char *id, const char *model,
@@ -391,6 +396,30 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 /* ---- predict and sample ------------------------------------------------ */
 
 /*
+ * Maps rows done..done+k of x (n x D raw values) with the session's scaler
+ * into X (k x dmax, zero-padded).  Returns 0, or -1 with resp filled (422).
+ */
+static int map_rows(const struct session_view *v, const double *x, int done,
+		    int k, int D, int dmax, float *X, struct http_response *resp)
+{
+	int i, j;
+
+	memset(X, 0, (size_t)k * dmax * sizeof *X);
+	for (i = 0; i < k; i++) {
+		for (j = 0; j < D; j++) {
+			if (scaler_map(&v->sc, j, x[(size_t)(done + i) * D + j],
+				       &X[i * dmax + j])) {
+				reply_problem(resp, REPLY_INVALID, "x[%d][%d] is beyond "
+					      "single precision after standardization",
+					      done + i, j);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Predicts n rows of D raw inputs under the view's state (a model with
  * has_mean): maps them with the session's scaler, then maps mean and
  * variance back.  Fills mean and var (n each) or returns -1 with resp
@@ -401,22 +430,12 @@ static int predict_rows(const struct model *m, const struct session_view *v,
 			struct http_response *resp)
 {
 	float X[PREDICT_CHUNK * AMZ_DMAX], zm[PREDICT_CHUNK], zv[PREDICT_CHUNK];
-	int dmax = m->az.dmax, done, k, i, j, rc;
+	int done, k, i, rc;
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		memset(X, 0, sizeof X);
-		for (i = 0; i < k; i++) {
-			for (j = 0; j < D; j++) {
-				if (scaler_map(&v->sc, j, x[(size_t)(done + i) * D + j],
-					       &X[i * dmax + j])) {
-					reply_problem(resp, REPLY_INVALID, "x[%d][%d] is beyond "
-						      "single precision after standardization",
-						      done + i, j);
-					return -1;
-				}
-			}
-		}
+		if (map_rows(v, x, done, k, D, m->az.dmax, X, resp))
+			return -1;
 		rc = amz_predict(&m->az, v->state, X, k, D, zm, zv);
 		if (rc != AM_OK) {
 			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
@@ -439,16 +458,70 @@ static int predict_rows(const struct model *m, const struct session_view *v,
 	return 0;
 }
 
+/*
+ * The log-density of n rows of D raw values under the view's state (a
+ * model with has_density), in the data's units: the rows are mapped with
+ * the session's scaler and the density mapped back (scaler.h).  Fills
+ * out (n) or returns -1 with resp filled (422, 500).
+ */
+static int density_rows(const struct model *m, const struct session_view *v,
+			const double *x, int n, int D, double *out,
+			struct http_response *resp)
+{
+	float X[PREDICT_CHUNK * AMZ_DMAX], lz[PREDICT_CHUNK];
+	int done, k, i, rc;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
+		if (map_rows(v, x, done, k, D, m->az.dmax, X, resp))
+			return -1;
+		rc = amz_log_density(&m->az, v->state, X, k, D, lz);
+		if (rc != AM_OK) {
+			log_msg(LOG_ERROR, "session %s: log-density: %s", v->id,
+				am_strerror(rc));
+			reply_problem(resp, REPLY_INTERNAL, "computing the log-density failed");
+			return -1;
+		}
+		for (i = 0; i < k; i++) {
+			double lp = scaler_unmap_log_density(&v->sc, D, lz[i]);
+
+			/* -Inf is a density of zero: honest, but not JSON */
+			if (!(fabs(lp) <= FLT_MAX)) {
+				reply_problem(resp, REPLY_INVALID, "the log-density of x[%d] is "
+					      "not finite", done + i);
+				return -1;
+			}
+			out[done + i] = (float)lp;
+		}
+	}
+	return 0;
+}
+
+/* A JSON array of the n values v (new reference, NULL when out of memory). */
+static json_t *reals(const double *v, int n)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < n; i++) {
+		if (json_array_append_new(arr, json_real(v[i]))) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 void api_sessions_predict(struct api *a, const struct http_request *req,
 			  struct http_response *resp)
 {
 	static const char *const keys[] = { "x", NULL };
-	json_t *body, *jm = NULL, *jv = NULL;
+	json_t *body, *out = NULL;
 	struct session *s = NULL;
 	struct session_view v;
 	const struct model *m;
 	double *x = NULL, *mean = NULL, *var = NULL;
-	int n, D, i;
+	int n, D;
 
 	body = api_parse_body(req, resp);
 	if (!body)
@@ -470,9 +543,11 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	m = api_session_model(a, &v, resp);
 	if (!m)
 		goto out;
-	if (!m->az.has_mean) {
-		reply_problem(resp, REPLY_INVALID, "model '%s' (family %s) does not "
-			      "predict a mean", m->name, amz_family_name(m->az.family));
+	if (!m->az.has_mean && !m->az.has_density) {
+		reply_problem(resp, REPLY_CANNOT_PREDICT, "model '%s' (family %s) cannot "
+			      "predict: it answers neither a mean nor a density%s",
+			      m->name, amz_family_name(m->az.family), m->az.can_sample
+			      ? " (use sample)" : "");
 		goto out;
 	}
 	if (D > m->az.dmax) {
@@ -487,23 +562,22 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	}
 	mean = malloc((size_t)n * sizeof *mean);
 	var = malloc((size_t)n * sizeof *var);
-	jm = json_array();
-	jv = json_array();
-	if (!mean || !var || !jm || !jv) {
+	if (!mean || !var) {
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (predict_rows(m, &v, x, n, D, mean, var, resp))
-		goto out;
-	for (i = 0; i < n; i++) {
-		json_array_append_new(jm, json_real(mean[i]));
-		json_array_append_new(jv, json_real(var[i]));
+	if (m->az.has_mean) {
+		if (predict_rows(m, &v, x, n, D, mean, var, resp))
+			goto out;
+		out = json_pack("{s:o, s:o}", "mean", reals(mean, n), "variance",
+				reals(var, n));
+	} else {
+		if (density_rows(m, &v, x, n, D, mean, resp))
+			goto out;
+		out = json_pack("{s:o}", "log_density", reals(mean, n));
 	}
-	reply_json(resp, 200, json_pack("{s:o, s:o}", "mean", jm, "variance", jv));
-	jm = jv = NULL;
+	reply_json(resp, 200, out);
 out:
-	json_decref(jv);
-	json_decref(jm);
 	free(var);
 	free(mean);
 	free(x);
@@ -511,43 +585,169 @@ out:
 	json_decref(body);
 }
 
+/*
+ * Reads the sample request's members: n in 1..max_samples and seed, an
+ * integer 0..SEED_MAX (*has_seed 0 when absent or null).  Returns 0, or
+ * -1 with resp filled (422).
+ */
+static int read_sample_request(json_t *body, int max_samples, int *n,
+			       uint64_t *seed, int *has_seed,
+			       struct http_response *resp)
+{
+	json_t *jn = json_object_get(body, "n"), *js = json_object_get(body, "seed");
+
+	if (!json_is_integer(jn) || json_integer_value(jn) < 1 ||
+	    json_integer_value(jn) > max_samples) {
+		reply_problem(resp, REPLY_INVALID, "'n' must be an integer from 1 to %d",
+			      max_samples);
+		return -1;
+	}
+	*n = (int)json_integer_value(jn);
+	*has_seed = js && !json_is_null(js);
+	if (!*has_seed)
+		return 0;
+	/* jansson reads integers as int64: a larger one never parses, and a
+	 * negative one is not a seed */
+	if (!json_is_integer(js) || json_integer_value(js) < 0) {
+		reply_problem(resp, REPLY_INVALID, "'seed' must be an integer from 0 to "
+			      "%lld", (long long)SEED_MAX);
+		return -1;
+	}
+	*seed = (uint64_t)json_integer_value(js);
+	return 0;
+}
+
+/*
+ * A seed for a request that gave none: SEED_DRAWN_BITS random bits, so
+ * that the seed the reply returns reads back exactly in any JSON client
+ * (even one that holds numbers as doubles).  Returns 0, or -1.
+ */
+static int draw_seed(uint64_t *seed)
+{
+	uint64_t r;
+	size_t got = 0;
+
+	while (got < sizeof r) {
+		ssize_t k = getrandom((char *)&r + got, sizeof r - got, 0);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	*seed = r & ((UINT64_C(1) << SEED_DRAWN_BITS) - 1);
+	return 0;
+}
+
+/*
+ * Draws n samples of the session's D columns from its state and maps them
+ * to the data's units (x = mean + sd * z; scaler.h).  Returns the reply
+ * body {"samples": [[..],..], "seed": s} (new reference), or NULL with
+ * resp filled (422, 500).
+ */
+static json_t *sample_json(const struct model *m, const struct session_view *v,
+			   int D, int n, uint64_t seed, struct http_response *resp)
+{
+	struct amz_ws *ws = amz_ws_new(&m->az);
+	float *z = malloc((size_t)n * m->az.dmax * sizeof *z);
+	json_t *rows = json_array(), *row, *out = NULL;
+	int rc, i, j;
+
+	if (!ws || !z || !rows) {
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = amz_sample(&m->az, ws, v->state, D, n, seed, z);
+	if (rc != AM_OK) {
+		log_msg(LOG_ERROR, "session %s: sample: %s", v->id, am_strerror(rc));
+		reply_problem(resp, REPLY_INTERNAL, "sampling failed");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		row = json_array();
+		if (!row || json_array_append_new(rows, row)) {
+			reply_problem(resp, REPLY_INTERNAL, "out of memory");
+			goto out;
+		}
+		for (j = 0; j < D; j++) {
+			double xv = scaler_unmap_x(&v->sc, j, z[(size_t)i * m->az.dmax + j]);
+
+			if (!(fabs(xv) <= FLT_MAX)) {
+				reply_problem(resp, REPLY_INVALID, "sample %d is not finite in "
+					      "the data's units", i);
+				goto out;
+			}
+			if (json_array_append_new(row, json_real((float)xv))) {
+				reply_problem(resp, REPLY_INTERNAL, "out of memory");
+				goto out;
+			}
+		}
+	}
+	out = json_pack("{s:O, s:I}", "samples", rows, "seed", (json_int_t)seed);
+	if (!out)
+		reply_problem(resp, REPLY_INTERNAL, "out of memory");
+out:
+	json_decref(rows);
+	free(z);
+	amz_ws_free(ws);
+	return out;
+}
+
 void api_sessions_sample(struct api *a, const struct http_request *req,
 			 struct http_response *resp)
 {
 	static const char *const keys[] = { "n", "seed", NULL };
-	json_t *body, *n, *seed;
-	struct session *s;
+	json_t *body, *out;
+	struct session *s = NULL;
 	struct session_view v;
 	const struct model *m;
+	uint64_t seed = 0;
+	int n, has_seed, D;
 
 	body = api_parse_body(req, resp);
 	if (!body)
 		return;
-	if (api_only_keys(body, keys, "a sample request (n, seed)", resp))
+	if (api_only_keys(body, keys, "a sample request (n, seed)", resp) ||
+	    read_sample_request(body, a->cfg->max_samples, &n, &seed, &has_seed, resp))
 		goto out;
-	n = json_object_get(body, "n");
-	seed = json_object_get(body, "seed");
-	if (!json_is_integer(n) || json_integer_value(n) < 1 ||
-	    json_integer_value(n) > a->cfg->max_rows) {
-		reply_problem(resp, REPLY_INVALID, "'n' must be an integer from 1 to %d",
-			      a->cfg->max_rows);
-		goto out;
-	}
-	if (seed && !json_is_null(seed) && !json_is_integer(seed)) {
-		reply_problem(resp, REPLY_INVALID, "'seed' must be an integer");
-		goto out;
-	}
+	/* read-only, like predict: a copy of the session's fields is all it
+	 * uses, so it never waits for a writer and never changes the session */
 	s = get_session(a, req, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);
-	sessions_put(a->sessions, s);
 	m = api_session_model(a, &v, resp);
 	if (!m)
 		goto out;
-	/* regression amortizers predict; only generative models sample */
-	reply_problem(resp, REPLY_CANNOT_SAMPLE, "model '%s' cannot sample: it is a "
-		      "regression amortizer (use predict)", m->family);
+	if (!m->az.can_sample) {
+		/* named by family, as clients match it: "model 'linreg'
+		 * cannot sample" */
+		reply_problem(resp, REPLY_CANNOT_SAMPLE, "model '%s' cannot sample: "
+			      "'%s' %s (use predict)", amz_family_name(m->az.family),
+			      m->name, m->az.has_mean ? "is a regression amortizer"
+			      : "answers only log-densities");
+		goto out;
+	}
+	/* the rows a sample has: the session's dimension, from its options
+	 * or its first batch */
+	D = v.dim;
+	if (D < 1) {
+		reply_problem(resp, REPLY_INVALID, "session %s has no dimension yet: "
+			      "give options.dim when creating it, or send a batch first",
+			      v.id);
+		goto out;
+	}
+	if (!has_seed && draw_seed(&seed)) {
+		log_msg(LOG_ERROR, "getrandom: %s", strerror(errno));
+		reply_problem(resp, REPLY_INTERNAL, "drawing a seed failed");
+		goto out;
+	}
+	out = sample_json(m, &v, D, n, seed, resp);
+	if (out)
+		reply_json(resp, 200, out);
 out:
+	sessions_put(a->sessions, s);
 	json_decref(body);
 }

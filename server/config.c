@@ -11,6 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "amz.h"
+
+_Static_assert(AMZ_SAMPLE_MAX == 100000, "--help states the bound of --max-samples");
+
 static const char config_help[] =
 	"usage: amortd [options]\n"
 	"\n"
@@ -29,6 +33,8 @@ static const char config_help[] =
 	"                           allowed (default 8M); NDJSON streams are not\n"
 	"                           limited\n"
 	"  --max-rows N             rows in one JSON batch or predict request\n"
+	"                           (default 10000)\n"
+	"  --max-samples N          samples in one sample request, 1..100000\n"
 	"                           (default 10000)\n"
 	"  --max-sessions N         sessions kept in the store (default 100000)\n"
 	"  --max-connections N      concurrent connections (default 256)\n"
@@ -55,6 +61,7 @@ void config_defaults(struct config *c)
 	c->threads = n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
 	c->max_rows = CONFIG_DEFAULT_MAX_ROWS;
+	c->max_samples = CONFIG_DEFAULT_MAX_SAMPLES;
 	c->max_sessions = CONFIG_DEFAULT_MAX_SESSIONS;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	c->timeout_s = CONFIG_DEFAULT_TIMEOUT;
@@ -136,6 +143,11 @@ int config_set(struct config *c, const char *key, const char *v, char *err,
 		if (parse_num(v, 0, 1, 10000000, &n))
 			goto bad;
 		c->max_rows = (int)n;
+	} else if (!strcmp(key, "max-samples")) {
+		/* one call of amz_sample answers a request */
+		if (parse_num(v, 0, 1, AMZ_SAMPLE_MAX, &n))
+			goto bad;
+		c->max_samples = (int)n;
 	} else if (!strcmp(key, "max-sessions")) {
 		if (parse_num(v, 0, 1, 1000000000, &n))
 			goto bad;
@@ -247,7 +259,7 @@ static int known_key(const char *key)
 {
 	static const char *const keys[] = {
 		"listen", "state-dir", "models", "config", "threads", "max-body",
-		"max-rows", "max-sessions", "max-connections", "timeout", "synchronous",
+		"max-rows", "max-samples", "max-sessions", "max-connections", "timeout", "synchronous",
 		"log-level", "log-requests", "print-routes",
 	};
 	size_t i;

@@ -28,6 +28,7 @@ struct config {
 	unsigned threads;		/* HTTP worker threads */
 	size_t max_body;		/* bytes of a buffered request body */
 	int max_rows;			/* rows in one JSON batch or predict */
+	int max_samples;		/* samples in one sample request */
 	long max_sessions;		/* sessions in the store */
 	unsigned max_connections;
 	unsigned timeout_s;		/* per-connection idle timeout */
@@ -43,6 +44,7 @@ struct config {
 #define CONFIG_DEFAULT_MODELS "deploy/models"
 #define CONFIG_DEFAULT_MAX_BODY ((size_t)8 << 20)
 #define CONFIG_DEFAULT_MAX_ROWS 10000
+#define CONFIG_DEFAULT_MAX_SAMPLES 10000
 #define CONFIG_DEFAULT_MAX_SESSIONS 100000L
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 256u
 #define CONFIG_DEFAULT_TIMEOUT 60u

@@ -21,6 +21,7 @@ static const struct {
 	[REPLY_TOO_LARGE] = { 413, REPLY_URN "too-large", "Content too large" },
 	[REPLY_MEDIA_TYPE] = { 415, REPLY_URN "unsupported-media-type", "Unsupported media type" },
 	[REPLY_INVALID] = { 422, REPLY_URN "invalid", "Invalid content" },
+	[REPLY_CANNOT_PREDICT] = { 422, REPLY_URN "cannot-predict", "Model cannot predict" },
 	[REPLY_CANNOT_SAMPLE] = { 422, REPLY_URN "cannot-sample", "Model cannot sample" },
 	[REPLY_INTERNAL] = { 500, REPLY_URN "internal", "Internal error" },
 	[REPLY_OVERLOADED] = { 503, REPLY_URN "overloaded", "Overloaded" },

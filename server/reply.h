@@ -19,6 +19,8 @@
  *   unsupported-media-type  415     POST body of another content type
  *   invalid                 422     well-formed but wrong: types, dimension,
  *                                   NaN/Inf, too many rows, unknown keys
+ *   cannot-predict          422     predict on a model without a mean or a
+ *                                   density (a flow: it only samples)
  *   cannot-sample           422     sample on a model that cannot
  *   internal                500     the store or memory failed
  *   overloaded              503     too many sessions or connections
@@ -50,6 +52,7 @@ enum reply_kind {
 	REPLY_TOO_LARGE,
 	REPLY_MEDIA_TYPE,
 	REPLY_INVALID,
+	REPLY_CANNOT_PREDICT,
 	REPLY_CANNOT_SAMPLE,
 	REPLY_INTERNAL,
 	REPLY_OVERLOADED,

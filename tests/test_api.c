@@ -43,6 +43,7 @@
 
 #define BMAX 4			/* the tiny model's mini-batch */
 #define MAX_ROWS 50
+#define MAX_SAMPLES 20
 
 static char model_dir[64];
 static char gen_dir[64];		/* the generative models: mog, flow */
@@ -217,6 +218,7 @@ static int setup_dir(void **state, const char *models)
 	snprintf(f->db, sizeof f->db, "%s/amortd.db", f->dir);
 	config_defaults(&f->cfg);
 	f->cfg.max_rows = MAX_ROWS;
+	f->cfg.max_samples = MAX_SAMPLES;
 	f->cfg.max_sessions = 5;
 	f->cfg.timeout_s = 2;
 	f->models = models;
@@ -1391,6 +1393,20 @@ static void stored_state(struct fx *f, const char *id, float *st, int nstate,
 	store_session_clear(&ss);
 }
 
+/* Posts {"n": n, "seed": seed} (seed < 0: none) to a session's sample;
+ * returns the status and the body. */
+static int sample(struct fx *f, const char *id, int n, long long seed, json_t **out)
+{
+	char url[128], body[128];
+
+	snprintf(url, sizeof url, "/v1/sessions/%s/sample", id);
+	if (seed >= 0)
+		snprintf(body, sizeof body, "{\"n\": %d, \"seed\": %lld}", n, seed);
+	else
+		snprintf(body, sizeof body, "{\"n\": %d}", n);
+	return call(f, HTTP_POST, url, body, out);
+}
+
 /* JSON text of j's member k (new string, caller frees). */
 static char *member_text(json_t *j, const char *k)
 {
@@ -1421,6 +1437,43 @@ static char *gen_rows(int first, int n, int D, int ndjson)
 	if (!ndjson)
 		snprintf(b + len, cap - len, "]}");
 	return b;
+}
+
+static void test_models_capabilities(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tiny", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "family")), "linreg");
+	assert_true(json_is_true(json_object_get(j, "has_y")));
+	assert_string_equal(json_string_value(json_object_get(j, "predicts")), "mean");
+	assert_true(json_is_false(json_object_get(j, "can_sample")));
+	assert_string_equal(json_string_value(json_object_get(j, "variant")), "both");
+	assert_int_equal(member_int(j, "steps_trained"), 4);
+	json_decref(j);
+}
+
+static void test_gen_models_capabilities(void **state)
+{
+	struct fx *f = *state;
+	json_t *j, *m;
+
+	assert_int_equal(call(f, HTTP_GET, "/v1/models", NULL, &j), 200);
+	m = json_array_get(json_object_get(j, "models"), 0);	/* in name order */
+	assert_string_equal(json_string_value(json_object_get(m, "name")), "flow");
+	assert_string_equal(json_string_value(json_object_get(m, "family")), "flow");
+	assert_true(json_is_false(json_object_get(m, "has_y")));
+	assert_true(json_is_null(json_object_get(m, "predicts")));
+	assert_true(json_is_true(json_object_get(m, "can_sample")));
+	m = json_array_get(json_object_get(j, "models"), 1);
+	assert_string_equal(json_string_value(json_object_get(m, "family")), "mog");
+	assert_true(json_is_false(json_object_get(m, "has_y")));
+	assert_string_equal(json_string_value(json_object_get(m, "predicts")), "log_density");
+	assert_true(json_is_true(json_object_get(m, "can_sample")));
+	assert_int_equal(member_int(m, "max_dim"), registry_find(f->reg, "mog")->az.dmax);
+	assert_int_equal(member_int(m, "batch"), BMAX);
+	json_decref(j);
 }
 
 /* Rows of a model without y: "y" is refused in both forms, before any
@@ -1497,6 +1550,262 @@ static void test_gen_rows_without_y(void **state)
 	assert_int_equal(ca.mode, SCALER_FITTED);
 	assert_true(ca.sd[1] > 1);
 	assert_true(ca.mean[SCALER_Y] == 0 && ca.sd[SCALER_Y] == 1);
+}
+
+/* The log-density in the data's units: the server's answer against the
+ * model's own on the stored state, with the change of variables written
+ * out by hand. */
+static void test_gen_log_density(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "mog");
+	static const double q[2][2] = { { 3, 1100 }, { -2, 950 } };
+	float st[AMZ_STATE_MAX], X[2 * AMZ_DMAX] = { 0 }, lz[2];
+	char id[33], raw[33], url[128], *rows;
+	struct scaler sc;
+	json_t *j, *ld;
+	int i, k;
+
+	create_on(f, "mog", NULL, id);
+	rows = gen_rows(0, 6, 2, 0);
+	assert_int_equal(batch(f, id, rows, NULL), 200);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[3, 1100], [-2, 950]]}", &j), 200);
+	assert_null(json_object_get(j, "mean"));
+	ld = json_object_get(j, "log_density");
+	assert_int_equal(json_array_size(ld), 2);
+	stored_state(f, id, st, m->az.nstate, &sc);
+	for (i = 0; i < 2; i++)
+		for (k = 0; k < 2; k++)
+			X[i * m->az.dmax + k] = (float)((q[i][k] - sc.mean[k]) / sc.sd[k]);
+	assert_int_equal(amz_log_density(&m->az, st, X, 2, 2, lz), AM_OK);
+	for (i = 0; i < 2; i++) {
+		double want = (double)lz[i] - log((double)sc.sd[0]) - log((double)sc.sd[1]);
+		double got = json_real_value(json_array_get(ld, (size_t)i));
+
+		assert_true(fabs(got - want) <= 1e-6 * fabs(want) + 1e-6);
+	}
+	json_decref(j);
+	/* the session's dimension holds; a raw session scores raw rows */
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2, 3]]}", NULL), 422);
+	create_on(f, "mog", "{\"standardize\": false}", raw);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", raw);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[0.5, -0.5]]}", &j), 200);
+	memset(X, 0, sizeof X);
+	X[0] = 0.5f;
+	X[1] = -0.5f;
+	amz_initial_state(&m->az, st);
+	assert_int_equal(amz_log_density(&m->az, st, X, 1, 2, lz), AM_OK);
+	assert_true((float)json_real_value(json_array_get(json_object_get(j, "log_density"), 0))
+		    == lz[0]);
+	json_decref(j);
+	free(rows);
+}
+
+/* Samples: repeatable by seed (given or drawn and returned), read-only,
+ * in identity units before the first batch, mapped to the data's units
+ * after it, and the same after a restart. */
+static void test_gen_sample(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "mog");
+	float st[AMZ_STATE_MAX], *z;
+	char id[33], *a, *b, *before, *after, *rows;
+	struct amz_ws *ws;
+	struct scaler sc;
+	json_t *j, *j2, *smp;
+	long long seed;
+	int i, k;
+
+	z = malloc((size_t)MAX_SAMPLES * m->az.dmax * sizeof *z);
+	ws = amz_ws_new(&m->az);
+	assert_non_null(z);
+	assert_non_null(ws);
+	create_on(f, "mog", "{\"dim\": 2}", id);
+	before = session_text(f, id);
+	/* no batch yet: the learned initial state, values as drawn */
+	assert_int_equal(sample(f, id, 5, 42, &j), 200);
+	assert_int_equal(member_int(j, "seed"), 42);
+	smp = json_object_get(j, "samples");
+	assert_int_equal(json_array_size(smp), 5);
+	amz_initial_state(&m->az, st);
+	assert_int_equal(amz_sample(&m->az, ws, st, 2, 5, 42, z), AM_OK);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(json_array_size(json_array_get(smp, (size_t)i)), 2);
+		for (k = 0; k < 2; k++)
+			assert_true((float)json_real_value(json_array_get(json_array_get(smp, (size_t)i),
+									  (size_t)k)) ==
+				    z[i * m->az.dmax + k]);
+	}
+	/* the same seed, the same samples; another seed, others */
+	assert_int_equal(sample(f, id, 5, 42, &j2), 200);
+	a = json_dumps(j, JSON_COMPACT);
+	b = json_dumps(j2, JSON_COMPACT);
+	assert_string_equal(a, b);
+	free(b);
+	json_decref(j2);
+	assert_int_equal(sample(f, id, 5, 43, &j2), 200);
+	b = member_text(j2, "samples");
+	free(a);
+	a = member_text(j, "samples");
+	assert_string_not_equal(a, b);
+	free(a);
+	free(b);
+	json_decref(j2);
+	json_decref(j);
+	/* no seed: one is drawn, returned, and repeats the call */
+	assert_int_equal(sample(f, id, 3, -1, &j), 200);
+	seed = member_int(j, "seed");
+	assert_true(seed >= 0 && seed < (1LL << 53));
+	assert_int_equal(sample(f, id, 3, seed, &j2), 200);
+	a = json_dumps(j, JSON_COMPACT);
+	b = json_dumps(j2, JSON_COMPACT);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_decref(j);
+	json_decref(j2);
+	/* sampling changed nothing */
+	after = session_text(f, id);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* after a batch: z from the adapted state, mapped back per column */
+	rows = gen_rows(0, BMAX, 2, 0);
+	assert_int_equal(batch(f, id, rows, NULL), 200);
+	free(rows);
+	assert_int_equal(sample(f, id, MAX_SAMPLES, 7, &j), 200);
+	stored_state(f, id, st, m->az.nstate, &sc);
+	assert_int_equal(amz_sample(&m->az, ws, st, 2, MAX_SAMPLES, 7, z), AM_OK);
+	smp = json_object_get(j, "samples");
+	for (i = 0; i < MAX_SAMPLES; i++)
+		for (k = 0; k < 2; k++)
+			assert_true((float)json_real_value(json_array_get(json_array_get(smp, (size_t)i),
+									  (size_t)k)) ==
+				    (float)(sc.mean[k] + (double)sc.sd[k] * z[i * m->az.dmax + k]));
+	a = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	/* a restarted daemon draws the same samples */
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(sample(f, id, MAX_SAMPLES, 7, &j), 200);
+	b = json_dumps(j, JSON_COMPACT);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_decref(j);
+	amz_ws_free(ws);
+	free(z);
+}
+
+static void test_gen_sample_requests(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+		"{\"n\": 0}", "{\"n\": -1}", "{\"n\": 21}", "{\"n\": 1.5}", "{\"n\": \"3\"}",
+		"{\"n\": null}", "{\"seed\": 1}", "{\"n\": 3, \"seed\": -1}",
+		"{\"n\": 3, \"seed\": \"7\"}", "{\"n\": 3, \"seed\": 1.5}",
+		"{\"n\": 3, \"seed\": true}", "{\"n\": 3, \"seed\": [7]}",
+		"{\"n\": 3, \"seed\": 18446744073709551615}", "{\"n\": 3, \"k\": 1}", "[3]",
+	};
+	char id[33], url[128], *before, *after;
+	size_t i;
+	json_t *j;
+
+	create_on(f, "mog", NULL, id);
+	before = session_text(f, id);
+	snprintf(url, sizeof url, "/v1/sessions/%s/sample", id);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int st = call(f, HTTP_POST, url, bad[i], &j);
+
+		if (st != 422)
+			fail_msg("body %zu (%s): status %d, expected 422", i, bad[i], st);
+		assert_string_equal(json_string_value(json_object_get(j, "type")),
+				    "urn:amortd:problem:invalid");
+		json_decref(j);
+	}
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 3", NULL), 400);
+	/* n is bounded by max_samples, and the message says so */
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 21}", &j), 422);
+	assert_true(detail_has(j, "from 1 to 20"));
+	json_decref(j);
+	/* a valid request on a session whose dimension is not fixed yet */
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 20, \"seed\": 9223372036854775807}",
+			      &j), 422);
+	assert_true(detail_has(j, "no dimension yet"));
+	json_decref(j);
+	after = session_text(f, id);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(call(f, HTTP_POST,
+			      "/v1/sessions/0123456789abcdef0123456789abcdef/sample",
+			      "{\"n\": 3}", NULL), 404);
+}
+
+/* A flow answers neither a mean nor a density: it cannot predict, and
+ * says what it can do; it adapts and samples. */
+static void test_gen_flow(void **state)
+{
+	struct fx *f = *state;
+	char id[33], url[128], *rows, *a, *b;
+	json_t *j, *j2;
+
+	create_on(f, "flow", "{\"dim\": 2}", id);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:cannot-predict");
+	assert_true(detail_has(j, "use sample"));
+	json_decref(j);
+	/* a malformed request is still told so first */
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": 1}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:invalid");
+	json_decref(j);
+	rows = gen_rows(0, 6, 2, 0);
+	assert_int_equal(batch(f, id, rows, NULL), 200);
+	free(rows);
+	assert_int_equal(sample(f, id, 4, 11, &j), 200);
+	assert_int_equal(sample(f, id, 4, 11, &j2), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "samples")), 4);
+	a = json_dumps(j, JSON_COMPACT);
+	b = json_dumps(j2, JSON_COMPACT);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	json_decref(j);
+	json_decref(j2);
+}
+
+/* A regression session refuses to sample whatever the seed, after the
+ * request itself was checked. */
+static void test_sample_seeds_on_linreg(void **state)
+{
+	struct fx *f = *state;
+	char id[33], url[128];
+	json_t *j;
+
+	create(f, "{\"dim\": 2}", id);
+	snprintf(url, sizeof url, "/v1/sessions/%s/sample", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 20}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:cannot-sample");
+	assert_true(detail_has(j, "'tiny' is a regression amortizer"));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 1, \"seed\": null}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:cannot-sample");
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 1, \"seed\": -3}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:invalid");
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 21, \"seed\": 1}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:invalid");
+	json_decref(j);
 }
 
 /*
@@ -1587,8 +1896,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sample, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_models_capabilities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sample_seeds_on_linreg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_size_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_models_capabilities, setup_gen,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_gen_rows_without_y, setup_gen, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_log_density, setup_gen, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_sample, setup_gen, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_sample_requests, setup_gen, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_flow, setup_gen, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -54,6 +54,7 @@ static void test_defaults(void **state)
 	assert_true(c.threads >= 1 && c.threads <= 64);
 	assert_int_equal(c.max_body, 8u << 20);
 	assert_int_equal(c.max_rows, 10000);
+	assert_int_equal(c.max_samples, 10000);
 	assert_int_equal(c.max_sessions, 100000);
 	assert_int_equal(c.max_connections, 256);
 	assert_int_equal(c.timeout_s, 60);
@@ -94,9 +95,12 @@ static void test_flags(void **state)
 	assert_int_equal(c.max_body, 1u << 30);
 	assert_int_equal(parse(&c, err, sizeof err, "--log-requests=false", NULL), 0);
 	assert_int_equal(c.log_requests, 0);
+	assert_int_equal(parse(&c, err, sizeof err, "--max-samples=100000", NULL), 0);
+	assert_int_equal(c.max_samples, 100000);
 	assert_int_equal(parse(&c, err, sizeof err, "--help", NULL), 1);
 	assert_int_equal(parse(&c, err, sizeof err, "-h", NULL), 1);
 	assert_non_null(strstr(config_usage(), "--max-connections"));
+	assert_non_null(strstr(config_usage(), "--max-samples"));
 }
 
 static void test_bad_flags(void **state)
@@ -110,6 +114,8 @@ static void test_bad_flags(void **state)
 		{ "--max-body", "2T", "max-body" },
 		{ "--max-body", "-1", "max-body" },
 		{ "--max-rows", "0", "max-rows" },
+		{ "--max-samples", "0", "max-samples" },
+		{ "--max-samples", "100001", "max-samples" },
 		{ "--max-connections", "99999999", "max-connections" },
 		{ "--timeout", "0", "timeout" },
 		{ "--synchronous", "off", "synchronous" },
