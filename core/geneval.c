@@ -113,10 +113,10 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 	gen_task_sample(x->ts, task, r, c->nheld, b->held);
 	gen_task_sample(x->ts, task, r, c->nsamp, b->ref);
 	gen_task_sample(x->ts, task, r, c->nsamp, b->ref2);
-	row->floor_energy += sdist_energy(b->ref2, c->nsamp, b->ref, c->nsamp,
+	row->floor_energy += sdist_energy_v(b->ref2, c->nsamp, b->ref, c->nsamp,
 					  D, GEN_DMAX);
 	gen_sample(x->g, x->p, b->ws, b->state, D, c->nsamp, r, b->smp);
-	row->amort_energy += sdist_energy(b->smp, c->nsamp, b->ref, c->nsamp,
+	row->amort_energy += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
 					  D, GEN_DMAX);
 	if (x->g->cfg.kind == GEN_MOG)
 		row->amort_nll += mog_nll(b->state, D, b->held, c->nheld, NULL, NULL);
@@ -133,7 +133,7 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 		}
 		row->em_nll += mog_nll(em, D, b->held, c->nheld, NULL, NULL);
 		mog_sample(em, D, r, c->nsamp, b->smp);
-		row->em_energy += sdist_energy(b->smp, c->nsamp, b->ref, c->nsamp,
+		row->em_energy += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
 					       D, GEN_DMAX);
 	}
 }

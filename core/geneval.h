@@ -11,10 +11,11 @@
  *              components, best of em_restarts k-means++ restarts; mixture
  *              tasks only), and the true mixture (its own NLL: the
  *              entropy floor).
- *   energy     the energy distance (sdist.h) between nsamp samples drawn
- *              from the model and nsamp fresh samples of the task; the
- *              floor is the same distance between two independent true
- *              samples of nsamp.
+ *   energy     the energy distance as a V-statistic (sdist_energy_v)
+ *              between nsamp samples drawn from the model and nsamp fresh
+ *              samples of the task; the floor is the same distance
+ *              between two independent true samples of nsamp, what
+ *              sampling noise alone gives.
  * Averages over ntasks tasks.  Deterministic for a seed.  Owns nothing
  * beyond one call; never prints.
  */

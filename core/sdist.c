@@ -78,6 +78,18 @@ double sdist_energy(const float *X, int n, const float *Y, int m, int D,
 	return 2.0 * xy - xx - yy;
 }
 
+double sdist_energy_v(const float *X, int n, const float *Y, int m, int D,
+		      int stride)
+{
+	double xy, xx, yy;
+
+	sdist_check(n, m, D, stride);
+	xy = sdist_between(X, n, Y, m, D, stride, 0, 0.0) / ((double)n * m);
+	xx = sdist_within(X, n, D, stride, 0, 0.0) / ((double)n * n);
+	yy = sdist_within(Y, m, D, stride, 0, 0.0) / ((double)m * m);
+	return 2.0 * xy - xx - yy;
+}
+
 double sdist_mmd2(const float *X, int n, const float *Y, int m, int D,
 		  int stride, double bandwidth)
 {

@@ -29,6 +29,19 @@ double sdist_energy(const float *X, int n, const float *Y, int m, int D,
 		    int stride);
 
 /*
+ * The energy distance as a V-statistic: the same sums with every pair,
+ * self-pairs included (their distance is 0), divided by n^2 and m^2:
+ *     2 / (n m) sum_{i,j} |x_i - y_j|
+ *     - 1 / n^2 sum_{i,i'} |x_i - x_i'| - 1 / m^2 sum_{j,j'} |y_j - y_j'|.
+ * Never negative (it is the squared distance between the two empirical
+ * distributions in the energy metric), and biased upward by sampling
+ * noise: for two independent samples of one distribution its expectation
+ * is E|X - X'| (1/n + 1/m), the floor a sample of that size cannot beat.
+ */
+double sdist_energy_v(const float *X, int n, const float *Y, int m, int D,
+		      int stride);
+
+/*
  * The unbiased squared MMD between X (n rows) and Y (m rows), n, m >= 2,
  * with the kernel k(a, b) = exp(-|a - b|^2 / (2 h^2)), h = bandwidth > 0:
  *     1 / (n (n - 1)) sum_{i != i'} k(x_i, x_i')

@@ -201,9 +201,24 @@ static void test_sdist_same_vs_shifted(void **state)
 	free(Y);
 }
 
+/* The V-statistic by hand: X = {0, 1}, Y = {0, 3} on a line.  Between:
+ * 0 + 3 + 1 + 2 = 6, so 2 * 6 / 4 = 3; within X: 2 * 1 / 4 = 0.5; within
+ * Y: 2 * 3 / 4 = 1.5; V = 1.  Never negative, even for a sample against
+ * itself (0 exactly). */
+static void test_sdist_energy_v(void **state)
+{
+	const float X[4] = { 0, 9, 1, 9 }, Y[4] = { 0, -9, 3, -9 };
+
+	(void)state;
+	assert_true(fabs(sdist_energy_v(X, 2, Y, 2, 1, 2) - 1.0) < 1e-12);
+	assert_true(fabs(sdist_energy_v(X, 2, X, 2, 1, 2)) < 1e-12);
+	assert_true(sdist_energy_v(X, 2, X, 2, 2, 2) >= 0.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sdist_energy_v),
 		cmocka_unit_test(test_sdist_by_hand),
 		cmocka_unit_test(test_sdist_stride_and_symmetry),
 		cmocka_unit_test(test_sdist_closed_form),

@@ -6,7 +6,8 @@
  *
  * Mixture models (tasks = mixtures): in distribution, the model's own
  * family; out of distribution, 5 to 8 components (trained on fewer) and
- * means spread twice as far.  Letter models: the letters trained on, and
+ * means spread twice as far.  Energy distances are V-statistics
+ * (sdist_energy_v), so the floor is what sampling noise alone gives.  Letter models: the letters trained on, and
  * the held-out letters (those not in the model's list) in the same fonts.
  */
 #include <math.h>
@@ -28,7 +29,7 @@ struct gblock {
 
 static const int gks[] = { 1, 2, 4, 8, 16, 32 };
 
-static void print_gblock(const struct gblock *b, int nk, int B)
+static void print_gblock(const struct gblock *b, int nk, int B, int nsamp)
 {
 	int j, nll = b->rows[0].has_nll, em = b->rows[0].has_em;
 
@@ -36,9 +37,10 @@ static void print_gblock(const struct gblock *b, int nk, int B)
 	if (em) {
 		printf("Mean over tasks, after k mini-batches of %d samples. NLL: nats per "
 		       "held-out sample. EM: on all samples seen, the task's true number "
-		       "of components, best of its restarts. Energy: energy distance to a "
-		       "fresh true sample (floor: between two true samples of the same "
-		       "size).\n\n", B);
+		       "of components, best of its restarts. Energy: energy distance "
+		       "(V-statistic) between %d model samples and %d fresh true samples "
+		       "(floor: between two true samples of that size).\n\n", B,
+		       nsamp, nsamp);
 		printf("| k | samples | amortizer NLL | EM NLL | true NLL | amortizer - EM "
 		       "| amortizer energy | EM energy | floor |\n");
 		printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -56,8 +58,9 @@ static void print_gblock(const struct gblock *b, int nk, int B)
 		}
 	} else {
 		printf("Mean over tasks, after k mini-batches of %d points. Energy: energy "
-		       "distance between model samples and a fresh true sample of the "
-		       "glyph (floor: between two true samples of the same size).\n\n", B);
+		       "distance (V-statistic) between %d model samples and %d fresh "
+		       "points of the glyph (floor: between two true samples of that "
+		       "size).\n\n", B, nsamp, nsamp);
 		printf("| k | points | amortizer energy | floor | amortizer / floor |\n");
 		printf("|---|---|---|---|---|\n");
 		for (j = 0; j < nk; j++) {
@@ -225,7 +228,10 @@ int tool_geval(struct model *m, int argc, char **argv)
 			snprintf(blocks[nb].title, sizeof blocks[0].title,
 				 "out of distribution: means spread x2 (%.2g)",
 				 (double)blocks[nb].ts.fam.spread);
-			nb++;
+			/* a family whose sds are too small next to the new
+			 * spread is not drawable: leave that block out */
+			if (mog_family_check(&blocks[nb].ts.fam) == AM_OK)
+				nb++;
 		}
 	} else {
 		char held[HERSHEY_LETTERS + 1], tr[HERSHEY_LETTERS + 1];
@@ -268,7 +274,7 @@ int tool_geval(struct model *m, int argc, char **argv)
 	       m->gcfg.variant == GEN_OBS ? "obs" : m->gcfg.variant == GEN_GRAD ?
 	       "grad" : "both", tasks, seed);
 	for (i = 0; i < nb; i++)
-		print_gblock(&blocks[i], c.nk, c.B);
+		print_gblock(&blocks[i], c.nk, c.B, c.nsamp);
 	if (csv) {
 		cf = fopen(csv, "w");
 		if (!cf) {
