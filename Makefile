@@ -137,11 +137,13 @@ bench-run: $(BENCH_BIN) $(LOADHELPER_BIN) $(AMORT) $(SERVER_TARGETS)
 # Retrains every shipped model from its recipe (resuming an interrupted
 # run from its checkpoint), with the OpenBLAS kernel deploy/blas-coretype.sh
 # picks for this CPU.
+# `make models RECIPES=deploy/recipes/mog.recipe` retrains just that one.
+RECIPES ?= $(wildcard deploy/recipes/*.recipe)
 models: $(DEPS_OK)
 	@$(MAKE) --no-print-directory $(AMORT)
 	@ct=$$(sh deploy/blas-coretype.sh); \
 	if [ -n "$$ct" ]; then export OPENBLAS_CORETYPE=$$ct; fi; \
-	for r in deploy/recipes/*.recipe; do \
+	for r in $(RECIPES); do \
 		[ -e "$$r" ] || { echo "models: no recipes in deploy/recipes"; break; }; \
 		m=deploy/models/$$(basename $$r .recipe).amort; \
 		echo "models: $$r -> $$m"; \
