@@ -484,6 +484,12 @@ int tool_adapt(int argc, char **argv)
 		goto out;
 	}
 	loaded = 1;
+	if (m.gen) {
+		fprintf(stderr, "amort adapt: %s: '%s' is a generative model (%s): "
+			"adapt reads (x, y) rows for regression; serve it with amortd "
+			"and use /sample\n", o.model, m.name, m.family);
+		goto out;
+	}
 	if (!o.batch)
 		o.batch = m.cfg.bmax;
 	/* both files are opened (and their first lines read) before the
