@@ -309,14 +309,19 @@ class Client:
     def predict(self, id, x):
         """POST /v1/sessions/{id}/predict: predictions of the adapted state
         at the rows x.  A regression session returns {"mean": [...],
-        "variance": [...]}, one value per row."""
+        "variance": [...]}, one value per row; a density model (a mixture)
+        returns {"log_density": [...]}, the log-density of each row in the
+        data's units.  A model with neither (a flow) raises AmortdError
+        422."""
         return self._post("/v1/sessions/%s/predict" % self._quote(id),
                           {"x": _rows(x)})
 
     def sample(self, id, n, seed=None):
         """POST /v1/sessions/{id}/sample: n samples from a generative
-        session, {"samples": [[...], ...]}; seed makes them repeatable.
-        Regression sessions raise AmortdError 422."""
+        session, {"samples": [[...], ...], "seed": s}.  The same seed on
+        the same state gives the same samples; without one the daemon draws
+        a seed and returns it, so the call can be repeated.  Regression
+        sessions raise AmortdError 422."""
         body = {"n": int(n)}
         if seed is not None:
             body["seed"] = int(seed)

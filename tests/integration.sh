@@ -83,6 +83,11 @@ if ! "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/models/tiny.amort" >"$tmp/train.
 	cat "$tmp/train.log"
 	ko "train a tiny model"
 fi
+printf 'name = tinymog\nfamily = mog\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinymog.recipe"
+if ! "$AMORT" train "$tmp/tinymog.recipe" -o "$tmp/models/tinymog.amort" >"$tmp/train.log" 2>&1; then
+	cat "$tmp/train.log"
+	ko "train a tiny mixture model"
+fi
 printf 'not a model' >"$tmp/models/broken.amort"
 
 # usage and start-up errors: exit 2 for a bad flag or file, 1 when the
@@ -118,7 +123,7 @@ expect "a bad model file is skipped with a message" grep -q "broken.amort: skipp
 req GET /healthz
 expect "healthz" sh -c "[ $S = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/body'"
 req GET /readyz
-expect "readyz with one model" sh -c "[ $S = 200 ] && grep -q '\"models\":1' '$tmp/body'"
+expect "readyz with two models" sh -c "[ $S = 200 ] && grep -q '\"models\":2' '$tmp/body'"
 req GET /v1/models
 expect "models lists tiny" sh -c "[ $S = 200 ] && grep -q '\"name\":\"tiny\"' '$tmp/body' && grep -q '\"batch\":8' '$tmp/body'"
 req GET /v1/models/tiny
@@ -177,6 +182,24 @@ req GET /metrics
 expect "metrics count requests by route pattern" sh -c \
 	"grep -q 'amortd_requests_total{route=\"/v1/sessions/{id}/batches\",status=\"200\"}' '$tmp/body' && ! grep -q '$ID' '$tmp/body' && grep -q '^amortd_steps_applied_total 27$' '$tmp/body' && grep -q '^amortd_sessions 1$' '$tmp/body'"
 
+# a generative session: samples in, log-densities and samples out
+json POST /v1/sessions '{"model": "tinymog"}'
+GID=$(member id)
+expect "a mixture session is created" sh -c "[ $S = 201 ] && [ -n '$GID' ]"
+json POST "/v1/sessions/$GID/batches" '{"x": [[10, 1], [11, 1.5], [9, 0.5], [10.5, 1.2], [30, -4], [31, -5], [29, -4.5], [30.5, -3.9], [10.2, 0.9]]}'
+expect "rows without y make two steps" sh -c "[ $S = 200 ] && grep -q '\"steps_applied\":2' '$tmp/body'"
+json POST "/v1/sessions/$GID/batches" '{"x": [[10, 1]], "y": [3]}'
+expect "a row with y is 422 for a mixture" status_is 422
+json POST "/v1/sessions/$GID/predict" '{"x": [[10, 1], [20, -2]]}'
+expect "predict gives log-densities" sh -c "[ $S = 200 ] && grep -q '\"log_density\":\[[^],]*,[^],]*\]' '$tmp/body'"
+json POST "/v1/sessions/$GID/sample" '{"n": 5, "seed": 7}'
+cp "$tmp/body" "$tmp/samp1"
+expect "sample gives 5 rows of 2" sh -c "[ $S = 200 ] && [ \$(grep -o '\[[^][]*\]' '$tmp/body' | wc -l) -eq 5 ] && grep -q '\"seed\":7' '$tmp/body'"
+json POST "/v1/sessions/$GID/sample" '{"n": 5, "seed": 7}'
+expect "the same seed gives the same samples" cmp -s "$tmp/body" "$tmp/samp1"
+json POST "/v1/sessions/$GID/sample" '{"n": 0}'
+expect "n = 0 is 422" status_is 422
+
 exits "a port in use fails to start" 1 "cannot listen" --listen "127.0.0.1:$port" \
 	--state-dir "$tmp/state1" --models "$tmp/models"
 expect "SIGTERM exits 0" stop
@@ -185,6 +208,8 @@ req GET "/v1/sessions/$ID"
 expect "the session resumed with the same step" sh -c "grep -q '\"step\":27' '$tmp/body' && grep -q '\"rows\":206' '$tmp/body' && grep -q '\"next_seq\":2' '$tmp/body'"
 json POST "/v1/sessions/$ID/predict" '{"x": [[0, 100], [1.5, 102]]}'
 expect "the same predictions after the restart" cmp -s "$tmp/body" "$tmp/pred1"
+json POST "/v1/sessions/$GID/sample" '{"n": 5, "seed": 7}'
+expect "the same samples after the restart" cmp -s "$tmp/body" "$tmp/samp1"
 json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95], "seq": 2}'
 expect "the session goes on from seq 2" sh -c "[ $S = 200 ] && grep -q '\"step\":28' '$tmp/body'"
 req DELETE "/v1/sessions/$ID"
