@@ -104,8 +104,8 @@ int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
 	case AMZ_FLOW:
 		if (y)
 			return AM_EINVAL;
-		return gen_step(a->impl, a->p, ws->gen, state, X, B, D, rows_seen,
-				loss_before, loss_after);
+		return gen_step(a->impl, a->p, ws->gen, state, X, NULL, B, D, 0,
+				rows_seen, loss_before, loss_after);
 	}
 	return AM_EINVAL;
 }

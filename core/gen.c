@@ -18,13 +18,21 @@
 /* Flow latent token: z chunk, gradient chunk, active dims, counters, pass. */
 #define FS_FLOW (2 * GEN_ZTOK + GEN_DMAX + 3 + SETREF_PASSES_MAX)
 #define FO_FLOW GEN_DMAX
+/* Class token: its weights and bias (LINCLASS_T), the batch gradient
+ * (LINCLASS_T), class active, the class's share of the batch, active
+ * inputs, counters, pass. */
+#define FS_CLF (2 * LINCLASS_T + 2 + LINCLASS_DMAX + 3 + SETREF_PASSES_MAX)
+/* Classification observation: x, one-hot label, predicted probabilities. */
+#define FO_CLF (LINCLASS_DMAX + 2 * LINCLASS_KMAX)
 #define GEN_QMAX 1024			/* query rows of one loss */
 
 struct gen_ws {
 	struct setref_ws *sr;
 	struct velo_ws *ve;		/* FLOW */
 	int max_seq, max_rows;
-	float *resp;			/* (max_rows, MOG_KMAX) */
+	float *resp;			/* (max_rows, LINCLASS_KMAX): mixture
+					 * responsibilities or class probs */
+	float *grad;			/* (GEN_STATE_MAX) */
 	float *zrow, *dz;		/* (GEN_QMAX, Z) */
 	float *x0, *t, *w;		/* (GEN_QMAX x GEN_DMAX), (GEN_QMAX) x 2 */
 	int *Drow;			/* (GEN_QMAX) */
@@ -39,8 +47,8 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 {
 	const char *bad = NULL;
 
-	if (c->kind != GEN_MOG && c->kind != GEN_FLOW)
-		bad = "kind must be mog or flow";
+	if (c->kind != GEN_MOG && c->kind != GEN_FLOW && c->kind != GEN_CLF)
+		bad = "kind must be mog, flow or clf";
 	else if (c->variant != GEN_OBS && c->variant != GEN_GRAD &&
 		 c->variant != GEN_BOTH)
 		bad = "variant must be obs, grad or both";
@@ -88,7 +96,14 @@ int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 	sc.L = c->L;
 	sc.passes = c->passes;
 	sc.skip = c->variant != GEN_OBS;
-	if (c->kind == GEN_MOG) {
+	g->dx = c->kind == GEN_CLF ? GEN_XMAX : GEN_DMAX;
+	if (c->kind == GEN_CLF) {
+		g->nstate = LINCLASS_P;
+		sc.nst = LINCLASS_KMAX;
+		sc.sd = LINCLASS_T;
+		sc.fs = FS_CLF;
+		sc.fo = c->variant == GEN_GRAD ? 0 : FO_CLF;
+	} else if (c->kind == GEN_MOG) {
 		g->nstate = MOG_P;
 		sc.nst = MOG_KMAX;
 		sc.sd = MOG_T;
@@ -126,6 +141,8 @@ void gen_init_params(const struct gen *g, float *p, struct rng *r)
 		velo_init_params(&g->ve, p, r);
 		return;
 	}
+	if (g->cfg.kind == GEN_CLF)
+		return;			/* zero weights: uniform probabilities */
 	for (k = 0; k < MOG_KMAX; k++)
 		for (j = 0; j < MOG_DMAX; j++)
 			s[k * MOG_T + 1 + j] = 0.5f * (float)rng_normal(r);
@@ -143,6 +160,7 @@ void gen_ws_free(struct gen_ws *ws)
 	setref_ws_free(ws->sr);
 	velo_ws_free(ws->ve);
 	free(ws->resp);
+	free(ws->grad);
 	free(ws->zrow);
 	free(ws->dz);
 	free(ws->x0);
@@ -166,7 +184,8 @@ struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 	ws->max_seq = max_seq;
 	ws->max_rows = max_rows;
 	ws->sr = setref_ws_new(&g->sr, max_seq, max_rows);
-	ws->resp = calloc((size_t)max_rows * MOG_KMAX, sizeof(float));
+	ws->resp = calloc((size_t)max_rows * LINCLASS_KMAX, sizeof(float));
+	ws->grad = calloc(GEN_STATE_MAX, sizeof(float));
 	ws->zrow = calloc(R * Z, sizeof(float));
 	ws->dz = calloc(R * Z, sizeof(float));
 	ws->x0 = calloc(R * GEN_DMAX, sizeof(float));
@@ -175,7 +194,7 @@ struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 	ws->Drow = calloc(R, sizeof(int));
 	if (g->cfg.kind == GEN_FLOW)
 		ws->ve = velo_ws_new(&g->ve, 512);
-	if (!ws->sr || !ws->resp || !ws->zrow || !ws->dz || !ws->x0 ||
+	if (!ws->sr || !ws->resp || !ws->grad || !ws->zrow || !ws->dz || !ws->x0 ||
 	    !ws->t || !ws->w || !ws->Drow ||
 	    (g->cfg.kind == GEN_FLOW && !ws->ve)) {
 		gen_ws_free(ws);
@@ -360,6 +379,59 @@ static float flow_features(const struct gen *g, const float *p,
 	return loss;
 }
 
+/* Classification features of sequence i; returns its batch loss. */
+static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
+			  const struct gen_input *in, float gain)
+{
+	const float *th = in->state;
+	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
+	float *am = setref_amask(ws->sr, i);
+	int B = in->B, D = in->D, K = in->K, k, j, r;
+	double loss;
+
+	loss = linclass_loss(th, D, K, in->X, in->y, B, 0.0f, ws->grad, ws->resp);
+	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_CLF * sizeof *fs);
+	for (k = 0; k < LINCLASS_KMAX; k++) {
+		const float *c = th + k * LINCLASS_T;
+		const float *gk = ws->grad + k * LINCLASS_T;
+		float *f = fs + k * FS_CLF, *dk = dir + k * LINCLASS_T;
+		float *ak = am + k * LINCLASS_T;
+		int n = 0;
+
+		for (j = 0; j < LINCLASS_T; j++) {
+			int on = k < K && (j < D || j == LINCLASS_BIAS);
+
+			ak[j] = on ? 1.0f : 0.0f;
+			dk[j] = on && g->cfg.variant != GEN_OBS ? gk[j] : 0.0f;
+			f[j] = on ? clampf(c[j], -20.0f, 20.0f) : 0.0f;
+			f[LINCLASS_T + j] = clampf(dk[j], -10.0f, 10.0f);
+		}
+		for (r = 0; r < B; r++)
+			n += in->y[r] == k;
+		f[2 * LINCLASS_T] = k < K ? 1.0f : 0.0f;
+		f[2 * LINCLASS_T + 1] = (float)n / (float)B;
+		for (j = 0; j < LINCLASS_DMAX; j++)
+			f[2 * LINCLASS_T + 2 + j] = j < D ? 1.0f : 0.0f;
+		counters(g, in, gain, f + 2 * LINCLASS_T + 2 + LINCLASS_DMAX);
+	}
+	if (g->cfg.variant != GEN_GRAD) {
+		float *fo = setref_fo(ws->sr, i);
+
+		for (r = 0; r < B; r++) {
+			float *o = fo + (size_t)r * FO_CLF;
+
+			memcpy(o, in->X + (size_t)r * GEN_XMAX,
+			       LINCLASS_DMAX * sizeof *o);
+			memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
+			o[LINCLASS_DMAX + in->y[r]] = 1.0f;
+			memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
+			       ws->resp + (size_t)r * LINCLASS_KMAX,
+			       LINCLASS_KMAX * sizeof *o);
+		}
+	}
+	return (float)loss;
+}
+
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		int ns, const struct gen_input *in, float *next,
 		float *batch_loss)
@@ -371,10 +443,13 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		float gain, l;
 
 		AM_ASSERT(in[i].B >= 1 && in[i].B <= ws->max_rows);
-		AM_ASSERT(in[i].D >= 1 && in[i].D <= GEN_DMAX);
+		AM_ASSERT(in[i].D >= 1 && in[i].D <= g->dx);
 		AM_ASSERT(in[i].pass >= 0 && in[i].pass < g->cfg.passes);
 		gain = (float)(in[i].B / (in[i].rows_seen + in[i].B));
-		if (g->cfg.kind == GEN_MOG)
+		if (g->cfg.kind == GEN_CLF) {
+			AM_ASSERT(in[i].y && in[i].K >= 1 && in[i].K <= LINCLASS_KMAX);
+			l = clf_features(g, ws, i, &in[i], gain);
+		} else if (g->cfg.kind == GEN_MOG)
 			l = mog_features(g, ws, i, &in[i], gain);
 		else
 			l = flow_features(g, p, ws, i, &in[i], gain,
@@ -399,12 +474,19 @@ void gen_backward(const struct gen *g, const float *p, float *dp,
 
 double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		      struct gen_ws *ws, const float *state, const float *Q,
-		      int nq, int D, struct rng *r, float w, float *dstate)
+		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
+		      float *dstate)
 {
 	double l;
 	int j;
 
 	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
+	if (g->cfg.kind == GEN_CLF) {
+		l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
+		for (j = 0; j < LINCLASS_P; j++)
+			dstate[j] *= w;
+		return l;
+	}
 	if (g->cfg.kind == GEN_MOG) {
 		l = mog_nll(state, D, Q, nq, dstate, NULL);
 		for (j = 0; j < MOG_P; j++)
@@ -425,21 +507,30 @@ static uint64_t step_seed(double rows_seen, int pass)
 }
 
 int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
-	     float *state, const float *X, int B, int D, double rows_seen,
-	     float *loss_before, float *loss_after)
+	     float *state, const float *X, const int *y, int B, int D, int K,
+	     double rows_seen, float *loss_before, float *loss_after)
 {
 	float cur[GEN_STATE_MAX], nx[GEN_STATE_MAX], l;
 	struct gen_input in;
 	int k, rc;
 
-	if (B < 1 || B > ws->max_rows || D < 1 || D > GEN_DMAX)
+	if (B < 1 || B > ws->max_rows || D < 1 || D > g->dx)
 		return AM_EINVAL;
+	if (g->cfg.kind == GEN_CLF) {
+		if (!y || K < 2 || K > LINCLASS_KMAX)
+			return AM_EINVAL;
+		for (k = 0; k < B; k++)
+			if (y[k] < 0 || y[k] >= K)
+				return AM_EINVAL;
+	}
 	memcpy(cur, state, (size_t)g->nstate * sizeof *cur);
 	for (k = 0; k < g->cfg.passes; k++) {
 		in.state = cur;
 		in.X = X;
+		in.y = y;
 		in.B = B;
 		in.D = D;
+		in.K = K;
 		in.rows_seen = rows_seen;
 		in.pass = k;
 		in.seed = step_seed(rows_seen, k);
@@ -452,7 +543,10 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
 	}
 	if (loss_after) {
-		if (g->cfg.kind == GEN_MOG) {
+		if (g->cfg.kind == GEN_CLF) {
+			*loss_after = (float)linclass_loss(cur, D, K, X, y, B, 0.0f,
+							   NULL, NULL);
+		} else if (g->cfg.kind == GEN_MOG) {
 			*loss_after = (float)mog_nll(cur, D, X, B, NULL, ws->resp);
 		} else {
 			struct rng rr;
@@ -464,6 +558,31 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 		}
 	}
 	memcpy(state, cur, (size_t)g->nstate * sizeof *cur);
+	return AM_OK;
+}
+
+int gen_predict_probs(const struct gen *g, const float *state, const float *X,
+		      int n, int D, int K, float *probs)
+{
+	int i, k;
+
+	if (g->cfg.kind != GEN_CLF || D < 1 || D > g->dx || K < 2 ||
+	    K > LINCLASS_KMAX || n < 0)
+		return AM_EINVAL;
+	linclass_logits(state, D, K, X, n, probs);
+	for (i = 0; i < n; i++) {
+		float *q = probs + (size_t)i * LINCLASS_KMAX, m = q[0];
+		double z = 0.0;
+
+		for (k = 1; k < K; k++)
+			m = fmaxf(m, q[k]);
+		for (k = 0; k < LINCLASS_KMAX; k++) {
+			q[k] = k < K ? expf(q[k] - m) : 0.0f;
+			z += q[k];
+		}
+		for (k = 0; k < K; k++)
+			q[k] = (float)(q[k] / z);
+	}
 	return AM_OK;
 }
 
@@ -507,9 +626,38 @@ int gen_letters_parse(const char *s, unsigned char *sel)
 	return n;
 }
 
+int gen_source_dx(enum gen_source src)
+{
+	return src == GEN_SRC_LINCLASS || src == GEN_SRC_IMAGES ? GEN_XMAX : GEN_DMAX;
+}
+
 void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t)
 {
+	int i, j;
+
 	memset(t, 0, sizeof *t);
+	if (ts->src == GEN_SRC_LINCLASS) {
+		linclass_task_draw(&t->ct, &ts->cfam, r);
+		t->D = t->ct.D;
+		t->K = t->ct.K;
+		return;
+	}
+	if (ts->src == GEN_SRC_IMAGES) {
+		int perm[LINCLASS_KMAX];
+
+		t->D = ts->img->dim;
+		t->K = rng_int(r, ts->img->kmin, ts->img->kmax);
+		/* a random subset of K classes in a random order: the first K
+		 * of a Fisher-Yates shuffle */
+		for (i = 0; i < ts->img->nclass; i++)
+			perm[i] = i;
+		for (i = 0; i < t->K; i++) {
+			j = i + (int)rng_below(r, (uint64_t)(ts->img->nclass - i));
+			t->cls[i] = perm[j];
+			perm[j] = perm[i];
+		}
+		return;
+	}
 	if (ts->src == GEN_SRC_MOG) {
 		struct mog_task mt;
 
@@ -527,8 +675,27 @@ void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t
 }
 
 void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
-		     struct rng *r, int n, float *X)
+		     struct rng *r, int n, float *X, int *y)
 {
+	int i;
+
+	if (ts->src == GEN_SRC_LINCLASS) {
+		linclass_task_rows(&t->ct, r, n, X, y);
+		return;
+	}
+	if (ts->src == GEN_SRC_IMAGES) {
+		const struct gen_images *im = ts->img;
+
+		for (i = 0; i < n; i++) {
+			int lab = rng_int(r, 0, t->K - 1), c = t->cls[lab];
+			int row = im->cls_rows[c][rng_below(r, (uint64_t)im->cls_count[c])];
+
+			memcpy(X + (size_t)i * GEN_XMAX, im->X + (size_t)row * GEN_XMAX,
+			       GEN_XMAX * sizeof *X);
+			y[i] = lab;
+		}
+		return;
+	}
 	if (ts->src == GEN_SRC_MOG) {
 		mog_sample(t->theta, t->D, r, n, X);
 		return;

@@ -43,19 +43,22 @@
 
 #include "hershey.h"
 #include "layout.h"
+#include "linclass.h"
 #include "mog.h"
 #include "rng.h"
 #include "setref.h"
 #include "velo.h"
 
-#define GEN_DMAX 8
+#define GEN_DMAX 8			/* row width of mog and flow */
+#define GEN_XMAX LINCLASS_DMAX		/* the widest row of any kind (clf) */
 #define GEN_BMAX 256
 #define GEN_ZTOK 8			/* latent floats per flow state token */
-#define GEN_STATE_MAX 256		/* floats in the largest state */
+#define GEN_STATE_MAX 1024		/* floats in the largest state */
 
 enum gen_kind {
 	GEN_MOG = 1,
 	GEN_FLOW = 2,
+	GEN_CLF = 3,			/* parametric softmax classifier */
 };
 
 enum gen_variant {
@@ -78,6 +81,7 @@ struct gen_config {
 struct gen {
 	struct gen_config cfg;
 	int nstate;			/* floats in a state */
+	int dx;				/* row width: GEN_DMAX, or GEN_XMAX (clf) */
 	struct setref sr;
 	struct velo ve;			/* GEN_FLOW only */
 	size_t init;			/* learned initial state (nstate) */
@@ -105,8 +109,9 @@ void gen_ws_free(struct gen_ws *ws);
 /* One sequence's input to a refinement pass (all borrowed). */
 struct gen_input {
 	const float *state;		/* nstate */
-	const float *X;			/* B x GEN_DMAX */
-	int B, D;
+	const float *X;			/* B x dx */
+	const int *y;			/* B labels in [0, K) (clf), else NULL */
+	int B, D, K;			/* K: the task's classes (clf) */
 	double rows_seen;
 	int pass;
 	uint64_t seed;			/* FLOW: the batch loss's noise */
@@ -136,13 +141,19 @@ void gen_backward(const struct gen *g, const float *p, float *dp,
  */
 double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		      struct gen_ws *ws, const float *state, const float *Q,
-		      int nq, int D, struct rng *r, float w, float *dstate);
+		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
+		      float *dstate);
 
 /* A session's step: all passes on one mini-batch; state updated only on
  * success.  AM_OK, AM_EINVAL (sizes) or AM_ENUMERIC. */
 int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
-	     float *state, const float *X, int B, int D, double rows_seen,
-	     float *loss_before, float *loss_after);
+	     float *state, const float *X, const int *y, int B, int D, int K,
+	     double rows_seen, float *loss_before, float *loss_after);
+
+/* CLF: class probabilities of n rows (n x LINCLASS_KMAX, 0 past K).
+ * AM_EINVAL for the other kinds. */
+int gen_predict_probs(const struct gen *g, const float *state, const float *X,
+		      int n, int D, int K, float *probs);
 
 /* MOG: log-density of n rows.  AM_EINVAL for FLOW. */
 int gen_log_density(const struct gen *g, const float *state, const float *X,
@@ -157,11 +168,26 @@ void gen_sample(const struct gen *g, const float *p, struct gen_ws *ws,
 enum gen_source {
 	GEN_SRC_MOG = 1,		/* random mixtures (mog_family) */
 	GEN_SRC_LETTERS = 2,		/* Hershey glyphs, D = 2 */
+	GEN_SRC_LINCLASS = 3,		/* random linear teachers (linclass) */
+	GEN_SRC_IMAGES = 4,		/* class subsets of an image set */
+};
+
+/* Images as features (one split of one dataset), borrowed: X (n x GEN_XMAX,
+ * D = dim features, zero past it), labels, and per-class row lists. */
+struct gen_images {
+	int n, dim, nclass;
+	const float *X;
+	const unsigned char *y;
+	const int *cls_rows[LINCLASS_KMAX];	/* rows of class c */
+	int cls_count[LINCLASS_KMAX];
+	int kmin, kmax;				/* classes per task */
 };
 
 struct gen_tasks {
 	enum gen_source src;
 	struct mog_family fam;
+	struct linclass_family cfam;		/* LINCLASS */
+	const struct gen_images *img;		/* IMAGES, borrowed */
 	const struct hershey_set *fonts;	/* borrowed (LETTERS) */
 	unsigned char letters[HERSHEY_LETTERS];	/* 1: drawn */
 	float noise;				/* LETTERS: point noise sd */
@@ -171,6 +197,8 @@ struct gen_task {
 	int D, K;
 	float theta[MOG_P];		/* MOG: the true mixture */
 	int font, letter;		/* LETTERS */
+	struct linclass_task ct;	/* LINCLASS: the teacher */
+	int cls[LINCLASS_KMAX];		/* IMAGES: label j is class cls[j] */
 };
 
 /* Parses a letter list such as "ABCabc" into sel (HERSHEY_LETTERS flags);
@@ -181,8 +209,13 @@ int gen_letters_parse(const char *s, unsigned char *sel);
 /* Draws a task (a mixture; or a font and one of the selected letters). */
 void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t);
 
-/* n rows of the task into X (n x GEN_DMAX, zero-padded). */
+/* n rows of the task into X (n x dx, zero-padded; dx GEN_XMAX for the
+ * classification sources, GEN_DMAX otherwise) and, for classification,
+ * labels into y (else y may be NULL). */
 void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
-		     struct rng *r, int n, float *X);
+		     struct rng *r, int n, float *X, int *y);
+
+/* The row width of a source's rows. */
+int gen_source_dx(enum gen_source src);
 
 #endif

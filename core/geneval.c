@@ -82,8 +82,8 @@ static int walk(const struct gen *g, const float *p, const struct gen_tasks *ts,
 		for (; step < c->ks[j]; step++) {
 			float *X = b->seen + (size_t)step * c->B * GEN_DMAX;
 
-			gen_task_sample(ts, &task, &r, c->B, X);
-			rc = gen_step(g, p, b->ws, b->state, X, c->B, task.D,
+			gen_task_sample(ts, &task, &r, c->B, X, NULL);
+			rc = gen_step(g, p, b->ws, b->state, X, NULL, c->B, task.D, 0,
 				      (double)step * c->B, NULL, NULL);
 			if (rc != AM_OK)
 				return rc;
@@ -110,9 +110,9 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 	int D = task->D, n = c->ks[j] * c->B;
 	float em[MOG_P];
 
-	gen_task_sample(x->ts, task, r, c->nheld, b->held);
-	gen_task_sample(x->ts, task, r, c->nsamp, b->ref);
-	gen_task_sample(x->ts, task, r, c->nsamp, b->ref2);
+	gen_task_sample(x->ts, task, r, c->nheld, b->held, NULL);
+	gen_task_sample(x->ts, task, r, c->nsamp, b->ref, NULL);
+	gen_task_sample(x->ts, task, r, c->nsamp, b->ref2, NULL);
 	row->floor_energy += sdist_energy_v(b->ref2, c->nsamp, b->ref, c->nsamp,
 					  D, GEN_DMAX);
 	gen_sample(x->g, x->p, b->ws, b->state, D, c->nsamp, r, b->smp);
@@ -212,7 +212,7 @@ int geneval_samples(const struct gen *g, const float *p,
 		rng_split(&master, (uint64_t)t, &r);
 		gen_task_draw(ts, &r, &task);
 		rng_split(&master, (uint64_t)t + 0x100000000ull, &r);
-		gen_task_sample(ts, &task, &r, c->nsamp, truth);
+		gen_task_sample(ts, &task, &r, c->nsamp, truth, NULL);
 	}
 	bufs_free(&b);
 	return rc;

@@ -16,7 +16,8 @@ struct traj {
 	struct gen_task task;
 	struct rng rng;
 	float state[GEN_STATE_MAX];
-	float *X;			/* current mini-batch (bmax rows) */
+	float *X;			/* current mini-batch (bmax rows of dx) */
+	int *y;				/* its labels (classification) */
 	int B, step, pass;
 	double rows;
 	uint64_t seed;			/* this pass's batch-loss noise */
@@ -27,7 +28,8 @@ struct shard {
 	float *dp;
 	struct gen_input *in;
 	float *dnext;			/* (chunk, nstate) */
-	float *Q;			/* (nq, GEN_DMAX) */
+	float *Q;			/* (nq, dx) */
+	int *Qy;			/* (nq) */
 	float *dinit;			/* (nstate) scratch */
 	double loss;
 	int failed;
@@ -44,6 +46,7 @@ struct gentrain {
 	long it;
 	struct traj *pop;
 	float *batch_mem;
+	int *label_mem;
 	float *next;
 	int *order;
 	struct shard sh[GENTRAIN_SHARDS_MAX];
@@ -67,6 +70,9 @@ void gentrain_config_default(struct gentrain_config *c, enum gen_kind kind)
 	c->tasks.src = GEN_SRC_MOG;
 	mog_family_default(&c->tasks.fam);
 	c->tasks.noise = 0.03f;
+	linclass_family_default(&c->tasks.cfam);
+	if (kind == GEN_CLF)
+		c->tasks.src = GEN_SRC_LINCLASS;
 	c->pop = 128;
 	c->chunk = 16;
 	c->nq = 128;
@@ -113,7 +119,19 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		 (!c->tasks.fonts || c->tasks.fonts->nfonts < 1 || n < 1 ||
 		  !(c->tasks.noise >= 0.0f)))
 		bad = "letters need fonts, at least one letter and a noise >= 0";
-	else if (c->tasks.src != GEN_SRC_MOG && c->tasks.src != GEN_SRC_LETTERS)
+	else if ((c->gen.kind == GEN_CLF) != (c->tasks.src == GEN_SRC_LINCLASS ||
+					      c->tasks.src == GEN_SRC_IMAGES))
+		bad = "classification models train on linclass or image tasks, "
+		      "generative ones on mixtures or letters";
+	else if (c->tasks.src == GEN_SRC_LINCLASS &&
+		 linclass_family_check(&c->tasks.cfam) != AM_OK)
+		bad = "bad linclass family";
+	else if (c->tasks.src == GEN_SRC_IMAGES &&
+		 (!c->tasks.img || c->tasks.img->kmin < 2 ||
+		  c->tasks.img->kmax > c->tasks.img->nclass ||
+		  c->tasks.img->kmin > c->tasks.img->kmax))
+		bad = "image tasks need images and 2 <= kmin <= kmax <= classes";
+	else if (c->tasks.src < GEN_SRC_MOG || c->tasks.src > GEN_SRC_IMAGES)
 		bad = "unknown task source";
 	if (!bad)
 		return AM_OK;
@@ -128,7 +146,7 @@ static void traj_new_batch(struct gentrain *t, struct traj *tr)
 
 	tr->B = rng_uniform(&tr->rng) < t->cfg.full_batch ? bmax :
 		rng_int(&tr->rng, 1, bmax);
-	gen_task_sample(&t->cfg.tasks, &tr->task, &tr->rng, tr->B, tr->X);
+	gen_task_sample(&t->cfg.tasks, &tr->task, &tr->rng, tr->B, tr->X, tr->y);
 }
 
 static void traj_reset(struct gentrain *t, struct traj *tr)
@@ -161,8 +179,10 @@ static void traj_input(const struct traj *tr, struct gen_input *in)
 {
 	in->state = tr->state;
 	in->X = tr->X;
+	in->y = tr->y;
 	in->B = tr->B;
 	in->D = tr->task.D;
+	in->K = tr->task.K;
 	in->rows_seen = tr->rows;
 	in->pass = tr->pass;
 	in->seed = tr->seed;
@@ -195,6 +215,7 @@ void gentrain_free(struct gentrain *t)
 		free(t->sh[s].in);
 		free(t->sh[s].dnext);
 		free(t->sh[s].Q);
+		free(t->sh[s].Qy);
 		free(t->sh[s].dinit);
 	}
 	adam_free(&t->opt);
@@ -203,6 +224,7 @@ void gentrain_free(struct gentrain *t)
 	free(t->decay);
 	free(t->pop);
 	free(t->batch_mem);
+	free(t->label_mem);
 	free(t->next);
 	free(t->order);
 	layout_free(&t->lay);
@@ -213,7 +235,7 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 			      size_t errlen)
 {
 	struct gentrain *t;
-	size_t n, bm;
+	size_t n, bm, dx;
 	int i, s, k, ns;
 
 	if (gentrain_config_check(c, err, errlen) != AM_OK)
@@ -232,10 +254,12 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 	t->dp = calloc(n, sizeof *t->dp);
 	t->decay = calloc(n, 1);
 	t->pop = calloc((size_t)c->pop, sizeof *t->pop);
-	t->batch_mem = calloc((size_t)c->pop * bm * GEN_DMAX, sizeof(float));
+	dx = (size_t)gen_source_dx(c->tasks.src);
+	t->batch_mem = calloc((size_t)c->pop * bm * dx, sizeof(float));
+	t->label_mem = calloc((size_t)c->pop * bm, sizeof(int));
 	t->next = calloc((size_t)c->pop * ns, sizeof(float));
 	t->order = calloc((size_t)c->pop, sizeof *t->order);
-	if (!t->p || !t->dp || !t->decay || !t->pop || !t->batch_mem ||
+	if (!t->p || !t->dp || !t->decay || !t->pop || !t->batch_mem || !t->label_mem ||
 	    !t->next || !t->order || adam_init(&t->opt, n) != AM_OK)
 		goto oom;
 	for (s = 0; s < c->shards; s++) {
@@ -245,9 +269,10 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 		sh->dp = calloc(n, sizeof(float));
 		sh->in = calloc((size_t)c->chunk, sizeof *sh->in);
 		sh->dnext = calloc((size_t)c->chunk * ns, sizeof(float));
-		sh->Q = calloc((size_t)c->nq * GEN_DMAX, sizeof(float));
+		sh->Q = calloc((size_t)c->nq * dx, sizeof(float));
+		sh->Qy = calloc((size_t)c->nq, sizeof(int));
 		sh->dinit = calloc((size_t)ns, sizeof(float));
-		if (!sh->ws || !sh->dp || !sh->in || !sh->dnext || !sh->Q ||
+		if (!sh->ws || !sh->dp || !sh->in || !sh->dnext || !sh->Q || !sh->Qy ||
 		    !sh->dinit)
 			goto oom;
 	}
@@ -263,7 +288,8 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 	for (i = 0; i < c->pop; i++) {
 		struct traj *tr = &t->pop[i];
 
-		tr->X = t->batch_mem + (size_t)i * bm * GEN_DMAX;
+		tr->X = t->batch_mem + (size_t)i * bm * dx;
+		tr->y = t->label_mem + (size_t)i * bm;
 		rng_split(&t->rng, (uint64_t)i, &tr->rng);
 		traj_reset(t, tr);
 	}
@@ -325,9 +351,11 @@ void gentrain_shard(struct gentrain *t, int s)
 			double l;
 
 			memcpy(nx, dn, (size_t)ns * sizeof *nx);
-			gen_task_sample(&c->tasks, &tr->task, &tr->rng, c->nq, sh->Q);
+			gen_task_sample(&c->tasks, &tr->task, &tr->rng, c->nq, sh->Q,
+					sh->Qy);
 			l = gen_state_loss(&t->g, t->p, sh->dp, sh->ws, nx, sh->Q,
-					   c->nq, tr->task.D, &tr->rng, w, dn);
+					   sh->Qy, c->nq, tr->task.D, tr->task.K,
+					   &tr->rng, w, dn);
 			if (c->tasks.src == GEN_SRC_MOG)
 				l -= mog_nll(tr->task.theta, tr->task.D, sh->Q,
 					     c->nq, NULL, NULL);
@@ -336,8 +364,9 @@ void gentrain_shard(struct gentrain *t, int s)
 			 * from it */
 			if (tr->step == 0 && tr->pass == 0) {
 				gen_state_loss(&t->g, t->p, sh->dp, sh->ws,
-					       t->p + t->g.init, sh->Q, c->nq,
-					       tr->task.D, &tr->rng, w0, sh->dinit);
+					       t->p + t->g.init, sh->Q, sh->Qy,
+					       c->nq, tr->task.D, tr->task.K,
+					       &tr->rng, w0, sh->dinit);
 				for (j = 0; j < ns; j++)
 					sh->dp[t->g.init + j] += sh->dinit[j];
 			}
@@ -418,8 +447,9 @@ const float *gentrain_params(const struct gentrain *t)
 
 /* ---- checkpoints: integers as 16-bit pieces in floats (exact) ------------ */
 
-#define TRAJ_INTS 8			/* D K font letter B step pass rows */
-#define TRAJ_FIXED (4 * TRAJ_INTS + 4 * 4 + 4 + MOG_P)
+/* D K font letter B step pass rows, then the image task's classes */
+#define TRAJ_INTS (8 + LINCLASS_KMAX)
+#define TRAJ_FIXED (4 * TRAJ_INTS + 4 * 4 + 4 + MOG_P + LINCLASS_P + 1)
 #define COUNTERS (4 + 4 + 16)
 
 static void put_u64(float *f, uint64_t v)
@@ -444,10 +474,15 @@ static int get_u64(const float *f, uint64_t *v)
 	return 0;
 }
 
+static size_t traj_dx(const struct gentrain *t)
+{
+	return (size_t)gen_source_dx(t->cfg.tasks.src);
+}
+
 static size_t traj_floats(const struct gentrain *t)
 {
 	return TRAJ_FIXED + (size_t)t->g.nstate +
-	       (size_t)t->cfg.gen.bmax * GEN_DMAX;
+	       (size_t)t->cfg.gen.bmax * (traj_dx(t) + 1);
 }
 
 static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
@@ -456,8 +491,11 @@ static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
 				  (uint64_t)tr->task.font, (uint64_t)tr->task.letter,
 				  (uint64_t)tr->B, (uint64_t)tr->step,
 				  (uint64_t)tr->pass, (uint64_t)tr->rows };
+	size_t bm = (size_t)t->cfg.gen.bmax;
 	int i;
 
+	for (i = 0; i < LINCLASS_KMAX; i++)
+		v[8 + i] = (uint64_t)tr->task.cls[i];
 	for (i = 0; i < TRAJ_INTS; i++, f += 4)
 		put_u64(f, v[i]);
 	for (i = 0; i < 4; i++, f += 4)
@@ -466,15 +504,23 @@ static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
 	f += 4;
 	memcpy(f, tr->task.theta, MOG_P * sizeof *f);
 	f += MOG_P;
+	memcpy(f, tr->task.ct.theta, LINCLASS_P * sizeof *f);
+	f += LINCLASS_P;
+	*f++ = tr->task.ct.temp;
 	memcpy(f, tr->state, (size_t)t->g.nstate * sizeof *f);
 	f += t->g.nstate;
-	memcpy(f, tr->X, (size_t)t->cfg.gen.bmax * GEN_DMAX * sizeof *f);
+	memcpy(f, tr->X, bm * traj_dx(t) * sizeof *f);
+	f += bm * traj_dx(t);
+	for (i = 0; i < (int)bm; i++)
+		f[i] = (float)tr->y[i];
 }
 
 static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f)
 {
 	uint64_t v[TRAJ_INTS];
-	int i;
+	size_t bm = (size_t)t->cfg.gen.bmax;
+	int i, kmax = t->cfg.tasks.src == GEN_SRC_IMAGES ?
+		      t->cfg.tasks.img->nclass : LINCLASS_KMAX;
 
 	for (i = 0; i < TRAJ_INTS; i++, f += 4)
 		if (get_u64(f, &v[i]))
@@ -485,7 +531,10 @@ static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f
 	if (get_u64(f, &tr->seed))
 		return -1;
 	f += 4;
-	if (v[0] < 1 || v[0] > GEN_DMAX || v[1] > MOG_KMAX ||
+	for (i = 0; i < LINCLASS_KMAX; i++)
+		if (v[8 + i] >= (uint64_t)kmax)
+			return -1;
+	if (v[0] < 1 || v[0] > traj_dx(t) || v[1] > LINCLASS_KMAX ||
 	    v[3] >= HERSHEY_LETTERS || v[4] < 1 ||
 	    v[4] > (uint64_t)t->cfg.gen.bmax ||
 	    v[5] >= (uint64_t)t->cfg.gen.ksteps ||
@@ -502,11 +551,24 @@ static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f
 	tr->step = (int)v[5];
 	tr->pass = (int)v[6];
 	tr->rows = (double)v[7];
+	for (i = 0; i < LINCLASS_KMAX; i++)
+		tr->task.cls[i] = (int)v[8 + i];
 	memcpy(tr->task.theta, f, MOG_P * sizeof *f);
 	f += MOG_P;
+	memcpy(tr->task.ct.theta, f, LINCLASS_P * sizeof *f);
+	f += LINCLASS_P;
+	tr->task.ct.temp = *f++;
+	tr->task.ct.D = tr->task.D;
+	tr->task.ct.K = tr->task.K;
 	memcpy(tr->state, f, (size_t)t->g.nstate * sizeof *f);
 	f += t->g.nstate;
-	memcpy(tr->X, f, (size_t)t->cfg.gen.bmax * GEN_DMAX * sizeof *f);
+	memcpy(tr->X, f, bm * traj_dx(t) * sizeof *f);
+	f += bm * traj_dx(t);
+	for (i = 0; i < (int)bm; i++) {
+		if (!(f[i] >= 0.0f && f[i] < (float)LINCLASS_KMAX))
+			return -1;
+		tr->y[i] = (int)f[i];
+	}
 	return 0;
 }
 
@@ -569,6 +631,7 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 	struct layout l;
 	struct traj *pop = NULL;
 	float *buf = NULL, *mem = NULL;
+	int *lab = NULL;
 	size_t n = t->lay.total, bm = (size_t)t->cfg.gen.bmax;
 	uint64_t it, at, rs[4];
 	const float *c;
@@ -583,8 +646,9 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 		goto out;
 	buf = calloc(l.total, sizeof *buf);
 	pop = calloc((size_t)t->cfg.pop, sizeof *pop);
-	mem = calloc((size_t)t->cfg.pop * bm * GEN_DMAX, sizeof *mem);
-	if (!buf || !pop || !mem) {
+	mem = calloc((size_t)t->cfg.pop * bm * traj_dx(t), sizeof *mem);
+	lab = calloc((size_t)t->cfg.pop * bm, sizeof *lab);
+	if (!buf || !pop || !mem || !lab) {
 		rc = AM_ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -601,7 +665,8 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 		goto out;
 	}
 	for (i = 0; i < t->cfg.pop; i++) {
-		pop[i].X = mem + (size_t)i * bm * GEN_DMAX;
+		pop[i].X = mem + (size_t)i * bm * traj_dx(t);
+		pop[i].y = lab + (size_t)i * bm;
 		if (traj_unpack(t, &pop[i], buf + layout_find(&l, "ckpt.population")->offset +
 				(size_t)i * traj_floats(t))) {
 			rc = AM_EFORMAT;
@@ -617,15 +682,19 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 	t->opt.t = (long)at;
 	free(t->pop);
 	free(t->batch_mem);
+	free(t->label_mem);
 	t->pop = pop;
 	t->batch_mem = mem;
+	t->label_mem = lab;
 	pop = NULL;
 	mem = NULL;
+	lab = NULL;
 	gentrain_plan(t);
 	rc = AM_OK;
 out:
 	free(pop);
 	free(mem);
+	free(lab);
 	free(buf);
 	amfile_free(&f);
 	layout_free(&l);

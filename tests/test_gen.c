@@ -80,11 +80,11 @@ static double excess_after(const struct gen *g, const float *p, int k,
 		gen_task_draw(&ts, &r, &task);
 		gen_initial_state(g, p, s);
 		for (i = 0; i < k; i++) {
-			gen_task_sample(&ts, &task, &r, 16, X);
-			assert_int_equal(gen_step(g, p, ws, s, X, 16, task.D, i * 16.0,
+			gen_task_sample(&ts, &task, &r, 16, X, NULL);
+			assert_int_equal(gen_step(g, p, ws, s, X, NULL, 16, task.D, 0, i * 16.0,
 						  NULL, NULL), AM_OK);
 		}
-		gen_task_sample(&ts, &task, &r, 400, Q);
+		gen_task_sample(&ts, &task, &r, 400, Q, NULL);
 		sum += mog_nll(s, task.D, Q, 400, NULL, NULL) -
 		       mog_nll(task.theta, task.D, Q, 400, NULL, NULL);
 	}
@@ -154,16 +154,16 @@ static void test_gen_step_deterministic_and_atomic(void **state)
 		rng_fill_normal(&r, X, 16 * GEN_DMAX, 0.0f, 1.0f);
 		gen_initial_state(g, gentrain_params(t), a);
 		gen_initial_state(g, gentrain_params(t), b);
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, a, X, 12, 2, 0,
+		assert_int_equal(gen_step(g, gentrain_params(t), ws, a, X, NULL, 12, 2, 0, 0,
 					  &l0, &l1), AM_OK);
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, 12, 2, 0,
+		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, NULL, 12, 2, 0, 0,
 					  NULL, NULL), AM_OK);
 		assert_memory_equal(a, b, (size_t)g->nstate * sizeof(float));
 		assert_true(isfinite(l0) && isfinite(l1));
 		/* out-of-range sizes change nothing */
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, 17, 2, 0,
+		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, NULL, 17, 2, 0, 0,
 					  NULL, NULL), AM_EINVAL);
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, 4, 9, 0,
+		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, NULL, 4, 9, 0, 0,
 					  NULL, NULL), AM_EINVAL);
 		assert_memory_equal(a, b, (size_t)g->nstate * sizeof(float));
 		/* samples: same seed, same samples; zeros past D */
