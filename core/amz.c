@@ -9,6 +9,7 @@
 #include "am.h"
 #include "gen.h"
 #include "linreg.h"
+#include "pca.h"
 #include "refiner.h"
 
 struct amz_ws {
@@ -23,6 +24,7 @@ const char *amz_family_name(enum amz_family f)
 	case AMZ_LINREG: return "linreg";
 	case AMZ_MOG: return "mog";
 	case AMZ_FLOW: return "flow";
+	case AMZ_CLF: return "clf";
 	}
 	return "?";
 }
@@ -42,6 +44,7 @@ struct amz_ws *amz_ws_new(const struct amz *a)
 		break;
 	case AMZ_MOG:
 	case AMZ_FLOW:
+	case AMZ_CLF:
 		ws->gen = gen_ws_new(a->impl, 1, a->bmax);
 		if (!ws->gen)
 			goto fail;
@@ -73,6 +76,10 @@ void amz_initial_state(const struct amz *a, float *state)
 	case AMZ_FLOW:
 		gen_initial_state(a->impl, a->p, state);
 		break;
+	case AMZ_CLF:
+		gen_initial_state(a->impl, a->p, state);
+		state[LINCLASS_P] = (float)a->classes;
+		break;
 	}
 }
 
@@ -100,6 +107,20 @@ int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
 			*loss_after = linreg_grad(g, X, y, state, B);
 		return AM_OK;
 	}
+	case AMZ_CLF: {
+		int lab[GEN_BMAX], K = amz_classes(a, state), i;
+
+		if (!y || K < 2)
+			return AM_EINVAL;
+		for (i = 0; i < B; i++) {
+			if (!(y[i] >= 0.0f && y[i] < (float)K) ||
+			    y[i] != (float)(int)y[i])
+				return AM_EINVAL;
+			lab[i] = (int)y[i];
+		}
+		return gen_step(a->impl, a->p, ws->gen, state, X, lab, B, D, K,
+				rows_seen, loss_before, loss_after);
+	}
 	case AMZ_MOG:
 	case AMZ_FLOW:
 		if (y)
@@ -116,6 +137,51 @@ int amz_predict(const struct amz *a, const float *state, const float *X,
 	if (a->family != AMZ_LINREG || !a->has_mean || D < 1 || D > a->dmax || n < 0)
 		return AM_EINVAL;
 	refiner_predict(state, X, n, mean, var);
+	return AM_OK;
+}
+
+int amz_predict_probs(const struct amz *a, const float *state, const float *X,
+		      int n, int D, float *probs)
+{
+	if (a->family != AMZ_CLF || D < 1 || D > a->dmax || n < 0)
+		return AM_EINVAL;
+	return gen_predict_probs(a->impl, state, X, n, D, amz_classes(a, state),
+				 probs);
+}
+
+int amz_classes(const struct amz *a, const float *state)
+{
+	float k;
+
+	if (a->family != AMZ_CLF)
+		return 0;
+	k = state[LINCLASS_P];
+	return k >= 2.0f && k <= (float)a->classes ? (int)k : 0;
+}
+
+int amz_set_classes(const struct amz *a, float *state, int K)
+{
+	if (a->family != AMZ_CLF || K < 2 || K > a->classes)
+		return AM_EINVAL;
+	state[LINCLASS_P] = (float)K;
+	return AM_OK;
+}
+
+int amz_project(const struct amz *a, const float *pix, int n, float *out)
+{
+	const struct pca *pc = a->pca;
+	float f[GEN_XMAX], row[AMZ_NPIX_MAX];
+	int i, j;
+
+	if (!pc || a->npix < 1 || n < 0)
+		return AM_EINVAL;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < a->npix; j++)
+			row[j] = pix[(size_t)i * a->npix + j] / 255.0f;
+		pca_project(pc, row, 1, f);
+		memset(out + (size_t)i * a->dmax, 0, (size_t)a->dmax * sizeof *out);
+		memcpy(out + (size_t)i * a->dmax, f, (size_t)pc->k * sizeof *out);
+	}
 	return AM_OK;
 }
 

@@ -13,8 +13,14 @@
  *
  *   family   rows        predict                 sample
  *   linreg   x and y     mean and variance       no
+ *   clf      x, label    class probabilities     no
  *   mog      x only      log-density             exact
  *   flow     x only      no                      integrates the flow
+ *
+ * A classification state ends with one extra float: the session's number
+ * of classes K (2..classes), set at creation (amz_set_classes); labels are
+ * integers in [0, K).  An image model also takes rows of npix raw pixels
+ * (0..255), which amz_project maps to its dmax PCA features.
  *
  * Thread safety: a struct amz and its parameters are read-only and may be
  * shared; a struct amz_ws is one thread's scratch memory.
@@ -24,14 +30,17 @@
 
 #include <stdint.h>
 
-#define AMZ_STATE_MAX 512	/* floats in the largest session state */
-#define AMZ_DMAX 16		/* the largest row width of any family */
+#define AMZ_STATE_MAX 1024	/* floats in the largest session state */
+#define AMZ_DMAX 64		/* the largest row width of any family */
+#define AMZ_CLASSES_MAX 10	/* classes of a classification model */
+#define AMZ_NPIX_MAX 4096	/* pixels of an image model's raw rows */
 #define AMZ_SAMPLE_MAX 100000	/* samples in one amz_sample call */
 
 enum amz_family {
 	AMZ_LINREG = 1,
 	AMZ_MOG = 2,
 	AMZ_FLOW = 3,
+	AMZ_CLF = 4,
 };
 
 struct amz {
@@ -43,6 +52,11 @@ struct amz {
 	int has_mean;		/* predict answers mean and variance */
 	int has_density;	/* predict answers log-density */
 	int can_sample;		/* sample is answered */
+	int has_labels;		/* rows carry a class label (clf) */
+	int classes;		/* clf: the most classes a session may have */
+	int npix;		/* image models: raw pixels per row, else 0 */
+	int standardize;	/* sessions standardize x by default */
+	const void *pca;	/* image models: struct pca (borrowed) */
 	int flow_steps;		/* integration steps of a flow's sampler */
 	const void *impl;	/* the family's refiner (borrowed) */
 	const float *p;		/* its parameters (borrowed) */
@@ -79,6 +93,22 @@ int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
  * AM_EINVAL for a family without has_mean. */
 int amz_predict(const struct amz *a, const float *state, const float *X,
 		int n, int D, float *mean, float *var);
+
+/* Classification: probabilities (n x AMZ_CLASSES_MAX, 0 past the
+ * session's K) of n rows.  AM_EINVAL for the other families. */
+int amz_predict_probs(const struct amz *a, const float *state, const float *X,
+		      int n, int D, float *probs);
+
+/* Classification: the session's number of classes, from its state (0 for
+ * the other families). */
+int amz_classes(const struct amz *a, const float *state);
+
+/* Classification: sets K (2..classes) in a state.  AM_EINVAL otherwise. */
+int amz_set_classes(const struct amz *a, float *state, int K);
+
+/* Image models: n rows of npix pixels (0..255) to n rows of dmax features
+ * (zero past the PCA's). AM_EINVAL for a model without pixels. */
+int amz_project(const struct amz *a, const float *pix, int n, float *out);
 
 /* Density models: log-density of n rows over the D active columns.
  * AM_EINVAL for a family without has_density. */

@@ -177,6 +177,8 @@ int tool_eval(int argc, char **argv)
 				fprintf(stderr, "amort: --noise wants a number in (0, 100]\n");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
+			i++;	/* classification models (clfevaltool.c) */
 		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
 			csv = argv[++i];
 		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
@@ -207,7 +209,8 @@ int tool_eval(int argc, char **argv)
 			goto out;
 		}
 	if (models[0].gen) {
-		rc = tool_geval(&models[0], argc, argv);
+		rc = models[0].gcfg.kind == GEN_CLF ? tool_clfeval(&models[0], argc, argv) :
+		     tool_geval(&models[0], argc, argv);
 		goto out;
 	}
 	gemm_set_threads(1);

@@ -62,6 +62,11 @@ json_t *model_header_json(const char *name, const struct trainer_config *c,
 	return h;
 }
 
+static const char *gen_kind_name(enum gen_kind k)
+{
+	return k == GEN_MOG ? "mog" : k == GEN_FLOW ? "flow" : "clf";
+}
+
 static const char *gen_variant_name(enum gen_variant v)
 {
 	return v == GEN_OBS ? "obs" : v == GEN_GRAD ? "grad" : "both";
@@ -80,7 +85,16 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		if (c->tasks.letters[i])
 			letters[n++] = (char)hershey_letter_char(i);
 	letters[n] = '\0';
-	if (c->tasks.src == GEN_SRC_MOG)
+	if (c->tasks.src == GEN_SRC_LINCLASS)
+		fam = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}",
+				"dmin", c->tasks.cfam.dmin, "dmax", c->tasks.cfam.dmax,
+				"kmin", c->tasks.cfam.kmin, "kmax", c->tasks.cfam.kmax,
+				"temp_min", (double)c->tasks.cfam.temp_min,
+				"temp_max", (double)c->tasks.cfam.temp_max);
+	else if (c->tasks.src == GEN_SRC_IMAGES)
+		fam = json_pack("{s:i, s:i}", "kmin", c->tasks.cfam.kmin,
+				"kmax", c->tasks.cfam.kmax);
+	else if (c->tasks.src == GEN_SRC_MOG)
 		fam = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f, s:f}",
 				"dmin", f->dmin, "dmax", f->dmax, "kmin", f->kmin,
 				"kmax", f->kmax, "spread", (double)f->spread,
@@ -96,11 +110,14 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		" s:o,"
 		" s:{s:i, s:i, s:i, s:I, s:f, s:f, s:i, s:f, s:f, s:f, s:I, s:i}}",
 		"name", name, "format", 1,
-		"task_family", c->tasks.src == GEN_SRC_MOG ? "mixtures" : "letters",
-		"kind", g->kind == GEN_MOG ? "mog" : "flow",
-		"regime", g->kind == GEN_MOG ? "parametric" : "explicit",
+		"task_family", c->tasks.src == GEN_SRC_MOG ? "mixtures" :
+			       c->tasks.src == GEN_SRC_LETTERS ? "letters" :
+			       c->tasks.src == GEN_SRC_LINCLASS ? "linclass" : "images",
+		"kind", gen_kind_name(g->kind),
+		"regime", g->kind == GEN_FLOW ? "explicit" : "parametric",
 		"variant", gen_variant_name(g->variant),
-		"max_dim", GEN_DMAX, "outputs", 0,
+		"max_dim", gen_source_dx(c->tasks.src),
+		"outputs", g->kind == GEN_CLF ? LINCLASS_KMAX : 0,
 		"batch", g->bmax, "steps_trained", g->ksteps, "passes", g->passes,
 		"arch", "width", g->C, "heads", g->H, "layers", g->L,
 		"latent", g->Z, "velocity_width", g->vH, "velocity_layers", g->vL,
@@ -114,6 +131,23 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		"seed", (json_int_t)c->seed, "shards", c->shards);
 	if (h && extra)
 		json_object_set(h, "training", extra);
+	return h;
+}
+
+json_t *model_img_header_json(const char *name, const struct gentrain_config *c,
+			      const char *dataset, const struct pca *pca,
+			      json_t *extra)
+{
+	json_t *h = model_gen_header_json(name, c, extra);
+
+	if (h && json_object_set_new(h, "images", json_pack(
+		    "{s:s, s:i, s:i, s:b, s:I, s:f}", "dataset", dataset,
+		    "pixels", pca->npix, "features", pca->k, "whiten", pca->whiten,
+		    "pca_floats", (json_int_t)pca_floats(pca->npix, pca->k),
+		    "variance_kept", pca_variance_kept(pca)))) {
+		json_decref(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -199,6 +233,8 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 		c->kind = GEN_MOG;
 	else if (!strcmp(kind, "flow"))
 		c->kind = GEN_FLOW;
+	else if (!strcmp(kind, "clf"))
+		c->kind = GEN_CLF;
 	else {
 		snprintf(err, errlen, "header: unknown kind '%s'", kind);
 		return -1;
@@ -227,7 +263,28 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 	if (gen_config_check(c, err, errlen) != AM_OK)
 		return -1;
 	m->gen = 1;
-	if (!strcmp(m->family, "mixtures")) {
+	if ((c->kind == GEN_CLF) != (!strcmp(m->family, "linclass") ||
+				     !strcmp(m->family, "images"))) {
+		snprintf(err, errlen, "header: kind '%s' does not go with task family "
+			 "'%s'", kind, m->family);
+		return -1;
+	}
+	if (c->kind == GEN_CLF) {
+		struct linclass_family *f = &m->gtasks.cfam;
+
+		linclass_family_default(f);
+		m->gtasks.src = !strcmp(m->family, "images") ? GEN_SRC_IMAGES :
+				GEN_SRC_LINCLASS;
+		if (get_int(fam, "kmin", 2, LINCLASS_KMAX, &f->kmin, err, errlen) ||
+		    get_int(fam, "kmax", f->kmin, LINCLASS_KMAX, &f->kmax, err, errlen))
+			return -1;
+		if (m->gtasks.src == GEN_SRC_LINCLASS &&
+		    (get_int(fam, "dmin", 1, LINCLASS_DMAX, &f->dmin, err, errlen) ||
+		     get_int(fam, "dmax", f->dmin, LINCLASS_DMAX, &f->dmax, err, errlen) ||
+		     get_num(fam, "temp_min", 1e-3, 100, &f->temp_min, err, errlen) ||
+		     get_num(fam, "temp_max", f->temp_min, 100, &f->temp_max, err, errlen)))
+			return -1;
+	} else if (!strcmp(m->family, "mixtures")) {
 		struct mog_family *f = &m->gtasks.fam;
 
 		m->gtasks.src = GEN_SRC_MOG;
@@ -259,13 +316,41 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (m->gtasks.src == GEN_SRC_IMAGES) {
+		json_t *im = json_object_get(m->header, "images");
+		int npix, k, nf;
+
+		if (!json_is_object(im) ||
+		    get_str(im, "dataset", m->dataset, sizeof m->dataset, err, errlen) ||
+		    get_int(im, "pixels", 1, PCA_NPIX_MAX, &npix, err, errlen) ||
+		    get_int(im, "features", 1, GEN_XMAX, &k, err, errlen) ||
+		    get_int(im, "pca_floats", 1, 1 << 26, &nf, err, errlen)) {
+			free(g);
+			if (!json_is_object(im))
+				snprintf(err, errlen, "header: 'images' must be an object");
+			return -1;
+		}
+		if ((size_t)nf != pca_floats(npix, k) ||
+		    layout_add1(&m->lay, "pca", nf) == (size_t)-1) {
+			free(g);
+			snprintf(err, errlen, "header: 'pca_floats' does not match "
+				 "pixels and features");
+			return -1;
+		}
+		m->has_pca = 1;
+	}
 	m->impl = g;
-	m->az.family = c->kind == GEN_MOG ? AMZ_MOG : AMZ_FLOW;
-	m->az.nstate = g->nstate;
-	m->az.dmax = GEN_DMAX;
+	m->az.family = c->kind == GEN_MOG ? AMZ_MOG : c->kind == GEN_FLOW ?
+		       AMZ_FLOW : AMZ_CLF;
+	m->az.nstate = g->nstate + (c->kind == GEN_CLF);	/* + K */
+	m->az.dmax = g->dx;
+	m->az.has_labels = c->kind == GEN_CLF;
+	m->az.has_y = c->kind == GEN_CLF;
+	m->az.classes = c->kind == GEN_CLF ? m->gtasks.cfam.kmax : 0;
+	m->az.standardize = m->gtasks.src != GEN_SRC_IMAGES;
 	m->az.bmax = c->bmax;
 	m->az.has_density = c->kind == GEN_MOG;
-	m->az.can_sample = 1;
+	m->az.can_sample = c->kind != GEN_CLF;
 	m->az.flow_steps = c->flow_steps;
 	m->az.impl = g;
 	return 0;
@@ -279,6 +364,12 @@ void model_free(struct model *m)
 	m->p = NULL;
 	free(m->impl);
 	m->impl = NULL;
+	if (m->pca) {
+		pca_free(m->pca);
+		free(m->pca);
+	}
+	m->pca = NULL;
+	m->has_pca = 0;
 	json_decref(m->header);
 	m->header = NULL;
 	layout_free(&m->lay);
@@ -311,7 +402,8 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	 * for a file of another kind */
 	if (get_str(tmp.header, "task_family", tmp.family, sizeof tmp.family, err, errlen))
 		goto fail;
-	if (!strcmp(tmp.family, "mixtures") || !strcmp(tmp.family, "letters")) {
+	if (!strcmp(tmp.family, "mixtures") || !strcmp(tmp.family, "letters") ||
+	    !strcmp(tmp.family, "linclass") || !strcmp(tmp.family, "images")) {
 		if (load_gen(&tmp, arch, fam, err, errlen))
 			goto fail;
 		tmp.p = calloc(tmp.lay.total, sizeof *tmp.p);
@@ -321,14 +413,31 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 		}
 		if (amfile_bind(&f, &tmp.lay, tmp.p, err, errlen) != AM_OK)
 			goto fail;
+		if (tmp.has_pca) {
+			const struct layout_view *v = layout_find(&tmp.lay, "pca");
+			struct pca *pc = calloc(1, sizeof *pc);
+
+			if (!pc) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			if (pca_unpack(pc, tmp.p + v->offset, v->size, err,
+				       errlen) != AM_OK) {
+				free(pc);
+				goto fail;
+			}
+			tmp.pca = pc;
+			tmp.az.npix = pc->npix;
+		}
 		amfile_free(&f);
 		*m = tmp;
 		m->az.p = m->p;
+		m->az.pca = m->pca;
 		return 0;
 	}
 	if (strcmp(tmp.family, "linreg")) {
 		snprintf(err, errlen, "task family '%s' is not one this build serves "
-			 "(linreg, mixtures, letters)", tmp.family);
+			 "(linreg, linclass, images, mixtures, letters)", tmp.family);
 		goto fail;
 	}
 	if (get_str(tmp.header, "name", tmp.name, sizeof tmp.name, err, errlen) ||

@@ -17,6 +17,7 @@
 #include "layout.h"
 #include "gen.h"
 #include "gentrain.h"
+#include "pca.h"
 #include "refiner.h"
 #include "trainer.h"
 
@@ -25,9 +26,15 @@ struct model {
 	char family[32];
 	struct refiner_config cfg;
 	struct linreg_family fam;	/* the family it was trained on */
-	int gen;			/* 1: a generative model (gcfg, gtasks) */
+	int gen;			/* 1: a setref model: generative or
+					 * classification (gcfg, gtasks) */
 	struct gen_config gcfg;
-	struct gen_tasks gtasks;	/* what it was trained on (no fonts) */
+	struct gen_tasks gtasks;	/* what it was trained on (no fonts,
+					 * no images) */
+	char dataset[16];		/* image models: the dataset */
+	int has_pca;			/* set while loading */
+	struct pca *pca;		/* image models: owned, on the heap (so
+					 * az may point at it) */
 	struct refiner ref;
 	struct layout lay;
 	float *p;			/* parameters, owned */
@@ -51,6 +58,12 @@ json_t *model_header_json(const char *name, const struct trainer_config *c,
 
 /* The header of a generative model trained with c (as model_header_json). */
 json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
+			      json_t *extra);
+
+/* The header of a classification model trained on images of `dataset`
+ * with the given PCA (pca_floats of it are stored as tensor "pca"). */
+json_t *model_img_header_json(const char *name, const struct gentrain_config *c,
+			      const char *dataset, const struct pca *pca,
 			      json_t *extra);
 
 /* Reads and checks a model file.  On success fills *m (release with

@@ -16,7 +16,7 @@
 #define RECIPE_LINE_MAX 256
 
 enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT,
-	    K_TASKS, K_LETTERS };
+	    K_TASKS, K_LETTERS, K_DATASET };
 
 struct key {
 	const char *name;
@@ -103,6 +103,42 @@ static const struct key gkeys[] = {
 
 #define NGKEYS (sizeof gkeys / sizeof gkeys[0])
 
+/* The classification recipes (family = clf). */
+static const struct key ckeys[] = {
+	{ "name", K_NAME, 0, 0, 0 },
+	{ "family", K_FAMILY, 0, 0, 0 },
+	{ "regime", K_REGIME, 0, 0, 0 },
+	{ "variant", K_VARIANT, 0, 0, 0 },
+	{ "tasks", K_TASKS, 0, 0, 0 },
+	{ "dataset", K_DATASET, 0, 0, 0 },
+	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
+	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
+	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
+	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
+	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
+	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
+	{ "population", K_INT, GCFG(pop), 1, 65536 },
+	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
+	{ "queries", K_INT, GCFG(nq), 2, 1024 },
+	{ "iters", K_LONG, GCFG(iters), 1, 1e8 },
+	{ "lr", K_FLOAT, GCFG(lr), 1e-8, 1 },
+	{ "lr_min", K_FLOAT, GCFG(lr_min), 0, 1 },
+	{ "warmup", K_INT, GCFG(warmup), 0, 1e8 },
+	{ "clip", K_FLOAT, GCFG(clip), 0, 1e6 },
+	{ "weight_decay", K_FLOAT, GCFG(weight_decay), 0, 10 },
+	{ "full_batch", K_FLOAT, GCFG(full_batch), 0, 1 },
+	{ "dmin", K_INT, GCFG(tasks.cfam.dmin), 1, LINCLASS_DMAX },
+	{ "dmax", K_INT, GCFG(tasks.cfam.dmax), 1, LINCLASS_DMAX },
+	{ "kmin", K_INT, GCFG(tasks.cfam.kmin), 2, LINCLASS_KMAX },
+	{ "kmax", K_INT, GCFG(tasks.cfam.kmax), 2, LINCLASS_KMAX },
+	{ "temp_min", K_FLOAT, GCFG(tasks.cfam.temp_min), 1e-3, 100 },
+	{ "temp_max", K_FLOAT, GCFG(tasks.cfam.temp_max), 1e-3, 100 },
+	{ "seed", K_LONG, GCFG(seed), 0, 9007199254740992.0 },
+	{ "shards", K_INT, GCFG(shards), 1, 8 },
+};
+
+#define NCKEYS (sizeof ckeys / sizeof ckeys[0])
+
 /* The family named in recipe text: "linreg" unless a `family = ` line says
  * otherwise (its value is checked when the key is parsed). */
 static int text_family(const char *text)
@@ -129,6 +165,8 @@ static int text_family(const char *text)
 						return GEN_MOG;
 					if (!strcmp(s, "flow"))
 						return GEN_FLOW;
+					if (!strcmp(s, "clf"))
+						return GEN_CLF;
 					return 0;
 				}
 			}
@@ -168,21 +206,41 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 		strcpy(r->name, v);
 		return 0;
 	case K_FAMILY:
-		if (strcmp(v, "linreg") && strcmp(v, "mog") && strcmp(v, "flow")) {
-			snprintf(msg, msglen, "family '%s' is not known (linreg, mog, flow)", v);
+		if (strcmp(v, "linreg") && strcmp(v, "mog") && strcmp(v, "flow") &&
+		    strcmp(v, "clf")) {
+			snprintf(msg, msglen, "family '%s' is not known (linreg, clf, mog, "
+				 "flow)", v);
 			return -1;
 		}
 		return 0;
 	case K_REGIME:
-		if (strcmp(v, !r->gen || r->gcfg.gen.kind == GEN_MOG ?
+		if (strcmp(v, !r->gen || r->gcfg.gen.kind != GEN_FLOW ?
 			   "parametric" : "explicit")) {
 			snprintf(msg, msglen, "regime '%s' is not available for this "
-				 "family (%s)", v, !r->gen || r->gcfg.gen.kind == GEN_MOG ?
+				 "family (%s)", v, !r->gen || r->gcfg.gen.kind != GEN_FLOW ?
 				 "parametric" : "explicit");
 			return -1;
 		}
 		return 0;
+	case K_DATASET:
+		if (strcmp(v, "fashion-mnist") && strcmp(v, "mnist")) {
+			snprintf(msg, msglen, "dataset must be fashion-mnist or mnist");
+			return -1;
+		}
+		strcpy(r->dataset, v);
+		return 0;
 	case K_TASKS:
+		if (r->gcfg.gen.kind == GEN_CLF) {
+			if (!strcmp(v, "linclass"))
+				r->gcfg.tasks.src = GEN_SRC_LINCLASS;
+			else if (!strcmp(v, "images"))
+				r->gcfg.tasks.src = GEN_SRC_IMAGES;
+			else {
+				snprintf(msg, msglen, "tasks must be linclass or images");
+				return -1;
+			}
+			return 0;
+		}
 		if (!strcmp(v, "mixtures")) {
 			r->gcfg.tasks.src = GEN_SRC_MOG;
 		} else if (!strcmp(v, "letters") && r->gcfg.gen.kind == GEN_FLOW) {
@@ -253,12 +311,12 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		 char *err, size_t errlen)
 {
-	unsigned char seen[NGKEYS > NKEYS ? NGKEYS : NKEYS] = { 0 };
+	unsigned char seen[NGKEYS + NCKEYS + NKEYS] = { 0 };
 	char line[RECIPE_LINE_MAX + 2], msg[160];
 	const char *p = text;
 	int lineno = 0, kind = text_family(text);
-	const struct key *tab = kind ? gkeys : keys;
-	size_t i, nk = kind ? NGKEYS : NKEYS;
+	const struct key *tab = kind == GEN_CLF ? ckeys : kind ? gkeys : keys;
+	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind ? NGKEYS : NKEYS;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
@@ -311,6 +369,14 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		}
 	}
 	if (r->gen) {
+		if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {
+			if (!r->dataset[0]) {
+				snprintf(err, errlen, "%s: image tasks need a 'dataset' "
+					 "line", origin);
+				return -1;
+			}
+			return 0;	/* the images are checked when loaded */
+		}
 		if (r->gcfg.tasks.src == GEN_SRC_LETTERS) {
 			if (!r->letters[0]) {
 				snprintf(err, errlen, "%s: letters tasks need a "

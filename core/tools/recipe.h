@@ -22,6 +22,7 @@ struct recipe {
 	struct trainer_config cfg;
 	struct gentrain_config gcfg;	/* tasks.fonts is left NULL */
 	char letters[HERSHEY_LETTERS + 1];	/* letters = ... (flow on letters) */
+	char dataset[16];			/* dataset = ... (clf on images) */
 };
 
 /* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"

@@ -11,10 +11,13 @@ int tool_demo(int argc, char **argv);
 int tool_train(int argc, char **argv);
 int tool_adapt(int argc, char **argv);
 int tool_eval(int argc, char **argv);
+int tool_data(int argc, char **argv);
 
 struct model;
 /* `amort eval` on one generative model (gevaltool.c); m is loaded. */
 int tool_geval(struct model *m, int argc, char **argv);
+/* `amort eval` on one classification model (clfevaltool.c). */
+int tool_clfeval(struct model *m, int argc, char **argv);
 
 /* Parses a non-negative integer option value; returns 0 and sets *out, or
  * prints a message naming the option and returns -1. */

@@ -27,6 +27,7 @@
 #include "rng.h"
 #include "tool.h"
 #include "gentrain.h"
+#include "imgtask.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -150,6 +151,9 @@ static int blas_selfcheck(void)
 	return 0;
 }
 
+/* The PCA of an image model being trained (NULL otherwise). */
+static const struct pca *train_pca;
+
 static char *header_text(const struct recipe *r, long iters_done,
 			 double seconds, double loss)
 {
@@ -157,7 +161,9 @@ static char *header_text(const struct recipe *r, long iters_done,
 				  "iterations", (json_int_t)iters_done,
 				  "seconds", seconds, "final_loss", loss,
 				  "openblas_core", gemm_backend());
-	json_t *h = r->gen ? model_gen_header_json(r->name, &r->gcfg, extra) :
+	json_t *h = train_pca ? model_img_header_json(r->name, &r->gcfg, r->dataset,
+						      train_pca, extra) :
+		    r->gen ? model_gen_header_json(r->name, &r->gcfg, extra) :
 		    model_header_json(r->name, &r->cfg, extra);
 	char *text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
@@ -196,6 +202,44 @@ static void fmt_eta(char *buf, size_t len, double s)
 		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 }
 
+/*
+ * Writes the model file: the trained parameters and, for an image model,
+ * its PCA as one more tensor "pca" after them (the loader registers the
+ * same views in the same order, so the offsets agree).
+ */
+static int write_model(const char *out, const char *text, const struct layout *lay,
+		       const float *p, char *err, size_t errlen)
+{
+	struct layout l;
+	float *buf;
+	size_t pv;
+	int i, rc;
+
+	if (!train_pca)
+		return amfile_write(out, text, lay, p, err, errlen);
+	layout_init(&l);
+	for (i = 0; i < lay->n; i++)
+		if (layout_add(&l, lay->views[i].name, lay->views[i].ndim,
+			       lay->views[i].shape) != lay->views[i].offset)
+			goto oom;
+	pv = layout_add1(&l, "pca", (int)pca_floats(train_pca->npix, train_pca->k));
+	if (pv == (size_t)-1)
+		goto oom;
+	buf = calloc(l.total, sizeof *buf);
+	if (!buf)
+		goto oom;
+	memcpy(buf, p, lay->total * sizeof *buf);
+	pca_pack(train_pca, buf + pv);
+	rc = amfile_write(out, text, &l, buf, err, errlen);
+	free(buf);
+	layout_free(&l);
+	return rc;
+oom:
+	layout_free(&l);
+	snprintf(err, errlen, "out of memory");
+	return AM_ENOMEM;
+}
+
 int tool_train(int argc, char **argv)
 {
 	const char *recipe_path = NULL, *out = NULL;
@@ -204,6 +248,8 @@ int tool_train(int argc, char **argv)
 	struct recipe r;
 	struct run u = { NULL, NULL };
 	struct hershey_set fonts = { 0, NULL };
+	struct imgtask img;
+	int have_img = 0;
 	long iters;
 	int shards;
 	char err[512], ckpt[4096], eta[32], *text = NULL;
@@ -264,6 +310,20 @@ int tool_train(int argc, char **argv)
 		}
 		r.gcfg.tasks.fonts = &fonts;
 	}
+	if (r.gen && r.gcfg.tasks.src == GEN_SRC_IMAGES) {
+		fprintf(stderr, "amort train: loading %s and fitting its PCA\n", r.dataset);
+		if (imgtask_open(&img, r.dataset, NULL, r.gcfg.tasks.cfam.kmin,
+				 r.gcfg.tasks.cfam.kmax, err, sizeof err)) {
+			fprintf(stderr, "amort train: %s\n", err);
+			return 1;
+		}
+		have_img = 1;
+		r.gcfg.tasks.img = &img.train;
+		train_pca = &img.pca;
+		fprintf(stderr, "amort train: %d training images, PCA keeps %.1f%% of "
+			"the pixel variance in %d features\n", img.set.ntrain,
+			100.0 * pca_variance_kept(&img.pca), img.pca.k);
+	}
 	if (r.gen)
 		u.g = gentrain_new(&r.gcfg, err, sizeof err);
 	else
@@ -271,6 +331,8 @@ int tool_train(int argc, char **argv)
 	if (!u.g && !u.t) {
 		fprintf(stderr, "amort train: %s\n", err);
 		hershey_free(&fonts);
+		if (have_img)
+			imgtask_close(&img);
 		return 1;
 	}
 	if (resume && access(ckpt, F_OK) == 0) {
@@ -332,8 +394,8 @@ int tool_train(int argc, char **argv)
 		fprintf(stderr, "amort train: out of memory\n");
 		goto out;
 	}
-	if (amfile_write(out, text, run_layout(&u), run_params(&u), err,
-			 sizeof err) != AM_OK) {
+	if (write_model(out, text, run_layout(&u), run_params(&u), err,
+			sizeof err) != AM_OK) {
 		fprintf(stderr, "amort train: %s: %s\n", out, err);
 		goto out;
 	}
@@ -345,5 +407,8 @@ out:
 	trainer_free(u.t);
 	gentrain_free(u.g);
 	hershey_free(&fonts);
+	if (have_img)
+		imgtask_close(&img);
+	train_pca = NULL;
 	return rc;
 }

@@ -1,0 +1,224 @@
+/*
+ * clfeval.c - the classification amortizer against logistic regression,
+ * SGD and Adam on the same rows.
+ */
+#include "clfeval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am.h"
+#include "logreg.h"
+
+struct tdata {
+	struct gen_task task;
+	float *X, *Xq;			/* stream (kmax*B rows), held out */
+	int *y, *yq;
+};
+
+static int tdata_new(struct tdata *d, int nstream, int nq)
+{
+	d->X = malloc((size_t)nstream * GEN_XMAX * sizeof(float));
+	d->Xq = malloc((size_t)nq * GEN_XMAX * sizeof(float));
+	d->y = malloc((size_t)nstream * sizeof(int));
+	d->yq = malloc((size_t)nq * sizeof(int));
+	return d->X && d->Xq && d->y && d->yq ? AM_OK : AM_ENOMEM;
+}
+
+static void tdata_free(struct tdata *d)
+{
+	free(d->X);
+	free(d->Xq);
+	free(d->y);
+	free(d->yq);
+}
+
+/* Task t of a stream of tasks (seed, stream id): its rows. */
+static void tdata_draw(struct tdata *d, const struct gen_tasks *stream,
+		       const struct gen_tasks *query, uint64_t seed,
+		       uint64_t id, int nstream, int nq)
+{
+	struct rng master, r;
+
+	rng_seed(&master, seed);
+	rng_split(&master, id, &r);
+	gen_task_draw(stream, &r, &d->task);
+	gen_task_sample(stream, &d->task, &r, nstream, d->X, d->y);
+	gen_task_sample(query, &d->task, &r, nq, d->Xq, d->yq);
+}
+
+static double err_of(const struct gen_tasks *ts, const struct tdata *d,
+		     const float *theta, int nq)
+{
+	if (ts->src == GEN_SRC_LINCLASS)
+		return linclass_task_error(&d->task.ct, theta, d->Xq, nq);
+	return linclass_error(theta, d->task.D, d->task.K, d->Xq, d->yq, nq);
+}
+
+static int check(const struct gen *g, const struct clfeval_config *c)
+{
+	int i;
+
+	if (g->cfg.kind != GEN_CLF || c->ntasks < 1 || c->tune_tasks < 1 ||
+	    c->B < 1 || c->B > g->cfg.bmax || c->nk < 1 ||
+	    c->nk > CLFEVAL_KS_MAX || c->ntest < 1 ||
+	    c->onestep_max_rows < 0 || c->onestep_max_rows > GEN_BMAX)
+		return AM_EINVAL;
+	for (i = 0; i < c->nk; i++)
+		if (c->ks[i] < 1 || (i && c->ks[i] <= c->ks[i - 1]) ||
+		    (long)c->ks[i] * c->B > 65536)
+			return AM_EINVAL;
+	return AM_OK;
+}
+
+/* Per k, the L2 strength with the lowest mean held-out error on the
+ * tuning tasks. */
+static int tune_l2(const struct gen_tasks *tune, const struct clfeval_config *c,
+		   struct tdata *td, int nt, float *l2_out)
+{
+	double err[CLFEVAL_KS_MAX][LOGREG_L2S];
+	float theta[LINCLASS_P];
+	int t, j, i;
+
+	memset(err, 0, sizeof err);
+	for (t = 0; t < nt; t++)
+		for (j = 0; j < c->nk; j++)
+			for (i = 0; i < LOGREG_L2S; i++) {
+				int n = c->ks[j] * c->B;
+
+				if (logreg_fit(td[t].X, td[t].y, n, td[t].task.D,
+					       td[t].task.K, logreg_l2(i),
+					       LOGREG_MAX_ITER, theta, NULL) != AM_OK)
+					return AM_ENUMERIC;
+				err[j][i] += err_of(tune, &td[t], theta, c->ntest);
+			}
+	for (j = 0; j < c->nk; j++) {
+		int best = 0;
+
+		for (i = 1; i < LOGREG_L2S; i++)
+			if (err[j][i] < err[j][best])
+				best = i;
+		l2_out[j] = logreg_l2(best);
+	}
+	return AM_OK;
+}
+
+int clfeval_run(const struct gen *g, const float *p,
+		const struct gen_tasks *stream, const struct gen_tasks *query,
+		const struct gen_tasks *tune, const struct clfeval_config *c,
+		struct clfeval_row *rows)
+{
+	int kmax, nstream, t, j, rc;
+	struct tdata *tt = NULL, ev;
+	struct logreg_tune_task *tk = NULL;
+	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
+	struct gen_ws *ws = NULL;
+	uint64_t tseed;
+
+	if (check(g, c) != AM_OK)
+		return AM_EINVAL;
+	kmax = c->ks[c->nk - 1];
+	nstream = kmax * c->B;
+	memset(&ev, 0, sizeof ev);
+	tt = calloc((size_t)c->tune_tasks, sizeof *tt);
+	tk = calloc((size_t)c->tune_tasks, sizeof *tk);
+	ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
+	rc = !tt || !tk || !ws ? AM_ENOMEM : tdata_new(&ev, nstream, c->ntest);
+	for (t = 0; rc == AM_OK && t < c->tune_tasks; t++)
+		rc = tdata_new(&tt[t], nstream, c->ntest);
+	if (rc != AM_OK)
+		goto out;
+
+	/* tuning tasks: another stream of tasks from the tuning source */
+	tseed = c->seed ^ 0x7475e1e5ull;
+	for (t = 0; t < c->tune_tasks; t++) {
+		tdata_draw(&tt[t], tune, tune, tseed, (uint64_t)t, nstream, c->ntest);
+		tk[t] = (struct logreg_tune_task){ tt[t].task.D, tt[t].task.K,
+						   tt[t].X, tt[t].y, tt[t].Xq,
+						   tt[t].yq, c->ntest };
+	}
+	rc = tune_l2(tune, c, tt, c->tune_tasks, l2);
+	if (rc != AM_OK)
+		goto out;
+	logreg_tune_lrs(tk, c->tune_tasks, c->B, c->nk, c->ks, 0, lrs);
+	logreg_tune_lrs(tk, c->tune_tasks, c->B, c->nk, c->ks, 1, lra);
+
+	memset(rows, 0, (size_t)c->nk * sizeof *rows);
+	for (t = 0; t < c->ntasks; t++) {
+		float st[GEN_STATE_MAX], th[LINCLASS_P], t0[LINCLASS_P];
+		int step = 0, D, K;
+
+		tdata_draw(&ev, stream, query, c->seed, (uint64_t)t, nstream, c->ntest);
+		D = ev.task.D;
+		K = ev.task.K;
+		gen_initial_state(g, p, st);
+		for (j = 0; j < c->nk; j++) {
+			struct clfeval_row *e = &rows[j];
+			int n = c->ks[j] * c->B;
+
+			for (; step < c->ks[j]; step++) {
+				const float *X = ev.X + (size_t)step * c->B * GEN_XMAX;
+				const int *y = ev.y + (size_t)step * c->B;
+
+				rc = gen_step(g, p, ws, st, X, y, c->B, D, K,
+					      (double)step * c->B, NULL, NULL);
+				if (rc != AM_OK)
+					goto out;
+			}
+			e->amort += err_of(stream, &ev, st, c->ntest);
+			/* single pass from zero at the rate tuned for this k */
+			memset(t0, 0, sizeof t0);
+			logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K, lrs[j], 0, t0);
+			e->sgd += err_of(stream, &ev, t0, c->ntest);
+			memset(t0, 0, sizeof t0);
+			logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K, lra[j], 1, t0);
+			e->adam += err_of(stream, &ev, t0, c->ntest);
+			rc = logreg_fit(ev.X, ev.y, n, D, K, l2[j], LOGREG_MAX_ITER,
+					th, NULL);
+			if (rc != AM_OK)
+				goto out;
+			e->full += err_of(stream, &ev, th, c->ntest);
+			if (n <= c->onestep_max_rows) {
+				float s1[GEN_STATE_MAX];
+
+				gen_initial_state(g, p, s1);
+				rc = gen_step(g, p, ws, s1, ev.X, ev.y, n, D, K, 0.0,
+					      NULL, NULL);
+				if (rc != AM_OK)
+					goto out;
+				e->onestep += err_of(stream, &ev, s1, c->ntest);
+				e->has_onestep = 1;
+			}
+			if (stream->src == GEN_SRC_LINCLASS) {
+				e->bayes += err_of(stream, &ev, ev.task.ct.theta,
+						   c->ntest);
+				e->has_bayes = 1;
+			}
+		}
+	}
+	for (j = 0; j < c->nk; j++) {
+		struct clfeval_row *e = &rows[j];
+
+		e->k = c->ks[j];
+		e->amort /= c->ntasks;
+		e->full /= c->ntasks;
+		e->sgd /= c->ntasks;
+		e->adam /= c->ntasks;
+		e->onestep /= c->ntasks;
+		e->bayes /= c->ntasks;
+		e->l2 = l2[j];
+		e->sgd_lr = lrs[j];
+		e->adam_lr = lra[j];
+	}
+	rc = AM_OK;
+out:
+	if (tt)
+		for (t = 0; t < c->tune_tasks; t++)
+			tdata_free(&tt[t]);
+	free(tt);
+	free(tk);
+	tdata_free(&ev);
+	gen_ws_free(ws);
+	return rc;
+}

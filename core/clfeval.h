@@ -1,0 +1,55 @@
+/*
+ * clfeval.h - measuring a classification amortizer (gen.h, GEN_CLF)
+ * against the full-batch optimum and single-pass SGD and Adam, on the same
+ * rows.
+ *
+ * Per evaluation task: a stream of k mini-batches of B rows; at each k in
+ * ks, the held-out error rate of
+ *   amortizer  its state after k steps (a softmax classifier's weights);
+ *   full       L2 logistic regression fitted by Newton on all k*B rows
+ *              (logreg_fit), its L2 strength chosen per k from the grid
+ *              on the tuning tasks (lowest mean held-out error), never on
+ *              the evaluation tasks;
+ *   SGD, Adam  single pass from zero, one step per mini-batch, learning
+ *              rate per k tuned on the tuning tasks (logreg_tune_lrs);
+ *   one-step   the same amortizer given all k*B rows as one batch (while
+ *              k*B <= onestep_max_rows);
+ *   Bayes      the teacher's own error (linclass tasks only).
+ * Errors are exact over the label noise for linclass tasks
+ * (linclass_task_error) and plain error rates on held-out rows otherwise.
+ * The held-out rows come from `query` (for images: the other half of the
+ * test split), the stream from `stream`, the tuning tasks from `tune`
+ * (for images: the training split); `stream` draws the task.
+ * Deterministic for a seed; never prints.
+ */
+#ifndef CLFEVAL_H
+#define CLFEVAL_H
+
+#include <stdint.h>
+
+#include "gen.h"
+
+#define CLFEVAL_KS_MAX 8
+
+struct clfeval_config {
+	int ntasks, tune_tasks, B, nk, ks[CLFEVAL_KS_MAX];
+	int ntest;			/* held-out rows per task */
+	int onestep_max_rows;		/* 0: no one-step column */
+	uint64_t seed;
+};
+
+struct clfeval_row {
+	int k;
+	double amort, full, sgd, adam, onestep, bayes;
+	float l2, sgd_lr, adam_lr;
+	int has_onestep, has_bayes;
+};
+
+/* Fills rows[0..nk).  AM_OK, AM_EINVAL (config), AM_ENOMEM or
+ * AM_ENUMERIC (a step or a fit failed). */
+int clfeval_run(const struct gen *g, const float *p,
+		const struct gen_tasks *stream, const struct gen_tasks *query,
+		const struct gen_tasks *tune, const struct clfeval_config *c,
+		struct clfeval_row *rows);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * clfevaltool.c - `amort eval` on a classification model: held-out error
+ * per step count against full-batch L2 logistic regression, tuned
+ * single-pass SGD and Adam and the one-step amortizer, in and out of
+ * distribution, as Markdown tables (and CSV).
+ *
+ * linclass models: in distribution the training family and the issue's
+ * target cell (D = 16, 4 classes); out of distribution more inputs than
+ * trained (D = 48) and noisier labels (temperature 1).  Image models:
+ * their dataset's test split (10 classes; and 2 to 10 random classes),
+ * and out of distribution the other dataset through the model's PCA.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "am.h"
+#include "clfeval.h"
+#include "gemm.h"
+#include "imgtask.h"
+#include "model.h"
+#include "tool.h"
+
+struct cblock {
+	char title[128];
+	struct gen_tasks stream, query, tune;
+	struct clfeval_row rows[CLFEVAL_KS_MAX];
+};
+
+static const int cks[] = { 1, 2, 4, 8, 16, 32 };
+
+static void print_cblock(const struct cblock *b, int nk, int B)
+{
+	int j;
+
+	printf("### %s\n\n", b->title);
+	printf("Held-out error rate, mean over tasks, after k mini-batches of %d rows. "
+	       "Full batch: L2 logistic regression (Newton) on all rows seen, its L2 "
+	       "chosen per k on tuning tasks; SGD and Adam: one pass, one step per "
+	       "mini-batch, rate tuned per k on the same tuning tasks.\n\n", B);
+	printf("| k | rows | amortizer | full batch (L2) | SGD (lr) | Adam (lr) | one-step "
+	       "| Bayes | amortizer - full |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
+	for (j = 0; j < nk; j++) {
+		const struct clfeval_row *e = &b->rows[j];
+		char os[32] = "-", by[32] = "-";
+
+		if (e->has_onestep)
+			snprintf(os, sizeof os, "%.4f", e->onestep);
+		if (e->has_bayes)
+			snprintf(by, sizeof by, "%.4f", e->bayes);
+		printf("| %d | %d | %.4f | %.4f (%.0e) | %.4f (%.2g) | %.4f (%.2g) | %s "
+		       "| %s | **%+.4f** |\n", e->k, e->k * B, e->amort, e->full,
+		       (double)e->l2, e->sgd, (double)e->sgd_lr, e->adam,
+		       (double)e->adam_lr, os, by, e->amort - e->full);
+	}
+	printf("\n");
+}
+
+static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int nk)
+{
+	int j;
+
+	for (j = 0; j < nk; j++) {
+		const struct clfeval_row *e = &b->rows[j];
+
+		fprintf(f, "%s,\"%s\",%d,%.6f,%.6f,%.6f,%.6f,", model, b->title, e->k,
+			e->amort, e->full, e->sgd, e->adam);
+		if (e->has_onestep)
+			fprintf(f, "%.6f", e->onestep);
+		fprintf(f, ",");
+		if (e->has_bayes)
+			fprintf(f, "%.6f", e->bayes);
+		fprintf(f, "\n");
+	}
+}
+
+static void linclass_block(struct cblock *b, const struct model *m,
+			   const char *title, int dmin, int dmax, int kmin,
+			   int kmax, float tmin, float tmax)
+{
+	memset(b, 0, sizeof *b);
+	snprintf(b->title, sizeof b->title, "%s", title);
+	b->stream.src = GEN_SRC_LINCLASS;
+	b->stream.cfam = m->gtasks.cfam;
+	b->stream.cfam.dmin = dmin;
+	b->stream.cfam.dmax = dmax;
+	b->stream.cfam.kmin = kmin;
+	b->stream.cfam.kmax = kmax;
+	b->stream.cfam.temp_min = tmin;
+	b->stream.cfam.temp_max = tmax;
+	b->query = b->stream;
+	b->tune = b->stream;
+}
+
+static void image_block(struct cblock *b, const char *title, struct imgtask *it,
+			int kmin, int kmax)
+{
+	memset(b, 0, sizeof *b);
+	snprintf(b->title, sizeof b->title, "%s", title);
+	it->train.kmin = it->test_even.kmin = it->test_odd.kmin = kmin;
+	it->train.kmax = it->test_even.kmax = it->test_odd.kmax = kmax;
+	b->stream.src = b->query.src = b->tune.src = GEN_SRC_IMAGES;
+	b->stream.img = &it->test_even;
+	b->query.img = &it->test_odd;
+	b->tune.img = &it->train;
+}
+
+int tool_clfeval(struct model *m, int argc, char **argv)
+{
+	const char *csv = NULL;
+	long tasks = 100, tune = 16, seed = 12345, batch = m->gcfg.bmax;
+	int ood = 1, i, nb = 0, rc = 1, nimg = 0;
+	struct cblock *blocks = calloc(6, sizeof *blocks);
+	struct imgtask img[2];
+	struct clfeval_config c;
+	char err[512];
+	FILE *cf;
+
+	if (!blocks) {
+		fprintf(stderr, "amort eval: out of memory\n");
+		return 1;
+	}
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
+			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
+				goto out2;
+		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
+			if (tool_parse_long("--tune-tasks", argv[++i], 1, 10000, &tune))
+				goto out2;
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
+				goto out2;
+		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+			if (tool_parse_long("--batch", argv[++i], 1, m->gcfg.bmax, &batch))
+				goto out2;
+		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+			csv = argv[++i];
+		} else if (!strcmp(argv[i], "--no-ood")) {
+			ood = 0;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "usage: amort eval FILE [--tasks N] [--tune-tasks N] "
+				"[--seed S] [--batch B] [--no-ood] [--csv F]\n");
+			rc = 2;
+			goto out2;
+		}
+	}
+	gemm_set_threads(1);
+	memset(&c, 0, sizeof c);
+	c.ntasks = (int)tasks;
+	c.tune_tasks = (int)tune;
+	c.B = (int)batch;
+	c.nk = (int)(sizeof cks / sizeof cks[0]);
+	memcpy(c.ks, cks, sizeof cks);
+	c.ntest = 500;
+	c.onestep_max_rows = GEN_BMAX;
+	c.seed = (uint64_t)seed;
+
+	if (m->gtasks.src == GEN_SRC_LINCLASS) {
+		const struct linclass_family *f = &m->gtasks.cfam;
+
+		linclass_block(&blocks[nb++], m, "in distribution: D = 16, 4 classes "
+			       "(temperature as trained)", 16, 16, 4, 4, f->temp_min,
+			       f->temp_max);
+		linclass_block(&blocks[nb++], m, "in distribution: the training family",
+			       f->dmin, f->dmax, f->kmin, f->kmax, f->temp_min,
+			       f->temp_max);
+		if (ood) {
+			linclass_block(&blocks[nb++], m, "out of distribution: D = 48 "
+				       "(trained up to 32), 4 classes", 48, 48, 4, 4,
+				       f->temp_min, f->temp_max);
+			linclass_block(&blocks[nb++], m, "out of distribution: noisier "
+				       "labels (temperature 1), D = 16, 4 classes", 16,
+				       16, 4, 4, 1.0f, 1.0f);
+		}
+	} else {
+		const char *other = strcmp(m->dataset, "mnist") ? "mnist" : "fashion-mnist";
+		char t[128];
+
+		if (imgtask_open(&img[0], m->dataset, m->pca, 2, 10, err, sizeof err)) {
+			fprintf(stderr, "amort eval: %s\n", err);
+			goto out2;
+		}
+		nimg = 1;
+		snprintf(t, sizeof t, "in distribution: %s test split, 10 classes",
+			 m->dataset);
+		image_block(&blocks[nb++], t, &img[0], 10, 10);
+		if (ood) {
+			if (imgtask_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
+				fprintf(stderr, "amort eval: %s (skipping the "
+					"out-of-distribution block)\n", err);
+			} else {
+				nimg = 2;
+				snprintf(t, sizeof t, "out of distribution: %s (through "
+					 "the %s PCA), 10 classes", other, m->dataset);
+				image_block(&blocks[nb++], t, &img[1], 10, 10);
+			}
+		}
+	}
+	for (i = 0; i < nb; i++) {
+		int r;
+
+		fprintf(stderr, "amort eval: %s\n", blocks[i].title);
+		r = clfeval_run(m->impl, m->p, &blocks[i].stream, &blocks[i].query,
+				&blocks[i].tune, &c, blocks[i].rows);
+		if (r != AM_OK) {
+			fprintf(stderr, "amort eval: %s\n", am_strerror(r));
+			goto out;
+		}
+	}
+	printf("## %s (%s, parametric regime, %s variant): %ld tasks, %ld tuning "
+	       "tasks, seed %ld\n\n", m->name, m->family,
+	       m->gcfg.variant == GEN_OBS ? "obs" : m->gcfg.variant == GEN_GRAD ?
+	       "grad" : "both", tasks, tune, seed);
+	for (i = 0; i < nb; i++)
+		print_cblock(&blocks[i], c.nk, c.B);
+	if (csv) {
+		cf = fopen(csv, "w");
+		if (!cf) {
+			fprintf(stderr, "amort eval: cannot write %s\n", csv);
+			goto out;
+		}
+		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes\n");
+		for (i = 0; i < nb; i++)
+			csv_cblock(cf, m->name, &blocks[i], c.nk);
+		if (fclose(cf)) {
+			fprintf(stderr, "amort eval: cannot write %s\n", csv);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nimg; i++)
+		imgtask_close(&img[i]);
+out2:
+	free(blocks);
+	return rc;
+}

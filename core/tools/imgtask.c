@@ -1,0 +1,153 @@
+/*
+ * imgtask.c - image datasets as classification task sources.
+ */
+#include "imgtask.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "am.h"
+
+void imgtask_close(struct imgtask *t)
+{
+	imgset_free(&t->set);
+	pca_free(&t->pca);
+	free(t->train_f);
+	free(t->test_f);
+	free(t->rows);
+	memset(t, 0, sizeof *t);
+}
+
+/* Projects n images (bytes) into f (n x GEN_XMAX), in blocks. */
+static int project(const struct pca *p, const unsigned char *px, int n,
+		   int npix, float *f)
+{
+	enum { BLK = 256 };
+	float *buf = malloc((size_t)BLK * npix * sizeof *buf);
+	float *out = malloc((size_t)BLK * p->k * sizeof *out);
+	int i, j, m;
+
+	if (!buf || !out) {
+		free(buf);
+		free(out);
+		return -1;
+	}
+	for (i = 0; i < n; i += BLK) {
+		m = n - i < BLK ? n - i : BLK;
+		imgset_to_float(buf, px + (size_t)i * npix, (size_t)m * npix);
+		pca_project(p, buf, m, out);
+		for (j = 0; j < m; j++) {
+			memset(f + (size_t)(i + j) * GEN_XMAX, 0, GEN_XMAX * sizeof *f);
+			memcpy(f + (size_t)(i + j) * GEN_XMAX, out + (size_t)j * p->k,
+			       (size_t)p->k * sizeof *f);
+		}
+	}
+	free(buf);
+	free(out);
+	return 0;
+}
+
+/* Fills a source over rows lo, lo + step, ... of a split. */
+static void source(struct gen_images *g, const float *f, const unsigned char *y,
+		   int n, int lo, int step, int nclass, int dim, int kmin,
+		   int kmax, int **mem)
+{
+	int c, i;
+
+	memset(g, 0, sizeof *g);
+	g->n = n;
+	g->dim = dim;
+	g->nclass = nclass;
+	g->X = f;
+	g->y = y;
+	g->kmin = kmin;
+	g->kmax = kmax;
+	for (c = 0; c < nclass; c++) {
+		g->cls_rows[c] = *mem;
+		for (i = lo; i < n; i += step)
+			if (y[i] == c)
+				*(*mem)++ = i;
+		g->cls_count[c] = (int)(*mem - g->cls_rows[c]);
+	}
+}
+
+int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
+		 int kmin, int kmax, char *err, size_t errlen)
+{
+	char path[256], msg[256];
+	int *mem, c;
+	float *packed = NULL;
+
+	memset(t, 0, sizeof *t);
+	snprintf(path, sizeof path, "%s/%s.img", IMGTASK_DIR, dataset);
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen, "%s: %s (run `make data` first)", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (imgset_read(path, &t->set, msg, sizeof msg) != AM_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		return -1;
+	}
+	if (t->set.nclass > LINCLASS_KMAX || t->set.ntest < 2 ||
+	    kmax > t->set.nclass || kmin < 2 || kmin > kmax) {
+		snprintf(err, errlen, "%s: %d classes, %d test images: cannot make "
+			 "tasks of %d to %d classes", path, t->set.nclass,
+			 t->set.ntest, kmin, kmax);
+		goto fail;
+	}
+	if (use) {
+		size_t n = pca_floats(use->npix, use->k);
+
+		packed = malloc(n * sizeof *packed);
+		if (!packed)
+			goto oom;
+		pca_pack(use, packed);
+		if (pca_unpack(&t->pca, packed, n, msg, sizeof msg) != AM_OK) {
+			snprintf(err, errlen, "PCA: %s", msg);
+			goto fail;
+		}
+		free(packed);
+		packed = NULL;
+		if (t->pca.npix != t->set.npix) {
+			snprintf(err, errlen, "%s: %d pixels per image, the model's PCA "
+				 "takes %d", path, t->set.npix, t->pca.npix);
+			goto fail;
+		}
+	} else if (pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix,
+			      GEN_XMAX) != AM_OK) {
+		snprintf(err, errlen, "%s: the PCA fit failed", path);
+		goto fail;
+	}
+	t->train_f = malloc((size_t)t->set.ntrain * GEN_XMAX * sizeof(float));
+	t->test_f = malloc((size_t)t->set.ntest * GEN_XMAX * sizeof(float));
+	t->rows = malloc((size_t)(t->set.ntrain + t->set.ntest) * sizeof(int));
+	if (!t->train_f || !t->test_f || !t->rows ||
+	    project(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix, t->train_f) ||
+	    project(&t->pca, t->set.test_x, t->set.ntest, t->set.npix, t->test_f))
+		goto oom;
+	mem = t->rows;
+	source(&t->train, t->train_f, t->set.train_y, t->set.ntrain, 0, 1,
+	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	source(&t->test_even, t->test_f, t->set.test_y, t->set.ntest, 0, 2,
+	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	source(&t->test_odd, t->test_f, t->set.test_y, t->set.ntest, 1, 2,
+	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	for (c = 0; c < t->set.nclass; c++)
+		if (!t->train.cls_count[c] || !t->test_even.cls_count[c] ||
+		    !t->test_odd.cls_count[c]) {
+			snprintf(err, errlen, "%s: class %d has no images in a split",
+				 path, c);
+			goto fail;
+		}
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	free(packed);
+	imgtask_close(t);
+	return -1;
+}

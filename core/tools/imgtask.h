@@ -1,0 +1,43 @@
+/*
+ * imgtask.h - an image dataset as classification tasks: the binary from
+ * `make data` (imgset.h), projected by a PCA (pca.h) to GEN_XMAX whitened
+ * features, with per-class row lists for gen_task_sample.
+ *
+ * The training split (meta-training, and the tuning tasks of an
+ * evaluation) and the test split cut in two by index parity: the even
+ * images feed an evaluation task's stream, the odd ones its held-out rows,
+ * so the two never share an image.
+ *
+ * Owns the images, the features and (when it fitted one) the PCA.
+ */
+#ifndef IMGTASK_H
+#define IMGTASK_H
+
+#include <stddef.h>
+
+#include "gen.h"
+#include "imgset.h"
+#include "pca.h"
+
+#define IMGTASK_DIR "data"
+
+struct imgtask {
+	struct imgset set;
+	struct pca pca;			/* owned copy */
+	float *train_f, *test_f;	/* features, (n x GEN_XMAX) */
+	int *rows;			/* per-class row lists (all splits) */
+	struct gen_images train, test_even, test_odd;
+};
+
+/*
+ * Loads IMGTASK_DIR/<dataset>.img, projects it with a PCA fitted on its
+ * training split (use == NULL) or with `use` (copied), and builds the
+ * task sources with kmin..kmax classes per task.  Returns 0, or -1 with a
+ * message in err (saying to run `make data` when the file is missing).
+ */
+int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
+		 int kmin, int kmax, char *err, size_t errlen);
+
+void imgtask_close(struct imgtask *t);
+
+#endif
