@@ -52,6 +52,16 @@ const struct http_stream_ops api_stream_ops = {
 	ingest_stream_open, ingest_stream_feed, ingest_stream_close
 };
 
+/* The state size of the loaded model (name, checksum), or 0 when this
+ * server has no such model: how session loading tells a legacy state blob
+ * (sessions.h).  ud is the registry, read-only once loaded. */
+static int model_nstate(void *ud, const char *model, const char *checksum)
+{
+	const struct model *m = registry_find(ud, model);
+
+	return m && !strcmp(m->checksum, checksum) ? m->az.nstate : 0;
+}
+
 int api_new(struct api **out, const struct config *cfg, struct store *st,
 	    const struct registry *reg, char *err, size_t errlen)
 {
@@ -82,6 +92,7 @@ int api_new(struct api **out, const struct config *cfg, struct store *st,
 		free(a);
 		return -1;
 	}
+	sessions_set_nstate_hook(a->sessions, model_nstate, (void *)reg);
 	a->metrics = metrics_new(a->labels, a->nlabels);
 	if (!a->metrics) {
 		snprintf(err, errlen, "out of memory");

@@ -119,19 +119,44 @@ void scaler_pack(const struct scaler *s, float *out)
 	memcpy(out + 1 + SCALER_COLS, s->sd, sizeof s->sd);
 }
 
+/* Checks and keeps t (mode read from in[0]); the common end of both
+ * unpackers. */
+static int unpack_checked(struct scaler *s, struct scaler *t, float mode)
+{
+	int j;
+
+	if (mode != 0 && mode != 1 && mode != 2)
+		return -1;
+	t->mode = (enum scaler_mode)(int)mode;
+	for (j = 0; j < SCALER_COLS; j++)
+		if (!isfinite(t->mean[j]) || !isfinite(t->sd[j]) || !(t->sd[j] > 0))
+			return -1;
+	*s = *t;
+	return 0;
+}
+
 int scaler_unpack(struct scaler *s, const float *in)
 {
 	struct scaler t;
-	int j;
 
-	if (in[0] != 0 && in[0] != 1 && in[0] != 2)
-		return -1;
-	t.mode = (enum scaler_mode)(int)in[0];
 	memcpy(t.mean, in + 1, sizeof t.mean);
 	memcpy(t.sd, in + 1 + SCALER_COLS, sizeof t.sd);
-	for (j = 0; j < SCALER_COLS; j++)
-		if (!isfinite(t.mean[j]) || !isfinite(t.sd[j]) || !(t.sd[j] > 0))
-			return -1;
-	*s = t;
-	return 0;
+	return unpack_checked(s, &t, in[0]);
+}
+
+int scaler_unpack_legacy(struct scaler *s, const float *in)
+{
+	const int n = SCALER_LEGACY_DMAX;	/* x0..x15; y follows */
+	struct scaler t;
+	int j;
+
+	for (j = 0; j < SCALER_COLS; j++) {
+		t.mean[j] = 0;
+		t.sd[j] = 1;
+	}
+	memcpy(t.mean, in + 1, (size_t)n * sizeof *in);
+	memcpy(t.sd, in + 1 + (n + 1), (size_t)n * sizeof *in);
+	t.mean[SCALER_Y] = in[1 + n];
+	t.sd[SCALER_Y] = in[1 + (n + 1) + n];
+	return unpack_checked(s, &t, in[0]);
 }

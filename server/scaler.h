@@ -30,8 +30,11 @@
  * Stored form (SCALER_FLOATS floats, after the session's state floats in
  * its state blob; sessions.h):
  *   [0]                        mode: 0 pending, 1 fitted, 2 off
- *   [1 .. 1+SCALER_COLS)       mean of x0..x15, y
- *   [1+SCALER_COLS .. end)     sd of x0..x15, y (1 for a centred column)
+ *   [1 .. 1+SCALER_COLS)       mean of x0..x63, y
+ *   [1+SCALER_COLS .. end)     sd of x0..x63, y (1 for a centred column)
+ * Databases written while AMZ_DMAX was 16 hold the legacy form of
+ * SCALER_LEGACY_FLOATS floats, the same layout over x0..x15 and y;
+ * scaler_unpack_legacy reads it (the columns past x15 are the identity).
  *
  * Plain arithmetic on caller-owned structs: no allocation, thread-safe on
  * distinct arguments.
@@ -45,6 +48,8 @@
 #define SCALER_Y AMZ_DMAX
 #define SCALER_FLOATS (1 + 2 * SCALER_COLS)
 #define SCALER_SD_REL 1e-6
+#define SCALER_LEGACY_DMAX 16	/* inputs of the legacy stored form */
+#define SCALER_LEGACY_FLOATS (1 + 2 * (SCALER_LEGACY_DMAX + 1))
 
 enum scaler_mode {
 	SCALER_PENDING = 0,	/* standardizes; statistics not taken yet */
@@ -96,5 +101,11 @@ void scaler_pack(const struct scaler *s, float *out);
 /* Reads the stored form.  Returns 0, or -1 if it is not one scaler_pack
  * writes (unknown mode, non-finite values, sd <= 0); *s untouched then. */
 int scaler_unpack(struct scaler *s, const float *in);
+
+/* Reads the legacy stored form (SCALER_LEGACY_FLOATS floats, x0..x15 and
+ * y) into a scaler of the current width: inputs 16.. are the identity
+ * (mean 0, sd 1), as scaler_fit leaves the columns past a session's D.
+ * Returns 0, or -1 as scaler_unpack. */
+int scaler_unpack_legacy(struct scaler *s, const float *in);
 
 #endif

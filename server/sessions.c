@@ -40,6 +40,8 @@ struct sessions {
 	double wait_s;
 	int64_t count;
 	uint64_t gen;			/* bumped when a session leaves the table */
+	int (*nstate_of)(void *ud, const char *model, const char *checksum);
+	void *nstate_ud;
 };
 
 double sessions_now(void)
@@ -82,6 +84,15 @@ int sessions_new(struct sessions **out, struct store *st, long max_sessions,
 	c->wait_s = busy_wait_s;
 	*out = c;
 	return SESSIONS_OK;
+}
+
+void sessions_set_nstate_hook(struct sessions *c,
+			      int (*fn)(void *ud, const char *model,
+					const char *checksum),
+			      void *ud)
+{
+	c->nstate_of = fn;
+	c->nstate_ud = ud;
 }
 
 static void session_free(struct session *s)
@@ -237,13 +248,39 @@ static void unlink_session(struct sessions *c, struct session *s)
 	c->gen++;
 }
 
+/*
+ * Splits a stored blob of n floats into the state and the scaler *sc and
+ * returns the number of state floats, or -1 when it is no blob this server
+ * writes.  The current form is the state then SCALER_FLOATS; the legacy
+ * form (written while AMZ_DMAX was 16) the state then SCALER_LEGACY_FLOATS.
+ * want is the model's state size, or 0 when unknown: a known size picks
+ * the legacy form only when it fits exactly; an unknown one falls back to
+ * it when the current form does not parse (such a session cannot be used
+ * without its model anyway, but can still be read and deleted).
+ */
+static int split_blob(const float *blob, int n, int want, struct scaler *sc)
+{
+	int ns = n - SCALER_FLOATS, nl = n - SCALER_LEGACY_FLOATS;
+
+	if (!blob)
+		return -1;
+	if (want > 0 && nl == want)
+		return scaler_unpack_legacy(sc, blob + nl) ? -1 : nl;
+	if (ns >= 1 && ns <= AMZ_STATE_MAX && !scaler_unpack(sc, blob + ns))
+		return ns;
+	if (want == 0 && nl >= 1 && nl <= AMZ_STATE_MAX &&
+	    !scaler_unpack_legacy(sc, blob + nl))
+		return nl;
+	return -1;
+}
+
 /* Reads session id from the store into a new, unlinked session. */
 static int load(struct sessions *c, const char *id, struct session **out,
 		char *err, size_t errlen)
 {
 	struct store_session ss;
 	struct session *s;
-	int rc, ns;
+	int rc, ns, want;
 
 	memset(&ss, 0, sizeof ss);
 	rc = store_session_get(c->st, id, &ss, err, errlen);
@@ -259,12 +296,14 @@ static int load(struct sessions *c, const char *id, struct session **out,
 	}
 	/* the blob is the state's floats, then the scaler's: its size must
 	 * leave 1..AMZ_STATE_MAX floats of state */
-	ns = ss.nstate - SCALER_FLOATS;
-	if (!ss.state || ns < 1 || ns > AMZ_STATE_MAX ||
-	    scaler_unpack(&s->v.sc, ss.state + ns)) {
+	want = c->nstate_of ? c->nstate_of(c->nstate_ud, ss.model,
+					   ss.model_checksum) : 0;
+	ns = split_blob(ss.state, ss.nstate, want, &s->v.sc);
+	if (ns < 0) {
 		snprintf(err, errlen, "session %s: the stored state (%d floats) is not "
 			 "one this server writes (1 to %d state floats and a scaler of "
-			 "%d)", id, ss.nstate, AMZ_STATE_MAX, SCALER_FLOATS);
+			 "%d, or %d in the legacy form)", id, ss.nstate, AMZ_STATE_MAX,
+			 SCALER_FLOATS, SCALER_LEGACY_FLOATS);
 		free(s);
 		rc = SESSIONS_ERROR;
 		goto out;

@@ -26,6 +26,11 @@
  * only that its blob is one this server writes (a size in range, a valid
  * scaler) and takes nstate from its size; whether that is the size its
  * model uses is checked where the model is looked up (api_session_model).
+ * One exception, through an optional hook that names a model's state size
+ * (sessions_set_nstate_hook): a blob written while AMZ_DMAX was 16 ends
+ * with the legacy scaler form (SCALER_LEGACY_FLOATS, scaler.h); when its
+ * size is the model's nstate plus that, it is read as such, converted in
+ * memory, and written in the current form by the next commit.
  *
  * Owns the cached sessions; borrows the store.  Never prints.
  */
@@ -87,6 +92,18 @@ struct session;
 int sessions_new(struct sessions **out, struct store *st, long max_sessions,
 		 double busy_wait_s, char *err, size_t errlen);
 
+/*
+ * Sets the hook that tells loading how many state floats the model of a
+ * stored session uses: fn(ud, model, checksum) returns that number, or 0
+ * when it does not know the model (then a blob is read in the current form
+ * or, failing that, the legacy one).  Call it before any request; fn must
+ * be thread-safe.  Without a hook only the current form is read.
+ */
+void sessions_set_nstate_hook(struct sessions *c,
+			      int (*fn)(void *ud, const char *model,
+					const char *checksum),
+			      void *ud);
+
 /* Frees the cache; no reference may be held any more.  NULL-safe. */
 void sessions_free(struct sessions *c);
 
@@ -109,7 +126,7 @@ int sessions_create(struct sessions *c, const struct session_view *v,
  * and takes a reference (release with sessions_put).  Returns SESSIONS_OK
  * with *out; SESSIONS_NOTFOUND; or SESSIONS_ERROR with a message (also for
  * a stored state blob this server does not write: no state floats, more
- * than AMZ_STATE_MAX of them, or an invalid scaler).
+ * than AMZ_STATE_MAX of them, or an invalid scaler, current or legacy).
  */
 int sessions_get(struct sessions *c, const char *id, struct session **out,
 		 char *err, size_t errlen);

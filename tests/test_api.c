@@ -1877,6 +1877,94 @@ static void test_state_size_checked(void **state)
 	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]], \"y\": [1]}", NULL), 500);
 }
 
+/* Predicts x (JSON rows) on session id; returns the body as text (new). */
+static char *predict_text(struct fx *f, const char *id, const char *x)
+{
+	char url[128], body[512];
+	json_t *j;
+	char *t;
+
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	snprintf(body, sizeof body, "{\"x\": %s}", x);
+	assert_int_equal(call(f, HTTP_POST, url, body, &j), 200);
+	t = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	assert_non_null(t);
+	json_decref(j);
+	return t;
+}
+
+/*
+ * A session stored while AMZ_DMAX was 16 (its scaler in the legacy form
+ * of SCALER_LEGACY_FLOATS floats) loads, predicts exactly as the same
+ * session in the current form, takes batches, and is written back in the
+ * current form by its next commit.
+ */
+static void test_legacy_state_blob(void **state)
+{
+	struct fx *f = *state;
+	static const char old[] = "000000000000000000000000000000aa";
+	float legacy[REFINER_S + SCALER_LEGACY_FLOATS], st[REFINER_S];
+	struct store_session ss;
+	struct scaler sc;
+	char id[33], err[256], url[128], *a, *b, *rows;
+	const int n = SCALER_LEGACY_DMAX;
+	int j;
+
+	create(f, NULL, id);
+	rows = rows_json(0, 8, -1);
+	assert_int_equal(batch(f, id, rows, NULL), 200);
+	free(rows);
+	stored_state(f, id, st, REFINER_S, &sc);
+	assert_int_equal(sc.mode, SCALER_FITTED);
+	/* the same session as an old server wrote it: x0..x15, then y */
+	memcpy(legacy, st, sizeof st);
+	legacy[REFINER_S] = (float)sc.mode;
+	for (j = 0; j < n; j++) {
+		legacy[REFINER_S + 1 + j] = sc.mean[j];
+		legacy[REFINER_S + 1 + (n + 1) + j] = sc.sd[j];
+	}
+	legacy[REFINER_S + 1 + n] = sc.mean[SCALER_Y];
+	legacy[REFINER_S + 1 + (n + 1) + n] = sc.sd[SCALER_Y];
+	memset(&ss, 0, sizeof ss);
+	assert_int_equal(store_session_get(f->st, id, &ss, err, sizeof err), STORE_OK);
+	snprintf(ss.id, sizeof ss.id, "%s", old);
+	free(ss.state);
+	ss.state = legacy;
+	ss.nstate = REFINER_S + SCALER_LEGACY_FLOATS;
+	assert_int_equal(store_session_create(f->st, &ss, err, sizeof err), STORE_OK);
+	ss.state = NULL;
+	store_session_clear(&ss);
+
+	/* from a fresh cache, as after an upgrade */
+	fx_close(f);
+	fx_open(f);
+	snprintf(url, sizeof url, "/v1/sessions/%s", old);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, NULL), 200);
+	a = predict_text(f, id, "[[0.5, 3], [-2, 7]]");
+	b = predict_text(f, old, "[[0.5, 3], [-2, 7]]");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	/* the next commit writes the current form, and both go on alike */
+	rows = rows_json(8, 5, -1);
+	assert_int_equal(batch(f, id, rows, NULL), 200);
+	assert_int_equal(batch(f, old, rows, NULL), 200);
+	free(rows);
+	stored_state(f, old, st, REFINER_S, &sc);
+	a = predict_text(f, id, "[[1, 1]]");
+	b = predict_text(f, old, "[[1, 1]]");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	fx_close(f);
+	fx_open(f);
+	a = predict_text(f, id, "[[1, 1]]");
+	b = predict_text(f, old, "[[1, 1]]");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1899,6 +1987,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_models_capabilities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sample_seeds_on_linreg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_size_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_state_blob, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gen_models_capabilities, setup_gen,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_gen_rows_without_y, setup_gen, teardown),

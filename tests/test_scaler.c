@@ -166,6 +166,42 @@ static void test_pack_unpack(void **state)
 	assert_memory_equal(b.mean, a.mean, sizeof a.mean);
 }
 
+/* The legacy stored form (x0..x15 and y, written while AMZ_DMAX was 16)
+ * reads into the same scaler as the current form of the same statistics;
+ * what it never held is refused. */
+static void test_unpack_legacy(void **state)
+{
+	static const double x[3][2] = { { 1, 10 }, { 3, 20 }, { 8, 60 } };
+	static const double y[3] = { 5, 9, -4 };
+	const int n = SCALER_LEGACY_DMAX;
+	float old[SCALER_LEGACY_FLOATS];
+	struct scaler a, b;
+	int j;
+
+	(void)state;
+	scaler_init(&a, 1);
+	scaler_fit(&a, &x[0][0], y, 3, 2);
+	old[0] = (float)a.mode;
+	for (j = 0; j < n; j++) {
+		old[1 + j] = a.mean[j];
+		old[1 + (n + 1) + j] = a.sd[j];
+	}
+	old[1 + n] = a.mean[SCALER_Y];
+	old[1 + (n + 1) + n] = a.sd[SCALER_Y];
+	memset(&b, 0, sizeof b);
+	assert_int_equal(scaler_unpack_legacy(&b, old), 0);
+	assert_int_equal(b.mode, SCALER_FITTED);
+	assert_memory_equal(b.mean, a.mean, sizeof a.mean);
+	assert_memory_equal(b.sd, a.sd, sizeof a.sd);
+	old[0] = 2;
+	assert_int_equal(scaler_unpack_legacy(&b, old), 0);
+	assert_int_equal(b.mode, SCALER_OFF);
+	old[0] = 1;
+	old[1 + (n + 1) + n] = -1;		/* sd of y */
+	assert_int_equal(scaler_unpack_legacy(&b, old), -1);
+	assert_int_equal(b.mode, SCALER_OFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_maps_round_trip),
 		cmocka_unit_test(test_log_density_change_of_variables),
 		cmocka_unit_test(test_pack_unpack),
+		cmocka_unit_test(test_unpack_legacy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
