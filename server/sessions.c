@@ -253,10 +253,10 @@ static void unlink_session(struct sessions *c, struct session *s)
  * returns the number of state floats, or -1 when it is no blob this server
  * writes.  The current form is the state then SCALER_FLOATS; the legacy
  * form (written while AMZ_DMAX was 16) the state then SCALER_LEGACY_FLOATS.
- * want is the model's state size, or 0 when unknown: a known size picks
- * the legacy form only when it fits exactly; an unknown one falls back to
- * it when the current form does not parse (such a session cannot be used
- * without its model anyway, but can still be read and deleted).
+ * want is the model's state size, or 0 when unknown.  The two forms cannot
+ * be told apart by their floats alone (a current scaler's last floats
+ * parse as a legacy one), so the legacy form is read only when the model's
+ * size is known and the blob is exactly that plus the legacy scaler.
  */
 static int split_blob(const float *blob, int n, int want, struct scaler *sc)
 {
@@ -268,9 +268,6 @@ static int split_blob(const float *blob, int n, int want, struct scaler *sc)
 		return scaler_unpack_legacy(sc, blob + nl) ? -1 : nl;
 	if (ns >= 1 && ns <= AMZ_STATE_MAX && !scaler_unpack(sc, blob + ns))
 		return ns;
-	if (want == 0 && nl >= 1 && nl <= AMZ_STATE_MAX &&
-	    !scaler_unpack_legacy(sc, blob + nl))
-		return nl;
 	return -1;
 }
 

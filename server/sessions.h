@@ -95,9 +95,10 @@ int sessions_new(struct sessions **out, struct store *st, long max_sessions,
 /*
  * Sets the hook that tells loading how many state floats the model of a
  * stored session uses: fn(ud, model, checksum) returns that number, or 0
- * when it does not know the model (then a blob is read in the current form
- * or, failing that, the legacy one).  Call it before any request; fn must
- * be thread-safe.  Without a hook only the current form is read.
+ * when it does not know the model.  A blob is read in the legacy form only
+ * when its model is known (a session of a model this server has not
+ * loaded cannot be used anyway).  Call it before any request; fn must be
+ * thread-safe.  Without a hook only the current form is read.
  */
 void sessions_set_nstate_hook(struct sessions *c,
 			      int (*fn)(void *ud, const char *model,
