@@ -14,6 +14,7 @@
 
 #include "api_sessions.h"
 #include "ingest.h"
+#include "input.h"
 #include "log.h"
 #include "reply.h"
 #include "router.h"
@@ -306,6 +307,16 @@ const struct model *api_session_model(struct api *a, const struct session_view *
 			      v->model, amz_family_name(m->az.family), m->az.nstate);
 		return NULL;
 	}
+	/* a classification state ends with its classes: one a session was
+	 * never created with is a damaged blob as well */
+	if (m->az.has_labels && amz_classes(&m->az, v->state) == 0) {
+		log_msg(LOG_ERROR, "session %s: its stored state holds no valid number "
+			"of classes for model '%s'", v->id, v->model);
+		reply_problem(resp, REPLY_MODEL_UNAVAILABLE, "session %s holds a state "
+			      "without a valid number of classes for model '%s': the "
+			      "session cannot be used with it (delete it)", v->id, v->model);
+		return NULL;
+	}
 	return m;
 }
 
@@ -453,7 +464,10 @@ static json_t *header_member(json_t *h, const char *key)
  * A model's summary (and its whole header when full is set): what the
  * header says of it, and what its family does through the session
  * contract (struct amz): family, max_dim and batch, has_y (rows carry a
- * target), predicts ("mean", "log_density" or null) and can_sample.  New
+ * target or a label), predicts ("mean", "log_density", "probs" or null),
+ * can_sample, standardize (the sessions' default), input (["features"],
+ * or ["features", "pixels"] for an image model, with "pixels" its npix)
+ * and, for classification, classes (the most a session may have).  New
  * reference.
  */
 static json_t *model_json(const struct model *m, int full)
@@ -474,8 +488,20 @@ static json_t *model_json(const struct model *m, int full)
 		      "checksum", m->checksum, "has_y", az->has_y,
 		      "predicts", az->has_mean ? json_string("mean")
 				  : az->has_density ? json_string("log_density")
+				  : az->has_labels ? json_string("probs")
 				  : json_null(),
 		      "can_sample", az->can_sample);
+	if (o) {
+		json_object_set_new(o, "standardize",
+				    json_boolean(input_standardize_default(m)));
+		json_object_set_new(o, "input", az->npix > 0
+				    ? json_pack("[s, s]", "features", "pixels")
+				    : json_pack("[s]", "features"));
+		if (az->npix > 0)
+			json_object_set_new(o, "pixels", json_integer(az->npix));
+		if (az->has_labels)
+			json_object_set_new(o, "classes", json_integer(az->classes));
+	}
 	if (o && full)
 		json_object_set_new(o, "header", json_deep_copy(h));
 	return o;

@@ -19,6 +19,7 @@
 #include "amz.h"
 #include "api.h"
 #include "ingest.h"
+#include "input.h"
 #include "log.h"
 #include "model.h"
 #include "reply.h"
@@ -121,17 +122,116 @@ static struct session *get_session(struct api *a, const struct http_request *req
 
 /* ---- create ------------------------------------------------------------ */
 
+/* The options of a new session, as read from a create request. */
+struct create_opts {
+	int dim;		/* 0: the first batch fixes it */
+	int standardize;
+	int K;			/* classification: the session's classes */
+	int pixels;		/* rows are an image model's pixels */
+};
+
+/*
+ * Reads the options of a new session on model m into *o: dim (1..dmax, or
+ * the model's npix for pixel input), standardize (the model's default when
+ * absent), classes (classification: 2..az.classes, default az.classes)
+ * and input ("features", or "pixels" for an image model).  Returns 0, or
+ * -1 with resp filled (422).
+ */
+static int read_create_options(const struct model *m, json_t *opts,
+			       struct create_opts *o, struct http_response *resp)
+{
+	static const char *const keys[] = { "dim", "standardize", "classes", "input",
+					    NULL };
+	const char *in;
+	json_t *v;
+
+	o->dim = 0;
+	o->standardize = input_standardize_default(m);
+	o->K = m->az.has_labels ? m->az.classes : 0;
+	o->pixels = 0;
+	if (!opts || json_is_null(opts))
+		return 0;
+	if (!json_is_object(opts)) {
+		reply_problem(resp, REPLY_INVALID, "'options' must be an object");
+		return -1;
+	}
+	if (api_only_keys(opts, keys, "options (dim, standardize, classes, input)",
+			  resp))
+		return -1;
+	v = json_object_get(opts, "input");
+	if (v && !json_is_null(v)) {
+		in = json_string_value(v);
+		if (!in || (strcmp(in, "features") && strcmp(in, "pixels"))) {
+			reply_problem(resp, REPLY_INVALID, "options.input must be "
+				      "\"features\" or \"pixels\"");
+			return -1;
+		}
+		o->pixels = !strcmp(in, "pixels");
+		if (o->pixels && m->az.npix < 1) {
+			reply_problem(resp, REPLY_INVALID, "options.input \"pixels\" needs an "
+				      "image model; model '%s' takes rows of features only",
+				      m->name);
+			return -1;
+		}
+	}
+	v = json_object_get(opts, "dim");
+	if (v && !json_is_null(v)) {
+		if (o->pixels) {
+			if (!json_is_integer(v) || json_integer_value(v) != m->az.npix) {
+				reply_problem(resp, REPLY_INVALID, "with input \"pixels\" a row "
+					      "is the %d pixels of model '%s': options.dim "
+					      "must be %d or absent", m->az.npix, m->name,
+					      m->az.npix);
+				return -1;
+			}
+		} else if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			   json_integer_value(v) > m->az.dmax) {
+			reply_problem(resp, REPLY_INVALID, "options.dim must be an integer "
+				      "from 1 to %d", m->az.dmax);
+			return -1;
+		}
+		o->dim = (int)json_integer_value(v);
+	}
+	v = json_object_get(opts, "standardize");
+	if (v && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			reply_problem(resp, REPLY_INVALID, "options.standardize must be true "
+				      "or false");
+			return -1;
+		}
+		o->standardize = json_is_true(v);
+	}
+	v = json_object_get(opts, "classes");
+	if (v && !json_is_null(v)) {
+		if (!m->az.has_labels) {
+			reply_problem(resp, REPLY_INVALID, "options.classes is for "
+				      "classification models; model '%s' is family %s",
+				      m->name, amz_family_name(m->az.family));
+			return -1;
+		}
+		if (!json_is_integer(v) || json_integer_value(v) < 2 ||
+		    json_integer_value(v) > m->az.classes) {
+			reply_problem(resp, REPLY_INVALID, "options.classes must be an "
+				      "integer from 2 to %d (the classes of model '%s')",
+				      m->az.classes, m->name);
+			return -1;
+		}
+		o->K = (int)json_integer_value(v);
+	}
+	return 0;
+}
+
 void api_sessions_create(struct api *a, const struct http_request *req,
 			 struct http_response *resp)
 {
 	static const char *const keys[] = { "model", "options", NULL };
-	static const char *const opt_keys[] = { "dim", "standardize", NULL };
-	json_t *body, *opts, *o, *shown = NULL, *out;
+	json_t *body, *shown = NULL, *out;
 	const struct model *m;
 	struct session_view v, created;
+	struct create_opts o;
 	const char *name, *regime;
 	char err[256], *text = NULL;
-	int dim = 0, standardize = 1, rc;
+	int rc;
 
 	body = api_parse_body(req, resp);
 	if (!body)
@@ -150,39 +250,19 @@ void api_sessions_create(struct api *a, const struct http_request *req,
 			      "lists them)", name);
 		goto out;
 	}
-	opts = json_object_get(body, "options");
-	if (opts && !json_is_null(opts)) {
-		if (!json_is_object(opts)) {
-			reply_problem(resp, REPLY_INVALID, "'options' must be an object");
-			goto out;
-		}
-		if (api_only_keys(opts, opt_keys, "options (dim, standardize)", resp))
-			goto out;
-		o = json_object_get(opts, "dim");
-		if (o && !json_is_null(o)) {
-			if (!json_is_integer(o) || json_integer_value(o) < 1 ||
-			    json_integer_value(o) > m->az.dmax) {
-				reply_problem(resp, REPLY_INVALID, "options.dim must be an "
-					      "integer from 1 to %d", m->az.dmax);
-				goto out;
-			}
-			dim = (int)json_integer_value(o);
-		}
-		o = json_object_get(opts, "standardize");
-		if (o && !json_is_null(o)) {
-			if (!json_is_boolean(o)) {
-				reply_problem(resp, REPLY_INVALID, "options.standardize must "
-					      "be true or false");
-				goto out;
-			}
-			standardize = json_is_true(o);
-		}
+	if (read_create_options(m, json_object_get(body, "options"), &o, resp))
+		goto out;
+	/* the options as the session shows them (and as batches and predict
+	 * read them back): standardize always, dim when it was given, and
+	 * for a classification model its classes and input */
+	shown = json_pack("{s:b}", "standardize", o.standardize);
+	if (shown && o.dim)
+		json_object_set_new(shown, "dim", json_integer(o.dim));
+	if (shown && m->az.has_labels) {
+		json_object_set_new(shown, "classes", json_integer(o.K));
+		json_object_set_new(shown, "input", json_string(o.pixels ? "pixels"
+								: "features"));
 	}
-	/* the options as the session shows them: standardize always, dim
-	 * when it was given */
-	shown = json_pack("{s:b}", "standardize", standardize);
-	if (shown && dim)
-		json_object_set_new(shown, "dim", json_integer(dim));
 	text = shown ? json_dumps(shown, JSON_COMPACT) : NULL;
 	if (!text || strlen(text) >= sizeof v.options) {
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
@@ -194,10 +274,15 @@ void api_sessions_create(struct api *a, const struct http_request *req,
 	snprintf(v.model_checksum, sizeof v.model_checksum, "%s", m->checksum);
 	snprintf(v.regime, sizeof v.regime, "%s", regime ? regime : "parametric");
 	snprintf(v.options, sizeof v.options, "%s", text);
-	v.dim = dim;
+	/* a pixel session's rows are always the model's npix pixels */
+	v.dim = o.pixels ? m->az.npix : o.dim;
 	v.nstate = m->az.nstate;
 	amz_initial_state(&m->az, v.state);
-	scaler_init(&v.sc, standardize);
+	if (m->az.has_labels) {
+		rc = amz_set_classes(&m->az, v.state, o.K);
+		AM_ASSERT(rc == AM_OK);		/* K was checked against the model */
+	}
+	scaler_init(&v.sc, o.standardize);
 	rc = sessions_create(a->sessions, &v, &created, err, sizeof err);
 	if (rc == SESSIONS_FULL) {
 		reply_problem(resp, REPLY_OVERLOADED, "the server holds its maximum of %ld "
@@ -395,20 +480,35 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 
 /* ---- predict and sample ------------------------------------------------ */
 
-/*
- * Maps rows done..done+k of x (n x D raw values) with the session's scaler
- * into X (k x dmax, zero-padded).  Returns 0, or -1 with resp filled (422).
- */
-static int map_rows(const struct session_view *v, const double *x, int done,
-		    int k, int D, int dmax, float *X, struct http_response *resp)
+/* The active feature columns the model sees of rows of D values. */
+static int feature_dim(const struct input *in, int D)
 {
-	int i, j;
+	return in->pixels ? in->D : D;
+}
+
+/*
+ * Maps rows done..done+k of x (n x D raw values, checked with
+ * ingest_check_rows) into X (k x dmax, zero-padded) as the session's model
+ * sees them: pixel rows projected to their features, then the session's
+ * scaler.  Returns 0, or -1 with resp filled (422).
+ */
+static int map_rows(const struct model *m, const struct session_view *v,
+		    const struct input *in, const double *x, int done, int k,
+		    int D, float *X, struct http_response *resp)
+{
+	int dmax = m->az.dmax, Df = feature_dim(in, D), i, j;
+	double f[AMZ_DMAX];
+	const double *row;
 
 	memset(X, 0, (size_t)k * dmax * sizeof *X);
 	for (i = 0; i < k; i++) {
-		for (j = 0; j < D; j++) {
-			if (scaler_map(&v->sc, j, x[(size_t)(done + i) * D + j],
-				       &X[i * dmax + j])) {
+		row = x + (size_t)(done + i) * D;
+		if (in->pixels) {
+			input_project(m, in, row, f);
+			row = f;
+		}
+		for (j = 0; j < Df; j++) {
+			if (scaler_map(&v->sc, j, row[j], &X[i * dmax + j])) {
 				reply_problem(resp, REPLY_INVALID, "x[%d][%d] is beyond "
 					      "single precision after standardization",
 					      done + i, j);
@@ -426,17 +526,17 @@ static int map_rows(const struct session_view *v, const double *x, int done,
  * filled (422, 500).
  */
 static int predict_rows(const struct model *m, const struct session_view *v,
-			const double *x, int n, int D, double *mean, double *var,
-			struct http_response *resp)
+			const struct input *in, const double *x, int n, int D,
+			double *mean, double *var, struct http_response *resp)
 {
 	float X[PREDICT_CHUNK * AMZ_DMAX], zm[PREDICT_CHUNK], zv[PREDICT_CHUNK];
 	int done, k, i, rc;
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (map_rows(v, x, done, k, D, m->az.dmax, X, resp))
+		if (map_rows(m, v, in, x, done, k, D, X, resp))
 			return -1;
-		rc = amz_predict(&m->az, v->state, X, k, D, zm, zv);
+		rc = amz_predict(&m->az, v->state, X, k, feature_dim(in, D), zm, zv);
 		if (rc != AM_OK) {
 			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
 			reply_problem(resp, REPLY_INTERNAL, "predicting failed");
@@ -465,17 +565,17 @@ static int predict_rows(const struct model *m, const struct session_view *v,
  * out (n) or returns -1 with resp filled (422, 500).
  */
 static int density_rows(const struct model *m, const struct session_view *v,
-			const double *x, int n, int D, double *out,
-			struct http_response *resp)
+			const struct input *in, const double *x, int n, int D,
+			double *out, struct http_response *resp)
 {
 	float X[PREDICT_CHUNK * AMZ_DMAX], lz[PREDICT_CHUNK];
 	int done, k, i, rc;
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (map_rows(v, x, done, k, D, m->az.dmax, X, resp))
+		if (map_rows(m, v, in, x, done, k, D, X, resp))
 			return -1;
-		rc = amz_log_density(&m->az, v->state, X, k, D, lz);
+		rc = amz_log_density(&m->az, v->state, X, k, feature_dim(in, D), lz);
 		if (rc != AM_OK) {
 			log_msg(LOG_ERROR, "session %s: log-density: %s", v->id,
 				am_strerror(rc));
@@ -495,6 +595,71 @@ static int density_rows(const struct model *m, const struct session_view *v,
 		}
 	}
 	return 0;
+}
+
+/*
+ * The class probabilities of n rows of D raw values under the view's
+ * state (a classification model): probs (n x K, K = in->K, the session's
+ * classes) and labels (n: the most probable class, the lowest on a tie).
+ * Returns 0, or -1 with resp filled (422, 500).
+ */
+static int probs_rows(const struct model *m, const struct session_view *v,
+		      const struct input *in, const double *x, int n, int D,
+		      double *probs, int *labels, struct http_response *resp)
+{
+	float X[PREDICT_CHUNK * AMZ_DMAX], P[PREDICT_CHUNK * AMZ_CLASSES_MAX];
+	int K = in->K, done, k, i, c, rc;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
+		if (map_rows(m, v, in, x, done, k, D, X, resp))
+			return -1;
+		rc = amz_predict_probs(&m->az, v->state, X, k, feature_dim(in, D), P);
+		if (rc != AM_OK) {
+			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
+			reply_problem(resp, REPLY_INTERNAL, "predicting failed");
+			return -1;
+		}
+		for (i = 0; i < k; i++) {
+			const float *p = P + (size_t)i * AMZ_CLASSES_MAX;
+			int best = 0;
+
+			for (c = 0; c < K; c++) {
+				if (!(p[c] >= 0 && p[c] <= 1)) {
+					reply_problem(resp, REPLY_INVALID, "the prediction for "
+						      "x[%d] is not finite", done + i);
+					return -1;
+				}
+				probs[(size_t)(done + i) * K + c] = p[c];
+				if (p[c] > p[best])
+					best = c;
+			}
+			labels[done + i] = best;
+		}
+	}
+	return 0;
+}
+
+/* {"probs": [[K values] per row], "labels": [..]} for n rows (new
+ * reference, NULL when out of memory). */
+static json_t *probs_json(const double *probs, const int *labels, int n, int K)
+{
+	json_t *p = json_array(), *l = json_array(), *row;
+	int i, c, bad = !p || !l;
+
+	for (i = 0; !bad && i < n; i++) {
+		row = json_array();
+		bad = !row || json_array_append_new(p, row) ||
+		      json_array_append_new(l, json_integer(labels[i]));
+		for (c = 0; !bad && c < K; c++)
+			bad = json_array_append_new(row, json_real(probs[(size_t)i * K + c]));
+	}
+	if (bad) {
+		json_decref(p);
+		json_decref(l);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o}", "probs", p, "labels", l);
 }
 
 /* A JSON array of the n values v (new reference, NULL when out of memory). */
@@ -519,9 +684,10 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	json_t *body, *out = NULL;
 	struct session *s = NULL;
 	struct session_view v;
+	struct input in;
 	const struct model *m;
 	double *x = NULL, *mean = NULL, *var = NULL;
-	int n, D;
+	int *labels = NULL, n, D;
 
 	body = api_parse_body(req, resp);
 	if (!body)
@@ -533,8 +699,8 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 			      "inputs)");
 		goto out;
 	}
-	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows, &x,
-			     &n, &D, resp))
+	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
+			     AMZ_NPIX_MAX, &x, &n, &D, resp))
 		goto out;
 	s = get_session(a, req, resp);
 	if (!s)
@@ -543,41 +709,41 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	m = api_session_model(a, &v, resp);
 	if (!m)
 		goto out;
-	if (!m->az.has_mean && !m->az.has_density) {
+	if (!m->az.has_mean && !m->az.has_density && !m->az.has_labels) {
 		reply_problem(resp, REPLY_CANNOT_PREDICT, "model '%s' (family %s) cannot "
 			      "predict: it answers neither a mean nor a density%s",
 			      m->name, amz_family_name(m->az.family), m->az.can_sample
 			      ? " (use sample)" : "");
 		goto out;
 	}
-	if (D > m->az.dmax) {
-		reply_problem(resp, REPLY_INVALID, "the rows have %d values; model '%s' "
-			      "takes rows of 1 to %d", D, m->name, m->az.dmax);
+	input_of(m, &v, &in);
+	if (ingest_check_rows(m, &v, &in, x, n, D, resp))
 		goto out;
-	}
-	if (v.dim && v.dim != D) {
-		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
-			      "session's dimension is %d", D, v.dim);
-		goto out;
-	}
-	mean = malloc((size_t)n * sizeof *mean);
+	/* mean and var hold n values, or n x K probabilities */
+	mean = malloc((size_t)n * (in.K > 1 ? in.K : 1) * sizeof *mean);
 	var = malloc((size_t)n * sizeof *var);
-	if (!mean || !var) {
+	labels = malloc((size_t)n * sizeof *labels);
+	if (!mean || !var || !labels) {
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (m->az.has_mean) {
-		if (predict_rows(m, &v, x, n, D, mean, var, resp))
+	if (m->az.has_labels) {
+		if (probs_rows(m, &v, &in, x, n, D, mean, labels, resp))
+			goto out;
+		out = probs_json(mean, labels, n, in.K);
+	} else if (m->az.has_mean) {
+		if (predict_rows(m, &v, &in, x, n, D, mean, var, resp))
 			goto out;
 		out = json_pack("{s:o, s:o}", "mean", reals(mean, n), "variance",
 				reals(var, n));
 	} else {
-		if (density_rows(m, &v, x, n, D, mean, resp))
+		if (density_rows(m, &v, &in, x, n, D, mean, resp))
 			goto out;
 		out = json_pack("{s:o}", "log_density", reals(mean, n));
 	}
 	reply_json(resp, 200, out);
 out:
+	free(labels);
 	free(var);
 	free(mean);
 	free(x);
@@ -727,6 +893,7 @@ void api_sessions_sample(struct api *a, const struct http_request *req,
 		reply_problem(resp, REPLY_CANNOT_SAMPLE, "model '%s' cannot sample: "
 			      "'%s' %s (use predict)", amz_family_name(m->az.family),
 			      m->name, m->az.has_mean ? "is a regression amortizer"
+			      : m->az.has_labels ? "is a classifier"
 			      : "answers only log-densities");
 		goto out;
 	}

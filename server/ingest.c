@@ -16,6 +16,7 @@
 #include "am.h"
 #include "amz.h"
 #include "api.h"
+#include "input.h"
 #include "log.h"
 #include "model.h"
 #include "reply.h"
@@ -38,8 +39,8 @@ static int value_ok(const json_t *v, double *out)
 	return 0;
 }
 
-int ingest_read_rows(json_t *x, const char *name, int max_rows, double **out,
-		     int *n, int *D, struct http_response *resp)
+int ingest_read_rows(json_t *x, const char *name, int max_rows, int max_width,
+		     double **out, int *n, int *D, struct http_response *resp)
 {
 	size_t rows, i, j, d;
 	double *v;
@@ -65,9 +66,9 @@ int ingest_read_rows(json_t *x, const char *name, int max_rows, double **out,
 		return -1;
 	}
 	d = json_array_size(json_array_get(x, 0));
-	if (d < 1 || d > AMZ_DMAX) {
+	if (d < 1 || d > (size_t)max_width) {
 		reply_problem(resp, REPLY_INVALID, "%s[0] has %zu values; a row has 1 to "
-			      "%d inputs", name, d, AMZ_DMAX);
+			      "%d inputs", name, d, max_width);
 		return -1;
 	}
 	v = malloc(rows * d * sizeof *v);
@@ -119,6 +120,7 @@ fail:
 struct batch_buf {
 	float *X;		/* B x dmax, zero-padded */
 	float *y;		/* B (unused when the model has no y) */
+	double *F;		/* B x dmax: pixel rows projected to features */
 	struct amz_ws *ws;
 };
 
@@ -127,36 +129,47 @@ static int batch_buf_init(struct batch_buf *bb, const struct model *m)
 	memset(bb, 0, sizeof *bb);
 	bb->X = malloc((size_t)m->az.bmax * m->az.dmax * sizeof *bb->X);
 	bb->y = malloc((size_t)m->az.bmax * sizeof *bb->y);
+	bb->F = malloc((size_t)m->az.bmax * m->az.dmax * sizeof *bb->F);
 	bb->ws = amz_ws_new(&m->az);
-	return bb->X && bb->y && bb->ws ? 0 : -1;
+	return bb->X && bb->y && bb->F && bb->ws ? 0 : -1;
 }
 
 static void batch_buf_free(struct batch_buf *bb)
 {
 	amz_ws_free(bb->ws);
+	free(bb->F);
 	free(bb->y);
 	free(bb->X);
 }
 
 /*
- * Applies one mini-batch of n rows (x: n x D raw values, y: n raw targets,
- * or NULL for a model without y) to u: fits the scaler if it is pending,
- * maps the rows, takes the refinement step (amz_step) and counts it.
- * Messages call row i "<rowname> row0+i".  u changes only on success.
- * Returns 0 with the family's batch losses, or -1 with a message in err (a
- * value beyond single precision after scaling, or a state that would
- * become non-finite).
+ * Applies one mini-batch of n rows (x: n x D raw values, checked against
+ * the session's input in; y: n raw targets or labels, or NULL for a model
+ * without y) to u: projects pixel rows to features, fits the scaler if it
+ * is pending, maps the rows, takes the refinement step (amz_step) and
+ * counts it.  Labels pass unscaled.  Messages call row i "<rowname>
+ * row0+i".  u changes only on success.  Returns 0 with the family's batch
+ * losses, or -1 with a message in err (a value beyond single precision
+ * after scaling, or a state that would become non-finite).
  */
-static int step_batch(const struct model *m, struct batch_buf *bb,
-		      struct session_update *u, const double *x, const double *y,
-		      int n, int D, long long row0, const char *rowname,
-		      float *loss_before, float *loss_after, char *err, size_t errlen)
+static int step_batch(const struct model *m, const struct input *in,
+		      struct batch_buf *bb, struct session_update *u,
+		      const double *x, const double *y, int n, int D,
+		      long long row0, const char *rowname, float *loss_before,
+		      float *loss_after, char *err, size_t errlen)
 {
 	struct session_update t = *u;
-	int dmax = m->az.dmax, i, j, rc;
+	int dmax = m->az.dmax, width = D, i, j, rc;
 
 	AM_ASSERT(!y == !m->az.has_y);
-	scaler_fit(&t.sc, x, y, n, D);
+	if (in->pixels) {
+		/* the model sees the PCA's features, never the pixels */
+		for (i = 0; i < n; i++)
+			input_project(m, in, x + (size_t)i * D, bb->F + (size_t)i * in->D);
+		x = bb->F;
+		D = in->D;
+	}
+	scaler_fit(&t.sc, x, m->az.has_labels ? NULL : y, n, D);
 	memset(bb->X, 0, (size_t)n * dmax * sizeof *bb->X);
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < D; j++) {
@@ -168,7 +181,9 @@ static int step_batch(const struct model *m, struct batch_buf *bb,
 				return -1;
 			}
 		}
-		if (y && scaler_map(&t.sc, SCALER_Y, y[i], &bb->y[i])) {
+		if (y && m->az.has_labels) {
+			bb->y[i] = (float)y[i];		/* a label, checked */
+		} else if (y && scaler_map(&t.sc, SCALER_Y, y[i], &bb->y[i])) {
 			snprintf(err, errlen, "%s %lld: y = %g is beyond single precision "
 				 "after standardization", rowname, row0 + i, y[i]);
 			return -1;
@@ -189,7 +204,7 @@ static int step_batch(const struct model *m, struct batch_buf *bb,
 	}
 	t.step++;
 	t.rows += n;
-	t.dim = D;
+	t.dim = width;
 	*u = t;
 	return 0;
 }
@@ -302,14 +317,31 @@ static int read_seq(json_t *obj, int64_t *seq, struct http_response *resp)
 	return 0;
 }
 
-/*
- * Checks the rows of a request (n rows of D values) against the session's
- * model and dimension, with the writer slot held.  Returns 0, or -1 with
- * resp filled (422).
- */
-static int rows_fit(const struct model *m, const struct session_view *v, int D,
-		    struct http_response *resp)
+int ingest_check_rows(const struct model *m, const struct session_view *v,
+		      const struct input *in, const double *x, int n, int D,
+		      struct http_response *resp)
 {
+	int i, j;
+
+	if (in->pixels) {
+		if (D != in->width) {
+			reply_problem(resp, REPLY_INVALID, "the rows have %d values; session "
+				      "%s takes rows of the %d pixels of model '%s' (its "
+				      "input is \"pixels\")", D, v->id, in->width, m->name);
+			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < D; j++) {
+				if (!input_pixel_ok(x[(size_t)i * D + j])) {
+					reply_problem(resp, REPLY_INVALID, "x[%d][%d] = %g is not "
+						      "a pixel value (0 to 255)", i, j,
+						      x[(size_t)i * D + j]);
+					return -1;
+				}
+			}
+		}
+		return 0;
+	}
 	if (D > m->az.dmax) {
 		reply_problem(resp, REPLY_INVALID, "the rows have %d values; model '%s' "
 			      "takes rows of 1 to %d", D, m->name, m->az.dmax);
@@ -325,12 +357,13 @@ static int rows_fit(const struct model *m, const struct session_view *v, int D,
 
 /*
  * Reads the member y of a JSON batch for model m: n finite numbers for a
- * model with targets, absent for one without.  Returns 0 with *out (n
+ * model with targets (labels of the session's in->K classes for a
+ * classification model), absent for one without.  Returns 0 with *out (n
  * doubles, new, caller frees; NULL for a model without y), or -1 with resp
  * filled (422, or 500 when out of memory).
  */
-static int read_targets(const struct model *m, json_t *yj, int n, double **out,
-			struct http_response *resp)
+static int read_targets(const struct model *m, const struct input *in, json_t *yj,
+			int n, double **out, struct http_response *resp)
 {
 	double *y;
 	int i, r;
@@ -346,8 +379,9 @@ static int read_targets(const struct model *m, json_t *yj, int n, double **out,
 		return 0;
 	}
 	if (!json_is_array(yj) || json_array_size(yj) != (size_t)n) {
-		reply_problem(resp, REPLY_INVALID, "'y' must be an array of %d numbers, "
-			      "one per row of 'x'", n);
+		reply_problem(resp, REPLY_INVALID, "'y' must be an array of %d %s, one "
+			      "per row of 'x'", n, m->az.has_labels ? "class labels"
+			      : "numbers");
 		return -1;
 	}
 	y = malloc((size_t)n * sizeof *y);
@@ -360,6 +394,13 @@ static int read_targets(const struct model *m, json_t *yj, int n, double **out,
 		if (r) {
 			reply_problem(resp, REPLY_INVALID, "y[%d] is %s", i, r == -1
 				      ? "not a number" : "not finite or beyond single precision");
+			free(y);
+			return -1;
+		}
+		if (m->az.has_labels && !input_label_ok(in, y[i])) {
+			reply_problem(resp, REPLY_INVALID, "y[%d] = %g is not a class label: "
+				      "labels are integers from 0 to %d (the session has "
+				      "%d classes)", i, y[i], in->K - 1, in->K);
 			free(y);
 			return -1;
 		}
@@ -384,11 +425,12 @@ void ingest_json(struct api *a, const struct http_request *req,
 	float *xf = NULL, *yf = NULL;
 	struct planned *plan = NULL;
 	struct store_batch *batches = NULL;
-	struct batch_buf bb = { NULL, NULL, NULL };
+	struct batch_buf bb = { NULL, NULL, NULL, NULL };
 	struct session *s = NULL;
 	const struct model *m;
 	struct session_view v;
 	struct session_update u;
+	struct input in;
 	char err[512];
 	int64_t seq;
 	int n, D, k, i, B;
@@ -400,22 +442,27 @@ void ingest_json(struct api *a, const struct http_request *req,
 		goto out;
 	if (!json_object_get(body, "x")) {
 		reply_problem(resp, REPLY_INVALID, "a batch needs 'x' (rows of inputs) "
-			      "and, for a regression model, 'y' (one target per row)");
+			      "and, for a regression or classification model, 'y' (one "
+			      "target or class label per row)");
 		goto out;
 	}
-	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows, &x,
-			     &n, &D, resp))
+	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
+			     AMZ_NPIX_MAX, &x, &n, &D, resp))
 		goto out;
 
-	/* whether rows carry y depends on the model: the rest of the body is
-	 * checked once the session names it, before anything is computed */
+	/* whether rows carry y, and what a row is, depend on the session and
+	 * its model: the rest of the body is checked once the session names
+	 * them, before anything is computed */
 	s = api_session_begin(a, req, 0, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);
 	m = api_session_model(a, &v, resp);
-	if (!m || read_targets(m, json_object_get(body, "y"), n, &y, resp) ||
-	    rows_fit(m, &v, D, resp))
+	if (!m)
+		goto out;
+	input_of(m, &v, &in);
+	if (read_targets(m, &in, json_object_get(body, "y"), n, &y, resp) ||
+	    ingest_check_rows(m, &v, &in, x, n, D, resp))
 		goto out;
 	xf = malloc((size_t)n * D * sizeof *xf);
 	yf = y ? malloc((size_t)n * sizeof *yf) : NULL;
@@ -442,7 +489,7 @@ void ingest_json(struct api *a, const struct http_request *req,
 	for (i = 0; i < k; i++) {
 		int first = i * B, rows = n - first < B ? n - first : B;
 
-		if (step_batch(m, &bb, &u, x + (size_t)first * D, y ? y + first : NULL,
+		if (step_batch(m, &in, &bb, &u, x + (size_t)first * D, y ? y + first : NULL,
 			       rows, D, first, "row", &plan[i].lb, &plan[i].la, err,
 			       sizeof err)) {
 			reply_problem(resp, REPLY_INVALID, "mini-batch %d (rows %d to %d): %s; "
@@ -514,12 +561,14 @@ struct ingest_stream {
 	struct session_view v0;		/* the session when the stream opened */
 	struct session_update u;	/* after the last step computed */
 	struct session_update uc;	/* as committed so far */
+	struct input in;		/* what its rows are */
 	int64_t seq;
 	int B, D;			/* D: 0 until the first row */
+	int W;				/* values a row may have (in.width) */
 	double *x, *y;			/* the pending mini-batch: B x D, B */
 	int n;
 	/* steps computed but not committed yet, with their raw rows as
-	 * floats for the store (slot i: B x dmax and B floats) */
+	 * floats for the store (slot i: B x W and B floats) */
 	struct store_batch pend[INGEST_GROUP];
 	int npend;
 	float *xf, *yf;
@@ -602,14 +651,14 @@ static int stream_apply(struct ingest_stream *c)
 
 	if (c->n == 0)
 		return 0;
-	if (step_batch(c->m, &c->bb, &t, c->x, c->m->az.has_y ? c->y : NULL, c->n,
+	if (step_batch(c->m, &c->in, &c->bb, &t, c->x, c->m->az.has_y ? c->y : NULL, c->n,
 		       c->D, c->first_line, "the row from line", &lb, &la, err,
 		       sizeof err))
 		return refuse(c, REPLY_INVALID, "the mini-batch of lines %lld to %lld: %s",
 			      c->first_line, c->lineno, err);
 	if (c->seq >= 0)
 		t.next_seq = c->seq + 1;
-	xf = c->xf + (size_t)c->npend * c->B * c->m->az.dmax;
+	xf = c->xf + (size_t)c->npend * c->B * c->W;
 	yf = c->m->az.has_y ? c->yf + (size_t)c->npend * c->B : NULL;
 	to_floats(xf, c->x, (size_t)c->n * c->D);
 	if (yf)
@@ -661,7 +710,8 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 	}
 	if (!json_is_object(row)) {
 		refuse(c, REPLY_INVALID, "line %lld: a row must be a JSON object "
-		       "{\"x\": [..]%s}", c->lineno, c->m->az.has_y ? ", \"y\": number" : "");
+		       "{\"x\": [..]%s}", c->lineno, c->m->az.has_labels ? ", \"y\": label"
+		       : c->m->az.has_y ? ", \"y\": number" : "");
 		goto out;
 	}
 	memset(&tmp, 0, sizeof tmp);
@@ -679,9 +729,15 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 		goto out;
 	}
 	d = json_array_size(xj);
-	if (d < 1 || d > (size_t)c->m->az.dmax) {
+	if (c->in.pixels && d != (size_t)c->W) {
+		refuse(c, REPLY_INVALID, "line %lld: 'x' has %zu values; session %s takes "
+		       "rows of the %d pixels of model '%s' (its input is \"pixels\")",
+		       c->lineno, d, c->v0.id, c->W, c->m->name);
+		goto out;
+	}
+	if (d < 1 || d > (size_t)c->W) {
 		refuse(c, REPLY_INVALID, "line %lld: 'x' has %zu values; a row has 1 to "
-		       "%d inputs", c->lineno, d, c->m->az.dmax);
+		       "%d inputs", c->lineno, d, c->W);
 		goto out;
 	}
 	if (c->D == 0)
@@ -701,6 +757,11 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 			       r == -1 ? "not a number" : "not finite or beyond single precision");
 			goto out;
 		}
+		if (c->in.pixels && !input_pixel_ok(c->x[(size_t)c->n * c->D + i])) {
+			refuse(c, REPLY_INVALID, "line %lld: x[%zu] = %g is not a pixel value "
+			       "(0 to 255)", c->lineno, i, c->x[(size_t)c->n * c->D + i]);
+			goto out;
+		}
 	}
 	if (!c->m->az.has_y) {
 		if (yj) {
@@ -715,6 +776,12 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 			refuse(c, REPLY_INVALID, "line %lld: 'y' %s", c->lineno, !yj
 			       ? "is missing" : r == -1 ? "is not a number"
 			       : "is not finite or beyond single precision");
+			goto out;
+		}
+		if (c->m->az.has_labels && !input_label_ok(&c->in, c->y[c->n])) {
+			refuse(c, REPLY_INVALID, "line %lld: 'y' = %g is not a class label: "
+			       "labels are integers from 0 to %d (the session has %d "
+			       "classes)", c->lineno, c->y[c->n], c->in.K - 1, c->in.K);
 			goto out;
 		}
 	}
@@ -784,11 +851,13 @@ void *ingest_stream_open(void *app, const struct http_request *req,
 	c->v0 = v;
 	c->seq = seq;
 	c->B = m->az.bmax;
+	input_of(m, &v, &c->in);
+	c->W = c->in.width;
 	update_from_view(&c->u, &v);
 	c->uc = c->u;
-	c->x = malloc((size_t)c->B * m->az.dmax * sizeof *c->x);
+	c->x = malloc((size_t)c->B * c->W * sizeof *c->x);
 	c->y = malloc((size_t)c->B * sizeof *c->y);
-	c->xf = malloc((size_t)INGEST_GROUP * c->B * m->az.dmax * sizeof *c->xf);
+	c->xf = malloc((size_t)INGEST_GROUP * c->B * c->W * sizeof *c->xf);
 	c->yf = malloc((size_t)INGEST_GROUP * c->B * sizeof *c->yf);
 	c->line = malloc(INGEST_LINE_MAX);
 	if (!c->x || !c->y || !c->xf || !c->yf || !c->line || batch_buf_init(&c->bb, m)) {

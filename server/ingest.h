@@ -10,10 +10,13 @@
  * (scaler.h) is fitted on its first mini-batch.  The two forms give the
  * same state for the same rows.
  *
- * Rows carry "y" exactly when the session's model has targets (az.has_y,
- * regression); for a model without (generative) a row with "y" is 422, as
- * is a row without "y" for a regression model.  A row has 1 to az.dmax
- * values.
+ * Rows carry "y" exactly when the session's model has targets (az.has_y:
+ * regression, or classification where y is a class label of the session,
+ * an integer 0..K-1; input.h); for a model without (generative) a row with
+ * "y" is 422, as is a row without "y" for the others.  A row has 1 to
+ * az.dmax values, or exactly the model's npix pixels in [0, 255] for a
+ * session whose input is "pixels" (projected before anything else;
+ * input.h).  Labels are never standardized.
  *
  * JSON ({"x": [[..],..], "y": [..], "seq": n?}): the whole body is
  * validated, every step is computed in memory, and only then are the
@@ -54,7 +57,10 @@
 #include "http.h"
 
 struct api;
+struct input;
 struct json_t;
+struct model;
+struct session_view;
 
 #define INGEST_LINE_MAX (64 * 1024)
 #define INGEST_LOSSES_MAX 1024
@@ -73,14 +79,26 @@ void ingest_stream_close(void *ctx, struct http_response *resp);
 
 /*
  * Reads a matrix of rows x (a JSON array of arrays of numbers, borrowed)
- * for a request: 1..max_rows rows of the same length D in 1..AMZ_DMAX (the
- * caller checks D against its model's dmax),
+ * for a request: 1..max_rows rows of the same length D in 1..max_width
+ * (the caller checks D against its session with ingest_check_rows),
  * every value finite and within single precision.  On success returns 0
  * with *out (n * D doubles, row-major; new, caller frees), *n and *D.
  * Otherwise fills resp (422, or 500 when out of memory) and returns -1.
  * name is how the member is called in messages ("x").
  */
 int ingest_read_rows(struct json_t *x, const char *name, int max_rows,
-		     double **out, int *n, int *D, struct http_response *resp);
+		     int max_width, double **out, int *n, int *D,
+		     struct http_response *resp);
+
+/*
+ * Checks n rows of D values x (as ingest_read_rows read them) against
+ * session v of model m, whose input is in (input_of): pixel rows have
+ * exactly npix values in [0, 255]; feature rows at most the model's dmax
+ * values and the session's dimension once it is fixed.  Returns 0, or -1
+ * with resp filled (422).
+ */
+int ingest_check_rows(const struct model *m, const struct session_view *v,
+		      const struct input *in, const double *x, int n, int D,
+		      struct http_response *resp);
 
 #endif

@@ -32,8 +32,10 @@
 #include "gemm.h"
 #include "http.h"
 #include "ingest.h"
+#include "layout.h"
 #include "log.h"
 #include "model.h"
+#include "pca.h"
 #include "refiner.h"
 #include "registry.h"
 #include "scaler.h"
@@ -47,6 +49,10 @@
 
 static char model_dir[64];
 static char gen_dir[64];		/* the generative models: mog, flow */
+static char clf_dir[64];		/* tinyclf, tinyimg and a regression tiny */
+
+#define IMG_NPIX 4			/* tinyimg: pixels per row */
+#define IMG_K 2				/* and its PCA's features */
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -149,6 +155,103 @@ static void write_tiny_gen_model(const char *path, const char *name,
 	gentrain_free(t);
 }
 
+/*
+ * The PCA of tinyimg, made by hand (npix IMG_NPIX, k IMG_K, whitened):
+ * mean 0.5 per pixel, components (1, 1, 1, 1) / 2 and (1, -1, 1, -1) / 2,
+ * eigenvalues 0.08 and 0.02.  Fills *out (pca_free).
+ */
+static void test_pca(struct pca *out)
+{
+	float in[4 + IMG_NPIX + IMG_K + IMG_K * IMG_NPIX] = {
+		IMG_NPIX, IMG_K, 1, 0.12f,
+		0.5f, 0.5f, 0.5f, 0.5f,
+		0.08f, 0.02f,
+		0.5f, 0.5f, 0.5f, 0.5f,
+		0.5f, -0.5f, 0.5f, -0.5f,
+	};
+	char err[256];
+
+	assert_int_equal(pca_floats(IMG_NPIX, IMG_K), sizeof in / sizeof in[0]);
+	assert_int_equal(pca_unpack(out, in, sizeof in / sizeof in[0], err, sizeof err),
+			 AM_OK);
+}
+
+/*
+ * Trains a tiny classification amortizer (linclass tasks) for two
+ * iterations and writes it to dir/tinyclf.amort, and the same parameters
+ * as an image model with the hand-made PCA of test_pca to
+ * dir/tinyimg.amort: its tensors, then "pca", as amort train writes an
+ * image model.
+ */
+static void write_tiny_clf_models(const char *dir)
+{
+	struct gentrain_config c;
+	struct gentrain *t;
+	const struct layout *lay;
+	struct layout l;
+	struct pca pc;
+	double loss;
+	json_t *h;
+	char err[256], path[128], *text;
+	float *buf;
+	size_t pv;
+	int i;
+
+	gentrain_config_default(&c, GEN_CLF);
+	c.gen.C = 8;
+	c.gen.H = 2;
+	c.gen.L = 1;
+	c.gen.bmax = BMAX;
+	c.gen.ksteps = 4;
+	c.tasks.cfam.dmin = 1;
+	c.tasks.cfam.dmax = 4;
+	c.pop = 8;
+	c.chunk = 8;
+	c.nq = 8;
+	c.iters = 2;
+	c.warmup = 1;
+	c.shards = 1;
+	c.seed = 9;
+	t = gentrain_new(&c, err, sizeof err);
+	assert_non_null(t);
+	for (i = 0; i < 2; i++) {
+		gentrain_shard(t, 0);
+		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+	}
+	lay = gentrain_layout(t);
+	h = model_gen_header_json("tinyclf", &c, NULL);
+	text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	assert_non_null(text);
+	snprintf(path, sizeof path, "%s/tinyclf.amort", dir);
+	assert_int_equal(amfile_write(path, text, lay, gentrain_params(t), err,
+				      sizeof err), AM_OK);
+	free(text);
+	json_decref(h);
+
+	test_pca(&pc);
+	c.tasks.src = GEN_SRC_IMAGES;
+	h = model_img_header_json("tinyimg", &c, "test", &pc, NULL);
+	text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	assert_non_null(text);
+	layout_init(&l);
+	for (i = 0; i < lay->n; i++)
+		assert_true(layout_add(&l, lay->views[i].name, lay->views[i].ndim,
+				       lay->views[i].shape) == lay->views[i].offset);
+	pv = layout_add1(&l, "pca", (int)pca_floats(IMG_NPIX, IMG_K));
+	buf = calloc(l.total, sizeof *buf);
+	assert_non_null(buf);
+	memcpy(buf, gentrain_params(t), lay->total * sizeof *buf);
+	pca_pack(&pc, buf + pv);
+	snprintf(path, sizeof path, "%s/tinyimg.amort", dir);
+	assert_int_equal(amfile_write(path, text, &l, buf, err, sizeof err), AM_OK);
+	free(buf);
+	layout_free(&l);
+	free(text);
+	json_decref(h);
+	pca_free(&pc);
+	gentrain_free(t);
+}
+
 static int group_setup(void **state)
 {
 	char path[128];
@@ -168,6 +271,12 @@ static int group_setup(void **state)
 	write_tiny_gen_model(path, "mog", GEN_MOG);
 	snprintf(path, sizeof path, "%s/flow.amort", gen_dir);
 	write_tiny_gen_model(path, "flow", GEN_FLOW);
+	snprintf(clf_dir, sizeof clf_dir, "/tmp/test_api_clf.XXXXXX");
+	if (!mkdtemp(clf_dir))
+		return -1;
+	write_tiny_clf_models(clf_dir);
+	snprintf(path, sizeof path, "%s/tiny.amort", clf_dir);
+	write_tiny_model(path, "tiny");
 	return 0;
 }
 
@@ -184,6 +293,13 @@ static int group_teardown(void **state)
 	snprintf(path, sizeof path, "%s/flow.amort", gen_dir);
 	unlink(path);
 	rmdir(gen_dir);
+	snprintf(path, sizeof path, "%s/tinyclf.amort", clf_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tinyimg.amort", clf_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tiny.amort", clf_dir);
+	unlink(path);
+	rmdir(clf_dir);
 	return 0;
 }
 
@@ -1965,6 +2081,477 @@ static void test_legacy_state_blob(void **state)
 	free(b);
 }
 
+
+/* ---- classification ------------------------------------------------------ */
+
+static int setup_clf(void **state)
+{
+	return setup_dir(state, clf_dir);
+}
+
+/* Posts a session request body to the create route; returns the status
+ * and the body. */
+static int create_status(struct fx *f, const char *body, json_t **out)
+{
+	return call(f, HTTP_POST, "/v1/sessions", body, out);
+}
+
+/* n labelled rows of 2 features from row first on: row i is
+ * [i % 5 - 2, (3 i) % 7 - 3] with label i % K; a JSON batch, or NDJSON
+ * lines.  New string. */
+static char *clf_rows(int first, int n, int K, int ndjson)
+{
+	size_t cap = 64 + (size_t)n * 48, len = 0;
+	char *b = malloc(cap);
+	int i;
+
+	assert_non_null(b);
+	len += (size_t)snprintf(b, cap, "%s", ndjson ? "" : "{\"x\": [");
+	for (i = first; i < first + n; i++) {
+		if (ndjson)
+			len += (size_t)snprintf(b + len, cap - len, "{\"x\": [%d, %d], "
+						"\"y\": %d}\n", i % 5 - 2, (3 * i) % 7 - 3,
+						i % K);
+		else
+			len += (size_t)snprintf(b + len, cap - len, "%s[%d, %d]",
+						i > first ? ", " : "", i % 5 - 2,
+						(3 * i) % 7 - 3);
+	}
+	if (!ndjson) {
+		len += (size_t)snprintf(b + len, cap - len, "], \"y\": [");
+		for (i = first; i < first + n; i++)
+			len += (size_t)snprintf(b + len, cap - len, "%s%d",
+						i > first ? ", " : "", i % K);
+		snprintf(b + len, cap - len, "]}");
+	}
+	return b;
+}
+
+/* What a refused request must leave as it was: the session object, its
+ * history, and its predictions at the rows x (JSON).  New string. */
+static char *clf_snap(struct fx *f, const char *id, const char *x)
+{
+	char *a = session_text(f, id), *b = predict_text(f, id, x), *t;
+
+	t = malloc(strlen(a) + strlen(b) + 2);
+	assert_non_null(t);
+	sprintf(t, "%s\n%s", a, b);
+	free(a);
+	free(b);
+	return t;
+}
+
+/* Checks a classification prediction j of n rows and K classes: every row
+ * K probabilities summing to 1, labels their argmax (lowest on a tie). */
+static void check_probs(json_t *j, int n, int K)
+{
+	json_t *p = json_object_get(j, "probs"), *l = json_object_get(j, "labels");
+	int i, c, best;
+
+	assert_int_equal(json_array_size(p), n);
+	assert_int_equal(json_array_size(l), n);
+	for (i = 0; i < n; i++) {
+		json_t *row = json_array_get(p, i);
+		double sum = 0, v, bv = -1;
+
+		assert_int_equal(json_array_size(row), K);
+		best = -1;
+		for (c = 0; c < K; c++) {
+			v = json_number_value(json_array_get(row, c));
+			assert_true(v >= 0 && v <= 1);
+			sum += v;
+			if (v > bv) {
+				bv = v;
+				best = c;
+			}
+		}
+		assert_true(fabs(sum - 1) < 1e-5);
+		assert_true(json_is_integer(json_array_get(l, i)));
+		assert_int_equal(json_integer_value(json_array_get(l, i)), best);
+	}
+}
+
+static void test_clf_models_capabilities(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+	char *t;
+
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tinyclf", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "family")), "clf");
+	assert_string_equal(json_string_value(json_object_get(j, "predicts")), "probs");
+	assert_int_equal(member_int(j, "classes"), 10);
+	assert_true(json_is_true(json_object_get(j, "has_y")));
+	assert_true(json_is_false(json_object_get(j, "can_sample")));
+	assert_true(json_is_true(json_object_get(j, "standardize")));
+	t = member_text(j, "input");
+	assert_string_equal(t, "[\"features\"]");
+	free(t);
+	assert_null(json_object_get(j, "pixels"));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tinyimg", NULL, &j), 200);
+	t = member_text(j, "input");
+	assert_string_equal(t, "[\"features\",\"pixels\"]");
+	free(t);
+	assert_int_equal(member_int(j, "pixels"), IMG_NPIX);
+	assert_int_equal(member_int(j, "max_dim"), AMZ_DMAX);
+	assert_true(json_is_false(json_object_get(j, "standardize")));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tiny", NULL, &j), 200);
+	assert_null(json_object_get(j, "classes"));
+	assert_true(json_is_true(json_object_get(j, "standardize")));
+	t = member_text(j, "input");
+	assert_string_equal(t, "[\"features\"]");
+	free(t);
+	json_decref(j);
+}
+
+/* classes and input at creation: defaults, bounds, and what each model
+ * takes; a refused create makes no session. */
+static void test_clf_create_options(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *body, *detail;
+	} bad[] = {
+		{ "{\"model\": \"tinyclf\", \"options\": {\"classes\": 1}}",
+		  "options.classes must be an integer from 2 to 10" },
+		{ "{\"model\": \"tinyclf\", \"options\": {\"classes\": 11}}",
+		  "options.classes must be" },
+		{ "{\"model\": \"tinyclf\", \"options\": {\"classes\": 2.5}}",
+		  "options.classes must be" },
+		{ "{\"model\": \"tinyclf\", \"options\": {\"classes\": \"3\"}}",
+		  "options.classes must be" },
+		{ "{\"model\": \"tiny\", \"options\": {\"classes\": 3}}",
+		  "for classification models" },
+		{ "{\"model\": \"tinyclf\", \"options\": {\"input\": \"pixels\"}}",
+		  "needs an image model" },
+		{ "{\"model\": \"tiny\", \"options\": {\"input\": \"pixels\"}}",
+		  "needs an image model" },
+		{ "{\"model\": \"tinyclf\", \"options\": {\"input\": \"raw\"}}",
+		  "options.input must be" },
+		{ "{\"model\": \"tinyimg\", \"options\": {\"input\": \"pixels\", \"dim\": 3}}",
+		  "options.dim must be 4 or absent" },
+		{ "{\"model\": \"tinyclf\", \"options\": {\"colour\": 1}}",
+		  "unknown member 'colour'" },
+	};
+	char id[33], *t;
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(create_status(f, bad[i].body, &j), 422);
+		if (!detail_has(j, bad[i].detail))
+			fail_msg("%s: %s", bad[i].body,
+				 json_string_value(json_object_get(j, "detail")));
+		json_decref(j);
+	}
+	assert_int_equal(call(f, HTTP_GET, "/v1/sessions", NULL, &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "sessions")), 0);
+	json_decref(j);
+
+	assert_int_equal(create_status(f, "{\"model\": \"tinyclf\"}", &j), 201);
+	t = json_dumps(json_object_get(j, "options"), JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(t, "{\"classes\":10,\"input\":\"features\",\"standardize\":true}");
+	free(t);
+	assert_true(json_is_null(json_object_get(j, "dim")));
+	json_decref(j);
+	assert_int_equal(create_status(f, "{\"model\": \"tinyclf\", \"options\": "
+				       "{\"classes\": 3, \"input\": \"features\"}}", &j), 201);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "options"),
+							   "classes")), 3);
+	json_decref(j);
+	/* an image model: pixels fix the dimension; standardization is off
+	 * by default */
+	assert_int_equal(create_status(f, "{\"model\": \"tinyimg\", \"options\": "
+				       "{\"input\": \"pixels\"}}", &j), 201);
+	assert_int_equal(member_int(j, "dim"), IMG_NPIX);
+	t = json_dumps(json_object_get(j, "options"), JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(t, "{\"classes\":10,\"input\":\"pixels\",\"standardize\":false}");
+	free(t);
+	json_decref(j);
+	create_on(f, "tinyimg", "{\"input\": \"pixels\", \"dim\": 4, \"classes\": 2}", id);
+	/* a regression model shows neither classes nor input */
+	assert_int_equal(create_status(f, "{\"model\": \"tiny\", \"options\": "
+				       "{\"input\": \"features\"}}", &j), 201);
+	t = json_dumps(json_object_get(j, "options"), JSON_SORT_KEYS | JSON_COMPACT);
+	assert_string_equal(t, "{\"standardize\":true}");
+	free(t);
+	json_decref(j);
+}
+
+/*
+ * Labelled rows refine a classification session exactly as amz_step does
+ * (labels as JSON integers or integral numbers, never standardized);
+ * predict answers the session's K probabilities per row, summing to 1,
+ * and their argmax as labels, the same after a restart; NDJSON and JSON
+ * give the same state.
+ */
+static void test_clf_steps_and_probs(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "tinyclf");
+	static const float rows[4][2] = { { 1, -2 }, { 0.5f, 3 }, { -1, 0 }, { 2, 2 } };
+	static const float labels[4] = { 0, 2, 1, 2 };
+	static const float q[3][2] = { { 0.5f, -1 }, { 2, 1 }, { -3, 0.25f } };
+	float st[AMZ_STATE_MAX], X[4 * AMZ_DMAX] = { 0 }, P[3 * AMZ_CLASSES_MAX];
+	const char *qx = "[[0.5, -1], [2, 1], [-3, 0.25]]";
+	static const size_t chunks[] = { 7, 30, 3 };
+	struct amz_ws *ws;
+	char id[33], a2[33], b2[33], url[128], body[128], *t, *u;
+	json_t *j;
+	int i, c;
+
+	create_on(f, "tinyclf", "{\"classes\": 3, \"standardize\": false}", id);
+	assert_int_equal(batch(f, id, "{\"x\": [[1, -2], [0.5, 3], [-1, 0], [2, 2]], "
+			       "\"y\": [0, 2.0, 1, 2]}", &j), 200);
+	assert_int_equal(member_int(j, "steps_applied"), 1);
+	json_decref(j);
+	/* the same step by hand */
+	amz_initial_state(&m->az, st);
+	assert_int_equal(amz_set_classes(&m->az, st, 3), AM_OK);
+	for (i = 0; i < 4; i++) {
+		X[i * m->az.dmax] = rows[i][0];
+		X[i * m->az.dmax + 1] = rows[i][1];
+	}
+	ws = amz_ws_new(&m->az);
+	assert_non_null(ws);
+	assert_int_equal(amz_step(&m->az, ws, st, X, labels, 4, 2, 0, NULL, NULL), AM_OK);
+	amz_ws_free(ws);
+	memset(X, 0, sizeof X);
+	for (i = 0; i < 3; i++) {
+		X[i * m->az.dmax] = q[i][0];
+		X[i * m->az.dmax + 1] = q[i][1];
+	}
+	assert_int_equal(amz_predict_probs(&m->az, st, X, 3, 2, P), AM_OK);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	snprintf(body, sizeof body, "{\"x\": %s}", qx);
+	assert_int_equal(call(f, HTTP_POST, url, body, &j), 200);
+	check_probs(j, 3, 3);
+	for (i = 0; i < 3; i++)
+		for (c = 0; c < 3; c++)
+			assert_true((float)json_real_value(json_array_get(json_array_get(
+				json_object_get(j, "probs"), i), c)) == P[i * AMZ_CLASSES_MAX + c]);
+	assert_null(json_object_get(j, "mean"));
+	json_decref(j);
+	t = predict_text(f, id, qx);
+	fx_close(f);
+	fx_open(f);
+	u = predict_text(f, id, qx);
+	assert_string_equal(t, u);
+	free(t);
+	free(u);
+
+	/* standardized (the default): JSON and NDJSON in uneven chunks */
+	create_on(f, "tinyclf", "{\"classes\": 3}", a2);
+	create_on(f, "tinyclf", "{\"classes\": 3}", b2);
+	t = clf_rows(0, 10, 3, 0);
+	assert_int_equal(batch(f, a2, t, &j), 200);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	json_decref(j);
+	free(t);
+	t = clf_rows(0, 10, 3, 1);
+	assert_int_equal(stream(f, b2, NULL, t, chunks, 3, &j), 200);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	json_decref(j);
+	free(t);
+	t = predict_text(f, a2, qx);
+	u = predict_text(f, b2, qx);
+	assert_string_equal(t, u);
+	free(t);
+	free(u);
+	/* a classifier does not sample */
+	snprintf(url, sizeof url, "/v1/sessions/%s/sample", a2);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"n\": 2}", &j), 422);
+	assert_true(detail_has(j, "is a classifier"));
+	json_decref(j);
+}
+
+/* Labels that are not integers 0..K-1 are 422 naming the row, and leave
+ * the session exactly as it was; a JSON request stays all or nothing; an
+ * NDJSON stream keeps the steps before its bad line. */
+static void test_clf_bad_labels_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *body, *detail;
+	} bad[] = {
+		{ "{\"x\": [[1, 2], [3, 4]], \"y\": [0, 1.5]}", "y[1] = 1.5 is not a class label" },
+		{ "{\"x\": [[1, 2], [3, 4]], \"y\": [0, 3]}", "y[1] = 3 is not a class label" },
+		{ "{\"x\": [[1, 2], [3, 4]], \"y\": [0, -1]}", "y[1] = -1 is not a class label" },
+		{ "{\"x\": [[1, 2], [3, 4]], \"y\": [0, \"a\"]}", "y[1] is not a number" },
+		{ "{\"x\": [[1, 2], [3, 4]], \"y\": [0]}", "array of 2 class labels" },
+		{ "{\"x\": [[1, 2], [3, 4]]}", "array of 2 class labels" },
+		{ "{\"x\": [[1, 2, 3]], \"y\": [0]}", "session's dimension is 2" },
+	};
+	static const size_t whole[] = { 4096 };
+	const char *qx = "[[0.5, -1], [2, 1]]";
+	struct store_session ss;
+	char id[33], err[256], url[128], *before, *after, *t;
+	static const char damaged[] = "000000000000000000000000000000cc";
+	json_t *j;
+	size_t i;
+
+	create_on(f, "tinyclf", "{\"classes\": 3}", id);
+	t = clf_rows(0, 4, 3, 0);
+	assert_int_equal(batch(f, id, t, NULL), 200);
+	free(t);
+	before = clf_snap(f, id, qx);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(batch(f, id, bad[i].body, &j), 422);
+		if (!detail_has(j, bad[i].detail))
+			fail_msg("%s: %s", bad[i].body,
+				 json_string_value(json_object_get(j, "detail")));
+		json_decref(j);
+		after = clf_snap(f, id, qx);
+		assert_string_equal(before, after);
+		free(after);
+	}
+	/* all or nothing: the bad label is in the request's third mini-batch */
+	t = clf_rows(4, 10, 3, 0);
+	memcpy(strstr(t, "]}") - 1, "7", 1);	/* the last label */
+	assert_int_equal(batch(f, id, t, &j), 422);
+	assert_true(detail_has(j, "y[9] = 7"));
+	json_decref(j);
+	free(t);
+	after = clf_snap(f, id, qx);
+	assert_string_equal(before, after);
+	free(after);
+	/* NDJSON: a bad first line applies nothing */
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2], \"y\": 0.5}\n", whole, 1,
+				&j), 422);
+	assert_true(detail_has(j, "line 1: 'y' = 0.5 is not a class label"));
+	assert_int_equal(member_int(j, "steps_applied"), 0);
+	json_decref(j);
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2], \"y\": 3}\n", whole, 1,
+				&j), 422);
+	json_decref(j);
+	after = clf_snap(f, id, qx);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	/* ... a bad sixth line keeps the step of the four before it */
+	t = clf_rows(4, 5, 3, 1);
+	t = realloc(t, strlen(t) + 64);
+	assert_non_null(t);
+	strcat(t, "{\"x\": [1, 2], \"y\": -2}\n{\"x\": [1, 2], \"y\": 1}\n");
+	assert_int_equal(stream(f, id, NULL, t, whole, 1, &j), 422);
+	free(t);
+	assert_int_equal(member_int(j, "steps_applied"), 1);
+	assert_int_equal(member_int(j, "line"), 6);
+	assert_int_equal(member_int(j, "step"), 2);
+	json_decref(j);
+
+	/* a stored state without a valid number of classes is refused */
+	memset(&ss, 0, sizeof ss);
+	assert_int_equal(store_session_get(f->st, id, &ss, err, sizeof err), STORE_OK);
+	snprintf(ss.id, sizeof ss.id, "%s", damaged);
+	ss.state[registry_find(f->reg, "tinyclf")->az.nstate - 1] = 11;
+	assert_int_equal(store_session_create(f->st, &ss, err, sizeof err), STORE_OK);
+	store_session_clear(&ss);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", damaged);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]}", &j), 409);
+	assert_true(detail_has(j, "without a valid number of classes"));
+	json_decref(j);
+	assert_int_equal(batch(f, damaged, "{\"x\": [[1, 2]], \"y\": [0]}", NULL), 409);
+}
+
+/*
+ * An image model's pixel session: rows of exactly npix values in [0, 255],
+ * projected by the model's PCA before anything else, so that it adapts and
+ * predicts exactly as a feature session fed the projections; bad pixel
+ * rows are 422 and change nothing, in both batch forms and in predict.
+ */
+static void test_img_pixels(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "tinyimg");
+	static const float pix[6][IMG_NPIX] = {
+		{ 0, 255, 128, 64 }, { 10, 20, 30, 40 }, { 255, 255, 0, 0 },
+		{ 200, 100, 50, 25 }, { 7, 250, 7, 250 }, { 128, 128, 128, 128 },
+	};
+	static const size_t whole[] = { 4096 };
+	static const struct {
+		const char *body, *detail;
+	} bad[] = {
+		{ "{\"x\": [[1, 2, 3]], \"y\": [0]}", "takes rows of the 4 pixels" },
+		{ "{\"x\": [[1, 2, 3, 4, 5]], \"y\": [0]}", "takes rows of the 4 pixels" },
+		{ "{\"x\": [[1, 256, 3, 4]], \"y\": [0]}", "x[0][1] = 256 is not a pixel value" },
+		{ "{\"x\": [[1, 2, 3, 4], [-1, 2, 3, 4]], \"y\": [0, 1]}",
+		  "x[1][0] = -1 is not a pixel value" },
+		{ "{\"x\": [[1, 2, 3, 4]], \"y\": [3]}", "y[0] = 3 is not a class label" },
+	};
+	float F[6 * AMZ_DMAX];
+	char pid[33], fid[33], body[1024], fx_rows[512], url[128], *a, *b, *before;
+	const char *qpix = "[[7, 250, 7, 250], [128, 128, 128, 128]]";
+	json_t *j;
+	size_t len;
+	int i;
+
+	create_on(f, "tinyimg", "{\"input\": \"pixels\", \"classes\": 3}", pid);
+	create_on(f, "tinyimg", "{\"classes\": 3}", fid);
+	assert_int_equal(amz_project(&m->az, &pix[0][0], 6, F), AM_OK);
+	/* 4 training rows, then the 2 query rows, as pixels and features */
+	len = (size_t)snprintf(body, sizeof body, "{\"x\": [");
+	for (i = 0; i < 4; i++)
+		len += (size_t)snprintf(body + len, sizeof body - len, "%s[%g, %g, %g, %g]",
+					i ? ", " : "", pix[i][0], pix[i][1], pix[i][2],
+					pix[i][3]);
+	snprintf(body + len, sizeof body - len, "], \"y\": [0, 1, 2, 1]}");
+	assert_int_equal(batch(f, pid, body, NULL), 200);
+	len = (size_t)snprintf(body, sizeof body, "{\"x\": [");
+	for (i = 0; i < 4; i++)
+		len += (size_t)snprintf(body + len, sizeof body - len, "%s[%.9g, %.9g]",
+					i ? ", " : "", F[i * AMZ_DMAX], F[i * AMZ_DMAX + 1]);
+	snprintf(body + len, sizeof body - len, "], \"y\": [0, 1, 2, 1]}");
+	assert_int_equal(batch(f, fid, body, NULL), 200);
+	snprintf(fx_rows, sizeof fx_rows, "[[%.9g, %.9g], [%.9g, %.9g]]",
+		 F[4 * AMZ_DMAX], F[4 * AMZ_DMAX + 1], F[5 * AMZ_DMAX],
+		 F[5 * AMZ_DMAX + 1]);
+	a = predict_text(f, pid, qpix);
+	b = predict_text(f, fid, fx_rows);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", pid);
+	snprintf(body, sizeof body, "{\"x\": %s}", qpix);
+	assert_int_equal(call(f, HTTP_POST, url, body, &j), 200);
+	check_probs(j, 2, 3);
+	json_decref(j);
+
+	before = clf_snap(f, pid, qpix);
+	for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+		assert_int_equal(batch(f, pid, bad[i].body, &j), 422);
+		if (!detail_has(j, bad[i].detail))
+			fail_msg("%s: %s", bad[i].body,
+				 json_string_value(json_object_get(j, "detail")));
+		json_decref(j);
+	}
+	assert_int_equal(stream(f, pid, NULL, "{\"x\": [1, 2, 3], \"y\": 0}\n", whole, 1,
+				&j), 422);
+	assert_true(detail_has(j, "line 1: 'x' has 3 values"));
+	json_decref(j);
+	assert_int_equal(stream(f, pid, NULL, "{\"x\": [1, 2, 3, 300], \"y\": 0}\n", whole,
+				1, &j), 422);
+	assert_true(detail_has(j, "x[3] = 300 is not a pixel value"));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2, 3]]}", &j), 422);
+	assert_true(detail_has(j, "takes rows of the 4 pixels"));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2, 3, 255.5]]}", &j), 422);
+	assert_true(detail_has(j, "not a pixel value"));
+	json_decref(j);
+	a = clf_snap(f, pid, qpix);
+	assert_string_equal(before, a);
+	free(a);
+	free(before);
+	/* a stream of pixel rows goes on where the batch left off */
+	assert_int_equal(stream(f, pid, NULL, "{\"x\": [0, 0, 0, 0], \"y\": 2}\n"
+				"{\"x\": [255, 0, 255, 0], \"y\": 0}\n", whole, 1, &j), 200);
+	assert_int_equal(member_int(j, "step"), 2);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1995,6 +2582,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gen_sample, setup_gen, teardown),
 		cmocka_unit_test_setup_teardown(test_gen_sample_requests, setup_gen, teardown),
 		cmocka_unit_test_setup_teardown(test_gen_flow, setup_gen, teardown),
+		cmocka_unit_test_setup_teardown(test_clf_models_capabilities, setup_clf,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_clf_create_options, setup_clf, teardown),
+		cmocka_unit_test_setup_teardown(test_clf_steps_and_probs, setup_clf, teardown),
+		cmocka_unit_test_setup_teardown(test_clf_bad_labels_change_nothing, setup_clf,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_img_pixels, setup_clf, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
