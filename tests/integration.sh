@@ -3,8 +3,10 @@
 # loopback port with a temporary state directory and a tiny model trained
 # for the occasion, walks through the API with curl (health, models, a
 # session, a CSV pushed as NDJSON, JSON batches with seq, a duplicate and a
-# gap, predict, history, metrics, refusals), restarts the daemon and checks
-# that the session resumed where it was, and that SIGTERM exits 0.
+# gap, predict, history, metrics, refusals; a mixture session; a
+# classification session with labels and class probabilities), restarts the
+# daemon and checks that the sessions resumed where they were, and that
+# SIGTERM exits 0.
 # Usage: tests/integration.sh BUILD_DIR.  Prints cmocka-style result lines
 # so tests/run.sh counts it with the rest.  Only 127.0.0.1 is used; every
 # wait is bounded.
@@ -88,6 +90,11 @@ if ! "$AMORT" train "$tmp/tinymog.recipe" -o "$tmp/models/tinymog.amort" >"$tmp/
 	cat "$tmp/train.log"
 	ko "train a tiny mixture model"
 fi
+printf 'name = tinyclf\nfamily = clf\ntasks = linclass\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyclf.recipe"
+if ! "$AMORT" train "$tmp/tinyclf.recipe" -o "$tmp/models/tinyclf.amort" >"$tmp/train.log" 2>&1; then
+	cat "$tmp/train.log"
+	ko "train a tiny classification model"
+fi
 printf 'not a model' >"$tmp/models/broken.amort"
 
 # usage and start-up errors: exit 2 for a bad flag or file, 1 when the
@@ -123,7 +130,7 @@ expect "a bad model file is skipped with a message" grep -q "broken.amort: skipp
 req GET /healthz
 expect "healthz" sh -c "[ $S = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/body'"
 req GET /readyz
-expect "readyz with two models" sh -c "[ $S = 200 ] && grep -q '\"models\":2' '$tmp/body'"
+expect "readyz with three models" sh -c "[ $S = 200 ] && grep -q '\"models\":3' '$tmp/body'"
 req GET /v1/models
 expect "models lists tiny" sh -c "[ $S = 200 ] && grep -q '\"name\":\"tiny\"' '$tmp/body' && grep -q '\"batch\":8' '$tmp/body'"
 req GET /v1/models/tiny
@@ -200,6 +207,33 @@ expect "the same seed gives the same samples" cmp -s "$tmp/body" "$tmp/samp1"
 json POST "/v1/sessions/$GID/sample" '{"n": 0}'
 expect "n = 0 is 422" status_is 422
 
+# a classification session: labelled rows in, class probabilities out
+req GET /v1/models/tinyclf
+expect "a classifier predicts probs, up to 10 classes" sh -c \
+	"[ $S = 200 ] && grep -q '\"predicts\":\"probs\"' '$tmp/body' && grep -q '\"classes\":10' '$tmp/body' && grep -q '\"input\":\[\"features\"\]' '$tmp/body'"
+json POST /v1/sessions '{"model": "tinyclf", "options": {"classes": 3}}'
+CID=$(member id)
+expect "a classification session of 3 classes" sh -c "[ $S = 201 ] && grep -q '\"classes\":3' '$tmp/body'"
+awk 'BEGIN { for (i = 0; i < 20; i++) printf "{\"x\": [%d, %d], \"y\": %d}\n", i % 5 - 2, (3 * i) % 7 - 3, i % 3 }' >"$tmp/clf.ndjson"
+req POST "/v1/sessions/$CID/batches" -H 'Content-Type: application/x-ndjson' --data-binary @"$tmp/clf.ndjson"
+expect "labelled rows as NDJSON: 3 steps" sh -c "[ $S = 200 ] && grep -q '\"steps_applied\":3' '$tmp/body'"
+json POST "/v1/sessions/$CID/batches" '{"x": [[1, 2], [3, -4]], "y": [0, 2.0]}'
+expect "labels as JSON integers or integral numbers" sh -c "[ $S = 200 ] && grep -q '\"step\":4' '$tmp/body'"
+json POST "/v1/sessions/$CID/batches" '{"x": [[1, 2], [3, -4]], "y": [0, 3]}'
+expect "a label outside the session's classes is 422" sh -c \
+	"[ $S = 422 ] && grep -q 'y\[1\] = 3 is not a class label' '$tmp/body'"
+json POST "/v1/sessions/$CID/batches" '{"x": [[1, 2]], "y": [0.5]}'
+expect "a label that is not an integer is 422" status_is 422
+json POST "/v1/sessions/$CID/predict" '{"x": [[0, 1], [2, -1]]}'
+cp "$tmp/body" "$tmp/predc1"
+# the probabilities of each row, one row per line
+sed -n 's/.*"probs":\[\[\([^]]*\)\],\[\([^]]*\)\]\].*/\1\n\2/p' "$tmp/body" >"$tmp/probs"
+expect "predict gives 3 probabilities per row, summing to 1, and labels" sh -c \
+	"[ $S = 200 ] && grep -q '\"labels\":\[[0-2],[0-2]\]' '$tmp/body' &&
+	 awk -F, 'NF != 3 { bad = 1 } { s = \$1 + \$2 + \$3; if (s < 0.99999 || s > 1.00001) bad = 1 } END { exit bad || NR != 2 }' '$tmp/probs'"
+json POST "/v1/sessions/$CID/predict" '{"x": [[0, 1, 2]]}'
+expect "a row of the wrong dimension is 422" status_is 422
+
 exits "a port in use fails to start" 1 "cannot listen" --listen "127.0.0.1:$port" \
 	--state-dir "$tmp/state1" --models "$tmp/models"
 expect "SIGTERM exits 0" stop
@@ -210,6 +244,8 @@ json POST "/v1/sessions/$ID/predict" '{"x": [[0, 100], [1.5, 102]]}'
 expect "the same predictions after the restart" cmp -s "$tmp/body" "$tmp/pred1"
 json POST "/v1/sessions/$GID/sample" '{"n": 5, "seed": 7}'
 expect "the same samples after the restart" cmp -s "$tmp/body" "$tmp/samp1"
+json POST "/v1/sessions/$CID/predict" '{"x": [[0, 1], [2, -1]]}'
+expect "the same class probabilities after the restart" cmp -s "$tmp/body" "$tmp/predc1"
 json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95], "seq": 2}'
 expect "the session goes on from seq 2" sh -c "[ $S = 200 ] && grep -q '\"step\":28' '$tmp/body'"
 req DELETE "/v1/sessions/$ID"
