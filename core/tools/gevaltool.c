@@ -23,6 +23,7 @@
 
 struct gblock {
 	char title[128];
+	char tag[24];			/* its row label in the SVG */
 	struct gen_tasks ts;
 	struct geneval_row rows[GENEVAL_KS_MAX];
 };
@@ -146,8 +147,8 @@ static int write_gsvg(const char *path, const struct model *m,
 				rc = -1;
 				goto out;
 			}
-			fprintf(f, "<text x='4' y='%.1f'>%.24s</text>\n", y0 + sz / 2,
-				b[i].title);
+			fprintf(f, "<text x='4' y='%.1f'>%s</text>\n", y0 + sz / 2,
+				b[i].tag);
 			svg_cell(f, truth, c->nsamp, 150, y0, sz, "#888");
 			for (j = 0; j < c->nk; j++)
 				svg_cell(f, out + (size_t)j * c->nsamp * GEN_DMAX,
@@ -214,6 +215,7 @@ int tool_geval(struct model *m, int argc, char **argv)
 		const struct mog_family *f = &m->gtasks.fam;
 
 		blocks[nb].ts = m->gtasks;
+		strcpy(blocks[nb].tag, "in distribution");
 		snprintf(blocks[nb++].title, sizeof blocks[0].title,
 			 "in distribution: D = %d..%d, %d to %d components",
 			 f->dmin, f->dmax, f->kmin, f->kmax);
@@ -221,10 +223,12 @@ int tool_geval(struct model *m, int argc, char **argv)
 			blocks[nb].ts = m->gtasks;
 			blocks[nb].ts.fam.kmin = 5;
 			blocks[nb].ts.fam.kmax = 8;
+			strcpy(blocks[nb].tag, "OOD: 5-8 components");
 			snprintf(blocks[nb++].title, sizeof blocks[0].title,
 				 "out of distribution: 5 to 8 components");
 			blocks[nb].ts = m->gtasks;
 			blocks[nb].ts.fam.spread *= 2.0f;
+			strcpy(blocks[nb].tag, "OOD: spread x2");
 			snprintf(blocks[nb].title, sizeof blocks[0].title,
 				 "out of distribution: means spread x2 (%.2g)",
 				 (double)blocks[nb].ts.fam.spread);
@@ -250,6 +254,7 @@ int tool_geval(struct model *m, int argc, char **argv)
 		tr[nt] = held[nh] = '\0';
 		blocks[nb].ts = m->gtasks;
 		blocks[nb].ts.fonts = &fonts;
+		strcpy(blocks[nb].tag, "trained letters");
 		snprintf(blocks[nb++].title, sizeof blocks[0].title,
 			 "in distribution: trained letters %s in %d fonts", tr,
 			 fonts.nfonts);
@@ -257,6 +262,7 @@ int tool_geval(struct model *m, int argc, char **argv)
 			blocks[nb].ts = m->gtasks;
 			blocks[nb].ts.fonts = &fonts;
 			gen_letters_parse(held, blocks[nb].ts.letters);
+			strcpy(blocks[nb].tag, "held-out letters");
 			snprintf(blocks[nb++].title, sizeof blocks[0].title,
 				 "out of distribution: held-out letters %s", held);
 		}
