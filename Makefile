@@ -75,8 +75,8 @@ TESTUTIL   := $(BUILD)/tests/testutil.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
-# Helpers the benchmark scripts run with arguments (bench-run runs every
-# bench_* binary without any): they link the model loader too.
+# Helpers the benchmark and test scripts run with arguments (bench-run runs
+# every bench_* binary without any): they link the model loader too.
 LOADHELPER_SRC := $(wildcard tests/loadhelper_*.c)
 LOADHELPER_BIN := $(LOADHELPER_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -116,7 +116,7 @@ asan: $(DEPS_OK)
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
 
 .PHONY: build-all test-run run-now bench-run
-test-run: $(TEST_BIN) $(SERVER_TARGETS) $(AMORT)
+test-run: $(TEST_BIN) $(SERVER_TARGETS) $(AMORT) $(LOADHELPER_BIN)
 	@sh tests/run.sh $(TEST_BIN) $(SERVER_RUNS) "tests/cli.sh $(BUILD)" $(INTEGRATION)
 
 # make run: the daemon on 127.0.0.1:8080 (LISTEN=...), its SQLite file under

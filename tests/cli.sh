@@ -146,6 +146,85 @@ check "adapt --batch 0 is a usage error" 2 "--batch wants an integer" \
 check "adapt without --predict is a usage error" 2 "usage: amort adapt" \
 	$A --train "$tmp/train.csv"
 
+# ---- amort adapt: classification -------------------------------------------
+probs_ok() {	# K: every line of $tmp/out is "label,p0,..,p(K-1)", the
+		# probabilities sum to 1 and the label is their argmax
+	awk -F, -v K="$1" 'NF != K + 1 || $1 !~ /^[0-9]+$/ { bad = 1; next }
+		{ s = 0; best = 0; for (c = 0; c < K; c++) { p = $(c + 2) + 0; s += p
+			if (p < 0 || p > 1) bad = 1; if (p > $(best + 2) + 0) best = c }
+		  if (s < 0.9999 || s > 1.0001 || $1 != best) bad = 1 }
+		END { exit bad || NR == 0 }' "$tmp/out"
+}
+
+printf 'name = tinyclf\nfamily = clf\ntasks = linclass\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyclf.recipe"
+check "train a tiny classification model" 0 "wrote" "$AMORT" train "$tmp/tinyclf.recipe" -o "$tmp/c.amort"
+# three classes by two thresholds; the first mini-batch holds all three
+awk 'BEGIN { srand(3); print "a,b,label"
+	for (i = 0; i < 200; i++) { a = rand() * 4 - 2; b = rand() * 40 + 100
+		printf "%.4f,%.4f,%d\n", a, b, (i < 3 ? i : a > 0.5 ? 2 : b > 120 ? 1 : 0) } }' >"$tmp/ctrain.csv"
+awk 'BEGIN { srand(4); print "a,b"
+	for (i = 0; i < 20; i++) printf "%.4f,%.4f\n", rand() * 4 - 2, rand() * 40 + 100 }' >"$tmp/ctest.csv"
+C="$AMORT adapt --model $tmp/c.amort"
+check "adapt a classifier: K from the first mini-batch" 0 \
+	"200 rows of 2 inputs in 25 mini-batches of up to 8; 3 classes (from the first mini-batch)" \
+	$C --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv"
+expect "adapt prints one line per test row" lines_are 20
+expect "each line: the label, then 3 probabilities summing to 1" probs_ok 3
+check "adapt --classes 5 --batch 3" 0 "67 mini-batches of up to 3; 5 classes;" \
+	$C --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv" --classes 5 --batch 3
+expect "--classes 5 prints 5 probabilities" probs_ok 5
+awk -F, 'NR > 1 && NR < 12' "$tmp/ctrain.csv" >"$tmp/ctest_y.csv"
+check "adapt ignores TEST's label column" 0 "a label, ignored" \
+	$C --train "$tmp/ctrain.csv" --predict "$tmp/ctest_y.csv" --no-standardize
+expect "TEST with labels prints every row" lines_are 10
+printf '1,2,0\n3,4,1\n5,6,1.5\n' >"$tmp/half.csv"
+refuse "adapt refuses a label that is not an integer" "half.csv: line 3, field 3: 1.5 is not a class label" \
+	$C --train "$tmp/half.csv" --predict "$tmp/ctest.csv"
+printf '1,2,0\n3,4,-1\n' >"$tmp/neg.csv"
+refuse "adapt refuses a negative label" "neg.csv: line 2, field 3: -1 is not a class label" \
+	$C --train "$tmp/neg.csv" --predict "$tmp/ctest.csv"
+printf '1,2,0\n3,4,3\n' >"$tmp/three.csv"
+refuse "adapt refuses a label past --classes" "three.csv: line 2, field 3: 3 is not a class label: labels are integers from 0 to 2" \
+	$C --train "$tmp/three.csv" --predict "$tmp/ctest.csv" --classes 3
+awk 'BEGIN { for (i = 0; i < 12; i++) printf "%d,1,%d\n", i, i < 8 ? i % 2 : 2 }' >"$tmp/late.csv"
+refuse "adapt refuses a label past the classes of the first mini-batch" "late.csv: line 9, field 3: 2 is not a class label.*give --classes" \
+	$C --train "$tmp/late.csv" --predict "$tmp/ctest.csv"
+refuse "adapt refuses a batch above the classifier's" "--batch 9: a step of 'tinyclf' takes at most 8 rows" \
+	$C --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv" --batch 9
+refuse "adapt refuses --pixels for a model without pixels" "--pixels needs an image model" \
+	$C --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv" --pixels
+refuse "adapt refuses --classes for a regression model" "--classes is for classification models" \
+	$A --train "$tmp/train.csv" --predict "$tmp/test.csv" --classes 3
+check "adapt --classes 11 is a usage error" 2 "--classes wants an integer" \
+	$C --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv" --classes 11
+awk 'BEGIN { for (i = 0; i < 66; i++) printf i ? ",0" : "1"; print "" }' >"$tmp/wide65.csv"
+refuse "adapt refuses more than 64 inputs" "wide65.csv: line 1: 66 columns (65 inputs and the label).*at most 64 inputs" \
+	$C --train "$tmp/wide65.csv" --predict "$tmp/ctest.csv"
+
+# an image model of 4-pixel images, made from the classifier with a
+# hand-made PCA (the real ones need `make data`)
+expect "make a tiny image model" "$1/tests/loadhelper_imgmodel" "$tmp/c.amort" "$tmp/img.amort" tinyimg
+awk 'BEGIN { srand(5); for (i = 0; i < 40; i++) { a = int(rand() * 256); b = int(rand() * 256)
+	c = int(rand() * 256); d = int(rand() * 256); printf "%d,%d,%d,%d,%d\n", a, b, c, d, (i < 2 ? i : a + c > b + d) } }' >"$tmp/ptrain.csv"
+printf '255,0,255,0\n0,255,0,255\n128,128,128,128\n' >"$tmp/ptest.csv"
+I="$AMORT adapt --model $tmp/img.amort"
+check "adapt --pixels reads raw pixels" 0 "40 rows of 4 pixels in 5 mini-batches of up to 8; 2 classes" \
+	$I --train "$tmp/ptrain.csv" --predict "$tmp/ptest.csv" --pixels
+expect "adapt --pixels prints the label and 2 probabilities per row" probs_ok 2
+printf '1,2,300,4,0\n' >"$tmp/pbig.csv"
+refuse "adapt refuses a pixel above 255" "pbig.csv: line 1, field 3: 300 is not a pixel value" \
+	$I --train "$tmp/pbig.csv" --predict "$tmp/ptest.csv" --pixels
+refuse "adapt refuses rows of the wrong number of pixels" "3 columns (2 inputs and the label), but with --pixels a row is the model's 4 pixels" \
+	$I --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv" --pixels
+printf '1,2,3\n' >"$tmp/ptest3.csv"
+refuse "adapt refuses a TEST of the wrong number of pixels" "ptest3.csv: line 1: 3 columns, expected 4" \
+	$I --train "$tmp/ptrain.csv" --predict "$tmp/ptest3.csv" --pixels
+awk 'BEGIN { for (i = 0; i < 16; i++) { a = (i * 37) % 256; printf "%d,%d,%d,%d,%d\n", a, a, a, a, i % 2 } }' >"$tmp/pgrey.csv"
+check "adapt --pixels --standardize names a constant feature" 0 "feature 2 is constant in the first mini-batch" \
+	$I --train "$tmp/pgrey.csv" --predict "$tmp/ptest.csv" --pixels --standardize
+check "an image model without --pixels takes features" 0 "200 rows of 2 inputs" \
+	$I --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv"
+
 if [ "$fail" -eq 0 ]; then
 	echo "[  PASSED  ] $pass test(s)."
 else
