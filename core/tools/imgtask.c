@@ -4,6 +4,7 @@
 #include "imgtask.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,24 @@ static int project(const struct pca *p, const unsigned char *px, int n,
 	return 0;
 }
 
-/* Fills a source over rows lo, lo + step, ... of a split. */
+/* The half of the test split image i belongs to: a fixed hash of its
+ * index, so the halves are random whatever order the file keeps (MNIST's
+ * interleaves the classes, so index parity would split by class). */
+static int half_of(int i)
+{
+	uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ull;
+
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 29;
+	return (int)(x & 1);
+}
+
+/* Fills a source over the rows of a split: all of them (half < 0) or one
+ * half of them. */
 static void source(struct gen_images *g, const float *f, const unsigned char *y,
-		   int n, int lo, int step, int nclass, int dim, int kmin,
-		   int kmax, int **mem)
+		   int n, int half, int nclass, int dim, int kmin, int kmax,
+		   int **mem)
 {
 	int c, i;
 
@@ -67,8 +82,8 @@ static void source(struct gen_images *g, const float *f, const unsigned char *y,
 	g->kmax = kmax;
 	for (c = 0; c < nclass; c++) {
 		g->cls_rows[c] = *mem;
-		for (i = lo; i < n; i += step)
-			if (y[i] == c)
+		for (i = 0; i < n; i++)
+			if (y[i] == c && (half < 0 || half_of(i) == half))
 				*(*mem)++ = i;
 		g->cls_count[c] = (int)(*mem - g->cls_rows[c]);
 	}
@@ -130,11 +145,11 @@ int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 	    project(&t->pca, t->set.test_x, t->set.ntest, t->set.npix, t->test_f))
 		goto oom;
 	mem = t->rows;
-	source(&t->train, t->train_f, t->set.train_y, t->set.ntrain, 0, 1,
+	source(&t->train, t->train_f, t->set.train_y, t->set.ntrain, -1,
 	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
-	source(&t->test_even, t->test_f, t->set.test_y, t->set.ntest, 0, 2,
+	source(&t->test_even, t->test_f, t->set.test_y, t->set.ntest, 0,
 	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
-	source(&t->test_odd, t->test_f, t->set.test_y, t->set.ntest, 1, 2,
+	source(&t->test_odd, t->test_f, t->set.test_y, t->set.ntest, 1,
 	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
 	for (c = 0; c < t->set.nclass; c++)
 		if (!t->train.cls_count[c] || !t->test_even.cls_count[c] ||
