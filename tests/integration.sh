@@ -95,6 +95,10 @@ if ! "$AMORT" train "$tmp/tinyclf.recipe" -o "$tmp/models/tinyclf.amort" >"$tmp/
 	cat "$tmp/train.log"
 	ko "train a tiny classification model"
 fi
+# an image model of 4-pixel images (a hand-made PCA on the classifier)
+if ! "$B/tests/loadhelper_imgmodel" "$tmp/models/tinyclf.amort" "$tmp/models/tinyimg.amort" tinyimg; then
+	ko "make a tiny image model"
+fi
 printf 'not a model' >"$tmp/models/broken.amort"
 
 # usage and start-up errors: exit 2 for a bad flag or file, 1 when the
@@ -130,7 +134,7 @@ expect "a bad model file is skipped with a message" grep -q "broken.amort: skipp
 req GET /healthz
 expect "healthz" sh -c "[ $S = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/body'"
 req GET /readyz
-expect "readyz with three models" sh -c "[ $S = 200 ] && grep -q '\"models\":3' '$tmp/body'"
+expect "readyz with four models" sh -c "[ $S = 200 ] && grep -q '\"models\":4' '$tmp/body'"
 req GET /v1/models
 expect "models lists tiny" sh -c "[ $S = 200 ] && grep -q '\"name\":\"tiny\"' '$tmp/body' && grep -q '\"batch\":8' '$tmp/body'"
 req GET /v1/models/tiny
@@ -233,6 +237,17 @@ expect "predict gives 3 probabilities per row, summing to 1, and labels" sh -c \
 	 awk -F, 'NF != 3 { bad = 1 } { s = \$1 + \$2 + \$3; if (s < 0.99999 || s > 1.00001) bad = 1 } END { exit bad || NR != 2 }' '$tmp/probs'"
 json POST "/v1/sessions/$CID/predict" '{"x": [[0, 1, 2]]}'
 expect "a row of the wrong dimension is 422" status_is 422
+json POST /v1/sessions '{"model": "tinyimg", "options": {"input": "pixels", "classes": 2}}'
+PID=$(member id)
+expect "a pixel session: rows of the model's 4 pixels" sh -c "[ $S = 201 ] && grep -q '\"dim\":4' '$tmp/body' && grep -q '\"input\":\"pixels\"' '$tmp/body'"
+json POST "/v1/sessions/$PID/batches" '{"x": [[0, 255, 128, 64], [10, 20, 30, 40], [255, 255, 0, 0]], "y": [0, 1, 1]}'
+expect "pixel rows are taken" sh -c "[ $S = 200 ] && grep -q '\"steps_applied\":1' '$tmp/body'"
+json POST "/v1/sessions/$PID/predict" '{"x": [[255, 0, 255, 0]]}'
+expect "pixel rows are predicted" sh -c "[ $S = 200 ] && grep -q '\"probs\":\[\[[^],]*,[^],]*\]\]' '$tmp/body'"
+json POST "/v1/sessions/$PID/batches" '{"x": [[0, 256, 1, 1]], "y": [0]}'
+expect "a pixel above 255 is 422" sh -c "[ $S = 422 ] && grep -q 'not a pixel value' '$tmp/body'"
+json POST "/v1/sessions/$PID/predict" '{"x": [[0, 1, 2]]}'
+expect "a row of 3 pixels is 422" status_is 422
 
 exits "a port in use fails to start" 1 "cannot listen" --listen "127.0.0.1:$port" \
 	--state-dir "$tmp/state1" --models "$tmp/models"
