@@ -147,6 +147,9 @@ models: $(DEPS_OK)
 	for r in $(RECIPES); do \
 		[ -e "$$r" ] || { echo "models: no recipes in deploy/recipes"; break; }; \
 		m=deploy/models/$$(basename $$r .recipe).amort; \
+		if grep -q '^tasks *= *images' $$r; then \
+			$(MAKE) --no-print-directory data || exit 1; \
+		fi; \
 		echo "models: $$r -> $$m"; \
 		$(AMORT) train $$r -o $$m --resume || exit 1; \
 	done
