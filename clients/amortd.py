@@ -13,6 +13,13 @@ learned step, and the adapted state answers predictions.
     print(c.predict(s["id"], [[0.0, 0.0]])["mean"])
     c.delete(s["id"])
 
+A classification model takes a class label per row and answers class
+probabilities:
+
+    s = c.create_session("linclass", classes=3)
+    c.push(s["id"], [[0.1, 0.2], [0.3, -1.0]], [0, 2])
+    print(c.predict(s["id"], [[0.0, 0.0]])["probs"])
+
 Every method returns the decoded JSON response (dicts and lists) and raises
 AmortdError when the daemon answers with an HTTP error (its problem+json
 fields are on the exception).  Network failures (connection refused,
@@ -215,8 +222,13 @@ class Client:
 
     def models(self):
         """GET /v1/models: the list of loaded models, each a dict with name,
-        task_family, regime, variant, max_dim, batch, passes, steps_trained
-        and checksum."""
+        task_family, family, regime, variant, max_dim, batch, passes,
+        steps_trained, checksum, has_y, predicts ("mean", "log_density",
+        "probs" or None), can_sample, standardize (the sessions' default)
+        and input (["features"], or ["features", "pixels"] for an image
+        model, which also has "pixels": its raw values per row); a
+        classification model also has "classes", the most a session may
+        have."""
         return self._get("/v1/models")["models"]
 
     def model(self, name):
@@ -226,7 +238,8 @@ class Client:
 
     # ---- sessions ---------------------------------------------------------
 
-    def create_session(self, model, dim=None, standardize=True):
+    def create_session(self, model, dim=None, standardize=None, classes=None,
+                       input=None):
         """POST /v1/sessions: opens a session on a model and returns it (a
         dict with id, model, model_checksum, regime, step, rows, next_seq,
         dim, options, created, updated).
@@ -234,10 +247,24 @@ class Client:
         dim: the number of inputs (1 to the model's max_dim); None lets the
         first batch fix it.  standardize: whether the daemon rescales the
         rows to the scale the model was trained on before it sees them
-        (true by default; false feeds raw values)."""
-        options = {"standardize": bool(standardize)}
+        (None: the model's default, its "standardize" - true except for
+        image models; False feeds raw values).
+
+        Classification models only: classes, the session's number of
+        classes K (2 to the model's "classes", which is the default), so
+        labels are 0 to K-1; input, "features" (the default) or, for an
+        image model, "pixels": every row is then the model's "pixels" raw
+        values (0 to 255) that the daemon projects to its features.  An
+        option the model does not take raises AmortdError 422."""
+        options = {}
+        if standardize is not None:
+            options["standardize"] = bool(standardize)
         if dim is not None:
             options["dim"] = int(dim)
+        if classes is not None:
+            options["classes"] = int(classes)
+        if input is not None:
+            options["input"] = str(input)
         return self._post("/v1/sessions", {"model": model, "options": options})
 
     def session(self, id):
@@ -268,9 +295,12 @@ class Client:
 
     def push(self, id, x, y, seq=None):
         """POST /v1/sessions/{id}/batches (JSON): sends rows x (a list of
-        rows) with targets y (a list, one per row; None for a generative
-        model).  The daemon cuts them into the model's mini-batches and
-        applies one step per mini-batch.
+        rows) with targets y (a list, one per row: numbers for regression,
+        class labels 0..K-1 for classification - integers, or floats with
+        an integral value; None for a generative model).  The daemon cuts
+        them into the model's mini-batches and applies one step per
+        mini-batch.  A label outside the session's classes raises
+        AmortdError 422 and nothing is applied.
 
         seq: when given, must be the session's next_seq; a retry with the
         same seq returns the first result with "duplicate": True instead of
@@ -294,8 +324,9 @@ class Client:
         rows goes up in bounded memory, and the daemon applies steps as they
         arrive.
 
-        rows: an iterable of (x, y) pairs, of x alone (generative models),
-        or of dicts {"x": [...], "y": ...}.  seq: as in push(), for the
+        rows: an iterable of (x, y) pairs (y a class label for a
+        classification model), of x alone (generative models), or of dicts
+        {"x": [...], "y": ...}.  seq: as in push(), for the
         whole upload.  Returns the same result as push().  If the daemon
         refuses a line, AmortdError carries steps_applied, step and line:
         the steps committed before the bad line stay applied.  Each x must
@@ -311,8 +342,11 @@ class Client:
         at the rows x.  A regression session returns {"mean": [...],
         "variance": [...]}, one value per row; a density model (a mixture)
         returns {"log_density": [...]}, the log-density of each row in the
-        data's units.  A model with neither (a flow) raises AmortdError
-        422."""
+        data's units; a classification session returns {"probs": [[p0,
+        ..., pK-1], ...], "labels": [...]}, per row the probabilities of its
+        K classes (summing to 1) and the most probable class.  A pixel
+        session's rows are the model's raw pixels, as for push().  A model
+        with none of these (a flow) raises AmortdError 422."""
         return self._post("/v1/sessions/%s/predict" % self._quote(id),
                           {"x": _rows(x)})
 
