@@ -2526,6 +2526,9 @@ static void test_img_pixels(void **state)
 			fail_msg("%s: %s", bad[i].body,
 				 json_string_value(json_object_get(j, "detail")));
 		json_decref(j);
+		a = clf_snap(f, pid, qpix);
+		assert_string_equal(before, a);
+		free(a);
 	}
 	assert_int_equal(stream(f, pid, NULL, "{\"x\": [1, 2, 3], \"y\": 0}\n", whole, 1,
 				&j), 422);
