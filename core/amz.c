@@ -78,7 +78,7 @@ void amz_initial_state(const struct amz *a, float *state)
 		break;
 	case AMZ_CLF:
 		gen_initial_state(a->impl, a->p, state);
-		state[LINCLASS_P] = (float)a->classes;
+		state[a->nstate - 1] = (float)a->classes;
 		break;
 	}
 }
@@ -143,10 +143,19 @@ int amz_predict(const struct amz *a, const float *state, const float *X,
 int amz_predict_probs(const struct amz *a, const float *state, const float *X,
 		      int n, int D, float *probs)
 {
+	const struct gen *g = a->impl;
+	struct gen_ws *ws = NULL;
+	int rc;
+
 	if (a->family != AMZ_CLF || D < 1 || D > a->dmax || n < 0)
 		return AM_EINVAL;
-	return gen_predict_probs(a->impl, state, X, n, D, amz_classes(a, state),
-				 probs);
+	/* the explicit regime runs its predictor network: scratch for it */
+	if (g->cfg.explicit_ && !(ws = gen_ws_new(g, 1, 1)))
+		return AM_ENOMEM;
+	rc = gen_predict_probs(g, a->p, ws, state, X, n, D, amz_classes(a, state),
+			       probs);
+	gen_ws_free(ws);
+	return rc;
 }
 
 int amz_classes(const struct amz *a, const float *state)
@@ -155,7 +164,7 @@ int amz_classes(const struct amz *a, const float *state)
 
 	if (a->family != AMZ_CLF)
 		return 0;
-	k = state[LINCLASS_P];
+	k = state[a->nstate - 1];
 	return k >= 2.0f && k <= (float)a->classes ? (int)k : 0;
 }
 
@@ -163,7 +172,7 @@ int amz_set_classes(const struct amz *a, float *state, int K)
 {
 	if (a->family != AMZ_CLF || K < 2 || K > a->classes)
 		return AM_EINVAL;
-	state[LINCLASS_P] = (float)K;
+	state[a->nstate - 1] = (float)K;
 	return AM_OK;
 }
 

@@ -17,8 +17,8 @@
  *   mog      x only      log-density             exact
  *   flow     x only      no                      integrates the flow
  *
- * A classification state ends with one extra float: the session's number
- * of classes K (2..classes), set at creation (amz_set_classes); labels are
+ * A classification state ends with one extra float (its last, index
+ * nstate - 1): the session's number of classes K (2..classes), set at creation (amz_set_classes); labels are
  * integers in [0, K).  An image model also takes rows of npix raw pixels
  * (0..255), which amz_project maps to its dmax PCA features.
  *

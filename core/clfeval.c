@@ -56,6 +56,40 @@ static double err_of(const struct gen_tasks *ts, const struct tdata *d,
 	return linclass_error(theta, d->task.D, d->task.K, d->Xq, d->yq, nq);
 }
 
+/* The error of the amortizer's state: its predicted labels, scored like
+ * err_of (exactly over the label noise for linclass tasks). */
+static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
+			const struct gen_tasks *ts, const struct tdata *d,
+			const float *state, int nq, float *probs)
+{
+	double e = 0.0;
+	int i, k, K = d->task.K;
+
+	gen_predict_probs(g, p, ws, state, d->Xq, nq, d->task.D, K, probs);
+	if (ts->src == GEN_SRC_LINCLASS) {
+		float q[LINCLASS_KMAX];
+
+		for (i = 0; i < nq; i++) {
+			const float *x = d->Xq + (size_t)i * GEN_XMAX;
+			double z = 0.0, m;
+			int y = linclass_argmax(probs + (size_t)i * LINCLASS_KMAX, K);
+
+			/* the teacher's label distribution at x */
+			linclass_logits(d->task.ct.theta, d->task.D, K, x, 1, q);
+			m = q[0];
+			for (k = 1; k < K; k++)
+				m = q[k] > m ? q[k] : m;
+			for (k = 0; k < K; k++)
+				z += exp((q[k] - m) / d->task.ct.temp);
+			e += 1.0 - exp((q[y] - m) / d->task.ct.temp) / z;
+		}
+		return e / nq;
+	}
+	for (i = 0; i < nq; i++)
+		e += linclass_argmax(probs + (size_t)i * LINCLASS_KMAX, K) != d->yq[i];
+	return e / nq;
+}
+
 static int check(const struct gen *g, const struct clfeval_config *c)
 {
 	int i;
@@ -114,6 +148,7 @@ int clfeval_run(const struct gen *g, const float *p,
 	struct logreg_tune_task *tk = NULL;
 	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
 	struct gen_ws *ws = NULL;
+	float *probs = NULL;
 	uint64_t tseed;
 
 	if (check(g, c) != AM_OK)
@@ -124,7 +159,9 @@ int clfeval_run(const struct gen *g, const float *p,
 	tt = calloc((size_t)c->tune_tasks, sizeof *tt);
 	tk = calloc((size_t)c->tune_tasks, sizeof *tk);
 	ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
-	rc = !tt || !tk || !ws ? AM_ENOMEM : tdata_new(&ev, nstream, c->ntest);
+	probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *probs);
+	rc = !tt || !tk || !ws || !probs ? AM_ENOMEM :
+	     tdata_new(&ev, nstream, c->ntest);
 	for (t = 0; rc == AM_OK && t < c->tune_tasks; t++)
 		rc = tdata_new(&tt[t], nstream, c->ntest);
 	if (rc != AM_OK)
@@ -166,7 +203,7 @@ int clfeval_run(const struct gen *g, const float *p,
 				if (rc != AM_OK)
 					goto out;
 			}
-			e->amort += err_of(stream, &ev, st, c->ntest);
+			e->amort += err_state(g, p, ws, stream, &ev, st, c->ntest, probs);
 			/* single pass from zero at the rate tuned for this k */
 			memset(t0, 0, sizeof t0);
 			logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K, lrs[j], 0, t0);
@@ -187,7 +224,8 @@ int clfeval_run(const struct gen *g, const float *p,
 					      NULL, NULL);
 				if (rc != AM_OK)
 					goto out;
-				e->onestep += err_of(stream, &ev, s1, c->ntest);
+				e->onestep += err_state(g, p, ws, stream, &ev, s1,
+							c->ntest, probs);
 				e->has_onestep = 1;
 			}
 			if (stream->src == GEN_SRC_LINCLASS) {
@@ -220,5 +258,6 @@ out:
 	free(tk);
 	tdata_free(&ev);
 	gen_ws_free(ws);
+	free(probs);
 	return rc;
 }

@@ -22,6 +22,9 @@
  * (LINCLASS_T), class active, the class's share of the batch, active
  * inputs, counters, pass. */
 #define FS_CLF (2 * LINCLASS_T + 2 + LINCLASS_DMAX + 3 + SETREF_PASSES_MAX)
+/* Explicit classification latent token: z chunk, gradient chunk, active
+ * inputs, active classes, counters, pass. */
+#define FS_ECLF (2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX + 3 + SETREF_PASSES_MAX)
 /* Classification observation: x, one-hot label, predicted probabilities. */
 #define FO_CLF (LINCLASS_DMAX + 2 * LINCLASS_KMAX)
 #define GEN_QMAX 1024			/* query rows of one loss */
@@ -29,6 +32,7 @@
 struct gen_ws {
 	struct setref_ws *sr;
 	struct velo_ws *ve;		/* FLOW */
+	struct mlp_ws *mw;		/* explicit CLF */
 	int max_seq, max_rows;
 	float *resp;			/* (max_rows, LINCLASS_KMAX): mixture
 					 * responsibilities or class probs */
@@ -56,7 +60,9 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 		bad = "batch must be in [1, 256]";
 	else if (c->ksteps < 1 || c->ksteps > 4096)
 		bad = "steps must be in [1, 4096]";
-	else if (c->kind == GEN_FLOW &&
+	else if (c->explicit_ != 0 && (c->explicit_ != 1 || c->kind != GEN_CLF))
+		bad = "only classification has an explicit variant here";
+	else if ((c->kind == GEN_FLOW || c->explicit_) &&
 		 (c->Z < GEN_ZTOK || c->Z % GEN_ZTOK ||
 		  c->Z > GEN_ZTOK * SETREF_TOKENS_MAX))
 		bad = "latent must be a multiple of 8 in [8, 256]";
@@ -67,6 +73,13 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 		struct velo_config vc = { c->Z, c->vH, c->vL };
 
 		if (velo_config_check(&vc, err, errlen) != AM_OK)
+			return AM_EINVAL;
+	}
+	if (!bad && c->explicit_) {
+		struct mlp_config mc = { LINCLASS_DMAX, c->Z, LINCLASS_KMAX, c->vH,
+					 c->vL };
+
+		if (mlp_config_check(&mc, err, errlen) != AM_OK)
 			return AM_EINVAL;
 	}
 	if (!bad) {
@@ -97,7 +110,19 @@ int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 	sc.passes = c->passes;
 	sc.skip = c->variant != GEN_OBS;
 	g->dx = c->kind == GEN_CLF ? GEN_XMAX : GEN_DMAX;
-	if (c->kind == GEN_CLF) {
+	if (c->kind == GEN_CLF && c->explicit_) {
+		struct mlp_config mc = { LINCLASS_DMAX, c->Z, LINCLASS_KMAX, c->vH,
+					 c->vL };
+
+		g->nstate = c->Z;
+		sc.nst = c->Z / GEN_ZTOK;
+		sc.sd = GEN_ZTOK;
+		sc.fs = FS_ECLF;
+		sc.fo = c->variant == GEN_GRAD ? 0 : FO_CLF;
+		rc = mlp_init(&g->f, params, "gen.f", &mc);
+		if (rc != AM_OK)
+			return rc;
+	} else if (c->kind == GEN_CLF) {
 		g->nstate = LINCLASS_P;
 		sc.nst = LINCLASS_KMAX;
 		sc.sd = LINCLASS_T;
@@ -141,6 +166,10 @@ void gen_init_params(const struct gen *g, float *p, struct rng *r)
 		velo_init_params(&g->ve, p, r);
 		return;
 	}
+	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
+		mlp_init_params(&g->f, p, r);
+		return;			/* z = 0 */
+	}
 	if (g->cfg.kind == GEN_CLF)
 		return;			/* zero weights: uniform probabilities */
 	for (k = 0; k < MOG_KMAX; k++)
@@ -159,6 +188,7 @@ void gen_ws_free(struct gen_ws *ws)
 		return;
 	setref_ws_free(ws->sr);
 	velo_ws_free(ws->ve);
+	mlp_ws_free(ws->mw);
 	free(ws->resp);
 	free(ws->grad);
 	free(ws->zrow);
@@ -173,7 +203,7 @@ void gen_ws_free(struct gen_ws *ws)
 struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 {
 	struct gen_ws *ws;
-	size_t Z = (size_t)(g->cfg.kind == GEN_FLOW ? g->cfg.Z : 1);
+	size_t Z = (size_t)(g->cfg.kind == GEN_FLOW || g->cfg.explicit_ ? g->cfg.Z : 1);
 	size_t R = (size_t)(max_rows > GEN_QMAX ? max_rows : GEN_QMAX);
 
 	if (max_seq < 1 || max_rows < 1 || max_rows > GEN_BMAX)
@@ -194,9 +224,11 @@ struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 	ws->Drow = calloc(R, sizeof(int));
 	if (g->cfg.kind == GEN_FLOW)
 		ws->ve = velo_ws_new(&g->ve, 512);
+	if (g->cfg.explicit_)
+		ws->mw = mlp_ws_new(&g->f, 512);
 	if (!ws->sr || !ws->resp || !ws->grad || !ws->zrow || !ws->dz || !ws->x0 ||
 	    !ws->t || !ws->w || !ws->Drow ||
-	    (g->cfg.kind == GEN_FLOW && !ws->ve)) {
+	    (g->cfg.kind == GEN_FLOW && !ws->ve) || (g->cfg.explicit_ && !ws->mw)) {
 		gen_ws_free(ws);
 		return NULL;
 	}
@@ -432,6 +464,55 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 	return (float)loss;
 }
 
+/* Explicit classification features of sequence i; returns its batch loss. */
+static float eclf_features(const struct gen *g, const float *p,
+			   struct gen_ws *ws, int i, const struct gen_input *in,
+			   float gain)
+{
+	int nst = g->cfg.Z / GEN_ZTOK, B = in->B, D = in->D, K = in->K, k, j, r;
+	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
+	float *am = setref_amask(ws->sr, i);
+	double loss;
+
+	loss = mlp_xent(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX, in->state, 0,
+			K, in->y, 1.0f, ws->grad, ws->resp);
+	memset(fs, 0, (size_t)nst * FS_ECLF * sizeof *fs);
+	for (k = 0; k < nst; k++) {
+		float *f = fs + k * FS_ECLF;
+
+		for (j = 0; j < GEN_ZTOK; j++) {
+			float gz = ws->grad[k * GEN_ZTOK + j];
+
+			dir[k * GEN_ZTOK + j] = g->cfg.variant != GEN_OBS ? gz : 0.0f;
+			am[k * GEN_ZTOK + j] = 1.0f;
+			f[j] = clampf(in->state[k * GEN_ZTOK + j], -20.0f, 20.0f);
+			f[GEN_ZTOK + j] = g->cfg.variant != GEN_OBS ?
+					  clampf(gz, -10.0f, 10.0f) : 0.0f;
+		}
+		for (j = 0; j < LINCLASS_DMAX; j++)
+			f[2 * GEN_ZTOK + j] = j < D ? 1.0f : 0.0f;
+		for (j = 0; j < LINCLASS_KMAX; j++)
+			f[2 * GEN_ZTOK + LINCLASS_DMAX + j] = j < K ? 1.0f : 0.0f;
+		counters(g, in, gain, f + 2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX);
+	}
+	if (g->cfg.variant != GEN_GRAD) {
+		float *fo = setref_fo(ws->sr, i);
+
+		for (r = 0; r < B; r++) {
+			float *o = fo + (size_t)r * FO_CLF;
+
+			memcpy(o, in->X + (size_t)r * GEN_XMAX,
+			       LINCLASS_DMAX * sizeof *o);
+			memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
+			o[LINCLASS_DMAX + in->y[r]] = 1.0f;
+			memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
+			       ws->resp + (size_t)r * LINCLASS_KMAX,
+			       LINCLASS_KMAX * sizeof *o);
+		}
+	}
+	return (float)loss;
+}
+
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		int ns, const struct gen_input *in, float *next,
 		float *batch_loss)
@@ -448,7 +529,8 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		gain = (float)(in[i].B / (in[i].rows_seen + in[i].B));
 		if (g->cfg.kind == GEN_CLF) {
 			AM_ASSERT(in[i].y && in[i].K >= 1 && in[i].K <= LINCLASS_KMAX);
-			l = clf_features(g, ws, i, &in[i], gain);
+			l = g->cfg.explicit_ ? eclf_features(g, p, ws, i, &in[i], gain) :
+			    clf_features(g, ws, i, &in[i], gain);
 		} else if (g->cfg.kind == GEN_MOG)
 			l = mog_features(g, ws, i, &in[i], gain);
 		else
@@ -481,6 +563,9 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 	int j;
 
 	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
+	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_)
+		return mlp_xent(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, K,
+				Qy, w, dstate, NULL);
 	if (g->cfg.kind == GEN_CLF) {
 		l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
 		for (j = 0; j < LINCLASS_P; j++)
@@ -543,7 +628,11 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
 	}
 	if (loss_after) {
-		if (g->cfg.kind == GEN_CLF) {
+		if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
+			*loss_after = (float)mlp_xent(&g->f, p, NULL, ws->mw, B, X,
+						      GEN_XMAX, cur, 0, K, y, 1.0f,
+						      NULL, NULL);
+		} else if (g->cfg.kind == GEN_CLF) {
 			*loss_after = (float)linclass_loss(cur, D, K, X, y, B, 0.0f,
 							   NULL, NULL);
 		} else if (g->cfg.kind == GEN_MOG) {
@@ -561,15 +650,33 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	return AM_OK;
 }
 
-int gen_predict_probs(const struct gen *g, const float *state, const float *X,
-		      int n, int D, int K, float *probs)
+int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
+		      const float *state, const float *X, int n, int D, int K,
+		      float *probs)
 {
 	int i, k;
 
 	if (g->cfg.kind != GEN_CLF || D < 1 || D > g->dx || K < 2 ||
 	    K > LINCLASS_KMAX || n < 0)
 		return AM_EINVAL;
-	linclass_logits(state, D, K, X, n, probs);
+	if (g->cfg.explicit_) {
+		int rows = mlp_ws_rows(ws->mw);
+
+		for (i = 0; i < n; i += rows) {
+			int m = n - i < rows ? n - i : rows, r;
+
+			for (r = 0; r < m; r++)
+				memcpy(ws->zrow + (size_t)r * g->cfg.Z, state,
+				       (size_t)g->cfg.Z * sizeof *state);
+			mlp_forward(&g->f, p, ws->mw, m, X + (size_t)i * GEN_XMAX,
+				    GEN_XMAX, ws->zrow, probs + (size_t)i * LINCLASS_KMAX);
+		}
+		for (i = 0; i < n; i++)
+			for (k = K; k < LINCLASS_KMAX; k++)
+				probs[(size_t)i * LINCLASS_KMAX + k] = -INFINITY;
+	} else {
+		linclass_logits(state, D, K, X, n, probs);
+	}
 	for (i = 0; i < n; i++) {
 		float *q = probs + (size_t)i * LINCLASS_KMAX, m = q[0];
 		double z = 0.0;

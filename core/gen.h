@@ -18,6 +18,15 @@
  *             obs (no EM features, no skip), grad (no observation
  *             tokens), both.  Sampling is exact; log-density is exact.
  *
+ *   GEN_CLF   classification, parametric: the state is a softmax linear
+ *             classifier (linclass.h), one state token per class (its
+ *             weights and bias).  Observation tokens: x, the one-hot
+ *             label, the predicted probabilities.  The skip path takes
+ *             the batch gradient.  Explicit (explicit_ = 1): the state is
+ *             a task latent z (Z floats, tokens of 8) and the classifier
+ *             a learned MLP f(x, z) -> logits (mlp.h), trained jointly;
+ *             the gradient features are d(batch loss)/dz through f.
+ *
  *   GEN_FLOW  explicit.  The state is a task latent z (Z floats, Z/8
  *             tokens of 8); a velocity network v(x_t, t, z) (velo.h) is
  *             trained jointly with the refiner.  Observation tokens: x.
@@ -44,6 +53,7 @@
 #include "hershey.h"
 #include "layout.h"
 #include "linclass.h"
+#include "mlp.h"
 #include "mog.h"
 #include "rng.h"
 #include "setref.h"
@@ -74,7 +84,10 @@ struct gen_config {
 	int passes;			/* refinement passes per mini-batch */
 	int bmax;			/* rows per mini-batch */
 	int ksteps;			/* trained horizon (counters clamp there) */
-	int Z, vH, vL;			/* flow: latent, velocity width, layers */
+	int explicit_;			/* clf: 1 for the explicit regime */
+	int Z, vH, vL;			/* flow, explicit clf: latent, the
+					 * velocity or predictor network's
+					 * width and layers */
 	int flow_steps;			/* flow: sampler steps */
 };
 
@@ -84,6 +97,7 @@ struct gen {
 	int dx;				/* row width: GEN_DMAX, or GEN_XMAX (clf) */
 	struct setref sr;
 	struct velo ve;			/* GEN_FLOW only */
+	struct mlp f;			/* explicit GEN_CLF: f(x, z) */
 	size_t init;			/* learned initial state (nstate) */
 };
 
@@ -150,10 +164,12 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	     float *state, const float *X, const int *y, int B, int D, int K,
 	     double rows_seen, float *loss_before, float *loss_after);
 
-/* CLF: class probabilities of n rows (n x LINCLASS_KMAX, 0 past K).
+/* CLF: class probabilities of n rows (n x LINCLASS_KMAX, 0 past K); ws
+ * is used by the explicit regime only (may be NULL for the parametric).
  * AM_EINVAL for the other kinds. */
-int gen_predict_probs(const struct gen *g, const float *state, const float *X,
-		      int n, int D, int K, float *probs);
+int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
+		      const float *state, const float *X, int n, int D, int K,
+		      float *probs);
 
 /* MOG: log-density of n rows.  AM_EINVAL for FLOW. */
 int gen_log_density(const struct gen *g, const float *state, const float *X,

@@ -114,7 +114,7 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 			       c->tasks.src == GEN_SRC_LETTERS ? "letters" :
 			       c->tasks.src == GEN_SRC_LINCLASS ? "linclass" : "images",
 		"kind", gen_kind_name(g->kind),
-		"regime", g->kind == GEN_FLOW ? "explicit" : "parametric",
+		"regime", g->kind == GEN_FLOW || g->explicit_ ? "explicit" : "parametric",
 		"variant", gen_variant_name(g->variant),
 		"max_dim", gen_source_dx(c->tasks.src),
 		"outputs", g->kind == GEN_CLF ? LINCLASS_KMAX : 0,
@@ -271,6 +271,17 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 	}
 	if (c->kind == GEN_CLF) {
 		struct linclass_family *f = &m->gtasks.cfam;
+		char regime[16];
+
+		if (get_str(m->header, "regime", regime, sizeof regime, err, errlen))
+			return -1;
+		if (strcmp(regime, "parametric") && strcmp(regime, "explicit")) {
+			snprintf(err, errlen, "header: unknown regime '%s'", regime);
+			return -1;
+		}
+		c->explicit_ = !strcmp(regime, "explicit");
+		if (gen_config_check(c, err, errlen) != AM_OK)
+			return -1;
 
 		linclass_family_default(f);
 		m->gtasks.src = !strcmp(m->family, "images") ? GEN_SRC_IMAGES :
@@ -491,6 +502,7 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	m->az.bmax = m->cfg.bmax;
 	m->az.has_y = 1;
 	m->az.has_mean = 1;
+	m->az.standardize = 1;
 	m->az.impl = m->impl;
 	m->az.p = m->p;
 	return 0;

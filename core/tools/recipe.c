@@ -117,6 +117,9 @@ static const struct key ckeys[] = {
 	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
 	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
 	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
+	{ "latent", K_INT, GCFG(gen.Z), 8, 256 },
+	{ "predictor_width", K_INT, GCFG(gen.vH), 8, 1024 },
+	{ "predictor_layers", K_INT, GCFG(gen.vL), 1, 8 },
 	{ "population", K_INT, GCFG(pop), 1, 65536 },
 	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
 	{ "queries", K_INT, GCFG(nq), 2, 1024 },
@@ -214,6 +217,15 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 		}
 		return 0;
 	case K_REGIME:
+		if (r->gen && r->gcfg.gen.kind == GEN_CLF) {
+			if (!strcmp(v, "parametric") || !strcmp(v, "explicit")) {
+				r->gcfg.gen.explicit_ = !strcmp(v, "explicit");
+				return 0;
+			}
+			snprintf(msg, msglen, "regime '%s' is not available for "
+				 "classification (parametric, explicit)", v);
+			return -1;
+		}
 		if (strcmp(v, !r->gen || r->gcfg.gen.kind != GEN_FLOW ?
 			   "parametric" : "explicit")) {
 			snprintf(msg, msglen, "regime '%s' is not available for this "
