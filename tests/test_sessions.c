@@ -257,7 +257,7 @@ static void test_state_sizes(void **state)
 	for (i = 0; i < 3; i++) {
 		static const int sizes[3] = { SCALER_FLOATS, SESSIONS_BLOB_MAX + 1, 10 + SCALER_FLOATS };
 
-		snprintf(ss.id, sizeof ss.id, "0000000000000000000000000000000%d", i);
+		snprintf(ss.id, sizeof ss.id, "%032d", i);
 		ss.nstate = sizes[i];
 		scaler_pack(&v.sc, blob + sizes[i] - SCALER_FLOATS);
 		if (i == 2)
