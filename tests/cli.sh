@@ -225,6 +225,24 @@ check "adapt --pixels --standardize names a constant feature" 0 "feature 2 is co
 check "an image model without --pixels takes features" 0 "200 rows of 2 inputs" \
 	$I --train "$tmp/ctrain.csv" --predict "$tmp/ctest.csv"
 
+# generative and classification models through train and eval
+printf 'name = tinymog\nfamily = mog\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinymog.recipe"
+check "train a tiny mixture model" 0 "wrote" "$AMORT" train "$tmp/tinymog.recipe" -o "$tmp/g.amort"
+check "eval a mixture model against EM" 0 "" "$AMORT" eval "$tmp/g.amort" --tasks 2 --no-ood --svg "$tmp/g.svg" --csv "$tmp/g.csv"
+expect "the mixture table has its header" grep -q "| k | samples | amortizer NLL | EM NLL" "$tmp/out"
+expect "the mixture CSV has a header and 6 rows" sh -c "[ \$(wc -l <'$tmp/g.csv') -eq 7 ]"
+expect "the SVG grid is written" grep -q "<svg" "$tmp/g.svg"
+check "eval a classification model against logistic regression" 0 "" "$AMORT" eval "$tmp/c.amort" --tasks 2 --tune-tasks 1 --no-ood
+expect "the classification table has its header" grep -q "| k | rows | amortizer | full batch (L2)" "$tmp/out"
+printf 'name = x\nfamily = mog\nkmax = 9\n' >"$tmp/bad1.recipe"
+check "a mixture recipe with 9 components is refused" 1 "bad1.recipe:3: kmax wants an integer in \\[1, 8\\]" "$AMORT" train "$tmp/bad1.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = flow\ntasks = letters\n' >"$tmp/bad2.recipe"
+check "a letters recipe needs its letters" 1 "letters tasks need a 'letters' line" "$AMORT" train "$tmp/bad2.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = clf\nregime = implicit\n' >"$tmp/bad3.recipe"
+check "an unknown classification regime is refused" 1 "regime 'implicit' is not available" "$AMORT" train "$tmp/bad3.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = mog\nletters = ABC\ntasks = mixtures\nvelocity_width = 0\n' >"$tmp/bad4.recipe"
+check "a bad velocity width is refused" 1 "velocity_width wants an integer" "$AMORT" train "$tmp/bad4.recipe" -o "$tmp/x.amort"
+
 if [ "$fail" -eq 0 ]; then
 	echo "[  PASSED  ] $pass test(s)."
 else
