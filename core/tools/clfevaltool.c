@@ -106,6 +106,120 @@ static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 	b->tune.img = &it->train;
 }
 
+/* Several models side by side: the amortizer's error per model and step
+ * count next to the full-batch optimum, per block (the ablations). */
+static void print_ablation(const struct cblock *b, struct model **ms,
+			   struct clfeval_row (*rows)[CLFEVAL_KS_MAX], int nm,
+			   int nk, int B)
+{
+	int i, j;
+
+	printf("### %s\n\nHeld-out error rate after k mini-batches of %d rows, "
+	       "mean over the same tasks for every model.\n\n| k | rows |", b->title, B);
+	for (i = 0; i < nm; i++)
+		printf(" %s (%s, %s) |", ms[i]->name,
+		       ms[i]->gcfg.explicit_ ? "explicit" : "parametric",
+		       ms[i]->gcfg.variant == GEN_OBS ? "obs" :
+		       ms[i]->gcfg.variant == GEN_GRAD ? "grad" : "both");
+	printf(" full batch (L2) | SGD | Adam |\n|---|---|");
+	for (i = 0; i < nm + 3; i++)
+		printf("---|");
+	printf("\n");
+	for (j = 0; j < nk; j++) {
+		printf("| %d | %d |", rows[0][j].k, rows[0][j].k * B);
+		for (i = 0; i < nm; i++)
+			printf(" %.4f |", rows[i][j].amort);
+		printf(" %.4f | %.4f | %.4f |\n", rows[0][j].full, rows[0][j].sgd,
+		       rows[0][j].adam);
+	}
+	printf("\n");
+}
+
+int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
+{
+	long tasks = 100, tune = 16, seed = 12345, dim = 16, classes = 4;
+	struct clfeval_row (*rows)[CLFEVAL_KS_MAX];
+	struct model *mp[8];
+	struct cblock b;
+	struct clfeval_config c;
+	int i, rc = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
+			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
+				return 2;
+		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
+			if (tool_parse_long("--tune-tasks", argv[++i], 1, 10000, &tune))
+				return 2;
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
+				return 2;
+		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
+			if (tool_parse_long("--dim", argv[++i], 1, LINCLASS_DMAX, &dim))
+				return 2;
+		} else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
+			if (tool_parse_long("--classes", argv[++i], 2, LINCLASS_KMAX, &classes))
+				return 2;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "usage: amort eval CLF.amort... [--dim D] [--classes K] "
+				"[--tasks N] [--tune-tasks N] [--seed S]\n");
+			return 2;
+		}
+	}
+	for (i = 0; i < nm; i++) {
+		if (ms[i].gtasks.src != GEN_SRC_LINCLASS) {
+			fprintf(stderr, "amort eval: %s: side by side works on linclass "
+				"models\n", ms[i].name);
+			return 1;
+		}
+		if (ms[i].gcfg.bmax != ms[0].gcfg.bmax) {
+			fprintf(stderr, "amort eval: the models have different batch sizes\n");
+			return 1;
+		}
+		mp[i] = &ms[i];
+	}
+	rows = calloc((size_t)nm, sizeof *rows);
+	if (!rows) {
+		fprintf(stderr, "amort eval: out of memory\n");
+		return 1;
+	}
+	gemm_set_threads(1);
+	memset(&c, 0, sizeof c);
+	c.ntasks = (int)tasks;
+	c.tune_tasks = (int)tune;
+	c.B = ms[0].gcfg.bmax;
+	c.nk = (int)(sizeof cks / sizeof cks[0]);
+	memcpy(c.ks, cks, sizeof cks);
+	c.ntest = 500;
+	c.seed = (uint64_t)seed;
+	{
+		char t[128];
+
+		snprintf(t, sizeof t, "D = %ld, %ld classes (temperature %.2g to %.2g)",
+			 dim, classes, (double)ms[0].gtasks.cfam.temp_min,
+			 (double)ms[0].gtasks.cfam.temp_max);
+		linclass_block(&b, &ms[0], t, (int)dim, (int)dim, (int)classes,
+			       (int)classes, ms[0].gtasks.cfam.temp_min,
+			       ms[0].gtasks.cfam.temp_max);
+	}
+	for (i = 0; i < nm; i++) {
+		int r = clfeval_run(ms[i].impl, ms[i].p, &b.stream, &b.query, &b.tune,
+				    &c, rows[i]);
+
+		if (r != AM_OK) {
+			fprintf(stderr, "amort eval: %s: %s\n", ms[i].name, am_strerror(r));
+			goto out;
+		}
+	}
+	printf("## side by side: %ld tasks, %ld tuning tasks, seed %ld\n\n", tasks,
+	       tune, seed);
+	print_ablation(&b, mp, rows, nm, c.nk, c.B);
+	rc = 0;
+out:
+	free(rows);
+	return rc;
+}
+
 int tool_clfeval(struct model *m, int argc, char **argv)
 {
 	const char *csv = NULL;

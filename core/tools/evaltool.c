@@ -164,7 +164,9 @@ int tool_eval(int argc, char **argv)
 			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
 				return 2;
 		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
-			if (tool_parse_long("--dim", argv[++i], 1, LINREG_DMAX, &dim))
+			/* up to a classifier's 64; a regression model checks
+			 * its own 16 below */
+			if (tool_parse_long("--dim", argv[++i], 1, 64, &dim))
 				return 2;
 		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
 			if (tool_parse_long("--batch", argv[++i], 1, REFINER_BMAX, &batch))
@@ -177,7 +179,8 @@ int tool_eval(int argc, char **argv)
 				fprintf(stderr, "amort: --noise wants a number in (0, 100]\n");
 				return 2;
 			}
-		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "--tune-tasks") ||
+			    !strcmp(argv[i], "--classes")) && i + 1 < argc) {
 			i++;	/* classification models (clfevaltool.c) */
 		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
 			csv = argv[++i];
@@ -203,11 +206,23 @@ int tool_eval(int argc, char **argv)
 			goto out;
 		}
 	for (i = 0; i < nfiles; i++)
-		if (models[i].gen && nfiles > 1) {
-			fprintf(stderr, "amort eval: %s: a generative model is evaluated "
-				"on its own\n", files[i]);
+		if (nfiles > 1 && (models[i].gen != models[0].gen ||
+				   (models[i].gen && models[i].gcfg.kind != GEN_CLF))) {
+			fprintf(stderr, "amort eval: %s: side by side takes regression "
+				"models or classification models, not generative ones or a "
+				"mix\n", files[i]);
 			goto out;
 		}
+	if (nfiles > 1 && models[0].gen) {
+		rc = tool_clfeval_many(models, (int)nfiles, argc, argv);
+		goto out;
+	}
+	if (!models[0].gen && dim > LINREG_DMAX) {
+		fprintf(stderr, "amort eval: --dim wants an integer in [1, %d] for a "
+			"regression model\n", LINREG_DMAX);
+		rc = 2;
+		goto out;
+	}
 	if (models[0].gen) {
 		rc = models[0].gcfg.kind == GEN_CLF ? tool_clfeval(&models[0], argc, argv) :
 		     tool_geval(&models[0], argc, argv);

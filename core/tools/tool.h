@@ -18,6 +18,8 @@ struct model;
 int tool_geval(struct model *m, int argc, char **argv);
 /* `amort eval` on one classification model (clfevaltool.c). */
 int tool_clfeval(struct model *m, int argc, char **argv);
+/* `amort eval` on several linclass models side by side (the ablations). */
+int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv);
 
 /* Parses a non-negative integer option value; returns 0 and sets *out, or
  * prints a message naming the option and returns -1. */
