@@ -11,6 +11,7 @@
 
 #include "am.h"
 #include "amfile.h"
+#include "poptrain.h"
 
 struct traj {
 	struct gen_task task;
@@ -188,19 +189,10 @@ static void traj_input(const struct traj *tr, struct gen_input *in)
 	in->seed = tr->seed;
 }
 
+/* Orders trajectories by batch size so that each chunk pads little. */
 static void gentrain_plan(struct gentrain *t)
 {
-	int n = t->cfg.pop, i, j;
-
-	for (i = 0; i < n; i++)
-		t->order[i] = i;
-	for (i = 1; i < n; i++) {
-		int v = t->order[i];
-
-		for (j = i; j > 0 && t->pop[t->order[j - 1]].B > t->pop[v].B; j--)
-			t->order[j] = t->order[j - 1];
-		t->order[j] = v;
-	}
+	poptrain_order_by(t->order, &t->pop[0].B, sizeof *t->pop, t->cfg.pop);
 }
 
 void gentrain_free(struct gentrain *t)
@@ -377,44 +369,30 @@ void gentrain_shard(struct gentrain *t, int s)
 	}
 }
 
-static float gentrain_lr(const struct gentrain_config *c, long it)
-{
-	double frac;
-
-	if (it < c->warmup)
-		return c->lr * (float)(it + 1) / (float)c->warmup;
-	if (c->iters <= c->warmup)
-		return c->lr;
-	frac = (double)(it - c->warmup) / (double)(c->iters - c->warmup);
-	if (frac > 1.0)
-		frac = 1.0;
-	return c->lr_min + 0.5f * (c->lr - c->lr_min) *
-	       (float)(1.0 + cos(3.141592653589793 * frac));
-}
-
 int gentrain_apply(struct gentrain *t, double *loss)
 {
 	size_t n = t->lay.total, j;
 	double total;
+	const float *parts[GENTRAIN_SHARDS_MAX];
 	int s, i;
 
-	for (s = 0; s < t->cfg.shards; s++)
+	for (s = 0; s < t->cfg.shards; s++) {
 		if (t->sh[s].failed)
 			return AM_ENUMERIC;
-	memcpy(t->dp, t->sh[0].dp, n * sizeof *t->dp);
-	total = t->sh[0].loss;
-	for (s = 1; s < t->cfg.shards; s++) {
-		for (j = 0; j < n; j++)
-			t->dp[j] += t->sh[s].dp[j];
-		total += t->sh[s].loss;
+		parts[s] = t->sh[s].dp;
 	}
+	poptrain_sum(t->dp, parts, t->cfg.shards, n);
+	total = t->sh[0].loss;
+	for (s = 1; s < t->cfg.shards; s++)
+		total += t->sh[s].loss;
 	total /= t->cfg.pop;
 	if (!isfinite(total))
 		return AM_ENUMERIC;
 	for (j = 0; j < n; j++)
 		if (!isfinite(t->dp[j]))
 			return AM_ENUMERIC;
-	t->opt.lr = gentrain_lr(&t->cfg, t->it);
+	t->opt.lr = poptrain_lr(t->cfg.lr, t->cfg.lr_min, t->cfg.warmup,
+				 t->cfg.iters, t->it);
 	adam_step(&t->opt, t->p, t->dp, t->decay);
 	for (i = 0; i < t->cfg.pop; i++)
 		traj_advance(t, &t->pop[i], t->next + (size_t)i * t->g.nstate);
@@ -452,28 +430,6 @@ const float *gentrain_params(const struct gentrain *t)
 #define TRAJ_FIXED (4 * TRAJ_INTS + 4 * 4 + 4 + MOG_P + LINCLASS_P + 1)
 #define COUNTERS (4 + 4 + 16)
 
-static void put_u64(float *f, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		f[i] = (float)((v >> (16 * i)) & 0xffff);
-}
-
-static int get_u64(const float *f, uint64_t *v)
-{
-	uint64_t r = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		if (!(f[i] >= 0.0f && f[i] <= 65535.0f) || f[i] != floorf(f[i]))
-			return -1;
-		r |= (uint64_t)f[i] << (16 * i);
-	}
-	*v = r;
-	return 0;
-}
-
 static size_t traj_dx(const struct gentrain *t)
 {
 	return (size_t)gen_source_dx(t->cfg.tasks.src);
@@ -497,10 +453,10 @@ static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
 	for (i = 0; i < LINCLASS_KMAX; i++)
 		v[8 + i] = (uint64_t)tr->task.cls[i];
 	for (i = 0; i < TRAJ_INTS; i++, f += 4)
-		put_u64(f, v[i]);
+		poptrain_put_u64(f, v[i]);
 	for (i = 0; i < 4; i++, f += 4)
-		put_u64(f, tr->rng.s[i]);
-	put_u64(f, tr->seed);
+		poptrain_put_u64(f, tr->rng.s[i]);
+	poptrain_put_u64(f, tr->seed);
 	f += 4;
 	memcpy(f, tr->task.theta, MOG_P * sizeof *f);
 	f += MOG_P;
@@ -523,12 +479,12 @@ static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f
 		      t->cfg.tasks.img->nclass : LINCLASS_KMAX;
 
 	for (i = 0; i < TRAJ_INTS; i++, f += 4)
-		if (get_u64(f, &v[i]))
+		if (poptrain_get_u64(f, &v[i]))
 			return -1;
 	for (i = 0; i < 4; i++, f += 4)
-		if (get_u64(f, &tr->rng.s[i]))
+		if (poptrain_get_u64(f, &tr->rng.s[i]))
 			return -1;
-	if (get_u64(f, &tr->seed))
+	if (poptrain_get_u64(f, &tr->seed))
 		return -1;
 	f += 4;
 	for (i = 0; i < LINCLASS_KMAX; i++)
@@ -614,10 +570,10 @@ int gentrain_save_checkpoint(const struct gentrain *t, const char *path,
 	for (i = 0; i < t->cfg.pop; i++)
 		traj_pack(t, &t->pop[i], f + (size_t)i * traj_floats(t));
 	f = buf + layout_find(&l, "ckpt.counters")->offset;
-	put_u64(f, (uint64_t)t->it);
-	put_u64(f + 4, (uint64_t)t->opt.t);
+	poptrain_put_u64(f, (uint64_t)t->it);
+	poptrain_put_u64(f + 4, (uint64_t)t->opt.t);
 	for (i = 0; i < 4; i++)
-		put_u64(f + 8 + 4 * i, t->rng.s[i]);
+		poptrain_put_u64(f + 8 + 4 * i, t->rng.s[i]);
 	rc = amfile_write(path, header, &l, buf, err, errlen);
 	free(buf);
 	layout_free(&l);
@@ -657,9 +613,11 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 	if (rc != AM_OK)
 		goto out;
 	c = buf + layout_find(&l, "ckpt.counters")->offset;
-	if (get_u64(c, &it) || get_u64(c + 4, &at) || get_u64(c + 8, &rs[0]) ||
-	    get_u64(c + 12, &rs[1]) || get_u64(c + 16, &rs[2]) ||
-	    get_u64(c + 20, &rs[3]) || it > (uint64_t)t->cfg.iters) {
+	if (poptrain_get_u64(c, &it) || poptrain_get_u64(c + 4, &at) ||
+	    poptrain_get_u64(c + 8, &rs[0]) ||
+	    poptrain_get_u64(c + 12, &rs[1]) ||
+	    poptrain_get_u64(c + 16, &rs[2]) ||
+	    poptrain_get_u64(c + 20, &rs[3]) || it > (uint64_t)t->cfg.iters) {
 		rc = AM_EFORMAT;
 		snprintf(err, errlen, "checkpoint counters are corrupt");
 		goto out;

@@ -10,6 +10,7 @@
 
 #include "am.h"
 #include "amfile.h"
+#include "poptrain.h"
 
 /* One trajectory in flight. */
 struct traj {
@@ -203,18 +204,7 @@ static void traj_input(const struct traj *tr, struct refiner_input *in)
 /* Orders trajectories by batch size so that each chunk pads little. */
 static void trainer_plan(struct trainer *t)
 {
-	int n = t->cfg.pop, i, j;
-
-	for (i = 0; i < n; i++)
-		t->order[i] = i;
-	/* insertion sort by B, stable: deterministic and n is small */
-	for (i = 1; i < n; i++) {
-		int v = t->order[i];
-
-		for (j = i; j > 0 && t->pop[t->order[j - 1]].B > t->pop[v].B; j--)
-			t->order[j] = t->order[j - 1];
-		t->order[j] = v;
-	}
+	poptrain_order_by(t->order, &t->pop[0].B, sizeof *t->pop, t->cfg.pop);
 }
 
 void trainer_free(struct trainer *t)
@@ -362,39 +352,24 @@ void trainer_shard(struct trainer *t, int s)
 	}
 }
 
-static float trainer_lr(const struct trainer_config *c, long it)
-{
-	double frac;
-
-	if (it < c->warmup)
-		return c->lr * (float)(it + 1) / (float)c->warmup;
-	if (c->iters <= c->warmup)
-		return c->lr;
-	frac = (double)(it - c->warmup) / (double)(c->iters - c->warmup);
-	if (frac > 1.0)
-		frac = 1.0;
-	return c->lr_min + 0.5f * (c->lr - c->lr_min) *
-	       (float)(1.0 + cos(3.141592653589793 * frac));
-}
-
 int trainer_apply(struct trainer *t, double *loss)
 {
 	size_t n = t->lay.total, j;
 	float ds[REFINER_S], s0[REFINER_S];
 	float w = 1.0f / (float)t->cfg.pop;
 	double total = 0.0;
+	const float *parts[TRAINER_SHARDS_MAX];
 	int s, i;
 
-	for (s = 0; s < t->cfg.shards; s++)
+	for (s = 0; s < t->cfg.shards; s++) {
 		if (t->sh[s].failed)
 			return AM_ENUMERIC;
-	memcpy(t->dp, t->sh[0].dp, n * sizeof *t->dp);
-	total = t->sh[0].loss;
-	for (s = 1; s < t->cfg.shards; s++) {
-		for (j = 0; j < n; j++)
-			t->dp[j] += t->sh[s].dp[j];
-		total += t->sh[s].loss;
+		parts[s] = t->sh[s].dp;
 	}
+	poptrain_sum(t->dp, parts, t->cfg.shards, n);
+	total = t->sh[0].loss;
+	for (s = 1; s < t->cfg.shards; s++)
+		total += t->sh[s].loss;
 	/* the learned initial state, on every trajectory's task */
 	refiner_initial_state(&t->ref, t->p, s0);
 	for (i = 0; i < t->cfg.pop; i++) {
@@ -408,7 +383,8 @@ int trainer_apply(struct trainer *t, double *loss)
 	for (j = 0; j < n; j++)
 		if (!isfinite(t->dp[j]))
 			return AM_ENUMERIC;
-	t->opt.lr = trainer_lr(&t->cfg, t->it);
+	t->opt.lr = poptrain_lr(t->cfg.lr, t->cfg.lr_min, t->cfg.warmup,
+				 t->cfg.iters, t->it);
 	adam_step(&t->opt, t->p, t->dp, t->decay);
 	for (i = 0; i < t->cfg.pop; i++)
 		traj_advance(t, &t->pop[i], t->next + (size_t)i * REFINER_S);
@@ -446,28 +422,6 @@ const float *trainer_params(const struct trainer *t)
 #define TRAJ_FIXED (1 + LINREG_P + 1 + 1 + LINREG_DMAX + 16 + REFINER_S + 4)
 #define COUNTERS (4 + 4 + 16)
 
-static void put_u64(float *f, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		f[i] = (float)((v >> (16 * i)) & 0xffff);
-}
-
-static int get_u64(const float *f, uint64_t *v)
-{
-	uint64_t r = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		if (!(f[i] >= 0.0f && f[i] <= 65535.0f) || f[i] != floorf(f[i]))
-			return -1;
-		r |= (uint64_t)f[i] << (16 * i);
-	}
-	*v = r;
-	return 0;
-}
-
 static size_t traj_floats(const struct trainer *t)
 {
 	return TRAJ_FIXED + (size_t)t->cfg.ref.bmax * (LINREG_DMAX + 1);
@@ -486,7 +440,7 @@ static void traj_pack(const struct trainer *t, const struct traj *tr, float *f)
 	memcpy(f, tr->task.mu, LINREG_DMAX * sizeof *f);
 	f += LINREG_DMAX;
 	for (i = 0; i < 4; i++, f += 4)
-		put_u64(f, tr->rng.s[i]);
+		poptrain_put_u64(f, tr->rng.s[i]);
 	memcpy(f, tr->state, REFINER_S * sizeof *f);
 	f += REFINER_S;
 	*f++ = (float)tr->B;
@@ -511,7 +465,7 @@ static int traj_unpack(const struct trainer *t, struct traj *tr, const float *f)
 	memcpy(tr->task.mu, f, LINREG_DMAX * sizeof *f);
 	f += LINREG_DMAX;
 	for (i = 0; i < 4; i++, f += 4)
-		if (get_u64(f, &tr->rng.s[i]))
+		if (poptrain_get_u64(f, &tr->rng.s[i]))
 			return -1;
 	memcpy(tr->state, f, REFINER_S * sizeof *f);
 	f += REFINER_S;
@@ -571,10 +525,10 @@ int trainer_save_checkpoint(const struct trainer *t, const char *path,
 	for (i = 0; i < t->cfg.pop; i++)
 		traj_pack(t, &t->pop[i], f + (size_t)i * traj_floats(t));
 	f = buf + layout_find(&l, "ckpt.counters")->offset;
-	put_u64(f, (uint64_t)t->it);
-	put_u64(f + 4, (uint64_t)t->opt.t);
+	poptrain_put_u64(f, (uint64_t)t->it);
+	poptrain_put_u64(f + 4, (uint64_t)t->opt.t);
 	for (i = 0; i < 4; i++)
-		put_u64(f + 8 + 4 * i, t->rng.s[i]);
+		poptrain_put_u64(f + 8 + 4 * i, t->rng.s[i]);
 	rc = amfile_write(path, header, &l, buf, err, errlen);
 	free(buf);
 	layout_free(&l);
@@ -617,9 +571,11 @@ int trainer_load_checkpoint(struct trainer *t, const char *path, char *err,
 	if (rc != AM_OK)
 		goto out;
 	c = buf + layout_find(&l, "ckpt.counters")->offset;
-	if (get_u64(c, &it) || get_u64(c + 4, &at) || get_u64(c + 8, &rs[0]) ||
-	    get_u64(c + 12, &rs[1]) || get_u64(c + 16, &rs[2]) ||
-	    get_u64(c + 20, &rs[3]) || it > (uint64_t)t->cfg.iters) {
+	if (poptrain_get_u64(c, &it) || poptrain_get_u64(c + 4, &at) ||
+	    poptrain_get_u64(c + 8, &rs[0]) ||
+	    poptrain_get_u64(c + 12, &rs[1]) ||
+	    poptrain_get_u64(c + 16, &rs[2]) ||
+	    poptrain_get_u64(c + 20, &rs[3]) || it > (uint64_t)t->cfg.iters) {
 		rc = AM_EFORMAT;
 		snprintf(err, errlen, "checkpoint counters are corrupt");
 		goto out;
