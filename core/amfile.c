@@ -425,26 +425,21 @@ static void sync_parent(const char *path, char *dir)
 	close(fd);
 }
 
-int amfile_write(const char *path, const char *header, const struct layout *lay,
-		 const float *data, char *err, size_t errlen)
+int amfile_write_atomic(const char *path, const void *buf, size_t len,
+			char *err, size_t errlen)
 {
-	unsigned char *buf = NULL;
 	char *tmp = NULL;
 	char etext[128];
-	size_t len, plen;
+	size_t plen;
 	int fd = -1, created = 0, e, rc;
 
 	if (!path || !*path)
 		return fail(err, errlen, AM_EINVAL, "missing path");
-	rc = encode(header, lay, data, &buf, &len, err, errlen);
-	if (rc != AM_OK)
-		goto out;
+	AM_ASSERT(buf || len == 0);
 	plen = strlen(path);
 	tmp = malloc(plen + sizeof ".tmp");
-	if (!tmp) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for a path");
-		goto out;
-	}
+	if (!tmp)
+		return fail(err, errlen, AM_ENOMEM, "no memory for a path");
 	memcpy(tmp, path, plen);
 	memcpy(tmp + plen, ".tmp", sizeof ".tmp");
 
@@ -485,7 +480,94 @@ out:
 	if (created)
 		unlink(tmp);
 	free(tmp);
+	return rc;
+}
+
+int amfile_write(const char *path, const char *header, const struct layout *lay,
+		 const float *data, char *err, size_t errlen)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (!path || !*path)
+		return fail(err, errlen, AM_EINVAL, "missing path");
+	rc = encode(header, lay, data, &buf, &len, err, errlen);
+	if (rc != AM_OK)
+		return rc;
+	rc = amfile_write_atomic(path, buf, len, err, errlen);
 	free(buf);
+	return rc;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+int amfile_slurp(const char *path, size_t max_bytes, unsigned char **buf,
+		 size_t *len, char *err, size_t errlen)
+{
+	unsigned char *p = NULL;
+	char etext[128];
+	struct stat st;
+	size_t size, got = 0;
+	ssize_t r;
+	int fd, flags, rc;
+
+	AM_ASSERT(path && buf && len);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
+	 * refuses it.  The flag is cleared again before reading. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, AM_EIO, "cannot open %s: %s", path,
+			    errno_text(errno, etext, sizeof etext));
+	if (fstat(fd, &st) != 0) {
+		rc = fail(err, errlen, AM_EIO, "cannot stat %s: %s", path,
+			  errno_text(errno, etext, sizeof etext));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = fail(err, errlen, AM_EIO, "%s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
+		rc = fail(err, errlen, AM_ELIMIT,
+			  "%s is %jd bytes, the limit is %zu", path,
+			  (intmax_t)st.st_size, max_bytes);
+		goto out;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+		rc = fail(err, errlen, AM_EIO, "cannot set %s blocking: %s", path,
+			  errno_text(errno, etext, sizeof etext));
+		goto out;
+	}
+	size = (size_t)st.st_size;
+	p = malloc(size ? size : 1);
+	if (!p) {
+		rc = fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", size);
+		goto out;
+	}
+	/* A file that shrinks while we read comes back short (and decodes as
+	 * truncated); one that grows is read up to its size at fstat. */
+	while (got < size) {
+		r = read(fd, p + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = fail(err, errlen, AM_EIO, "cannot read %s: %s", path,
+				  errno_text(errno, etext, sizeof etext));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	*buf = p;
+	*len = got;
+	p = NULL;
+	rc = AM_OK;
+out:
+	close(fd);
+	free(p);
 	return rc;
 }
 
@@ -780,66 +862,14 @@ out:
 int amfile_read(const char *path, struct amfile *out, char *err, size_t errlen)
 {
 	unsigned char *buf = NULL;
-	char etext[128];
-	struct stat st;
-	size_t size, got = 0;
-	ssize_t r;
-	int fd = -1, flags, rc;
+	size_t len;
+	int rc;
 
 	AM_ASSERT(path && out);
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
-	 * refuses it.  The flag is cleared again before reading. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot open %s: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot stat %s: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, AM_EIO, "%s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size < 0 || (uintmax_t)st.st_size > AMFILE_BYTES_MAX) {
-		rc = fail(err, errlen, AM_ELIMIT,
-			  "%s is %jd bytes, the limit is %zu", path,
-			  (intmax_t)st.st_size, AMFILE_BYTES_MAX);
-		goto out;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot set %s blocking: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	size = (size_t)st.st_size;
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", size);
-		goto out;
-	}
-	/* A file that shrinks while we read decodes as truncated. */
-	while (got < size) {
-		r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = fail(err, errlen, AM_EIO, "cannot read %s: %s", path,
-				  errno_text(errno, etext, sizeof etext));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = amfile_decode(buf, got, out, err, errlen);
-out:
-	if (fd >= 0)
-		close(fd);
+	rc = amfile_slurp(path, AMFILE_BYTES_MAX, &buf, &len, err, errlen);
+	if (rc != AM_OK)
+		return rc;
+	rc = amfile_decode(buf, len, out, err, errlen);
 	free(buf);
 	return rc;
 }

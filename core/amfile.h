@@ -88,6 +88,33 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
  */
 int amfile_read(const char *path, struct amfile *out, char *err, size_t errlen);
 
+/*
+ * Reads the whole regular file at path into a new buffer: on success *buf
+ * is a new allocation of *len bytes (at least one byte is allocated, so
+ * *buf is never NULL) that the caller frees with free().  The file is
+ * treated as untrusted input: a FIFO or device is refused without blocking
+ * (AM_EIO, "... is not a regular file") and a file over max_bytes is
+ * refused before anything is allocated (AM_ELIMIT).  A missing or
+ * unreadable file is AM_EIO; AM_ENOMEM when the buffer cannot be had.  A
+ * file that shrinks while it is read comes back short; one that grows is
+ * read up to its size when opened.  *buf and *len are written only on
+ * success; on failure err (may be NULL) receives a message naming path.
+ * Shared by every reader of files in core (model, image set, font).
+ */
+int amfile_slurp(const char *path, size_t max_bytes, unsigned char **buf,
+		 size_t *len, char *err, size_t errlen);
+
+/*
+ * Writes len bytes at buf (borrowed) to path atomically: they go to
+ * "path.tmp" (never through a symlink there), which is fsync'd and renamed
+ * over path, then the directory is synced (best effort).  Returns AM_OK;
+ * AM_EINVAL for a missing path; AM_ENOMEM; AM_EIO if a file operation fails
+ * (path.tmp is then removed and path is untouched).  On failure err (may
+ * be NULL) receives a message naming the file.
+ */
+int amfile_write_atomic(const char *path, const void *buf, size_t len,
+			char *err, size_t errlen);
+
 /* Releases what f owns and empties it.  NULL-safe and idempotent. */
 void amfile_free(struct amfile *f);
 

@@ -9,18 +9,15 @@
  */
 #include "hershey.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "am.h"
+#include "amfile.h"
 
 /* The letter family's fonts, one per distinct letter set (see hershey.h). */
 static const char *const font_names[] = {
@@ -54,14 +51,6 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 		va_end(ap);
 	}
 	return status;
-}
-
-/* Fills buf with the text of errno value e (thread-safe, XSI form). */
-static const char *errno_text(int e, char *buf, size_t n)
-{
-	if (strerror_r(e, buf, n) != 0)
-		snprintf(buf, n, "error %d", e);
-	return buf;
 }
 
 int hershey_letter_index(int c)
@@ -465,76 +454,12 @@ int hershey_parse(const char *text, size_t len, const char *name,
 		     errlen);
 }
 
-/* ---- files -------------------------------------------------------------- */
-
-/*
- * Reads the regular file at path, at most HERSHEY_FILE_MAX bytes, into buf
- * (which holds that many) and its length into *got.  Returns AM_OK,
- * AM_EIO or AM_ELIMIT with a message.
- */
-static int file_read(const char *path, char *buf, size_t *got, char *err,
-		     size_t errlen)
-{
-	char etext[128];
-	struct stat st;
-	size_t size, n = 0;
-	ssize_t r;
-	int fd, flags, rc = AM_OK;
-
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
-	 * refuses it.  The flag is cleared again before reading. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, errlen, AM_EIO, "cannot open %s: %s", path,
-			    errno_text(errno, etext, sizeof etext));
-	if (fstat(fd, &st) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot stat %s: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, AM_EIO, "%s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size < 0 || (uintmax_t)st.st_size > HERSHEY_FILE_MAX) {
-		rc = fail(err, errlen, AM_ELIMIT, "%s is %jd bytes, the limit is %zu",
-			  path, (intmax_t)st.st_size, HERSHEY_FILE_MAX);
-		goto out;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot set %s blocking: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	/* A file that shrinks while we read parses as truncated; one that
-	 * grows is read up to its size at fstat. */
-	size = (size_t)st.st_size;
-	while (n < size) {
-		r = read(fd, buf + n, size - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = fail(err, errlen, AM_EIO, "cannot read %s: %s", path,
-				  errno_text(errno, etext, sizeof etext));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*got = n;
-out:
-	close(fd);
-	return rc;
-}
-
 int hershey_load(const char *dir, struct hershey_set *out, char *err,
 		 size_t errlen)
 {
 	struct hershey_set s = { 0, NULL };
 	char path[4096];
-	char *buf = NULL;
+	unsigned char *buf = NULL;
 	size_t got = 0;
 	int i, k, w, rc = AM_OK;
 
@@ -542,8 +467,7 @@ int hershey_load(const char *dir, struct hershey_set *out, char *err,
 	if (!dir)
 		dir = HERSHEY_DIR;
 	s.font = calloc(HERSHEY_NFONTS, sizeof *s.font);
-	buf = malloc(HERSHEY_FILE_MAX);
-	if (!s.font || !buf) {
+	if (!s.font) {
 		rc = fail(err, errlen, AM_ENOMEM, "no memory to load the fonts");
 		goto out;
 	}
@@ -555,10 +479,14 @@ int hershey_load(const char *dir, struct hershey_set *out, char *err,
 				  strlen(dir));
 			goto out;
 		}
-		rc = file_read(path, buf, &got, err, errlen);
+		/* A file that shrinks while it is read parses as truncated. */
+		rc = amfile_slurp(path, HERSHEY_FILE_MAX, &buf, &got, err, errlen);
 		if (rc != AM_OK)
 			goto out;
-		rc = parse(buf, got, font_names[i], path, &s.font[i], err, errlen);
+		rc = parse((const char *)buf, got, font_names[i], path, &s.font[i],
+			   err, errlen);
+		free(buf);
+		buf = NULL;
 		if (rc != AM_OK)
 			goto out;
 		s.nfonts = i + 1;

@@ -7,15 +7,11 @@
  */
 #include "imgset.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "am.h"
 #include "amfile.h"
@@ -42,14 +38,6 @@ static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
 		va_end(ap);
 	}
 	return status;
-}
-
-/* Fills buf with the text of errno value e (thread-safe, XSI form). */
-static const char *errno_text(int e, char *buf, size_t n)
-{
-	if (strerror_r(e, buf, n) != 0)
-		snprintf(buf, n, "error %d", e);
-	return buf;
 }
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -185,86 +173,21 @@ int imgset_encode(const struct imgset *s, unsigned char **buf, size_t *len)
 	return AM_OK;
 }
 
-/* Writes all len bytes to fd, riding out short writes and EINTR.  Returns
- * 0 or an errno value. */
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, p, len < ((size_t)1 << 30) ? len : ((size_t)1 << 30));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int imgset_write(const char *path, const struct imgset *s, char *err,
 		 size_t errlen)
 {
 	unsigned char *buf = NULL;
-	char *tmp = NULL;
-	char etext[128];
-	size_t len, plen;
-	int fd = -1, created = 0, e, rc;
+	size_t len;
+	int rc;
 
 	if (!path || !*path)
 		return fail(err, errlen, AM_EINVAL, "missing path");
 	rc = imgset_encode(s, &buf, &len);
-	if (rc != AM_OK) {
-		fail(err, errlen, rc, "cannot encode the data set: %s",
-		     rc == AM_EINVAL ? "a size or label is out of range" :
-		     am_strerror(rc));
-		goto out;
-	}
-	plen = strlen(path);
-	tmp = malloc(plen + sizeof ".tmp");
-	if (!tmp) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for a path");
-		goto out;
-	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp", sizeof ".tmp");
-	/* O_NOFOLLOW: a planted symlink at path.tmp must not redirect us. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot create %s: %s", tmp,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	created = 1;
-	e = write_all(fd, buf, len);
-	if (e == 0 && fsync(fd) != 0)
-		e = errno;
-	if (e != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot write %s: %s", tmp,
-			  errno_text(e, etext, sizeof etext));
-		goto out;
-	}
-	e = close(fd);
-	fd = -1;
-	if (e != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot close %s: %s", tmp,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot rename %s to %s: %s", tmp,
-			  path, errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	created = 0;
-	rc = AM_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (created)
-		unlink(tmp);
-	free(tmp);
+	if (rc != AM_OK)
+		return fail(err, errlen, rc, "cannot encode the data set: %s",
+			    rc == AM_EINVAL ? "a size or label is out of range" :
+			    am_strerror(rc));
+	rc = amfile_write_atomic(path, buf, len, err, errlen);
 	free(buf);
 	return rc;
 }
@@ -389,65 +312,14 @@ int imgset_decode(const unsigned char *buf, size_t len, struct imgset *out,
 int imgset_read(const char *path, struct imgset *out, char *err, size_t errlen)
 {
 	unsigned char *buf = NULL;
-	char etext[128];
-	struct stat st;
-	size_t size, got = 0;
-	ssize_t r;
-	int fd = -1, flags, rc;
+	size_t len;
+	int rc;
 
 	AM_ASSERT(path && out);
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
-	 * refuses it.  The flag is cleared again before reading. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot open %s: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot stat %s: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, AM_EIO, "%s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size < 0 || (uintmax_t)st.st_size > IMGSET_BYTES_MAX) {
-		rc = fail(err, errlen, AM_ELIMIT, "%s is %jd bytes, the limit is %zu",
-			  path, (intmax_t)st.st_size, IMGSET_BYTES_MAX);
-		goto out;
-	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot set %s blocking: %s", path,
-			  errno_text(errno, etext, sizeof etext));
-		goto out;
-	}
-	size = (size_t)st.st_size;
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", size);
-		goto out;
-	}
-	/* A file that shrinks while we read decodes as truncated. */
-	while (got < size) {
-		r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = fail(err, errlen, AM_EIO, "cannot read %s: %s", path,
-				  errno_text(errno, etext, sizeof etext));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	rc = imgset_decode(buf, got, out, err, errlen);
-out:
-	if (fd >= 0)
-		close(fd);
+	rc = amfile_slurp(path, IMGSET_BYTES_MAX, &buf, &len, err, errlen);
+	if (rc != AM_OK)
+		return rc;
+	rc = imgset_decode(buf, len, out, err, errlen);
 	free(buf);
 	return rc;
 }

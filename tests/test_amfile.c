@@ -888,6 +888,78 @@ static void test_read_refuses(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- the shared file helpers -------------------------------------------- */
+
+/* amfile_slurp and amfile_write_atomic on raw bytes: a round trip (empty
+ * too), the size limit, a FIFO and a directory, each refusal leaving the
+ * outputs untouched with a message naming the path. */
+static void test_slurp_write_atomic(void **state)
+{
+	static const unsigned char bytes[5] = { 0x00, 0xff, 'a', '\n', 0x7f };
+	unsigned char *buf = NULL, *sentinel = (unsigned char *)&buf;
+	char dir[64], path[128], tmp[140], err[256];
+	size_t len = 0;
+
+	(void)state;
+	tmpdir_make(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/raw.bin", dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+	assert_int_equal(amfile_write_atomic(path, bytes, sizeof bytes, err,
+					     sizeof err), AM_OK);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(amfile_slurp(path, sizeof bytes, &buf, &len, err,
+				      sizeof err), AM_OK);
+	assert_int_equal(len, sizeof bytes);
+	assert_memory_equal(buf, bytes, sizeof bytes);
+	free(buf);
+
+	/* One byte over the limit: refused by its size, outputs untouched. */
+	buf = sentinel;
+	len = 99;
+	err[0] = '\0';
+	assert_int_equal(amfile_slurp(path, sizeof bytes - 1, &buf, &len, err,
+				      sizeof err), AM_ELIMIT);
+	assert_ptr_equal(buf, sentinel);
+	assert_int_equal(len, 99);
+	assert_non_null(strstr(err, "is 5 bytes, the limit is 4"));
+
+	/* An empty file round-trips as zero bytes. */
+	assert_int_equal(amfile_write_atomic(path, NULL, 0, err, sizeof err), AM_OK);
+	buf = NULL;
+	assert_int_equal(amfile_slurp(path, 0, &buf, &len, err, sizeof err), AM_OK);
+	assert_non_null(buf);
+	assert_int_equal(len, 0);
+	free(buf);
+	assert_int_equal(unlink(path), 0);
+
+	/* Not regular files: a FIFO (not waited on) and a directory. */
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	buf = sentinel;
+	err[0] = '\0';
+	assert_int_equal(amfile_slurp(path, 1 << 20, &buf, &len, err, sizeof err),
+			 AM_EIO);
+	assert_ptr_equal(buf, sentinel);
+	assert_non_null(strstr(err, "is not a regular file"));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(amfile_slurp(dir, 1 << 20, &buf, &len, err, sizeof err),
+			 AM_EIO);
+	assert_ptr_equal(buf, sentinel);
+
+	/* A write that cannot create its temporary names it and leaves
+	 * nothing behind; a missing path is AM_EINVAL. */
+	snprintf(path, sizeof path, "%s/no-such-dir/raw.bin", dir);
+	assert_int_equal(amfile_write_atomic(path, bytes, sizeof bytes, err,
+					     sizeof err), AM_EIO);
+	assert_non_null(strstr(err, "raw.bin.tmp"));
+	assert_int_equal(amfile_write_atomic("", bytes, sizeof bytes, err,
+					     sizeof err), AM_EINVAL);
+	assert_string_equal(err, "missing path");
+
+	assert_int_equal(rmdir(dir), 0);	/* fails unless empty */
+}
+
 /* ---- binding ------------------------------------------------------------ */
 
 static void test_bind(void **state)
@@ -1058,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_write_refuses),
 		cmocka_unit_test(test_read_refuses),
+		cmocka_unit_test(test_slurp_write_atomic),
 		cmocka_unit_test(test_bind),
 		cmocka_unit_test(test_bind_mismatch),
 		cmocka_unit_test(test_free_idempotent),
