@@ -3,6 +3,7 @@
  */
 #include "amz.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ const char *amz_family_name(enum amz_family f)
 	case AMZ_MOG: return "mog";
 	case AMZ_FLOW: return "flow";
 	case AMZ_CLF: return "clf";
+	case AMZ_REG: return "reg";
 	}
 	return "?";
 }
@@ -45,6 +47,7 @@ struct amz_ws *amz_ws_new(const struct amz *a)
 	case AMZ_MOG:
 	case AMZ_FLOW:
 	case AMZ_CLF:
+	case AMZ_REG:
 		ws->gen = gen_ws_new(a->impl, 1, a->bmax);
 		if (!ws->gen)
 			goto fail;
@@ -74,13 +77,42 @@ void amz_initial_state(const struct amz *a, float *state)
 		break;
 	case AMZ_MOG:
 	case AMZ_FLOW:
-		gen_initial_state(a->impl, a->p, state);
+	case AMZ_REG:
+		if (!a->implicit)
+			gen_initial_state(a->impl, a->p, state);
 		break;
 	case AMZ_CLF:
-		gen_initial_state(a->impl, a->p, state);
+		if (!a->implicit)
+			gen_initial_state(a->impl, a->p, state);
 		state[a->nstate - 1] = (float)a->classes;
 		break;
 	}
+}
+
+/* Checks a classification batch's labels against the session's K. */
+static int labels(const struct amz *a, const float *state, const float *y,
+		  int B, int *lab)
+{
+	int K = amz_classes(a, state), i;
+
+	if (!y || K < 2)
+		return AM_EINVAL;
+	for (i = 0; i < B; i++) {
+		if (!(y[i] >= 0.0f && y[i] < (float)K) || y[i] != (float)(int)y[i])
+			return AM_EINVAL;
+		lab[i] = (int)y[i];
+	}
+	return AM_OK;
+}
+
+static int finite_all(const float *y, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(y[i]))
+			return 0;
+	return 1;
 }
 
 int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
@@ -108,36 +140,60 @@ int amz_step(const struct amz *a, struct amz_ws *ws, float *state,
 		return AM_OK;
 	}
 	case AMZ_CLF: {
-		int lab[GEN_BMAX], K = amz_classes(a, state), i;
+		int lab[GEN_BMAX];
 
-		if (!y || K < 2)
+		if (labels(a, state, y, B, lab) != AM_OK)
 			return AM_EINVAL;
-		for (i = 0; i < B; i++) {
-			if (!(y[i] >= 0.0f && y[i] < (float)K) ||
-			    y[i] != (float)(int)y[i])
-				return AM_EINVAL;
-			lab[i] = (int)y[i];
-		}
-		return gen_step(a->impl, a->p, ws->gen, state, X, lab, B, D, K,
-				rows_seen, loss_before, loss_after);
+		if (a->implicit)
+			break;
+		return gen_step(a->impl, a->p, ws->gen, state, X, lab, B, D,
+				amz_classes(a, state), rows_seen, loss_before,
+				loss_after);
 	}
+	case AMZ_REG:
+		if (!y || !finite_all(y, B))
+			return AM_EINVAL;
+		if (a->implicit)
+			break;
+		return gen_step_reg(a->impl, a->p, ws->gen, state, X, y, B, D,
+				    rows_seen, loss_before, loss_after);
 	case AMZ_MOG:
 	case AMZ_FLOW:
 		if (y)
 			return AM_EINVAL;
 		return gen_step(a->impl, a->p, ws->gen, state, X, NULL, B, D, 0,
 				rows_seen, loss_before, loss_after);
+	default:
+		return AM_EINVAL;
 	}
-	return AM_EINVAL;
+	/* implicit: the batch is valid; the session keeps no adapted state */
+	if (loss_before)
+		*loss_before = 0.0f;
+	if (loss_after)
+		*loss_after = 0.0f;
+	return AM_OK;
 }
 
 int amz_predict(const struct amz *a, const float *state, const float *X,
 		int n, int D, float *mean, float *var)
 {
-	if (a->family != AMZ_LINREG || !a->has_mean || D < 1 || D > a->dmax || n < 0)
+	struct gen_ws *ws;
+	int rc;
+
+	if (!a->has_mean || a->implicit || D < 1 || D > a->dmax || n < 0)
 		return AM_EINVAL;
-	refiner_predict(state, X, n, mean, var);
-	return AM_OK;
+	if (a->family == AMZ_LINREG) {
+		refiner_predict(state, X, n, mean, var);
+		return AM_OK;
+	}
+	if (a->family != AMZ_REG || var)
+		return AM_EINVAL;
+	ws = gen_ws_new(a->impl, 1, 1);
+	if (!ws)
+		return AM_ENOMEM;
+	rc = gen_predict_mean(a->impl, a->p, ws, state, X, n, mean);
+	gen_ws_free(ws);
+	return rc;
 }
 
 int amz_predict_probs(const struct amz *a, const float *state, const float *X,
@@ -147,7 +203,7 @@ int amz_predict_probs(const struct amz *a, const float *state, const float *X,
 	struct gen_ws *ws = NULL;
 	int rc;
 
-	if (a->family != AMZ_CLF || D < 1 || D > a->dmax || n < 0)
+	if (a->family != AMZ_CLF || a->implicit || D < 1 || D > a->dmax || n < 0)
 		return AM_EINVAL;
 	/* the explicit regime runs its predictor network: scratch for it */
 	if (g->cfg.explicit_ && !(ws = gen_ws_new(g, 1, 1)))
@@ -213,4 +269,92 @@ int amz_sample(const struct amz *a, struct amz_ws *ws, const float *state,
 	rng_seed(&r, seed);
 	gen_sample(a->impl, a->p, ws->gen, state, D, n, &r, out);
 	return AM_OK;
+}
+
+/* ---- the implicit regime ------------------------------------------------ */
+
+int amz_query_init(const struct amz *a, const float *state, int n, float *qs)
+{
+	if (!a->implicit || n < 0)
+		return AM_EINVAL;
+	gen_query_init(a->impl, a->p, n, a->family == AMZ_CLF ? amz_classes(a, state) : 0,
+		       qs);
+	return AM_OK;
+}
+
+int amz_query_step(const struct amz *a, struct amz_ws *ws, const float *state,
+		   const float *Q, int n, float *qs, const float *X,
+		   const float *y, int B, int D, double rows_seen)
+{
+	int lab[GEN_BMAX];
+
+	if (!a->implicit || n < 0 || B < 1 || B > a->bmax || D < 1 ||
+	    D > a->dmax || !y)
+		return AM_EINVAL;
+	if (n == 0)
+		return AM_OK;
+	if (a->family == AMZ_CLF) {
+		if (labels(a, state, y, B, lab) != AM_OK)
+			return AM_EINVAL;
+		return gen_query_step(a->impl, a->p, ws->gen, Q, n, qs, X, lab,
+				      NULL, B, D, amz_classes(a, state),
+				      rows_seen);
+	}
+	if (!finite_all(y, B))
+		return AM_EINVAL;
+	return gen_query_step(a->impl, a->p, ws->gen, Q, n, qs, X, NULL, y, B, D,
+			      0, rows_seen);
+}
+
+int amz_query_probs(const struct amz *a, const float *state, const float *qs,
+		    int n, float *probs)
+{
+	int K = amz_classes(a, state);
+
+	if (!a->implicit || a->family != AMZ_CLF || K < 2 || n < 0)
+		return AM_EINVAL;
+	gen_query_probs(a->impl, a->p, qs, n, K, probs);
+	return AM_OK;
+}
+
+int amz_query_mean(const struct amz *a, const float *state, const float *qs,
+		   int n, float *mean)
+{
+	(void)state;
+	if (!a->implicit || a->family != AMZ_REG || n < 0)
+		return AM_EINVAL;
+	gen_query_mean(a->impl, a->p, qs, n, mean);
+	return AM_OK;
+}
+
+float amz_query_loss(const struct amz *a, const float *state, const float *qs,
+		     const float *y, int n)
+{
+	int *lab, rc;
+	double l;
+
+	if (!a->implicit || n < 1 || !y)
+		return NAN;
+	if (a->family == AMZ_REG)
+		return finite_all(y, n) ?
+		       (float)gen_query_loss(a->impl, a->p, qs, n, 0, NULL, y) : NAN;
+	lab = malloc((size_t)n * sizeof *lab);
+	if (!lab)
+		return NAN;
+	rc = AM_OK;
+	{
+		int K = amz_classes(a, state), i;
+
+		for (i = 0; i < n && rc == AM_OK; i++) {
+			if (!(y[i] >= 0.0f && y[i] < (float)K) ||
+			    y[i] != (float)(int)y[i])
+				rc = AM_EINVAL;
+			else
+				lab[i] = (int)y[i];
+		}
+		l = rc == AM_OK ? gen_query_loss(a->impl, a->p, qs, n, K, lab, NULL) :
+		    NAN;
+	}
+	free(lab);
+	return (float)l;
 }

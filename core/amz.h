@@ -17,6 +17,8 @@
  *   mog      x only      log-density             exact
  *   flow     x only      no                      integrates the flow
  *
+ *   reg      x and y     mean                    no
+ *
  * A classification state ends with one extra float (its last, index
  * nstate - 1): the session's number of classes K (2..classes), set at creation (amz_set_classes); labels are
  * integers in [0, K).  An image model also takes rows of npix raw pixels
@@ -41,6 +43,8 @@ enum amz_family {
 	AMZ_MOG = 2,
 	AMZ_FLOW = 3,
 	AMZ_CLF = 4,
+	AMZ_REG = 5,		/* regression by a learned predictor (explicit
+				 * or implicit regime): mean only */
 };
 
 struct amz {
@@ -58,6 +62,9 @@ struct amz {
 	int standardize;	/* sessions standardize x by default */
 	const void *pca;	/* image models: struct pca (borrowed) */
 	int flow_steps;		/* integration steps of a flow's sampler */
+	int has_var;		/* predict answers a variance with the mean */
+	int implicit;		/* implicit regime: see "Implicit models" */
+	int qstate;		/* implicit: floats in one query's state */
 	const void *impl;	/* the family's refiner (borrowed) */
 	const float *p;		/* its parameters (borrowed) */
 };
@@ -122,5 +129,55 @@ int amz_log_density(const struct amz *a, const float *state, const float *X,
  */
 int amz_sample(const struct amz *a, struct amz_ws *ws, const float *state,
 	       int D, int n, uint64_t seed, float *out);
+
+/*
+ * Implicit models (implicit = 1; families clf and reg).  The state is not
+ * a task's parameters but a prediction per query point: qstate floats per
+ * query (logits, probabilities or a latent vector for clf; the mean, or a
+ * latent, for reg).  A session's own state is then only its settings (for
+ * clf, K in its last float): amz_step checks a batch exactly as for the
+ * other families and leaves the state and the losses alone (loss_before
+ * and loss_after are set to 0).  To predict at new points, a session
+ * replays its mini-batches in order: amz_query_init, then amz_query_step
+ * for each stored batch (its rows, targets and the rows seen before it),
+ * then amz_query_probs or amz_query_mean.  The cost grows with the
+ * history.  A fixed query set kept with the session is refined by
+ * amz_query_step with each new batch instead.
+ *
+ * Queries do not attend to each other, so a query's prediction does not
+ * depend on which other queries are refined with it: any n is run in
+ * chunks of the model's query capacity.
+ */
+
+/* n (>= 0) query states (n x qstate) at the learned initial prediction.
+ * AM_EINVAL unless implicit. */
+int amz_query_init(const struct amz *a, const float *state, int n, float *qs);
+
+/*
+ * Refines the states qs (n x qstate) of n query rows Q (n x dmax,
+ * zero-padded) by one mini-batch: X, y, B, D and rows_seen as for
+ * amz_step (y: targets for reg, labels in [0, K) for clf).  qs is
+ * unchanged unless AM_OK; AM_EINVAL (not implicit, sizes, labels) or
+ * AM_ENUMERIC.
+ */
+int amz_query_step(const struct amz *a, struct amz_ws *ws, const float *state,
+		   const float *Q, int n, float *qs, const float *X,
+		   const float *y, int B, int D, double rows_seen);
+
+/* clf: probabilities (n x AMZ_CLASSES_MAX, 0 past the session's K) from
+ * n query states.  AM_EINVAL for the other families or !implicit. */
+int amz_query_probs(const struct amz *a, const float *state, const float *qs,
+		    int n, float *probs);
+
+/* reg: means of n query states.  AM_EINVAL otherwise. */
+int amz_query_mean(const struct amz *a, const float *state, const float *qs,
+		   int n, float *mean);
+
+/* The loss of n query states against their targets y (n floats: labels
+ * for clf, values for reg): mean negative log-likelihood per row (clf) or
+ * half the mean squared error (reg), the units of amz_step's losses.
+ * NAN on bad arguments. */
+float amz_query_loss(const struct amz *a, const float *state, const float *qs,
+		     const float *y, int n);
 
 #endif

@@ -53,6 +53,7 @@
 #include "hershey.h"
 #include "layout.h"
 #include "linclass.h"
+#include "linreg.h"
 #include "mlp.h"
 #include "mog.h"
 #include "rng.h"
@@ -69,6 +70,17 @@ enum gen_kind {
 	GEN_MOG = 1,
 	GEN_FLOW = 2,
 	GEN_CLF = 3,			/* parametric softmax classifier */
+	GEN_REG = 4,			/* regression (explicit or implicit) */
+};
+
+/* What an implicit amortizer keeps per query (the state-choice ablation). */
+enum gen_qstate {
+	GEN_Q_LOGITS = 1,		/* clf: K logits; reg: the mean */
+	GEN_Q_PROBS = 2,		/* clf: K probabilities (kept on the
+					 * simplex: the update is applied to
+					 * their logarithms) */
+	GEN_Q_LATENT = 3,		/* Z floats, read out by a learned
+					 * linear map */
 };
 
 enum gen_variant {
@@ -89,6 +101,9 @@ struct gen_config {
 					 * velocity or predictor network's
 					 * width and layers */
 	int flow_steps;			/* flow: sampler steps */
+	int implicit_;			/* clf, reg: 1 for the implicit regime */
+	enum gen_qstate qstate;		/* implicit: the per-query state */
+	int nq;				/* implicit: queries per forward */
 };
 
 struct gen {
@@ -98,7 +113,10 @@ struct gen {
 	struct setref sr;
 	struct velo ve;			/* GEN_FLOW only */
 	struct mlp f;			/* explicit GEN_CLF: f(x, z) */
-	size_t init;			/* learned initial state (nstate) */
+	size_t init;			/* learned initial state (nstate; implicit:
+					 * one query's, sq floats) */
+	int sq;				/* implicit: floats per query state */
+	size_t ro_w, ro_b;		/* implicit latent: readout (O, Z), (O) */
 };
 
 struct gen_ws;
@@ -125,6 +143,9 @@ struct gen_input {
 	const float *state;		/* nstate */
 	const float *X;			/* B x dx */
 	const int *y;			/* B labels in [0, K) (clf), else NULL */
+	const float *t;			/* B targets (reg), else NULL */
+	const float *Q;			/* implicit: nq query rows (nq x dx) */
+	int nq;				/* implicit: active queries, 1..cfg.nq */
 	int B, D, K;			/* K: the task's classes (clf) */
 	double rows_seen;
 	int pass;
@@ -158,11 +179,29 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
 		      float *dstate);
 
+/* The same for the regression kind: targets Qt (nq floats), half the mean
+ * squared error.  For the implicit regime, state holds the nq queries'
+ * states (rows Q) and the loss is that of their predictions. */
+double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
+			  struct gen_ws *ws, const float *state, const float *Q,
+			  const float *Qt, int nq, float w, float *dstate);
+
+/* Implicit: adds to dinit (sq floats) the gradient with respect to the
+ * learned initial query state given that of a whole state dstate (nq
+ * queries' states). */
+void gen_init_grad(const struct gen *g, const float *p, const float *dstate,
+		   int nq, int K, float *dinit);
+
 /* A session's step: all passes on one mini-batch; state updated only on
  * success.  AM_OK, AM_EINVAL (sizes) or AM_ENUMERIC. */
 int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	     float *state, const float *X, const int *y, int B, int D, int K,
 	     double rows_seen, float *loss_before, float *loss_after);
+
+/* REG (explicit): gen_step for a regression batch, targets t (B). */
+int gen_step_reg(const struct gen *g, const float *p, struct gen_ws *ws,
+		 float *state, const float *X, const float *t, int B, int D,
+		 double rows_seen, float *loss_before, float *loss_after);
 
 /* CLF: class probabilities of n rows (n x LINCLASS_KMAX, 0 past K); ws
  * is used by the explicit regime only (may be NULL for the parametric).
@@ -170,6 +209,33 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
 		      const float *state, const float *X, int n, int D, int K,
 		      float *probs);
+
+/*
+ * The implicit regime: n query states qs (n x sq) for query rows Q
+ * (n x dx).  gen_query_init sets them to the learned initial prediction;
+ * gen_query_step refines them with one mini-batch (all passes; y labels
+ * for clf, t targets for reg), chunked by cfg.nq (queries do not attend to
+ * each other, so chunking changes nothing); qs unchanged unless AM_OK.
+ * gen_query_probs (clf: n x LINCLASS_KMAX, 0 past K) and gen_query_mean
+ * (reg) read predictions out; gen_query_loss is their mean loss against
+ * labels y or targets t (cross-entropy; half squared error).
+ */
+void gen_query_init(const struct gen *g, const float *p, int n, int K,
+		    float *qs);
+int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
+		   const float *Q, int n, float *qs, const float *X,
+		   const int *y, const float *t, int B, int D, int K,
+		   double rows_seen);
+void gen_query_probs(const struct gen *g, const float *p, const float *qs,
+		     int n, int K, float *probs);
+void gen_query_mean(const struct gen *g, const float *p, const float *qs,
+		    int n, float *mean);
+double gen_query_loss(const struct gen *g, const float *p, const float *qs,
+		      int n, int K, const int *y, const float *t);
+
+/* Explicit REG: means of n rows under latent state.  AM_EINVAL otherwise. */
+int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
+		     const float *state, const float *X, int n, float *mean);
 
 /* MOG: log-density of n rows.  AM_EINVAL for FLOW. */
 int gen_log_density(const struct gen *g, const float *state, const float *X,
@@ -186,6 +252,7 @@ enum gen_source {
 	GEN_SRC_LETTERS = 2,		/* Hershey glyphs, D = 2 */
 	GEN_SRC_LINCLASS = 3,		/* random linear teachers (linclass) */
 	GEN_SRC_IMAGES = 4,		/* class subsets of an image set */
+	GEN_SRC_LINREG = 5,		/* random linear regressions (linreg) */
 };
 
 /* Images as features (one split of one dataset), borrowed: X (n x GEN_XMAX,
@@ -203,6 +270,7 @@ struct gen_tasks {
 	enum gen_source src;
 	struct mog_family fam;
 	struct linclass_family cfam;		/* LINCLASS */
+	struct linreg_family rfam;		/* LINREG */
 	const struct gen_images *img;		/* IMAGES, borrowed */
 	const struct hershey_set *fonts;	/* borrowed (LETTERS) */
 	unsigned char letters[HERSHEY_LETTERS];	/* 1: drawn */
@@ -214,6 +282,7 @@ struct gen_task {
 	float theta[MOG_P];		/* MOG: the true mixture */
 	int font, letter;		/* LETTERS */
 	struct linclass_task ct;	/* LINCLASS: the teacher */
+	struct linreg_task rt;		/* LINREG */
 	int cls[LINCLASS_KMAX];		/* IMAGES: label j is class cls[j] */
 };
 
@@ -226,10 +295,13 @@ int gen_letters_parse(const char *s, unsigned char *sel);
 void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t);
 
 /* n rows of the task into X (n x dx, zero-padded; dx GEN_XMAX for the
- * classification sources, GEN_DMAX otherwise) and, for classification,
- * labels into y (else y may be NULL). */
+ * classification and regression sources, GEN_DMAX otherwise) and, for
+ * classification, labels into y (else y may be NULL); regression targets
+ * go to t (gen_task_sample_reg). */
 void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 		     struct rng *r, int n, float *X, int *y);
+void gen_task_sample_reg(const struct gen_tasks *ts, const struct gen_task *t,
+			 struct rng *r, int n, float *X, float *tgt);
 
 /* The row width of a source's rows. */
 int gen_source_dx(enum gen_source src);
