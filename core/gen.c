@@ -27,7 +27,16 @@
 #define FS_ECLF (2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX + 3 + SETREF_PASSES_MAX)
 /* Classification observation: x, one-hot label, predicted probabilities. */
 #define FO_CLF (LINCLASS_DMAX + 2 * LINCLASS_KMAX)
+/* Explicit regression observation: x, y, the prediction, the residual. */
+#define FO_REG (LINCLASS_DMAX + 3)
+/* Implicit query token: x_q, its state's features, active inputs, active
+ * classes, counters, pass. */
+#define FS_Q (2 * LINCLASS_DMAX + GEN_SQMAX + LINCLASS_KMAX + 3 + SETREF_PASSES_MAX)
+/* Implicit observations: x and the one-hot label, or x and y. */
+#define FO_ICLF (LINCLASS_DMAX + LINCLASS_KMAX)
+#define FO_IREG (LINCLASS_DMAX + 1)
 #define GEN_QMAX 1024			/* query rows of one loss */
+#define PROB_MIN 1e-6f			/* implicit probs: floor before log */
 
 struct gen_ws {
 	struct setref_ws *sr;
@@ -40,19 +49,37 @@ struct gen_ws {
 	float *zrow, *dz;		/* (GEN_QMAX, Z) */
 	float *x0, *t, *w;		/* (GEN_QMAX x GEN_DMAX), (GEN_QMAX) x 2 */
 	int *Drow;			/* (GEN_QMAX) */
+	/* implicit probs: per sequence the next probabilities (for the
+	 * backward) and K */
+	float *qout, *qd;		/* (max_seq, nstate) */
+	int *qK;			/* (max_seq) */
+	int nseq;			/* sequences of the last forward */
 };
+
+static double query_loss(const struct gen *g, const float *p, float *dp,
+			 const float *qs, int n, int K, const int *y,
+			 const float *t, float w, float *dqs);
 
 static float clampf(float x, float lo, float hi)
 {
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* Floats per query state of an implicit configuration. */
+static int query_floats(const struct gen_config *c)
+{
+	if (c->qstate == GEN_Q_LATENT)
+		return c->Z;
+	return c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
+}
+
 int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 {
 	const char *bad = NULL;
 
-	if (c->kind != GEN_MOG && c->kind != GEN_FLOW && c->kind != GEN_CLF)
-		bad = "kind must be mog, flow or clf";
+	if (c->kind != GEN_MOG && c->kind != GEN_FLOW && c->kind != GEN_CLF &&
+	    c->kind != GEN_REG)
+		bad = "kind must be mog, flow, clf or reg";
 	else if (c->variant != GEN_OBS && c->variant != GEN_GRAD &&
 		 c->variant != GEN_BOTH)
 		bad = "variant must be obs, grad or both";
@@ -60,8 +87,16 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 		bad = "batch must be in [1, 256]";
 	else if (c->ksteps < 1 || c->ksteps > 4096)
 		bad = "steps must be in [1, 4096]";
-	else if (c->explicit_ != 0 && (c->explicit_ != 1 || c->kind != GEN_CLF))
-		bad = "only classification has an explicit variant here";
+	else if ((c->explicit_ != 0 && c->explicit_ != 1) ||
+		 (c->implicit_ != 0 && c->implicit_ != 1) ||
+		 (c->explicit_ && c->implicit_))
+		bad = "a model is parametric, explicit or implicit";
+	else if ((c->explicit_ || c->implicit_) && c->kind != GEN_CLF &&
+		 c->kind != GEN_REG)
+		bad = "only classification and regression have explicit and "
+		      "implicit regimes here";
+	else if (c->kind == GEN_REG && !c->explicit_ && !c->implicit_)
+		bad = "parametric regression is the linreg family";
 	else if ((c->kind == GEN_FLOW || c->explicit_) &&
 		 (c->Z < GEN_ZTOK || c->Z % GEN_ZTOK ||
 		  c->Z > GEN_ZTOK * SETREF_TOKENS_MAX))
@@ -69,6 +104,20 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 	else if (c->kind == GEN_FLOW &&
 		 (c->flow_steps < 1 || c->flow_steps > VELO_STEPS_MAX))
 		bad = "flow steps must be in [1, 1024]";
+	else if (c->implicit_ && c->qstate != GEN_Q_LOGITS &&
+		 c->qstate != GEN_Q_PROBS && c->qstate != GEN_Q_LATENT)
+		bad = "the implicit state must be logits, probs or latent";
+	else if (c->implicit_ && c->qstate == GEN_Q_PROBS && c->kind != GEN_CLF)
+		bad = "a probabilities state is for classification";
+	else if (c->implicit_ && c->qstate == GEN_Q_LATENT &&
+		 (c->Z < 1 || c->Z > GEN_SQMAX))
+		bad = "an implicit latent must have 1 to 32 floats";
+	else if (c->implicit_ && (c->nq < 1 || c->nq > SETREF_QUERIES_MAX ||
+				  c->nq * query_floats(c) > GEN_STATE_MAX))
+		bad = "queries must be in [1, 256] with at most 1024 state floats";
+	else if (c->implicit_ && c->variant != GEN_OBS)
+		bad = "the implicit regime learns from observations only "
+		      "(variant obs)";
 	if (!bad && c->kind == GEN_FLOW) {
 		struct velo_config vc = { c->Z, c->vH, c->vL };
 
@@ -76,8 +125,9 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 			return AM_EINVAL;
 	}
 	if (!bad && c->explicit_) {
-		struct mlp_config mc = { LINCLASS_DMAX, c->Z, LINCLASS_KMAX, c->vH,
-					 c->vL };
+		struct mlp_config mc = { LINCLASS_DMAX, c->Z,
+					 c->kind == GEN_CLF ? LINCLASS_KMAX : 1,
+					 c->vH, c->vL };
 
 		if (mlp_config_check(&mc, err, errlen) != AM_OK)
 			return AM_EINVAL;
@@ -109,16 +159,42 @@ int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 	sc.L = c->L;
 	sc.passes = c->passes;
 	sc.skip = c->variant != GEN_OBS;
-	g->dx = c->kind == GEN_CLF ? GEN_XMAX : GEN_DMAX;
-	if (c->kind == GEN_CLF && c->explicit_) {
-		struct mlp_config mc = { LINCLASS_DMAX, c->Z, LINCLASS_KMAX, c->vH,
-					 c->vL };
+	g->dx = c->kind == GEN_CLF || c->kind == GEN_REG ? GEN_XMAX : GEN_DMAX;
+	if (c->implicit_) {
+		g->sq = query_floats(c);
+		g->nstate = c->nq * g->sq;
+		sc.nst = c->nq;
+		sc.sd = g->sq;
+		sc.fs = FS_Q;
+		sc.fo = c->kind == GEN_CLF ? FO_ICLF : FO_IREG;
+		sc.skip = 0;
+		rc = setref_init_queries(&g->sr, params, "gen.ref", &sc);
+		if (rc != AM_OK)
+			return rc;
+		g->init = layout_add1(params, "gen.init", g->sq);
+		if (g->init == (size_t)-1)
+			return AM_ENOMEM;
+		if (c->qstate == GEN_Q_LATENT) {
+			int O = c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
+
+			g->ro_w = layout_add2(params, "gen.readout.w", O, c->Z);
+			g->ro_b = layout_add1(params, "gen.readout.b", O);
+			if (g->ro_w == (size_t)-1 || g->ro_b == (size_t)-1)
+				return AM_ENOMEM;
+		}
+		return AM_OK;
+	}
+	if (c->explicit_) {
+		struct mlp_config mc = { LINCLASS_DMAX, c->Z,
+					 c->kind == GEN_CLF ? LINCLASS_KMAX : 1,
+					 c->vH, c->vL };
 
 		g->nstate = c->Z;
 		sc.nst = c->Z / GEN_ZTOK;
 		sc.sd = GEN_ZTOK;
 		sc.fs = FS_ECLF;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_CLF;
+		sc.fo = c->variant == GEN_GRAD ? 0 :
+			c->kind == GEN_CLF ? FO_CLF : FO_REG;
 		rc = mlp_init(&g->f, params, "gen.f", &mc);
 		if (rc != AM_OK)
 			return rc;
@@ -161,12 +237,25 @@ void gen_init_params(const struct gen *g, float *p, struct rng *r)
 	int k, j;
 
 	setref_init_params(&g->sr, p, r);
+	if (g->cfg.implicit_) {
+		/* uniform probabilities, mean 0 or latent 0 */
+		memset(s, 0, (size_t)g->sq * sizeof *s);
+		if (g->cfg.qstate == GEN_Q_LATENT) {
+			int O = g->cfg.kind == GEN_CLF ? LINCLASS_KMAX : 1;
+
+			for (k = 0; k < O * g->cfg.Z; k++)
+				p[g->ro_w + k] = (float)(rng_normal(r) /
+							 sqrt((double)g->cfg.Z));
+			memset(p + g->ro_b, 0, (size_t)O * sizeof *p);
+		}
+		return;
+	}
 	memset(s, 0, (size_t)g->nstate * sizeof *s);
 	if (g->cfg.kind == GEN_FLOW) {
 		velo_init_params(&g->ve, p, r);
 		return;
 	}
-	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
+	if (g->cfg.explicit_) {
 		mlp_init_params(&g->f, p, r);
 		return;			/* z = 0 */
 	}
@@ -197,6 +286,9 @@ void gen_ws_free(struct gen_ws *ws)
 	free(ws->t);
 	free(ws->w);
 	free(ws->Drow);
+	free(ws->qout);
+	free(ws->qd);
+	free(ws->qK);
 	free(ws);
 }
 
@@ -222,12 +314,15 @@ struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 	ws->t = calloc(R, sizeof(float));
 	ws->w = calloc(R, sizeof(float));
 	ws->Drow = calloc(R, sizeof(int));
+	ws->qout = calloc((size_t)max_seq * g->nstate, sizeof(float));
+	ws->qd = calloc((size_t)max_seq * g->nstate, sizeof(float));
+	ws->qK = calloc((size_t)max_seq, sizeof(int));
 	if (g->cfg.kind == GEN_FLOW)
 		ws->ve = velo_ws_new(&g->ve, 512);
 	if (g->cfg.explicit_)
 		ws->mw = mlp_ws_new(&g->f, 512);
 	if (!ws->sr || !ws->resp || !ws->grad || !ws->zrow || !ws->dz || !ws->x0 ||
-	    !ws->t || !ws->w || !ws->Drow ||
+	    !ws->t || !ws->w || !ws->Drow || !ws->qout || !ws->qd || !ws->qK ||
 	    (g->cfg.kind == GEN_FLOW && !ws->ve) || (g->cfg.explicit_ && !ws->mw)) {
 		gen_ws_free(ws);
 		return NULL;
@@ -464,18 +559,24 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 	return (float)loss;
 }
 
-/* Explicit classification features of sequence i; returns its batch loss. */
-static float eclf_features(const struct gen *g, const float *p,
-			   struct gen_ws *ws, int i, const struct gen_input *in,
-			   float gain)
+/* Explicit features (classification or regression) of sequence i;
+ * returns its batch loss. */
+static float explicit_features(const struct gen *g, const float *p,
+			       struct gen_ws *ws, int i,
+			       const struct gen_input *in, float gain)
 {
 	int nst = g->cfg.Z / GEN_ZTOK, B = in->B, D = in->D, K = in->K, k, j, r;
+	int clf = g->cfg.kind == GEN_CLF;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i);
 	double loss;
 
-	loss = mlp_xent(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX, in->state, 0,
-			K, in->y, 1.0f, ws->grad, ws->resp);
+	if (clf)
+		loss = mlp_xent(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX,
+				in->state, 0, K, in->y, 1.0f, ws->grad, ws->resp);
+	else
+		loss = mlp_mse(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX,
+			       in->state, 0, in->t, 1.0f, ws->grad, ws->resp);
 	memset(fs, 0, (size_t)nst * FS_ECLF * sizeof *fs);
 	for (k = 0; k < nst; k++) {
 		float *f = fs + k * FS_ECLF;
@@ -495,63 +596,205 @@ static float eclf_features(const struct gen *g, const float *p,
 			f[2 * GEN_ZTOK + LINCLASS_DMAX + j] = j < K ? 1.0f : 0.0f;
 		counters(g, in, gain, f + 2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX);
 	}
-	if (g->cfg.variant != GEN_GRAD) {
-		float *fo = setref_fo(ws->sr, i);
+	if (g->cfg.variant == GEN_GRAD)
+		return (float)loss;
+	for (r = 0; r < B; r++) {
+		const float *x = in->X + (size_t)r * GEN_XMAX;
 
-		for (r = 0; r < B; r++) {
-			float *o = fo + (size_t)r * FO_CLF;
+		if (clf) {
+			float *o = setref_fo(ws->sr, i) + (size_t)r * FO_CLF;
 
-			memcpy(o, in->X + (size_t)r * GEN_XMAX,
-			       LINCLASS_DMAX * sizeof *o);
+			memcpy(o, x, LINCLASS_DMAX * sizeof *o);
 			memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
 			o[LINCLASS_DMAX + in->y[r]] = 1.0f;
 			memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
 			       ws->resp + (size_t)r * LINCLASS_KMAX,
 			       LINCLASS_KMAX * sizeof *o);
+		} else {
+			float *o = setref_fo(ws->sr, i) + (size_t)r * FO_REG;
+
+			memcpy(o, x, LINCLASS_DMAX * sizeof *o);
+			o[LINCLASS_DMAX] = in->t[r];
+			o[LINCLASS_DMAX + 1] = ws->resp[r];
+			o[LINCLASS_DMAX + 2] = in->t[r] - ws->resp[r];
 		}
 	}
 	return (float)loss;
+}
+
+/* The log of a probability state's active entries (the refiner's input
+ * for GEN_Q_PROBS). */
+static void probs_to_log(const float *q, int K, float *u)
+{
+	int k;
+
+	for (k = 0; k < LINCLASS_KMAX; k++)
+		u[k] = k < K ? logf(fmaxf(q[k], PROB_MIN)) : 0.0f;
+}
+
+/* Softmax over the first K of u into q (zeros after). */
+static void softmax_k(const float *u, int K, float *q)
+{
+	float m = u[0];
+	double z = 0.0;
+	int k;
+
+	for (k = 1; k < K; k++)
+		m = fmaxf(m, u[k]);
+	for (k = 0; k < LINCLASS_KMAX; k++) {
+		q[k] = k < K ? expf(u[k] - m) : 0.0f;
+		z += q[k];
+	}
+	for (k = 0; k < K; k++)
+		q[k] = (float)(q[k] / z);
+}
+
+/* Implicit features of sequence i (queries and observations). */
+static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
+			      const struct gen_input *in, float gain)
+{
+	int sq = g->sq, nq = in->nq, B = in->B, D = in->D, K = in->K, j, k, r;
+	int clf = g->cfg.kind == GEN_CLF;
+	int act = g->cfg.qstate == GEN_Q_LATENT ? sq : clf ? K : 1;
+	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
+	float *am = setref_amask(ws->sr, i), *fo = setref_fo(ws->sr, i);
+
+	memset(fs, 0, (size_t)nq * FS_Q * sizeof *fs);
+	memset(dir, 0, (size_t)nq * sq * sizeof *dir);
+	for (j = 0; j < nq; j++) {
+		const float *q = in->state + (size_t)j * sq;
+		float *f = fs + (size_t)j * FS_Q, *sf = f + LINCLASS_DMAX;
+
+		memcpy(f, in->Q + (size_t)j * GEN_XMAX, LINCLASS_DMAX * sizeof *f);
+		for (k = 0; k < sq; k++) {
+			am[j * sq + k] = k < act ? 1.0f : 0.0f;
+			if (k < act)
+				sf[k] = clampf(q[k], -30.0f, 30.0f);
+		}
+		f += LINCLASS_DMAX + GEN_SQMAX;
+		for (k = 0; k < LINCLASS_DMAX; k++)
+			f[k] = k < D ? 1.0f : 0.0f;
+		for (k = 0; k < LINCLASS_KMAX; k++)
+			f[LINCLASS_DMAX + k] = k < K ? 1.0f : 0.0f;
+		counters(g, in, gain, f + LINCLASS_DMAX + LINCLASS_KMAX);
+	}
+	for (r = 0; r < B; r++) {
+		const float *x = in->X + (size_t)r * GEN_XMAX;
+
+		if (clf) {
+			float *o = fo + (size_t)r * FO_ICLF;
+
+			memcpy(o, x, LINCLASS_DMAX * sizeof *o);
+			memset(o + LINCLASS_DMAX, 0, LINCLASS_KMAX * sizeof *o);
+			o[LINCLASS_DMAX + in->y[r]] = 1.0f;
+		} else {
+			float *o = fo + (size_t)r * FO_IREG;
+
+			memcpy(o, x, LINCLASS_DMAX * sizeof *o);
+			o[LINCLASS_DMAX] = in->t[r];
+		}
+	}
 }
 
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		int ns, const struct gen_input *in, float *next,
 		float *batch_loss)
 {
-	int i, rc;
+	int probs = g->cfg.implicit_ && g->cfg.qstate == GEN_Q_PROBS;
+	int i, j, rc;
 
 	AM_ASSERT(ns >= 1 && ns <= ws->max_seq);
 	for (i = 0; i < ns; i++) {
-		float gain, l;
+		float gain, l = 0.0f;
 
 		AM_ASSERT(in[i].B >= 1 && in[i].B <= ws->max_rows);
 		AM_ASSERT(in[i].D >= 1 && in[i].D <= g->dx);
 		AM_ASSERT(in[i].pass >= 0 && in[i].pass < g->cfg.passes);
 		gain = (float)(in[i].B / (in[i].rows_seen + in[i].B));
-		if (g->cfg.kind == GEN_CLF) {
+		if (g->cfg.kind == GEN_CLF)
 			AM_ASSERT(in[i].y && in[i].K >= 1 && in[i].K <= LINCLASS_KMAX);
-			l = g->cfg.explicit_ ? eclf_features(g, p, ws, i, &in[i], gain) :
-			    clf_features(g, ws, i, &in[i], gain);
-		} else if (g->cfg.kind == GEN_MOG)
+		if (g->cfg.kind == GEN_REG)
+			AM_ASSERT(in[i].t);
+		if (g->cfg.implicit_) {
+			AM_ASSERT(in[i].Q && in[i].nq >= 1 && in[i].nq <= g->cfg.nq);
+			implicit_features(g, ws, i, &in[i], gain);
+			setref_set_queries(ws->sr, i, in[i].nq);
+			ws->qK[i] = in[i].K;
+		} else if (g->cfg.explicit_) {
+			l = explicit_features(g, p, ws, i, &in[i], gain);
+		} else if (g->cfg.kind == GEN_CLF) {
+			l = clf_features(g, ws, i, &in[i], gain);
+		} else if (g->cfg.kind == GEN_MOG) {
 			l = mog_features(g, ws, i, &in[i], gain);
-		else
+		} else {
 			l = flow_features(g, p, ws, i, &in[i], gain,
 					  batch_loss != NULL);
+		}
 		if (batch_loss)
 			batch_loss[i] = l;
-		setref_set(ws->sr, i, in[i].B, in[i].pass, gain);
+		/* the implicit regime's predictions do not shrink towards a
+		 * running average: its update is not scaled by the gain (the
+		 * refiner sees the gain among its features) */
+		setref_set(ws->sr, i, in[i].B, in[i].pass,
+			   g->cfg.implicit_ ? 1.0f : gain);
 	}
-	/* setref reads state token after token: both layouts are that */
-	for (i = 0; i < ns; i++)
-		memcpy(next + (size_t)i * g->nstate, in[i].state,
-		       (size_t)g->nstate * sizeof *next);
+	/* setref reads state token after token: every layout is that */
+	for (i = 0; i < ns; i++) {
+		float *nx = next + (size_t)i * g->nstate;
+
+		memcpy(nx, in[i].state, (size_t)g->nstate * sizeof *next);
+		if (probs)
+			for (j = 0; j < in[i].nq; j++)
+				probs_to_log(in[i].state + (size_t)j * g->sq,
+					     in[i].K, nx + (size_t)j * g->sq);
+	}
 	rc = setref_forward(&g->sr, p, ws->sr, ns, next, next);
-	return rc;
+	ws->nseq = ns;
+	if (rc != AM_OK || !probs)
+		return rc;
+	/* probabilities: the refiner moved their logarithms */
+	for (i = 0; i < ns; i++) {
+		float *nx = next + (size_t)i * g->nstate;
+		float *qo = ws->qout + (size_t)i * g->nstate;
+
+		for (j = 0; j < in[i].nq; j++) {
+			softmax_k(nx + (size_t)j * g->sq, in[i].K, qo + (size_t)j * g->sq);
+			memcpy(nx + (size_t)j * g->sq, qo + (size_t)j * g->sq,
+			       (size_t)g->sq * sizeof *nx);
+		}
+		/* inactive slots: their input states, as setref copied them */
+		memcpy(nx + (size_t)in[i].nq * g->sq,
+		       in[i].state + (size_t)in[i].nq * g->sq,
+		       (size_t)(g->cfg.nq - in[i].nq) * g->sq * sizeof *nx);
+	}
+	return AM_OK;
 }
 
 void gen_backward(const struct gen *g, const float *p, float *dp,
 		  struct gen_ws *ws, const float *dnext)
 {
-	setref_backward(&g->sr, p, dp, ws->sr, dnext);
+	int i, j, k;
+
+	if (!(g->cfg.implicit_ && g->cfg.qstate == GEN_Q_PROBS)) {
+		setref_backward(&g->sr, p, dp, ws->sr, dnext);
+		return;
+	}
+	/* through the softmax: du_k = q_k (dq_k - sum_l q_l dq_l) */
+	for (i = 0; i < ws->nseq; i++) {
+		for (j = 0; j < g->cfg.nq; j++) {
+			size_t o = (size_t)i * g->nstate + (size_t)j * g->sq;
+			const float *q = ws->qout + o, *dq = dnext + o;
+			float *du = ws->qd + o;
+			double dot = 0.0;
+			int K = ws->qK[i];
+
+			for (k = 0; k < K; k++)
+				dot += (double)q[k] * dq[k];
+			for (k = 0; k < g->sq; k++)
+				du[k] = k < K ? (float)(q[k] * (dq[k] - dot)) : 0.0f;
+		}
+	}
+	setref_backward(&g->sr, p, dp, ws->sr, ws->qd);
 }
 
 double gen_state_loss(const struct gen *g, const float *p, float *dp,
@@ -562,6 +805,8 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 	double l;
 	int j;
 
+	if (g->cfg.implicit_)
+		return query_loss(g, p, dp, state, nq, K, Qy, NULL, w, dstate);
 	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
 	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_)
 		return mlp_xent(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, K,
@@ -582,6 +827,292 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
 }
 
+/* ---- the implicit regime's read-out and losses ------------------------- */
+
+/* The outputs (clf: K logits; reg: the mean in out[0]) of one query state;
+ * GEN_Q_PROBS has no logits (its losses use the probabilities). */
+static void query_out(const struct gen *g, const float *p, const float *q,
+		      int O, float *out)
+{
+	int k, j, Z = g->cfg.Z;
+
+	if (g->cfg.qstate != GEN_Q_LATENT) {
+		memcpy(out, q, (size_t)O * sizeof *out);
+		return;
+	}
+	for (k = 0; k < O; k++) {
+		const float *w = p + g->ro_w + (size_t)k * Z;
+		double a = p[g->ro_b + k];
+
+		for (j = 0; j < Z; j++)
+			a += (double)w[j] * q[j];
+		out[k] = (float)a;
+	}
+}
+
+/* Back through query_out: dout (O) into dq (sq, overwritten) and, for the
+ * latent, the readout's parameters (dp, may be NULL). */
+static void query_out_back(const struct gen *g, const float *p, float *dp,
+			   const float *q, int O, const float *dout, float *dq)
+{
+	int k, j, Z = g->cfg.Z;
+
+	memset(dq, 0, (size_t)g->sq * sizeof *dq);
+	if (g->cfg.qstate != GEN_Q_LATENT) {
+		memcpy(dq, dout, (size_t)O * sizeof *dq);
+		return;
+	}
+	for (k = 0; k < O; k++) {
+		const float *w = p + g->ro_w + (size_t)k * Z;
+
+		for (j = 0; j < Z; j++)
+			dq[j] += dout[k] * w[j];
+		if (dp) {
+			for (j = 0; j < Z; j++)
+				dp[g->ro_w + (size_t)k * Z + j] += dout[k] * q[j];
+			dp[g->ro_b + k] += dout[k];
+		}
+	}
+}
+
+/*
+ * The mean loss of n query states qs against labels y (clf) or targets t
+ * (reg); dqs (n x sq, may be NULL) is overwritten with w times its
+ * gradient, dp (may be NULL) accumulates w times the readout's.
+ */
+static double query_loss(const struct gen *g, const float *p, float *dp,
+			 const float *qs, int n, int K, const int *y,
+			 const float *t, float w, float *dqs)
+{
+	int clf = g->cfg.kind == GEN_CLF, O = clf ? K : 1, sq = g->sq, i, k;
+	float out[LINCLASS_KMAX], dout[LINCLASS_KMAX];
+	double loss = 0.0;
+
+	for (i = 0; i < n; i++) {
+		const float *q = qs + (size_t)i * sq;
+		float *dq = dqs ? dqs + (size_t)i * sq : NULL;
+
+		if (clf && g->cfg.qstate == GEN_Q_PROBS) {
+			float py = fmaxf(q[y[i]], 1e-20f);
+
+			loss -= log(py);
+			if (dq) {
+				memset(dq, 0, (size_t)sq * sizeof *dq);
+				dq[y[i]] = -w / ((float)n * py);
+			}
+			continue;
+		}
+		query_out(g, p, q, O, out);
+		if (clf) {
+			float pr[LINCLASS_KMAX];
+
+			softmax_k(out, K, pr);
+			loss -= log(fmax(pr[y[i]], 1e-30));
+			for (k = 0; k < O; k++)
+				dout[k] = w * (pr[k] - (k == y[i])) / (float)n;
+		} else {
+			double d = out[0] - t[i];
+
+			loss += 0.5 * d * d;
+			dout[0] = w * (float)d / (float)n;
+		}
+		if (dq || dp) {
+			float tmp[GEN_SQMAX];
+
+			query_out_back(g, p, dp, q, O, dout, dq ? dq : tmp);
+		}
+	}
+	return loss / n;
+}
+
+double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
+			  struct gen_ws *ws, const float *state, const float *Q,
+			  const float *Qt, int nq, float w, float *dstate)
+{
+	AM_ASSERT(g->cfg.kind == GEN_REG && nq >= 1);
+	if (g->cfg.implicit_)
+		return query_loss(g, p, dp, state, nq, 0, NULL, Qt, w, dstate);
+	AM_ASSERT(nq <= GEN_QMAX);
+	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
+		       dstate, NULL);
+}
+
+void gen_query_init(const struct gen *g, const float *p, int n, int K, float *qs)
+{
+	const float *s = p + g->init;
+	float q[GEN_SQMAX];
+	int i;
+
+	AM_ASSERT(g->cfg.implicit_);
+	memcpy(q, s, (size_t)g->sq * sizeof *q);
+	if (g->cfg.qstate == GEN_Q_PROBS)
+		softmax_k(s, K, q);	/* the learned init holds logits */
+	else if (g->cfg.qstate == GEN_Q_LOGITS && g->cfg.kind == GEN_CLF)
+		for (i = K; i < LINCLASS_KMAX; i++)
+			q[i] = 0.0f;
+	for (i = 0; i < n; i++)
+		memcpy(qs + (size_t)i * g->sq, q, (size_t)g->sq * sizeof *qs);
+}
+
+void gen_init_grad(const struct gen *g, const float *p, const float *dstate,
+		   int nq, int K, float *dinit)
+{
+	float q[LINCLASS_KMAX];
+	int i, k;
+
+	AM_ASSERT(g->cfg.implicit_);
+	if (g->cfg.qstate == GEN_Q_PROBS)
+		softmax_k(p + g->init, K, q);
+	for (i = 0; i < nq; i++) {
+		const float *d = dstate + (size_t)i * g->sq;
+
+		if (g->cfg.qstate == GEN_Q_PROBS) {
+			double dot = 0.0;
+
+			for (k = 0; k < K; k++)
+				dot += (double)q[k] * d[k];
+			for (k = 0; k < K; k++)
+				dinit[k] += (float)(q[k] * (d[k] - dot));
+			continue;
+		}
+		for (k = 0; k < g->sq; k++)
+			dinit[k] += d[k];
+	}
+}
+
+int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
+		   const float *Q, int n, float *qs, const float *X,
+		   const int *y, const float *t, int B, int D, int K,
+		   double rows_seen)
+{
+	float *cur, *nx;
+	int c, k, j, rc = AM_OK, cap = g->cfg.nq;
+
+	if (!g->cfg.implicit_ || n < 0 || B < 1 || B > ws->max_rows || D < 1 ||
+	    D > g->dx)
+		return AM_EINVAL;
+	if (g->cfg.kind == GEN_CLF) {
+		if (!y || K < 2 || K > LINCLASS_KMAX)
+			return AM_EINVAL;
+		for (k = 0; k < B; k++)
+			if (y[k] < 0 || y[k] >= K)
+				return AM_EINVAL;
+	} else if (!t) {
+		return AM_EINVAL;
+	}
+	if (n == 0)
+		return AM_OK;
+	cur = malloc((size_t)g->nstate * sizeof *cur);
+	nx = malloc(((size_t)n * g->sq + (size_t)g->nstate) * sizeof *nx);
+	if (!cur || !nx) {
+		free(cur);
+		free(nx);
+		return AM_ENOMEM;
+	}
+	/* nx: the refined states of all n queries, then one chunk's scratch */
+	for (c = 0; c < n && rc == AM_OK; c += cap) {
+		int m = n - c < cap ? n - c : cap;
+		float *out = nx + (size_t)c * g->sq;
+
+		memset(cur, 0, (size_t)g->nstate * sizeof *cur);
+		memcpy(cur, qs + (size_t)c * g->sq, (size_t)m * g->sq * sizeof *cur);
+		for (k = 0; k < g->cfg.passes && rc == AM_OK; k++) {
+			struct gen_input in;
+			float *tmp = nx + (size_t)n * g->sq;
+
+			memset(&in, 0, sizeof in);
+			in.state = cur;
+			in.X = X;
+			in.y = y;
+			in.t = t;
+			in.B = B;
+			in.D = D;
+			in.K = K;
+			in.rows_seen = rows_seen;
+			in.pass = k;
+			in.Q = Q + (size_t)c * GEN_XMAX;
+			in.nq = m;
+			rc = gen_forward(g, p, ws, 1, &in, tmp, NULL);
+			if (rc == AM_OK)
+				memcpy(cur, tmp, (size_t)g->nstate * sizeof *cur);
+		}
+		for (j = 0; j < m * g->sq && rc == AM_OK; j++)
+			if (!isfinite(cur[j]))
+				rc = AM_ENUMERIC;
+		memcpy(out, cur, (size_t)m * g->sq * sizeof *out);
+	}
+	if (rc == AM_OK)
+		memcpy(qs, nx, (size_t)n * g->sq * sizeof *qs);
+	free(cur);
+	free(nx);
+	return rc;
+}
+
+void gen_query_probs(const struct gen *g, const float *p, const float *qs,
+		     int n, int K, float *probs)
+{
+	float out[LINCLASS_KMAX];
+	int i;
+
+	AM_ASSERT(g->cfg.implicit_ && g->cfg.kind == GEN_CLF);
+	for (i = 0; i < n; i++) {
+		const float *q = qs + (size_t)i * g->sq;
+		float *pr = probs + (size_t)i * LINCLASS_KMAX;
+
+		if (g->cfg.qstate == GEN_Q_PROBS) {
+			double z = 0.0;
+			int k;
+
+			for (k = 0; k < LINCLASS_KMAX; k++) {
+				pr[k] = k < K ? fmaxf(q[k], 0.0f) : 0.0f;
+				z += pr[k];
+			}
+			for (k = 0; k < K; k++)
+				pr[k] = z > 0.0 ? (float)(pr[k] / z) : 1.0f / (float)K;
+			continue;
+		}
+		query_out(g, p, q, K, out);
+		softmax_k(out, K, pr);
+	}
+}
+
+void gen_query_mean(const struct gen *g, const float *p, const float *qs,
+		    int n, float *mean)
+{
+	int i;
+
+	AM_ASSERT(g->cfg.implicit_ && g->cfg.kind == GEN_REG);
+	for (i = 0; i < n; i++)
+		query_out(g, p, qs + (size_t)i * g->sq, 1, &mean[i]);
+}
+
+double gen_query_loss(const struct gen *g, const float *p, const float *qs,
+		      int n, int K, const int *y, const float *t)
+{
+	AM_ASSERT(g->cfg.implicit_ && n >= 1);
+	return query_loss(g, p, NULL, qs, n, K, y, t, 1.0f, NULL);
+}
+
+int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
+		     const float *state, const float *X, int n, float *mean)
+{
+	int rows, i, r;
+
+	if (g->cfg.kind != GEN_REG || !g->cfg.explicit_ || n < 0)
+		return AM_EINVAL;
+	rows = mlp_ws_rows(ws->mw);
+	for (i = 0; i < n; i += rows) {
+		int m = n - i < rows ? n - i : rows;
+
+		for (r = 0; r < m; r++)
+			memcpy(ws->zrow + (size_t)r * g->cfg.Z, state,
+			       (size_t)g->cfg.Z * sizeof *state);
+		mlp_forward(&g->f, p, ws->mw, m, X + (size_t)i * GEN_XMAX, GEN_XMAX,
+			    ws->zrow, mean + i);
+	}
+	return AM_OK;
+}
+
 static uint64_t step_seed(double rows_seen, int pass)
 {
 	uint64_t x = (uint64_t)rows_seen * 0x9E3779B97F4A7C15ull + (uint64_t)pass;
@@ -591,15 +1122,16 @@ static uint64_t step_seed(double rows_seen, int pass)
 	return x ^ (x >> 29);
 }
 
-int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
-	     float *state, const float *X, const int *y, int B, int D, int K,
-	     double rows_seen, float *loss_before, float *loss_after)
+static int step(const struct gen *g, const float *p, struct gen_ws *ws,
+		float *state, const float *X, const int *y, const float *t, int B,
+		int D, int K, double rows_seen, float *loss_before,
+		float *loss_after)
 {
 	float cur[GEN_STATE_MAX], nx[GEN_STATE_MAX], l;
 	struct gen_input in;
 	int k, rc;
 
-	if (B < 1 || B > ws->max_rows || D < 1 || D > g->dx)
+	if (g->cfg.implicit_ || B < 1 || B > ws->max_rows || D < 1 || D > g->dx)
 		return AM_EINVAL;
 	if (g->cfg.kind == GEN_CLF) {
 		if (!y || K < 2 || K > LINCLASS_KMAX)
@@ -608,11 +1140,15 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 			if (y[k] < 0 || y[k] >= K)
 				return AM_EINVAL;
 	}
+	if (g->cfg.kind == GEN_REG && !t)
+		return AM_EINVAL;
 	memcpy(cur, state, (size_t)g->nstate * sizeof *cur);
 	for (k = 0; k < g->cfg.passes; k++) {
+		memset(&in, 0, sizeof in);
 		in.state = cur;
 		in.X = X;
 		in.y = y;
+		in.t = t;
 		in.B = B;
 		in.D = D;
 		in.K = K;
@@ -628,7 +1164,11 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
 	}
 	if (loss_after) {
-		if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
+		if (g->cfg.kind == GEN_REG) {
+			*loss_after = (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X,
+						     GEN_XMAX, cur, 0, t, 1.0f,
+						     NULL, NULL);
+		} else if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
 			*loss_after = (float)mlp_xent(&g->f, p, NULL, ws->mw, B, X,
 						      GEN_XMAX, cur, 0, K, y, 1.0f,
 						      NULL, NULL);
@@ -650,14 +1190,34 @@ int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	return AM_OK;
 }
 
+int gen_step(const struct gen *g, const float *p, struct gen_ws *ws,
+	     float *state, const float *X, const int *y, int B, int D, int K,
+	     double rows_seen, float *loss_before, float *loss_after)
+{
+	if (g->cfg.kind == GEN_REG)
+		return AM_EINVAL;
+	return step(g, p, ws, state, X, y, NULL, B, D, K, rows_seen, loss_before,
+		    loss_after);
+}
+
+int gen_step_reg(const struct gen *g, const float *p, struct gen_ws *ws,
+		 float *state, const float *X, const float *t, int B, int D,
+		 double rows_seen, float *loss_before, float *loss_after)
+{
+	if (g->cfg.kind != GEN_REG)
+		return AM_EINVAL;
+	return step(g, p, ws, state, X, NULL, t, B, D, 0, rows_seen, loss_before,
+		    loss_after);
+}
+
 int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
 		      const float *state, const float *X, int n, int D, int K,
 		      float *probs)
 {
 	int i, k;
 
-	if (g->cfg.kind != GEN_CLF || D < 1 || D > g->dx || K < 2 ||
-	    K > LINCLASS_KMAX || n < 0)
+	if (g->cfg.kind != GEN_CLF || g->cfg.implicit_ || D < 1 || D > g->dx ||
+	    K < 2 || K > LINCLASS_KMAX || n < 0)
 		return AM_EINVAL;
 	if (g->cfg.explicit_) {
 		int rows = mlp_ws_rows(ws->mw);
@@ -735,7 +1295,8 @@ int gen_letters_parse(const char *s, unsigned char *sel)
 
 int gen_source_dx(enum gen_source src)
 {
-	return src == GEN_SRC_LINCLASS || src == GEN_SRC_IMAGES ? GEN_XMAX : GEN_DMAX;
+	return src == GEN_SRC_LINCLASS || src == GEN_SRC_IMAGES ||
+	       src == GEN_SRC_LINREG ? GEN_XMAX : GEN_DMAX;
 }
 
 void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t)
@@ -743,6 +1304,11 @@ void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t
 	int i, j;
 
 	memset(t, 0, sizeof *t);
+	if (ts->src == GEN_SRC_LINREG) {
+		linreg_task_draw(&t->rt, &ts->rfam, r);
+		t->D = t->rt.D;
+		return;
+	}
 	if (ts->src == GEN_SRC_LINCLASS) {
 		linclass_task_draw(&t->ct, &ts->cfam, r);
 		t->D = t->ct.D;
@@ -810,4 +1376,18 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 	memset(X, 0, (size_t)n * GEN_DMAX * sizeof *X);
 	hershey_sample(&ts->fonts->font[t->font].glyph[t->letter], r, n,
 		       ts->noise, X, GEN_DMAX);
+}
+
+void gen_task_sample_reg(const struct gen_tasks *ts, const struct gen_task *t,
+			 struct rng *r, int n, float *X, float *tgt)
+{
+	float row[LINREG_DMAX];
+	int i;
+
+	AM_ASSERT(ts->src == GEN_SRC_LINREG);
+	memset(X, 0, (size_t)n * GEN_XMAX * sizeof *X);
+	for (i = 0; i < n; i++) {
+		linreg_task_rows(&t->rt, r, 1, row, &tgt[i]);
+		memcpy(X + (size_t)i * GEN_XMAX, row, sizeof row);
+	}
 }

@@ -65,6 +65,7 @@
 #define GEN_BMAX 256
 #define GEN_ZTOK 8			/* latent floats per flow state token */
 #define GEN_STATE_MAX 1024		/* floats in the largest state */
+#define GEN_SQMAX 32			/* implicit: floats per query state */
 
 enum gen_kind {
 	GEN_MOG = 1,

@@ -19,6 +19,11 @@ struct traj {
 	float state[GEN_STATE_MAX];
 	float *X;			/* current mini-batch (bmax rows of dx) */
 	int *y;				/* its labels (classification) */
+	float *t;			/* its targets (regression) */
+	float *QX;			/* implicit: the task's query rows
+					 * (nq x dx), fixed for a trajectory */
+	int *Qy;			/* their labels */
+	float *Qt;			/* their targets */
 	int B, step, pass;
 	double rows;
 	uint64_t seed;			/* this pass's batch-loss noise */
@@ -31,7 +36,9 @@ struct shard {
 	float *dnext;			/* (chunk, nstate) */
 	float *Q;			/* (nq, dx) */
 	int *Qy;			/* (nq) */
+	float *Qt;			/* (nq) */
 	float *dinit;			/* (nstate) scratch */
+	float *s0;			/* (nstate) implicit initial state */
 	double loss;
 	int failed;
 };
@@ -48,6 +55,9 @@ struct gentrain {
 	struct traj *pop;
 	float *batch_mem;
 	int *label_mem;
+	float *target_mem;		/* pop x bmax */
+	float *query_mem;		/* implicit: pop x nq x (dx + 1) */
+	int *qlabel_mem;		/* implicit: pop x nq */
 	float *next;
 	int *order;
 	struct shard sh[GENTRAIN_SHARDS_MAX];
@@ -72,8 +82,15 @@ void gentrain_config_default(struct gentrain_config *c, enum gen_kind kind)
 	mog_family_default(&c->tasks.fam);
 	c->tasks.noise = 0.03f;
 	linclass_family_default(&c->tasks.cfam);
+	linreg_family_default(&c->tasks.rfam);
 	if (kind == GEN_CLF)
 		c->tasks.src = GEN_SRC_LINCLASS;
+	if (kind == GEN_REG) {
+		c->tasks.src = GEN_SRC_LINREG;
+		c->gen.explicit_ = 1;
+	}
+	c->gen.qstate = GEN_Q_LOGITS;
+	c->gen.nq = 64;
 	c->pop = 128;
 	c->chunk = 16;
 	c->nq = 128;
@@ -121,9 +138,11 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		  !(c->tasks.noise >= 0.0f)))
 		bad = "letters need fonts, at least one letter and a noise >= 0";
 	else if ((c->gen.kind == GEN_CLF) != (c->tasks.src == GEN_SRC_LINCLASS ||
-					      c->tasks.src == GEN_SRC_IMAGES))
+					      c->tasks.src == GEN_SRC_IMAGES) ||
+		 (c->gen.kind == GEN_REG) != (c->tasks.src == GEN_SRC_LINREG))
 		bad = "classification models train on linclass or image tasks, "
-		      "generative ones on mixtures or letters";
+		      "regression ones on linreg tasks, generative ones on "
+		      "mixtures or letters";
 	else if (c->tasks.src == GEN_SRC_LINCLASS &&
 		 linclass_family_check(&c->tasks.cfam) != AM_OK)
 		bad = "bad linclass family";
@@ -132,7 +151,7 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		  c->tasks.img->kmax > c->tasks.img->nclass ||
 		  c->tasks.img->kmin > c->tasks.img->kmax))
 		bad = "image tasks need images and 2 <= kmin <= kmax <= classes";
-	else if (c->tasks.src < GEN_SRC_MOG || c->tasks.src > GEN_SRC_IMAGES)
+	else if (c->tasks.src < GEN_SRC_MOG || c->tasks.src > GEN_SRC_LINREG)
 		bad = "unknown task source";
 	if (!bad)
 		return AM_OK;
@@ -141,19 +160,34 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 	return AM_EINVAL;
 }
 
+/* n rows of a trajectory's task, with labels or targets. */
+static void task_rows(const struct gentrain *t, struct traj *tr, int n,
+		      float *X, int *y, float *tgt)
+{
+	if (t->cfg.tasks.src == GEN_SRC_LINREG)
+		gen_task_sample_reg(&t->cfg.tasks, &tr->task, &tr->rng, n, X, tgt);
+	else
+		gen_task_sample(&t->cfg.tasks, &tr->task, &tr->rng, n, X, y);
+}
+
 static void traj_new_batch(struct gentrain *t, struct traj *tr)
 {
 	int bmax = t->cfg.gen.bmax;
 
 	tr->B = rng_uniform(&tr->rng) < t->cfg.full_batch ? bmax :
 		rng_int(&tr->rng, 1, bmax);
-	gen_task_sample(&t->cfg.tasks, &tr->task, &tr->rng, tr->B, tr->X, tr->y);
+	task_rows(t, tr, tr->B, tr->X, tr->y, tr->t);
 }
 
 static void traj_reset(struct gentrain *t, struct traj *tr)
 {
 	gen_task_draw(&t->cfg.tasks, &tr->rng, &tr->task);
-	gen_initial_state(&t->g, t->p, tr->state);
+	if (t->cfg.gen.implicit_) {
+		task_rows(t, tr, t->cfg.gen.nq, tr->QX, tr->Qy, tr->Qt);
+		gen_query_init(&t->g, t->p, t->cfg.gen.nq, tr->task.K, tr->state);
+	} else {
+		gen_initial_state(&t->g, t->p, tr->state);
+	}
 	tr->rows = 0.0;
 	tr->step = 0;
 	tr->pass = 0;
@@ -176,11 +210,15 @@ static void traj_advance(struct gentrain *t, struct traj *tr, const float *next)
 	traj_new_batch(t, tr);
 }
 
-static void traj_input(const struct traj *tr, struct gen_input *in)
+static void traj_input(const struct gentrain *t, const struct traj *tr,
+		       struct gen_input *in)
 {
 	in->state = tr->state;
 	in->X = tr->X;
 	in->y = tr->y;
+	in->t = tr->t;
+	in->Q = tr->QX;
+	in->nq = t->cfg.gen.implicit_ ? t->cfg.gen.nq : 0;
 	in->B = tr->B;
 	in->D = tr->task.D;
 	in->K = tr->task.K;
@@ -208,7 +246,9 @@ void gentrain_free(struct gentrain *t)
 		free(t->sh[s].dnext);
 		free(t->sh[s].Q);
 		free(t->sh[s].Qy);
+		free(t->sh[s].Qt);
 		free(t->sh[s].dinit);
+		free(t->sh[s].s0);
 	}
 	adam_free(&t->opt);
 	free(t->p);
@@ -217,6 +257,9 @@ void gentrain_free(struct gentrain *t)
 	free(t->pop);
 	free(t->batch_mem);
 	free(t->label_mem);
+	free(t->target_mem);
+	free(t->query_mem);
+	free(t->qlabel_mem);
 	free(t->next);
 	free(t->order);
 	layout_free(&t->lay);
@@ -227,7 +270,7 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 			      size_t errlen)
 {
 	struct gentrain *t;
-	size_t n, bm, dx;
+	size_t n, bm, dx, qn;
 	int i, s, k, ns;
 
 	if (gentrain_config_check(c, err, errlen) != AM_OK)
@@ -242,6 +285,7 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 	n = t->lay.total;
 	ns = t->g.nstate;
 	bm = (size_t)c->gen.bmax;
+	qn = c->gen.implicit_ ? (size_t)c->gen.nq : 1;
 	t->p = calloc(n, sizeof *t->p);
 	t->dp = calloc(n, sizeof *t->dp);
 	t->decay = calloc(n, 1);
@@ -249,10 +293,13 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 	dx = (size_t)gen_source_dx(c->tasks.src);
 	t->batch_mem = calloc((size_t)c->pop * bm * dx, sizeof(float));
 	t->label_mem = calloc((size_t)c->pop * bm, sizeof(int));
+	t->target_mem = calloc((size_t)c->pop * bm, sizeof(float));
+	t->query_mem = calloc((size_t)c->pop * qn * (dx + 1), sizeof(float));
+	t->qlabel_mem = calloc((size_t)c->pop * qn, sizeof(int));
 	t->next = calloc((size_t)c->pop * ns, sizeof(float));
 	t->order = calloc((size_t)c->pop, sizeof *t->order);
 	if (!t->p || !t->dp || !t->decay || !t->pop || !t->batch_mem || !t->label_mem ||
-	    !t->next || !t->order || adam_init(&t->opt, n) != AM_OK)
+	    !t->target_mem || !t->query_mem || !t->qlabel_mem || !t->next || !t->order || adam_init(&t->opt, n) != AM_OK)
 		goto oom;
 	for (s = 0; s < c->shards; s++) {
 		struct shard *sh = &t->sh[s];
@@ -263,9 +310,11 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 		sh->dnext = calloc((size_t)c->chunk * ns, sizeof(float));
 		sh->Q = calloc((size_t)c->nq * dx, sizeof(float));
 		sh->Qy = calloc((size_t)c->nq, sizeof(int));
+		sh->Qt = calloc((size_t)c->nq, sizeof(float));
 		sh->dinit = calloc((size_t)ns, sizeof(float));
-		if (!sh->ws || !sh->dp || !sh->in || !sh->dnext || !sh->Q || !sh->Qy ||
-		    !sh->dinit)
+		sh->s0 = calloc((size_t)ns, sizeof(float));
+		if (!sh->ws || !sh->dp || !sh->in || !sh->dnext || !sh->Q || !sh->Qy || !sh->Qt ||
+		    !sh->dinit || !sh->s0)
 			goto oom;
 	}
 	for (i = 0; i < t->lay.n; i++)
@@ -282,6 +331,10 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 
 		tr->X = t->batch_mem + (size_t)i * bm * dx;
 		tr->y = t->label_mem + (size_t)i * bm;
+		tr->t = t->target_mem + (size_t)i * bm;
+		tr->QX = t->query_mem + (size_t)i * qn * (dx + 1);
+		tr->Qt = tr->QX + qn * dx;
+		tr->Qy = t->qlabel_mem + (size_t)i * qn;
 		rng_split(&t->rng, (uint64_t)i, &tr->rng);
 		traj_reset(t, tr);
 	}
@@ -292,7 +345,7 @@ struct gentrain *gentrain_new(const struct gentrain_config *c, char *err,
 		for (k = 0; k < ff; k++) {
 			struct gen_input in;
 
-			traj_input(tr, &in);
+			traj_input(t, tr, &in);
 			if (gen_forward(&t->g, t->p, t->sh[0].ws, 1, &in,
 					t->sh[0].dnext, NULL) != AM_OK) {
 				snprintf(err, errlen, "initial refiner diverged");
@@ -309,6 +362,41 @@ oom:
 		snprintf(err, errlen, "out of memory");
 	gentrain_free(t);
 	return NULL;
+}
+
+/*
+ * The training loss of one state of trajectory tr, scaled by w, its
+ * gradient into dstate (and the networks' parts into the shard's dp).
+ * Implicit states are scored on the trajectory's own queries; the other
+ * regimes on fresh rows of the task (new ones when fresh, else the last
+ * drawn).  Mixtures report the excess over the truth's NLL.
+ */
+static double state_loss(struct gentrain *t, struct shard *sh, struct traj *tr,
+			 const float *state, float w, float *dstate, int fresh)
+{
+	const struct gentrain_config *c = &t->cfg;
+	int reg = c->tasks.src == GEN_SRC_LINREG;
+	double l;
+
+	if (c->gen.implicit_) {
+		if (reg)
+			return gen_state_loss_reg(&t->g, t->p, sh->dp, sh->ws, state,
+						  tr->QX, tr->Qt, c->gen.nq, w,
+						  dstate);
+		return gen_state_loss(&t->g, t->p, sh->dp, sh->ws, state, tr->QX,
+				      tr->Qy, c->gen.nq, tr->task.D, tr->task.K,
+				      &tr->rng, w, dstate);
+	}
+	if (fresh)
+		task_rows(t, tr, c->nq, sh->Q, sh->Qy, sh->Qt);
+	if (reg)
+		return gen_state_loss_reg(&t->g, t->p, sh->dp, sh->ws, state, sh->Q,
+					  sh->Qt, c->nq, w, dstate);
+	l = gen_state_loss(&t->g, t->p, sh->dp, sh->ws, state, sh->Q, sh->Qy,
+			   c->nq, tr->task.D, tr->task.K, &tr->rng, w, dstate);
+	if (fresh && c->tasks.src == GEN_SRC_MOG)
+		l -= mog_nll(tr->task.theta, tr->task.D, sh->Q, c->nq, NULL, NULL);
+	return l;
 }
 
 void gentrain_shard(struct gentrain *t, int s)
@@ -329,7 +417,7 @@ void gentrain_shard(struct gentrain *t, int s)
 		int lo = ch * chunk, n = pop - lo < chunk ? pop - lo : chunk;
 
 		for (i = 0; i < n; i++)
-			traj_input(&t->pop[t->order[lo + i]], &sh->in[i]);
+			traj_input(t, &t->pop[t->order[lo + i]], &sh->in[i]);
 		if (gen_forward(&t->g, t->p, sh->ws, n, sh->in, sh->dnext,
 				NULL) != AM_OK) {
 			sh->failed = 1;
@@ -340,25 +428,23 @@ void gentrain_shard(struct gentrain *t, int s)
 			struct traj *tr = &t->pop[k];
 			float *nx = t->next + (size_t)k * ns;
 			float *dn = sh->dnext + (size_t)i * ns;
-			double l;
 
 			memcpy(nx, dn, (size_t)ns * sizeof *nx);
-			gen_task_sample(&c->tasks, &tr->task, &tr->rng, c->nq, sh->Q,
-					sh->Qy);
-			l = gen_state_loss(&t->g, t->p, sh->dp, sh->ws, nx, sh->Q,
-					   sh->Qy, c->nq, tr->task.D, tr->task.K,
-					   &tr->rng, w, dn);
-			if (c->tasks.src == GEN_SRC_MOG)
-				l -= mog_nll(tr->task.theta, tr->task.D, sh->Q,
-					     c->nq, NULL, NULL);
-			sh->loss += l;
+			sh->loss += state_loss(t, sh, tr, nx, w, dn, 1);
 			/* the learned initial state, on the tasks that start
 			 * from it */
 			if (tr->step == 0 && tr->pass == 0) {
-				gen_state_loss(&t->g, t->p, sh->dp, sh->ws,
-					       t->p + t->g.init, sh->Q, sh->Qy,
-					       c->nq, tr->task.D, tr->task.K,
-					       &tr->rng, w0, sh->dinit);
+				if (c->gen.implicit_) {
+					gen_query_init(&t->g, t->p, c->gen.nq,
+						       tr->task.K, sh->s0);
+					state_loss(t, sh, tr, sh->s0, w0, sh->dinit, 0);
+					gen_init_grad(&t->g, t->p, sh->dinit,
+						      c->gen.nq, tr->task.K,
+						      sh->dp + t->g.init);
+					continue;
+				}
+				state_loss(t, sh, tr, t->p + t->g.init, w0,
+					   sh->dinit, 0);
 				for (j = 0; j < ns; j++)
 					sh->dp[t->g.init + j] += sh->dinit[j];
 			}
@@ -427,7 +513,10 @@ const float *gentrain_params(const struct gentrain *t)
 
 /* D K font letter B step pass rows, then the image task's classes */
 #define TRAJ_INTS (8 + LINCLASS_KMAX)
-#define TRAJ_FIXED (4 * TRAJ_INTS + 4 * 4 + 4 + MOG_P + LINCLASS_P + 1)
+/* ... rng, seed, the mixture, the teacher and its temperature, the linear
+ * regression task (theta, noise, x distribution, input mean) */
+#define TRAJ_FIXED (4 * TRAJ_INTS + 4 * 4 + 4 + MOG_P + LINCLASS_P + 1 + \
+		    LINREG_P + 2 + LINREG_DMAX)
 #define COUNTERS (4 + 4 + 16)
 
 static size_t traj_dx(const struct gentrain *t)
@@ -435,10 +524,19 @@ static size_t traj_dx(const struct gentrain *t)
 	return (size_t)gen_source_dx(t->cfg.tasks.src);
 }
 
+/* Implicit: the trajectory's queries. */
+static size_t traj_nq(const struct gentrain *t)
+{
+	return t->cfg.gen.implicit_ ? (size_t)t->cfg.gen.nq : 0;
+}
+
+/* the fixed part, the state, the batch (rows, labels, targets) and the
+ * queries (rows, labels, targets) */
 static size_t traj_floats(const struct gentrain *t)
 {
 	return TRAJ_FIXED + (size_t)t->g.nstate +
-	       (size_t)t->cfg.gen.bmax * (traj_dx(t) + 1);
+	       (size_t)t->cfg.gen.bmax * (traj_dx(t) + 2) +
+	       traj_nq(t) * (traj_dx(t) + 2);
 }
 
 static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
@@ -463,12 +561,31 @@ static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
 	memcpy(f, tr->task.ct.theta, LINCLASS_P * sizeof *f);
 	f += LINCLASS_P;
 	*f++ = tr->task.ct.temp;
+	memcpy(f, tr->task.rt.theta, LINREG_P * sizeof *f);
+	f += LINREG_P;
+	*f++ = tr->task.rt.noise;
+	*f++ = (float)tr->task.rt.xdist;
+	memcpy(f, tr->task.rt.mu, LINREG_DMAX * sizeof *f);
+	f += LINREG_DMAX;
 	memcpy(f, tr->state, (size_t)t->g.nstate * sizeof *f);
 	f += t->g.nstate;
 	memcpy(f, tr->X, bm * traj_dx(t) * sizeof *f);
 	f += bm * traj_dx(t);
 	for (i = 0; i < (int)bm; i++)
-		f[i] = (float)tr->y[i];
+		*f++ = (float)tr->y[i];
+	memcpy(f, tr->t, bm * sizeof *f);
+	f += bm;
+	memcpy(f, tr->QX, traj_nq(t) * traj_dx(t) * sizeof *f);
+	f += traj_nq(t) * traj_dx(t);
+	for (i = 0; i < (int)traj_nq(t); i++)
+		*f++ = (float)tr->Qy[i];
+	memcpy(f, tr->Qt, traj_nq(t) * sizeof *f);
+}
+
+/* A label as stored: an integer in [0, LINCLASS_KMAX). */
+static int label_ok(float v)
+{
+	return v >= 0.0f && v < (float)LINCLASS_KMAX && v == (float)(int)v;
 }
 
 static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f)
@@ -516,15 +633,34 @@ static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f
 	tr->task.ct.temp = *f++;
 	tr->task.ct.D = tr->task.D;
 	tr->task.ct.K = tr->task.K;
+	memcpy(tr->task.rt.theta, f, LINREG_P * sizeof *f);
+	f += LINREG_P;
+	tr->task.rt.noise = *f++;
+	if (!(f[0] >= 0.0f && f[0] <= 8.0f))
+		return -1;
+	tr->task.rt.xdist = (enum linreg_xdist)(int)*f++;
+	memcpy(tr->task.rt.mu, f, LINREG_DMAX * sizeof *f);
+	f += LINREG_DMAX;
+	tr->task.rt.D = tr->task.D > LINREG_DMAX ? LINREG_DMAX : tr->task.D;
 	memcpy(tr->state, f, (size_t)t->g.nstate * sizeof *f);
 	f += t->g.nstate;
 	memcpy(tr->X, f, bm * traj_dx(t) * sizeof *f);
 	f += bm * traj_dx(t);
-	for (i = 0; i < (int)bm; i++) {
-		if (!(f[i] >= 0.0f && f[i] < (float)LINCLASS_KMAX))
+	for (i = 0; i < (int)bm; i++, f++) {
+		if (!label_ok(*f))
 			return -1;
-		tr->y[i] = (int)f[i];
+		tr->y[i] = (int)*f;
 	}
+	memcpy(tr->t, f, bm * sizeof *f);
+	f += bm;
+	memcpy(tr->QX, f, traj_nq(t) * traj_dx(t) * sizeof *f);
+	f += traj_nq(t) * traj_dx(t);
+	for (i = 0; i < (int)traj_nq(t); i++, f++) {
+		if (!label_ok(*f))
+			return -1;
+		tr->Qy[i] = (int)*f;
+	}
+	memcpy(tr->Qt, f, traj_nq(t) * sizeof *f);
 	return 0;
 }
 
@@ -585,12 +721,14 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 {
 	struct amfile f;
 	struct layout l;
-	struct traj *pop = NULL;
-	float *buf = NULL, *mem = NULL;
-	int *lab = NULL;
-	size_t n = t->lay.total, bm = (size_t)t->cfg.gen.bmax;
+	struct traj tmp;
+	float *buf = NULL, *scratch = NULL;
+	const float *popf;
+	size_t n = t->lay.total, bm = (size_t)t->cfg.gen.bmax, dx = traj_dx(t);
+	size_t nq = traj_nq(t) ? traj_nq(t) : 1;
 	uint64_t it, at, rs[4];
 	const float *c;
+	int *iscratch = NULL;
 	int rc, i;
 
 	memset(&f, 0, sizeof f);
@@ -601,10 +739,10 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 	if (rc != AM_OK)
 		goto out;
 	buf = calloc(l.total, sizeof *buf);
-	pop = calloc((size_t)t->cfg.pop, sizeof *pop);
-	mem = calloc((size_t)t->cfg.pop * bm * traj_dx(t), sizeof *mem);
-	lab = calloc((size_t)t->cfg.pop * bm, sizeof *lab);
-	if (!buf || !pop || !mem || !lab) {
+	/* one trajectory's buffers, to check every one before taking any */
+	scratch = calloc(bm * (dx + 1) + nq * (dx + 1), sizeof *scratch);
+	iscratch = calloc(bm + nq, sizeof *iscratch);
+	if (!buf || !scratch || !iscratch) {
 		rc = AM_ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -622,37 +760,34 @@ int gentrain_load_checkpoint(struct gentrain *t, const char *path, char *err,
 		snprintf(err, errlen, "checkpoint counters are corrupt");
 		goto out;
 	}
+	popf = buf + layout_find(&l, "ckpt.population")->offset;
+	memset(&tmp, 0, sizeof tmp);
+	tmp.X = scratch;
+	tmp.t = scratch + bm * dx;
+	tmp.QX = tmp.t + bm;
+	tmp.Qt = tmp.QX + nq * dx;
+	tmp.y = iscratch;
+	tmp.Qy = iscratch + bm;
 	for (i = 0; i < t->cfg.pop; i++) {
-		pop[i].X = mem + (size_t)i * bm * traj_dx(t);
-		pop[i].y = lab + (size_t)i * bm;
-		if (traj_unpack(t, &pop[i], buf + layout_find(&l, "ckpt.population")->offset +
-				(size_t)i * traj_floats(t))) {
+		if (traj_unpack(t, &tmp, popf + (size_t)i * traj_floats(t))) {
 			rc = AM_EFORMAT;
 			snprintf(err, errlen, "checkpoint trajectory %d is corrupt", i);
 			goto out;
 		}
 	}
+	for (i = 0; i < t->cfg.pop; i++)
+		traj_unpack(t, &t->pop[i], popf + (size_t)i * traj_floats(t));
 	memcpy(t->p, buf + layout_find(&l, "ckpt.params")->offset, n * sizeof *buf);
 	memcpy(t->opt.m, buf + layout_find(&l, "ckpt.adam_m")->offset, n * sizeof *buf);
 	memcpy(t->opt.v, buf + layout_find(&l, "ckpt.adam_v")->offset, n * sizeof *buf);
 	memcpy(t->rng.s, rs, sizeof rs);
 	t->it = (long)it;
 	t->opt.t = (long)at;
-	free(t->pop);
-	free(t->batch_mem);
-	free(t->label_mem);
-	t->pop = pop;
-	t->batch_mem = mem;
-	t->label_mem = lab;
-	pop = NULL;
-	mem = NULL;
-	lab = NULL;
 	gentrain_plan(t);
 	rc = AM_OK;
 out:
-	free(pop);
-	free(mem);
-	free(lab);
+	free(scratch);
+	free(iscratch);
 	free(buf);
 	amfile_free(&f);
 	layout_free(&l);

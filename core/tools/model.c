@@ -64,7 +64,8 @@ json_t *model_header_json(const char *name, const struct trainer_config *c,
 
 static const char *gen_kind_name(enum gen_kind k)
 {
-	return k == GEN_MOG ? "mog" : k == GEN_FLOW ? "flow" : "clf";
+	return k == GEN_MOG ? "mog" : k == GEN_FLOW ? "flow" :
+	       k == GEN_REG ? "reg" : "clf";
 }
 
 static const char *gen_variant_name(enum gen_variant v)
@@ -85,7 +86,12 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		if (c->tasks.letters[i])
 			letters[n++] = (char)hershey_letter_char(i);
 	letters[n] = '\0';
-	if (c->tasks.src == GEN_SRC_LINCLASS)
+	if (c->tasks.src == GEN_SRC_LINREG)
+		fam = json_pack("{s:i, s:i, s:f, s:f}",
+				"dmin", c->tasks.rfam.dmin, "dmax", c->tasks.rfam.dmax,
+				"noise_min", (double)c->tasks.rfam.smin,
+				"noise_max", (double)c->tasks.rfam.smax);
+	else if (c->tasks.src == GEN_SRC_LINCLASS)
 		fam = json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}",
 				"dmin", c->tasks.cfam.dmin, "dmax", c->tasks.cfam.dmax,
 				"kmin", c->tasks.cfam.kmin, "kmax", c->tasks.cfam.kmax,
@@ -112,9 +118,11 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		"name", name, "format", 1,
 		"task_family", c->tasks.src == GEN_SRC_MOG ? "mixtures" :
 			       c->tasks.src == GEN_SRC_LETTERS ? "letters" :
-			       c->tasks.src == GEN_SRC_LINCLASS ? "linclass" : "images",
+			       c->tasks.src == GEN_SRC_LINCLASS ? "linclass" :
+			       c->tasks.src == GEN_SRC_LINREG ? "linreg" : "images",
 		"kind", gen_kind_name(g->kind),
-		"regime", g->kind == GEN_FLOW || g->explicit_ ? "explicit" : "parametric",
+		"regime", g->implicit_ ? "implicit" :
+			  g->kind == GEN_FLOW || g->explicit_ ? "explicit" : "parametric",
 		"variant", gen_variant_name(g->variant),
 		"max_dim", gen_source_dx(c->tasks.src),
 		"outputs", g->kind == GEN_CLF ? LINCLASS_KMAX : 0,
@@ -129,6 +137,15 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		"clip", (double)c->clip, "weight_decay", (double)c->weight_decay,
 		"full_batch", (double)c->full_batch,
 		"seed", (json_int_t)c->seed, "shards", c->shards);
+	if (h && g->implicit_ &&
+	    json_object_set_new(h, "implicit", json_pack("{s:s, s:i}",
+		    "state", g->qstate == GEN_Q_LOGITS ?
+			     (g->kind == GEN_CLF ? "logits" : "mean") :
+			     g->qstate == GEN_Q_PROBS ? "probs" : "latent",
+		    "queries", g->nq))) {
+		json_decref(h);
+		return NULL;
+	}
 	if (h && extra)
 		json_object_set(h, "training", extra);
 	return h;
@@ -235,6 +252,8 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 		c->kind = GEN_FLOW;
 	else if (!strcmp(kind, "clf"))
 		c->kind = GEN_CLF;
+	else if (!strcmp(kind, "reg"))
+		c->kind = GEN_REG;
 	else {
 		snprintf(err, errlen, "header: unknown kind '%s'", kind);
 		return -1;
@@ -260,28 +279,64 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 	    get_int(m->header, "steps_trained", 1, 4096, &c->ksteps, err, errlen) ||
 	    get_int(m->header, "passes", 1, SETREF_PASSES_MAX, &c->passes, err, errlen))
 		return -1;
+	if (c->kind == GEN_CLF || c->kind == GEN_REG) {
+		char regime[16];
+
+		if (get_str(m->header, "regime", regime, sizeof regime, err, errlen))
+			return -1;
+		if (strcmp(regime, "parametric") && strcmp(regime, "explicit") &&
+		    strcmp(regime, "implicit")) {
+			snprintf(err, errlen, "header: unknown regime '%s'", regime);
+			return -1;
+		}
+		c->explicit_ = !strcmp(regime, "explicit");
+		c->implicit_ = !strcmp(regime, "implicit");
+	}
+	if (c->implicit_) {
+		json_t *im = json_object_get(m->header, "implicit");
+		char st[16];
+
+		if (!json_is_object(im) ||
+		    get_str(im, "state", st, sizeof st, err, errlen) ||
+		    get_int(im, "queries", 1, SETREF_QUERIES_MAX, &c->nq, err, errlen)) {
+			if (!json_is_object(im))
+				snprintf(err, errlen, "header: an implicit model needs "
+					 "an 'implicit' object");
+			return -1;
+		}
+		if (!strcmp(st, "logits") || !strcmp(st, "mean"))
+			c->qstate = GEN_Q_LOGITS;
+		else if (!strcmp(st, "probs"))
+			c->qstate = GEN_Q_PROBS;
+		else if (!strcmp(st, "latent"))
+			c->qstate = GEN_Q_LATENT;
+		else {
+			snprintf(err, errlen, "header: unknown implicit state '%s'", st);
+			return -1;
+		}
+	}
 	if (gen_config_check(c, err, errlen) != AM_OK)
 		return -1;
 	m->gen = 1;
-	if ((c->kind == GEN_CLF) != (!strcmp(m->family, "linclass") ||
+	if ((c->kind == GEN_REG) != !strcmp(m->family, "linreg") ||
+	    (c->kind == GEN_CLF) != (!strcmp(m->family, "linclass") ||
 				     !strcmp(m->family, "images"))) {
 		snprintf(err, errlen, "header: kind '%s' does not go with task family "
 			 "'%s'", kind, m->family);
 		return -1;
 	}
-	if (c->kind == GEN_CLF) {
-		struct linclass_family *f = &m->gtasks.cfam;
-		char regime[16];
+	if (c->kind == GEN_REG) {
+		struct linreg_family *f = &m->gtasks.rfam;
 
-		if (get_str(m->header, "regime", regime, sizeof regime, err, errlen))
+		linreg_family_default(f);
+		m->gtasks.src = GEN_SRC_LINREG;
+		if (get_int(fam, "dmin", 1, LINREG_DMAX, &f->dmin, err, errlen) ||
+		    get_int(fam, "dmax", f->dmin, LINREG_DMAX, &f->dmax, err, errlen) ||
+		    get_num(fam, "noise_min", 1e-6, 100, &f->smin, err, errlen) ||
+		    get_num(fam, "noise_max", f->smin, 100, &f->smax, err, errlen))
 			return -1;
-		if (strcmp(regime, "parametric") && strcmp(regime, "explicit")) {
-			snprintf(err, errlen, "header: unknown regime '%s'", regime);
-			return -1;
-		}
-		c->explicit_ = !strcmp(regime, "explicit");
-		if (gen_config_check(c, err, errlen) != AM_OK)
-			return -1;
+	} else if (c->kind == GEN_CLF) {
+		struct linclass_family *f = &m->gtasks.cfam;
 
 		linclass_family_default(f);
 		m->gtasks.src = !strcmp(m->family, "images") ? GEN_SRC_IMAGES :
@@ -352,16 +407,22 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 	}
 	m->impl = g;
 	m->az.family = c->kind == GEN_MOG ? AMZ_MOG : c->kind == GEN_FLOW ?
-		       AMZ_FLOW : AMZ_CLF;
-	m->az.nstate = g->nstate + (c->kind == GEN_CLF);	/* + K */
+		       AMZ_FLOW : c->kind == GEN_REG ? AMZ_REG : AMZ_CLF;
+	/* an implicit session keeps no adapted state (one float), a
+	 * classification session its K after the state */
+	m->az.nstate = (c->implicit_ ? 1 : g->nstate) - (c->implicit_ && c->kind == GEN_CLF) +
+		       (c->kind == GEN_CLF);
 	m->az.dmax = g->dx;
 	m->az.has_labels = c->kind == GEN_CLF;
-	m->az.has_y = c->kind == GEN_CLF;
+	m->az.has_y = c->kind == GEN_CLF || c->kind == GEN_REG;
+	m->az.has_mean = c->kind == GEN_REG;
+	m->az.implicit = c->implicit_;
+	m->az.qstate = c->implicit_ ? g->sq : 0;
 	m->az.classes = c->kind == GEN_CLF ? m->gtasks.cfam.kmax : 0;
 	m->az.standardize = m->gtasks.src != GEN_SRC_IMAGES;
 	m->az.bmax = c->bmax;
 	m->az.has_density = c->kind == GEN_MOG;
-	m->az.can_sample = c->kind != GEN_CLF;
+	m->az.can_sample = c->kind == GEN_MOG || c->kind == GEN_FLOW;
 	m->az.flow_steps = c->flow_steps;
 	m->az.impl = g;
 	return 0;

@@ -16,7 +16,7 @@
 #define RECIPE_LINE_MAX 256
 
 enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT,
-	    K_TASKS, K_LETTERS, K_DATASET };
+	    K_TASKS, K_LETTERS, K_DATASET, K_STATE };
 
 struct key {
 	const char *name;
@@ -111,6 +111,7 @@ static const struct key ckeys[] = {
 	{ "variant", K_VARIANT, 0, 0, 0 },
 	{ "tasks", K_TASKS, 0, 0, 0 },
 	{ "dataset", K_DATASET, 0, 0, 0 },
+	{ "state", K_STATE, 0, 0, 0 },
 	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
 	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
 	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
@@ -142,6 +143,44 @@ static const struct key ckeys[] = {
 
 #define NCKEYS (sizeof ckeys / sizeof ckeys[0])
 
+/* The regression recipes by a learned predictor (family = reg: the
+ * explicit and implicit regimes; the parametric one is linreg). */
+static const struct key rkeys[] = {
+	{ "name", K_NAME, 0, 0, 0 },
+	{ "family", K_FAMILY, 0, 0, 0 },
+	{ "regime", K_REGIME, 0, 0, 0 },
+	{ "variant", K_VARIANT, 0, 0, 0 },
+	{ "tasks", K_TASKS, 0, 0, 0 },
+	{ "state", K_STATE, 0, 0, 0 },
+	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
+	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
+	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
+	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
+	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
+	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
+	{ "latent", K_INT, GCFG(gen.Z), 1, 256 },
+	{ "predictor_width", K_INT, GCFG(gen.vH), 8, 1024 },
+	{ "predictor_layers", K_INT, GCFG(gen.vL), 1, 8 },
+	{ "population", K_INT, GCFG(pop), 1, 65536 },
+	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
+	{ "queries", K_INT, GCFG(nq), 2, 1024 },
+	{ "iters", K_LONG, GCFG(iters), 1, 1e8 },
+	{ "lr", K_FLOAT, GCFG(lr), 1e-8, 1 },
+	{ "lr_min", K_FLOAT, GCFG(lr_min), 0, 1 },
+	{ "warmup", K_INT, GCFG(warmup), 0, 1e8 },
+	{ "clip", K_FLOAT, GCFG(clip), 0, 1e6 },
+	{ "weight_decay", K_FLOAT, GCFG(weight_decay), 0, 10 },
+	{ "full_batch", K_FLOAT, GCFG(full_batch), 0, 1 },
+	{ "dmin", K_INT, GCFG(tasks.rfam.dmin), 1, LINREG_DMAX },
+	{ "dmax", K_INT, GCFG(tasks.rfam.dmax), 1, LINREG_DMAX },
+	{ "noise_min", K_FLOAT, GCFG(tasks.rfam.smin), 1e-6, 100 },
+	{ "noise_max", K_FLOAT, GCFG(tasks.rfam.smax), 1e-6, 100 },
+	{ "seed", K_LONG, GCFG(seed), 0, 9007199254740992.0 },
+	{ "shards", K_INT, GCFG(shards), 1, 8 },
+};
+
+#define NRKEYS (sizeof rkeys / sizeof rkeys[0])
+
 /* The family named in recipe text: "linreg" unless a `family = ` line says
  * otherwise (its value is checked when the key is parsed). */
 static int text_family(const char *text)
@@ -170,6 +209,8 @@ static int text_family(const char *text)
 						return GEN_FLOW;
 					if (!strcmp(s, "clf"))
 						return GEN_CLF;
+					if (!strcmp(s, "reg"))
+						return GEN_REG;
 					return 0;
 				}
 			}
@@ -210,20 +251,28 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 		return 0;
 	case K_FAMILY:
 		if (strcmp(v, "linreg") && strcmp(v, "mog") && strcmp(v, "flow") &&
-		    strcmp(v, "clf")) {
-			snprintf(msg, msglen, "family '%s' is not known (linreg, clf, mog, "
-				 "flow)", v);
+		    strcmp(v, "clf") && strcmp(v, "reg")) {
+			snprintf(msg, msglen, "family '%s' is not known (linreg, clf, reg, "
+				 "mog, flow)", v);
 			return -1;
 		}
 		return 0;
 	case K_REGIME:
-		if (r->gen && r->gcfg.gen.kind == GEN_CLF) {
-			if (!strcmp(v, "parametric") || !strcmp(v, "explicit")) {
+		if (r->gen && (r->gcfg.gen.kind == GEN_CLF ||
+			       r->gcfg.gen.kind == GEN_REG)) {
+			int clf = r->gcfg.gen.kind == GEN_CLF;
+
+			if ((clf && !strcmp(v, "parametric")) ||
+			    !strcmp(v, "explicit") || !strcmp(v, "implicit")) {
 				r->gcfg.gen.explicit_ = !strcmp(v, "explicit");
+				r->gcfg.gen.implicit_ = !strcmp(v, "implicit");
 				return 0;
 			}
-			snprintf(msg, msglen, "regime '%s' is not available for "
-				 "classification (parametric, explicit)", v);
+			snprintf(msg, msglen, "regime '%s' is not available for %s", v,
+				 clf ? "classification (parametric, explicit, "
+				       "implicit)" :
+				       "reg (explicit, implicit; parametric "
+				       "regression is family linreg)");
 			return -1;
 		}
 		if (strcmp(v, !r->gen || r->gcfg.gen.kind != GEN_FLOW ?
@@ -241,7 +290,28 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 		}
 		strcpy(r->dataset, v);
 		return 0;
+	case K_STATE:
+		if (!strcmp(v, "logits") || !strcmp(v, "mean"))
+			r->gcfg.gen.qstate = GEN_Q_LOGITS;
+		else if (!strcmp(v, "probs"))
+			r->gcfg.gen.qstate = GEN_Q_PROBS;
+		else if (!strcmp(v, "latent"))
+			r->gcfg.gen.qstate = GEN_Q_LATENT;
+		else {
+			snprintf(msg, msglen, "state must be logits (mean), probs or "
+				 "latent");
+			return -1;
+		}
+		return 0;
 	case K_TASKS:
+		if (r->gcfg.gen.kind == GEN_REG) {
+			if (strcmp(v, "linreg")) {
+				snprintf(msg, msglen, "tasks must be linreg");
+				return -1;
+			}
+			r->gcfg.tasks.src = GEN_SRC_LINREG;
+			return 0;
+		}
 		if (r->gcfg.gen.kind == GEN_CLF) {
 			if (!strcmp(v, "linclass"))
 				r->gcfg.tasks.src = GEN_SRC_LINCLASS;
@@ -323,12 +393,15 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		 char *err, size_t errlen)
 {
-	unsigned char seen[NGKEYS + NCKEYS + NKEYS] = { 0 };
+	unsigned char seen[NGKEYS + NCKEYS + NRKEYS + NKEYS] = { 0 };
 	char line[RECIPE_LINE_MAX + 2], msg[160];
 	const char *p = text;
 	int lineno = 0, kind = text_family(text);
-	const struct key *tab = kind == GEN_CLF ? ckeys : kind ? gkeys : keys;
-	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind ? NGKEYS : NKEYS;
+	const struct key *tab = kind == GEN_CLF ? ckeys : kind == GEN_REG ? rkeys :
+				kind ? gkeys : keys;
+	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind == GEN_REG ? NRKEYS :
+		       kind ? NGKEYS : NKEYS;
+	int seen_queries = 0, seen_variant = 0;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
@@ -375,10 +448,21 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 			snprintf(err, errlen, "%s:%d: '%s' given twice", origin, lineno, key);
 			return -1;
 		}
+		seen_queries |= !strcmp(key, "queries");
+		seen_variant |= !strcmp(key, "variant");
 		if (set_key(r, &tab[i], val, msg, sizeof msg)) {
 			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			return -1;
 		}
+	}
+	if (r->gen && r->gcfg.gen.implicit_) {
+		/* the implicit regime: `queries` are each trajectory's fixed
+		 * query points (64 unless given); it has no gradient route */
+		if (!seen_queries)
+			r->gcfg.nq = 64;
+		r->gcfg.gen.nq = r->gcfg.nq;
+		if (!seen_variant)
+			r->gcfg.gen.variant = GEN_OBS;
 	}
 	if (r->gen) {
 		if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {
