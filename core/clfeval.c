@@ -56,6 +56,29 @@ static double err_of(const struct gen_tasks *ts, const struct tdata *d,
 	return linclass_error(theta, d->task.D, d->task.K, d->Xq, d->yq, nq);
 }
 
+/* The amortizer's starting state for a task: its learned initial state,
+ * or (implicit) the initial prediction of every held-out row. */
+static void start(const struct gen *g, const float *p, int K, int nq, float *st)
+{
+	if (g->cfg.implicit_)
+		gen_query_init(g, p, nq, K, st);
+	else
+		gen_initial_state(g, p, st);
+}
+
+/* One step on B rows: the state's, or (implicit) the held-out rows'
+ * predictions refined by the batch. */
+static int advance(const struct gen *g, const float *p, struct gen_ws *ws,
+		   const struct tdata *d, int nq, float *st, const float *X,
+		   const int *y, int B, double rows_seen)
+{
+	if (g->cfg.implicit_)
+		return gen_query_step(g, p, ws, d->Xq, nq, st, X, y, NULL, B,
+				      d->task.D, d->task.K, rows_seen);
+	return gen_step(g, p, ws, st, X, y, B, d->task.D, d->task.K, rows_seen,
+			NULL, NULL);
+}
+
 /* The error of the amortizer's state: its predicted labels, scored like
  * err_of (exactly over the label noise for linclass tasks). */
 static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
@@ -65,7 +88,10 @@ static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
 	double e = 0.0;
 	int i, k, K = d->task.K;
 
-	gen_predict_probs(g, p, ws, state, d->Xq, nq, d->task.D, K, probs);
+	if (g->cfg.implicit_)
+		gen_query_probs(g, p, state, nq, K, probs);
+	else
+		gen_predict_probs(g, p, ws, state, d->Xq, nq, d->task.D, K, probs);
 	if (ts->src == GEN_SRC_LINCLASS) {
 		float q[LINCLASS_KMAX];
 
@@ -148,7 +174,8 @@ int clfeval_run(const struct gen *g, const float *p,
 	struct logreg_tune_task *tk = NULL;
 	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
 	struct gen_ws *ws = NULL;
-	float *probs = NULL;
+	float *probs = NULL, *st = NULL, *s1 = NULL;
+	size_t nst;
 	uint64_t tseed;
 
 	if (check(g, c) != AM_OK)
@@ -160,7 +187,11 @@ int clfeval_run(const struct gen *g, const float *p,
 	tk = calloc((size_t)c->tune_tasks, sizeof *tk);
 	ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
 	probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *probs);
-	rc = !tt || !tk || !ws || !probs ? AM_ENOMEM :
+	/* a state, or (implicit) a prediction per held-out row */
+	nst = g->cfg.implicit_ ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
+	st = malloc(nst * sizeof *st);
+	s1 = malloc(nst * sizeof *s1);
+	rc = !tt || !tk || !ws || !probs || !st || !s1 ? AM_ENOMEM :
 	     tdata_new(&ev, nstream, c->ntest);
 	for (t = 0; rc == AM_OK && t < c->tune_tasks; t++)
 		rc = tdata_new(&tt[t], nstream, c->ntest);
@@ -183,13 +214,13 @@ int clfeval_run(const struct gen *g, const float *p,
 
 	memset(rows, 0, (size_t)c->nk * sizeof *rows);
 	for (t = 0; t < c->ntasks; t++) {
-		float st[GEN_STATE_MAX], th[LINCLASS_P], t0[LINCLASS_P];
+		float th[LINCLASS_P], t0[LINCLASS_P];
 		int step = 0, D, K;
 
 		tdata_draw(&ev, stream, query, c->seed, (uint64_t)t, nstream, c->ntest);
 		D = ev.task.D;
 		K = ev.task.K;
-		gen_initial_state(g, p, st);
+		start(g, p, K, c->ntest, st);
 		for (j = 0; j < c->nk; j++) {
 			struct clfeval_row *e = &rows[j];
 			int n = c->ks[j] * c->B;
@@ -198,8 +229,8 @@ int clfeval_run(const struct gen *g, const float *p,
 				const float *X = ev.X + (size_t)step * c->B * GEN_XMAX;
 				const int *y = ev.y + (size_t)step * c->B;
 
-				rc = gen_step(g, p, ws, st, X, y, c->B, D, K,
-					      (double)step * c->B, NULL, NULL);
+				rc = advance(g, p, ws, &ev, c->ntest, st, X, y, c->B,
+					     (double)step * c->B);
 				if (rc != AM_OK)
 					goto out;
 			}
@@ -217,11 +248,9 @@ int clfeval_run(const struct gen *g, const float *p,
 				goto out;
 			e->full += err_of(stream, &ev, th, c->ntest);
 			if (n <= c->onestep_max_rows) {
-				float s1[GEN_STATE_MAX];
-
-				gen_initial_state(g, p, s1);
-				rc = gen_step(g, p, ws, s1, ev.X, ev.y, n, D, K, 0.0,
-					      NULL, NULL);
+				start(g, p, K, c->ntest, s1);
+				rc = advance(g, p, ws, &ev, c->ntest, s1, ev.X, ev.y, n,
+					     0.0);
 				if (rc != AM_OK)
 					goto out;
 				e->onestep += err_state(g, p, ws, stream, &ev, s1,
@@ -259,5 +288,7 @@ out:
 	tdata_free(&ev);
 	gen_ws_free(ws);
 	free(probs);
+	free(st);
+	free(s1);
 	return rc;
 }
