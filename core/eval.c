@@ -38,58 +38,68 @@ static void chunk_draw(struct chunk *ch, const struct eval_config *c,
 	}
 }
 
-/*
- * SGD (adam = 0) or Adam (adam = 1) with every learning rate of the grid
- * over the chunk's mini-batches; adds each task's MSE at checkpoint j with
- * rate l into acc[j * EVAL_LRS + l].
- */
-static void run_optimizer(const struct chunk *ch, const struct eval_config *c,
-			  int adam, double *acc)
+void eval_opt_run(const float *X, const float *y, int B, int nk,
+		  const int *ks, int adam, float lr, float *thetas)
 {
 	float theta[LINREG_P], g[LINREG_P], m[LINREG_P], v[LINREG_P];
-	int kmax = c->ks[c->nk - 1], i, l, k, j, q;
+	int kmax = ks[nk - 1], k, j, q;
 
-	for (i = 0; i < ch->n; i++) {
-		const float *X = ch->X + (size_t)i * ch->rows * LINREG_DMAX;
-		const float *y = ch->y + (size_t)i * ch->rows;
-
-		for (l = 0; l < EVAL_LRS; l++) {
-			float lr = eval_lr(l);
-
-			memset(theta, 0, sizeof theta);
-			memset(m, 0, sizeof m);
-			memset(v, 0, sizeof v);
-			for (k = 1, j = 0; k <= kmax; k++) {
-				linreg_grad(g, X + (size_t)(k - 1) * c->B * LINREG_DMAX,
-					    y + (size_t)(k - 1) * c->B, theta, c->B);
-				for (q = 0; q < LINREG_P; q++) {
-					if (!adam) {
-						theta[q] -= lr * g[q];
-						continue;
-					}
-					m[q] = 0.9f * m[q] + 0.1f * g[q];
-					v[q] = 0.999f * v[q] + 0.001f * g[q] * g[q];
-					theta[q] -= lr * (m[q] / (1.0f - powf(0.9f, (float)k))) /
-						(sqrtf(v[q] / (1.0f - powf(0.999f, (float)k))) + 1e-8f);
-				}
-				if (k == c->ks[j]) {
-					double e = linreg_task_mse(&ch->task[i], theta);
-
-					/* a diverged rate scores as infinitely bad */
-					acc[j * EVAL_LRS + l] += isfinite(e) ? e : INFINITY;
-					j++;
-				}
+	memset(theta, 0, sizeof theta);
+	memset(m, 0, sizeof m);
+	memset(v, 0, sizeof v);
+	for (k = 1, j = 0; k <= kmax; k++) {
+		linreg_grad(g, X + (size_t)(k - 1) * B * LINREG_DMAX,
+			    y + (size_t)(k - 1) * B, theta, B);
+		for (q = 0; q < LINREG_P; q++) {
+			if (!adam) {
+				theta[q] -= lr * g[q];
+				continue;
 			}
+			m[q] = 0.9f * m[q] + 0.1f * g[q];
+			v[q] = 0.999f * v[q] + 0.001f * g[q] * g[q];
+			theta[q] -= lr * (m[q] / (1.0f - powf(0.9f, (float)k))) /
+				(sqrtf(v[q] / (1.0f - powf(0.999f, (float)k))) + 1e-8f);
 		}
+		if (k == ks[j])
+			memcpy(thetas + (size_t)j++ * LINREG_P, theta, sizeof theta);
 	}
 }
 
-/* Picks, per checkpoint, the grid rate with the lowest summed MSE. */
-static void pick_rates(const struct eval_config *c, const double *acc, int *best)
+void eval_opt_grid(const struct linreg_task *tasks, const float *X,
+		   const float *y, int n, int rows, int B, int nk, const int *ks,
+		   int adam, double *acc)
+{
+	float th[EVAL_KS_MAX * LINREG_P];
+	int i, l, j;
+
+	for (i = 0; i < n; i++)
+		for (l = 0; l < EVAL_LRS; l++) {
+			eval_opt_run(X + (size_t)i * rows * LINREG_DMAX,
+				     y + (size_t)i * rows, B, nk, ks, adam,
+				     eval_lr(l), th);
+			for (j = 0; j < nk; j++) {
+				double e = linreg_task_mse(&tasks[i],
+							   th + (size_t)j * LINREG_P);
+
+				/* a diverged rate scores as infinitely bad */
+				acc[j * EVAL_LRS + l] += isfinite(e) ? e : INFINITY;
+			}
+		}
+}
+
+/* SGD or Adam with every rate of the grid over the chunk's mini-batches. */
+static void run_optimizer(const struct chunk *ch, const struct eval_config *c,
+			  int adam, double *acc)
+{
+	eval_opt_grid(ch->task, ch->X, ch->y, ch->n, ch->rows, c->B, c->nk,
+		      c->ks, adam, acc);
+}
+
+void eval_pick_rates(int nk, const double *acc, int *best)
 {
 	int j, l;
 
-	for (j = 0; j < c->nk; j++) {
+	for (j = 0; j < nk; j++) {
 		best[j] = 0;
 		for (l = 1; l < EVAL_LRS; l++)
 			if (acc[j * EVAL_LRS + l] < acc[j * EVAL_LRS + best[j]])
@@ -257,8 +267,8 @@ int eval_linreg(const struct refiner *m, const float *p,
 		run_optimizer(&ch, c, 0, sgd_acc);
 		run_optimizer(&ch, c, 1, adam_acc);
 	}
-	pick_rates(c, sgd_acc, sgd_best);
-	pick_rates(c, adam_acc, adam_best);
+	eval_pick_rates(c->nk, sgd_acc, sgd_best);
+	eval_pick_rates(c->nk, adam_acc, adam_best);
 	memset(sgd_acc, 0, (size_t)c->nk * EVAL_LRS * sizeof *sgd_acc);
 	memset(adam_acc, 0, (size_t)c->nk * EVAL_LRS * sizeof *adam_acc);
 

@@ -55,6 +55,30 @@ struct eval_row {
 float eval_lr(int i);
 
 /*
+ * The baselines' pieces, shared with the evaluators of the other
+ * regression amortizers (regeval.h).  Rows are LINREG_DMAX floats wide.
+ *
+ * eval_opt_run: single-pass SGD (adam = 0) or Adam (adam = 1) from theta
+ * = 0 at rate lr, one step per mini-batch of B rows of X, y; theta after
+ * ks[j] steps goes to thetas + j * LINREG_P (nk ascending checkpoints,
+ * nk <= EVAL_KS_MAX).
+ *
+ * eval_opt_grid: the same with every rate of the grid on n tasks (task i
+ * has `rows` rows at X + i * rows * LINREG_DMAX, y + i * rows); adds the
+ * exact MSE of task i at checkpoint j with rate l into acc[j * EVAL_LRS +
+ * l] (INFINITY for a diverged run).
+ *
+ * eval_pick_rates: per checkpoint, the index of the rate with the lowest
+ * acc (the first of equals).
+ */
+void eval_opt_run(const float *X, const float *y, int B, int nk,
+		  const int *ks, int adam, float lr, float *thetas);
+void eval_opt_grid(const struct linreg_task *tasks, const float *X,
+		   const float *y, int n, int rows, int B, int nk, const int *ks,
+		   int adam, double *acc);
+void eval_pick_rates(int nk, const double *acc, int *best);
+
+/*
  * Runs the evaluation; rows receives c->nk rows.  Returns AM_OK, AM_EINVAL
  * (a bad configuration), AM_ENOMEM, or AM_ENUMERIC if the refiner produced
  * a non-finite state.
