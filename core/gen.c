@@ -732,11 +732,7 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		}
 		if (batch_loss)
 			batch_loss[i] = l;
-		/* the implicit regime's predictions do not shrink towards a
-		 * running average: its update is not scaled by the gain (the
-		 * refiner sees the gain among its features) */
-		setref_set(ws->sr, i, in[i].B, in[i].pass,
-			   g->cfg.implicit_ ? 1.0f : gain);
+		setref_set(ws->sr, i, in[i].B, in[i].pass, gain);
 	}
 	/* setref reads state token after token: every layout is that */
 	for (i = 0; i < ns; i++) {
