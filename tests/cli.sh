@@ -243,6 +243,24 @@ check "an unknown classification regime is refused" 1 "regime 'implicit' is not 
 printf 'name = x\nfamily = mog\nletters = ABC\ntasks = mixtures\nvelocity_width = 0\n' >"$tmp/bad4.recipe"
 check "a bad velocity width is refused" 1 "velocity_width wants an integer" "$AMORT" train "$tmp/bad4.recipe" -o "$tmp/x.amort"
 
+# regression by a learned predictor (explicit, implicit) through train and
+# eval, alone and side by side with the linreg model trained above
+printf 'name = tinyrx\nfamily = reg\nregime = explicit\nvariant = both\ntasks = linreg\nwidth = 8\nheads = 2\nlayers = 1\nlatent = 8\npredictor_width = 8\npredictor_layers = 1\npopulation = 8\nchunk = 8\nqueries = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyrx.recipe"
+sed -e 's/tinyrx/tinyri/' -e 's/regime = explicit/regime = implicit\nstate = mean/' -e 's/variant = both/variant = obs/' "$tmp/tinyrx.recipe" >"$tmp/tinyri.recipe"
+check "train a tiny explicit regression model" 0 "wrote" "$AMORT" train "$tmp/tinyrx.recipe" -o "$tmp/rx.amort"
+check "train a tiny implicit regression model" 0 "wrote" "$AMORT" train "$tmp/tinyri.recipe" -o "$tmp/ri.amort"
+check "eval an explicit regression model against ridge" 0 "" "$AMORT" eval "$tmp/rx.amort" --tasks 2 --tune-tasks 2 --test-rows 50 --csv "$tmp/rx.csv"
+expect "the regression table has its header" grep -q "| k | rows | amortizer | Bayes (ridge) | SGD (lr) | Adam (lr) | one-step" "$tmp/out"
+expect "the regression eval has the out-of-distribution blocks" grep -q "noise sd 0.02" "$tmp/out"
+expect "the regression CSV has a header and 5 x 6 rows" sh -c "[ \$(wc -l <'$tmp/rx.csv') -eq 31 ]"
+check "eval an implicit regression model" 0 "" "$AMORT" eval "$tmp/ri.amort" --tasks 2 --tune-tasks 2 --test-rows 50 --no-ood
+expect "the implicit model's table" grep -q "tinyri (learned-predictor regression, implicit, state mean" "$tmp/out"
+check "eval parametric, explicit and implicit side by side" 0 "" "$AMORT" eval "$tmp/r.amort" "$tmp/rx.amort" "$tmp/ri.amort" --tasks 2 --tune-tasks 2 --test-rows 50 --no-ood --dim 4
+expect "the side-by-side table names the three regimes" grep -q "| k | rows | tiny (parametric, both) | tinyrx (explicit, both) | tinyri (implicit, state mean) | Bayes (ridge) | SGD | Adam |" "$tmp/out"
+check "side by side refuses a classification model beside a regression one" 1 "regression models only" "$AMORT" eval "$tmp/rx.amort" "$tmp/c.amort" --tasks 2
+check "eval of a regression model refuses --dim 17" 2 "--dim wants an integer" "$AMORT" eval "$tmp/rx.amort" --dim 17
+check "eval of a regression model refuses a batch above the model's" 2 "--batch 9: a step of these models takes at most 8 rows" "$AMORT" eval "$tmp/rx.amort" --batch 9
+
 if [ "$fail" -eq 0 ]; then
 	echo "[  PASSED  ] $pass test(s)."
 else

@@ -180,8 +180,10 @@ int tool_eval(int argc, char **argv)
 				return 2;
 			}
 		} else if ((!strcmp(argv[i], "--tune-tasks") ||
-			    !strcmp(argv[i], "--classes")) && i + 1 < argc) {
-			i++;	/* classification models (clfevaltool.c) */
+			    !strcmp(argv[i], "--classes") ||
+			    !strcmp(argv[i], "--test-rows")) && i + 1 < argc) {
+			i++;	/* classification and reg models (clfevaltool.c,
+				 * regevaltool.c) */
 		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
 			csv = argv[++i];
 		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
@@ -203,6 +205,13 @@ int tool_eval(int argc, char **argv)
 	for (i = 0; i < nfiles; i++)
 		if (model_load(&models[i], files[i], err, sizeof err)) {
 			fprintf(stderr, "amort eval: %s: %s\n", files[i], err);
+			goto out;
+		}
+	for (i = 0; i < nfiles; i++)
+		if (models[i].gen && models[i].gcfg.kind == GEN_REG) {
+			/* regression by a learned predictor, with any linreg
+			 * models beside it (regevaltool.c) */
+			rc = tool_regeval(models, (int)nfiles, argc, argv);
 			goto out;
 		}
 	for (i = 0; i < nfiles; i++)

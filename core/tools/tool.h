@@ -21,6 +21,11 @@ int tool_clfeval(struct model *m, int argc, char **argv);
 /* `amort eval` on several linclass models side by side (the ablations). */
 int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv);
 
+/* `amort eval` on regression models of kind reg (explicit, implicit),
+ * alone or side by side with each other and with linreg models
+ * (regevaltool.c); at least one model is of kind reg. */
+int tool_regeval(struct model *ms, int nm, int argc, char **argv);
+
 /* Parses a non-negative integer option value; returns 0 and sets *out, or
  * prints a message naming the option and returns -1. */
 int tool_parse_long(const char *opt, const char *s, long lo, long hi, long *out);

@@ -1,0 +1,246 @@
+/*
+ * test_regeval.c - the evaluator of the regression amortizers by a learned
+ * predictor (regeval.h) on tiny explicit and implicit models trained for a
+ * few iterations, and on an untrained parametric refiner: the rows are
+ * finite and consistent (the floor below the Bayes-optimal ridge, ridge
+ * no worse than tuned SGD and Adam, ridge improving with rows), the
+ * one-step amortizer is the amortizer at k = 1 (the same call: one batch
+ * at rows_seen 0), every model sees the same tasks (the baselines agree
+ * bit for bit), runs are deterministic, and bad configurations are
+ * refused.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "am.h"
+#include "gemm.h"
+#include "gen.h"
+#include "gentrain.h"
+#include "layout.h"
+#include "refiner.h"
+#include "regeval.h"
+#include "rng.h"
+#include "testutil.h"
+
+static void tiny(struct gentrain_config *c, int implicit)
+{
+	gentrain_config_default(c, GEN_REG);
+	c->gen.C = 16;
+	c->gen.H = 2;
+	c->gen.L = 1;
+	c->gen.bmax = 16;
+	c->gen.ksteps = 8;
+	c->gen.Z = 16;
+	c->gen.vH = 32;
+	c->gen.vL = 1;
+	if (implicit) {
+		c->gen.explicit_ = 0;
+		c->gen.implicit_ = 1;
+		c->gen.qstate = GEN_Q_LOGITS;	/* the mean */
+		c->gen.nq = 16;
+		c->gen.variant = GEN_OBS;
+	}
+	c->tasks.rfam.dmin = 1;
+	c->tasks.rfam.dmax = 8;
+	c->pop = 16;
+	c->chunk = 8;
+	c->nq = 16;
+	c->iters = 20;
+	c->lr = 3e-3f;
+	c->lr_min = 3e-4f;
+	c->warmup = 2;
+	c->shards = 2;
+}
+
+static struct gentrain *trained(int implicit)
+{
+	struct gentrain_config c;
+	struct gentrain *t;
+	double loss;
+	int s;
+
+	tiny(&c, implicit);
+	t = gentrain_new(&c, NULL, 0);
+	assert_non_null(t);
+	while (gentrain_iteration(t) < c.iters) {
+		for (s = 0; s < c.shards; s++)
+			gentrain_shard(t, s);
+		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+	}
+	return t;
+}
+
+static void config(struct regeval_config *c, struct gen_tasks *ts)
+{
+	memset(c, 0, sizeof *c);
+	c->ntasks = 6;
+	c->tune_tasks = 8;
+	c->B = 16;
+	c->nk = 4;
+	c->ks[0] = 1;
+	c->ks[1] = 2;
+	c->ks[2] = 4;
+	c->ks[3] = 8;
+	c->ntest = 100;
+	c->onestep_max_rows = 64;
+	c->seed = 11;
+	memset(ts, 0, sizeof *ts);
+	ts->src = GEN_SRC_LINREG;
+	linreg_family_default(&ts->rfam);
+	ts->rfam.dmin = ts->rfam.dmax = 4;
+	ts->rfam.smin = ts->rfam.smax = 0.5f;
+}
+
+/* Finite, the floor below everything, ridge the best of the baselines and
+ * improving with rows, one-step where expected and equal to the amortizer
+ * at k = 1. */
+static void check_rows(const struct regeval_config *c, const struct regeval_row *r)
+{
+	double sr = 0.0, ss = 0.0, sa = 0.0;
+	int j;
+
+	for (j = 0; j < c->nk; j++) {
+		const struct regeval_row *e = &r[j];
+
+		assert_int_equal(e->k, c->ks[j]);
+		assert_true(isfinite(e->amort) && isfinite(e->ridge) &&
+			    isfinite(e->sgd) && isfinite(e->adam) &&
+			    isfinite(e->floor));
+		assert_true(fabs(e->floor - 0.25) < 1e-6);
+		assert_true(e->floor < e->ridge);
+		assert_true(e->floor < e->amort);
+		assert_true(e->floor < e->sgd && e->floor < e->adam);
+		/* Bayes-optimal on average; allow the held-out sampling */
+		assert_true(e->ridge <= 1.05 * e->sgd);
+		assert_true(e->ridge <= 1.05 * e->adam);
+		sr += e->ridge;
+		ss += e->sgd;
+		sa += e->adam;
+		assert_true(e->sgd_lr > 0.0f && e->adam_lr > 0.0f);
+		assert_int_equal(e->has_onestep, c->ks[j] * c->B <= c->onestep_max_rows);
+		if (e->has_onestep)
+			assert_true(isfinite(e->onestep) && e->onestep > e->floor);
+		else
+			assert_true(isnan(e->onestep));
+	}
+	assert_true(sr < ss && sr < sa);
+	assert_true(r[c->nk - 1].ridge < r[0].ridge);
+	/* k = 1: the one-step amortizer is the same batch at rows_seen 0 */
+	assert_true(r[0].onestep == r[0].amort);
+}
+
+static void check_model(int implicit)
+{
+	struct gentrain *t = trained(implicit);
+	const struct gen *g = gentrain_model(t);
+	struct regeval_row a[REGEVAL_KS_MAX], b[REGEVAL_KS_MAX];
+	struct regeval_config c;
+	struct gen_tasks ts;
+
+	config(&c, &ts);
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, a), AM_OK);
+	check_rows(&c, a);
+	/* deterministic */
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_OK);
+	assert_memory_equal(a, b, (size_t)c.nk * sizeof a[0]);
+	/* other held-out rows and tasks with another seed */
+	c.seed = 12;
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_OK);
+	assert_true(b[0].ridge != a[0].ridge);
+	check_rows(&c, b);
+
+	/* refused: a batch above the model's, steps not ascending, a one-step
+	 * context above GEN_BMAX, a source that is not linreg */
+	c.B = g->cfg.bmax + 1;
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	config(&c, &ts);
+	c.ks[2] = 2;
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	config(&c, &ts);
+	c.onestep_max_rows = GEN_BMAX + 1;
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	config(&c, &ts);
+	ts.src = GEN_SRC_LINCLASS;
+	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	gentrain_free(t);
+}
+
+static void test_regeval_explicit(void **state)
+{
+	(void)state;
+	check_model(0);
+}
+
+static void test_regeval_implicit(void **state)
+{
+	(void)state;
+	check_model(1);
+}
+
+/* Explicit, implicit and the parametric refiner on one configuration: the
+ * same tasks and rows, so the baselines agree exactly. */
+static void test_regeval_same_tasks_for_every_model(void **state)
+{
+	struct refiner_config rc = { .C = 16, .H = 2, .L = 1, .bmax = 16,
+				     .ksteps = 8, .passes = 1,
+				     .variant = REFINER_BOTH };
+	struct regeval_row re[REGEVAL_KS_MAX], ri[REGEVAL_KS_MAX];
+	struct regeval_row rp[REGEVAL_KS_MAX];
+	struct gentrain *te = trained(0), *ti = trained(1);
+	struct regeval_config c;
+	struct gen_tasks ts;
+	struct refiner m;
+	struct layout lay;
+	struct rng r;
+	float *p;
+	int j;
+
+	(void)state;
+	layout_init(&lay);
+	assert_int_equal(refiner_init(&m, &lay, &rc), AM_OK);
+	p = tu_alloc(lay.total);
+	rng_seed(&r, 5);
+	refiner_init_params(&m, p, &r);
+	config(&c, &ts);
+	assert_int_equal(regeval_run(gentrain_model(te), gentrain_params(te), &ts,
+				     &c, re), AM_OK);
+	assert_int_equal(regeval_run(gentrain_model(ti), gentrain_params(ti), &ts,
+				     &c, ri), AM_OK);
+	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
+	check_rows(&c, rp);
+	for (j = 0; j < c.nk; j++) {
+		assert_true(re[j].ridge == ri[j].ridge && re[j].ridge == rp[j].ridge);
+		assert_true(re[j].sgd == ri[j].sgd && re[j].sgd == rp[j].sgd);
+		assert_true(re[j].adam == ri[j].adam && re[j].adam == rp[j].adam);
+		assert_true(re[j].floor == rp[j].floor);
+		assert_true(re[j].sgd_lr == rp[j].sgd_lr &&
+			    re[j].adam_lr == rp[j].adam_lr);
+	}
+	/* the refiner takes one-step contexts up to REFINER_BMAX */
+	c.onestep_max_rows = REFINER_BMAX;
+	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
+	assert_true(rp[c.nk - 1].has_onestep);
+	/* untrained, its skip path is a gradient step: it improves */
+	assert_true(rp[c.nk - 1].amort < rp[0].amort);
+	free(p);
+	layout_free(&lay);
+	gentrain_free(te);
+	gentrain_free(ti);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regeval_explicit),
+		cmocka_unit_test(test_regeval_implicit),
+		cmocka_unit_test(test_regeval_same_tasks_for_every_model),
+	};
+
+	gemm_set_threads(1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
