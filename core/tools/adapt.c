@@ -1,9 +1,14 @@
 /*
- * adapt.c - `amort adapt`: adapts a regression or classification amortizer
- * to a CSV training set, streamed one mini-batch at a time, and prints a
- * prediction and its standard deviation (regression), or the most probable
- * label and the class probabilities (classification), for every row of a
- * CSV of test inputs.
+ * adapt.c - `amort adapt`: adapts an amortizer to a CSV training set,
+ * streamed one mini-batch at a time, and prints a prediction for every row
+ * of a CSV of test inputs.  Every model that learns from (x, y) or
+ * (x, label) rows is driven through the session contract (amz.h) by one
+ * streaming loop; only what a TEST row prints depends on the family:
+ *
+ *   family                          each TEST row prints
+ *   linreg (the parametric refiner) prediction,sd
+ *   reg (a learned predictor)       prediction (the mean: there is no sd)
+ *   clf                             label,p0,...,p(K-1)
  *
  * TRAIN holds the x columns and then y; TEST holds the same x columns, in
  * the same order (matched by position; if both files have headers and the
@@ -11,11 +16,30 @@
  * taken to carry y last, which is ignored: a held-out part of a training
  * file can be passed as it is.  TRAIN is never held in memory: rows are
  * read, scaled and applied B at a time, so it may be of any length.  TEST
- * is read whole before anything is printed, keeping two floats per row (at
- * most ADAPT_TEST_MAX rows), so an error in either file prints no partial
- * predictions.
+ * is read whole before anything is printed, keeping a few floats per row
+ * (at most ADAPT_TEST_MAX rows), so an error in either file prints no
+ * partial predictions.
  *
- * Scaling.  The amortizer was meta-trained on inputs x ~ N(0, I) and on
+ * Two regimes.  An explicit model (linreg; reg and clf with az.implicit =
+ * 0) adapts a state: each mini-batch is one amz_step, and TEST is read and
+ * predicted under the final state once TRAIN is done.  An implicit model
+ * (az.implicit = 1) keeps no adapted state: a prediction is a query state
+ * refined by every mini-batch.  Its TEST is therefore the session's
+ * registered query set: it is read whole right after TRAIN's first
+ * mini-batch (which fixes the scaler, so TEST's rows are mapped as they
+ * are read and kept as floats, with their line numbers), every row starts
+ * at the learned initial prediction (amz_query_init), and each mini-batch
+ * of TRAIN refines all of them (amz_query_step, in chunks of ADAPT_QCHUNK
+ * rows) before the next batch is read; the predictions are read out at the
+ * end (amz_query_mean, amz_query_probs).  TRAIN is still one pass, never
+ * held and never replayed, but the cost is O(TEST rows x TRAIN
+ * mini-batches) where the explicit regime's is O(TRAIN rows + TEST rows),
+ * and TEST is at most ADAPT_QUERY_MAX rows.  amz_step still checks every
+ * batch (it leaves an implicit session's state alone).  Queries do not
+ * attend to each other: a row's prediction does not depend on the other
+ * rows of TEST.
+ *
+ * Scaling.  The amortizers were meta-trained on inputs x ~ N(0, I) and on
  * targets made by unit-scale weights (linreg.h); real columns come in any
  * units.  By default each x column and y is standardized with the mean and
  * sd (population sd) of the FIRST mini-batch, z = (v - mean) / sd, and the
@@ -29,16 +53,18 @@
  * end and a warning names the first column that is far off.
  * --no-standardize feeds the raw values.
  *
- * Classification (a model whose rows carry a label, through the amz
- * contract).  TRAIN's last column is an integer label 0..K-1 and is never
- * scaled; the session has K classes, --classes K or else the largest label
- * of the first mini-batch plus one (at least 2): a later label at or past
- * K is an error that names the line and points at --classes.  With
- * --pixels (image models only) the inputs are the model's npix raw pixels,
- * 0 to 255, projected by its PCA before anything else (standardization,
- * off by default for an image model, then applies to those features).
- * Every TEST row prints "label,p0,...,p(K-1)".  The batch is at most the
- * model's own (the step's workspace is sized for it).
+ * Classification (a model whose rows carry a label).  TRAIN's last column
+ * is an integer label 0..K-1 and is never scaled; the session has K
+ * classes, --classes K or else the largest label of the first mini-batch
+ * plus one (at least 2): a later label at or past K is an error that names
+ * the line and points at --classes.  With --pixels (image models only) the
+ * inputs are the model's npix raw pixels, 0 to 255, projected by its PCA
+ * before anything else (standardization, off by default for an image
+ * model, then applies to those features).
+ *
+ * The batch is at most the model's own for reg and clf (the step's
+ * workspace is sized for it); the linreg refiner takes up to REFINER_BMAX
+ * rows, with a warning above the batch it was trained on.
  */
 #include <float.h>
 #include <math.h>
@@ -55,7 +81,13 @@
 #include "tool.h"
 
 #define ADAPT_TEST_MAX 10000000LL	/* rows of TEST kept for output */
-#define ADAPT_CHUNK 256			/* TEST rows predicted at a time */
+#define ADAPT_QUERY_MAX 1000000LL	/* rows of TEST of an implicit model:
+					 * each keeps its inputs and query
+					 * state, and every batch refines it */
+#define ADAPT_CHUNK 256			/* TEST rows read (and predicted) at a
+					 * time */
+#define ADAPT_QCHUNK 1024		/* query rows per amz_query_step (its
+					 * scratch is proportional) */
 #define ADAPT_COLS (AMZ_DMAX + 1)	/* TRAIN columns: inputs and y (or the
 					 * label), as the scaler keeps them */
 #define ADAPT_SD_REL 1e-6		/* sd below this x |mean|: constant */
@@ -66,11 +98,13 @@ static const char adapt_usage[] =
 	"                   [--classes K] [--pixels]\n"
 	"\n"
 	"Adapts the model to TRAIN, streamed in mini-batches of B rows (default:\n"
-	"the batch size the model was trained on; 1 to 512), then prints one line\n"
-	"'prediction,sd' per row of TEST.  Files are comma-separated numbers with\n"
-	"an optional header line; TRAIN has the inputs (at most 16) then y last;\n"
-	"TEST has the same inputs, and one extra last column is taken to be y and\n"
-	"ignored.  A file named - is standard input.\n"
+	"the batch size the model was trained on; 1 to 512, and at most that\n"
+	"size for a reg or clf model), then prints one line per row of TEST:\n"
+	"'prediction,sd' for a linreg model, 'prediction' (the mean: no sd) for\n"
+	"a reg model.  Files are comma-separated numbers with an optional header\n"
+	"line; TRAIN has the inputs (at most 16 for linreg, 64 for reg and clf)\n"
+	"then y last; TEST has the same inputs, and one extra last column is\n"
+	"taken to be y and ignored.  A file named - is standard input.\n"
 	"\n"
 	"Every column is standardized with the mean and sd of the FIRST\n"
 	"mini-batch (a column constant there is only centred); later rows and\n"
@@ -80,15 +114,20 @@ static const char adapt_usage[] =
 	"single pass: shuffle a sorted TRAIN first.  --no-standardize feeds the\n"
 	"raw values.\n"
 	"\n"
-	"A classification model (family clf) takes the inputs (at most 64) then\n"
-	"an integer class label 0..K-1 last, and prints one line\n"
-	"'label,p0,...,p(K-1)' per row of TEST: the most probable class, then\n"
-	"the probability of each.  Labels are never scaled.  --classes K (2 to\n"
-	"the model's classes) sets K; by default it is the largest label of the\n"
-	"first mini-batch plus one.  For an image model, --pixels reads rows of\n"
-	"its raw pixels (0 to 255), projected by the model's PCA first; an image\n"
-	"model is not standardized unless --standardize is given.  B is at most\n"
-	"the model's batch size.\n";
+	"A classification model (family clf) takes the inputs then an integer\n"
+	"class label 0..K-1 last, and prints one line 'label,p0,...,p(K-1)' per\n"
+	"row of TEST: the most probable class, then the probability of each.\n"
+	"Labels are never scaled.  --classes K (2 to the model's classes) sets K;\n"
+	"by default it is the largest label of the first mini-batch plus one.\n"
+	"For an image model, --pixels reads rows of its raw pixels (0 to 255),\n"
+	"projected by the model's PCA first; an image model is not standardized\n"
+	"unless --standardize is given.\n"
+	"\n"
+	"An implicit model (reg or clf) keeps a prediction per TEST row rather\n"
+	"than an adapted state: TEST is read right after the first mini-batch\n"
+	"and every mini-batch of TRAIN refines every TEST row's prediction, so\n"
+	"the time is proportional to TEST rows x TRAIN mini-batches (TEST: at\n"
+	"most 1000000 rows).  TRAIN is still read once, in one pass.\n";
 
 struct adapt_opts {
 	const char *model, *train, *test;
@@ -117,7 +156,44 @@ struct drift {
 
 struct stream {
 	long long rows, steps, first_rows;
-	float loss;			/* of the last mini-batch */
+	float loss;			/* of the last mini-batch (explicit) */
+};
+
+/*
+ * One run: the session, what the files hold, and what has been read of
+ * TEST.  Results are `per` floats a row: (prediction, sd) for linreg, the
+ * prediction for reg, (label, p0..p(K-1)) for clf, in y's units.
+ */
+struct run {
+	struct amz az;			/* the model's contract, a copy (see
+					 * adapt_setup for what differs) */
+	struct amz_ws *ws;
+	float state[AMZ_STATE_MAX];
+	int labels;			/* clf: rows end with a class label */
+	int pixels;			/* the inputs are npix pixels, projected */
+	int Din;			/* inputs per CSV row: D, or npix */
+	int Dm;				/* active columns the model sees: D, or
+					 * the PCA's k */
+	int K;				/* clf: classes; 0 until the first
+					 * mini-batch sets it */
+	int K_given;			/* from --classes */
+	int raw_hint;			/* what a failing step's message
+					 * suggests when not standardized: 1
+					 * "without --no-standardize", 2
+					 * "--standardize" */
+	int qchunk;			/* implicit: rows per amz_query_step */
+	struct scaler sc;
+	struct stream st;
+	/* implicit: TEST, the registered query set */
+	long long nq, qcap;
+	float *Q;			/* nq x Dm scaled inputs */
+	long long *qline;		/* TEST line of each */
+	float *qs;			/* nq x qstate query states */
+	float *Qpad;			/* qchunk x dmax: Q's rows zero-padded */
+	/* the predictions */
+	int per;
+	long long nres, rcap;
+	float *res;
 };
 
 /* Parses argv into o.  Returns -1 to go on, or the exit status. */
@@ -351,185 +427,6 @@ static void drift_check(const struct drift *dr, const struct scaler *sc,
 	}
 }
 
-/*
- * Streams TRAIN through the refiner B rows at a time, updating state.  The
- * first batch sets the scaler.  Returns 0, or 1 after a message.
- */
-static int train_stream(const struct model *m, struct refiner_ws *ws,
-			struct csv *in, int D, int B, struct scaler *sc,
-			float *state, struct stream *st)
-{
-	double *raw = malloc((size_t)B * (D + 1) * sizeof *raw);
-	long long *lines = malloc((size_t)B * sizeof *lines);
-	float *X = calloc((size_t)B * LINREG_DMAX, sizeof *X);
-	float *y = malloc((size_t)B * sizeof *y);
-	struct drift dr;
-	const double *row;
-	char err[512];
-	int rc = 1, n, i, j, r = 1, s;
-
-	memset(&dr, 0, sizeof dr);
-	if (!raw || !lines || !X || !y) {
-		fprintf(stderr, "amort adapt: out of memory\n");
-		goto out;
-	}
-	while (r == 1) {
-		for (n = 0; n < B; n++) {
-			r = csv_next(in, &row, err, sizeof err);
-			if (r < 0) {
-				fprintf(stderr, "amort adapt: %s\n", err);
-				goto out;
-			}
-			if (r == 0)
-				break;
-			memcpy(raw + (size_t)n * (D + 1), row, (size_t)(D + 1) * sizeof *raw);
-			lines[n] = csv_line(in);
-		}
-		if (n == 0)
-			break;
-		if (st->steps == 0) {
-			scaler_fit(sc, raw, n, in);
-			st->first_rows = n;
-		}
-		for (i = 0; i < n; i++) {
-			for (j = 0; j <= D; j++) {
-				float z;
-
-				if (scaler_apply(sc, j, raw[(size_t)i * (D + 1) + j], &z)) {
-					fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is "
-						"beyond single precision%s\n", csv_name(in), lines[i],
-						j + 1, raw[(size_t)i * (D + 1) + j],
-						sc->on ? " after scaling" : "");
-					goto out;
-				}
-				if (j < D)
-					X[(size_t)i * LINREG_DMAX + j] = z;
-				else
-					y[i] = z;
-				dr.sum[j] += z;
-				dr.sumsq[j] += (double)z * z;
-			}
-		}
-		s = refiner_step(&m->ref, m->p, ws, state, X, y, n, D,
-				 (double)st->rows, &st->loss);
-		if (s != AM_OK) {
-			fprintf(stderr, "amort adapt: %s: mini-batch %lld (lines %lld to %lld): "
-				"%s%s\n", csv_name(in), st->steps + 1, lines[0], lines[n - 1],
-				s == AM_ENUMERIC ? "the state became non-finite" : am_strerror(s),
-				sc->on ? "" : " (the values are raw: try without --no-standardize)");
-			goto out;
-		}
-		st->rows += n;
-		st->steps++;
-	}
-	if (st->rows == 0) {
-		fprintf(stderr, "amort adapt: %s: no data rows: the training set is empty\n",
-			csv_name(in));
-		goto out;
-	}
-	drift_check(&dr, sc, st, in);
-	rc = 0;
-out:
-	free(y);
-	free(X);
-	free(lines);
-	free(raw);
-	return rc;
-}
-
-/*
- * Reads every row of TEST and predicts it under state.  On success returns
- * 0 with *out pointing at 2 * *n floats (prediction, sd; new, caller
- * frees); otherwise returns 1 after a message.
- */
-static int predict_all(struct csv *in, int D, const struct scaler *sc,
-		       const float *state, float **out, long long *n)
-{
-	float X[ADAPT_CHUNK * LINREG_DMAX] = { 0 }, mean[ADAPT_CHUNK], var[ADAPT_CHUNK];
-	long long lines[ADAPT_CHUNK], done = 0, cap = 0;
-	float *res = NULL;
-	const double *row;
-	char err[512];
-	int k = 0, r, i, j;
-
-	do {
-		r = csv_next(in, &row, err, sizeof err);
-		if (r < 0) {
-			fprintf(stderr, "amort adapt: %s\n", err);
-			goto fail;
-		}
-		if (r == 1) {
-			if (done + k >= ADAPT_TEST_MAX) {
-				fprintf(stderr, "amort adapt: %s: more than %lld rows\n",
-					csv_name(in), ADAPT_TEST_MAX);
-				goto fail;
-			}
-			for (j = 0; j < D; j++) {
-				if (scaler_apply(sc, j, row[j], &X[k * LINREG_DMAX + j])) {
-					fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is "
-						"beyond single precision%s\n", csv_name(in),
-						csv_line(in), j + 1, row[j],
-						sc->on ? " after scaling" : "");
-					goto fail;
-				}
-			}
-			lines[k++] = csv_line(in);
-		}
-		if (k == ADAPT_CHUNK || (r == 0 && k > 0)) {
-			if (done + k > cap) {
-				long long nc = cap ? 2 * cap : 4096;
-				float *t;
-
-				if (nc > ADAPT_TEST_MAX)
-					nc = ADAPT_TEST_MAX;
-				t = realloc(res, (size_t)nc * 2 * sizeof *res);
-				if (!t) {
-					fprintf(stderr, "amort adapt: out of memory\n");
-					goto fail;
-				}
-				res = t;
-				cap = nc;
-			}
-			refiner_predict(state, X, k, mean, var);
-			for (i = 0; i < k; i++) {
-				double mu = mean[i], sd = sqrt(var[i]);
-
-				if (sc->on) {
-					mu = sc->mean[sc->D] + sc->sd[sc->D] * mu;
-					sd *= sc->sd[sc->D];
-				}
-				if (!(fabs(mu) <= FLT_MAX && sd <= FLT_MAX)) {
-					fprintf(stderr, "amort adapt: %s: line %lld: the prediction "
-						"is not finite\n", csv_name(in), lines[i]);
-					goto fail;
-				}
-				res[2 * (done + i)] = (float)mu;
-				res[2 * (done + i) + 1] = (float)sd;
-			}
-			done += k;
-			k = 0;
-		}
-	} while (r == 1);
-	*out = res;
-	*n = done;
-	return 0;
-fail:
-	free(res);
-	return 1;
-}
-
-/* ---- classification ------------------------------------------------------ */
-
-/* A classification run: the model's contract and what the files hold. */
-struct clf_run {
-	const struct amz *az;
-	int pixels;		/* the inputs are npix pixels, projected */
-	int Din;		/* inputs per CSV row: D, or npix */
-	int Dm;			/* active columns the model sees: D, or the PCA's k */
-	int K;			/* classes; 0 until the first mini-batch sets it */
-	int K_given;		/* from --classes */
-};
-
 /* Whether v is a label of K classes: an integral value in [0, K). */
 static int label_ok(double v, int K)
 {
@@ -537,13 +434,13 @@ static int label_ok(double v, int K)
 }
 
 /*
- * Turns the CSV row just read from in (Din inputs, then the label when
- * withlabel) into the model's row w: Dm values (the pixels projected by
- * the model's PCA with --pixels), then the label at w[Dm].  Returns 0, or
- * -1 after a message naming the line (a pixel outside 0..255).
+ * Turns the CSV row just read from in (Din inputs, then y or the label
+ * when withy) into the model's row w: Dm values (the pixels projected by
+ * the model's PCA with --pixels), then y or the label at w[Dm].  Returns
+ * 0, or -1 after a message naming the line (a pixel outside 0..255).
  */
-static int clf_row(const struct clf_run *r, const struct csv *in,
-		   const double *row, int withlabel, double *w)
+static int model_row(const struct run *r, const struct csv *in,
+		     const double *row, int withy, double *w)
 {
 	float pix[AMZ_NPIX_MAX], f[AMZ_DMAX];
 	int j;
@@ -561,18 +458,18 @@ static int clf_row(const struct clf_run *r, const struct csv *in,
 			pix[j] = (float)row[j];
 		}
 		/* an image model's PCA takes any npix pixels: cannot fail */
-		if (amz_project(r->az, pix, 1, f) != AM_OK)
+		if (amz_project(&r->az, pix, 1, f) != AM_OK)
 			return -1;
 		for (j = 0; j < r->Dm; j++)
 			w[j] = f[j];
 	}
-	if (withlabel)
+	if (withy)
 		w[r->Dm] = row[r->Din];
 	return 0;
 }
 
 /* Prints why label v of line `line` is refused for K classes. */
-static void bad_label(const struct clf_run *r, const struct csv *in,
+static void bad_label(const struct run *r, const struct csv *in,
 		      long long line, double v, int K)
 {
 	fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is not a class label: "
@@ -584,17 +481,275 @@ static void bad_label(const struct clf_run *r, const struct csv *in,
 	fputc('\n', stderr);
 }
 
-/*
- * Streams TRAIN through amz_step B rows at a time, updating state.  The
- * first batch sets K (unless --classes did) and the scaler.  Returns 0, or
- * 1 after a message.
- */
-static int clf_train_stream(struct clf_run *r, struct amz_ws *ws,
-			    struct csv *in, int B, struct scaler *sc,
-			    float *state, struct stream *st)
+/* Scales value v of input j, read from line `line` of in, into *z.
+ * Returns 0, or -1 after a message. */
+static int scale_input(const struct run *r, const struct csv *in, long long line,
+		       int j, double v, float *z)
 {
-	const struct amz *az = r->az;
+	if (!scaler_apply(&r->sc, j, v, z))
+		return 0;
+	fprintf(stderr, "amort adapt: %s: line %lld, %s %d: %g is beyond single "
+		"precision%s\n", csv_name(in), line, r->pixels ? "feature" : "field",
+		j + 1, v, r->sc.on ? " after scaling" : "");
+	return -1;
+}
+
+/* Returns buf (*cap rows of `size` bytes) with room for `need` rows: as
+ * it is, or reallocated to twice as many rows as needed (from 4096, at
+ * most max) with *cap updated; NULL after a message, buf still valid. */
+static void *grow(void *buf, long long *cap, long long need, size_t size,
+		  long long max)
+{
+	long long nc = *cap ? *cap : 4096;
+	void *t;
+
+	if (need <= *cap)
+		return buf;
+	while (nc < need)
+		nc *= 2;
+	if (nc > max)
+		nc = max;
+	t = realloc(buf, (size_t)nc * size);
+	if (!t) {
+		fprintf(stderr, "amort adapt: out of memory\n");
+		return NULL;
+	}
+	*cap = nc;
+	return t;
+}
+
+/*
+ * Appends the predictions of k TEST rows (lines[i] of in) to the results:
+ * the model's outputs (mean and var, or P's probabilities) in y's units.
+ * Returns 0, or 1 after a message (out of memory, a non-finite value).
+ */
+static int results_put(struct run *r, const struct csv *in, const long long *lines,
+		       int k, const float *mean, const float *var, const float *P)
+{
+	const struct scaler *sc = &r->sc;
+	float *t = grow(r->res, &r->rcap, r->nres + k, (size_t)r->per * sizeof *t,
+			ADAPT_TEST_MAX);
+	int i, c;
+
+	if (!t)
+		return 1;
+	r->res = t;
+	for (i = 0; i < k; i++) {
+		float *o = r->res + (size_t)(r->nres + i) * r->per;
+		int ok = 1;
+
+		if (r->labels) {
+			const float *p = P + (size_t)i * AMZ_CLASSES_MAX;
+			int best = 0;
+
+			for (c = 0; c < r->K; c++) {
+				o[1 + c] = p[c];
+				ok &= p[c] >= 0 && p[c] <= 1;
+				if (p[c] > p[best])
+					best = c;
+			}
+			o[0] = (float)best;
+		} else {
+			double mu = mean[i], sd = var ? sqrt(var[i]) : 0;
+
+			if (sc->on) {
+				mu = sc->mean[sc->D] + sc->sd[sc->D] * mu;
+				sd *= sc->sd[sc->D];
+			}
+			ok = fabs(mu) <= FLT_MAX && sd <= FLT_MAX;
+			o[0] = (float)mu;
+			if (var)
+				o[1] = (float)sd;
+		}
+		if (!ok) {
+			fprintf(stderr, "amort adapt: %s: line %lld: the prediction is not "
+				"finite\n", csv_name(in), lines[i]);
+			return 1;
+		}
+	}
+	r->nres += k;
+	return 0;
+}
+
+/* Explicit: predicts k scaled TEST rows X (k x dmax) under the adapted
+ * state.  Returns 0, or 1 after a message. */
+static int test_predict(struct run *r, const struct csv *in, const float *X,
+			const long long *lines, int k)
+{
+	float mean[ADAPT_CHUNK], var[ADAPT_CHUNK], P[ADAPT_CHUNK * AMZ_CLASSES_MAX];
+	float *v = r->az.has_var ? var : NULL;
+	int s;
+
+	if (r->labels)
+		s = amz_predict_probs(&r->az, r->state, X, k, r->Dm, P);
+	else
+		s = amz_predict(&r->az, r->state, X, k, r->Dm, mean, v);
+	if (s != AM_OK) {
+		fprintf(stderr, "amort adapt: predicting failed: %s\n", am_strerror(s));
+		return 1;
+	}
+	return results_put(r, in, lines, k, mean, v, P);
+}
+
+/* Implicit: registers k scaled TEST rows X (k x dmax) as queries.  Returns
+ * 0, or 1 after a message. */
+static int queries_add(struct run *r, const float *X, const long long *lines, int k)
+{
+	long long cap = r->qcap;	/* both arrays have qcap rows */
+	float *Q = grow(r->Q, &cap, r->nq + k, (size_t)r->Dm * sizeof *Q,
+			ADAPT_QUERY_MAX);
+	long long *line;
+	int i;
+
+	if (!Q)
+		return 1;
+	r->Q = Q;
+	line = grow(r->qline, &r->qcap, r->nq + k, sizeof *line, ADAPT_QUERY_MAX);
+	if (!line)
+		return 1;
+	r->qline = line;
+	for (i = 0; i < k; i++) {
+		memcpy(r->Q + (size_t)(r->nq + i) * r->Dm, X + (size_t)i * r->az.dmax,
+		       (size_t)r->Dm * sizeof *r->Q);
+		r->qline[r->nq + i] = lines[i];
+	}
+	r->nq += k;
+	return 0;
+}
+
+/*
+ * Reads every row of TEST, ADAPT_CHUNK at a time, mapped by the (fixed)
+ * scaler: predicted at once under the adapted state (explicit) or kept as
+ * the query set (implicit).  Returns 0, or 1 after a message.
+ */
+static int test_read(struct run *r, struct csv *in)
+{
+	const long long max = r->az.implicit ? ADAPT_QUERY_MAX : ADAPT_TEST_MAX;
+	float X[ADAPT_CHUNK * AMZ_DMAX] = { 0 };
+	long long lines[ADAPT_CHUNK];
+	double w[AMZ_DMAX + 1];
+	const double *row;
+	char err[512];
+	int k = 0, rc, j;
+
+	do {
+		rc = csv_next(in, &row, err, sizeof err);
+		if (rc < 0) {
+			fprintf(stderr, "amort adapt: %s\n", err);
+			return 1;
+		}
+		if (rc == 1) {
+			if (r->nres + r->nq + k >= max) {
+				fprintf(stderr, "amort adapt: %s: more than %lld rows%s\n",
+					csv_name(in), max, r->az.implicit ? " for an "
+					"implicit model (every mini-batch refines every "
+					"row's prediction): split TEST" : "");
+				return 1;
+			}
+			lines[k] = csv_line(in);
+			if (model_row(r, in, row, 0, w))
+				return 1;
+			for (j = 0; j < r->Dm; j++)
+				if (scale_input(r, in, lines[k], j, w[j],
+						&X[(size_t)k * r->az.dmax + j]))
+					return 1;
+			k++;
+		}
+		if (k == ADAPT_CHUNK || (rc == 0 && k > 0)) {
+			if (r->az.implicit ? queries_add(r, X, lines, k)
+					   : test_predict(r, in, X, lines, k))
+				return 1;
+			k = 0;
+		}
+	} while (rc == 1);
+	return 0;
+}
+
+/* Implicit: gives the nq registered queries their initial state.
+ * Returns 0, or 1 after a message. */
+static int queries_start(struct run *r)
+{
+	size_t nq = (size_t)(r->nq ? r->nq : 1);
+
+	r->qs = malloc(nq * (size_t)r->az.qstate * sizeof *r->qs);
+	r->Qpad = calloc((size_t)r->qchunk * r->az.dmax, sizeof *r->Qpad);
+	if (!r->qs || !r->Qpad) {
+		fprintf(stderr, "amort adapt: out of memory\n");
+		return 1;
+	}
+	/* implicit, n >= 0: cannot fail */
+	return amz_query_init(&r->az, r->state, (int)r->nq, r->qs) != AM_OK;
+}
+
+/*
+ * Implicit: refines every query's state by the mini-batch X, y of n rows
+ * (lines[0] to lines[n - 1] of in).  Returns 0, or 1 after a message.
+ */
+static int queries_refine(struct run *r, const struct csv *in, const float *X,
+			  const float *y, int n, const long long *lines)
+{
+	const struct amz *az = &r->az;
+	long long c;
+	int i, s;
+
+	for (c = 0; c < r->nq; c += r->qchunk) {
+		int m = r->nq - c < r->qchunk ? (int)(r->nq - c) : r->qchunk;
+
+		for (i = 0; i < m; i++)
+			memcpy(r->Qpad + (size_t)i * az->dmax, r->Q + (size_t)(c + i) * r->Dm,
+			       (size_t)r->Dm * sizeof *r->Qpad);
+		s = amz_query_step(az, r->ws, r->state, r->Qpad, m,
+				   r->qs + (size_t)c * az->qstate, X, y, n, r->Dm,
+				   (double)r->st.rows);
+		if (s != AM_OK) {
+			fprintf(stderr, "amort adapt: %s: mini-batch %lld (lines %lld to "
+				"%lld): refining the predictions of TEST failed: %s\n",
+				csv_name(in), r->st.steps + 1, lines[0], lines[n - 1],
+				s == AM_ENUMERIC ? "a prediction became non-finite" :
+				am_strerror(s));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Implicit: reads the predictions out of the refined query states.
+ * Returns 0, or 1 after a message. */
+static int queries_finish(struct run *r, const struct csv *test)
+{
+	float mean[ADAPT_CHUNK], P[ADAPT_CHUNK * AMZ_CLASSES_MAX];
+	long long c;
+	int s;
+
+	for (c = 0; c < r->nq; c += ADAPT_CHUNK) {
+		int m = r->nq - c < ADAPT_CHUNK ? (int)(r->nq - c) : ADAPT_CHUNK;
+		const float *qs = r->qs + (size_t)c * r->az.qstate;
+
+		s = r->labels ? amz_query_probs(&r->az, r->state, qs, m, P)
+			      : amz_query_mean(&r->az, r->state, qs, m, mean);
+		if (s != AM_OK) {
+			fprintf(stderr, "amort adapt: predicting failed: %s\n",
+				am_strerror(s));
+			return 1;
+		}
+		if (results_put(r, test, r->qline + c, m, mean, NULL, P))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The stream: TRAIN through the session B rows at a time.  The first batch
+ * sets K (clf, unless --classes did) and the scaler; for an implicit model
+ * TEST is then read and registered, and every batch refines it.  Returns
+ * 0, or 1 after a message.
+ */
+static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
+{
+	const struct amz *az = &r->az;
 	const int stride = r->Dm + 1;
+	struct stream *st = &r->st;
+	struct scaler *sc = &r->sc;
 	double *raw = malloc((size_t)B * stride * sizeof *raw);
 	long long *lines = malloc((size_t)B * sizeof *lines);
 	float *X = calloc((size_t)B * az->dmax, sizeof *X);
@@ -612,7 +767,7 @@ static int clf_train_stream(struct clf_run *r, struct amz_ws *ws,
 	while (r1 == 1) {
 		maxlab = 0;
 		for (n = 0; n < B; n++) {
-			double lab;
+			double v;
 
 			r1 = csv_next(in, &row, err, sizeof err);
 			if (r1 < 0) {
@@ -622,53 +777,70 @@ static int clf_train_stream(struct clf_run *r, struct amz_ws *ws,
 			if (r1 == 0)
 				break;
 			lines[n] = csv_line(in);
-			if (clf_row(r, in, row, 1, raw + (size_t)n * stride))
+			if (model_row(r, in, row, 1, raw + (size_t)n * stride))
 				goto out;
-			lab = raw[(size_t)n * stride + r->Dm];
-			if (!label_ok(lab, r->K ? r->K : az->classes)) {
-				bad_label(r, in, lines[n], lab, r->K ? r->K : az->classes);
+			if (!r->labels)
+				continue;
+			v = raw[(size_t)n * stride + r->Dm];
+			if (!label_ok(v, r->K ? r->K : az->classes)) {
+				bad_label(r, in, lines[n], v, r->K ? r->K : az->classes);
 				goto out;
 			}
-			if (lab > maxlab)
-				maxlab = (int)lab;
+			if (v > maxlab)
+				maxlab = (int)v;
 		}
 		if (n == 0)
 			break;
 		if (st->steps == 0) {
-			if (!r->K)
-				r->K = maxlab + 1 < 2 ? 2 : maxlab + 1;
-			s = amz_set_classes(az, state, r->K);
-			AM_ASSERT(s == AM_OK);	/* K is within the model's classes */
+			if (r->labels) {
+				if (!r->K)
+					r->K = maxlab + 1 < 2 ? 2 : maxlab + 1;
+				s = amz_set_classes(az, r->state, r->K);
+				AM_ASSERT(s == AM_OK);	/* K is within the model's */
+			}
 			scaler_fit(sc, raw, n, in);
 			st->first_rows = n;
+			if (az->implicit && (test_read(r, test) || queries_start(r)))
+				goto out;
 		}
 		for (i = 0; i < n; i++) {
 			for (j = 0; j < r->Dm; j++) {
-				double v = raw[(size_t)i * stride + j];
 				float z;
 
-				if (scaler_apply(sc, j, v, &z)) {
-					fprintf(stderr, "amort adapt: %s: line %lld, %s %d: %g is "
-						"beyond single precision%s\n", csv_name(in),
-						lines[i], r->pixels ? "feature" : "field", j + 1,
-						v, sc->on ? " after scaling" : "");
+				if (scale_input(r, in, lines[i], j, raw[(size_t)i * stride + j], &z))
 					goto out;
-				}
 				X[(size_t)i * az->dmax + j] = z;
 				dr.sum[j] += z;
 				dr.sumsq[j] += (double)z * z;
 			}
-			y[i] = (float)raw[(size_t)i * stride + r->Dm];
+			if (r->labels) {
+				y[i] = (float)raw[(size_t)i * stride + r->Dm];
+				continue;
+			}
+			if (scaler_apply(sc, r->Dm, raw[(size_t)i * stride + r->Dm], &y[i])) {
+				fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is "
+					"beyond single precision%s\n", csv_name(in), lines[i],
+					r->Din + 1, raw[(size_t)i * stride + r->Dm],
+					sc->on ? " after scaling" : "");
+				goto out;
+			}
+			dr.sum[r->Dm] += y[i];
+			dr.sumsq[r->Dm] += (double)y[i] * y[i];
 		}
-		s = amz_step(az, ws, state, X, y, n, r->Dm, (double)st->rows,
+		/* an implicit model's step only checks the batch */
+		s = amz_step(az, r->ws, r->state, X, y, n, r->Dm, (double)st->rows,
 			     &st->loss, NULL);
 		if (s != AM_OK) {
 			fprintf(stderr, "amort adapt: %s: mini-batch %lld (lines %lld to %lld): "
 				"%s%s\n", csv_name(in), st->steps + 1, lines[0], lines[n - 1],
 				s == AM_ENUMERIC ? "the state became non-finite" : am_strerror(s),
-				sc->on ? "" : " (the values are raw: try --standardize)");
+				sc->on ? "" : r->raw_hint == 1 ? " (the values are raw: try "
+				"without --no-standardize)" : " (the values are raw: try "
+				"--standardize)");
 			goto out;
 		}
+		if (az->implicit && queries_refine(r, in, X, y, n, lines))
+			goto out;
 		st->rows += n;
 		st->steps++;
 	}
@@ -688,115 +860,33 @@ out:
 }
 
 /*
- * Reads every row of TEST and predicts it under state.  On success returns
- * 0 with *out pointing at (K + 1) * *n floats per row: the most probable
- * label (the lowest on a tie), then the K probabilities (new, caller
- * frees); otherwise returns 1 after a message.
+ * Checks the options against the model and sets up r (not its files).
+ * The contract is copied with two changes for linreg: the refiner answers
+ * a variance (has_var), and its batch is --batch (the refiner takes up to
+ * REFINER_BMAX rows; above the trained batch is only a warning).  Returns
+ * 0, or 1 after a message.
  */
-static int clf_predict_all(const struct clf_run *r, struct csv *in,
-			   const struct scaler *sc, const float *state,
-			   float **out, long long *n)
-{
-	const struct amz *az = r->az;
-	const int K = r->K, per = K + 1;
-	float X[ADAPT_CHUNK * AMZ_DMAX] = { 0 }, P[ADAPT_CHUNK * AMZ_CLASSES_MAX];
-	double w[AMZ_DMAX + 1];
-	long long done = 0, cap = 0;
-	float *res = NULL;
-	const double *row;
-	char err[512];
-	int k = 0, r1, i, j, c;
-
-	do {
-		r1 = csv_next(in, &row, err, sizeof err);
-		if (r1 < 0) {
-			fprintf(stderr, "amort adapt: %s\n", err);
-			goto fail;
-		}
-		if (r1 == 1) {
-			if (done + k >= ADAPT_TEST_MAX) {
-				fprintf(stderr, "amort adapt: %s: more than %lld rows\n",
-					csv_name(in), ADAPT_TEST_MAX);
-				goto fail;
-			}
-			if (clf_row(r, in, row, 0, w))
-				goto fail;
-			for (j = 0; j < r->Dm; j++) {
-				if (scaler_apply(sc, j, w[j], &X[k * az->dmax + j])) {
-					fprintf(stderr, "amort adapt: %s: line %lld, %s %d: %g is "
-						"beyond single precision%s\n", csv_name(in),
-						csv_line(in), r->pixels ? "feature" : "field",
-						j + 1, w[j], sc->on ? " after scaling" : "");
-					goto fail;
-				}
-			}
-			k++;
-		}
-		if (k == ADAPT_CHUNK || (r1 == 0 && k > 0)) {
-			if (done + k > cap) {
-				long long nc = cap ? 2 * cap : 4096;
-				float *t;
-
-				if (nc > ADAPT_TEST_MAX)
-					nc = ADAPT_TEST_MAX;
-				t = realloc(res, (size_t)nc * per * sizeof *res);
-				if (!t) {
-					fprintf(stderr, "amort adapt: out of memory\n");
-					goto fail;
-				}
-				res = t;
-				cap = nc;
-			}
-			if (amz_predict_probs(az, state, X, k, r->Dm, P) != AM_OK) {
-				fprintf(stderr, "amort adapt: predicting failed\n");
-				goto fail;
-			}
-			for (i = 0; i < k; i++) {
-				const float *p = P + (size_t)i * AMZ_CLASSES_MAX;
-				float *o = res + (size_t)(done + i) * per;
-				int best = 0;
-
-				for (c = 0; c < K; c++) {
-					o[1 + c] = p[c];
-					if (p[c] > p[best])
-						best = c;
-				}
-				o[0] = (float)best;
-			}
-			done += k;
-			k = 0;
-		}
-	} while (r1 == 1);
-	*out = res;
-	*n = done;
-	return 0;
-fail:
-	free(res);
-	return 1;
-}
-
-/*
- * amort adapt for a classification model (m->az.has_labels): checks the
- * options against the model, streams TRAIN, predicts TEST and prints
- * "label,p0,..." per row.  Returns the exit status.
- */
-static int adapt_clf(struct adapt_opts *o, const struct model *m)
+static int adapt_setup(struct run *r, struct adapt_opts *o, const struct model *m)
 {
 	const struct amz *az = &m->az;
-	const struct pca *pc = az->pca;
-	struct clf_run r;
-	struct csv *train = NULL, *test = NULL;
-	struct amz_ws *ws = NULL;
-	struct scaler sc;
-	struct stream st = { 0, 0, 0, NAN };
-	float state[AMZ_STATE_MAX], *pred = NULL;
-	long long npred = 0, i;
-	char err[512];
-	int rc = 1, D, test_y, c;
 
-	memset(&r, 0, sizeof r);
-	r.az = az;
-	if (o->pixels && (az->npix < 1 || !pc)) {
+	memset(r, 0, sizeof *r);
+	r->az = *az;
+	if (az->family != AMZ_LINREG && az->family != AMZ_REG && az->family != AMZ_CLF) {
+		fprintf(stderr, "amort adapt: %s: '%s' is a generative model (%s): "
+			"adapt reads (x, y) rows for regression and (x, label) rows for "
+			"classification; serve it with amortd and use /sample\n", o->model,
+			m->name, m->family);
+		return 1;
+	}
+	r->labels = az->has_labels;
+	if (!r->labels && (o->classes || o->pixels)) {
+		fprintf(stderr, "amort adapt: %s: %s is for classification models; '%s' "
+			"is a regression amortizer\n", o->model, o->classes ? "--classes"
+			: "--pixels", m->name);
+		return 1;
+	}
+	if (o->pixels && (az->npix < 1 || !az->pca)) {
 		fprintf(stderr, "amort adapt: %s: --pixels needs an image model; '%s' "
 			"takes rows of features\n", o->model, m->name);
 		return 1;
@@ -808,14 +898,122 @@ static int adapt_clf(struct adapt_opts *o, const struct model *m)
 	}
 	if (!o->batch)
 		o->batch = az->bmax;
-	if (o->batch > az->bmax) {
+	if (az->family == AMZ_LINREG) {
+		r->az.has_var = 1;
+		if (o->batch > az->bmax) {
+			fprintf(stderr, "amort adapt: warning: --batch %ld is above the %d "
+				"rows per mini-batch the model was trained on\n", o->batch,
+				az->bmax);
+			r->az.bmax = (int)o->batch;
+		}
+	} else if (o->batch > az->bmax) {
 		fprintf(stderr, "amort adapt: %s: --batch %ld: a step of '%s' takes at "
 			"most %d rows\n", o->model, o->batch, m->name, az->bmax);
 		return 1;
 	}
-	r.pixels = o->pixels;
-	r.K = (int)o->classes;
-	r.K_given = o->classes > 0;
+	r->pixels = o->pixels;
+	r->K = (int)o->classes;
+	r->K_given = o->classes > 0;
+	r->per = r->labels ? 0 : r->az.has_var ? 2 : 1;	/* clf: K + 1, once K is known */
+	r->raw_hint = o->standardize == 0 && az->standardize ? 1 : 2;
+	r->sc.on = o->standardize < 0 ? az->standardize : o->standardize;
+	r->sc.y = !r->labels;
+	r->sc.features = r->pixels;
+	r->st.loss = NAN;
+	/* whole forwards of the model's query capacity per amz_query_step */
+	r->qchunk = ADAPT_QCHUNK;
+	if (az->implicit && m->gcfg.nq > 0 && m->gcfg.nq < ADAPT_QCHUNK)
+		r->qchunk = ADAPT_QCHUNK / m->gcfg.nq * m->gcfg.nq;
+	return 0;
+}
+
+/* Warns when D inputs are outside the range the model was trained on. */
+static void dims_check(const struct run *r, const struct model *m, int D)
+{
+	int lo = 0, hi = 0;
+
+	if (r->pixels)
+		return;
+	if (r->az.family == AMZ_LINREG) {
+		lo = m->fam.dmin;
+		hi = m->fam.dmax;
+	} else if (m->gtasks.src == GEN_SRC_LINCLASS) {
+		lo = m->gtasks.cfam.dmin;
+		hi = m->gtasks.cfam.dmax;
+	} else if (m->gtasks.src == GEN_SRC_LINREG) {
+		lo = m->gtasks.rfam.dmin;
+		hi = m->gtasks.rfam.dmax;
+	}
+	if (hi > 0 && (D < lo || D > hi))
+		fprintf(stderr, "amort adapt: warning: %d inputs; the model was trained "
+			"on %d to %d\n", D, lo, hi);
+}
+
+/* Prints the results, one line per TEST row.  Returns 0 or 1 after a
+ * message. */
+static int results_print(const struct run *r)
+{
+	long long i;
+	int c;
+
+	for (i = 0; i < r->nres; i++) {
+		const float *p = r->res + (size_t)i * r->per;
+
+		if (r->labels) {
+			printf("%d", (int)p[0]);
+			for (c = 0; c < r->K; c++)
+				printf(",%.6g", p[1 + c]);
+			putchar('\n');
+		} else if (r->per == 2) {
+			printf("%.6g,%.6g\n", p[0], p[1]);
+		} else {
+			printf("%.6g\n", p[0]);
+		}
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "amort adapt: writing the predictions failed\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* The closing summary on stderr. */
+static void summary(const struct run *r, long batch, int D, int test_y)
+{
+	const struct stream *st = &r->st;
+
+	fprintf(stderr, "amort adapt: %lld row%s of %d %s%s in %lld mini-batch%s of up "
+		"to %ld", st->rows, plural(st->rows), D, r->pixels ? "pixel" : "input",
+		plural(D), st->steps, st->steps == 1 ? "" : "es", batch);
+	if (r->labels)
+		fprintf(stderr, "; %d classes%s", r->K,
+			r->K_given ? "" : " (from the first mini-batch)");
+	if (r->az.implicit)
+		fputs("; implicit: every prediction refined by each mini-batch", stderr);
+	else
+		fprintf(stderr, "; final batch loss %.4g%s", st->loss,
+			!r->labels && r->sc.on ? " (standardized units)" : "");
+	fprintf(stderr, "; %lld prediction%s%s\n", r->nres, plural(r->nres),
+		!test_y ? "" : r->labels ? " (the last column of TEST, a label, ignored)"
+		: " (the last column of TEST, y, ignored)");
+}
+
+/* amort adapt on a loaded model.  Returns the exit status. */
+static int adapt(struct adapt_opts *o, const struct model *m)
+{
+	struct run *r = malloc(sizeof *r);
+	struct csv *train = NULL, *test = NULL;
+	char err[512];
+	int rc = 1, D, test_y;
+
+	if (!r) {
+		fprintf(stderr, "amort adapt: out of memory\n");
+		return 1;
+	}
+	if (adapt_setup(r, o, m))
+		goto out;
+	/* both files are opened (and their first lines read) before the
+	 * stream, so a missing TEST or a column mismatch fails at once */
 	train = csv_open(o->train, err, sizeof err);
 	if (!train) {
 		fprintf(stderr, "amort adapt: %s\n", err);
@@ -826,58 +1024,43 @@ static int adapt_clf(struct adapt_opts *o, const struct model *m)
 		fprintf(stderr, "amort adapt: %s\n", err);
 		goto out;
 	}
-	D = check_columns(train, test, az->dmax, r.pixels ? az->npix : 0, "the label",
-			  &test_y);
+	D = check_columns(train, test, r->az.dmax, r->pixels ? r->az.npix : 0,
+			  r->labels ? "the label" : "y", &test_y);
 	if (D < 0)
 		goto out;
-	r.Din = D;
-	r.Dm = r.pixels ? pc->k : D;
-	if (!r.pixels && m->gtasks.src == GEN_SRC_LINCLASS &&
-	    (D < m->gtasks.cfam.dmin || D > m->gtasks.cfam.dmax))
-		fprintf(stderr, "amort adapt: warning: %d inputs; the model was trained "
-			"on %d to %d\n", D, m->gtasks.cfam.dmin, m->gtasks.cfam.dmax);
+	r->Din = D;
+	r->Dm = r->pixels ? ((const struct pca *)r->az.pca)->k : D;
+	r->sc.D = r->Dm;
+	dims_check(r, m, D);
 
 	gemm_set_threads(1);		/* one sequence: threads only cost */
-	ws = amz_ws_new(az);
-	if (!ws) {
+	r->ws = amz_ws_new(&r->az);
+	if (!r->ws) {
 		fprintf(stderr, "amort adapt: out of memory\n");
 		goto out;
 	}
-	memset(&sc, 0, sizeof sc);
-	sc.on = o->standardize < 0 ? az->standardize : o->standardize;
-	sc.D = r.Dm;
-	sc.y = 0;
-	sc.features = r.pixels;
-	amz_initial_state(az, state);
-	if (clf_train_stream(&r, ws, train, (int)o->batch, &sc, state, &st))
+	amz_initial_state(&r->az, r->state);
+	/* K is set by the first mini-batch, before any result is kept */
+	if (train_stream(r, train, test, (int)o->batch))
 		goto out;
-	if (clf_predict_all(&r, test, &sc, state, &pred, &npred))
+	if (r->labels)
+		r->per = r->K + 1;
+	if (r->az.implicit ? queries_finish(r, test) : test_read(r, test))
 		goto out;
-
-	for (i = 0; i < npred; i++) {
-		const float *p = pred + (size_t)i * (r.K + 1);
-
-		printf("%d", (int)p[0]);
-		for (c = 0; c < r.K; c++)
-			printf(",%.6g", p[1 + c]);
-		putchar('\n');
-	}
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "amort adapt: writing the predictions failed\n");
+	if (results_print(r))
 		goto out;
-	}
-	fprintf(stderr, "amort adapt: %lld row%s of %d %s%s in %lld mini-batch%s of up "
-		"to %ld; %d classes%s; final batch loss %.4g; %lld prediction%s%s\n",
-		st.rows, plural(st.rows), D, r.pixels ? "pixel" : "input", plural(D),
-		st.steps, st.steps == 1 ? "" : "es", o->batch, r.K,
-		r.K_given ? "" : " (from the first mini-batch)", st.loss, npred,
-		plural(npred), test_y ? " (the last column of TEST, a label, ignored)" : "");
+	summary(r, o->batch, D, test_y);
 	rc = 0;
 out:
-	free(pred);
-	amz_ws_free(ws);
+	free(r->res);
+	free(r->Qpad);
+	free(r->qs);
+	free(r->qline);
+	free(r->Q);
+	amz_ws_free(r->ws);
 	csv_close(test);
 	csv_close(train);
+	free(r);
 	return rc;
 }
 
@@ -885,100 +1068,17 @@ int tool_adapt(int argc, char **argv)
 {
 	struct adapt_opts o;
 	struct model m;
-	struct csv *train = NULL, *test = NULL;
-	struct refiner_ws *ws = NULL;
-	struct scaler sc;
-	struct stream st = { 0, 0, 0, NAN };
-	float state[REFINER_S], *pred = NULL;
-	long long npred = 0, i;
 	char err[512];
-	int rc, D, test_y, loaded = 0;
+	int rc;
 
 	rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	rc = 1;
 	if (model_load(&m, o.model, err, sizeof err)) {
 		fprintf(stderr, "amort adapt: %s: %s\n", o.model, err);
-		goto out;
+		return 1;
 	}
-	loaded = 1;
-	if (m.az.has_labels) {
-		rc = adapt_clf(&o, &m);
-		goto out;
-	}
-	if (m.gen) {
-		fprintf(stderr, "amort adapt: %s: '%s' is a generative model (%s): "
-			"adapt reads (x, y) rows for regression and (x, label) rows for "
-			"classification; serve it with amortd and use /sample\n", o.model,
-			m.name, m.family);
-		goto out;
-	}
-	if (o.classes || o.pixels) {
-		fprintf(stderr, "amort adapt: %s: %s is for classification models; '%s' "
-			"is a regression amortizer\n", o.model, o.classes ? "--classes"
-			: "--pixels", m.name);
-		goto out;
-	}
-	if (!o.batch)
-		o.batch = m.cfg.bmax;
-	/* both files are opened (and their first lines read) before the
-	 * stream, so a missing TEST or a column mismatch fails at once */
-	train = csv_open(o.train, err, sizeof err);
-	if (!train) {
-		fprintf(stderr, "amort adapt: %s\n", err);
-		goto out;
-	}
-	test = csv_open(o.test, err, sizeof err);
-	if (!test) {
-		fprintf(stderr, "amort adapt: %s\n", err);
-		goto out;
-	}
-	D = check_columns(train, test, LINREG_DMAX, 0, "y", &test_y);
-	if (D < 0)
-		goto out;
-	if (o.batch > m.cfg.bmax)
-		fprintf(stderr, "amort adapt: warning: --batch %ld is above the %d rows "
-			"per mini-batch the model was trained on\n", o.batch, m.cfg.bmax);
-	if (D < m.fam.dmin || D > m.fam.dmax)
-		fprintf(stderr, "amort adapt: warning: %d inputs; the model was trained "
-			"on %d to %d\n", D, m.fam.dmin, m.fam.dmax);
-
-	gemm_set_threads(1);		/* one sequence: threads only cost */
-	ws = refiner_ws_new(&m.ref, 1, (int)o.batch);
-	if (!ws) {
-		fprintf(stderr, "amort adapt: out of memory\n");
-		goto out;
-	}
-	memset(&sc, 0, sizeof sc);
-	sc.on = o.standardize != 0;
-	sc.D = D;
-	sc.y = 1;
-	refiner_initial_state(&m.ref, m.p, state);
-	if (train_stream(&m, ws, train, D, (int)o.batch, &sc, state, &st))
-		goto out;
-	if (predict_all(test, D, &sc, state, &pred, &npred))
-		goto out;
-
-	for (i = 0; i < npred; i++)
-		printf("%.6g,%.6g\n", pred[2 * i], pred[2 * i + 1]);
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "amort adapt: writing the predictions failed\n");
-		goto out;
-	}
-	fprintf(stderr, "amort adapt: %lld row%s of %d input%s in %lld mini-batch%s "
-		"of up to %ld; final batch loss %.4g%s; %lld prediction%s%s\n",
-		st.rows, plural(st.rows), D, plural(D), st.steps,
-		st.steps == 1 ? "" : "es", o.batch, st.loss,
-		sc.on ? " (standardized units)" : "", npred, plural(npred),
-		test_y ? " (the last column of TEST, y, ignored)" : "");
-	rc = 0;
-out:
-	free(pred);
-	refiner_ws_free(ws);
-	csv_close(test);
-	csv_close(train);
-	if (loaded)
-		model_free(&m);
+	rc = adapt(&o, &m);
+	model_free(&m);
 	return rc;
 }
