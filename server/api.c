@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api_queries.h"
 #include "api_sessions.h"
 #include "ingest.h"
 #include "input.h"
@@ -45,6 +46,9 @@ static const struct router_route api_routes[] = {
 	{ HTTP_POST, "/v1/sessions/{id}/predict", api_sessions_predict, 0 },
 	{ HTTP_POST, "/v1/sessions/{id}/sample", api_sessions_sample, 0 },
 	{ HTTP_GET, "/v1/sessions/{id}/history", api_sessions_history, 0 },
+	{ HTTP_PUT, "/v1/sessions/{id}/queries", api_queries_put, 0 },
+	{ HTTP_GET, "/v1/sessions/{id}/queries", api_queries_get, 0 },
+	{ HTTP_DELETE, "/v1/sessions/{id}/queries", api_queries_delete, 0 },
 };
 #define NROUTES ((int)(sizeof api_routes / sizeof api_routes[0]))
 #define UNMATCHED "unmatched"
@@ -369,7 +373,8 @@ void api_handle(void *app, const struct http_request *req,
 		snprintf(resp->allow, sizeof resp->allow, "%s", allow);
 		return;
 	}
-	if (req->method == HTTP_POST && !api_content_type_is(req, "application/json")) {
+	if ((req->method == HTTP_POST || req->method == HTTP_PUT) &&
+	    !api_content_type_is(req, "application/json")) {
 		if (api_routes[i].stream &&
 		    api_content_type_is(req, "application/x-ndjson")) {
 			stream_whole(a, req, resp);
@@ -466,9 +471,11 @@ static json_t *header_member(json_t *h, const char *key)
  * contract (struct amz): family, max_dim and batch, has_y (rows carry a
  * target or a label), predicts ("mean", "log_density", "probs" or null),
  * can_sample, standardize (the sessions' default), input (["features"],
- * or ["features", "pixels"] for an image model, with "pixels" its npix)
- * and, for classification, classes (the most a session may have).  New
- * reference.
+ * or ["features", "pixels"] for an image model, with "pixels" its npix),
+ * for classification classes (the most a session may have), for a model
+ * that predicts a mean whether it gives a variance too (variance), and
+ * whether its sessions replay their batches to predict (replay: the
+ * implicit regime, with query sets).  New reference.
  */
 static json_t *model_json(const struct model *m, int full)
 {
@@ -501,6 +508,11 @@ static json_t *model_json(const struct model *m, int full)
 			json_object_set_new(o, "pixels", json_integer(az->npix));
 		if (az->has_labels)
 			json_object_set_new(o, "classes", json_integer(az->classes));
+		if (az->has_mean)
+			json_object_set_new(o, "variance", json_boolean(az->has_var));
+		/* an implicit model keeps no adapted state: predict replays
+		 * the session's batches, and sessions take query sets */
+		json_object_set_new(o, "replay", json_boolean(az->implicit));
 	}
 	if (o && full)
 		json_object_set_new(o, "header", json_deep_copy(h));

@@ -5,7 +5,7 @@
  * Handlers see only struct http_request / struct http_response (http.h),
  * so tests call api_handle and the stream ops directly, without sockets.
  * Routing: an unknown path is 404; a known path with another method is 405
- * with Allow; a POST whose body is not application/json (or, on the
+ * with Allow; a POST or PUT whose body is not application/json (or, on the
  * batches route, application/x-ndjson) is 415.  Every error is a problem
  * (reply.h).
  *

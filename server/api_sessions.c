@@ -18,6 +18,7 @@
 #include "am.h"
 #include "amz.h"
 #include "api.h"
+#include "api_queries.h"
 #include "ingest.h"
 #include "input.h"
 #include "log.h"
@@ -89,10 +90,8 @@ bad:
 	return -1;
 }
 
-/* Takes a reference on the session of req->params[0]; NULL with resp
- * filled (404, 500). */
-static struct session *get_session(struct api *a, const struct http_request *req,
-				   struct http_response *resp)
+struct session *api_sessions_ref(struct api *a, const struct http_request *req,
+				 struct http_response *resp)
 {
 	const char *id = req->params[0];
 	struct session *s = NULL;
@@ -381,7 +380,7 @@ void api_sessions_list(struct api *a, const struct http_request *req,
 void api_sessions_get(struct api *a, const struct http_request *req,
 		      struct http_response *resp)
 {
-	struct session *s = get_session(a, req, resp);
+	struct session *s = api_sessions_ref(a, req, resp);
 	struct session_view v;
 
 	if (!s)
@@ -394,7 +393,7 @@ void api_sessions_get(struct api *a, const struct http_request *req,
 void api_sessions_delete(struct api *a, const struct http_request *req,
 			 struct http_response *resp)
 {
-	struct session *s = get_session(a, req, resp);
+	struct session *s = api_sessions_ref(a, req, resp);
 	char err[256];
 	int rc;
 
@@ -439,10 +438,13 @@ static void hist_one(void *ud, const struct store_batch *b)
 	c->n++;
 	c->last = b->step;
 	api_time(b->time, t, sizeof t);
+	/* losses an implicit session did not compute are null */
 	json_array_append_new(c->arr, json_pack(
-		"{s:I, s:o, s:i, s:f, s:f, s:s}", "step", (json_int_t)b->step,
+		"{s:I, s:o, s:i, s:o, s:o, s:s}", "step", (json_int_t)b->step,
 		"seq", b->seq >= 0 ? json_integer(b->seq) : json_null(), "rows", b->rows,
-		"loss_before", b->loss_before, "loss_after", b->loss_after, "time", t));
+		"loss_before", b->no_losses ? json_null() : json_real(b->loss_before),
+		"loss_after", b->no_losses ? json_null() : json_real(b->loss_after),
+		"time", t));
 }
 
 void api_sessions_history(struct api *a, const struct http_request *req,
@@ -457,7 +459,7 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 	if (query_int(req, "after", 0, INT64_MAX / 2, 0, &after, resp) ||
 	    query_int(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, resp))
 		return;
-	s = get_session(a, req, resp);
+	s = api_sessions_ref(a, req, resp);
 	if (!s)
 		return;
 	sessions_put(a->sessions, s);
@@ -486,15 +488,9 @@ static int feature_dim(const struct input *in, int D)
 	return in->pixels ? in->D : D;
 }
 
-/*
- * Maps rows done..done+k of x (n x D raw values, checked with
- * ingest_check_rows) into X (k x dmax, zero-padded) as the session's model
- * sees them: pixel rows projected to their features, then the session's
- * scaler.  Returns 0, or -1 with resp filled (422).
- */
-static int map_rows(const struct model *m, const struct session_view *v,
-		    const struct input *in, const double *x, int done, int k,
-		    int D, float *X, struct http_response *resp)
+int api_sessions_map_rows(const struct model *m, const struct session_view *v,
+			  const struct input *in, const double *x, int done,
+			  int k, int D, float *X, struct http_response *resp)
 {
 	int dmax = m->az.dmax, Df = feature_dim(in, D), i, j;
 	double f[AMZ_DMAX];
@@ -522,8 +518,8 @@ static int map_rows(const struct model *m, const struct session_view *v,
 /*
  * Predicts n rows of D raw inputs under the view's state (a model with
  * has_mean): maps them with the session's scaler, then maps mean and
- * variance back.  Fills mean and var (n each) or returns -1 with resp
- * filled (422, 500).
+ * variance back.  Fills mean and var (n each; var only when the model has
+ * a variance, az.has_var) or returns -1 with resp filled (422, 500).
  */
 static int predict_rows(const struct model *m, const struct session_view *v,
 			const struct input *in, const double *x, int n, int D,
@@ -534,9 +530,10 @@ static int predict_rows(const struct model *m, const struct session_view *v,
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (map_rows(m, v, in, x, done, k, D, X, resp))
+		if (api_sessions_map_rows(m, v, in, x, done, k, D, X, resp))
 			return -1;
-		rc = amz_predict(&m->az, v->state, X, k, feature_dim(in, D), zm, zv);
+		rc = amz_predict(&m->az, v->state, X, k, feature_dim(in, D), zm,
+				 m->az.has_var ? zv : NULL);
 		if (rc != AM_OK) {
 			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
 			reply_problem(resp, REPLY_INTERNAL, "predicting failed");
@@ -545,7 +542,7 @@ static int predict_rows(const struct model *m, const struct session_view *v,
 		for (i = 0; i < k; i++) {
 			double mu, s2;
 
-			scaler_unmap(&v->sc, zm[i], zv[i], &mu, &s2);
+			scaler_unmap(&v->sc, zm[i], m->az.has_var ? zv[i] : 0, &mu, &s2);
 			if (!(fabs(mu) <= FLT_MAX) || !(s2 >= 0 && s2 <= FLT_MAX)) {
 				reply_problem(resp, REPLY_INVALID, "the prediction for x[%d] is "
 					      "not finite", done + i);
@@ -573,7 +570,7 @@ static int density_rows(const struct model *m, const struct session_view *v,
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (map_rows(m, v, in, x, done, k, D, X, resp))
+		if (api_sessions_map_rows(m, v, in, x, done, k, D, X, resp))
 			return -1;
 		rc = amz_log_density(&m->az, v->state, X, k, feature_dim(in, D), lz);
 		if (rc != AM_OK) {
@@ -612,7 +609,7 @@ static int probs_rows(const struct model *m, const struct session_view *v,
 
 	for (done = 0; done < n; done += k) {
 		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (map_rows(m, v, in, x, done, k, D, X, resp))
+		if (api_sessions_map_rows(m, v, in, x, done, k, D, X, resp))
 			return -1;
 		rc = amz_predict_probs(&m->az, v->state, X, k, feature_dim(in, D), P);
 		if (rc != AM_OK) {
@@ -640,9 +637,8 @@ static int probs_rows(const struct model *m, const struct session_view *v,
 	return 0;
 }
 
-/* {"probs": [[K values] per row], "labels": [..]} for n rows (new
- * reference, NULL when out of memory). */
-static json_t *probs_json(const double *probs, const int *labels, int n, int K)
+json_t *api_sessions_probs_json(const double *probs, const int *labels, int n,
+				int K)
 {
 	json_t *p = json_array(), *l = json_array(), *row;
 	int i, c, bad = !p || !l;
@@ -662,8 +658,7 @@ static json_t *probs_json(const double *probs, const int *labels, int n, int K)
 	return json_pack("{s:o, s:o}", "probs", p, "labels", l);
 }
 
-/* A JSON array of the n values v (new reference, NULL when out of memory). */
-static json_t *reals(const double *v, int n)
+json_t *api_sessions_reals(const double *v, int n)
 {
 	json_t *arr = json_array();
 	int i;
@@ -702,13 +697,20 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
 			     AMZ_NPIX_MAX, &x, &n, &D, resp))
 		goto out;
-	s = get_session(a, req, resp);
+	s = api_sessions_ref(a, req, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);
 	m = api_session_model(a, &v, resp);
 	if (!m)
 		goto out;
+	if (m->az.implicit) {
+		/* no adapted state to predict from: the history is replayed */
+		input_of(m, &v, &in);
+		if (!ingest_check_rows(m, &v, &in, x, n, D, resp))
+			api_queries_predict(a, m, &v, &in, x, n, D, resp);
+		goto out;
+	}
 	if (!m->az.has_mean && !m->az.has_density && !m->az.has_labels) {
 		reply_problem(resp, REPLY_CANNOT_PREDICT, "model '%s' (family %s) cannot "
 			      "predict: it answers neither a mean nor a density%s",
@@ -730,16 +732,17 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	if (m->az.has_labels) {
 		if (probs_rows(m, &v, &in, x, n, D, mean, labels, resp))
 			goto out;
-		out = probs_json(mean, labels, n, in.K);
+		out = api_sessions_probs_json(mean, labels, n, in.K);
 	} else if (m->az.has_mean) {
 		if (predict_rows(m, &v, &in, x, n, D, mean, var, resp))
 			goto out;
-		out = json_pack("{s:o, s:o}", "mean", reals(mean, n), "variance",
-				reals(var, n));
+		out = json_pack("{s:o}", "mean", api_sessions_reals(mean, n));
+		if (out && m->az.has_var)
+			json_object_set_new(out, "variance", api_sessions_reals(var, n));
 	} else {
 		if (density_rows(m, &v, &in, x, n, D, mean, resp))
 			goto out;
-		out = json_pack("{s:o}", "log_density", reals(mean, n));
+		out = json_pack("{s:o}", "log_density", api_sessions_reals(mean, n));
 	}
 	reply_json(resp, 200, out);
 out:
@@ -880,7 +883,7 @@ void api_sessions_sample(struct api *a, const struct http_request *req,
 		goto out;
 	/* read-only, like predict: a copy of the session's fields is all it
 	 * uses, so it never waits for a writer and never changes the session */
-	s = get_session(a, req, resp);
+	s = api_sessions_ref(a, req, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);

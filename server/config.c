@@ -36,6 +36,16 @@ static const char config_help[] =
 	"                           (default 10000)\n"
 	"  --max-samples N          samples in one sample request, 1..100000\n"
 	"                           (default 10000)\n"
+	"  --max-queries N          rows of an implicit session's query set\n"
+	"                           (default 10000)\n"
+	"  --max-replay N           implicit sessions: the most stored rows x query\n"
+	"                           rows (at least a batch) one replay may cost\n"
+	"                           (predict, a new query set); more is refused\n"
+	"                           (default 4000000)\n"
+	"  --loss-replay N          implicit sessions: a step's batch losses are\n"
+	"                           computed by replay while rows seen x the\n"
+	"                           model's batch is at most N, then skipped\n"
+	"                           (default 250000; 0: never)\n"
 	"  --max-sessions N         sessions kept in the store (default 100000)\n"
 	"  --max-connections N      concurrent connections (default 256)\n"
 	"  --timeout SECONDS        idle timeout of a connection (default 60)\n"
@@ -62,6 +72,9 @@ void config_defaults(struct config *c)
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
 	c->max_rows = CONFIG_DEFAULT_MAX_ROWS;
 	c->max_samples = CONFIG_DEFAULT_MAX_SAMPLES;
+	c->max_queries = CONFIG_DEFAULT_MAX_QUERIES;
+	c->max_replay = CONFIG_DEFAULT_MAX_REPLAY;
+	c->loss_replay = CONFIG_DEFAULT_LOSS_REPLAY;
 	c->max_sessions = CONFIG_DEFAULT_MAX_SESSIONS;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	c->timeout_s = CONFIG_DEFAULT_TIMEOUT;
@@ -148,6 +161,18 @@ int config_set(struct config *c, const char *key, const char *v, char *err,
 		if (parse_num(v, 0, 1, AMZ_SAMPLE_MAX, &n))
 			goto bad;
 		c->max_samples = (int)n;
+	} else if (!strcmp(key, "max-queries")) {
+		if (parse_num(v, 0, 1, 1000000, &n))
+			goto bad;
+		c->max_queries = (int)n;
+	} else if (!strcmp(key, "max-replay")) {
+		if (parse_num(v, 0, 1, 1000000000000LL, &n))
+			goto bad;
+		c->max_replay = n;
+	} else if (!strcmp(key, "loss-replay")) {
+		if (parse_num(v, 0, 0, 1000000000000LL, &n))
+			goto bad;
+		c->loss_replay = n;
 	} else if (!strcmp(key, "max-sessions")) {
 		if (parse_num(v, 0, 1, 1000000000, &n))
 			goto bad;
@@ -259,7 +284,8 @@ static int known_key(const char *key)
 {
 	static const char *const keys[] = {
 		"listen", "state-dir", "models", "config", "threads", "max-body",
-		"max-rows", "max-samples", "max-sessions", "max-connections", "timeout", "synchronous",
+		"max-rows", "max-samples", "max-queries", "max-replay", "loss-replay",
+		"max-sessions", "max-connections", "timeout", "synchronous",
 		"log-level", "log-requests", "print-routes",
 	};
 	size_t i;

@@ -29,6 +29,12 @@ struct config {
 	size_t max_body;		/* bytes of a buffered request body */
 	int max_rows;			/* rows in one JSON batch or predict */
 	int max_samples;		/* samples in one sample request */
+	int max_queries;		/* rows of an implicit session's query set */
+	long long max_replay;		/* implicit: stored rows x query rows (at
+					 * least a batch of them) one replay may
+					 * cost (predict, a query set) */
+	long long loss_replay;		/* implicit: the same bound on the replay
+					 * of a step's batch losses (0: never) */
 	long max_sessions;		/* sessions in the store */
 	unsigned max_connections;
 	unsigned timeout_s;		/* per-connection idle timeout */
@@ -45,6 +51,9 @@ struct config {
 #define CONFIG_DEFAULT_MAX_BODY ((size_t)8 << 20)
 #define CONFIG_DEFAULT_MAX_ROWS 10000
 #define CONFIG_DEFAULT_MAX_SAMPLES 10000
+#define CONFIG_DEFAULT_MAX_QUERIES 10000
+#define CONFIG_DEFAULT_MAX_REPLAY 4000000LL
+#define CONFIG_DEFAULT_LOSS_REPLAY 250000LL
 #define CONFIG_DEFAULT_MAX_SESSIONS 100000L
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 256u
 #define CONFIG_DEFAULT_TIMEOUT 60u

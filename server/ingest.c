@@ -19,6 +19,7 @@
 #include "input.h"
 #include "log.h"
 #include "model.h"
+#include "replay.h"
 #include "reply.h"
 #include "router.h"
 #include "scaler.h"
@@ -229,6 +230,142 @@ static void to_floats(float *dst, const double *src, size_t n)
 		dst[i] = (float)src[i];
 }
 
+/* ---- the implicit regime ------------------------------------------------ */
+
+/*
+ * Rounds n values to single precision in place.  An implicit session's
+ * rows are rounded so before anything else (projection, the scaler's fit,
+ * the map): what its steps see is then exactly what a replay of the
+ * stored float32 rows sees (replay.h), and a query set refined batch by
+ * batch answers as a replay does.
+ */
+static void round_floats(double *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = (float)v[i];
+}
+
+/*
+ * An implicit session's part of a batch request: its query set, loaded
+ * once with the writer slot held and refined by every step in memory, then
+ * committed with the steps (store_commit_steps_q); and the replay that
+ * gives a step's batch losses.
+ */
+struct implicit {
+	int on;				/* the model is implicit */
+	struct store_queries q;		/* the query set; q.n == 0: none */
+	struct replay rp;		/* loss replays */
+	float *lqs;			/* bmax x qstate: one batch's query states */
+};
+
+/* Whether the losses of a step after rows_before rows are computed: the
+ * replay they need costs rows_before x the model's batch row pairs. */
+static int losses_due(const struct api *a, const struct model *m, int64_t rows_before)
+{
+	return a->cfg->loss_replay > 0 &&
+	       (double)rows_before * m->az.bmax <= (double)a->cfg->loss_replay;
+}
+
+/*
+ * Sets im up for a request on session v (writer slot held; v's state is
+ * borrowed by the replay and must outlive im): loads the session's query
+ * set, which must be current at its step and of the model's shape.  Returns 0, or -1 with a message (the store failed, a set
+ * that does not fit: both internal errors).
+ */
+static int implicit_open(struct api *a, const struct model *m,
+			 const struct session_view *v, const struct input *in,
+			 struct implicit *im, char *err, size_t errlen)
+{
+	char msg[256];
+	int rc;
+
+	memset(im, 0, sizeof *im);
+	im->on = m->az.implicit;
+	if (!im->on)
+		return 0;
+	if (replay_init(&im->rp, m, in, &v->sc, v->state) ||
+	    !(im->lqs = malloc((size_t)m->az.bmax * m->az.qstate * sizeof *im->lqs))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = store_queries_get(a->store, v->id, &im->q, msg, sizeof msg);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "reading the query set: %s", msg);
+		return -1;
+	}
+	if (im->q.width != m->az.dmax || im->q.qstate != m->az.qstate ||
+	    im->q.step != v->step) {
+		snprintf(err, errlen, "the query set (%d x %d, %d states, step %lld) "
+			 "does not fit the session (width %d, %d states, step %lld)",
+			 im->q.n, im->q.width, im->q.qstate, (long long)im->q.step,
+			 m->az.dmax, m->az.qstate, (long long)v->step);
+		return -1;
+	}
+	return 0;
+}
+
+static void implicit_close(struct implicit *im)
+{
+	store_queries_clear(&im->q);
+	replay_free(&im->rp);
+	free(im->lqs);
+	im->lqs = NULL;
+}
+
+/* The query set to commit with steps up to step (NULL when none). */
+static struct store_queries *implicit_commit_q(struct implicit *im, int64_t step)
+{
+	if (!im->on || im->q.n < 1)
+		return NULL;
+	im->q.step = step;
+	im->q.updated = sessions_now();
+	return &im->q;
+}
+
+/*
+ * Refines the query set (if any) by one mini-batch as the model saw it
+ * (X: B x dmax, y: B), seen after rows_seen rows.  The states change only
+ * on success.  Returns 0, or -1 with a message.
+ */
+static int implicit_refine(const struct model *m, struct implicit *im,
+			   const float *state, const float *X, const float *y,
+			   int B, int D, double rows_seen, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!im->on || im->q.n < 1)
+		return 0;
+	rc = amz_query_step(&m->az, im->rp.ws, state, im->q.x, im->q.n, im->q.qs, X, y,
+			    B, D, rows_seen);
+	if (rc != AM_OK) {
+		snprintf(err, errlen, "%s", rc == AM_ENUMERIC
+			 ? "the session's query set would become non-finite on these "
+			   "rows (values far outside the scale of the first mini-batch?)"
+			 : am_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* The loss of n query states against y, or -1 with a message when it is
+ * not finite. */
+static int query_loss(const struct model *m, const float *state, const float *qs,
+		      const float *y, int n, float *loss, char *err, size_t errlen)
+{
+	float l = amz_query_loss(&m->az, state, qs, y, n);
+
+	if (!isfinite(l)) {
+		snprintf(err, errlen, "the batch loss is not finite on these rows");
+		return -1;
+	}
+	*loss = l;
+	return 0;
+}
+
 /*
  * The seq check, for both forms, with the writer slot held.  Returns 1 to
  * go on, 0 when resp was filled (a duplicate's original result, a 409, or
@@ -236,10 +373,19 @@ static void to_floats(float *dst, const double *src, size_t n)
  * the step count after them and their losses (the last INGEST_LOSSES_MAX),
  * with the session's rows and next_seq as they are now.
  */
+/* {"before": lb, "after": la}, both null when they were not computed
+ * (new reference). */
+static json_t *loss_json(double lb, double la, int none)
+{
+	if (none)
+		return json_pack("{s:n, s:n}", "before", "after");
+	return json_pack("{s:f, s:f}", "before", lb, "after", la);
+}
+
 static void dup_loss(void *ud, const struct store_batch *b)
 {
-	json_array_append_new(ud, json_pack("{s:f, s:f}", "before", b->loss_before,
-					    "after", b->loss_after));
+	json_array_append_new(ud, loss_json(b->loss_before, b->loss_after,
+					    b->no_losses));
 }
 
 static int seq_check(struct api *a, const struct session_view *v, int64_t seq,
@@ -413,8 +559,86 @@ static int read_targets(const struct model *m, const struct input *in, json_t *y
 struct planned {
 	int64_t step;		/* the session's step count after it */
 	float lb, la;
+	int no_losses;		/* implicit: not computed (over loss-replay) */
 	int first, n;		/* its rows */
 };
+
+/*
+ * The batch losses of a JSON request's k steps on an implicit session, by
+ * prequential replay: the rows of mini-batch i are predicted from the
+ * history before it (loss_before) and after it (loss_after).  One replay
+ * serves every step: the request's rows (XM: n x dmax, YM: n, as the model
+ * saw them) start at the initial query states, are refined by the stored
+ * steps, then by the request's mini-batches in order, and the rows of
+ * mini-batch i are read out just before and just after it; rows of
+ * earlier mini-batches drop out of the refinement once read.  The cost is
+ * that of replaying each step on its own, (rows before it) x (its rows)
+ * summed, but the store is read once.  Steps past the loss budget
+ * (losses_due: a prefix of the request, since rows only grow) keep
+ * no_losses.  u is the session after the request's steps (its state and
+ * scaler).  Returns REPLAY_OK or a replay status with a message.
+ */
+static int json_losses(struct api *a, const struct model *m,
+		       const struct session_view *v, const struct session_update *u,
+		       struct implicit *im, const float *XM, const float *YM,
+		       struct planned *plan, int k, int D, int64_t *replayed,
+		       char *err, size_t errlen)
+{
+	const struct amz *az = &m->az;
+	int dmax = az->dmax, sq = az->qstate, due, i, n, rc;
+	double seen = 0;
+	float *qs;
+
+	for (due = 0; due < k && losses_due(a, m, v->rows + plan[due].first); due++)
+		;
+	for (i = due; i < k; i++) {
+		plan[i].no_losses = 1;
+		plan[i].lb = plan[i].la = 0;
+	}
+	if (due == 0)
+		return REPLAY_OK;
+	n = plan[due - 1].first + plan[due - 1].n;
+	qs = malloc((size_t)n * sq * sizeof *qs);
+	if (!qs) {
+		snprintf(err, errlen, "out of memory");
+		return REPLAY_ERROR;
+	}
+	rc = amz_query_init(az, u->state, n, qs);
+	AM_ASSERT(rc == AM_OK);
+	im->rp.sc = u->sc;	/* fitted by the request's first step if need be */
+	rc = replay_stored(&im->rp, a->store, v->id, v->step, XM, n, qs, &seen, err,
+			   errlen);
+	if (rc == REPLAY_OK && seen != (double)v->rows) {
+		snprintf(err, errlen, "the stored steps hold %.0f rows, the session %lld",
+			 seen, (long long)v->rows);
+		rc = REPLAY_ERROR;
+	}
+	for (i = 0; i < due && rc == REPLAY_OK; i++) {
+		const float *Xi = XM + (size_t)plan[i].first * dmax;
+		const float *yi = YM + plan[i].first;
+		float *qi = qs + (size_t)plan[i].first * sq;
+		int rest = n - plan[i].first, r;
+
+		if (query_loss(m, u->state, qi, yi, plan[i].n, &plan[i].lb, err, errlen))
+			rc = REPLAY_NUMERIC;
+		if (rc == REPLAY_OK) {
+			r = amz_query_step(az, im->rp.ws, u->state, Xi, rest, qi, Xi, yi,
+					   plan[i].n, D, (double)(v->rows + plan[i].first));
+			if (r != AM_OK) {
+				snprintf(err, errlen, "%s", r == AM_ENUMERIC ? "the query "
+					 "states would become non-finite" : am_strerror(r));
+				rc = r == AM_ENUMERIC ? REPLAY_NUMERIC : REPLAY_ERROR;
+			}
+		}
+		if (rc == REPLAY_OK &&
+		    query_loss(m, u->state, qi, yi, plan[i].n, &plan[i].la, err, errlen))
+			rc = REPLAY_NUMERIC;
+	}
+	*replayed += im->rp.steps;
+	im->rp.steps = 0;
+	free(qs);
+	return rc;
+}
 
 void ingest_json(struct api *a, const struct http_request *req,
 		 struct http_response *resp)
@@ -422,18 +646,21 @@ void ingest_json(struct api *a, const struct http_request *req,
 	static const char *const keys[] = { "x", "y", "seq", NULL };
 	json_t *body = NULL, *losses = NULL;
 	double *x = NULL, *y = NULL;
-	float *xf = NULL, *yf = NULL;
+	float *xf = NULL, *yf = NULL, *XM = NULL, *YM = NULL;
 	struct planned *plan = NULL;
 	struct store_batch *batches = NULL;
 	struct batch_buf bb = { NULL, NULL, NULL, NULL };
+	struct implicit im;
 	struct session *s = NULL;
 	const struct model *m;
 	struct session_view v;
 	struct session_update u;
 	struct input in;
 	char err[512];
-	int64_t seq;
-	int n, D, k, i, B;
+	int64_t seq, replayed = 0;
+	int n, D, Df, k, i, B, rc;
+
+	memset(&im, 0, sizeof im);
 
 	body = api_parse_body(req, resp);
 	if (!body)
@@ -464,6 +691,11 @@ void ingest_json(struct api *a, const struct http_request *req,
 	if (read_targets(m, &in, json_object_get(body, "y"), n, &y, resp) ||
 	    ingest_check_rows(m, &v, &in, x, n, D, resp))
 		goto out;
+	if (m->az.implicit) {
+		round_floats(x, (size_t)n * D);
+		if (y)
+			round_floats(y, (size_t)n);
+	}
 	xf = malloc((size_t)n * D * sizeof *xf);
 	yf = y ? malloc((size_t)n * sizeof *yf) : NULL;
 	if (!xf || (y && !yf)) {
@@ -475,13 +707,25 @@ void ingest_json(struct api *a, const struct http_request *req,
 		to_floats(yf, y, (size_t)n);
 	if (!seq_check(a, &v, seq, resp))
 		goto out;
+	if (implicit_open(a, m, &v, &in, &im, err, sizeof err)) {
+		log_msg(LOG_ERROR, "session %s: %s", v.id, err);
+		reply_problem(resp, REPLY_INTERNAL, "reading the session's query set "
+			      "failed");
+		goto out;
+	}
 
 	/* compute every step before committing any */
 	B = m->az.bmax;
 	k = (n + B - 1) / B;
+	Df = in.pixels ? in.D : D;
 	plan = calloc((size_t)k, sizeof *plan);
 	batches = calloc((size_t)k, sizeof *batches);
-	if (!plan || !batches || batch_buf_init(&bb, m)) {
+	if (im.on) {
+		/* the rows as the model saw them, for the losses and the set */
+		XM = malloc((size_t)n * m->az.dmax * sizeof *XM);
+		YM = malloc((size_t)n * sizeof *YM);
+	}
+	if (!plan || !batches || batch_buf_init(&bb, m) || (im.on && (!XM || !YM))) {
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -501,6 +745,41 @@ void ingest_json(struct api *a, const struct http_request *req,
 		plan[i].step = u.step;
 		plan[i].first = first;
 		plan[i].n = rows;
+		if (im.on) {
+			memcpy(XM + (size_t)first * m->az.dmax, bb.X,
+			       (size_t)rows * m->az.dmax * sizeof *XM);
+			memcpy(YM + first, bb.y, (size_t)rows * sizeof *YM);
+		}
+	}
+
+	/* an implicit session: its losses by replay, its query set refined
+	 * by each step in turn; nothing is stored unless all of it works */
+	if (im.on) {
+		rc = json_losses(a, m, &v, &u, &im, XM, YM, plan, k, Df, &replayed, err,
+				 sizeof err);
+		metrics_add_replay(a->metrics, replayed);
+		if (rc == REPLAY_NUMERIC) {
+			reply_problem(resp, REPLY_INVALID, "the batch losses: %s; nothing "
+				      "was applied", err);
+			goto out;
+		}
+		if (rc != REPLAY_OK) {
+			log_msg(LOG_ERROR, "session %s: batch losses: %s", v.id, err);
+			reply_problem(resp, REPLY_INTERNAL, "replaying the session's "
+				      "history for the batch losses failed; nothing was "
+				      "applied");
+			goto out;
+		}
+		for (i = 0; i < k; i++) {
+			if (implicit_refine(m, &im, u.state, XM + (size_t)plan[i].first *
+					    m->az.dmax, YM + plan[i].first, plan[i].n, Df,
+					    (double)(v.rows + plan[i].first), err, sizeof err)) {
+				reply_problem(resp, REPLY_INVALID, "mini-batch %d (rows %d to "
+					      "%d): %s; nothing was applied", i + 1,
+					      plan[i].first, plan[i].first + plan[i].n - 1, err);
+				goto out;
+			}
+		}
 	}
 
 	/* one transaction for all k steps: the request is stored entirely or
@@ -516,9 +795,11 @@ void ingest_json(struct api *a, const struct http_request *req,
 		b->y = yf ? yf + plan[i].first : NULL;
 		b->loss_before = plan[i].lb;
 		b->loss_after = plan[i].la;
+		b->no_losses = plan[i].no_losses;
 		b->time = sessions_now();
 	}
-	if (sessions_commit_steps(a->sessions, s, &u, batches, k, err, sizeof err)) {
+	if (sessions_commit_steps_q(a->sessions, s, &u, batches, k,
+				    implicit_commit_q(&im, u.step), err, sizeof err)) {
 		log_msg(LOG_ERROR, "session %s: committing steps %lld to %lld: %s", v.id,
 			(long long)v.step + 1, (long long)u.step, err);
 		reply_problem_ext(resp, REPLY_INTERNAL,
@@ -530,13 +811,15 @@ void ingest_json(struct api *a, const struct http_request *req,
 	metrics_add_steps(a->metrics, k, n);
 	losses = json_array();
 	for (i = 0; i < k && losses; i++)
-		json_array_append_new(losses, json_pack("{s:f, s:f}", "before",
-							(double)plan[i].lb, "after",
-							(double)plan[i].la));
+		json_array_append_new(losses, loss_json(plan[i].lb, plan[i].la,
+							plan[i].no_losses));
 	reply_json(resp, 200, result_json(&u, k, losses));
 	losses = NULL;
 out:
 	json_decref(losses);
+	implicit_close(&im);
+	free(YM);
+	free(XM);
 	batch_buf_free(&bb);
 	free(batches);
 	free(plan);
@@ -578,6 +861,10 @@ struct ingest_stream {
 	long long lineno;		/* lines started so far */
 	int64_t steps;			/* committed */
 	float lb[INGEST_LOSSES_MAX], la[INGEST_LOSSES_MAX];
+	unsigned char nl[INGEST_LOSSES_MAX];	/* losses not computed */
+	struct implicit im;		/* an implicit session's query set and
+					 * loss replays */
+	int64_t replayed;		/* batches replayed for losses */
 	/* the refusal, once a line is bad */
 	int failed;
 	enum reply_kind kind;
@@ -618,8 +905,9 @@ static int stream_commit(struct ingest_stream *c)
 	if (n == 0)
 		return 0;
 	c->npend = 0;
-	if (sessions_commit_steps(c->a->sessions, c->s, &c->u, c->pend, n, err,
-				  sizeof err)) {
+	if (sessions_commit_steps_q(c->a->sessions, c->s, &c->u, c->pend, n,
+				    implicit_commit_q(&c->im, c->u.step), err,
+				    sizeof err)) {
 		log_msg(LOG_ERROR, "session %s: committing steps %lld to %lld: %s",
 			c->v0.id, (long long)c->pend[0].step,
 			(long long)c->pend[n - 1].step, err);
@@ -637,6 +925,71 @@ static int stream_commit(struct ingest_stream *c)
 }
 
 /*
+ * An implicit session's part of the step of the pending mini-batch, as
+ * mapped in c->bb (t: the session after it): its batch losses by
+ * prequential replay (the batch's rows refined by the committed steps,
+ * read back from the store, then by the steps still queued, then read out
+ * before and after this batch), while losses_due; then the query set
+ * refined by it.  Returns REPLAY_OK with *lb, *la and *nl (1: not
+ * computed), or a replay status with a message.
+ */
+static int stream_implicit(struct ingest_stream *c, const struct session_update *t,
+			   float *lb, float *la, int *nl, char *err, size_t errlen)
+{
+	const struct amz *az = &c->m->az;
+	struct implicit *im = &c->im;
+	int64_t before = c->u.rows;
+	int D = c->in.pixels ? c->in.D : c->D, rc = REPLAY_OK, r, i;
+	double seen = 0;
+
+	*lb = *la = 0;
+	*nl = 1;
+	if (losses_due(c->a, c->m, before)) {
+		r = amz_query_init(az, t->state, c->n, im->lqs);
+		AM_ASSERT(r == AM_OK);
+		im->rp.sc = t->sc;
+		rc = replay_stored(&im->rp, c->a->store, c->v0.id, c->uc.step, c->bb.X, c->n,
+				   im->lqs, &seen, err, errlen);
+		for (i = 0; i < c->npend && rc == REPLAY_OK; i++) {
+			const struct store_batch *b = &c->pend[i];
+
+			rc = replay_map(&im->rp, b->x, b->y, b->rows, b->dim, err, errlen);
+			if (rc == REPLAY_OK)
+				rc = replay_step(&im->rp, c->bb.X, c->n, im->lqs, seen, err,
+						 errlen);
+			seen += b->rows;
+		}
+		if (rc == REPLAY_OK && seen != (double)before) {
+			snprintf(err, errlen, "the steps before this one hold %.0f rows, "
+				 "the session %lld", seen, (long long)before);
+			rc = REPLAY_ERROR;
+		}
+		if (rc == REPLAY_OK &&
+		    query_loss(c->m, t->state, im->lqs, c->bb.y, c->n, lb, err, errlen))
+			rc = REPLAY_NUMERIC;
+		if (rc == REPLAY_OK) {
+			r = amz_query_step(az, im->rp.ws, t->state, c->bb.X, c->n, im->lqs,
+					   c->bb.X, c->bb.y, c->n, D, (double)before);
+			if (r != AM_OK) {
+				snprintf(err, errlen, "%s", r == AM_ENUMERIC ? "the query "
+					 "states would become non-finite" : am_strerror(r));
+				rc = r == AM_ENUMERIC ? REPLAY_NUMERIC : REPLAY_ERROR;
+			}
+		}
+		if (rc == REPLAY_OK &&
+		    query_loss(c->m, t->state, im->lqs, c->bb.y, c->n, la, err, errlen))
+			rc = REPLAY_NUMERIC;
+		*nl = 0;
+	}
+	c->replayed += im->rp.steps;
+	im->rp.steps = 0;
+	if (rc == REPLAY_OK && implicit_refine(c->m, im, t->state, c->bb.X, c->bb.y,
+					       c->n, D, (double)before, err, errlen))
+		rc = REPLAY_NUMERIC;
+	return rc;
+}
+
+/*
  * Takes the refinement step of the pending mini-batch and queues it for
  * the store; commits the queue when it holds INGEST_GROUP steps or its
  * first step is INGEST_GROUP_SECONDS old.  Returns 0 or -1 (refused).
@@ -648,14 +1001,32 @@ static int stream_apply(struct ingest_stream *c)
 	char err[512];
 	float lb, la, *xf, *yf;
 	int64_t k;
+	int nl = 0, rc;
 
 	if (c->n == 0)
 		return 0;
+	if (c->im.on) {
+		round_floats(c->x, (size_t)c->n * c->D);
+		round_floats(c->y, (size_t)c->n);
+	}
 	if (step_batch(c->m, &c->in, &c->bb, &t, c->x, c->m->az.has_y ? c->y : NULL, c->n,
 		       c->D, c->first_line, "the row from line", &lb, &la, err,
 		       sizeof err))
 		return refuse(c, REPLY_INVALID, "the mini-batch of lines %lld to %lld: %s",
 			      c->first_line, c->lineno, err);
+	if (c->im.on) {
+		rc = stream_implicit(c, &t, &lb, &la, &nl, err, sizeof err);
+		if (rc == REPLAY_NUMERIC)
+			return refuse(c, REPLY_INVALID, "the mini-batch of lines %lld to "
+				      "%lld: %s", c->first_line, c->lineno, err);
+		if (rc != REPLAY_OK) {
+			log_msg(LOG_ERROR, "session %s: the step of lines %lld to %lld: %s",
+				c->v0.id, c->first_line, c->lineno, err);
+			return refuse(c, REPLY_INTERNAL, "the mini-batch of lines %lld to "
+				      "%lld: replaying the session's history failed",
+				      c->first_line, c->lineno);
+		}
+	}
 	if (c->seq >= 0)
 		t.next_seq = c->seq + 1;
 	xf = c->xf + (size_t)c->npend * c->B * c->W;
@@ -672,10 +1043,12 @@ static int stream_apply(struct ingest_stream *c)
 	b->y = yf;
 	b->loss_before = lb;
 	b->loss_after = la;
+	b->no_losses = nl;
 	b->time = sessions_now();
 	k = c->steps + c->npend - 1;
 	c->lb[k % INGEST_LOSSES_MAX] = lb;
 	c->la[k % INGEST_LOSSES_MAX] = la;
+	c->nl[k % INGEST_LOSSES_MAX] = (unsigned char)nl;
 	c->u = t;
 	c->n = 0;
 	if (c->npend == INGEST_GROUP || b->time - c->pend[0].time >= INGEST_GROUP_SECONDS)
@@ -825,6 +1198,7 @@ void *ingest_stream_open(void *app, const struct http_request *req,
 	struct session *s = NULL;
 	const struct model *m;
 	struct session_view v;
+	char err[512];
 	int64_t seq;
 
 	if (!router_path_matches("/v1/sessions/{id}/batches", req->path, &r)) {
@@ -864,9 +1238,16 @@ void *ingest_stream_open(void *app, const struct http_request *req,
 		reply_problem(resp, REPLY_INTERNAL, "out of memory");
 		goto fail;
 	}
+	if (implicit_open(a, m, &c->v0, &c->in, &c->im, err, sizeof err)) {
+		log_msg(LOG_ERROR, "session %s: %s", v.id, err);
+		reply_problem(resp, REPLY_INTERNAL, "reading the session's query set "
+			      "failed");
+		goto fail;
+	}
 	return c;
 fail:
 	if (c) {
+		implicit_close(&c->im);
 		batch_buf_free(&c->bb);
 		free(c->line);
 		free(c->yf);
@@ -944,17 +1325,19 @@ void ingest_stream_close(void *ctx, struct http_response *resp)
 		losses = json_array();
 		from = c->steps > INGEST_LOSSES_MAX ? c->steps - INGEST_LOSSES_MAX : 0;
 		for (i = from; i < c->steps && losses; i++)
-			json_array_append_new(losses, json_pack(
-				"{s:f, s:f}", "before", (double)c->lb[i % INGEST_LOSSES_MAX],
-				"after", (double)c->la[i % INGEST_LOSSES_MAX]));
+			json_array_append_new(losses, loss_json(
+				c->lb[i % INGEST_LOSSES_MAX], c->la[i % INGEST_LOSSES_MAX],
+				c->nl[i % INGEST_LOSSES_MAX]));
 		ext = result_json(&c->uc, c->steps, losses);
 		if (ext && from > 0)
 			json_object_set_new(ext, "losses_from_step",
 					    json_integer(c->uc.step - (c->steps - from) + 1));
 		reply_json(resp, 200, ext);
 	}
+	metrics_add_replay(a->metrics, c->replayed);
 	sessions_end(c->s);
 	sessions_put(a->sessions, c->s);
+	implicit_close(&c->im);
 	batch_buf_free(&c->bb);
 	free(c->line);
 	free(c->yf);

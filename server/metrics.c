@@ -31,6 +31,7 @@ struct metrics {
 	int nroutes;
 	struct route_stats *rs;
 	uint64_t steps, rows;
+	uint64_t replayed;		/* implicit: batches replayed */
 	int64_t sessions, models;
 };
 
@@ -95,6 +96,13 @@ void metrics_add_steps(struct metrics *m, int64_t steps, int64_t rows)
 	pthread_mutex_lock(&m->mu);
 	m->steps += (uint64_t)(steps > 0 ? steps : 0);
 	m->rows += (uint64_t)(rows > 0 ? rows : 0);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_add_replay(struct metrics *m, int64_t batches)
+{
+	pthread_mutex_lock(&m->mu);
+	m->replayed += (uint64_t)(batches > 0 ? batches : 0);
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -210,6 +218,10 @@ char *metrics_render(struct metrics *m, size_t *len)
 	put(&o, "# HELP amortd_rows_ingested_total Rows of committed steps.\n"
 	    "# TYPE amortd_rows_ingested_total counter\n"
 	    "amortd_rows_ingested_total %llu\n", (unsigned long long)m->rows);
+	put(&o, "# HELP amortd_replayed_batches_total Mini-batches replayed for "
+	    "implicit sessions (predict, query sets, batch losses).\n"
+	    "# TYPE amortd_replayed_batches_total counter\n"
+	    "amortd_replayed_batches_total %llu\n", (unsigned long long)m->replayed);
 	put(&o, "# HELP amortd_models_loaded Models in the registry.\n"
 	    "# TYPE amortd_models_loaded gauge\n"
 	    "amortd_models_loaded %lld\n", (long long)m->models);

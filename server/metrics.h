@@ -8,6 +8,7 @@
  *   amortd_sessions                              gauge
  *   amortd_steps_applied_total                   counter
  *   amortd_rows_ingested_total                   counter
+ *   amortd_replayed_batches_total                counter
  *   amortd_models_loaded                         gauge
  * Routes are a fixed set of labels given at creation (route patterns such
  * as "/v1/sessions/{id}", never raw paths), so the number of series is
@@ -42,6 +43,9 @@ void metrics_request(struct metrics *m, int r, int status, double seconds);
 
 /* Adds to the steps-applied and rows-ingested counters. */
 void metrics_add_steps(struct metrics *m, int64_t steps, int64_t rows);
+
+/* Adds to the replayed-batches counter (implicit sessions). */
+void metrics_add_replay(struct metrics *m, int64_t batches);
 
 /* Sets the gauges. */
 void metrics_set_sessions(struct metrics *m, int64_t n);

@@ -78,11 +78,14 @@ oom:
 }
 
 /* Whether the sessions of this server can hold a's state and rows (the
- * sizes of struct session_view and struct scaler). */
+ * sizes of struct session_view and struct scaler), and, for an implicit
+ * model, its query states (replay needs rows with targets). */
 static int serves(const struct amz *a)
 {
 	return a->nstate >= 1 && a->nstate <= AMZ_STATE_MAX && a->dmax >= 1 &&
-	       a->dmax <= AMZ_DMAX && a->bmax >= 1;
+	       a->dmax <= AMZ_DMAX && a->bmax >= 1 &&
+	       (!a->implicit || (a->qstate >= 1 && a->qstate <= AMZ_STATE_MAX &&
+				 a->has_y));
 }
 
 int registry_open(struct registry **out, const char *dir, char *err,

@@ -15,6 +15,10 @@
  *   method-not-allowed      405     known path, other method (Allow set)
  *   seq-conflict            409     seq ahead of the session's next_seq
  *   model-unavailable       409     the session's model is not loaded
+ *   not-implicit            409     a query set on a session whose model
+ *                                   is not implicit (it predicts directly)
+ *   no-batch-yet            409     a query set before the session's
+ *                                   standardization and dimension are fixed
  *   too-large               413     body or NDJSON line over its limit
  *   unsupported-media-type  415     POST body of another content type
  *   invalid                 422     well-formed but wrong: types, dimension,
@@ -22,6 +26,8 @@
  *   cannot-predict          422     predict on a model without a mean or a
  *                                   density (a flow: it only samples)
  *   cannot-sample           422     sample on a model that cannot
+ *   replay-limit            422     an implicit session's replay would cost
+ *                                   more than max-replay (rows x queries)
  *   internal                500     the store or memory failed
  *   overloaded              503     too many sessions or connections
  *   busy                    503     the session's writer slot stayed taken
@@ -54,6 +60,9 @@ enum reply_kind {
 	REPLY_INVALID,
 	REPLY_CANNOT_PREDICT,
 	REPLY_CANNOT_SAMPLE,
+	REPLY_NOT_IMPLICIT,
+	REPLY_NO_BATCH,
+	REPLY_REPLAY_LIMIT,
 	REPLY_INTERNAL,
 	REPLY_OVERLOADED,
 	REPLY_BUSY,

@@ -460,6 +460,15 @@ int sessions_commit_steps(struct sessions *c, struct session *s,
 			  const struct store_batch *b, int n, char *err,
 			  size_t errlen)
 {
+	return sessions_commit_steps_q(c, s, u, b, n, NULL, err, errlen);
+}
+
+int sessions_commit_steps_q(struct sessions *c, struct session *s,
+			    const struct session_update *u,
+			    const struct store_batch *b, int n,
+			    const struct store_queries *q, char *err,
+			    size_t errlen)
+{
 	struct session_view nv;
 	struct store_session ss;
 	float blob[SESSIONS_BLOB_MAX];
@@ -479,7 +488,7 @@ int sessions_commit_steps(struct sessions *c, struct session *s,
 	nv.sc = u->sc;
 	nv.updated = b->time;
 	to_store(&ss, &nv, blob);
-	rc = store_commit_steps(c->st, &ss, b, n, err, errlen);
+	rc = store_commit_steps_q(c->st, &ss, b, n, q, err, errlen);
 	if (rc != STORE_OK) {
 		/* the store may hold something else than we think: reload */
 		drop(c, s, 0);

@@ -178,6 +178,18 @@ int sessions_commit_steps(struct sessions *c, struct session *s,
 			  size_t errlen);
 
 /*
+ * The same, also writing the refined states of the session's query set
+ * (an implicit session's; store_commit_steps_q) in the same transaction:
+ * q->step must be u->step.  The cache does not hold query sets: they live
+ * in the store only.  q NULL is sessions_commit_steps.
+ */
+int sessions_commit_steps_q(struct sessions *c, struct session *s,
+			    const struct session_update *u,
+			    const struct store_batch *b, int n,
+			    const struct store_queries *q, char *err,
+			    size_t errlen);
+
+/*
  * Deletes the session (waits for its writer slot).  Returns SESSIONS_OK,
  * SESSIONS_NOTFOUND, SESSIONS_BUSY or SESSIONS_ERROR with a message.
  */

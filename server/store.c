@@ -74,6 +74,11 @@ enum stmt_id {
 	ST_BATCH_ROWS,
 	ST_SEQ_RESULT,
 	ST_HISTORY,
+	ST_QUERIES_EXISTS,
+	ST_QUERIES_REFINE,
+	ST_QUERIES_PUT,
+	ST_QUERIES_GET,
+	ST_QUERIES_DELETE,
 	ST_COUNT
 };
 
@@ -104,8 +109,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SESSION_COUNT] = "SELECT count(*) FROM sessions",
 	[ST_BATCH_INSERT] =
 		"INSERT INTO batches (session, step, seq, rows, dim, x, y, "
-		"loss_before, loss_after, time) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		"loss_before, loss_after, time, losses) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_BATCH_ROWS] =
 		"SELECT rows, dim, x, y FROM batches "
 		"WHERE session = ?1 AND step = ?2",
@@ -113,9 +118,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT count(*), max(step) FROM batches "
 		"WHERE session = ?1 AND seq = ?2",
 	[ST_HISTORY] =
-		"SELECT step, seq, rows, dim, loss_before, loss_after, time "
-		"FROM batches WHERE session = ?1 AND step > ?2 "
+		"SELECT step, seq, rows, dim, loss_before, loss_after, time, "
+		"losses FROM batches WHERE session = ?1 AND step > ?2 "
 		"ORDER BY step LIMIT ?3",
+	[ST_QUERIES_EXISTS] = "SELECT 1 FROM query_sets WHERE session = ?1",
+	[ST_QUERIES_REFINE] =
+		"UPDATE query_sets SET qs = ?2, step = ?3, updated = ?4 "
+		"WHERE session = ?1 AND step = ?5 AND n = ?6 AND qstate = ?7",
+	[ST_QUERIES_PUT] =
+		"INSERT INTO query_sets (session, n, width, qstate, step, x, qs, "
+		"created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+		"ON CONFLICT (session) DO UPDATE SET n = excluded.n, "
+		"width = excluded.width, qstate = excluded.qstate, "
+		"step = excluded.step, x = excluded.x, qs = excluded.qs, "
+		"updated = excluded.updated",
+	[ST_QUERIES_GET] =
+		"SELECT n, width, qstate, step, x, qs, created, updated "
+		"FROM query_sets WHERE session = ?1",
+	[ST_QUERIES_DELETE] = "DELETE FROM query_sets WHERE session = ?1",
 };
 
 struct store {
@@ -1019,6 +1039,10 @@ static int batch_check(const struct store_session *s,
 		return fail(err, errlen, STORE_ERROR,
 			    "session %s: batch loss or time is not finite",
 			    s->id);
+	if (b->no_losses && (b->loss_before != 0 || b->loss_after != 0))
+		return fail(err, errlen, STORE_ERROR,
+			    "session %s: losses not computed are stored as 0",
+			    s->id);
 	return STORE_OK;
 }
 
@@ -1081,6 +1105,8 @@ static int batch_insert(struct store *st, const struct store_session *s,
 		rc = sqlite3_bind_double(q, 9, b->loss_after);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_double(q, 10, b->time);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(q, 11, b->no_losses ? 0 : 1);
 	if (rc != SQLITE_OK)
 		status = fail(err, errlen, STORE_ERROR,
 			      "commit: batch: %s", sqlite3_errstr(rc));
@@ -1125,6 +1151,86 @@ static int session_update(struct store *st, const struct store_session *s,
 }
 
 /*
+ * Inside the commit's transaction: with q, writes its refined states over
+ * the stored query set, which must be current at step prev and of q's
+ * shape; without q, checks that the session has no query set (a commit
+ * that left one behind its session would break their invariant: a set is
+ * always current at its session's step).  STORE_CONFLICT otherwise.
+ */
+static int queries_refine(struct store *st, const struct store_session *s,
+			  int64_t prev, const struct store_queries *q,
+			  const unsigned char *qs, int qs_bytes, char *err,
+			  size_t errlen)
+{
+	sqlite3_stmt *qq;
+	int status = STORE_OK, rc;
+
+	if (!q) {
+		qq = st->stmt[ST_QUERIES_EXISTS];
+		sqlite3_bind_text(qq, 1, s->id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(qq);
+		if (rc == SQLITE_ROW)
+			status = fail(err, errlen, STORE_CONFLICT,
+				      "session %s has a query set that this "
+				      "commit does not refine", s->id);
+		else if (rc != SQLITE_DONE)
+			status = db_fail(st, err, errlen, "commit: query set");
+		stmt_done(qq);
+		return status;
+	}
+	qq = st->stmt[ST_QUERIES_REFINE];
+	rc = sqlite3_bind_text(qq, 1, s->id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = bind_floats(qq, 2, qs, qs_bytes);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(qq, 3, q->step);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_double(qq, 4, q->updated);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(qq, 5, prev);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(qq, 6, q->n);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(qq, 7, q->qstate);
+	if (rc != SQLITE_OK)
+		status = fail(err, errlen, STORE_ERROR, "commit: query set: %s",
+			      sqlite3_errstr(rc));
+	else if (sqlite3_step(qq) != SQLITE_DONE)
+		status = db_fail(st, err, errlen, "commit: query set");
+	else if (sqlite3_changes(st->db) != 1)
+		status = fail(err, errlen, STORE_CONFLICT,
+			      "session %s: no query set of %d x %d current at "
+			      "step %" PRId64, s->id, q->n, q->qstate, prev);
+	stmt_done(qq);
+	return status;
+}
+
+/* Checks a query set's shape and floats; *x_bytes and *qs_bytes get the
+ * lengths of its blobs (x unchecked when with_x is 0: a commit writes only
+ * the states). */
+static int queries_check(const char *id, const struct store_queries *q,
+			 int with_x, int *x_bytes, int *qs_bytes, char *err,
+			 size_t errlen)
+{
+	if (q->n < 1 || q->width < 1 || q->qstate < 1 || q->step < 0 ||
+	    !q->qs || (with_x && !q->x))
+		return fail(err, errlen, STORE_ERROR,
+			    "session %s: bad query set (%d x %d, %d states, "
+			    "step %" PRId64 ")", id, q->n, q->width, q->qstate,
+			    q->step);
+	if (!blob_bytes(q->n, q->width, x_bytes) ||
+	    !blob_bytes(q->n, q->qstate, qs_bytes))
+		return fail(err, errlen, STORE_ERROR,
+			    "session %s: query set too large", id);
+	if ((with_x && !all_finite(q->x, (size_t)*x_bytes / 4)) ||
+	    !all_finite(q->qs, (size_t)*qs_bytes / 4) ||
+	    !isfinite(q->created) || !isfinite(q->updated))
+		return fail(err, errlen, STORE_ERROR,
+			    "session %s: query set is not finite", id);
+	return STORE_OK;
+}
+
+/*
  * Commits n >= 1 consecutive steps (s and b[0..n) borrowed): checks s and
  * every b[i] first (b[i].step must be s->step - n + 1 + i, rows and dim at
  * least 1, every float and loss finite, blobs under 2 GiB; STORE_ERROR
@@ -1140,13 +1246,15 @@ static int session_update(struct store *st, const struct store_session *s,
  * read under a snapshot that another process's commit could make stale.
  * The blobs are encoded before the lock is taken, to keep it short.
  */
-int store_commit_steps(struct store *st, const struct store_session *s,
-		       const struct store_batch *b, int n, char *err,
-		       size_t errlen)
+int store_commit_steps_q(struct store *st, const struct store_session *s,
+			 const struct store_batch *b, int n,
+			 const struct store_queries *q, char *err,
+			 size_t errlen)
 {
-	unsigned char *state = NULL, **x = NULL, **y = NULL;
+	unsigned char *state = NULL, **x = NULL, **y = NULL, *qs = NULL;
 	int *x_bytes = NULL, *y_bytes = NULL;
-	int state_bytes = 0, i, status, locked = 0;
+	int state_bytes = 0, qx_bytes = 0, qs_bytes = 0, i, status;
+	int locked = 0;
 
 	AM_ASSERT(st && s && b && n >= 1);
 	status = session_check(s, err, errlen);
@@ -1156,6 +1264,15 @@ int store_commit_steps(struct store *st, const struct store_session *s,
 	if (status == STORE_OK && !blob_bytes(s->nstate, 1, &state_bytes))
 		status = fail(err, errlen, STORE_ERROR,
 			      "session %s: state too large", s->id);
+	if (status == STORE_OK && q) {
+		status = queries_check(s->id, q, 0, &qx_bytes, &qs_bytes, err,
+				       errlen);
+		if (status == STORE_OK && q->step != s->step)
+			status = fail(err, errlen, STORE_ERROR, "session %s: "
+				      "query set at step %" PRId64 " committed "
+				      "with step %" PRId64, s->id, q->step,
+				      s->step);
+	}
 	if (status != STORE_OK)
 		return status;
 	x = calloc((size_t)n, sizeof *x);
@@ -1174,6 +1291,10 @@ int store_commit_steps(struct store *st, const struct store_session *s,
 		goto done;
 
 	state = floats_encode(s->state, (size_t)s->nstate);
+	if (q && state && !(qs = floats_encode(q->qs, (size_t)qs_bytes / 4))) {
+		free(state);
+		state = NULL;
+	}
 	for (i = 0; i < n && state; i++) {
 		x[i] = floats_encode(b[i].x, (size_t)x_bytes[i] / 4);
 		y[i] = b[i].y ? floats_encode(b[i].y, (size_t)b[i].rows) : NULL;
@@ -1199,6 +1320,9 @@ int store_commit_steps(struct store *st, const struct store_session *s,
 		status = session_update(st, s, state, state_bytes, err,
 					errlen);
 	if (status == STORE_OK)
+		status = queries_refine(st, s, s->step - n, q, qs, qs_bytes, err,
+					errlen);
+	if (status == STORE_OK)
 		status = run(st, ST_COMMIT, err, errlen, "commit");
 done:
 	if (locked) {
@@ -1214,8 +1338,17 @@ done:
 	free(x_bytes);
 	free(y);
 	free(x);
+	free(qs);
 	free(state);
 	return status;
+}
+
+/* Steps without a query set: store_commit_steps_q with q NULL. */
+int store_commit_steps(struct store *st, const struct store_session *s,
+		       const struct store_batch *b, int n, char *err,
+		       size_t errlen)
+{
+	return store_commit_steps_q(st, s, b, n, NULL, err, errlen);
 }
 
 /* One step: store_commit_steps with n = 1. */
@@ -1268,7 +1401,7 @@ int store_seq_result(struct store *st, const char *id, int64_t seq,
 /* Reads the current history row into *b (x and y left NULL). */
 static int history_row(sqlite3_stmt *q, struct store_batch *b)
 {
-	int64_t rows, dim;
+	int64_t rows, dim, losses;
 
 	memset(b, 0, sizeof *b);
 	if (!column_int(q, 0, 1, INT64_MAX, &b->step) ||
@@ -1277,10 +1410,12 @@ static int history_row(sqlite3_stmt *q, struct store_batch *b)
 	    !column_int(q, 3, 1, INT_MAX, &dim) ||
 	    !column_real(q, 4, &b->loss_before) ||
 	    !column_real(q, 5, &b->loss_after) ||
-	    !column_real(q, 6, &b->time))
+	    !column_real(q, 6, &b->time) ||
+	    !column_int(q, 7, 0, 1, &losses))
 		return 0;
 	b->rows = (int)rows;
 	b->dim = (int)dim;
+	b->no_losses = !losses;
 	return 1;
 }
 
@@ -1401,6 +1536,214 @@ done:
 		free(vx);
 		free(vy);
 	}
+	return status;
+}
+
+/* ---- query sets -------------------------------------------------------- */
+
+/* Inside a transaction: STORE_OK when session id is at step want,
+ * STORE_CONFLICT when it is at another, STORE_NOTFOUND when it is gone. */
+static int session_at_step(struct store *st, const char *id, int64_t want,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *q = st->stmt[ST_SESSION_STEP];
+	int status = STORE_OK, rc;
+
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE)
+		status = fail(err, errlen, STORE_NOTFOUND, "no session %s", id);
+	else if (rc != SQLITE_ROW)
+		status = db_fail(st, err, errlen, "query set: read step");
+	else if (sqlite3_column_int64(q, 0) != want)
+		status = fail(err, errlen, STORE_CONFLICT, "session %s is at "
+			      "step %" PRId64 ", not %" PRId64, id,
+			      (int64_t)sqlite3_column_int64(q, 0), want);
+	stmt_done(q);
+	return status;
+}
+
+/* Inside a transaction: 1 if session id has a query set, 0 if not, -1 on
+ * an error (message in err). */
+static int queries_exist(struct store *st, const char *id, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *q = st->stmt[ST_QUERIES_EXISTS];
+	int rc, r;
+
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		r = 1;
+	else if (rc == SQLITE_DONE)
+		r = 0;
+	else
+		r = (db_fail(st, err, errlen, "query set lookup"), -1);
+	stmt_done(q);
+	return r;
+}
+
+/*
+ * Checks q (shape, finite floats) and encodes its blobs before taking the
+ * lock; then, in one BEGIN IMMEDIATE transaction, checks the session's
+ * step, notes whether a set exists, and inserts or replaces it (an upsert
+ * that keeps the created time of the set it replaces).  Thread-safe.
+ */
+int store_queries_put(struct store *st, const char *id,
+		      const struct store_queries *q, int *replaced, char *err,
+		      size_t errlen)
+{
+	sqlite3_stmt *qq;
+	unsigned char *x = NULL, *qs = NULL;
+	int x_bytes = 0, qs_bytes = 0, status, rc, had = 0, locked = 0;
+
+	AM_ASSERT(st && id && q);
+	status = queries_check(id, q, 1, &x_bytes, &qs_bytes, err, errlen);
+	if (status != STORE_OK)
+		return status;
+	x = floats_encode(q->x, (size_t)x_bytes / 4);
+	qs = floats_encode(q->qs, (size_t)qs_bytes / 4);
+	if (!x || !qs) {
+		status = fail(err, errlen, STORE_ERROR,
+			      "session %s: out of memory", id);
+		goto done;
+	}
+	store_lock(st);
+	locked = 1;
+	status = run(st, ST_BEGIN, err, errlen, "query set: begin");
+	if (status != STORE_OK)
+		goto done;
+	status = session_at_step(st, id, q->step, err, errlen);
+	if (status == STORE_OK) {
+		had = queries_exist(st, id, err, errlen);
+		if (had < 0)
+			status = STORE_ERROR;
+	}
+	if (status != STORE_OK)
+		goto done;
+	qq = st->stmt[ST_QUERIES_PUT];
+	rc = sqlite3_bind_text(qq, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(qq, 2, q->n);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(qq, 3, q->width);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(qq, 4, q->qstate);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(qq, 5, q->step);
+	if (rc == SQLITE_OK)
+		rc = bind_floats(qq, 6, x, x_bytes);
+	if (rc == SQLITE_OK)
+		rc = bind_floats(qq, 7, qs, qs_bytes);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_double(qq, 8, q->created);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_double(qq, 9, q->updated);
+	if (rc != SQLITE_OK)
+		status = fail(err, errlen, STORE_ERROR, "query set: %s",
+			      sqlite3_errstr(rc));
+	else if (sqlite3_step(qq) != SQLITE_DONE)
+		status = db_fail(st, err, errlen, "query set");
+	stmt_done(qq);
+	if (status == STORE_OK)
+		status = run(st, ST_COMMIT, err, errlen, "query set: commit");
+done:
+	if (locked) {
+		if (status != STORE_OK)
+			rollback(st);
+		store_unlock(st);
+	}
+	free(qs);
+	free(x);
+	if (status == STORE_OK && replaced)
+		*replaced = had;
+	return status;
+}
+
+/*
+ * Reads the query set of session id; *out is written only on STORE_OK.
+ * The blobs are checked against the shape stored beside them.
+ * Thread-safe.
+ */
+int store_queries_get(struct store *st, const char *id,
+		      struct store_queries *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *q;
+	struct store_queries v;
+	int64_t n = 0, width = 0, qstate = 0;
+	int status = STORE_OK, rc, got = 0, nf, x_bytes, qs_bytes;
+
+	AM_ASSERT(st && id && out);
+	memset(&v, 0, sizeof v);
+	store_lock(st);
+	q = st->stmt[ST_QUERIES_GET];
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		status = fail(err, errlen, STORE_NOTFOUND,
+			      "session %s has no query set", id);
+		goto done;
+	}
+	if (rc != SQLITE_ROW) {
+		status = db_fail(st, err, errlen, "query set get");
+		goto done;
+	}
+	if (column_int(q, 0, 1, INT_MAX, &n) &&
+	    column_int(q, 1, 1, INT_MAX, &width) &&
+	    column_int(q, 2, 1, INT_MAX, &qstate) &&
+	    column_int(q, 3, 0, INT64_MAX, &v.step) &&
+	    blob_bytes(n, width, &x_bytes) && blob_bytes(n, qstate, &qs_bytes) &&
+	    column_real(q, 6, &v.created) && column_real(q, 7, &v.updated)) {
+		got = column_floats(q, 4, x_bytes, &v.x, &nf);
+		if (got > 0)
+			got = column_floats(q, 5, qs_bytes, &v.qs, &nf);
+	}
+	if (got <= 0)
+		status = fail(err, errlen, STORE_ERROR,
+			      "session %s: %s query set", id,
+			      got < 0 ? "out of memory reading its" : "corrupt");
+	v.n = (int)n;
+	v.width = (int)width;
+	v.qstate = (int)qstate;
+done:
+	stmt_done(q);
+	store_unlock(st);
+	if (status == STORE_OK)
+		*out = v;
+	else
+		store_queries_clear(&v);
+	return status;
+}
+
+void store_queries_clear(struct store_queries *q)
+{
+	if (!q)
+		return;
+	free(q->x);
+	free(q->qs);
+	q->x = NULL;
+	q->qs = NULL;
+}
+
+/* Deletes the query set of session id (one statement, so atomic).
+ * STORE_NOTFOUND when it has none.  Thread-safe. */
+int store_queries_delete(struct store *st, const char *id, char *err,
+			 size_t errlen)
+{
+	sqlite3_stmt *q;
+	int status = STORE_OK;
+
+	AM_ASSERT(st && id);
+	store_lock(st);
+	q = st->stmt[ST_QUERIES_DELETE];
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		status = db_fail(st, err, errlen, "query set delete");
+	else if (sqlite3_changes(st->db) == 0)
+		status = fail(err, errlen, STORE_NOTFOUND,
+			      "session %s has no query set", id);
+	stmt_done(q);
+	store_unlock(st);
 	return status;
 }
 

@@ -9,8 +9,10 @@
  * the last one applied.  A database newer than the binary is refused.
  *
  * Every write that must be atomic is one transaction: creating a session,
- * deleting one (with its batches), and committing a refinement step (the
- * batch's rows, the new state and the counters).  The store is safe to call
+ * deleting one (with its batches and its query set), committing a
+ * refinement step (the batch's rows, the new state and the counters, and
+ * the refined states of the session's query set if it has one), and
+ * registering a query set (checked against the session's step).  The store is safe to call
  * from many threads: it serialises on one connection.  Ownership is stated
  * per function.  No function prints; errors come back as a status and a
  * message.
@@ -55,7 +57,25 @@ struct store_batch {
 	const float *x;		/* rows * dim floats (borrowed for writes) */
 	const float *y;		/* rows floats, or NULL (generative models) */
 	double loss_before, loss_after;
+	int no_losses;		/* 1: the losses were not computed (an
+				 * implicit session past its replay budget):
+				 * both are stored as 0 */
 	double time;		/* unix seconds */
+};
+
+/*
+ * The query set of a session of an implicit model: n query rows as the
+ * model sees them (projected, standardized, zero-padded to width floats)
+ * and their query states, current at the session's step `step`.
+ */
+struct store_queries {
+	int n;			/* query rows, >= 1 */
+	int width;		/* floats per row (the model's dmax) */
+	int qstate;		/* floats per query state */
+	int64_t step;		/* the session step the states are current at */
+	float *x;		/* n * width floats */
+	float *qs;		/* n * qstate floats */
+	double created, updated;	/* unix seconds */
 };
 
 struct store;
@@ -83,7 +103,8 @@ int store_session_get(struct store *st, const char *id,
 /* Frees state and options of a session filled by the store. */
 void store_session_clear(struct store_session *s);
 
-/* Deletes a session and its batches.  STORE_NOTFOUND if absent. */
+/* Deletes a session, its batches and its query set.  STORE_NOTFOUND if
+ * absent. */
 int store_session_delete(struct store *st, const char *id, char *err,
 			 size_t errlen);
 
@@ -112,11 +133,53 @@ int store_commit_step(struct store *st, const struct store_session *s,
 /*
  * The same for n >= 1 consecutive steps b[0..n) (steps s->step - n + 1 to
  * s->step) in one transaction: all of them are stored, or none, even if
- * the process dies half way.  Borrowed input.
+ * the process dies half way.  A session that has a query set must commit
+ * it with its steps (store_commit_steps_q): here that is STORE_CONFLICT.
+ * Borrowed input.
  */
 int store_commit_steps(struct store *st, const struct store_session *s,
 		       const struct store_batch *b, int n, char *err,
 		       size_t errlen);
+
+/*
+ * store_commit_steps that also writes the refined states of the session's
+ * query set, in the same transaction: q->qs (q->n * q->qstate floats) and
+ * q->step, which must be s->step; q->updated is its time.  The stored set
+ * must be current at s->step - n and have q's shape (STORE_CONFLICT
+ * otherwise; nothing changes).  q NULL is store_commit_steps.  Borrowed
+ * input.
+ */
+int store_commit_steps_q(struct store *st, const struct store_session *s,
+			 const struct store_batch *b, int n,
+			 const struct store_queries *q, char *err,
+			 size_t errlen);
+
+/*
+ * Registers q as session id's query set, replacing the one it has (the
+ * replaced set keeps its created time): in one transaction, provided the
+ * session is at step q->step (STORE_CONFLICT otherwise, STORE_NOTFOUND
+ * when it does not exist).  *replaced (may be NULL) says whether a set
+ * was replaced.  Every float must be finite.  Borrowed input.
+ */
+int store_queries_put(struct store *st, const char *id,
+		      const struct store_queries *q, int *replaced, char *err,
+		      size_t errlen);
+
+/*
+ * Reads session id's query set.  On STORE_OK out->x and out->qs are new
+ * allocations (store_queries_clear frees them).  STORE_NOTFOUND when the
+ * session has none (or does not exist); STORE_ERROR for a row that does
+ * not match its shape.
+ */
+int store_queries_get(struct store *st, const char *id,
+		      struct store_queries *out, char *err, size_t errlen);
+
+/* Frees what store_queries_get allocated; NULL-safe, idempotent. */
+void store_queries_clear(struct store_queries *q);
+
+/* Deletes session id's query set.  STORE_NOTFOUND when it has none. */
+int store_queries_delete(struct store *st, const char *id, char *err,
+			 size_t errlen);
 
 /*
  * The steps a request with this seq applied: *count and the session's step

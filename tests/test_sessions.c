@@ -93,7 +93,8 @@ static void next_update(const struct session_view *v, struct session_update *u, 
 	u->sc = v->sc;
 }
 
-static int commit(struct fx *f, struct session *s, int n)
+/* Commits one step of n rows (and the query set q, NULL for none). */
+static int commit_q(struct fx *f, struct session *s, int n, struct store_queries *q)
 {
 	static const float x[] = { 1, 2, 3, 4, 5, 6, 7, 8 }, y[] = { 1, 2, 3, 4 };
 	struct session_view v;
@@ -113,7 +114,16 @@ static int commit(struct fx *f, struct session *s, int n)
 	b.loss_before = 1;
 	b.loss_after = 0.5;
 	b.time = sessions_now();
-	return sessions_commit(f->c, s, &u, &b, err, sizeof err);
+	if (!q)
+		return sessions_commit(f->c, s, &u, &b, err, sizeof err);
+	q->step = u.step;
+	q->updated = b.time;
+	return sessions_commit_steps_q(f->c, s, &u, &b, 1, q, err, sizeof err);
+}
+
+static int commit(struct fx *f, struct session *s, int n)
+{
+	return commit_q(f, s, n, NULL);
 }
 
 static void test_create_get_commit(void **state)
@@ -413,6 +423,59 @@ static void test_threads(void **state)
 	}
 }
 
+/*
+ * An implicit session's query set lives in the store only: a commit that
+ * refines it writes it with the step; one that leaves it behind is a
+ * conflict that changes nothing in memory and drops the cached copy, so
+ * the next request reads what the store holds.
+ */
+static void test_commit_query_set(void **state)
+{
+	struct fx *f = *state;
+	struct session_view v, w;
+	struct session *s;
+	struct store_queries q, g;
+	float x[2 * 3] = { 1, 2, 3, 4, 5, 6 }, qs[3] = { 0.5f, -1, 2 };
+	char err[256];
+
+	new_session(f, &v);
+	assert_int_equal(sessions_get(f->c, v.id, &s, err, sizeof err), SESSIONS_OK);
+	assert_int_equal(sessions_begin(s, 0), SESSIONS_OK);
+	memset(&q, 0, sizeof q);
+	q.n = 3;
+	q.width = 2;
+	q.qstate = 1;
+	q.x = x;
+	q.qs = qs;
+	q.created = q.updated = sessions_now();
+	assert_int_equal(store_queries_put(f->st, v.id, &q, NULL, err, sizeof err), STORE_OK);
+
+	assert_int_equal(commit(f, s, 4), SESSIONS_CONFLICT);
+	sessions_view(s, &w);
+	assert_int_equal(w.step, 0);
+	sessions_end(s);
+	sessions_put(f->c, s);
+
+	/* the dropped copy is reloaded; the commit with the set goes through */
+	assert_int_equal(sessions_get(f->c, v.id, &s, err, sizeof err), SESSIONS_OK);
+	assert_int_equal(sessions_begin(s, 0), SESSIONS_OK);
+	qs[1] = 7;
+	assert_int_equal(commit_q(f, s, 4, &q), SESSIONS_OK);
+	sessions_end(s);
+	sessions_view(s, &w);
+	assert_int_equal(w.step, 1);
+	assert_int_equal(store_queries_get(f->st, v.id, &g, err, sizeof err), STORE_OK);
+	assert_int_equal(g.step, 1);
+	assert_true(g.qs[1] == 7);
+	store_queries_clear(&g);
+
+	/* deleting the session deletes its set */
+	sessions_put(f->c, s);
+	assert_int_equal(sessions_delete(f->c, v.id, err, sizeof err), SESSIONS_OK);
+	assert_int_equal(store_queries_get(f->st, v.id, &g, err, sizeof err),
+			 STORE_NOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +486,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_query_set, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,11 +161,13 @@ static void batch_fill(float *x, float *y, unsigned sid, int64_t step)
 
 /*
  * Reads session id, applies one step to it (state[0] = step, state[1] = sid)
- * and commits it; returns the commit's status.  Used by the threads and
- * the child process, so it asserts nothing.
+ * and commits it with the query set q (NULL: none; q->step is set to the
+ * new step) and, when no_losses, losses marked as not computed; returns
+ * the commit's status.  Asserts nothing.
  */
-static int step_once(struct store *st, const char *id, unsigned sid,
-		     int64_t seq, char *err, size_t errlen)
+static int step_once_q(struct store *st, const char *id, unsigned sid,
+		       int64_t seq, struct store_queries *q, int no_losses,
+		       char *err, size_t errlen)
 {
 	struct store_session s;
 	struct store_batch b;
@@ -195,12 +197,24 @@ static int step_once(struct store *st, const char *id, unsigned sid,
 	b.dim = TB_DIM;
 	b.x = x;
 	b.y = y;
-	b.loss_before = 1.0 / (double)s.step;
-	b.loss_after = 0.5 / (double)s.step;
+	b.loss_before = no_losses ? 0 : 1.0 / (double)s.step;
+	b.loss_after = no_losses ? 0 : 0.5 / (double)s.step;
+	b.no_losses = no_losses;
 	b.time = s.updated;
-	rc = store_commit_step(st, &s, &b, err, errlen);
+	if (q)
+		q->step = s.step;
+	rc = q ? store_commit_steps_q(st, &s, &b, 1, q, err, errlen)
+	       : store_commit_step(st, &s, &b, err, errlen);
 	store_session_clear(&s);
 	return rc;
+}
+
+/* step_once_q without a query set: used by the threads and the child
+ * process, so it asserts nothing. */
+static int step_once(struct store *st, const char *id, unsigned sid,
+		     int64_t seq, char *err, size_t errlen)
+{
+	return step_once_q(st, id, sid, seq, NULL, 0, err, errlen);
 }
 
 static void step_ok(struct store *st, const char *id, unsigned sid,
@@ -1542,6 +1556,266 @@ static void test_crash_safety(void **state)
 	tmp_remove(&t);
 }
 
+/* ---- the implicit regime: query sets, losses not computed --------------- */
+
+#define TQ_N 3
+#define TQ_WIDTH 4
+#define TQ_QSTATE 2
+
+/* A query set of session sid at step (x and qs allocated; free with
+ * store_queries_clear). */
+static void make_queries(struct store_queries *q, int64_t step, uint64_t seed)
+{
+	memset(q, 0, sizeof *q);
+	q->n = TQ_N;
+	q->width = TQ_WIDTH;
+	q->qstate = TQ_QSTATE;
+	q->step = step;
+	q->x = tu_alloc(TQ_N * TQ_WIDTH);
+	q->qs = tu_alloc(TQ_N * TQ_QSTATE);
+	tu_fill(q->x, TQ_N * TQ_WIDTH, -3.0f, 3.0f, &seed);
+	tu_fill(q->qs, TQ_N * TQ_QSTATE, -1.0f, 1.0f, &seed);
+	q->x[1] = -0.0f;
+	q->qs[2] = 1e-30f;
+	q->created = q->updated = 1700000100.5;
+}
+
+/* Whether the stored set of id is q, bit for bit (step, shape, floats). */
+static void check_queries(struct store *st, const char *id,
+			  const struct store_queries *q)
+{
+	struct store_queries g;
+	char err[256] = "";
+
+	assert_int_equal(store_queries_get(st, id, &g, err, sizeof err), STORE_OK);
+	assert_int_equal(g.n, q->n);
+	assert_int_equal(g.width, q->width);
+	assert_int_equal(g.qstate, q->qstate);
+	assert_int_equal(g.step, q->step);
+	assert_memory_equal(g.x, q->x, (size_t)q->n * q->width * sizeof *g.x);
+	assert_memory_equal(g.qs, q->qs, (size_t)q->n * q->qstate * sizeof *g.qs);
+	assert_true(g.updated == q->updated);
+	store_queries_clear(&g);
+	store_queries_clear(&g);
+}
+
+/* A database written by the first schema (user_version 1, a batch row
+ * without the losses column) is migrated: its losses count as computed,
+ * and query sets can be stored. */
+static void test_migrates_from_v1(void **state)
+{
+	extern const char *const store_migrations[];
+	struct tmpdb t;
+	struct store *st;
+	struct hist h;
+	sqlite3 *db;
+	char id[STORE_ID_LEN], sql[512];
+
+	(void)state;
+	tmp_make(&t);
+	db = raw_open(t.path);
+	raw_exec(db, store_migrations[0]);
+	raw_exec(db, "PRAGMA user_version = 1");
+	make_id(id, 7);
+	snprintf(sql, sizeof sql, "INSERT INTO sessions (id, model, model_checksum, "
+		 "regime, step, rows, next_seq, dim, state, options, created, updated) "
+		 "VALUES ('%s', 'm', '01234567', 'parametric', 1, 1, 0, 1, "
+		 "x'0000803f', NULL, 1.0, 2.0)", id);
+	raw_exec(db, sql);
+	snprintf(sql, sizeof sql, "INSERT INTO batches (session, step, seq, rows, dim, "
+		 "x, y, loss_before, loss_after, time) VALUES ('%s', 1, -1, 1, 1, "
+		 "x'0000803f', x'00000040', 0.75, 0.25, 2.0)", id);
+	raw_exec(db, sql);
+	sqlite3_close(db);
+
+	st = open_ok(t.path, 1);
+	assert_int_equal(history_all(st, id, &h), STORE_OK);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.b[0].no_losses, 0);
+	assert_true(h.b[0].loss_before == 0.75 && h.b[0].loss_after == 0.25);
+	store_close(st);
+
+	db = raw_open(t.path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"),
+			 (int64_t)store_migrations_count);
+	assert_int_equal(raw_int(db, "SELECT strict FROM pragma_table_list WHERE "
+				 "name = 'query_sets'"), 1);
+	sqlite3_close(db);
+	tmp_remove(&t);
+}
+
+/* Registering, reading, replacing and deleting a query set. */
+static void test_query_sets(void **state)
+{
+	struct tmpdb t;
+	struct store *st;
+	struct store_queries q, q2, g;
+	sqlite3 *db;
+	char id[STORE_ID_LEN], other[STORE_ID_LEN], err[256] = "";
+	int replaced = -1;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(t.path, 1);
+	create_stepped(st, 1, 2);
+	make_id(id, 1);
+	make_id(other, 2);
+	make_queries(&q, 2, 11);
+
+	/* a set not current at the session's step, or of no session */
+	q.step = 1;
+	assert_int_equal(store_queries_put(st, id, &q, &replaced, err, sizeof err),
+			 STORE_CONFLICT);
+	q.step = 2;
+	assert_int_equal(store_queries_put(st, other, &q, &replaced, err, sizeof err),
+			 STORE_NOTFOUND);
+	assert_int_equal(replaced, -1);
+	assert_int_equal(store_queries_get(st, id, &g, err, sizeof err), STORE_NOTFOUND);
+	/* a non-finite state is refused before anything is written */
+	q.qs[0] = NAN;
+	assert_int_equal(store_queries_put(st, id, &q, NULL, err, sizeof err),
+			 STORE_ERROR);
+	q.qs[0] = 0.5f;
+
+	assert_int_equal(store_queries_put(st, id, &q, &replaced, err, sizeof err),
+			 STORE_OK);
+	assert_int_equal(replaced, 0);
+	check_queries(st, id, &q);
+
+	/* replacing keeps the first registration's created time */
+	make_queries(&q2, 2, 12);
+	q2.n = 2;
+	q2.created = q2.updated = 1700000200.0;
+	assert_int_equal(store_queries_put(st, id, &q2, &replaced, err, sizeof err),
+			 STORE_OK);
+	assert_int_equal(replaced, 1);
+	check_queries(st, id, &q2);
+	assert_int_equal(store_queries_get(st, id, &g, err, sizeof err), STORE_OK);
+	assert_true(g.created == q.created);
+	store_queries_clear(&g);
+
+	assert_int_equal(store_queries_delete(st, id, err, sizeof err), STORE_OK);
+	assert_int_equal(store_queries_delete(st, id, err, sizeof err), STORE_NOTFOUND);
+	assert_int_equal(store_queries_get(st, id, &g, err, sizeof err), STORE_NOTFOUND);
+
+	/* deleting a session deletes its set */
+	assert_int_equal(store_queries_put(st, id, &q, NULL, err, sizeof err), STORE_OK);
+	assert_int_equal(store_session_delete(st, id, err, sizeof err), STORE_OK);
+	db = raw_open(t.path);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM query_sets"), 0);
+	sqlite3_close(db);
+	assert_int_equal(store_integrity_check(st, err, sizeof err), STORE_OK);
+	store_queries_clear(&q2);
+	store_queries_clear(&q);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+/*
+ * A session with a query set commits its steps with it, in the same
+ * transaction: a commit that leaves the set behind, one of another shape
+ * or one whose set is not current is refused and changes nothing; the
+ * set survives a reopen.  Losses marked as not computed are stored as 0
+ * and read back marked.
+ */
+static void test_commit_with_query_set(void **state)
+{
+	struct tmpdb t;
+	struct store *st;
+	struct store_queries q, bad;
+	struct hist h;
+	char id[STORE_ID_LEN], err[256] = "";
+	int i;
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(t.path, 1);
+	create_stepped(st, 1, 2);
+	make_id(id, 1);
+	make_queries(&q, 2, 21);
+	assert_int_equal(store_queries_put(st, id, &q, NULL, err, sizeof err), STORE_OK);
+
+	/* without the set: refused, nothing changes */
+	assert_int_equal(step_once(st, id, 1, -1, err, sizeof err), STORE_CONFLICT);
+	check_stepped(st, 1, 2);
+	check_queries(st, id, &q);
+
+	/* with it: the step and the refined states together */
+	for (i = 0; i < TQ_N * TQ_QSTATE; i++)
+		q.qs[i] += 1.0f;
+	q.updated += 1;
+	assert_int_equal(step_once_q(st, id, 1, -1, &q, 0, err, sizeof err), STORE_OK);
+	assert_int_equal(q.step, 3);
+	check_stepped(st, 1, 3);
+	check_queries(st, id, &q);
+
+	/* a set of another shape than the stored one: refused */
+	make_queries(&bad, 0, 22);
+	bad.n = TQ_N - 1;
+	assert_int_equal(step_once_q(st, id, 1, -1, &bad, 0, err, sizeof err),
+			 STORE_CONFLICT);
+	check_stepped(st, 1, 3);
+	check_queries(st, id, &q);
+	store_queries_clear(&bad);
+
+	/* losses not computed: stored as 0, read back as such */
+	q.qs[0] = -4.0f;
+	assert_int_equal(step_once_q(st, id, 1, -1, &q, 1, err, sizeof err), STORE_OK);
+	check_queries(st, id, &q);
+	assert_int_equal(history_all(st, id, &h), STORE_OK);
+	assert_int_equal(h.n, 4);
+	assert_int_equal(h.b[2].no_losses, 0);
+	assert_true(h.b[2].loss_before == 1.0 / 3);
+	assert_int_equal(h.b[3].no_losses, 1);
+	assert_true(h.b[3].loss_before == 0 && h.b[3].loss_after == 0);
+
+	/* the set survives closing and reopening the store */
+	store_close(st);
+	st = open_ok(t.path, 1);
+	check_stepped(st, 1, 4);
+	check_queries(st, id, &q);
+	assert_int_equal(store_integrity_check(st, err, sizeof err), STORE_OK);
+	store_queries_clear(&q);
+	store_close(st);
+	tmp_remove(&t);
+}
+
+/* A batch marked "losses not computed" must carry losses of 0. */
+static void test_no_losses_are_zero(void **state)
+{
+	struct tmpdb t;
+	struct store *st;
+	struct store_session s;
+	struct store_batch b;
+	char err[256] = "";
+	float x[TB_ROWS * TB_DIM], y[TB_ROWS];
+
+	(void)state;
+	tmp_make(&t);
+	st = open_ok(t.path, 1);
+	make_session(&s, 3, TB_NSTATE, 3);
+	create_ok(st, &s);
+	batch_fill(x, y, 3, 1);
+	memset(&b, 0, sizeof b);
+	b.step = 1;
+	b.seq = -1;
+	b.rows = TB_ROWS;
+	b.dim = TB_DIM;
+	b.x = x;
+	b.y = y;
+	b.loss_before = 0.5;
+	b.no_losses = 1;
+	b.time = 1700000001.0;
+	s.step = 1;
+	s.rows = TB_ROWS;
+	assert_int_equal(store_commit_step(st, &s, &b, err, sizeof err), STORE_ERROR);
+	assert_non_null(strstr(err, "stored as 0"));
+	free(s.state);
+	check_stepped(st, 3, 0);
+	store_close(st);
+	tmp_remove(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1568,6 +1842,10 @@ int main(void)
 		cmocka_unit_test(test_threads_own_sessions),
 		cmocka_unit_test(test_threads_contended),
 		cmocka_unit_test(test_crash_safety),
+		cmocka_unit_test(test_migrates_from_v1),
+		cmocka_unit_test(test_query_sets),
+		cmocka_unit_test(test_commit_with_query_set),
+		cmocka_unit_test(test_no_losses_are_zero),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
