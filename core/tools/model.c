@@ -474,8 +474,11 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	 * for a file of another kind */
 	if (get_str(tmp.header, "task_family", tmp.family, sizeof tmp.family, err, errlen))
 		goto fail;
+	/* a linreg-task model with a "kind" is the reg family (gen.h), not
+	 * the parametric refiner */
 	if (!strcmp(tmp.family, "mixtures") || !strcmp(tmp.family, "letters") ||
-	    !strcmp(tmp.family, "linclass") || !strcmp(tmp.family, "images")) {
+	    !strcmp(tmp.family, "linclass") || !strcmp(tmp.family, "images") ||
+	    (!strcmp(tmp.family, "linreg") && json_object_get(tmp.header, "kind"))) {
 		if (load_gen(&tmp, arch, fam, err, errlen))
 			goto fail;
 		tmp.p = calloc(tmp.lay.total, sizeof *tmp.p);
@@ -563,6 +566,7 @@ int model_load(struct model *m, const char *path, char *err, size_t errlen)
 	m->az.bmax = m->cfg.bmax;
 	m->az.has_y = 1;
 	m->az.has_mean = 1;
+	m->az.has_var = 1;
 	m->az.standardize = 1;
 	m->az.impl = m->impl;
 	m->az.p = m->p;
