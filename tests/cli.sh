@@ -242,6 +242,23 @@ printf 'name = x\nfamily = clf\nregime = bogus\n' >"$tmp/bad3.recipe"
 check "an unknown classification regime is refused" 1 "regime 'bogus' is not available" "$AMORT" train "$tmp/bad3.recipe" -o "$tmp/x.amort"
 printf 'name = x\nfamily = mog\nletters = ABC\ntasks = mixtures\nvelocity_width = 0\n' >"$tmp/bad4.recipe"
 check "a bad velocity width is refused" 1 "velocity_width wants an integer" "$AMORT" train "$tmp/bad4.recipe" -o "$tmp/x.amort"
+# the implicit regime's and the reg family's recipe keys
+printf 'name = x\nfamily = reg\nregime = parametric\n' >"$tmp/bad5.recipe"
+check "a parametric reg recipe is refused (that is linreg)" 1 "bad5.recipe:3: regime 'parametric' is not available for reg (explicit, implicit; parametric regression is family linreg)" "$AMORT" train "$tmp/bad5.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = reg\nregime = implicit\nstate = probs\n' >"$tmp/bad6.recipe"
+check "a probabilities state for regression is refused" 1 "bad6.recipe: a probabilities state is for classification" "$AMORT" train "$tmp/bad6.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = clf\nregime = implicit\nqueries = 200\n' >"$tmp/bad7.recipe"
+check "200 queries of 10 logits (2000 floats) are refused" 1 "bad7.recipe: queries must be in \\[1, 256\\] with at most 1024 state floats" "$AMORT" train "$tmp/bad7.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = clf\nregime = implicit\nvariant = both\n' >"$tmp/bad8.recipe"
+check "an implicit recipe with gradients is refused" 1 "the implicit regime learns from observations only" "$AMORT" train "$tmp/bad8.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = reg\nregime = implicit\nstate = latent\nlatent = 40\n' >"$tmp/bad9.recipe"
+check "an implicit latent above 32 floats is refused" 1 "an implicit latent must have 1 to 32 floats" "$AMORT" train "$tmp/bad9.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = clf\nregime = implicit\nstate = sideways\n' >"$tmp/bad10.recipe"
+check "an unknown implicit state is refused" 1 "bad10.recipe:4: state must be logits (mean), probs or latent" "$AMORT" train "$tmp/bad10.recipe" -o "$tmp/x.amort"
+printf 'name = tinyci\nfamily = clf\nregime = implicit\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\nqueries = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyci.recipe"
+check "train a tiny implicit classifier (default state and variant)" 0 "wrote" "$AMORT" train "$tmp/tinyci.recipe" -o "$tmp/ci.amort"
+check "an implicit recipe defaults to variant obs" 0 '"variant": "obs"' "$AMORT" info "$tmp/ci.amort"
+expect "the header's implicit object: state logits, 8 queries" sh -c "grep -A3 '\"implicit\": {' '$tmp/out' | tr -d ' \n' | grep -q '\"state\":\"logits\",\"queries\":8'"
 
 # regression by a learned predictor (explicit, implicit) through train and
 # eval, alone and side by side with the linreg model trained above
