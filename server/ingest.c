@@ -563,20 +563,34 @@ struct planned {
 	int first, n;		/* its rows */
 };
 
+/* amz_query_step as a replay status, with a message. */
+static int query_step(const struct model *m, struct implicit *im, const float *state,
+		      const float *Q, int n, float *qs, const float *X,
+		      const float *y, int B, int D, double rows_seen, char *err,
+		      size_t errlen)
+{
+	int r = amz_query_step(&m->az, im->rp.ws, state, Q, n, qs, X, y, B, D,
+			       rows_seen);
+
+	if (r == AM_OK)
+		return REPLAY_OK;
+	snprintf(err, errlen, "%s", r == AM_ENUMERIC ? "the query states would "
+		 "become non-finite" : am_strerror(r));
+	return r == AM_ENUMERIC ? REPLAY_NUMERIC : REPLAY_ERROR;
+}
+
 /*
  * The batch losses of a JSON request's k steps on an implicit session, by
- * prequential replay: the rows of mini-batch i are predicted from the
- * history before it (loss_before) and after it (loss_after).  One replay
- * serves every step: the request's rows (XM: n x dmax, YM: n, as the model
- * saw them) start at the initial query states, are refined by the stored
- * steps, then by the request's mini-batches in order, and the rows of
- * mini-batch i are read out just before and just after it; rows of
- * earlier mini-batches drop out of the refinement once read.  The cost is
- * that of replaying each step on its own, (rows before it) x (its rows)
- * summed, but the store is read once.  Steps past the loss budget
+ * prequential replay: the rows of mini-batch i, as queries, start at the
+ * model's initial states, are refined by the stored steps and by the
+ * request's mini-batches before i, and are read out before (loss_before)
+ * and after (loss_after) mini-batch i refines them.  Exactly what an
+ * NDJSON stream does for each step (stream_implicit), so the two forms
+ * give the same losses, bit for bit.  Steps past the loss budget
  * (losses_due: a prefix of the request, since rows only grow) keep
- * no_losses.  u is the session after the request's steps (its state and
- * scaler).  Returns REPLAY_OK or a replay status with a message.
+ * no_losses.  XM, YM: the request's rows as the model saw them (n x dmax,
+ * n); u: the session after the request (its state and scaler).  Returns
+ * REPLAY_OK or a replay status with a message.
  */
 static int json_losses(struct api *a, const struct model *m,
 		       const struct session_view *v, const struct session_update *u,
@@ -585,9 +599,8 @@ static int json_losses(struct api *a, const struct model *m,
 		       char *err, size_t errlen)
 {
 	const struct amz *az = &m->az;
-	int dmax = az->dmax, sq = az->qstate, due, i, n, rc;
-	double seen = 0;
-	float *qs;
+	int dmax = az->dmax, due, i, j, rc = REPLAY_OK;
+	double seen;
 
 	for (due = 0; due < k && losses_due(a, m, v->rows + plan[due].first); due++)
 		;
@@ -595,48 +608,38 @@ static int json_losses(struct api *a, const struct model *m,
 		plan[i].no_losses = 1;
 		plan[i].lb = plan[i].la = 0;
 	}
-	if (due == 0)
-		return REPLAY_OK;
-	n = plan[due - 1].first + plan[due - 1].n;
-	qs = malloc((size_t)n * sq * sizeof *qs);
-	if (!qs) {
-		snprintf(err, errlen, "out of memory");
-		return REPLAY_ERROR;
-	}
-	rc = amz_query_init(az, u->state, n, qs);
-	AM_ASSERT(rc == AM_OK);
 	im->rp.sc = u->sc;	/* fitted by the request's first step if need be */
-	rc = replay_stored(&im->rp, a->store, v->id, v->step, XM, n, qs, &seen, err,
-			   errlen);
-	if (rc == REPLAY_OK && seen != (double)v->rows) {
-		snprintf(err, errlen, "the stored steps hold %.0f rows, the session %lld",
-			 seen, (long long)v->rows);
-		rc = REPLAY_ERROR;
-	}
 	for (i = 0; i < due && rc == REPLAY_OK; i++) {
 		const float *Xi = XM + (size_t)plan[i].first * dmax;
 		const float *yi = YM + plan[i].first;
-		float *qi = qs + (size_t)plan[i].first * sq;
-		int rest = n - plan[i].first, r;
+		int Bi = plan[i].n;
 
-		if (query_loss(m, u->state, qi, yi, plan[i].n, &plan[i].lb, err, errlen))
-			rc = REPLAY_NUMERIC;
-		if (rc == REPLAY_OK) {
-			r = amz_query_step(az, im->rp.ws, u->state, Xi, rest, qi, Xi, yi,
-					   plan[i].n, D, (double)(v->rows + plan[i].first));
-			if (r != AM_OK) {
-				snprintf(err, errlen, "%s", r == AM_ENUMERIC ? "the query "
-					 "states would become non-finite" : am_strerror(r));
-				rc = r == AM_ENUMERIC ? REPLAY_NUMERIC : REPLAY_ERROR;
-			}
+		rc = amz_query_init(az, u->state, Bi, im->lqs);
+		AM_ASSERT(rc == AM_OK);
+		rc = replay_stored(&im->rp, a->store, v->id, v->step, Xi, Bi, im->lqs,
+				   &seen, err, errlen);
+		if (rc == REPLAY_OK && seen != (double)v->rows) {
+			snprintf(err, errlen, "the stored steps hold %.0f rows, the "
+				 "session %lld", seen, (long long)v->rows);
+			rc = REPLAY_ERROR;
 		}
+		for (j = 0; j < i && rc == REPLAY_OK; j++)
+			rc = query_step(m, im, u->state, Xi, Bi, im->lqs,
+					XM + (size_t)plan[j].first * dmax, YM + plan[j].first,
+					plan[j].n, D, (double)(v->rows + plan[j].first), err,
+					errlen);
 		if (rc == REPLAY_OK &&
-		    query_loss(m, u->state, qi, yi, plan[i].n, &plan[i].la, err, errlen))
+		    query_loss(m, u->state, im->lqs, yi, Bi, &plan[i].lb, err, errlen))
+			rc = REPLAY_NUMERIC;
+		if (rc == REPLAY_OK)
+			rc = query_step(m, im, u->state, Xi, Bi, im->lqs, Xi, yi, Bi, D,
+					(double)(v->rows + plan[i].first), err, errlen);
+		if (rc == REPLAY_OK &&
+		    query_loss(m, u->state, im->lqs, yi, Bi, &plan[i].la, err, errlen))
 			rc = REPLAY_NUMERIC;
 	}
 	*replayed += im->rp.steps;
 	im->rp.steps = 0;
-	free(qs);
 	return rc;
 }
 
@@ -967,15 +970,9 @@ static int stream_implicit(struct ingest_stream *c, const struct session_update 
 		if (rc == REPLAY_OK &&
 		    query_loss(c->m, t->state, im->lqs, c->bb.y, c->n, lb, err, errlen))
 			rc = REPLAY_NUMERIC;
-		if (rc == REPLAY_OK) {
-			r = amz_query_step(az, im->rp.ws, t->state, c->bb.X, c->n, im->lqs,
-					   c->bb.X, c->bb.y, c->n, D, (double)before);
-			if (r != AM_OK) {
-				snprintf(err, errlen, "%s", r == AM_ENUMERIC ? "the query "
-					 "states would become non-finite" : am_strerror(r));
-				rc = r == AM_ENUMERIC ? REPLAY_NUMERIC : REPLAY_ERROR;
-			}
-		}
+		if (rc == REPLAY_OK)
+			rc = query_step(c->m, im, t->state, c->bb.X, c->n, im->lqs, c->bb.X,
+					c->bb.y, c->n, D, (double)before, err, errlen);
 		if (rc == REPLAY_OK &&
 		    query_loss(c->m, t->state, im->lqs, c->bb.y, c->n, la, err, errlen))
 			rc = REPLAY_NUMERIC;

@@ -50,6 +50,8 @@
 static char model_dir[64];
 static char gen_dir[64];		/* the generative models: mog, flow */
 static char clf_dir[64];		/* tinyclf, tinyimg and a regression tiny */
+static char imp_dir[64];		/* implicit tinyimp (clf), tinyimpreg
+					 * (reg); explicit tinyreg; tiny */
 
 #define IMG_NPIX 4			/* tinyimg: pixels per row */
 #define IMG_K 2				/* and its PCA's features */
@@ -252,6 +254,65 @@ static void write_tiny_clf_models(const char *dir)
 	gentrain_free(t);
 }
 
+/*
+ * Trains a tiny amortizer of kind (GEN_CLF or GEN_REG) in the implicit
+ * regime (logits as query states, 8 queries per forward) or, implicit 0,
+ * the explicit one, for two iterations, and writes it to dir/name.amort.
+ */
+static void write_tiny_setref_model(const char *dir, const char *name,
+				    enum gen_kind kind, int implicit)
+{
+	struct gentrain_config c;
+	struct gentrain *t;
+	double loss;
+	json_t *h;
+	char err[256], path[128], *text;
+	int i;
+
+	gentrain_config_default(&c, kind);
+	c.gen.C = 8;
+	c.gen.H = 2;
+	c.gen.L = 1;
+	c.gen.bmax = BMAX;
+	c.gen.ksteps = 4;
+	c.gen.Z = 8;
+	c.gen.vH = 8;
+	c.gen.vL = 1;
+	c.gen.explicit_ = !implicit;
+	c.gen.implicit_ = implicit;
+	c.gen.qstate = GEN_Q_LOGITS;
+	c.gen.nq = 8;
+	if (implicit)
+		c.gen.variant = GEN_OBS;	/* the implicit regime's only one */
+	c.tasks.cfam.dmin = 1;
+	c.tasks.cfam.dmax = 4;
+	c.tasks.rfam.dmin = 1;
+	c.tasks.rfam.dmax = 4;
+	c.pop = 8;
+	c.chunk = 8;
+	c.nq = 8;
+	c.iters = 2;
+	c.warmup = 1;
+	c.shards = 1;
+	c.seed = 13;
+	t = gentrain_new(&c, err, sizeof err);
+	if (!t)
+		fail_msg("%s: %s", name, err);
+	for (i = 0; i < 2; i++) {
+		gentrain_shard(t, 0);
+		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+	}
+	h = model_gen_header_json(name, &c, NULL);
+	text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	assert_non_null(text);
+	snprintf(path, sizeof path, "%s/%s.amort", dir, name);
+	assert_int_equal(amfile_write(path, text, gentrain_layout(t), gentrain_params(t),
+				      err, sizeof err), AM_OK);
+	free(text);
+	json_decref(h);
+	gentrain_free(t);
+}
+
 static int group_setup(void **state)
 {
 	char path[128];
@@ -277,6 +338,14 @@ static int group_setup(void **state)
 	write_tiny_clf_models(clf_dir);
 	snprintf(path, sizeof path, "%s/tiny.amort", clf_dir);
 	write_tiny_model(path, "tiny");
+	snprintf(imp_dir, sizeof imp_dir, "/tmp/test_api_imp.XXXXXX");
+	if (!mkdtemp(imp_dir))
+		return -1;
+	write_tiny_setref_model(imp_dir, "tinyimp", GEN_CLF, 1);
+	write_tiny_setref_model(imp_dir, "tinyimpreg", GEN_REG, 1);
+	write_tiny_setref_model(imp_dir, "tinyreg", GEN_REG, 0);
+	snprintf(path, sizeof path, "%s/tiny.amort", imp_dir);
+	write_tiny_model(path, "tiny");
 	return 0;
 }
 
@@ -300,6 +369,15 @@ static int group_teardown(void **state)
 	snprintf(path, sizeof path, "%s/tiny.amort", clf_dir);
 	unlink(path);
 	rmdir(clf_dir);
+	snprintf(path, sizeof path, "%s/tinyimp.amort", imp_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tinyimpreg.amort", imp_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tinyreg.amort", imp_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tiny.amort", imp_dir);
+	unlink(path);
+	rmdir(imp_dir);
 	return 0;
 }
 
@@ -2555,6 +2633,661 @@ static void test_img_pixels(void **state)
 	json_decref(j);
 }
 
+/* ---- the implicit regime -------------------------------------------------- */
+
+static int setup_imp(void **state)
+{
+	return setup_dir(state, imp_dir);
+}
+
+/* A request on a session's query set (body NULL for GET and DELETE);
+ * returns the status and the body. */
+static int queries(struct fx *f, enum http_method m, const char *id, const char *body,
+		   json_t **out)
+{
+	char url[128];
+
+	snprintf(url, sizeof url, "/v1/sessions/%s/queries", id);
+	return call(f, m, url, body, out);
+}
+
+/* The answers of a reply (probs and labels, or mean, and whether it has a
+ * variance) as text: a replayed predict and a query set must agree on
+ * them.  New string. */
+static char *answers_text(json_t *j)
+{
+	static const char *const keys[] = { "probs", "labels", "mean", "variance", NULL };
+	json_t *a = json_object();
+	char *t;
+	int i;
+
+	for (i = 0; keys[i]; i++)
+		if (json_object_get(j, keys[i]))
+			json_object_set(a, keys[i], json_object_get(j, keys[i]));
+	t = json_dumps(a, JSON_SORT_KEYS | JSON_COMPACT);
+	assert_non_null(t);
+	json_decref(a);
+	return t;
+}
+
+/* Predicts rows x (JSON) on session id: 200, its answers as text (new
+ * string) and, if replayed is not NULL, how many batches it replayed. */
+static char *predict_answers(struct fx *f, const char *id, const char *x,
+			     int64_t *replayed)
+{
+	char url[128], body[1024], *t;
+	json_t *j;
+
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	snprintf(body, sizeof body, "{\"x\": %s}", x);
+	assert_int_equal(call(f, HTTP_POST, url, body, &j), 200);
+	if (replayed)
+		*replayed = member_int(j, "replayed");
+	t = answers_text(j);
+	json_decref(j);
+	return t;
+}
+
+/* GET of the query set: 200, its answers as text (new string) and step. */
+static char *set_answers(struct fx *f, const char *id, int64_t *step)
+{
+	json_t *j;
+	char *t;
+
+	assert_int_equal(queries(f, HTTP_GET, id, NULL, &j), 200);
+	if (step)
+		*step = member_int(j, "step");
+	t = answers_text(j);
+	json_decref(j);
+	return t;
+}
+
+static int64_t session_step(struct fx *f, const char *id)
+{
+	char url[128];
+	json_t *j;
+	int64_t s;
+
+	snprintf(url, sizeof url, "/v1/sessions/%s", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &j), 200);
+	s = member_int(j, "step");
+	json_decref(j);
+	return s;
+}
+
+/* What models say of themselves: replay for the implicit ones, variance
+ * for the ones that predict a mean. */
+static void test_imp_models_capabilities(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tinyimp", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "regime")), "implicit");
+	assert_string_equal(json_string_value(json_object_get(j, "predicts")), "probs");
+	assert_true(json_is_true(json_object_get(j, "replay")));
+	assert_null(json_object_get(j, "variance"));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tinyimpreg", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "family")), "reg");
+	assert_string_equal(json_string_value(json_object_get(j, "predicts")), "mean");
+	assert_true(json_is_true(json_object_get(j, "replay")));
+	assert_true(json_is_false(json_object_get(j, "variance")));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tinyreg", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "regime")), "explicit");
+	assert_true(json_is_false(json_object_get(j, "replay")));
+	assert_true(json_is_false(json_object_get(j, "variance")));
+	json_decref(j);
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tiny", NULL, &j), 200);
+	assert_true(json_is_false(json_object_get(j, "replay")));
+	assert_true(json_is_true(json_object_get(j, "variance")));
+	json_decref(j);
+}
+
+/*
+ * Predict on an implicit session replays its batches: with
+ * standardization off, the answers are those of amz_query_init, one
+ * amz_query_step per stored mini-batch (its rows, labels and the rows
+ * before it) and amz_query_probs, bit for bit; the losses are those of
+ * the batch's rows before and after their step.  The reply says how many
+ * batches it replayed.
+ */
+static void test_imp_replay_matches_core(void **state)
+{
+	struct fx *f = *state;
+	const struct model *m = registry_find(f->reg, "tinyimp");
+	static const float q[3][2] = { { 0.5f, -1 }, { 2, 1 }, { -3, 0.25f } };
+	const char *qx = "[[0.5, -1], [2, 1], [-3, 0.25]]";
+	float st[AMZ_STATE_MAX], Q[3 * AMZ_DMAX] = { 0 }, X[BMAX * AMZ_DMAX];
+	float y[BMAX], *qs, *bq, P[3 * AMZ_CLASSES_MAX], lb, la;
+	struct amz_ws *ws;
+	char id[33], url[128], *t;
+	json_t *j, *h;
+	int64_t replayed;
+	int i, c, b, B;
+
+	assert_non_null(m);
+	create_on(f, "tinyimp", "{\"classes\": 3, \"standardize\": false}", id);
+	amz_initial_state(&m->az, st);
+	assert_int_equal(amz_set_classes(&m->az, st, 3), AM_OK);
+	for (i = 0; i < 3; i++) {
+		Q[i * m->az.dmax] = q[i][0];
+		Q[i * m->az.dmax + 1] = q[i][1];
+	}
+	qs = calloc((size_t)3 * m->az.qstate, sizeof *qs);
+	bq = calloc((size_t)BMAX * m->az.qstate, sizeof *bq);
+	ws = amz_ws_new(&m->az);
+	assert_true(qs && bq && ws);
+	assert_int_equal(amz_query_init(&m->az, st, 3, qs), AM_OK);
+
+	/* no batch yet: the model's prior prediction, nothing replayed */
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	t = malloc(256);
+	snprintf(t, 256, "{\"x\": %s}", qx);
+	assert_int_equal(call(f, HTTP_POST, url, t, &j), 200);
+	assert_int_equal(member_int(j, "replayed"), 0);
+	assert_int_equal(amz_query_probs(&m->az, st, qs, 3, P), AM_OK);
+	check_probs(j, 3, 3);
+	for (i = 0; i < 3; i++)
+		for (c = 0; c < 3; c++)
+			assert_true((float)json_real_value(json_array_get(json_array_get(
+				json_object_get(j, "probs"), i), c)) == P[i * AMZ_CLASSES_MAX + c]);
+	json_decref(j);
+
+	/* 10 rows: mini-batches of 4, 4 and 2 */
+	free(t);
+	t = clf_rows(0, 10, 3, 0);
+	assert_int_equal(batch(f, id, t, &j), 200);
+	free(t);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/history", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &h), 200);
+	for (b = 0; b < 3; b++) {
+		json_t *e = json_array_get(json_object_get(h, "history"), (size_t)b);
+
+		B = b < 2 ? BMAX : 2;
+		memset(X, 0, sizeof X);
+		for (i = 0; i < B; i++) {
+			int r = BMAX * b + i;
+
+			X[i * m->az.dmax] = (float)(r % 5 - 2);
+			X[i * m->az.dmax + 1] = (float)((3 * r) % 7 - 3);
+			y[i] = (float)(r % 3);
+		}
+		/* the loss: this batch's rows from the history before it */
+		assert_int_equal(amz_query_init(&m->az, st, B, bq), AM_OK);
+		{
+			int b2, i2;
+			float X2[BMAX * AMZ_DMAX], y2[BMAX];
+
+			for (b2 = 0; b2 < b; b2++) {
+				memset(X2, 0, sizeof X2);
+				for (i2 = 0; i2 < BMAX; i2++) {
+					int r = BMAX * b2 + i2;
+
+					X2[i2 * m->az.dmax] = (float)(r % 5 - 2);
+					X2[i2 * m->az.dmax + 1] = (float)((3 * r) % 7 - 3);
+					y2[i2] = (float)(r % 3);
+				}
+				assert_int_equal(amz_query_step(&m->az, ws, st, X, B, bq, X2, y2,
+								BMAX, 2, BMAX * b2), AM_OK);
+			}
+		}
+		lb = amz_query_loss(&m->az, st, bq, y, B);
+		assert_int_equal(amz_query_step(&m->az, ws, st, X, B, bq, X, y, B, 2,
+						BMAX * b), AM_OK);
+		la = amz_query_loss(&m->az, st, bq, y, B);
+		assert_true(isfinite(lb) && isfinite(la) && lb > 0);
+		assert_true((float)json_real_value(json_object_get(e, "loss_before")) == lb);
+		assert_true((float)json_real_value(json_object_get(e, "loss_after")) == la);
+		/* the predictions: every batch in turn */
+		assert_int_equal(amz_query_step(&m->az, ws, st, Q, 3, qs, X, y, B, 2,
+						BMAX * b), AM_OK);
+	}
+	json_decref(h);
+	assert_int_equal(amz_query_probs(&m->az, st, qs, 3, P), AM_OK);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	t = malloc(256);
+	snprintf(t, 256, "{\"x\": %s}", qx);
+	assert_int_equal(call(f, HTTP_POST, url, t, &j), 200);
+	free(t);
+	replayed = member_int(j, "replayed");
+	assert_int_equal(replayed, 3);
+	check_probs(j, 3, 3);
+	for (i = 0; i < 3; i++)
+		for (c = 0; c < 3; c++)
+			assert_true((float)json_real_value(json_array_get(json_array_get(
+				json_object_get(j, "probs"), i), c)) == P[i * AMZ_CLASSES_MAX + c]);
+	json_decref(j);
+	amz_ws_free(ws);
+	free(bq);
+	free(qs);
+}
+
+/*
+ * A query set: refused before the scaler is fitted, registered after the
+ * first batch with one replay, refined by every later batch (JSON and
+ * NDJSON) so that it answers as a replayed predict does, bit for bit; the
+ * same after a restart; untouched by a refused batch and by a duplicate;
+ * replaced by PUT, removed by DELETE and with its session.
+ */
+static void test_imp_query_set(void **state)
+{
+	struct fx *f = *state;
+	static const size_t chunks[] = { 5, 17, 2 };
+	const char *qx = "[[0.5, -1], [2, 1], [-3, 0.25]]";
+	char id[33], id2[33], body[256], *t, *u, *p;
+	struct store_queries sq;
+	char err[256];
+	json_t *j;
+	int64_t step, replayed;
+
+	create_on(f, "tinyimp", "{\"classes\": 3}", id);
+	snprintf(body, sizeof body, "{\"x\": %s}", qx);
+	assert_int_equal(queries(f, HTTP_PUT, id, body, &j), 409);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:no-batch-yet");
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_GET, id, NULL, NULL), 404);
+	assert_int_equal(queries(f, HTTP_DELETE, id, NULL, NULL), 404);
+
+	t = clf_rows(0, 6, 3, 0);
+	assert_int_equal(batch(f, id, t, NULL), 200);
+	free(t);
+	assert_int_equal(queries(f, HTTP_PUT, id, body, &j), 201);
+	assert_int_equal(member_int(j, "n"), 3);
+	assert_int_equal(member_int(j, "step"), 2);
+	assert_int_equal(member_int(j, "replayed"), 2);
+	check_probs(j, 3, 3);
+	t = answers_text(j);
+	json_decref(j);
+	u = set_answers(f, id, &step);
+	assert_int_equal(step, 2);
+	assert_string_equal(t, u);
+	free(u);
+	u = predict_answers(f, id, qx, NULL);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+
+	/* later batches refine it: JSON, then NDJSON in uneven chunks */
+	t = clf_rows(6, 5, 3, 0);
+	assert_int_equal(batch(f, id, t, NULL), 200);
+	free(t);
+	t = clf_rows(11, 9, 3, 1);
+	assert_int_equal(stream(f, id, NULL, t, chunks, 3, NULL), 200);
+	free(t);
+	t = set_answers(f, id, &step);
+	assert_int_equal(step, session_step(f, id));
+	assert_int_equal(step, 7);
+	u = predict_answers(f, id, qx, &replayed);
+	assert_int_equal(replayed, 7);
+	assert_string_equal(t, u);
+	free(u);
+
+	/* a restart changes nothing */
+	fx_close(f);
+	fx_open(f);
+	u = set_answers(f, id, &step);
+	assert_int_equal(step, 7);
+	assert_string_equal(t, u);
+	free(u);
+	u = predict_answers(f, id, qx, NULL);
+	assert_string_equal(t, u);
+	free(u);
+
+	/* a refused batch (a label out of range, in a JSON request or in an
+	 * NDJSON stream's first mini-batch) leaves it as it was */
+	assert_int_equal(batch(f, id, "{\"x\": [[1, 2], [3, 4]], \"y\": [0, 3]}", NULL), 422);
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2], \"y\": 1}\n{\"x\": [1, 2], "
+				"\"y\": 7}\n", chunks, 3, NULL), 422);
+	u = set_answers(f, id, &step);
+	assert_int_equal(step, 7);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+
+	/* a retried duplicate does not refine it twice */
+	p = clf_rows(20, 3, 3, 0);
+	snprintf(body, sizeof body, "%.*s, \"seq\": 0}", (int)strlen(p) - 1, p);
+	free(p);
+	assert_int_equal(batch(f, id, body, NULL), 200);
+	t = set_answers(f, id, &step);
+	assert_int_equal(step, 8);
+	assert_int_equal(batch(f, id, body, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "duplicate")));
+	json_decref(j);
+	u = set_answers(f, id, &step);
+	assert_int_equal(step, 8);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+
+	/* values float32 does not hold exactly, standardized: the set and a
+	 * replay of the stored rows still agree bit for bit */
+	assert_int_equal(batch(f, id, "{\"x\": [[0.1, 0.7], [1.3, -2.9], [1e-3, 3.3]], "
+			       "\"y\": [1, 2, 0]}", NULL), 200);
+	t = clf_rows(25, 3, 3, 1);
+	u = malloc(strlen(t) + 128);
+	sprintf(u, "%s{\"x\": [0.30000001, -1.1], \"y\": 2}\n", t);
+	assert_int_equal(stream(f, id, NULL, u, chunks, 3, NULL), 200);
+	free(u);
+	free(t);
+	t = set_answers(f, id, &step);
+	assert_int_equal(step, 10);
+	u = predict_answers(f, id, qx, NULL);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+	/* the same near 1000 with a spread of about 1, where float32 rounding
+	 * moves a standardized value by far more than its own precision: a
+	 * live step that mapped the unrounded values would disagree with the
+	 * replay of the stored float32 rows */
+	create_on(f, "tinyimp", "{\"classes\": 2}", id2);
+	assert_int_equal(batch(f, id2, "{\"x\": [[1000.1, 999.3], [1001.7, 1000.9], "
+			       "[999.2, 1000.05], [1000.6, 998.7]], \"y\": [0, 1, 1, 0]}",
+			       NULL), 200);
+	assert_int_equal(queries(f, HTTP_PUT, id2, "{\"x\": [[1000.3, 1000.1], "
+				 "[999.9, 1001.2]]}", NULL), 201);
+	assert_int_equal(batch(f, id2, "{\"x\": [[1000.11, 999.33], [1001.72, 1000.01], "
+			       "[999.21, 1000.07]], \"y\": [1, 0, 1]}", NULL), 200);
+	assert_int_equal(stream(f, id2, NULL, "{\"x\": [999.93, 1000.41], \"y\": 0}\n"
+				"{\"x\": [1000.77, 999.12], \"y\": 1}\n", chunks, 3, NULL), 200);
+	t = set_answers(f, id2, NULL);
+	u = predict_answers(f, id2, "[[1000.3, 1000.1], [999.9, 1001.2]]", NULL);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+
+	/* PUT replaces it (200), DELETE removes it, the session takes it along */
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[1, 1], [0, 0]]}", &j), 200);
+	assert_int_equal(member_int(j, "n"), 2);
+	assert_int_equal(member_int(j, "replayed"), 10);
+	json_decref(j);
+	t = set_answers(f, id, NULL);
+	u = predict_answers(f, id, "[[1, 1], [0, 0]]", NULL);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+	assert_int_equal(queries(f, HTTP_DELETE, id, NULL, NULL), 204);
+	assert_int_equal(queries(f, HTTP_GET, id, NULL, NULL), 404);
+	assert_int_equal(queries(f, HTTP_DELETE, id, NULL, NULL), 404);
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[1, 1]]}", NULL), 201);
+	/* with no set, batches go on as before */
+	assert_int_equal(queries(f, HTTP_DELETE, id, NULL, NULL), 204);
+	t = clf_rows(23, 2, 3, 0);
+	assert_int_equal(batch(f, id, t, NULL), 200);
+	free(t);
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[1, 1]]}", NULL), 201);
+	snprintf(body, sizeof body, "/v1/sessions/%s", id);
+	assert_int_equal(call(f, HTTP_DELETE, body, NULL, NULL), 204);
+	assert_int_equal(store_queries_get(f->st, id, &sq, err, sizeof err), STORE_NOTFOUND);
+}
+
+/* Bad query-set requests are refused with a problem and change nothing. */
+static void test_imp_query_set_refusals(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *body;
+		int status;
+		const char *detail;
+	} bad[] = {
+		{ "{\"x\": [[1, 2, 3]]}", 422, "session's dimension is 2" },
+		{ "{\"x\": [[1, 1e999]]}", 422, "out of range" },
+		{ "{\"x\": []}", 422, "has no rows" },
+		{ "{\"x\": [[1, \"a\"]]}", 422, "is not a number" },
+		{ "{\"y\": [[1, 2]]}", 422, "unknown member 'y'" },
+		{ "{}", 422, "needs 'x'" },
+		{ "{\"x\": [[1, 2], [3, 4], [5, 6], [7, 8]]}", 422, "at most 3 (max-queries)" },
+		{ "[1]", 422, "must be a JSON object" },
+		{ "{\"x\": ", 400, "not valid JSON" },
+	};
+	char id[33], lin[33], url[128], *before, *after;
+	json_t *j;
+	size_t i;
+
+	f->cfg.max_queries = 3;
+	create_on(f, "tinyimp", "{\"classes\": 3}", id);
+	before = clf_rows(0, 5, 3, 0);
+	assert_int_equal(batch(f, id, before, NULL), 200);
+	free(before);
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[0, 1], [1, 0]]}", NULL), 201);
+	before = set_answers(f, id, NULL);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(queries(f, HTTP_PUT, id, bad[i].body, &j), bad[i].status);
+		if (!detail_has(j, bad[i].detail))
+			fail_msg("%s: %s", bad[i].body,
+				 json_string_value(json_object_get(j, "detail")));
+		json_decref(j);
+	}
+	snprintf(url, sizeof url, "/v1/sessions/%s/queries", id);
+	assert_int_equal(call_full(f, HTTP_PUT, url, "text/plain", "{\"x\": [[1, 2]]}",
+				   NULL, NULL), 415);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 2]]}", NULL), 405);
+	assert_int_equal(queries(f, HTTP_GET, "0123456789abcdef0123456789abcdef", NULL,
+				 NULL), 404);
+	after = set_answers(f, id, NULL);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+
+	/* sessions of models that are not implicit: 409 not-implicit */
+	create_on(f, "tiny", NULL, lin);
+	assert_int_equal(queries(f, HTTP_PUT, lin, "{\"x\": [[1, 2]]}", &j), 409);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:not-implicit");
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_GET, lin, NULL, NULL), 409);
+	assert_int_equal(queries(f, HTTP_DELETE, lin, NULL, NULL), 409);
+
+	/* standardization off with a dim: a set at step 0 */
+	create_on(f, "tinyimp", "{\"classes\": 2, \"standardize\": false}", lin);
+	assert_int_equal(queries(f, HTTP_PUT, lin, "{\"x\": [[1, 2]]}", &j), 409);
+	assert_true(detail_has(j, "dimension is"));
+	json_decref(j);
+	create_on(f, "tinyimp", "{\"classes\": 2, \"standardize\": false, \"dim\": 2}", lin);
+	assert_int_equal(queries(f, HTTP_PUT, lin, "{\"x\": [[1, 2]]}", &j), 201);
+	assert_int_equal(member_int(j, "step"), 0);
+	assert_int_equal(member_int(j, "replayed"), 0);
+	json_decref(j);
+}
+
+/*
+ * The bounds: predict or a query set past max-replay is 422 replay-limit
+ * and computes nothing; a step's losses past loss-replay are null (0 in
+ * the store), and none with loss-replay 0.
+ */
+static void test_imp_replay_limits(void **state)
+{
+	struct fx *f = *state;
+	char id[33], id2[33], url[128], *t;
+	json_t *j, *h, *e;
+	int i;
+
+	/* 12 rows, 3 steps; losses while rows before x batch <= 8 x 4 */
+	f->cfg.loss_replay = 8 * BMAX;
+	create_on(f, "tinyimp", "{\"classes\": 3}", id);
+	t = clf_rows(0, 12, 3, 0);
+	assert_int_equal(batch(f, id, t, &j), 200);
+	free(t);
+	for (i = 0; i < 3; i++)
+		assert_true(json_is_real(json_object_get(json_array_get(
+			json_object_get(j, "losses"), (size_t)i), "before")));
+	json_decref(j);
+	t = clf_rows(12, 6, 3, 1);
+	assert_int_equal(stream(f, id, NULL, t, (const size_t[]){ 1 << 20 }, 1, &j), 200);
+	free(t);
+	assert_true(json_is_null(json_object_get(json_array_get(
+		json_object_get(j, "losses"), 0), "before")));
+	assert_true(json_is_null(json_object_get(json_array_get(
+		json_object_get(j, "losses"), 1), "after")));
+	json_decref(j);
+	snprintf(url, sizeof url, "/v1/sessions/%s/history", id);
+	assert_int_equal(call(f, HTTP_GET, url, NULL, &h), 200);
+	assert_int_equal(json_array_size(json_object_get(h, "history")), 5);
+	for (i = 0; i < 5; i++) {
+		e = json_array_get(json_object_get(h, "history"), (size_t)i);
+		assert_int_equal(json_is_null(json_object_get(e, "loss_before")), i >= 3);
+		assert_int_equal(json_is_null(json_object_get(e, "loss_after")), i >= 3);
+	}
+	json_decref(h);
+	f->cfg.loss_replay = 0;
+	create_on(f, "tinyimp", "{\"classes\": 3}", id2);
+	t = clf_rows(0, 5, 3, 0);
+	assert_int_equal(batch(f, id2, t, &j), 200);
+	free(t);
+	assert_true(json_is_null(json_object_get(json_array_get(
+		json_object_get(j, "losses"), 0), "before")));
+	json_decref(j);
+
+	/* 18 rows stored: a replay for n rows costs 18 x max(n, 4) */
+	f->cfg.max_replay = 18 * 5;
+	t = predict_answers(f, id, "[[1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]", NULL);
+	free(t);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[1, 1], [2, 2], [3, 3], "
+			      "[4, 4], [5, 5], [6, 6]]}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:replay-limit");
+	assert_int_equal(member_int(j, "replay_rows"), 18);
+	assert_int_equal(member_int(j, "queries"), 6);
+	assert_int_equal(member_int(j, "max_replay"), 90);
+	assert_true(detail_has(j, "query set"));
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[1, 1], [2, 2], [3, 3], "
+				 "[4, 4], [5, 5], [6, 6]]}", &j), 422);
+	assert_string_equal(json_string_value(json_object_get(j, "type")),
+			    "urn:amortd:problem:replay-limit");
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_GET, id, NULL, NULL), 404);
+	/* a query set is answered whatever the history */
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[1, 1]]}", NULL), 201);
+	f->cfg.max_replay = 1;
+	t = set_answers(f, id, NULL);
+	free(t);
+	t = clf_rows(18, 4, 3, 0);
+	assert_int_equal(batch(f, id, t, NULL), 200);
+	free(t);
+	t = set_answers(f, id, NULL);
+	free(t);
+	/* and replays are counted */
+	assert_int_equal(call(f, HTTP_GET, "/metrics", NULL, NULL), 200);
+}
+
+/*
+ * JSON and NDJSON give an implicit session the same losses and the same
+ * query set, bit for bit; an NDJSON stream refused half way keeps the
+ * steps before its bad line and the set refined by exactly those.
+ */
+static void test_imp_stream_matches_json(void **state)
+{
+	struct fx *f = *state;
+	static const size_t chunks[] = { 1, 9, 40, 3 };
+	const char *qx = "[[0.5, -1], [2, 1], [-3, 0.25], [1, 1]]";
+	char a[33], b[33], body[256], *ta, *tb, *la, *lb, *text;
+	json_t *ja, *jb;
+	int64_t step;
+
+	create_on(f, "tinyimp", "{\"classes\": 3}", a);
+	create_on(f, "tinyimp", "{\"classes\": 3}", b);
+	ta = clf_rows(0, 5, 3, 0);
+	tb = clf_rows(0, 5, 3, 1);
+	assert_int_equal(batch(f, a, ta, NULL), 200);
+	assert_int_equal(stream(f, b, NULL, tb, chunks, 4, NULL), 200);
+	free(ta);
+	free(tb);
+	snprintf(body, sizeof body, "{\"x\": %s}", qx);
+	assert_int_equal(queries(f, HTTP_PUT, a, body, NULL), 201);
+	assert_int_equal(queries(f, HTTP_PUT, b, body, NULL), 201);
+	ta = clf_rows(5, 14, 3, 0);
+	tb = clf_rows(5, 14, 3, 1);
+	assert_int_equal(batch(f, a, ta, &ja), 200);
+	assert_int_equal(stream(f, b, NULL, tb, chunks, 4, &jb), 200);
+	free(ta);
+	free(tb);
+	la = member_text(ja, "losses");
+	lb = member_text(jb, "losses");
+	assert_string_equal(la, lb);
+	free(la);
+	free(lb);
+	json_decref(ja);
+	json_decref(jb);
+	ta = set_answers(f, a, NULL);
+	tb = set_answers(f, b, NULL);
+	assert_string_equal(ta, tb);
+	free(tb);
+	tb = predict_answers(f, b, qx, NULL);
+	assert_string_equal(ta, tb);
+	free(ta);
+	free(tb);
+
+	/* 3 good lines, 4 more (a mini-batch), then a bad one: one step */
+	text = clf_rows(19, 7, 3, 1);
+	ta = malloc(strlen(text) + 64);
+	sprintf(ta, "%s{\"x\": [1, 2], \"y\": 9}\n", text);
+	free(text);
+	assert_int_equal(stream(f, b, NULL, ta, chunks, 4, &jb), 422);
+	free(ta);
+	assert_int_equal(member_int(jb, "steps_applied"), 1);
+	json_decref(jb);
+	tb = set_answers(f, b, &step);
+	assert_int_equal(step, session_step(f, b));
+	ta = predict_answers(f, b, qx, NULL);
+	assert_string_equal(ta, tb);
+	free(ta);
+	free(tb);
+}
+
+/* Regression by a learned predictor: an implicit session answers means
+ * (no variance) by replay and by its query set; an explicit one predicts
+ * a mean without a variance too. */
+static void test_imp_regression(void **state)
+{
+	struct fx *f = *state;
+	const char *qx = "[[0.5, 2], [1.5, 4]]";
+	char id[33], ex[33], url[128], *t, *u, *p;
+	json_t *j;
+	int64_t replayed;
+
+	create_on(f, "tinyimpreg", NULL, id);
+	p = rows_json(1, 10, -1);
+	assert_int_equal(batch(f, id, p, &j), 200);
+	assert_int_equal(member_int(j, "steps_applied"), 3);
+	assert_true(json_is_real(json_object_get(json_array_get(
+		json_object_get(j, "losses"), 2), "after")));
+	json_decref(j);
+	snprintf(url, sizeof url, "{\"x\": %s}", qx);
+	assert_int_equal(queries(f, HTTP_PUT, id, url, &j), 201);
+	assert_int_equal(json_array_size(json_object_get(j, "mean")), 2);
+	assert_null(json_object_get(j, "variance"));
+	assert_null(json_object_get(j, "probs"));
+	json_decref(j);
+	t = rows_ndjson(11, 7);
+	assert_int_equal(stream(f, id, NULL, t, (const size_t[]){ 13 }, 1, NULL), 200);
+	free(t);
+	t = set_answers(f, id, NULL);
+	u = predict_answers(f, id, qx, &replayed);
+	assert_int_equal(replayed, 5);
+	assert_string_equal(t, u);
+	assert_null(strstr(u, "variance"));
+	free(u);
+	free(t);
+
+	create_on(f, "tinyreg", NULL, ex);
+	assert_int_equal(batch(f, ex, p, NULL), 200);
+	free(p);
+	snprintf(url, sizeof url, "/v1/sessions/%s/predict", ex);
+	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[0.5, 2]]}", &j), 200);
+	assert_int_equal(json_array_size(json_object_get(j, "mean")), 1);
+	assert_null(json_object_get(j, "variance"));
+	assert_null(json_object_get(j, "replayed"));
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_GET, ex, NULL, NULL), 409);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2592,6 +3325,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clf_bad_labels_change_nothing, setup_clf,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_img_pixels, setup_clf, teardown),
+		cmocka_unit_test_setup_teardown(test_imp_models_capabilities, setup_imp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imp_replay_matches_core, setup_imp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imp_query_set, setup_imp, teardown),
+		cmocka_unit_test_setup_teardown(test_imp_query_set_refusals, setup_imp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imp_replay_limits, setup_imp, teardown),
+		cmocka_unit_test_setup_teardown(test_imp_stream_matches_json, setup_imp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_imp_regression, setup_imp, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
