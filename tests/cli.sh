@@ -259,6 +259,9 @@ printf 'name = tinyci\nfamily = clf\nregime = implicit\nwidth = 8\nheads = 2\nla
 check "train a tiny implicit classifier (default state and variant)" 0 "wrote" "$AMORT" train "$tmp/tinyci.recipe" -o "$tmp/ci.amort"
 check "an implicit recipe defaults to variant obs" 0 '"variant": "obs"' "$AMORT" info "$tmp/ci.amort"
 expect "the header's implicit object: state logits, 8 queries" sh -c "grep -A3 '\"implicit\": {' '$tmp/out' | tr -d ' \n' | grep -q '\"state\":\"logits\",\"queries\":8'"
+sed -e '/^queries/d' -e 's/regime = implicit/regime = implicit\nstate = latent/' "$tmp/tinyci.recipe" >"$tmp/tinycl.recipe"
+check "an implicit latent recipe without queries trains (the default latent of 32)" 0 "wrote" "$AMORT" train "$tmp/tinycl.recipe" -o "$tmp/cl.amort"
+check "...with as many queries as fit in 1024 floats" 0 '"queries": 32' "$AMORT" info "$tmp/cl.amort"
 
 # regression by a learned predictor (explicit, implicit) through train and
 # eval, alone and side by side with the linreg model trained above

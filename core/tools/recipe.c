@@ -457,9 +457,17 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 	}
 	if (r->gen && r->gcfg.gen.implicit_) {
 		/* the implicit regime: `queries` are each trajectory's fixed
-		 * query points (64 unless given); it has no gradient route */
-		if (!seen_queries)
+		 * query points (64 unless given, or as many as fit in a state
+		 * when its queries are wide: 32 of the default latent of 32);
+		 * it has no gradient route */
+		if (!seen_queries) {
+			int sq = r->gcfg.gen.qstate == GEN_Q_LATENT ? r->gcfg.gen.Z :
+				 r->gcfg.gen.kind == GEN_CLF ? LINCLASS_KMAX : 1;
+
 			r->gcfg.nq = 64;
+			if (sq > GEN_STATE_MAX / 64)
+				r->gcfg.nq = GEN_STATE_MAX / sq;
+		}
 		r->gcfg.gen.nq = r->gcfg.nq;
 		if (!seen_variant)
 			r->gcfg.gen.variant = GEN_OBS;
