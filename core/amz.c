@@ -275,10 +275,11 @@ int amz_sample(const struct amz *a, struct amz_ws *ws, const float *state,
 
 int amz_query_init(const struct amz *a, const float *state, int n, float *qs)
 {
-	if (!a->implicit || n < 0)
+	int K = a->family == AMZ_CLF ? amz_classes(a, state) : 0;
+
+	if (!a->implicit || n < 0 || (a->family == AMZ_CLF && K < 2))
 		return AM_EINVAL;
-	gen_query_init(a->impl, a->p, n, a->family == AMZ_CLF ? amz_classes(a, state) : 0,
-		       qs);
+	gen_query_init(a->impl, a->p, n, K, qs);
 	return AM_OK;
 }
 
@@ -291,17 +292,19 @@ int amz_query_step(const struct amz *a, struct amz_ws *ws, const float *state,
 	if (!a->implicit || n < 0 || B < 1 || B > a->bmax || D < 1 ||
 	    D > a->dmax || !y)
 		return AM_EINVAL;
-	if (n == 0)
-		return AM_OK;
 	if (a->family == AMZ_CLF) {
 		if (labels(a, state, y, B, lab) != AM_OK)
 			return AM_EINVAL;
+		if (n == 0)
+			return AM_OK;
 		return gen_query_step(a->impl, a->p, ws->gen, Q, n, qs, X, lab,
 				      NULL, B, D, amz_classes(a, state),
 				      rows_seen);
 	}
 	if (!finite_all(y, B))
 		return AM_EINVAL;
+	if (n == 0)
+		return AM_OK;
 	return gen_query_step(a->impl, a->p, ws->gen, Q, n, qs, X, NULL, y, B, D,
 			      0, rows_seen);
 }

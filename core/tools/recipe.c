@@ -401,7 +401,7 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 				kind ? gkeys : keys;
 	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind == GEN_REG ? NRKEYS :
 		       kind ? NGKEYS : NKEYS;
-	int seen_queries = 0, seen_variant = 0;
+	int seen_queries = 0, seen_variant = 0, seen_state = 0;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
@@ -450,10 +450,16 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		}
 		seen_queries |= !strcmp(key, "queries");
 		seen_variant |= !strcmp(key, "variant");
+		seen_state |= !strcmp(key, "state");
 		if (set_key(r, &tab[i], val, msg, sizeof msg)) {
 			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			return -1;
 		}
+	}
+	if (r->gen && !r->gcfg.gen.implicit_ && seen_state) {
+		snprintf(err, errlen, "%s: 'state' is for the implicit regime "
+			 "(regime = implicit)", origin);
+		return -1;
 	}
 	if (r->gen && r->gcfg.gen.implicit_) {
 		/* the implicit regime: `queries` are each trajectory's fixed
