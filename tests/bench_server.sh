@@ -1,14 +1,16 @@
 #!/bin/sh
 # bench_server.sh - the daemon's benchmarks, printed as Markdown: streamed
 # NDJSON ingestion next to the core's raw step throughput, single-row
-# predict under wrk, and kill -9 cycles.  `make bench` runs it after the
-# bench_* binaries.
+# predict under wrk, kill -9 cycles, and the implicit regime's replay cost
+# against the history's length.  `make bench` runs it after the bench_*
+# binaries.
 #
 # Usage: tests/bench_server.sh BUILD_DIR
 #   BENCH_ROWS     rows per NDJSON upload (default 48000)
 #   BENCH_SECONDS  seconds of each wrk run (default 10)
 #   BENCH_CYCLES   kill -9 cycles (default 20)
-#   BENCH_PARTS    which parts to run (default "ingest predict crash")
+#   BENCH_PARTS    which parts to run (default "ingest predict crash replay")
+#   BENCH_REPS     requests per figure of the replay part (default 10)
 #
 # The model is deploy/models/linreg.amort when it exists and loads;
 # otherwise a stand-in with the same architecture is trained from a copy of
@@ -31,6 +33,18 @@
 #      session with 5 mini-batches applied.  Target: >= 10,000 requests/s
 #      with p99 < 10 ms.
 #   3. tests/crash.sh with BENCH_CYCLES cycles.
+#   4. replay: an implicit classification session (no adapted state:
+#      predict replays its stored mini-batches) next to a parametric one,
+#      both fed the same rows (D = 8, 4 classes) up to 1, 8, 64 and 256
+#      stored mini-batches; at each, the median wall time of BENCH_REPS
+#      predicts of 1 and of 64 rows, of a GET of a 64-row query set (no
+#      replay), and the time per mini-batch of the upload that got there
+#      (an implicit step computes its batch losses by replay while rows
+#      seen x batch <= loss-replay, 65536 by default, and refines the
+#      query set).  Models: deploy/models/linclass-implicit.amort and
+#      deploy/models/linclass.amort, or stand-ins trained from their
+#      recipes with iters = 20.  Every figure is end to end over HTTP
+#      (curl's time_total), one request at a time.
 #
 # Only 127.0.0.1 is used; every wait is bounded; every process started
 # here is stopped by the exit trap.
@@ -45,7 +59,8 @@ ROOT=$(cd "$HERE/.." && pwd)
 ROWS="${BENCH_ROWS:-48000}"
 SECS="${BENCH_SECONDS:-10}"
 CYCLES="${BENCH_CYCLES:-20}"
-PARTS="${BENCH_PARTS:-ingest predict crash}"
+PARTS="${BENCH_PARTS:-ingest predict crash replay}"
+REPS="${BENCH_REPS:-10}"
 D=16
 tmp=$(mktemp -d)
 pid=""
@@ -307,7 +322,122 @@ bench_crash() {
 	echo
 }
 
+# ---- 4. the implicit regime's replay ---------------------------------------
+# clf_model NAME: copies deploy/models/NAME.amort into the models directory,
+# or trains a stand-in from deploy/recipes/NAME.recipe with iters = 20;
+# prints where it came from.
+clf_model() {
+	if [ -f "$ROOT/deploy/models/$1.amort" ] && "$AMORT" info "$ROOT/deploy/models/$1.amort" >/dev/null 2>&1; then
+		cp "$ROOT/deploy/models/$1.amort" "$tmp/models/$1.amort"
+		echo "deploy/models/$1.amort"
+	else
+		sed 's/^iters *=.*/iters = 20/' "$ROOT/deploy/recipes/$1.recipe" >"$tmp/$1.recipe"
+		"$AMORT" train "$tmp/$1.recipe" -o "$tmp/models/$1.amort" >"$tmp/train.log" 2>&1 ||
+			{ cat "$tmp/train.log" >&2; die "training a stand-in for $1 failed"; }
+		echo "a stand-in from deploy/recipes/$1.recipe with iters = 20"
+	fi
+}
+
+# median_ms N CURL-ARGS...: the median time_total of N requests, in ms
+# (a request that does not answer 2xx fails the benchmark)
+median_ms() {
+	n=$1
+	shift
+	j=0
+	: >"$tmp/times"
+	while [ $j -lt "$n" ]; do
+		out=$(curl -s -m 600 -o "$tmp/rbody" -w '%{http_code} %{time_total}' "$@")
+		case "$out" in
+		2*) echo "${out#* }" >>"$tmp/times" ;;
+		*) echo "bench_server: $* answered ${out% *}: $(head -c 300 "$tmp/rbody")" >&2
+			: >"$tmp/replay.failed" ;;
+		esac
+		j=$((j + 1))
+	done
+	sort -n "$tmp/times" | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "?"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.1f", m * 1000 }'
+}
+
+bench_replay() {
+	imp_note=$(clf_model linclass-implicit)
+	par_note=$(clf_model linclass)
+	"$AMORT" info "$tmp/models/linclass-implicit.amort" >"$tmp/iinfo" 2>&1
+	RB=$(sed -n 's/^ *"batch": \([0-9]*\),*$/\1/p' "$tmp/iinfo" | head -n 1)
+	start
+	imp=$(curl -s -m 10 -H 'Content-Type: application/json' --data-binary \
+		'{"model": "linclass-implicit", "options": {"classes": 4}}' "$U/v1/sessions" |
+		sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	par=$(curl -s -m 10 -H 'Content-Type: application/json' --data-binary \
+		'{"model": "linclass", "options": {"classes": 4}}' "$U/v1/sessions" |
+		sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	[ -n "$imp" ] && [ -n "$par" ] || die "creating the replay sessions failed"
+	# 256 mini-batches of labelled rows: a random linear teacher over 8 inputs
+	awk -v n=$((256 * RB)) 'BEGIN {
+		srand(5)
+		for (c = 0; c < 4; c++) for (k = 0; k < 8; k++) w[c, k] = rand() * 2 - 1
+		for (i = 0; i < n; i++) {
+			best = -1e9
+			printf "{\"x\": ["
+			for (k = 0; k < 8; k++) { v[k] = rand() * 4 - 2; printf "%s%.4f", k ? ", " : "", v[k] }
+			for (c = 0; c < 4; c++) {
+				s = 0.3 * (rand() - 0.5)
+				for (k = 0; k < 8; k++) s += w[c, k] * v[k]
+				if (s > best) { best = s; lab = c }
+			}
+			printf "], \"y\": %d}\n", lab
+		}
+	}' >"$tmp/clf.ndjson"
+	one='{"x": [[0.5, -1, 0.25, 1.5, -0.5, 0, 1, -1.5]]}'
+	awk 'BEGIN { srand(9); printf "{\"x\": ["
+		for (i = 0; i < 64; i++) { printf "%s[", i ? ", " : ""
+			for (k = 0; k < 8; k++) printf "%s%.3f", k ? ", " : "", rand() * 4 - 2
+			printf "]" }
+		print "]}" }' >"$tmp/q64.json"
+	J='Content-Type: application/json'
+	echo "### Implicit sessions: predict replays the history"
+	echo
+	echo "An implicit classifier ($imp_note) keeps no adapted state: predict replays every stored"
+	echo "mini-batch of the session (\"replayed\" in the reply), so its cost grows with the history;"
+	echo "a query set registered with the session is refined by each batch instead and read without replay."
+	echo "Next to it, a parametric classifier ($par_note) on the same rows: its predict reads the adapted state."
+	echo "Rows: D = 8, 4 classes, mini-batches of $RB. Median of $REPS requests, end to end over HTTP, one at a time;"
+	echo "ingest: ms per mini-batch of the NDJSON upload that brought the session to that many batches"
+	echo "(implicit: batch losses by replay while rows seen x $RB <= loss-replay = 65536, plus the 64-row query set)."
+	echo
+	echo "| stored batches | implicit predict 1 row ms | implicit predict 64 rows ms | query set GET (64 rows) ms | parametric predict 1 row ms | parametric predict 64 rows ms | implicit ingest ms/batch | parametric ingest ms/batch |"
+	echo "|---|---|---|---|---|---|---|---|"
+	have=0
+	for k in 1 8 64 256; do
+		sed -n "$((have * RB + 1)),$((k * RB))p" "$tmp/clf.ndjson" >"$tmp/part.ndjson"
+		ti=$(curl -s -m 3600 -o "$tmp/up1" -w '%{time_total}' -H 'Content-Type: application/x-ndjson' \
+			--data-binary @"$tmp/part.ndjson" "$U/v1/sessions/$imp/batches")
+		tp=$(curl -s -m 3600 -o "$tmp/up2" -w '%{time_total}' -H 'Content-Type: application/x-ndjson' \
+			--data-binary @"$tmp/part.ndjson" "$U/v1/sessions/$par/batches")
+		grep -q "\"step\":$k," "$tmp/up1" && grep -q "\"step\":$k," "$tmp/up2" ||
+			{ echo "bench_server: replay upload: $(head -c 300 "$tmp/up1")" >&2; status=1; }
+		if [ $k -eq 1 ]; then
+			curl -s -m 600 -o "$tmp/put" -X PUT -H "$J" --data-binary @"$tmp/q64.json" \
+				"$U/v1/sessions/$imp/queries"
+			grep -q '"n":64' "$tmp/put" || { echo "bench_server: query set: $(head -c 300 "$tmp/put")" >&2; status=1; }
+		fi
+		n=$((k - have))
+		i1=$(median_ms "$REPS" -H "$J" --data-binary "$one" "$U/v1/sessions/$imp/predict")
+		i64=$(median_ms "$REPS" -H "$J" --data-binary @"$tmp/q64.json" "$U/v1/sessions/$imp/predict")
+		qg=$(median_ms "$REPS" "$U/v1/sessions/$imp/queries")
+		p1=$(median_ms "$REPS" -H "$J" --data-binary "$one" "$U/v1/sessions/$par/predict")
+		p64=$(median_ms "$REPS" -H "$J" --data-binary @"$tmp/q64.json" "$U/v1/sessions/$par/predict")
+		echo "| $k | $i1 | $i64 | $qg | $p1 | $p64 | $(awk -v t="$ti" -v n="$n" 'BEGIN { printf "%.1f", t * 1000 / n }') | $(awk -v t="$tp" -v n="$n" 'BEGIN { printf "%.1f", t * 1000 / n }') |"
+		have=$k
+	done
+	stop
+	[ -e "$tmp/replay.failed" ] && status=1
+	echo
+}
+
 part ingest && bench_ingest
 part predict && bench_predict
 part crash && bench_crash
+part replay && bench_replay
 exit $status

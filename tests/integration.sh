@@ -4,9 +4,10 @@
 # for the occasion, walks through the API with curl (health, models, a
 # session, a CSV pushed as NDJSON, JSON batches with seq, a duplicate and a
 # gap, predict, history, metrics, refusals; a mixture session; a
-# classification session with labels and class probabilities), restarts the
-# daemon and checks that the sessions resumed where they were, and that
-# SIGTERM exits 0.
+# classification session with labels and class probabilities; an implicit
+# session, whose predictions replay its batches and whose query set is
+# refined by every batch), restarts the daemon and checks that the sessions
+# resumed where they were, and that SIGTERM exits 0.
 # Usage: tests/integration.sh BUILD_DIR.  Prints cmocka-style result lines
 # so tests/run.sh counts it with the rest.  Only 127.0.0.1 is used; every
 # wait is bounded.
@@ -95,6 +96,11 @@ if ! "$AMORT" train "$tmp/tinyclf.recipe" -o "$tmp/models/tinyclf.amort" >"$tmp/
 	cat "$tmp/train.log"
 	ko "train a tiny classification model"
 fi
+printf 'name = tinyimp\nfamily = clf\nregime = implicit\nstate = logits\ntasks = linclass\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\nqueries = 8\n' >"$tmp/tinyimp.recipe"
+if ! "$AMORT" train "$tmp/tinyimp.recipe" -o "$tmp/models/tinyimp.amort" >"$tmp/train.log" 2>&1; then
+	cat "$tmp/train.log"
+	ko "train a tiny implicit classification model"
+fi
 # an image model of 4-pixel images (a hand-made PCA on the classifier)
 if ! "$B/tests/loadhelper_imgmodel" "$tmp/models/tinyclf.amort" "$tmp/models/tinyimg.amort" tinyimg; then
 	ko "make a tiny image model"
@@ -134,7 +140,7 @@ expect "a bad model file is skipped with a message" grep -q "broken.amort: skipp
 req GET /healthz
 expect "healthz" sh -c "[ $S = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/body'"
 req GET /readyz
-expect "readyz with four models" sh -c "[ $S = 200 ] && grep -q '\"models\":4' '$tmp/body'"
+expect "readyz with five models" sh -c "[ $S = 200 ] && grep -q '\"models\":5' '$tmp/body'"
 req GET /v1/models
 expect "models lists tiny" sh -c "[ $S = 200 ] && grep -q '\"name\":\"tiny\"' '$tmp/body' && grep -q '\"batch\":8' '$tmp/body'"
 req GET /v1/models/tiny
@@ -249,6 +255,51 @@ expect "a pixel above 255 is 422" sh -c "[ $S = 422 ] && grep -q 'not a pixel va
 json POST "/v1/sessions/$PID/predict" '{"x": [[0, 1, 2]]}'
 expect "a row of 3 pixels is 422" status_is 422
 
+# an implicit session: no adapted state; predict replays the stored
+# batches, a query set is refined by every batch and answered without replay
+answers() {	# the probs and labels of $tmp/body
+	grep -o '"probs":\[\[[^]]*\]\(,\[[^]]*\]\)*\],"labels":\[[^]]*\]' "$tmp/body"
+}
+req GET /v1/models/tinyimp
+expect "an implicit model says its sessions replay" sh -c \
+	"[ $S = 200 ] && grep -q '\"regime\":\"implicit\"' '$tmp/body' && grep -q '\"replay\":true' '$tmp/body'"
+json POST /v1/sessions '{"model": "tinyimp", "options": {"classes": 3}}'
+IID=$(member id)
+expect "an implicit session of 3 classes" sh -c "[ $S = 201 ] && [ -n '$IID' ]"
+json PUT "/v1/sessions/$IID/queries" '{"x": [[0, 1], [2, -1]]}'
+expect "a query set before the first batch is 409 no-batch-yet" sh -c \
+	"[ $S = 409 ] && grep -q 'urn:amortd:problem:no-batch-yet' '$tmp/body' && grep -q 'application/problem+json' '$tmp/head'"
+req POST "/v1/sessions/$IID/batches" -H 'Content-Type: application/x-ndjson' --data-binary @"$tmp/clf.ndjson"
+expect "labelled rows as NDJSON: 3 steps, with losses by replay" sh -c \
+	"[ $S = 200 ] && grep -q '\"steps_applied\":3' '$tmp/body' && ! grep -q 'null' '$tmp/body'"
+json PUT "/v1/sessions/$IID/queries" '{"x": [[0, 1], [2, -1]]}'
+expect "a query set registered: 201, current at step 3 after replaying 3 batches" sh -c \
+	"[ $S = 201 ] && grep -q '\"step\":3' '$tmp/body' && grep -q '\"replayed\":3' '$tmp/body'"
+expect "Location names the query set" head_has "^Location: /v1/sessions/$IID/queries\$"
+json POST "/v1/sessions/$IID/batches" '{"x": [[1, 2], [3, -4], [0.1, 0.7]], "y": [0, 2, 1]}'
+expect "a JSON batch refines the session" sh -c "[ $S = 200 ] && grep -q '\"step\":4' '$tmp/body'"
+req GET "/v1/sessions/$IID/queries"
+cp "$tmp/body" "$tmp/qset1"
+answers >"$tmp/qans1"
+expect "the query set is current at step 4" sh -c "[ $S = 200 ] && grep -q '\"step\":4' '$tmp/body' && [ -s '$tmp/qans1' ]"
+json POST "/v1/sessions/$IID/predict" '{"x": [[0, 1], [2, -1]]}'
+cp "$tmp/body" "$tmp/ipred1"
+answers >"$tmp/pans1"
+expect "predict replays the 4 batches and equals the query set's answers" sh -c \
+	"[ $S = 200 ] && grep -q '\"replayed\":4' '$tmp/body' && cmp -s '$tmp/pans1' '$tmp/qans1'"
+json PUT "/v1/sessions/$IID/queries" '{"x": [[0, 1, 2]]}'
+expect "a query row of the wrong dimension is 422" sh -c "[ $S = 422 ] && grep -q 'application/problem+json' '$tmp/head'"
+json POST "/v1/sessions/$IID/batches" '{"x": [[1, 2], [3, 4]], "y": [0, 5]}'
+expect "a bad label is 422" status_is 422
+req GET "/v1/sessions/$IID/queries"
+expect "refused requests left the query set as it was" cmp -s "$tmp/body" "$tmp/qset1"
+json PUT "/v1/sessions/$ID/queries" '{"x": [[0, 100]]}'
+expect "a query set on a parametric session is 409 not-implicit" sh -c \
+	"[ $S = 409 ] && grep -q 'urn:amortd:problem:not-implicit' '$tmp/body'"
+req GET /metrics
+expect "metrics count the replayed batches" sh -c \
+	"grep -q '^amortd_replayed_batches_total [1-9]' '$tmp/body'"
+
 exits "a port in use fails to start" 1 "cannot listen" --listen "127.0.0.1:$port" \
 	--state-dir "$tmp/state1" --models "$tmp/models"
 expect "SIGTERM exits 0" stop
@@ -261,6 +312,21 @@ json POST "/v1/sessions/$GID/sample" '{"n": 5, "seed": 7}'
 expect "the same samples after the restart" cmp -s "$tmp/body" "$tmp/samp1"
 json POST "/v1/sessions/$CID/predict" '{"x": [[0, 1], [2, -1]]}'
 expect "the same class probabilities after the restart" cmp -s "$tmp/body" "$tmp/predc1"
+req GET "/v1/sessions/$IID/queries"
+expect "the query set survived the restart" cmp -s "$tmp/body" "$tmp/qset1"
+json POST "/v1/sessions/$IID/predict" '{"x": [[0, 1], [2, -1]]}'
+expect "the same replayed predictions after the restart" cmp -s "$tmp/body" "$tmp/ipred1"
+json POST "/v1/sessions/$IID/batches" '{"x": [[-1, 1], [2, 0.5]], "y": [2, 0]}'
+req GET "/v1/sessions/$IID/queries"
+answers >"$tmp/qans2"
+json POST "/v1/sessions/$IID/predict" '{"x": [[0, 1], [2, -1]]}'
+answers >"$tmp/pans2"
+expect "after the restart the set goes on with the session (step 5) and equals a replay" sh -c \
+	"grep -q '\"replayed\":5' '$tmp/body' && [ -s '$tmp/qans2' ] && cmp -s '$tmp/pans2' '$tmp/qans2' && ! cmp -s '$tmp/qans1' '$tmp/qans2'"
+req DELETE "/v1/sessions/$IID/queries"
+expect "the query set is deleted" status_is 204
+req GET "/v1/sessions/$IID/queries"
+expect "a deleted query set is 404" status_is 404
 json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95], "seq": 2}'
 expect "the session goes on from seq 2" sh -c "[ $S = 200 ] && grep -q '\"step\":28' '$tmp/body'"
 req DELETE "/v1/sessions/$ID"
