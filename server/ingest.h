@@ -47,6 +47,23 @@
  * before (at the input state) and after the step: for regression the mean
  * squared error 1/(2B) sum (yhat - y)^2.
  *
+ * Implicit models (az.implicit; replay.h) keep no adapted state, so a
+ * step changes only the counters, and two things are computed by replay.
+ * The batch losses: the batch's rows, as queries, refined by every
+ * earlier step (read back from the store, and the request's own earlier
+ * mini-batches) and read out before and after this batch refines them,
+ * while (rows seen) x (the model's batch) <= loss-replay; past it, or
+ * with loss-replay 0, they are not computed (stored as 0, marked, shown
+ * as null).  And the session's query set, if it has one (api_queries.h):
+ * loaded once per request with the writer slot held, refined by each
+ * step, and committed with the steps in the same transaction
+ * (store_commit_steps_q), so it is never behind or ahead of its session;
+ * a request refused, or a duplicate seq, leaves it as it was.  An
+ * implicit session's values are rounded to float32 before anything else,
+ * as they are stored, so that a replay of the stored rows is bit for bit
+ * what the step saw.  JSON and NDJSON compute the same losses and the
+ * same set, bit for bit.
+ *
  * Thread-safe: a request holds its session's writer slot while it runs.
  */
 #ifndef INGEST_H

@@ -11,12 +11,13 @@
  *
  * Concurrency: requests hold a reference (sessions_get / sessions_put).
  * Reading a session (sessions_view) takes a short per-session mutex.
- * Changing one (batches, delete) first takes the session's writer slot
- * (sessions_begin / sessions_end): one writer at a time per session, in
- * any thread, while different sessions proceed in parallel.  The slot is a
- * flag under the mutex, not a held mutex, so a streamed upload may take it
- * in one callback and give it back in another.  Waiting for the slot is
- * bounded, and never done for a slot a stream holds (see sessions_begin).
+ * Changing one (batches, its query set, delete) first takes the session's
+ * writer slot (sessions_begin / sessions_end): one writer at a time per
+ * session, in any thread, while different sessions proceed in parallel.
+ * The slot is a flag under the mutex, not a held mutex, so a streamed
+ * upload may take it in one callback and give it back in another.
+ * Waiting for the slot is bounded, and never done for a slot a stream
+ * holds (see sessions_begin).
  * All functions are thread-safe.
  *
  * A session's state is nstate floats (its model's amz nstate, 1 to
