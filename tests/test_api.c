@@ -257,7 +257,9 @@ static void write_tiny_clf_models(const char *dir)
 /*
  * Trains a tiny amortizer of kind (GEN_CLF or GEN_REG) in the implicit
  * regime (logits as query states, 8 queries per forward) or, implicit 0,
- * the explicit one, for two iterations, and writes it to dir/name.amort.
+ * the explicit one, for two iterations, and writes it to dir/name.amort;
+ * an implicit classifier also as an image model with the hand-made PCA of
+ * test_pca, dir/<name>img.amort (as write_tiny_clf_models).
  */
 static void write_tiny_setref_model(const char *dir, const char *name,
 				    enum gen_kind kind, int implicit)
@@ -266,7 +268,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 	struct gentrain *t;
 	double loss;
 	json_t *h;
-	char err[256], path[128], *text;
+	char err[256], path[256], *text;
 	int i;
 
 	gentrain_config_default(&c, kind);
@@ -310,6 +312,37 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 				      err, sizeof err), AM_OK);
 	free(text);
 	json_decref(h);
+	if (kind == GEN_CLF && implicit) {
+		const struct layout *lay = gentrain_layout(t);
+		char img[32];
+		struct layout l;
+		struct pca pc;
+		float *buf;
+		size_t pv;
+
+		test_pca(&pc);
+		c.tasks.src = GEN_SRC_IMAGES;
+		snprintf(img, sizeof img, "%simg", name);
+		h = model_img_header_json(img, &c, "test", &pc, NULL);
+		text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		assert_non_null(text);
+		layout_init(&l);
+		for (i = 0; i < lay->n; i++)
+			assert_true(layout_add(&l, lay->views[i].name, lay->views[i].ndim,
+					       lay->views[i].shape) == lay->views[i].offset);
+		pv = layout_add1(&l, "pca", (int)pca_floats(IMG_NPIX, IMG_K));
+		buf = calloc(l.total, sizeof *buf);
+		assert_non_null(buf);
+		memcpy(buf, gentrain_params(t), lay->total * sizeof *buf);
+		pca_pack(&pc, buf + pv);
+		snprintf(path, sizeof path, "%s/%s.amort", dir, img);
+		assert_int_equal(amfile_write(path, text, &l, buf, err, sizeof err), AM_OK);
+		free(buf);
+		layout_free(&l);
+		free(text);
+		json_decref(h);
+		pca_free(&pc);
+	}
 	gentrain_free(t);
 }
 
@@ -370,6 +403,8 @@ static int group_teardown(void **state)
 	unlink(path);
 	rmdir(clf_dir);
 	snprintf(path, sizeof path, "%s/tinyimp.amort", imp_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tinyimpimg.amort", imp_dir);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/tinyimpreg.amort", imp_dir);
 	unlink(path);
@@ -3241,6 +3276,44 @@ static void test_imp_stream_matches_json(void **state)
 	free(tb);
 }
 
+/*
+ * An implicit image model's pixel session: its rows are projected before
+ * anything else, in a replay as in the live step; standardization is off
+ * by default for image models and the dimension is the model's pixels,
+ * so a query set can be registered before the first batch.
+ */
+static void test_imp_pixels(void **state)
+{
+	struct fx *f = *state;
+	static const size_t chunks[] = { 7, 3 };
+	const char *qx = "[[255, 0, 255, 0], [10.5, 20.25, 30, 40]]";
+	char id[33], body[256], *t, *u;
+	json_t *j;
+	int64_t step;
+
+	create_on(f, "tinyimpimg", "{\"input\": \"pixels\", \"classes\": 2}", id);
+	snprintf(body, sizeof body, "{\"x\": %s}", qx);
+	assert_int_equal(queries(f, HTTP_PUT, id, body, &j), 201);
+	assert_int_equal(member_int(j, "step"), 0);
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[0, 256, 1, 1]]}", &j), 422);
+	assert_true(detail_has(j, "not a pixel value"));
+	json_decref(j);
+	assert_int_equal(queries(f, HTTP_PUT, id, "{\"x\": [[0, 1, 1]]}", NULL), 422);
+	assert_int_equal(batch(f, id, "{\"x\": [[0, 255, 128, 64], [10, 20, 30, 40], "
+			       "[255, 255, 0, 0], [3.3, 7.7, 0.1, 200]], \"y\": [0, 1, 1, 0]}",
+			       NULL), 200);
+	assert_int_equal(stream(f, id, NULL, "{\"x\": [1, 2, 3, 4], \"y\": 1}\n"
+				"{\"x\": [250.5, 0, 12, 99], \"y\": 0}\n"
+				"{\"x\": [0, 0, 0, 0], \"y\": 1}\n", chunks, 2, NULL), 200);
+	t = set_answers(f, id, &step);
+	assert_int_equal(step, 2);
+	u = predict_answers(f, id, qx, NULL);
+	assert_string_equal(t, u);
+	free(u);
+	free(t);
+}
+
 /* Regression by a learned predictor: an implicit session answers means
  * (no variance) by replay and by its query set; an explicit one predicts
  * a mean without a variance too. */
@@ -3336,6 +3409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_imp_stream_matches_json, setup_imp,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_imp_regression, setup_imp, teardown),
+		cmocka_unit_test_setup_teardown(test_imp_pixels, setup_imp, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
