@@ -116,11 +116,19 @@ static void print_ablation(const struct cblock *b, struct model **ms,
 
 	printf("### %s\n\nHeld-out error rate after k mini-batches of %d rows, "
 	       "mean over the same tasks for every model.\n\n| k | rows |", b->title, B);
-	for (i = 0; i < nm; i++)
-		printf(" %s (%s, %s) |", ms[i]->name,
-		       ms[i]->gcfg.explicit_ ? "explicit" : "parametric",
-		       ms[i]->gcfg.variant == GEN_OBS ? "obs" :
-		       ms[i]->gcfg.variant == GEN_GRAD ? "grad" : "both");
+	for (i = 0; i < nm; i++) {
+		const struct gen_config *g = &ms[i]->gcfg;
+
+		if (g->implicit_)
+			printf(" %s (implicit, %s) |", ms[i]->name,
+			       g->qstate == GEN_Q_LOGITS ? "logits" :
+			       g->qstate == GEN_Q_PROBS ? "probs" : "latent");
+		else
+			printf(" %s (%s, %s) |", ms[i]->name,
+			       g->explicit_ ? "explicit" : "parametric",
+			       g->variant == GEN_OBS ? "obs" :
+			       g->variant == GEN_GRAD ? "grad" : "both");
+	}
 	printf(" full batch (L2) | SGD | Adam |\n|---|---|");
 	for (i = 0; i < nm + 3; i++)
 		printf("---|");
