@@ -6,7 +6,8 @@
  *
  * linclass models: in distribution the training family and the issue's
  * target cell (D = 16, 4 classes); out of distribution more inputs than
- * trained (D = 48) and noisier labels (temperature 1).  Image models:
+ * trained (1.5 times the widest: D = 48 for a family up to 32) and
+ * noisier labels (temperature 1).  Image models:
  * their dataset's test split (10 classes; and 2 to 10 random classes),
  * and out of distribution the other dataset through the model's PCA.
  */
@@ -288,8 +289,14 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			       f->dmin, f->dmax, f->kmin, f->kmax, f->temp_min,
 			       f->temp_max);
 		if (ood) {
-			linclass_block(&blocks[nb++], m, "out of distribution: D = 48 "
-				       "(trained up to 32), 4 classes", 48, 48, 4, 4,
+			/* half as many inputs again as the widest trained */
+			char tw[96];
+			int dw = f->dmax * 3 / 2 < LINCLASS_DMAX ? f->dmax * 3 / 2 :
+				 LINCLASS_DMAX;
+
+			snprintf(tw, sizeof tw, "out of distribution: D = %d (trained "
+				 "up to %d), 4 classes", dw, f->dmax);
+			linclass_block(&blocks[nb++], m, tw, dw, dw, 4, 4,
 				       f->temp_min, f->temp_max);
 			linclass_block(&blocks[nb++], m, "out of distribution: noisier "
 				       "labels (temperature 1), D = 16, 4 classes", 16,
@@ -330,10 +337,15 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			goto out;
 		}
 	}
-	printf("## %s (%s, parametric regime, %s variant): %ld tasks, %ld tuning "
+	printf("## %s (%s, %s regime, %s %s): %ld tasks, %ld tuning "
 	       "tasks, seed %ld\n\n", m->name, m->family,
+	       m->gcfg.implicit_ ? "implicit" : m->gcfg.explicit_ ? "explicit" :
+	       "parametric",
+	       m->gcfg.implicit_ ? (m->gcfg.qstate == GEN_Q_LOGITS ? "logits" :
+				    m->gcfg.qstate == GEN_Q_PROBS ? "probs" : "latent") :
 	       m->gcfg.variant == GEN_OBS ? "obs" : m->gcfg.variant == GEN_GRAD ?
-	       "grad" : "both", tasks, tune, seed);
+	       "grad" : "both", m->gcfg.implicit_ ? "state" : "variant",
+	       tasks, tune, seed);
 	for (i = 0; i < nb; i++)
 		print_cblock(&blocks[i], c.nk, c.B);
 	if (csv) {
