@@ -92,6 +92,12 @@ static void source(struct gen_images *g, const float *f, const unsigned char *y,
 int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen)
 {
+	return imgtask_open_k(t, dataset, use, kmin, kmax, GEN_XMAX, err, errlen);
+}
+
+int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use,
+		   int kmin, int kmax, int k, char *err, size_t errlen)
+{
 	char path[256], msg[256];
 	int *mem, c;
 	float *packed = NULL;
@@ -132,8 +138,9 @@ int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 				 "takes %d", path, t->set.npix, t->pca.npix);
 			goto fail;
 		}
-	} else if (pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix,
-			      GEN_XMAX) != AM_OK) {
+	} else if (k < 1 || k > GEN_XMAX ||
+		   pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix,
+			      k) != AM_OK) {
 		snprintf(err, errlen, "%s: the PCA fit failed", path);
 		goto fail;
 	}

@@ -38,6 +38,11 @@ struct imgtask {
 int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen);
 
+/* imgtask_open with a PCA of k (1..GEN_XMAX) features fitted when use is
+ * NULL (imgtask_open fits GEN_XMAX). */
+int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use,
+		   int kmin, int kmax, int k, char *err, size_t errlen);
+
 void imgtask_close(struct imgtask *t);
 
 #endif

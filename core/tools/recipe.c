@@ -111,6 +111,7 @@ static const struct key ckeys[] = {
 	{ "variant", K_VARIANT, 0, 0, 0 },
 	{ "tasks", K_TASKS, 0, 0, 0 },
 	{ "dataset", K_DATASET, 0, 0, 0 },
+	{ "features", K_INT, offsetof(struct recipe, features), 1, GEN_XMAX },
 	{ "state", K_STATE, 0, 0, 0 },
 	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
 	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
@@ -410,6 +411,7 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		gentrain_config_default(&r->gcfg, (enum gen_kind)kind);
 	}
 	strcpy(r->name, "model");
+	r->features = GEN_XMAX;
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);

@@ -23,6 +23,7 @@ struct recipe {
 	struct gentrain_config gcfg;	/* tasks.fonts is left NULL */
 	char letters[HERSHEY_LETTERS + 1];	/* letters = ... (flow on letters) */
 	char dataset[16];			/* dataset = ... (clf on images) */
+	int features;				/* PCA features of image tasks */
 };
 
 /* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"

@@ -312,8 +312,8 @@ int tool_train(int argc, char **argv)
 	}
 	if (r.gen && r.gcfg.tasks.src == GEN_SRC_IMAGES) {
 		fprintf(stderr, "amort train: loading %s and fitting its PCA\n", r.dataset);
-		if (imgtask_open(&img, r.dataset, NULL, r.gcfg.tasks.cfam.kmin,
-				 r.gcfg.tasks.cfam.kmax, err, sizeof err)) {
+		if (imgtask_open_k(&img, r.dataset, NULL, r.gcfg.tasks.cfam.kmin,
+				   r.gcfg.tasks.cfam.kmax, r.features, err, sizeof err)) {
 			fprintf(stderr, "amort train: %s\n", err);
 			return 1;
 		}
