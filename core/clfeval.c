@@ -169,7 +169,7 @@ int clfeval_run(const struct gen *g, const float *p,
 		const struct gen_tasks *tune, const struct clfeval_config *c,
 		struct clfeval_row *rows)
 {
-	int kmax, nstream, t, j, rc;
+	int kmax, nstream, ntune, t, j, rc;
 	struct tdata *tt = NULL, ev;
 	struct logreg_tune_task *tk = NULL;
 	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
@@ -183,34 +183,42 @@ int clfeval_run(const struct gen *g, const float *p,
 	kmax = c->ks[c->nk - 1];
 	nstream = kmax * c->B;
 	memset(&ev, 0, sizeof ev);
-	tt = calloc((size_t)c->tune_tasks, sizeof *tt);
-	tk = calloc((size_t)c->tune_tasks, sizeof *tk);
+	ntune = c->skip_baselines ? 0 : c->tune_tasks;
+	if (ntune) {
+		tt = calloc((size_t)ntune, sizeof *tt);
+		tk = calloc((size_t)ntune, sizeof *tk);
+	}
 	ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
 	probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *probs);
 	/* a state, or (implicit) a prediction per held-out row */
 	nst = g->cfg.implicit_ ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
 	st = malloc(nst * sizeof *st);
 	s1 = malloc(nst * sizeof *s1);
-	rc = !tt || !tk || !ws || !probs || !st || !s1 ? AM_ENOMEM :
+	rc = (ntune && (!tt || !tk)) || !ws || !probs || !st || !s1 ? AM_ENOMEM :
 	     tdata_new(&ev, nstream, c->ntest);
-	for (t = 0; rc == AM_OK && t < c->tune_tasks; t++)
+	for (t = 0; rc == AM_OK && t < ntune; t++)
 		rc = tdata_new(&tt[t], nstream, c->ntest);
 	if (rc != AM_OK)
 		goto out;
 
 	/* tuning tasks: another stream of tasks from the tuning source */
+	memset(l2, 0, sizeof l2);
+	memset(lrs, 0, sizeof lrs);
+	memset(lra, 0, sizeof lra);
 	tseed = c->seed ^ 0x7475e1e5ull;
-	for (t = 0; t < c->tune_tasks; t++) {
+	for (t = 0; t < ntune; t++) {
 		tdata_draw(&tt[t], tune, tune, tseed, (uint64_t)t, nstream, c->ntest);
 		tk[t] = (struct logreg_tune_task){ tt[t].task.D, tt[t].task.K,
 						   tt[t].X, tt[t].y, tt[t].Xq,
 						   tt[t].yq, c->ntest };
 	}
-	rc = tune_l2(tune, c, tt, c->tune_tasks, l2);
-	if (rc != AM_OK)
-		goto out;
-	logreg_tune_lrs(tk, c->tune_tasks, c->B, c->nk, c->ks, 0, lrs);
-	logreg_tune_lrs(tk, c->tune_tasks, c->B, c->nk, c->ks, 1, lra);
+	if (ntune) {
+		rc = tune_l2(tune, c, tt, ntune, l2);
+		if (rc != AM_OK)
+			goto out;
+		logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 0, lrs);
+		logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 1, lra);
+	}
 
 	memset(rows, 0, (size_t)c->nk * sizeof *rows);
 	for (t = 0; t < c->ntasks; t++) {
@@ -235,18 +243,23 @@ int clfeval_run(const struct gen *g, const float *p,
 					goto out;
 			}
 			e->amort += err_state(g, p, ws, stream, &ev, st, c->ntest, probs);
-			/* single pass from zero at the rate tuned for this k */
-			memset(t0, 0, sizeof t0);
-			logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K, lrs[j], 0, t0);
-			e->sgd += err_of(stream, &ev, t0, c->ntest);
-			memset(t0, 0, sizeof t0);
-			logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K, lra[j], 1, t0);
-			e->adam += err_of(stream, &ev, t0, c->ntest);
-			rc = logreg_fit(ev.X, ev.y, n, D, K, l2[j], LOGREG_MAX_ITER,
-					th, NULL);
-			if (rc != AM_OK)
-				goto out;
-			e->full += err_of(stream, &ev, th, c->ntest);
+			if (!c->skip_baselines) {
+				/* single pass from zero at the rate tuned for
+				 * this k */
+				memset(t0, 0, sizeof t0);
+				logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K,
+						  lrs[j], 0, t0);
+				e->sgd += err_of(stream, &ev, t0, c->ntest);
+				memset(t0, 0, sizeof t0);
+				logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K,
+						  lra[j], 1, t0);
+				e->adam += err_of(stream, &ev, t0, c->ntest);
+				rc = logreg_fit(ev.X, ev.y, n, D, K, l2[j],
+						LOGREG_MAX_ITER, th, NULL);
+				if (rc != AM_OK)
+					goto out;
+				e->full += err_of(stream, &ev, th, c->ntest);
+			}
 			if (n <= c->onestep_max_rows) {
 				start(g, p, K, c->ntest, s1);
 				rc = advance(g, p, ws, &ev, c->ntest, s1, ev.X, ev.y, n,
@@ -257,7 +270,7 @@ int clfeval_run(const struct gen *g, const float *p,
 							c->ntest, probs);
 				e->has_onestep = 1;
 			}
-			if (stream->src == GEN_SRC_LINCLASS) {
+			if (stream->src == GEN_SRC_LINCLASS && !c->skip_baselines) {
 				e->bayes += err_of(stream, &ev, ev.task.ct.theta,
 						   c->ntest);
 				e->has_bayes = 1;
@@ -281,7 +294,7 @@ int clfeval_run(const struct gen *g, const float *p,
 	rc = AM_OK;
 out:
 	if (tt)
-		for (t = 0; t < c->tune_tasks; t++)
+		for (t = 0; t < ntune; t++)
 			tdata_free(&tt[t]);
 	free(tt);
 	free(tk);

@@ -20,7 +20,9 @@
  * The held-out rows come from `query` (for images: the other half of the
  * test split), the stream from `stream`, the tuning tasks from `tune`
  * (for images: the training split); `stream` draws the task.
- * Deterministic for a seed; never prints.
+ * Deterministic for a seed; never prints.  The tasks depend on the seed
+ * and the sources only, so runs with and without skip_baselines see the
+ * same rows.
  */
 #ifndef CLFEVAL_H
 #define CLFEVAL_H
@@ -35,6 +37,11 @@ struct clfeval_config {
 	int ntasks, tune_tasks, B, nk, ks[CLFEVAL_KS_MAX];
 	int ntest;			/* held-out rows per task */
 	int onestep_max_rows;		/* 0: no one-step column */
+	int skip_baselines;		/* 1: the amortizer and one-step columns
+					 * only: no tuning tasks, no full batch,
+					 * SGD, Adam or Bayes (left 0), as for
+					 * the 2nd and later models of a side
+					 * by side on the same tasks */
 	uint64_t seed;
 };
 

@@ -281,6 +281,22 @@ check "side by side refuses a classification model beside a regression one" 1 "r
 check "eval of a regression model refuses --dim 17" 2 "--dim wants an integer" "$AMORT" eval "$tmp/rx.amort" --dim 17
 check "eval of a regression model refuses a batch above the model's" 2 "--batch 9: a step of these models takes at most 8 rows" "$AMORT" eval "$tmp/rx.amort" --batch 9
 
+# classification models side by side (the baselines computed once)
+check "eval classifiers side by side" 0 "" "$AMORT" eval "$tmp/c.amort" "$tmp/ci.amort" --tasks 2 --tune-tasks 1 --dim 4 --classes 2 --csv "$tmp/cs.csv"
+expect "the classification side by side names both regimes" grep -q "| k | rows | tinyclf (parametric, both) | tinyci (implicit, logits) | full batch (L2) | SGD | Adam |" "$tmp/out"
+expect "its CSV has a header and 2 x 6 rows" sh -c "[ \$(wc -l <'$tmp/cs.csv') -eq 13 ]"
+check "side by side refuses an image model beside a linclass one" 1 "side by side needs models of one dataset: tinyclf was trained on linclass tasks, tinyimg on test" "$AMORT" eval "$tmp/c.amort" "$tmp/img.amort" --tasks 2
+if [ -r data/fashion-mnist.img ]; then
+	printf 'name = tfp\nfamily = clf\ntasks = images\ndataset = fashion-mnist\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 4\nchunk = 4\niters = 1\nshards = 1\nwarmup = 1\n' >"$tmp/tfp.recipe"
+	sed -e 's/tfp/tfi/' -e 's/family = clf/family = clf\nregime = implicit\nqueries = 8/' "$tmp/tfp.recipe" >"$tmp/tfi.recipe"
+	check "train a tiny FashionMNIST model" 0 "wrote" "$AMORT" train "$tmp/tfp.recipe" -o "$tmp/tfp.amort"
+	check "train a tiny implicit FashionMNIST model" 0 "wrote" "$AMORT" train "$tmp/tfi.recipe" -o "$tmp/tfi.amort"
+	check "eval image classifiers side by side" 0 "PCAs are identical" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --tasks 1 --tune-tasks 1 --no-ood
+	expect "the image side by side has the test-split block and both models" sh -c "grep -q '### in distribution: fashion-mnist test split, 10 classes' '$tmp/out' && grep -q '| k | rows | tfp (parametric, both) | tfi (implicit, logits) |' '$tmp/out'"
+else
+	echo "[  SKIPPED ] image side by side: data/fashion-mnist.img missing (run make data)"
+fi
+
 if [ "$fail" -eq 0 ]; then
 	echo "[  PASSED  ] $pass test(s)."
 else

@@ -10,7 +10,16 @@
  * noisier labels (temperature 1).  Image models:
  * their dataset's test split (10 classes; and 2 to 10 random classes),
  * and out of distribution the other dataset through the model's PCA.
+ *
+ * Side by side (tool_clfeval_many: several linclass models, or several
+ * image models of one dataset): per block one table with a column per
+ * model on the same tasks; the baselines are computed once, with the
+ * first model (the others run with skip_baselines).  Image models whose
+ * PCAs are the same floats share one set of features; otherwise each
+ * model sees the same images through its own PCA and the baselines go
+ * through the first model's (the output says which).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,24 +117,25 @@ static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 }
 
 /* Several models side by side: the amortizer's error per model and step
- * count next to the full-batch optimum, per block (the ablations). */
-static void print_ablation(const struct cblock *b, struct model **ms,
-			   struct clfeval_row (*rows)[CLFEVAL_KS_MAX], int nm,
+ * count next to the full-batch optimum, per block (the ablations).  cb
+ * holds the block once per model, the baselines in cb[0]. */
+static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			   int nk, int B)
 {
 	int i, j;
 
 	printf("### %s\n\nHeld-out error rate after k mini-batches of %d rows, "
-	       "mean over the same tasks for every model.\n\n| k | rows |", b->title, B);
+	       "mean over the same tasks for every model.\n\n| k | rows |",
+	       cb[0].title, B);
 	for (i = 0; i < nm; i++) {
-		const struct gen_config *g = &ms[i]->gcfg;
+		const struct gen_config *g = &ms[i].gcfg;
 
 		if (g->implicit_)
-			printf(" %s (implicit, %s) |", ms[i]->name,
+			printf(" %s (implicit, %s) |", ms[i].name,
 			       g->qstate == GEN_Q_LOGITS ? "logits" :
 			       g->qstate == GEN_Q_PROBS ? "probs" : "latent");
 		else
-			printf(" %s (%s, %s) |", ms[i]->name,
+			printf(" %s (%s, %s) |", ms[i].name,
 			       g->explicit_ ? "explicit" : "parametric",
 			       g->variant == GEN_OBS ? "obs" :
 			       g->variant == GEN_GRAD ? "grad" : "both");
@@ -135,23 +145,58 @@ static void print_ablation(const struct cblock *b, struct model **ms,
 		printf("---|");
 	printf("\n");
 	for (j = 0; j < nk; j++) {
-		printf("| %d | %d |", rows[0][j].k, rows[0][j].k * B);
+		const struct clfeval_row *e = &cb[0].rows[j];
+
+		printf("| %d | %d |", e->k, e->k * B);
 		for (i = 0; i < nm; i++)
-			printf(" %.4f |", rows[i][j].amort);
-		printf(" %.4f | %.4f | %.4f |\n", rows[0][j].full, rows[0][j].sgd,
-		       rows[0][j].adam);
+			printf(" %.4f |", cb[i].rows[j].amort);
+		printf(" %.4f | %.4f | %.4f |\n", e->full, e->sgd, e->adam);
 	}
 	printf("\n");
+}
+
+/* The largest |difference| between two PCAs' floats (as stored in the
+ * model files): 0 when they are the same, HUGE_VAL when their shapes
+ * differ, -1 when out of memory. */
+static double pca_diff(const struct pca *a, const struct pca *b)
+{
+	double d = 0.0;
+	size_t n, i;
+	float *pa, *pb;
+
+	if (a->npix != b->npix || a->k != b->k)
+		return HUGE_VAL;
+	n = pca_floats(a->npix, a->k);
+	pa = malloc(n * sizeof *pa);
+	pb = malloc(n * sizeof *pb);
+	if (!pa || !pb) {
+		free(pa);
+		free(pb);
+		return -1.0;
+	}
+	pca_pack(a, pa);
+	pca_pack(b, pb);
+	for (i = 0; i < n; i++)
+		if (fabs((double)pa[i] - pb[i]) > d)
+			d = fabs((double)pa[i] - pb[i]);
+	free(pa);
+	free(pb);
+	return d;
 }
 
 int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 {
 	long tasks = 100, tune = 16, seed = 12345, dim = 16, classes = 4;
-	struct clfeval_row (*rows)[CLFEVAL_KS_MAX];
-	struct model *mp[8];
-	struct cblock b;
+	const char *csv = NULL;
+	struct cblock *cb = NULL;	/* [block * nm + model] */
+	struct imgtask *img = NULL;	/* [model * 2 + block]: model 0's, and
+					 * a model's own if its PCA differs */
+	int *fs = NULL;			/* the model whose features a model uses */
+	double *pdiff = NULL;		/* pca_diff against model 0's */
 	struct clfeval_config c;
-	int i, rc = 1;
+	int i, bi, j, nb = 0, rc = 1, ood = 1, images, nowne = 0, linopt = 0;
+	char err[512];
+	FILE *cf;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
@@ -166,31 +211,60 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
 			if (tool_parse_long("--dim", argv[++i], 1, LINCLASS_DMAX, &dim))
 				return 2;
+			linopt = 1;
 		} else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
 			if (tool_parse_long("--classes", argv[++i], 2, LINCLASS_KMAX, &classes))
 				return 2;
+			linopt = 1;
+		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+			csv = argv[++i];
+		} else if (!strcmp(argv[i], "--no-ood")) {
+			ood = 0;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "usage: amort eval CLF.amort... [--dim D] [--classes K] "
-				"[--tasks N] [--tune-tasks N] [--seed S]\n");
+				"[--tasks N] [--tune-tasks N] [--seed S] [--no-ood] [--csv F]\n");
 			return 2;
 		}
 	}
+	images = ms[0].gtasks.src == GEN_SRC_IMAGES;
 	for (i = 0; i < nm; i++) {
-		if (ms[i].gtasks.src != GEN_SRC_LINCLASS) {
+		if (ms[i].gtasks.src != GEN_SRC_LINCLASS &&
+		    ms[i].gtasks.src != GEN_SRC_IMAGES) {
 			fprintf(stderr, "amort eval: %s: side by side works on linclass "
-				"models\n", ms[i].name);
+				"and image models\n", ms[i].name);
+			return 1;
+		}
+		if (ms[i].gtasks.src != ms[0].gtasks.src ||
+		    (images && strcmp(ms[i].dataset, ms[0].dataset))) {
+			fprintf(stderr, "amort eval: side by side needs models of one "
+				"dataset: %s was trained on %s, %s on %s\n", ms[0].name,
+				images ? ms[0].dataset : "linclass tasks", ms[i].name,
+				ms[i].gtasks.src == GEN_SRC_IMAGES ? ms[i].dataset :
+				"linclass tasks");
+			return 1;
+		}
+		if (images && !ms[i].pca) {
+			fprintf(stderr, "amort eval: %s: an image model without its "
+				"PCA\n", ms[i].name);
 			return 1;
 		}
 		if (ms[i].gcfg.bmax != ms[0].gcfg.bmax) {
 			fprintf(stderr, "amort eval: the models have different batch sizes\n");
 			return 1;
 		}
-		mp[i] = &ms[i];
 	}
-	rows = calloc((size_t)nm, sizeof *rows);
-	if (!rows) {
+	if (images && linopt) {
+		fprintf(stderr, "amort eval: --dim and --classes are for linclass "
+			"models (image tasks have the PCA's features and 10 classes)\n");
+		return 2;
+	}
+	cb = calloc((size_t)2 * nm, sizeof *cb);
+	img = calloc((size_t)2 * nm, sizeof *img);
+	fs = calloc((size_t)nm, sizeof *fs);
+	pdiff = calloc((size_t)nm, sizeof *pdiff);
+	if (!cb || !img || !fs || !pdiff) {
 		fprintf(stderr, "amort eval: out of memory\n");
-		return 1;
+		goto out;
 	}
 	gemm_set_threads(1);
 	memset(&c, 0, sizeof c);
@@ -201,31 +275,137 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 	memcpy(c.ks, cks, sizeof cks);
 	c.ntest = 500;
 	c.seed = (uint64_t)seed;
-	{
+	if (!images) {
 		char t[128];
 
 		snprintf(t, sizeof t, "D = %ld, %ld classes (temperature %.2g to %.2g)",
 			 dim, classes, (double)ms[0].gtasks.cfam.temp_min,
 			 (double)ms[0].gtasks.cfam.temp_max);
-		linclass_block(&b, &ms[0], t, (int)dim, (int)dim, (int)classes,
-			       (int)classes, ms[0].gtasks.cfam.temp_min,
-			       ms[0].gtasks.cfam.temp_max);
-	}
-	for (i = 0; i < nm; i++) {
-		int r = clfeval_run(ms[i].impl, ms[i].p, &b.stream, &b.query, &b.tune,
-				    &c, rows[i]);
+		for (i = 0; i < nm; i++)
+			linclass_block(&cb[i], &ms[0], t, (int)dim, (int)dim,
+				       (int)classes, (int)classes,
+				       ms[0].gtasks.cfam.temp_min,
+				       ms[0].gtasks.cfam.temp_max);
+		nb = 1;
+	} else {
+		const char *other = strcmp(ms[0].dataset, "mnist") ? "mnist" :
+				    "fashion-mnist";
+		char t[2][128];
 
-		if (r != AM_OK) {
-			fprintf(stderr, "amort eval: %s: %s\n", ms[i].name, am_strerror(r));
+		/* the models' own PCAs: one set of features when they agree */
+		for (i = 1; i < nm; i++) {
+			pdiff[i] = pca_diff(ms[i].pca, ms[0].pca);
+			if (pdiff[i] < 0) {
+				fprintf(stderr, "amort eval: out of memory\n");
+				goto out;
+			}
+			fs[i] = pdiff[i] == 0.0 ? 0 : i;
+			nowne += fs[i] != 0;
+		}
+		nb = ood ? 2 : 1;
+		for (i = 0; i < nm; i++) {
+			if (fs[i] != i)
+				continue;
+			if (imgtask_open(&img[2 * i], ms[0].dataset, ms[i].pca, 2, 10,
+					 err, sizeof err)) {
+				fprintf(stderr, "amort eval: %s\n", err);
+				goto out;
+			}
+			if (nb == 2 && imgtask_open(&img[2 * i + 1], other, ms[i].pca,
+						    2, 10, err, sizeof err)) {
+				fprintf(stderr, "amort eval: %s (skipping the "
+					"out-of-distribution block)\n", err);
+				nb = 1;
+			}
+		}
+		snprintf(t[0], sizeof t[0], "in distribution: %s test split, 10 "
+			 "classes", ms[0].dataset);
+		snprintf(t[1], sizeof t[1], "out of distribution: %s (through the "
+			 "%s PCA), 10 classes", other, ms[0].dataset);
+		for (bi = 0; bi < nb; bi++)
+			for (i = 0; i < nm; i++)
+				image_block(&cb[bi * nm + i], t[bi],
+					    &img[2 * fs[i] + bi], 10, 10);
+	}
+	/* the baselines once, with the first model; the tasks depend on the
+	 * seed only, so every model sees the same rows */
+	for (bi = 0; bi < nb; bi++)
+		for (i = 0; i < nm; i++) {
+			struct cblock *b = &cb[bi * nm + i];
+			int r;
+
+			if (images)
+				fprintf(stderr, "amort eval: %s: %s\n", b->title,
+					ms[i].name);
+			c.skip_baselines = i > 0;
+			r = clfeval_run(ms[i].impl, ms[i].p, &b->stream, &b->query,
+					&b->tune, &c, b->rows);
+			if (r != AM_OK) {
+				fprintf(stderr, "amort eval: %s: %s\n", ms[i].name,
+					am_strerror(r));
+				goto out;
+			}
+			for (j = 0; i && j < c.nk; j++) {
+				const struct clfeval_row *e = &cb[bi * nm].rows[j];
+				struct clfeval_row *o = &b->rows[j];
+
+				o->full = e->full;
+				o->sgd = e->sgd;
+				o->adam = e->adam;
+				o->bayes = e->bayes;
+				o->has_bayes = e->has_bayes;
+				o->l2 = e->l2;
+				o->sgd_lr = e->sgd_lr;
+				o->adam_lr = e->adam_lr;
+			}
+		}
+	printf("## side by side: %ld tasks, %ld tuning tasks, seed %ld\n\n", tasks,
+	       tune, seed);
+	if (images && nm > 1 && !nowne)
+		printf("The %d models' PCAs are identical (the same %zu floats): one "
+		       "set of features for all.\n\n", nm,
+		       pca_floats(ms[0].pca->npix, ms[0].pca->k));
+	else if (images && nm > 1) {
+		printf("The PCAs differ from %s's:", ms[0].name);
+		for (i = 1; i < nm; i++)
+			if (fs[i] && pdiff[i] == HUGE_VAL)
+				printf(" %s's (%d features of %d pixels, not %d of "
+				       "%d);", ms[i].name, ms[i].pca->k,
+				       ms[i].pca->npix, ms[0].pca->k,
+				       ms[0].pca->npix);
+			else if (fs[i])
+				printf(" %s's (largest difference %.2g);", ms[i].name,
+				       pdiff[i]);
+		printf(" every model sees the same images through its own PCA, "
+		       "the baselines through %s's.\n\n", ms[0].name);
+	}
+	for (bi = 0; bi < nb; bi++)
+		print_ablation(&cb[bi * nm], ms, nm, c.nk, c.B);
+	if (csv) {
+		cf = fopen(csv, "w");
+		if (!cf) {
+			fprintf(stderr, "amort eval: cannot write %s\n", csv);
+			goto out;
+		}
+		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes\n");
+		for (bi = 0; bi < nb; bi++)
+			for (i = 0; i < nm; i++)
+				csv_cblock(cf, ms[i].name, &cb[bi * nm + i], c.nk);
+		if (fclose(cf)) {
+			fprintf(stderr, "amort eval: cannot write %s\n", csv);
 			goto out;
 		}
 	}
-	printf("## side by side: %ld tasks, %ld tuning tasks, seed %ld\n\n", tasks,
-	       tune, seed);
-	print_ablation(&b, mp, rows, nm, c.nk, c.B);
 	rc = 0;
 out:
-	free(rows);
+	if (img)
+		for (i = 0; i < 2 * nm; i++)
+			if (img[i].test_f)
+				imgtask_close(&img[i]);
+	free(img);
+	free(fs);
+	free(pdiff);
+	free(cb);
 	return rc;
 }
 
