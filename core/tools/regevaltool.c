@@ -260,10 +260,12 @@ int tool_regeval(struct model *ms, int nm, int argc, char **argv)
 			}
 		}
 	if (nm == 1) {
+		int np = ms[0].gen ? ms[0].gcfg.passes : ms[0].cfg.passes;
+
 		regime_name(&ms[0], rg, sizeof rg);
-		printf("## %s (%s regression, %s; %d passes per step)\n\n", ms[0].name,
-		       ms[0].gen ? "learned-predictor" : "linear", rg,
-		       ms[0].gen ? ms[0].gcfg.passes : ms[0].cfg.passes);
+		printf("## %s (%s regression, %s; %d pass%s per step)\n\n",
+		       ms[0].name, ms[0].gen ? "learned-predictor" : "linear", rg,
+		       np, np == 1 ? "" : "es");
 	} else {
 		printf("## side by side:");
 		for (i = 0; i < nm; i++) {
