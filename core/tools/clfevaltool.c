@@ -366,18 +366,21 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 		       "set of features for all.\n\n", nm,
 		       pca_floats(ms[0].pca->npix, ms[0].pca->k));
 	else if (images && nm > 1) {
-		printf("The PCAs differ from %s's:", ms[0].name);
+		printf("The PCAs against %s's, float by float:", ms[0].name);
 		for (i = 1; i < nm; i++)
-			if (fs[i] && pdiff[i] == HUGE_VAL)
-				printf(" %s's (%d features of %d pixels, not %d of "
-				       "%d);", ms[i].name, ms[i].pca->k,
+			if (!fs[i])
+				printf(" %s's identical;", ms[i].name);
+			else if (pdiff[i] == HUGE_VAL)
+				printf(" %s's differs (%d features of %d pixels, not "
+				       "%d of %d);", ms[i].name, ms[i].pca->k,
 				       ms[i].pca->npix, ms[0].pca->k,
 				       ms[0].pca->npix);
-			else if (fs[i])
-				printf(" %s's (largest difference %.2g);", ms[i].name,
+			else
+				printf(" %s's differs (by up to %.2g);", ms[i].name,
 				       pdiff[i]);
-		printf(" every model sees the same images through its own PCA, "
-		       "the baselines through %s's.\n\n", ms[0].name);
+		printf(" every model sees the same images through its own PCA "
+		       "(or an identical one), the baselines through %s's.\n\n",
+		       ms[0].name);
 	}
 	for (bi = 0; bi < nb; bi++)
 		print_ablation(&cb[bi * nm], ms, nm, c.nk, c.B);
