@@ -976,6 +976,44 @@ void gen_init_grad(const struct gen *g, const float *p, const float *dstate,
 	}
 }
 
+/* Checks a session batch's sizes, labels (clf) and targets (reg). */
+static int batch_ok(const struct gen *g, const struct gen_ws *ws,
+		    const int *y, const float *t, int B, int D, int K)
+{
+	int k;
+
+	if (B < 1 || B > ws->max_rows || D < 1 || D > g->dx)
+		return 0;
+	if (g->cfg.kind == GEN_CLF) {
+		if (!y || K < 2 || K > LINCLASS_KMAX)
+			return 0;
+		for (k = 0; k < B; k++)
+			if (y[k] < 0 || y[k] >= K)
+				return 0;
+	}
+	return g->cfg.kind != GEN_REG || t != NULL;
+}
+
+static uint64_t step_seed(double rows_seen, int pass);
+
+/* The input of one pass of a session's step on one batch. */
+static void batch_input(struct gen_input *in, const float *state,
+			const float *X, const int *y, const float *t, int B,
+			int D, int K, double rows_seen, int pass)
+{
+	memset(in, 0, sizeof *in);
+	in->state = state;
+	in->X = X;
+	in->y = y;
+	in->t = t;
+	in->B = B;
+	in->D = D;
+	in->K = K;
+	in->rows_seen = rows_seen;
+	in->pass = pass;
+	in->seed = step_seed(rows_seen, pass);
+}
+
 int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
 		   const float *Q, int n, float *qs, const float *X,
 		   const int *y, const float *t, int B, int D, int K,
@@ -984,18 +1022,8 @@ int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	float *cur, *nx;
 	int c, k, j, rc = AM_OK, cap = g->cfg.nq;
 
-	if (!g->cfg.implicit_ || n < 0 || B < 1 || B > ws->max_rows || D < 1 ||
-	    D > g->dx)
+	if (!g->cfg.implicit_ || n < 0 || !batch_ok(g, ws, y, t, B, D, K))
 		return AM_EINVAL;
-	if (g->cfg.kind == GEN_CLF) {
-		if (!y || K < 2 || K > LINCLASS_KMAX)
-			return AM_EINVAL;
-		for (k = 0; k < B; k++)
-			if (y[k] < 0 || y[k] >= K)
-				return AM_EINVAL;
-	} else if (!t) {
-		return AM_EINVAL;
-	}
 	if (n == 0)
 		return AM_OK;
 	cur = malloc((size_t)g->nstate * sizeof *cur);
@@ -1016,16 +1044,7 @@ int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
 			struct gen_input in;
 			float *tmp = nx + (size_t)n * g->sq;
 
-			memset(&in, 0, sizeof in);
-			in.state = cur;
-			in.X = X;
-			in.y = y;
-			in.t = t;
-			in.B = B;
-			in.D = D;
-			in.K = K;
-			in.rows_seen = rows_seen;
-			in.pass = k;
+			batch_input(&in, cur, X, y, t, B, D, K, rows_seen, k);
 			in.Q = Q + (size_t)c * GEN_XMAX;
 			in.nq = m;
 			rc = gen_forward(g, p, ws, 1, &in, tmp, NULL);
@@ -1127,30 +1146,11 @@ static int step(const struct gen *g, const float *p, struct gen_ws *ws,
 	struct gen_input in;
 	int k, rc;
 
-	if (g->cfg.implicit_ || B < 1 || B > ws->max_rows || D < 1 || D > g->dx)
-		return AM_EINVAL;
-	if (g->cfg.kind == GEN_CLF) {
-		if (!y || K < 2 || K > LINCLASS_KMAX)
-			return AM_EINVAL;
-		for (k = 0; k < B; k++)
-			if (y[k] < 0 || y[k] >= K)
-				return AM_EINVAL;
-	}
-	if (g->cfg.kind == GEN_REG && !t)
+	if (g->cfg.implicit_ || !batch_ok(g, ws, y, t, B, D, K))
 		return AM_EINVAL;
 	memcpy(cur, state, (size_t)g->nstate * sizeof *cur);
 	for (k = 0; k < g->cfg.passes; k++) {
-		memset(&in, 0, sizeof in);
-		in.state = cur;
-		in.X = X;
-		in.y = y;
-		in.t = t;
-		in.B = B;
-		in.D = D;
-		in.K = K;
-		in.rows_seen = rows_seen;
-		in.pass = k;
-		in.seed = step_seed(rows_seen, k);
+		batch_input(&in, cur, X, y, t, B, D, K, rows_seen, k);
 		rc = gen_forward(g, p, ws, 1, &in, nx,
 				 k == 0 && loss_before ? &l : NULL);
 		if (rc != AM_OK)
