@@ -25,6 +25,10 @@
 /* Explicit classification latent token: z chunk, gradient chunk, active
  * inputs, active classes, counters, pass. */
 #define FS_ECLF (2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX + 3 + SETREF_PASSES_MAX)
+/* Explicit head class token: its latent z_k and gradient (MLP_OMAX each,
+ * zero past Z), class active, the class's share of the batch, active
+ * inputs, counters, pass. */
+#define FS_HCLF (2 * MLP_OMAX + 2 + LINCLASS_DMAX + 3 + SETREF_PASSES_MAX)
 /* Classification observation: x, one-hot label, predicted probabilities. */
 #define FO_CLF (LINCLASS_DMAX + 2 * LINCLASS_KMAX)
 /* Explicit regression observation: x, y, the prediction, the residual. */
@@ -73,6 +77,17 @@ static int query_floats(const struct gen_config *c)
 	return c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
 }
 
+/* The explicit regime's predictor network: f(x, z) -> K logits or a
+ * mean, or, for the head predictor, h(x) -> Z features (no latent input). */
+static void predictor_config(const struct gen_config *c, struct mlp_config *mc)
+{
+	mc->X = LINCLASS_DMAX;
+	mc->Z = c->head ? 0 : c->Z;
+	mc->O = c->head ? c->Z : c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
+	mc->H = c->vH;
+	mc->L = c->vL;
+}
+
 int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 {
 	const char *bad = NULL;
@@ -104,6 +119,11 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 	else if (c->kind == GEN_FLOW &&
 		 (c->flow_steps < 1 || c->flow_steps > VELO_STEPS_MAX))
 		bad = "flow steps must be in [1, 1024]";
+	else if ((c->head != 0 && c->head != 1) ||
+		 (c->head && (!c->explicit_ || c->kind != GEN_CLF)))
+		bad = "the head predictor is for explicit classification";
+	else if (c->head && c->Z > MLP_OMAX)
+		bad = "the head predictor's latent per class must be 8 or 16";
 	else if (c->implicit_ && c->qstate != GEN_Q_LOGITS &&
 		 c->qstate != GEN_Q_PROBS && c->qstate != GEN_Q_LATENT)
 		bad = "the implicit state must be logits, probs or latent";
@@ -125,10 +145,9 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 			return AM_EINVAL;
 	}
 	if (!bad && c->explicit_) {
-		struct mlp_config mc = { LINCLASS_DMAX, c->Z,
-					 c->kind == GEN_CLF ? LINCLASS_KMAX : 1,
-					 c->vH, c->vL };
+		struct mlp_config mc;
 
+		predictor_config(c, &mc);
 		if (mlp_config_check(&mc, err, errlen) != AM_OK)
 			return AM_EINVAL;
 	}
@@ -185,14 +204,13 @@ int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 		return AM_OK;
 	}
 	if (c->explicit_) {
-		struct mlp_config mc = { LINCLASS_DMAX, c->Z,
-					 c->kind == GEN_CLF ? LINCLASS_KMAX : 1,
-					 c->vH, c->vL };
+		struct mlp_config mc;
 
-		g->nstate = c->Z;
-		sc.nst = c->Z / GEN_ZTOK;
-		sc.sd = GEN_ZTOK;
-		sc.fs = FS_ECLF;
+		predictor_config(c, &mc);
+		g->nstate = c->head ? LINCLASS_KMAX * c->Z : c->Z;
+		sc.nst = c->head ? LINCLASS_KMAX : c->Z / GEN_ZTOK;
+		sc.sd = c->head ? c->Z : GEN_ZTOK;
+		sc.fs = c->head ? FS_HCLF : FS_ECLF;
 		sc.fo = c->variant == GEN_GRAD ? 0 :
 			c->kind == GEN_CLF ? FO_CLF : FO_REG;
 		rc = mlp_init(&g->f, params, "gen.f", &mc);
@@ -506,6 +524,26 @@ static float flow_features(const struct gen *g, const float *p,
 	return loss;
 }
 
+/* Classification observation tokens of sequence i: x, the one-hot label
+ * and the predicted probabilities (in ws->resp). */
+static void clf_observations(struct gen_ws *ws, int i,
+			     const struct gen_input *in)
+{
+	float *fo = setref_fo(ws->sr, i);
+	int r;
+
+	for (r = 0; r < in->B; r++) {
+		float *o = fo + (size_t)r * FO_CLF;
+
+		memcpy(o, in->X + (size_t)r * GEN_XMAX, LINCLASS_DMAX * sizeof *o);
+		memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
+		o[LINCLASS_DMAX + in->y[r]] = 1.0f;
+		memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
+		       ws->resp + (size_t)r * LINCLASS_KMAX,
+		       LINCLASS_KMAX * sizeof *o);
+	}
+}
+
 /* Classification features of sequence i; returns its batch loss. */
 static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 			  const struct gen_input *in, float gain)
@@ -541,21 +579,135 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 			f[2 * LINCLASS_T + 2 + j] = j < D ? 1.0f : 0.0f;
 		counters(g, in, gain, f + 2 * LINCLASS_T + 2 + LINCLASS_DMAX);
 	}
-	if (g->cfg.variant != GEN_GRAD) {
-		float *fo = setref_fo(ws->sr, i);
+	if (g->cfg.variant != GEN_GRAD)
+		clf_observations(ws, i, in);
+	return (float)loss;
+}
 
-		for (r = 0; r < B; r++) {
-			float *o = fo + (size_t)r * FO_CLF;
+/*
+ * The head predictor's mean cross-entropy over n rows X (stride GEN_XMAX)
+ * with K classes under state z (LINCLASS_KMAX latents z_k of Z floats):
+ * h_i = h(x_i), logit_ik = h_i . z_k for k < K.  As mlp_xent with a shared
+ * latent: dp (may be NULL) accumulates scale * dloss/dp; dz (nstate, may
+ * be NULL) is overwritten with scale * dloss/dz (0 past K); probs (n x
+ * LINCLASS_KMAX, may be NULL) receives the probabilities.  y may be NULL
+ * when only probs are wanted (the loss is then 0).  Chunked by the
+ * predictor workspace's rows; h and dh/dlogit live in ws->zrow, ws->dz.
+ *   dloss/dlogit_ik = (p_ik - [y_i = k]) / n
+ *   dloss/dz_k = sum_i dlogit_ik h_i,  dloss/dh_i = sum_k dlogit_ik z_k
+ */
+static double head_xent(const struct gen *g, const float *p, float *dp,
+			struct gen_ws *ws, int n, const float *X,
+			const float *z, int K, const int *y, float scale,
+			float *dz, float *probs)
+{
+	int Z = g->cfg.Z, rows = mlp_ws_rows(ws->mw), c, i, k, e;
+	double loss = 0.0;
 
-			memcpy(o, in->X + (size_t)r * GEN_XMAX,
-			       LINCLASS_DMAX * sizeof *o);
-			memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
-			o[LINCLASS_DMAX + in->y[r]] = 1.0f;
-			memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
-			       ws->resp + (size_t)r * LINCLASS_KMAX,
-			       LINCLASS_KMAX * sizeof *o);
+	AM_ASSERT(g->cfg.head && n >= 1 && K >= 1 && K <= LINCLASS_KMAX);
+	if (dz)
+		memset(dz, 0, (size_t)g->nstate * sizeof *dz);
+	for (c = 0; c < n; c += rows) {
+		int m = n - c < rows ? n - c : rows;
+
+		mlp_forward(&g->f, p, ws->mw, m, X + (size_t)c * GEN_XMAX,
+			    GEN_XMAX, z, ws->zrow);
+		for (i = 0; i < m; i++) {
+			const float *h = ws->zrow + (size_t)i * Z;
+			float *dh = ws->dz + (size_t)i * Z;
+			float u[LINCLASS_KMAX], mx = -INFINITY;
+			double se = 0.0;
+
+			for (k = 0; k < K; k++) {
+				float a = 0.0f;
+
+				for (e = 0; e < Z; e++)
+					a += h[e] * z[k * Z + e];
+				u[k] = a;
+				mx = fmaxf(mx, a);
+			}
+			for (k = 0; k < K; k++)
+				se += exp((double)(u[k] - mx));
+			if (y) {
+				AM_ASSERT(y[c + i] >= 0 && y[c + i] < K);
+				loss += log(se) - (double)(u[y[c + i]] - mx);
+			}
+			memset(dh, 0, (size_t)Z * sizeof *dh);
+			for (k = 0; k < K; k++) {
+				float pk = (float)(exp((double)(u[k] - mx)) / se);
+				float d;
+
+				if (probs)
+					probs[(size_t)(c + i) * LINCLASS_KMAX + k] = pk;
+				if (!y)
+					continue;
+				d = scale * (pk - (y[c + i] == k ? 1.0f : 0.0f)) /
+				    (float)n;
+				for (e = 0; e < Z; e++) {
+					dh[e] += d * z[k * Z + e];
+					if (dz)
+						dz[k * Z + e] += d * h[e];
+				}
+			}
+			if (probs)
+				for (k = K; k < LINCLASS_KMAX; k++)
+					probs[(size_t)(c + i) * LINCLASS_KMAX + k] = 0.0f;
 		}
+		if (dp && y)
+			mlp_backward(&g->f, p, dp, ws->mw, m, ws->dz, NULL, NULL);
 	}
+	return loss / n;
+}
+
+/* The explicit classifier's mean cross-entropy: the head predictor's, or
+ * f(x, z)'s with z shared by the rows (mlp_xent's contract). */
+static double explicit_xent(const struct gen *g, const float *p, float *dp,
+			    struct gen_ws *ws, int n, const float *X,
+			    const float *z, int K, const int *y, float scale,
+			    float *dz, float *probs)
+{
+	if (g->cfg.head)
+		return head_xent(g, p, dp, ws, n, X, z, K, y, scale, dz, probs);
+	return mlp_xent(&g->f, p, dp, ws->mw, n, X, GEN_XMAX, z, 0, K, y, scale,
+			dz, probs);
+}
+
+/* Head predictor features of sequence i: one token per class, as the
+ * parametric classifier's (clf_features) with z_k for the weights;
+ * returns its batch loss. */
+static float head_features(const struct gen *g, const float *p,
+			   struct gen_ws *ws, int i, const struct gen_input *in,
+			   float gain)
+{
+	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
+	float *am = setref_amask(ws->sr, i);
+	int Z = g->cfg.Z, B = in->B, D = in->D, K = in->K, k, j, r;
+	double loss;
+
+	loss = head_xent(g, p, NULL, ws, B, in->X, in->state, K, in->y, 1.0f,
+			 ws->grad, ws->resp);
+	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_HCLF * sizeof *fs);
+	for (k = 0; k < LINCLASS_KMAX; k++) {
+		const float *zk = in->state + k * Z, *gk = ws->grad + k * Z;
+		float *f = fs + k * FS_HCLF;
+		int on = k < K, n = 0;
+
+		for (j = 0; j < Z; j++) {
+			am[k * Z + j] = on ? 1.0f : 0.0f;
+			dir[k * Z + j] = on && g->cfg.variant != GEN_OBS ? gk[j] : 0.0f;
+			f[j] = on ? clampf(zk[j], -20.0f, 20.0f) : 0.0f;
+			f[MLP_OMAX + j] = clampf(dir[k * Z + j], -10.0f, 10.0f);
+		}
+		for (r = 0; r < B; r++)
+			n += in->y[r] == k;
+		f[2 * MLP_OMAX] = on ? 1.0f : 0.0f;
+		f[2 * MLP_OMAX + 1] = (float)n / (float)B;
+		for (j = 0; j < LINCLASS_DMAX; j++)
+			f[2 * MLP_OMAX + 2 + j] = j < D ? 1.0f : 0.0f;
+		counters(g, in, gain, f + 2 * MLP_OMAX + 2 + LINCLASS_DMAX);
+	}
+	if (g->cfg.variant != GEN_GRAD)
+		clf_observations(ws, i, in);
 	return (float)loss;
 }
 
@@ -572,8 +724,8 @@ static float explicit_features(const struct gen *g, const float *p,
 	double loss;
 
 	if (clf)
-		loss = mlp_xent(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX,
-				in->state, 0, K, in->y, 1.0f, ws->grad, ws->resp);
+		loss = explicit_xent(g, p, NULL, ws, B, in->X, in->state, K, in->y,
+				     1.0f, ws->grad, ws->resp);
 	else
 		loss = mlp_mse(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX,
 			       in->state, 0, in->t, 1.0f, ws->grad, ws->resp);
@@ -598,26 +750,17 @@ static float explicit_features(const struct gen *g, const float *p,
 	}
 	if (g->cfg.variant == GEN_GRAD)
 		return (float)loss;
+	if (clf) {
+		clf_observations(ws, i, in);
+		return (float)loss;
+	}
 	for (r = 0; r < B; r++) {
-		const float *x = in->X + (size_t)r * GEN_XMAX;
+		float *o = setref_fo(ws->sr, i) + (size_t)r * FO_REG;
 
-		if (clf) {
-			float *o = setref_fo(ws->sr, i) + (size_t)r * FO_CLF;
-
-			memcpy(o, x, LINCLASS_DMAX * sizeof *o);
-			memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
-			o[LINCLASS_DMAX + in->y[r]] = 1.0f;
-			memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
-			       ws->resp + (size_t)r * LINCLASS_KMAX,
-			       LINCLASS_KMAX * sizeof *o);
-		} else {
-			float *o = setref_fo(ws->sr, i) + (size_t)r * FO_REG;
-
-			memcpy(o, x, LINCLASS_DMAX * sizeof *o);
-			o[LINCLASS_DMAX] = in->t[r];
-			o[LINCLASS_DMAX + 1] = ws->resp[r];
-			o[LINCLASS_DMAX + 2] = in->t[r] - ws->resp[r];
-		}
+		memcpy(o, in->X + (size_t)r * GEN_XMAX, LINCLASS_DMAX * sizeof *o);
+		o[LINCLASS_DMAX] = in->t[r];
+		o[LINCLASS_DMAX + 1] = ws->resp[r];
+		o[LINCLASS_DMAX + 2] = in->t[r] - ws->resp[r];
 	}
 	return (float)loss;
 }
@@ -720,6 +863,8 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 			implicit_features(g, ws, i, &in[i], gain);
 			setref_set_queries(ws->sr, i, in[i].nq);
 			ws->qK[i] = in[i].K;
+		} else if (g->cfg.head) {
+			l = head_features(g, p, ws, i, &in[i], gain);
 		} else if (g->cfg.explicit_) {
 			l = explicit_features(g, p, ws, i, &in[i], gain);
 		} else if (g->cfg.kind == GEN_CLF) {
@@ -805,8 +950,8 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		return query_loss(g, p, dp, state, nq, K, Qy, NULL, w, dstate);
 	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
 	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_)
-		return mlp_xent(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, K,
-				Qy, w, dstate, NULL);
+		return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate,
+				     NULL);
 	if (g->cfg.kind == GEN_CLF) {
 		l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
 		for (j = 0; j < LINCLASS_P; j++)
@@ -1165,9 +1310,8 @@ static int step(const struct gen *g, const float *p, struct gen_ws *ws,
 						     GEN_XMAX, cur, 0, t, 1.0f,
 						     NULL, NULL);
 		} else if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
-			*loss_after = (float)mlp_xent(&g->f, p, NULL, ws->mw, B, X,
-						      GEN_XMAX, cur, 0, K, y, 1.0f,
-						      NULL, NULL);
+			*loss_after = (float)explicit_xent(g, p, NULL, ws, B, X, cur,
+							   K, y, 1.0f, NULL, NULL);
 		} else if (g->cfg.kind == GEN_CLF) {
 			*loss_after = (float)linclass_loss(cur, D, K, X, y, B, 0.0f,
 							   NULL, NULL);
@@ -1215,6 +1359,12 @@ int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
 	if (g->cfg.kind != GEN_CLF || g->cfg.implicit_ || D < 1 || D > g->dx ||
 	    K < 2 || K > LINCLASS_KMAX || n < 0)
 		return AM_EINVAL;
+	if (g->cfg.head) {
+		if (n > 0)
+			head_xent(g, p, NULL, ws, n, X, state, K, NULL, 1.0f, NULL,
+				  probs);
+		return AM_OK;
+	}
 	if (g->cfg.explicit_) {
 		int rows = mlp_ws_rows(ws->mw);
 

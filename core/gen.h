@@ -26,6 +26,13 @@
  *             a task latent z (Z floats, tokens of 8) and the classifier
  *             a learned MLP f(x, z) -> logits (mlp.h), trained jointly;
  *             the gradient features are d(batch loss)/dz through f.
+ *             With the head predictor (head = 1) f is instead a
+ *             learned feature map h(x) of Z floats read out per class:
+ *             the state is one latent z_k of Z floats per class (one
+ *             state token each, as the parametric classifier's weights)
+ *             and logit_k = h(x) . z_k, so the refiner acts on a softmax
+ *             classifier over learned features and a task's label order
+ *             is the order of its tokens.
  *
  *   GEN_FLOW  explicit.  The state is a task latent z (Z floats, Z/8
  *             tokens of 8); a velocity network v(x_t, t, z) (velo.h) is
@@ -98,6 +105,8 @@ struct gen_config {
 	int bmax;			/* rows per mini-batch */
 	int ksteps;			/* trained horizon (counters clamp there) */
 	int explicit_;			/* clf: 1 for the explicit regime */
+	int head;			/* explicit clf: 1 for the head predictor
+					 * (Z is then per class, at most 16) */
 	int Z, vH, vL;			/* flow, explicit clf: latent, the
 					 * velocity or predictor network's
 					 * width and layers */

@@ -53,8 +53,8 @@ int mlp_config_check(const struct mlp_config *c, char *err, size_t errlen)
 
 	if (c->X < 1 || c->X > MLP_XMAX)
 		bad = "input features must be in [1, 64]";
-	else if (c->Z < 1 || c->Z > MLP_ZMAX)
-		bad = "latent size must be in [1, 256]";
+	else if (c->Z < 0 || c->Z > MLP_ZMAX)
+		bad = "latent size must be in [0, 256]";
 	else if (c->O < 1 || c->O > MLP_OMAX)
 		bad = "outputs must be in [1, 16]";
 	else if (c->H < 1 || c->H > MLP_HMAX)
@@ -148,7 +148,7 @@ struct mlp_ws *mlp_ws_new(const struct mlp *m, int max_rows)
 	ws->inp = calloc(R * F, sizeof(float));
 	ws->pre = calloc(L * R * H, sizeof(float));
 	ws->post = calloc(L * R * H, sizeof(float));
-	ws->zs = calloc(Z, sizeof(float));
+	ws->zs = calloc(Z + 1, sizeof(float));	/* + 1: Z may be 0 */
 	ws->bz = calloc(H, sizeof(float));
 	ws->dh = calloc(R * H, sizeof(float));
 	ws->dpre = calloc(R * H, sizeof(float));
@@ -207,8 +207,9 @@ static void mlp_run(const struct mlp *m, const float *p, struct mlp_ws *ws,
 		memcpy(ws->zs, z, (size_t)Z * sizeof *z);
 		memcpy(ws->bz, p + m->b[0], (size_t)H * sizeof *p);
 		/* bz (H x 1) += W_0z (H x Z, columns X.. of W_0) z (Z x 1) */
-		gemm(false, false, H, 1, Z, 1.0f, W0 + X, F, z, 1, 1.0f,
-		     ws->bz, 1);
+		if (Z)
+			gemm(false, false, H, 1, Z, 1.0f, W0 + X, F, z, 1, 1.0f,
+			     ws->bz, 1);
 		for (i = 0; i < n; i++)
 			memcpy(ws->pre + (size_t)i * H, ws->bz,
 			       (size_t)H * sizeof *ws->bz);
@@ -228,7 +229,9 @@ static void mlp_run(const struct mlp *m, const float *p, struct mlp_ws *ws,
 	linear_forward(out, ws->post + (L - 1) * RH, p + m->out_w,
 		       p + m->out_b, n, H, m->cfg.O);
 	ws->n = n;
-	ws->shared = !zstride;
+	/* with no latent the two forms are one: the per-row one's backward
+	 * (dW_0 from the saved input rows) is then exact */
+	ws->shared = !zstride && Z;
 }
 
 /*

@@ -15,7 +15,9 @@
  * zeros in the inactive columns (the network has no mask input: a zero
  * feature contributes nothing to the first layer, which is what "inactive"
  * means here).  z is either one latent per row or one latent shared by all
- * rows (the loss functions take both, see zstride below).
+ * rows (the loss functions take both, see zstride below).  Z may be 0: the
+ * network is then a plain MLP of x (z is still a valid pointer; nothing
+ * is read from it).
  *
  * Network.  Per row the input is the F = X + Z vector [x (X), z (Z)],
  * followed by L hidden layers h_l = gelu(W_l h_{l-1} + b_l) of width H and
@@ -47,7 +49,7 @@
 
 struct mlp_config {
 	int X;			/* input features, 1..MLP_XMAX */
-	int Z;			/* latent size, 1..MLP_ZMAX */
+	int Z;			/* latent size, 0..MLP_ZMAX */
 	int O;			/* outputs, 1..MLP_OMAX */
 	int H;			/* hidden width, 1..MLP_HMAX */
 	int L;			/* hidden layers, 1..MLP_LAYERS_MAX */

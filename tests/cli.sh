@@ -263,6 +263,22 @@ sed -e '/^queries/d' -e 's/regime = implicit/regime = implicit\nstate = latent/'
 check "an implicit latent recipe without queries trains (the default latent of 32)" 0 "wrote" "$AMORT" train "$tmp/tinycl.recipe" -o "$tmp/cl.amort"
 check "...with as many queries as fit in 1024 floats" 0 '"queries": 32' "$AMORT" info "$tmp/cl.amort"
 
+# the explicit classifier's head predictor: its recipe key and header
+printf 'name = x\nfamily = clf\nregime = implicit\npredictor = head\n' >"$tmp/bad11.recipe"
+check "a predictor outside the explicit regime is refused" 1 "'predictor' is for the explicit regime" "$AMORT" train "$tmp/bad11.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = clf\nregime = explicit\npredictor = sideways\n' >"$tmp/bad12.recipe"
+check "an unknown predictor is refused" 1 "bad12.recipe:4: predictor must be mlp or head" "$AMORT" train "$tmp/bad12.recipe" -o "$tmp/x.amort"
+printf 'name = x\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 32\n' >"$tmp/bad13.recipe"
+check "a head latent above 16 per class is refused" 1 "the head predictor's latent per class must be 8 or 16" "$AMORT" train "$tmp/bad13.recipe" -o "$tmp/x.amort"
+printf 'name = tinyhx\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 8\npredictor_width = 8\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\ndmax = 4\n' >"$tmp/tinyhx.recipe"
+check "train a tiny explicit classifier with the head predictor" 0 "wrote" "$AMORT" train "$tmp/tinyhx.recipe" -o "$tmp/hx.amort"
+check "its header names the predictor" 0 '"predictor": "head"' "$AMORT" info "$tmp/hx.amort"
+check "eval the head predictor" 0 "" "$AMORT" eval "$tmp/hx.amort" --tasks 2 --tune-tasks 1 --no-ood
+expect "its table names the head predictor" grep -q "tinyhx (linclass, explicit (head predictor) regime, both variant)" "$tmp/out"
+sed -e 's/tinyhx/tinyhm/' -e 's/predictor = head/predictor = mlp/' "$tmp/tinyhx.recipe" >"$tmp/tinyhm.recipe"
+check "train a tiny explicit classifier with the mlp predictor" 0 "wrote" "$AMORT" train "$tmp/tinyhm.recipe" -o "$tmp/hm.amort"
+check "its header names the mlp predictor" 0 '"predictor": "mlp"' "$AMORT" info "$tmp/hm.amort"
+
 # regression by a learned predictor (explicit, implicit) through train and
 # eval, alone and side by side with the linreg model trained above
 printf 'name = tinyrx\nfamily = reg\nregime = explicit\nvariant = both\ntasks = linreg\nwidth = 8\nheads = 2\nlayers = 1\nlatent = 8\npredictor_width = 8\npredictor_layers = 1\npopulation = 8\nchunk = 8\nqueries = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyrx.recipe"

@@ -336,9 +336,13 @@ static void test_gen_clf_trains(void **state)
 	int ex;
 
 	(void)state;
-	for (ex = 0; ex <= 1; ex++) {
+	/* 0 parametric, 1 explicit (mlp), 2 explicit (head: 16 per class) */
+	for (ex = 0; ex <= 2; ex++) {
 		tiny(&c, GEN_CLF);
-		c.gen.explicit_ = ex;
+		c.gen.explicit_ = ex > 0;
+		c.gen.head = ex == 2;
+		if (ex == 2)
+			c.gen.Z = 16;
 		c.tasks.cfam.dmax = 8;
 		c.iters = 150;
 		t = gentrain_new(&c, NULL, 0);
@@ -348,13 +352,14 @@ static void test_gen_clf_trains(void **state)
 		after = clf_loss_after(t, 4, 21);
 		print_message("%s classification, held-out cross-entropy after 4 "
 			      "steps: untrained %.3f, trained %.3f\n",
-			      ex ? "explicit" : "parametric", before, after);
+			      ex == 2 ? "explicit (head)" : ex ? "explicit (mlp)" :
+			      "parametric", before, after);
 		assert_true(after < before);
 		gentrain_free(t);
 	}
 }
 
-static void test_gen_clf_resume(void **state)
+static void clf_resumes(int head)
 {
 	struct gentrain_config c;
 	struct gentrain *a, *b;
@@ -362,9 +367,11 @@ static void test_gen_clf_resume(void **state)
 	double la, lb;
 	int fd;
 
-	(void)state;
 	tiny(&c, GEN_CLF);
 	c.gen.explicit_ = 1;
+	c.gen.head = head;
+	if (head)
+		c.gen.Z = 8;
 	c.iters = 12;
 	a = gentrain_new(&c, NULL, 0);
 	b = gentrain_new(&c, NULL, 0);
@@ -384,6 +391,13 @@ static void test_gen_clf_resume(void **state)
 	assert_true(la == lb);
 	gentrain_free(a);
 	gentrain_free(b);
+}
+
+static void test_gen_clf_resume(void **state)
+{
+	(void)state;
+	clf_resumes(0);
+	clf_resumes(1);
 }
 
 int main(void)

@@ -298,7 +298,8 @@ static int fd_check_tensor(struct fd *f, const struct layout_view *v, int k,
 	return fails;
 }
 
-static void fd_run(enum gen_kind kind, int implicit, enum gen_qstate qs)
+static void fd_run(enum gen_kind kind, int implicit, enum gen_qstate qs,
+		   int head)
 {
 	static struct fd f;
 	struct gen_config c;
@@ -310,6 +311,9 @@ static void fd_run(enum gen_kind kind, int implicit, enum gen_qstate qs)
 
 	memset(&f, 0, sizeof f);
 	cfg_small(&c, kind, implicit, qs);
+	c.head = head;
+	if (head)
+		c.Z = 8;		/* per class */
 	model_new(&f.m, &c, 11, 0.3f);
 	g = &f.m.g;
 	f.p0 = tu_alloc(f.m.lay.total);
@@ -399,37 +403,103 @@ static void fd_run(enum gen_kind kind, int implicit, enum gen_qstate qs)
 static void test_grad_clf_logits(void **state)
 {
 	(void)state;
-	fd_run(GEN_CLF, 1, GEN_Q_LOGITS);
+	fd_run(GEN_CLF, 1, GEN_Q_LOGITS, 0);
 }
 
 static void test_grad_clf_probs(void **state)
 {
 	(void)state;
-	fd_run(GEN_CLF, 1, GEN_Q_PROBS);
+	fd_run(GEN_CLF, 1, GEN_Q_PROBS, 0);
 }
 
 static void test_grad_clf_latent(void **state)
 {
 	(void)state;
-	fd_run(GEN_CLF, 1, GEN_Q_LATENT);
+	fd_run(GEN_CLF, 1, GEN_Q_LATENT, 0);
 }
 
 static void test_grad_reg_mean(void **state)
 {
 	(void)state;
-	fd_run(GEN_REG, 1, GEN_Q_LOGITS);
+	fd_run(GEN_REG, 1, GEN_Q_LOGITS, 0);
 }
 
 static void test_grad_reg_latent(void **state)
 {
 	(void)state;
-	fd_run(GEN_REG, 1, GEN_Q_LATENT);
+	fd_run(GEN_REG, 1, GEN_Q_LATENT, 0);
 }
 
 static void test_grad_reg_explicit(void **state)
 {
 	(void)state;
-	fd_run(GEN_REG, 0, GEN_Q_LOGITS);
+	fd_run(GEN_REG, 0, GEN_Q_LOGITS, 0);
+}
+
+/* The explicit classifier: f(x, z) on [x, z] (mlp) and the head
+ * predictor, logit_k = h(x) . z_k (one latent token per class). */
+static void test_grad_clf_explicit(void **state)
+{
+	(void)state;
+	fd_run(GEN_CLF, 0, GEN_Q_LOGITS, 0);
+	fd_run(GEN_CLF, 0, GEN_Q_LOGITS, 1);
+}
+
+/* The head predictor's probabilities: on the simplex of the task's K
+ * classes, zero past K, and their mean negative log-likelihood is the
+ * training loss of the same state; a class latent past K changes
+ * nothing. */
+static void test_head_probs_match_loss(void **state)
+{
+	enum { HN = 37, HD = 6, HK = 5 };
+	static float X[HN * GEN_XMAX], pr[HN * LINCLASS_KMAX],
+		     pr2[HN * LINCLASS_KMAX];
+	float s[GEN_STATE_MAX], ds[GEN_STATE_MAX];
+	struct gen_config c;
+	struct gen_ws *ws;
+	struct mctx m;
+	struct rng r;
+	int y[HN], i, k;
+	double nll = 0.0, l;
+
+	(void)state;
+	cfg_small(&c, GEN_CLF, 0, GEN_Q_LOGITS);
+	c.head = 1;
+	c.Z = 16;
+	model_new(&m, &c, 5, 0.3f);
+	assert_int_equal(m.g.nstate, LINCLASS_KMAX * 16);
+	ws = gen_ws_new(&m.g, 1, c.bmax);
+	assert_non_null(ws);
+	rng_seed(&r, 9);
+	rows(&r, HN, HD, HK, X, y, NULL);
+	rng_fill_normal(&r, s, m.g.nstate, 0.0f, 1.0f);
+	assert_int_equal(gen_predict_probs(&m.g, m.p, ws, s, X, HN, HD, HK, pr),
+			 AM_OK);
+	for (i = 0; i < HN; i++) {
+		double z = 0.0;
+
+		for (k = 0; k < LINCLASS_KMAX; k++) {
+			float q = pr[i * LINCLASS_KMAX + k];
+
+			assert_true(k < HK ? q > 0.0f : q == 0.0f);
+			z += q;
+		}
+		assert_true(fabs(z - 1.0) < 1e-5);
+		nll -= log(pr[i * LINCLASS_KMAX + y[i]]);
+	}
+	nll /= HN;
+	l = gen_state_loss(&m.g, m.p, NULL, ws, s, X, y, HN, HD, HK, NULL, 1.0f,
+			   ds);
+	assert_true(fabs(l - nll) <= 1e-5 * (1.0 + nll));
+	for (k = HK * 16; k < m.g.nstate; k++)
+		assert_true(ds[k] == 0.0f);
+	for (k = HK * 16; k < m.g.nstate; k++)
+		s[k] += 3.0f;
+	assert_int_equal(gen_predict_probs(&m.g, m.p, ws, s, X, HN, HD, HK, pr2),
+			 AM_OK);
+	assert_memory_equal(pr, pr2, sizeof pr);
+	gen_ws_free(ws);
+	model_free(&m);
 }
 
 /* ---- 2. queries are independent ------------------------------------------ */
@@ -1127,6 +1197,8 @@ int main(void)
 		cmocka_unit_test(test_grad_reg_mean),
 		cmocka_unit_test(test_grad_reg_latent),
 		cmocka_unit_test(test_grad_reg_explicit),
+		cmocka_unit_test(test_grad_clf_explicit),
+		cmocka_unit_test(test_head_probs_match_loss),
 		cmocka_unit_test(test_query_independence),
 		cmocka_unit_test(test_probs_simplex),
 		cmocka_unit_test(test_query_step_validates),

@@ -58,9 +58,9 @@ struct ctx {
 
 /* A network with every parameter away from its special initial values:
  * biases and the output layer drawn at a scale where they matter. */
-static void ctx_init(struct ctx *c, uint64_t seed)
+static void ctx_init_z(struct ctx *c, uint64_t seed, int Z)
 {
-	struct mlp_config cfg = { .X = XX, .Z = ZZ, .O = OO, .H = HH, .L = LL };
+	struct mlp_config cfg = { .X = XX, .Z = Z, .O = OO, .H = HH, .L = LL };
 	uint64_t s = seed;
 	struct rng r;
 	int i, j;
@@ -91,6 +91,11 @@ static void ctx_init(struct ctx *c, uint64_t seed)
 	for (i = 0; i < N; i++)
 		c->y[i] = (int)(rng_below(&r, KK));
 	c->zstride = ZZ;
+}
+
+static void ctx_init(struct ctx *c, uint64_t seed)
+{
+	ctx_init_z(c, seed, ZZ);
 }
 
 static void ctx_free(struct ctx *c)
@@ -222,13 +227,14 @@ static void assert_close(const float *a, const float *b, size_t n, float tol)
 static void test_mlp_config(void **state)
 {
 	struct mlp_config bad[] = {
-		{ 0, 4, 2, 16, 1 }, { 65, 4, 2, 16, 1 }, { 3, 0, 2, 16, 1 },
+		{ 0, 4, 2, 16, 1 }, { 65, 4, 2, 16, 1 }, { 3, -1, 2, 16, 1 },
 		{ 3, 257, 2, 16, 1 }, { 3, 4, 0, 16, 1 }, { 3, 4, 17, 16, 1 },
 		{ 3, 4, 2, 0, 1 }, { 3, 4, 2, 1025, 1 }, { 3, 4, 2, 16, 0 },
 		{ 3, 4, 2, 16, 9 },
 	};
 	struct mlp_config ok[] = {
 		{ 1, 1, 1, 1, 1 }, { 64, 256, 16, 1024, 8 }, { 16, 32, 10, 64, 2 },
+		{ 3, 0, 2, 16, 1 },
 	};
 	char err[64], longp[LAYOUT_NAME_MAX];
 	struct layout lay;
@@ -363,6 +369,40 @@ static void test_mlp_backward_gradients(void **state)
 	mlp_backward(&c.m, c.p, c.dp, c.ws, N, c.r, c.dz, c.dx);
 	fails = check_params_and_z(&c, "mlp dz", ref_dot_loss);
 	/* dx has row stride X, x row stride XS: check row by row */
+	for (i = 0; i < N; i++)
+		fails += tu_grad_check("mlp dx", c.x + i * XS, c.dx + i * XX, XX,
+				       ref_dot_loss, &c, GC_EPS, GC_ATOL, GC_RTOL,
+				       XX);
+	assert_int_equal(fails, 0);
+	ctx_free(&c);
+}
+
+/* Z = 0: a plain MLP of x (the explicit head's feature map).  The forward
+ * matches the reference and every parameter and dx get their gradient. */
+static void test_mlp_no_latent(void **state)
+{
+	struct ctx c;
+	double o[MLP_OMAX];
+	int i, j, fails = 0;
+
+	(void)state;
+	ctx_init_z(&c, 41, 0);
+	assert_int_equal(c.m.F, XX);
+	mlp_forward(&c.m, c.p, c.ws, N, c.x, XS, c.z, c.out);
+	for (i = 0; i < N; i++) {
+		ref_row(&c.m, c.p, c.x + i * XS, c.z, o);
+		for (j = 0; j < OO; j++)
+			assert_true(fabs(c.out[i * OO + j] - o[j]) <=
+				    1e-5 + 1e-4 * fabs(o[j]));
+	}
+	mlp_backward(&c.m, c.p, c.dp, c.ws, N, c.r, NULL, c.dx);
+	for (i = 0; i < c.lay.n; i++) {
+		const struct layout_view *w = &c.lay.views[i];
+
+		fails += tu_grad_check(w->name, c.p + w->offset, c.dp + w->offset,
+				       w->size, ref_dot_loss, &c, GC_EPS, GC_ATOL,
+				       GC_RTOL, 64);
+	}
 	for (i = 0; i < N; i++)
 		fails += tu_grad_check("mlp dx", c.x + i * XS, c.dx + i * XX, XX,
 				       ref_dot_loss, &c, GC_EPS, GC_ATOL, GC_RTOL,
@@ -781,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_mlp_registers_views),
 		cmocka_unit_test(test_mlp_forward_matches_reference),
 		cmocka_unit_test(test_mlp_backward_gradients),
+		cmocka_unit_test(test_mlp_no_latent),
 		cmocka_unit_test(test_mlp_backward_accumulates_and_overwrites),
 		cmocka_unit_test(test_mlp_xent_gradients),
 		cmocka_unit_test(test_mlp_mse_gradients),

@@ -135,10 +135,11 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			       g->qstate == GEN_Q_LOGITS ? "logits" :
 			       g->qstate == GEN_Q_PROBS ? "probs" : "latent");
 		else
-			printf(" %s (%s, %s) |", ms[i].name,
+			printf(" %s (%s, %s%s) |", ms[i].name,
 			       g->explicit_ ? "explicit" : "parametric",
 			       g->variant == GEN_OBS ? "obs" :
-			       g->variant == GEN_GRAD ? "grad" : "both");
+			       g->variant == GEN_GRAD ? "grad" : "both",
+			       g->head ? ", head" : "");
 	}
 	printf(" full batch (L2) | SGD | Adam |\n|---|---|");
 	for (i = 0; i < nm + 3; i++)
@@ -522,7 +523,8 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 	}
 	printf("## %s (%s, %s regime, %s %s): %ld tasks, %ld tuning "
 	       "tasks, seed %ld\n\n", m->name, m->family,
-	       m->gcfg.implicit_ ? "implicit" : m->gcfg.explicit_ ? "explicit" :
+	       m->gcfg.implicit_ ? "implicit" : m->gcfg.head ?
+	       "explicit (head predictor)" : m->gcfg.explicit_ ? "explicit" :
 	       "parametric",
 	       m->gcfg.implicit_ ? (m->gcfg.qstate == GEN_Q_LOGITS ? "logits" :
 				    m->gcfg.qstate == GEN_Q_PROBS ? "probs" : "latent") :

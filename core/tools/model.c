@@ -146,6 +146,12 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		json_decref(h);
 		return NULL;
 	}
+	if (h && g->explicit_ && g->kind == GEN_CLF &&
+	    json_object_set_new(h, "explicit", json_pack("{s:s}", "predictor",
+							  g->head ? "head" : "mlp"))) {
+		json_decref(h);
+		return NULL;
+	}
 	if (h && extra)
 		json_object_set(h, "training", extra);
 	return h;
@@ -314,6 +320,24 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 			snprintf(err, errlen, "header: unknown implicit state '%s'", st);
 			return -1;
 		}
+	}
+	if (c->explicit_ && json_object_get(m->header, "explicit")) {
+		/* absent in files older than the head predictor: mlp */
+		json_t *ex = json_object_get(m->header, "explicit");
+		char pr[16];
+
+		if (!json_is_object(ex) ||
+		    get_str(ex, "predictor", pr, sizeof pr, err, errlen)) {
+			if (!json_is_object(ex))
+				snprintf(err, errlen, "header: 'explicit' must be an "
+					 "object");
+			return -1;
+		}
+		if (strcmp(pr, "mlp") && strcmp(pr, "head")) {
+			snprintf(err, errlen, "header: unknown predictor '%s'", pr);
+			return -1;
+		}
+		c->head = !strcmp(pr, "head");
 	}
 	if (gen_config_check(c, err, errlen) != AM_OK)
 		return -1;

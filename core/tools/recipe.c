@@ -16,7 +16,7 @@
 #define RECIPE_LINE_MAX 256
 
 enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT,
-	    K_TASKS, K_LETTERS, K_DATASET, K_STATE };
+	    K_TASKS, K_LETTERS, K_DATASET, K_STATE, K_PREDICTOR };
 
 struct key {
 	const char *name;
@@ -120,6 +120,7 @@ static const struct key ckeys[] = {
 	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
 	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
 	{ "latent", K_INT, GCFG(gen.Z), 8, 256 },
+	{ "predictor", K_PREDICTOR, 0, 0, 0 },
 	{ "predictor_width", K_INT, GCFG(gen.vH), 8, 1024 },
 	{ "predictor_layers", K_INT, GCFG(gen.vL), 1, 8 },
 	{ "population", K_INT, GCFG(pop), 1, 65536 },
@@ -304,6 +305,14 @@ static int set_key(struct recipe *r, const struct key *k, const char *v,
 			return -1;
 		}
 		return 0;
+	case K_PREDICTOR:
+		/* mlp: f(x, z) on [x, z]; head: logit_k = h(x) . z_k */
+		if (strcmp(v, "mlp") && strcmp(v, "head")) {
+			snprintf(msg, msglen, "predictor must be mlp or head");
+			return -1;
+		}
+		r->gcfg.gen.head = !strcmp(v, "head");
+		return 0;
 	case K_TASKS:
 		if (r->gcfg.gen.kind == GEN_REG) {
 			if (strcmp(v, "linreg")) {
@@ -402,7 +411,7 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 				kind ? gkeys : keys;
 	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind == GEN_REG ? NRKEYS :
 		       kind ? NGKEYS : NKEYS;
-	int seen_queries = 0, seen_variant = 0, seen_state = 0;
+	int seen_queries = 0, seen_variant = 0, seen_state = 0, seen_pred = 0;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
@@ -453,6 +462,7 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		seen_queries |= !strcmp(key, "queries");
 		seen_variant |= !strcmp(key, "variant");
 		seen_state |= !strcmp(key, "state");
+		seen_pred |= !strcmp(key, "predictor");
 		if (set_key(r, &tab[i], val, msg, sizeof msg)) {
 			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			return -1;
@@ -461,6 +471,11 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 	if (r->gen && !r->gcfg.gen.implicit_ && seen_state) {
 		snprintf(err, errlen, "%s: 'state' is for the implicit regime "
 			 "(regime = implicit)", origin);
+		return -1;
+	}
+	if (r->gen && !r->gcfg.gen.explicit_ && seen_pred) {
+		snprintf(err, errlen, "%s: 'predictor' is for the explicit regime "
+			 "(regime = explicit)", origin);
 		return -1;
 	}
 	if (r->gen && r->gcfg.gen.implicit_) {
