@@ -50,7 +50,8 @@
 static char model_dir[64];
 static char gen_dir[64];		/* the generative models: mog, flow */
 static char clf_dir[64];		/* tinyclf, tinyimg and a regression tiny */
-static char imp_dir[64];		/* implicit tinyimp (clf), tinyimpreg
+static char imp_dir[64];		/* explicit tinyhead (clf, head predictor);
+					 * implicit tinyimp (clf), tinyimpreg
 					 * (reg); explicit tinyreg; tiny */
 
 #define IMG_NPIX 4			/* tinyimg: pixels per row */
@@ -257,12 +258,12 @@ static void write_tiny_clf_models(const char *dir)
 /*
  * Trains a tiny amortizer of kind (GEN_CLF or GEN_REG) in the implicit
  * regime (logits as query states, 8 queries per forward) or, implicit 0,
- * the explicit one, for two iterations, and writes it to dir/name.amort;
+ * the explicit one (with the head predictor if head), for two iterations, and writes it to dir/name.amort;
  * an implicit classifier also as an image model with the hand-made PCA of
  * test_pca, dir/<name>img.amort (as write_tiny_clf_models).
  */
 static void write_tiny_setref_model(const char *dir, const char *name,
-				    enum gen_kind kind, int implicit)
+				    enum gen_kind kind, int implicit, int head)
 {
 	struct gentrain_config c;
 	struct gentrain *t;
@@ -282,6 +283,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 	c.gen.vL = 1;
 	c.gen.explicit_ = !implicit;
 	c.gen.implicit_ = implicit;
+	c.gen.head = head;
 	c.gen.qstate = GEN_Q_LOGITS;
 	c.gen.nq = 8;
 	if (implicit)
@@ -374,9 +376,10 @@ static int group_setup(void **state)
 	snprintf(imp_dir, sizeof imp_dir, "/tmp/test_api_imp.XXXXXX");
 	if (!mkdtemp(imp_dir))
 		return -1;
-	write_tiny_setref_model(imp_dir, "tinyimp", GEN_CLF, 1);
-	write_tiny_setref_model(imp_dir, "tinyimpreg", GEN_REG, 1);
-	write_tiny_setref_model(imp_dir, "tinyreg", GEN_REG, 0);
+	write_tiny_setref_model(imp_dir, "tinyimp", GEN_CLF, 1, 0);
+	write_tiny_setref_model(imp_dir, "tinyimpreg", GEN_REG, 1, 0);
+	write_tiny_setref_model(imp_dir, "tinyreg", GEN_REG, 0, 0);
+	write_tiny_setref_model(imp_dir, "tinyhead", GEN_CLF, 0, 1);
 	snprintf(path, sizeof path, "%s/tiny.amort", imp_dir);
 	write_tiny_model(path, "tiny");
 	return 0;
@@ -409,6 +412,8 @@ static int group_teardown(void **state)
 	snprintf(path, sizeof path, "%s/tinyimpreg.amort", imp_dir);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/tinyreg.amort", imp_dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/tinyhead.amort", imp_dir);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/tiny.amort", imp_dir);
 	unlink(path);
@@ -2400,22 +2405,24 @@ static void test_clf_create_options(void **state)
  * and their argmax as labels, the same after a restart; NDJSON and JSON
  * give the same state.
  */
-static void test_clf_steps_and_probs(void **state)
+/* A classifier session of model name (3 classes, standardization off)
+ * steps and predicts as the core does by hand, bit for bit, and answers
+ * the same after a restart. */
+static void clf_step_matches_core(struct fx *f, const char *name)
 {
-	struct fx *f = *state;
-	const struct model *m = registry_find(f->reg, "tinyclf");
+	const struct model *m = registry_find(f->reg, name);
 	static const float rows[4][2] = { { 1, -2 }, { 0.5f, 3 }, { -1, 0 }, { 2, 2 } };
 	static const float labels[4] = { 0, 2, 1, 2 };
 	static const float q[3][2] = { { 0.5f, -1 }, { 2, 1 }, { -3, 0.25f } };
 	float st[AMZ_STATE_MAX], X[4 * AMZ_DMAX] = { 0 }, P[3 * AMZ_CLASSES_MAX];
 	const char *qx = "[[0.5, -1], [2, 1], [-3, 0.25]]";
-	static const size_t chunks[] = { 7, 30, 3 };
 	struct amz_ws *ws;
-	char id[33], a2[33], b2[33], url[128], body[128], *t, *u;
+	char id[33], url[128], body[128], *t, *u;
 	json_t *j;
 	int i, c;
 
-	create_on(f, "tinyclf", "{\"classes\": 3, \"standardize\": false}", id);
+	assert_non_null(m);
+	create_on(f, name, "{\"classes\": 3, \"standardize\": false}", id);
 	assert_int_equal(batch(f, id, "{\"x\": [[1, -2], [0.5, 3], [-1, 0], [2, 2]], "
 			       "\"y\": [0, 2.0, 1, 2]}", &j), 200);
 	assert_int_equal(member_int(j, "steps_applied"), 1);
@@ -2454,7 +2461,17 @@ static void test_clf_steps_and_probs(void **state)
 	assert_string_equal(t, u);
 	free(t);
 	free(u);
+}
 
+static void test_clf_steps_and_probs(void **state)
+{
+	struct fx *f = *state;
+	const char *qx = "[[0.5, -1], [2, 1], [-3, 0.25]]";
+	static const size_t chunks[] = { 7, 30, 3 };
+	char a2[33], b2[33], url[128], *t, *u;
+	json_t *j;
+
+	clf_step_matches_core(f, "tinyclf");
 	/* standardized (the default): JSON and NDJSON in uneven chunks */
 	create_on(f, "tinyclf", "{\"classes\": 3}", a2);
 	create_on(f, "tinyclf", "{\"classes\": 3}", b2);
@@ -3317,6 +3334,27 @@ static void test_imp_pixels(void **state)
 /* Regression by a learned predictor: an implicit session answers means
  * (no variance) by replay and by its query set; an explicit one predicts
  * a mean without a variance too. */
+/* An explicit classifier with the head predictor is served as any
+ * classifier: its header says so, and its steps and probabilities are
+ * the core's. */
+static void test_imp_explicit_head(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+
+	assert_int_equal(call(f, HTTP_GET, "/v1/models/tinyhead", NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "regime")), "explicit");
+	assert_string_equal(json_string_value(json_object_get(j, "predicts")), "probs");
+	assert_true(json_is_false(json_object_get(j, "replay")));
+	json_decref(j);
+	/* the loader read the predictor: one latent of 8 per class, and the
+	 * classes float after it */
+	assert_int_equal(registry_find(f->reg, "tinyhead")->gcfg.head, 1);
+	assert_int_equal(registry_find(f->reg, "tinyhead")->az.nstate,
+			 LINCLASS_KMAX * 8 + 1);
+	clf_step_matches_core(f, "tinyhead");
+}
+
 static void test_imp_regression(void **state)
 {
 	struct fx *f = *state;
@@ -3409,6 +3447,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_imp_stream_matches_json, setup_imp,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_imp_regression, setup_imp, teardown),
+		cmocka_unit_test_setup_teardown(test_imp_explicit_head, setup_imp,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_imp_pixels, setup_imp, teardown),
 	};
 
