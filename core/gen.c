@@ -544,6 +544,22 @@ static void clf_observations(struct gen_ws *ws, int i,
 	}
 }
 
+/* The end of class k's token (parametric and head classifiers): class
+ * active, the class's share of the batch, active inputs, counters, pass. */
+static void class_token_tail(const struct gen *g, const struct gen_input *in,
+			     float gain, int k, float *f)
+{
+	int n = 0, r, j;
+
+	for (r = 0; r < in->B; r++)
+		n += in->y[r] == k;
+	f[0] = k < in->K ? 1.0f : 0.0f;
+	f[1] = (float)n / (float)in->B;
+	for (j = 0; j < LINCLASS_DMAX; j++)
+		f[2 + j] = j < in->D ? 1.0f : 0.0f;
+	counters(g, in, gain, f + 2 + LINCLASS_DMAX);
+}
+
 /* Classification features of sequence i; returns its batch loss. */
 static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 			  const struct gen_input *in, float gain)
@@ -551,7 +567,7 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 	const float *th = in->state;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i);
-	int B = in->B, D = in->D, K = in->K, k, j, r;
+	int B = in->B, D = in->D, K = in->K, k, j;
 	double loss;
 
 	loss = linclass_loss(th, D, K, in->X, in->y, B, 0.0f, ws->grad, ws->resp);
@@ -561,7 +577,6 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 		const float *gk = ws->grad + k * LINCLASS_T;
 		float *f = fs + k * FS_CLF, *dk = dir + k * LINCLASS_T;
 		float *ak = am + k * LINCLASS_T;
-		int n = 0;
 
 		for (j = 0; j < LINCLASS_T; j++) {
 			int on = k < K && (j < D || j == LINCLASS_BIAS);
@@ -571,13 +586,7 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 			f[j] = on ? clampf(c[j], -20.0f, 20.0f) : 0.0f;
 			f[LINCLASS_T + j] = clampf(dk[j], -10.0f, 10.0f);
 		}
-		for (r = 0; r < B; r++)
-			n += in->y[r] == k;
-		f[2 * LINCLASS_T] = k < K ? 1.0f : 0.0f;
-		f[2 * LINCLASS_T + 1] = (float)n / (float)B;
-		for (j = 0; j < LINCLASS_DMAX; j++)
-			f[2 * LINCLASS_T + 2 + j] = j < D ? 1.0f : 0.0f;
-		counters(g, in, gain, f + 2 * LINCLASS_T + 2 + LINCLASS_DMAX);
+		class_token_tail(g, in, gain, k, f + 2 * LINCLASS_T);
 	}
 	if (g->cfg.variant != GEN_GRAD)
 		clf_observations(ws, i, in);
@@ -681,16 +690,16 @@ static float head_features(const struct gen *g, const float *p,
 {
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i);
-	int Z = g->cfg.Z, B = in->B, D = in->D, K = in->K, k, j, r;
+	int Z = g->cfg.Z, K = in->K, k, j;
 	double loss;
 
-	loss = head_xent(g, p, NULL, ws, B, in->X, in->state, K, in->y, 1.0f,
+	loss = head_xent(g, p, NULL, ws, in->B, in->X, in->state, K, in->y, 1.0f,
 			 ws->grad, ws->resp);
 	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_HCLF * sizeof *fs);
 	for (k = 0; k < LINCLASS_KMAX; k++) {
 		const float *zk = in->state + k * Z, *gk = ws->grad + k * Z;
 		float *f = fs + k * FS_HCLF;
-		int on = k < K, n = 0;
+		int on = k < K;
 
 		for (j = 0; j < Z; j++) {
 			am[k * Z + j] = on ? 1.0f : 0.0f;
@@ -698,13 +707,7 @@ static float head_features(const struct gen *g, const float *p,
 			f[j] = on ? clampf(zk[j], -20.0f, 20.0f) : 0.0f;
 			f[MLP_OMAX + j] = clampf(dir[k * Z + j], -10.0f, 10.0f);
 		}
-		for (r = 0; r < B; r++)
-			n += in->y[r] == k;
-		f[2 * MLP_OMAX] = on ? 1.0f : 0.0f;
-		f[2 * MLP_OMAX + 1] = (float)n / (float)B;
-		for (j = 0; j < LINCLASS_DMAX; j++)
-			f[2 * MLP_OMAX + 2 + j] = j < D ? 1.0f : 0.0f;
-		counters(g, in, gain, f + 2 * MLP_OMAX + 2 + LINCLASS_DMAX);
+		class_token_tail(g, in, gain, k, f + 2 * MLP_OMAX);
 	}
 	if (g->cfg.variant != GEN_GRAD)
 		clf_observations(ws, i, in);
