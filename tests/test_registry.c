@@ -1,7 +1,9 @@
 /*
  * test_registry.c - loading a models directory: good files load in name
  * order, bad ones are skipped (never fatal for the others), a second file
- * with a name already loaded is skipped, and a missing directory fails.
+ * with a name already loaded is skipped, and a missing directory fails;
+ * the explicit classifier's predictor is read from the header and a
+ * header that misstates it is refused.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include "am.h"
 #include "amfile.h"
 #include "gemm.h"
+#include "gentrain.h"
 #include "log.h"
 #include "model.h"
 #include "registry.h"
@@ -134,11 +137,95 @@ static void test_empty_and_missing(void **state)
 	assert_non_null(strstr(err, dir));
 }
 
+/*
+ * A tiny explicit classifier with the head predictor, written with its
+ * header's "explicit" member replaced by `explicit` (JSON text; NULL
+ * removes it), then loaded: returns model_load's result, err its message.
+ */
+static int load_head_model(const char *explicit, int *head, char *err,
+			   size_t errlen)
+{
+	char path[] = "/tmp/test_registry_headXXXXXX";
+	struct gentrain_config c;
+	struct gentrain *t;
+	struct model m;
+	json_t *h;
+	char *text;
+	int fd, rc;
+
+	gentrain_config_default(&c, GEN_CLF);
+	c.gen.C = 8;
+	c.gen.H = 2;
+	c.gen.L = 1;
+	c.gen.bmax = 4;
+	c.gen.ksteps = 2;
+	c.gen.Z = 8;
+	c.gen.vH = 8;
+	c.gen.vL = 1;
+	c.gen.explicit_ = 1;
+	c.gen.head = 1;
+	c.pop = 2;
+	c.chunk = 2;
+	c.nq = 4;
+	c.iters = 1;
+	c.warmup = 1;
+	c.shards = 1;
+	t = gentrain_new(&c, err, errlen);
+	assert_non_null(t);
+	h = model_gen_header_json("head", &c, NULL);
+	assert_non_null(h);
+	if (!explicit)
+		json_object_del(h, "explicit");
+	else
+		assert_int_equal(json_object_set_new(h, "explicit",
+						 json_loads(explicit, JSON_DECODE_ANY,
+							    NULL)), 0);
+	text = json_dumps(h, JSON_COMPACT);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(amfile_write(path, text, gentrain_layout(t),
+				      gentrain_params(t), err, errlen), AM_OK);
+	free(text);
+	json_decref(h);
+	gentrain_free(t);
+	rc = model_load(&m, path, err, errlen);
+	if (rc == 0) {
+		*head = m.gcfg.head;
+		model_free(&m);
+	}
+	unlink(path);
+	return rc;
+}
+
+static void test_explicit_predictor_header(void **state)
+{
+	char err[256];
+	int head = -1;
+
+	(void)state;
+	assert_int_equal(load_head_model("{\"predictor\": \"head\"}", &head, err,
+					 sizeof err), 0);
+	assert_int_equal(head, 1);
+	assert_int_equal(load_head_model("{\"predictor\": \"sideways\"}", &head,
+					 err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown predictor 'sideways'"));
+	assert_int_equal(load_head_model("3", &head, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'explicit' must be an object"));
+	assert_int_equal(load_head_model("{}", &head, err, sizeof err), -1);
+	assert_non_null(strstr(err, "predictor"));
+	/* without the member it reads as the mlp predictor (older files), and
+	 * then the head's tensors do not fit: refused, not misread */
+	assert_int_equal(load_head_model(NULL, &head, err, sizeof err), -1);
+	assert_non_null(strstr(err, "has shape"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_skip_bad),
 		cmocka_unit_test(test_empty_and_missing),
+		cmocka_unit_test(test_explicit_predictor_header),
 	};
 
 	gemm_set_threads(1);
