@@ -241,6 +241,7 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 	struct gen_config *c = &m->gcfg;
 	char kind[16], variant[16], letters[HERSHEY_LETTERS + 1];
 	struct gen *g;
+	json_t *ex;
 	int fmt;
 
 	if (get_str(m->header, "name", m->name, sizeof m->name, err, errlen) ||
@@ -321,9 +322,10 @@ static int load_gen(struct model *m, json_t *arch, json_t *fam, char *err,
 			return -1;
 		}
 	}
-	if (c->explicit_ && json_object_get(m->header, "explicit")) {
-		/* absent in files older than the head predictor: mlp */
-		json_t *ex = json_object_get(m->header, "explicit");
+	/* the explicit predictor; the member is absent in files older than
+	 * the head predictor: mlp */
+	ex = c->explicit_ ? json_object_get(m->header, "explicit") : NULL;
+	if (ex) {
 		char pr[16];
 
 		if (!json_is_object(ex) ||
