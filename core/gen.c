@@ -625,7 +625,7 @@ static double head_xent(const struct gen *g, const float *p, float *dp,
 			const float *h = ws->zrow + (size_t)i * Z;
 			float *dh = ws->dz + (size_t)i * Z;
 			float u[LINCLASS_KMAX], mx = -INFINITY;
-			double se = 0.0;
+			double ex[LINCLASS_KMAX], se = 0.0;
 
 			for (k = 0; k < K; k++) {
 				float a = 0.0f;
@@ -635,15 +635,17 @@ static double head_xent(const struct gen *g, const float *p, float *dp,
 				u[k] = a;
 				mx = fmaxf(mx, a);
 			}
-			for (k = 0; k < K; k++)
-				se += exp((double)(u[k] - mx));
+			for (k = 0; k < K; k++) {
+				ex[k] = exp((double)(u[k] - mx));
+				se += ex[k];
+			}
 			if (y) {
 				AM_ASSERT(y[c + i] >= 0 && y[c + i] < K);
 				loss += log(se) - (double)(u[y[c + i]] - mx);
 			}
 			memset(dh, 0, (size_t)Z * sizeof *dh);
 			for (k = 0; k < K; k++) {
-				float pk = (float)(exp((double)(u[k] - mx)) / se);
+				float pk = (float)(ex[k] / se);
 				float d;
 
 				if (probs)
