@@ -1529,6 +1529,20 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 		       ts->noise, X, GEN_DMAX);
 }
 
+void gen_task_sample_query(const struct gen_tasks *ts, const struct gen_task *t,
+			   struct rng *r, int n, float *X, int *y)
+{
+	struct gen_tasks q;
+
+	if (ts->src != GEN_SRC_IMAGES || !ts->qimg) {
+		gen_task_sample(ts, t, r, n, X, y);
+		return;
+	}
+	q = *ts;
+	q.img = ts->qimg;
+	gen_task_sample(&q, t, r, n, X, y);
+}
+
 void gen_task_sample_reg(const struct gen_tasks *ts, const struct gen_task *t,
 			 struct rng *r, int n, float *X, float *tgt)
 {

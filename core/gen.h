@@ -282,6 +282,9 @@ struct gen_tasks {
 	struct linclass_family cfam;		/* LINCLASS */
 	struct linreg_family rfam;		/* LINREG */
 	const struct gen_images *img;		/* IMAGES, borrowed */
+	const struct gen_images *qimg;		/* IMAGES: the query rows'
+						 * pool when it is not img
+						 * (borrowed; NULL: img) */
 	const struct hershey_set *fonts;	/* borrowed (LETTERS) */
 	unsigned char letters[HERSHEY_LETTERS];	/* 1: drawn */
 	float noise;				/* LETTERS: point noise sd */
@@ -312,6 +315,12 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 		     struct rng *r, int n, float *X, int *y);
 void gen_task_sample_reg(const struct gen_tasks *ts, const struct gen_task *t,
 			 struct rng *r, int n, float *X, float *tgt);
+
+/* n rows a state is scored on (the training loss's query rows): as
+ * gen_task_sample, but from ts->qimg when an image source has one, so that
+ * a task's scored images are never among its streamed ones. */
+void gen_task_sample_query(const struct gen_tasks *ts, const struct gen_task *t,
+			   struct rng *r, int n, float *X, int *y);
 
 /* The row width of a source's rows. */
 int gen_source_dx(enum gen_source src);

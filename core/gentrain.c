@@ -160,12 +160,16 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 	return AM_EINVAL;
 }
 
-/* n rows of a trajectory's task, with labels or targets. */
+/* n rows of a trajectory's task, with labels or targets: stream rows, or
+ * (query) the rows a state is scored on, which image tasks may draw from a
+ * pool of their own (tasks.qimg) so that no scored image was streamed. */
 static void task_rows(const struct gentrain *t, struct traj *tr, int n,
-		      float *X, int *y, float *tgt)
+		      float *X, int *y, float *tgt, int query)
 {
 	if (t->cfg.tasks.src == GEN_SRC_LINREG)
 		gen_task_sample_reg(&t->cfg.tasks, &tr->task, &tr->rng, n, X, tgt);
+	else if (query)
+		gen_task_sample_query(&t->cfg.tasks, &tr->task, &tr->rng, n, X, y);
 	else
 		gen_task_sample(&t->cfg.tasks, &tr->task, &tr->rng, n, X, y);
 }
@@ -176,14 +180,14 @@ static void traj_new_batch(struct gentrain *t, struct traj *tr)
 
 	tr->B = rng_uniform(&tr->rng) < t->cfg.full_batch ? bmax :
 		rng_int(&tr->rng, 1, bmax);
-	task_rows(t, tr, tr->B, tr->X, tr->y, tr->t);
+	task_rows(t, tr, tr->B, tr->X, tr->y, tr->t, 0);
 }
 
 static void traj_reset(struct gentrain *t, struct traj *tr)
 {
 	gen_task_draw(&t->cfg.tasks, &tr->rng, &tr->task);
 	if (t->cfg.gen.implicit_) {
-		task_rows(t, tr, t->cfg.gen.nq, tr->QX, tr->Qy, tr->Qt);
+		task_rows(t, tr, t->cfg.gen.nq, tr->QX, tr->Qy, tr->Qt, 1);
 		gen_query_init(&t->g, t->p, t->cfg.gen.nq, tr->task.K, tr->state);
 	} else {
 		gen_initial_state(&t->g, t->p, tr->state);
@@ -388,7 +392,7 @@ static double state_loss(struct gentrain *t, struct shard *sh, struct traj *tr,
 				      &tr->rng, w, dstate);
 	}
 	if (fresh)
-		task_rows(t, tr, c->nq, sh->Q, sh->Qy, sh->Qt);
+		task_rows(t, tr, c->nq, sh->Q, sh->Qy, sh->Qt, 1);
 	if (reg)
 		return gen_state_loss_reg(&t->g, t->p, sh->dp, sh->ws, state, sh->Q,
 					  sh->Qt, c->nq, w, dstate);

@@ -400,6 +400,72 @@ static void test_gen_clf_resume(void **state)
 	clf_resumes(1);
 }
 
+/* Image tasks with a query pool (recipe `disjoint = 1`): stream rows come
+ * from img and scored rows from qimg, each with the label of its class in
+ * the task's order; without a query pool both come from img. */
+static void test_gen_image_query_pool(void **state)
+{
+	enum { N = 60, NC = 5, DIM = 3, ROWS = 300 };
+	static float feat[N * GEN_XMAX], X[ROWS * GEN_XMAX];
+	static int rows[N];
+	unsigned char lab[N];
+	struct gen_images half[2];
+	struct gen_tasks ts;
+	struct rng r;
+	int y[ROWS], *mem = rows, i, h, c, task, pool;
+
+	(void)state;
+	/* image i: class i % NC, feature 0 = i, half i % 2 */
+	for (i = 0; i < N; i++) {
+		lab[i] = (unsigned char)(i % NC);
+		feat[(size_t)i * GEN_XMAX] = (float)i;
+	}
+	for (h = 0; h < 2; h++) {
+		memset(&half[h], 0, sizeof half[h]);
+		half[h].n = N;
+		half[h].dim = DIM;
+		half[h].nclass = NC;
+		half[h].X = feat;
+		half[h].y = lab;
+		half[h].kmin = 2;
+		half[h].kmax = NC;
+		for (c = 0; c < NC; c++) {
+			half[h].cls_rows[c] = mem;
+			for (i = 0; i < N; i++)
+				if (lab[i] == c && i % 2 == h)
+					*mem++ = i;
+			half[h].cls_count[c] = (int)(mem - half[h].cls_rows[c]);
+		}
+	}
+	memset(&ts, 0, sizeof ts);
+	ts.src = GEN_SRC_IMAGES;
+	ts.img = &half[0];
+	rng_seed(&r, 11);
+	for (pool = 0; pool < 2; pool++) {
+		ts.qimg = pool ? &half[1] : NULL;
+		for (task = 0; task < 20; task++) {
+			struct gen_task tk;
+			int q;
+
+			gen_task_draw(&ts, &r, &tk);
+			assert_true(tk.K >= 2 && tk.K <= NC);
+			for (q = 0; q < 2; q++) {
+				if (q)
+					gen_task_sample_query(&ts, &tk, &r, ROWS, X, y);
+				else
+					gen_task_sample(&ts, &tk, &r, ROWS, X, y);
+				for (i = 0; i < ROWS; i++) {
+					int img = (int)X[(size_t)i * GEN_XMAX];
+
+					assert_true(y[i] >= 0 && y[i] < tk.K);
+					assert_int_equal(lab[img], tk.cls[y[i]]);
+					assert_int_equal(img % 2, q && pool);
+				}
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_gen_resume_is_bit_identical),
 		cmocka_unit_test(test_gen_eval_rows),
 		cmocka_unit_test(test_gen_clf_trains),
+		cmocka_unit_test(test_gen_image_query_pool),
 		cmocka_unit_test(test_gen_clf_resume),
 	};
 

@@ -51,7 +51,7 @@ static int project(const struct pca *p, const unsigned char *px, int n,
 	return 0;
 }
 
-/* The half of the test split image i belongs to: a fixed hash of its
+/* The half of a split image i belongs to: a fixed hash of its
  * index, so the halves are random whatever order the file keeps (MNIST's
  * interleaves the classes, so index parity would split by class). */
 static int half_of(int i)
@@ -146,7 +146,7 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 	}
 	t->train_f = malloc((size_t)t->set.ntrain * GEN_XMAX * sizeof(float));
 	t->test_f = malloc((size_t)t->set.ntest * GEN_XMAX * sizeof(float));
-	t->rows = malloc((size_t)(t->set.ntrain + t->set.ntest) * sizeof(int));
+	t->rows = malloc((size_t)(2 * t->set.ntrain + t->set.ntest) * sizeof(int));
 	if (!t->train_f || !t->test_f || !t->rows ||
 	    project(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix, t->train_f) ||
 	    project(&t->pca, t->set.test_x, t->set.ntest, t->set.npix, t->test_f))
@@ -154,13 +154,17 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 	mem = t->rows;
 	source(&t->train, t->train_f, t->set.train_y, t->set.ntrain, -1,
 	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	source(&t->train_even, t->train_f, t->set.train_y, t->set.ntrain, 0,
+	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	source(&t->train_odd, t->train_f, t->set.train_y, t->set.ntrain, 1,
+	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
 	source(&t->test_even, t->test_f, t->set.test_y, t->set.ntest, 0,
 	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
 	source(&t->test_odd, t->test_f, t->set.test_y, t->set.ntest, 1,
 	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
 	for (c = 0; c < t->set.nclass; c++)
-		if (!t->train.cls_count[c] || !t->test_even.cls_count[c] ||
-		    !t->test_odd.cls_count[c]) {
+		if (!t->train_even.cls_count[c] || !t->train_odd.cls_count[c] ||
+		    !t->test_even.cls_count[c] || !t->test_odd.cls_count[c]) {
 			snprintf(err, errlen, "%s: class %d has no images in a split",
 				 path, c);
 			goto fail;

@@ -4,9 +4,11 @@
  * features, with per-class row lists for gen_task_sample.
  *
  * The training split (meta-training, and the tuning tasks of an
- * evaluation) and the test split cut in two halves by a fixed hash of the
- * image index: one half feeds an evaluation task's stream, the other its
- * held-out rows, so the two never share an image.
+ * evaluation), whole and cut in two halves, and the test split cut in two
+ * halves, by a fixed hash of the image index: one half feeds a task's
+ * stream, the other its held-out rows, so the two never share an image.
+ * Evaluation always splits; meta-training does when its recipe says
+ * `disjoint = 1`.
  *
  * Owns the images, the features and (when it fitted one) the PCA.
  */
@@ -26,7 +28,8 @@ struct imgtask {
 	struct pca pca;			/* owned copy */
 	float *train_f, *test_f;	/* features, (n x GEN_XMAX) */
 	int *rows;			/* per-class row lists (all splits) */
-	struct gen_images train, test_even, test_odd;	/* even/odd: the halves */
+	struct gen_images train, train_even, train_odd;	/* even/odd: the */
+	struct gen_images test_even, test_odd;		/* halves */
 };
 
 /*

@@ -164,10 +164,13 @@ json_t *model_img_header_json(const char *name, const struct gentrain_config *c,
 	json_t *h = model_gen_header_json(name, c, extra);
 
 	if (h && json_object_set_new(h, "images", json_pack(
-		    "{s:s, s:i, s:i, s:b, s:I, s:f}", "dataset", dataset,
+		    "{s:s, s:i, s:i, s:b, s:I, s:f, s:b}", "dataset", dataset,
 		    "pixels", pca->npix, "features", pca->k, "whiten", pca->whiten,
 		    "pca_floats", (json_int_t)pca_floats(pca->npix, pca->k),
-		    "variance_kept", pca_variance_kept(pca)))) {
+		    "variance_kept", pca_variance_kept(pca),
+		    /* trained with a task's stream and query rows from the
+		     * two halves of the training split */
+		    "disjoint", c->tasks.qimg != NULL))) {
 		json_decref(h);
 		return NULL;
 	}

@@ -112,6 +112,7 @@ static const struct key ckeys[] = {
 	{ "tasks", K_TASKS, 0, 0, 0 },
 	{ "dataset", K_DATASET, 0, 0, 0 },
 	{ "features", K_INT, offsetof(struct recipe, features), 1, GEN_XMAX },
+	{ "disjoint", K_INT, offsetof(struct recipe, disjoint), 0, 1 },
 	{ "state", K_STATE, 0, 0, 0 },
 	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
 	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
@@ -412,6 +413,7 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind == GEN_REG ? NRKEYS :
 		       kind ? NGKEYS : NKEYS;
 	int seen_queries = 0, seen_variant = 0, seen_state = 0, seen_pred = 0;
+	int seen_disjoint = 0;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
@@ -463,6 +465,7 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		seen_variant |= !strcmp(key, "variant");
 		seen_state |= !strcmp(key, "state");
 		seen_pred |= !strcmp(key, "predictor");
+		seen_disjoint |= !strcmp(key, "disjoint");
 		if (set_key(r, &tab[i], val, msg, sizeof msg)) {
 			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			return -1;
@@ -494,6 +497,11 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		r->gcfg.gen.nq = r->gcfg.nq;
 		if (!seen_variant)
 			r->gcfg.gen.variant = GEN_OBS;
+	}
+	if (r->gen && r->gcfg.tasks.src != GEN_SRC_IMAGES && seen_disjoint) {
+		snprintf(err, errlen, "%s: 'disjoint' is for image tasks "
+			 "(tasks = images)", origin);
+		return -1;
 	}
 	if (r->gen) {
 		if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {

@@ -24,6 +24,10 @@ struct recipe {
 	char letters[HERSHEY_LETTERS + 1];	/* letters = ... (flow on letters) */
 	char dataset[16];			/* dataset = ... (clf on images) */
 	int features;				/* PCA features of image tasks */
+	int disjoint;				/* image tasks: 1 = a task's
+						 * stream and query rows come
+						 * from the two halves of the
+						 * training split */
 };
 
 /* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"

@@ -319,6 +319,10 @@ int tool_train(int argc, char **argv)
 		}
 		have_img = 1;
 		r.gcfg.tasks.img = &img.train;
+		if (r.disjoint) {
+			r.gcfg.tasks.img = &img.train_even;
+			r.gcfg.tasks.qimg = &img.train_odd;
+		}
 		train_pca = &img.pca;
 		fprintf(stderr, "amort train: %d training images, PCA keeps %.1f%% of "
 			"the pixel variance in %d features\n", img.set.ntrain,
