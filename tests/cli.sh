@@ -305,6 +305,7 @@ check "eval of a regression model refuses a batch above the model's" 2 "--batch 
 check "eval classifiers side by side" 0 "" "$AMORT" eval "$tmp/c.amort" "$tmp/ci.amort" --tasks 2 --tune-tasks 1 --dim 4 --classes 2 --csv "$tmp/cs.csv"
 expect "the classification side by side names both regimes" grep -q "| k | rows | tinyclf (parametric, both) | tinyci (implicit, logits) | full batch (L2) | SGD | Adam |" "$tmp/out"
 expect "its CSV has a header and 2 x 6 rows" sh -c "[ \$(wc -l <'$tmp/cs.csv') -eq 13 ]"
+check "eval of one linclass model refuses --classes" 2 "--classes alone is for image models" "$AMORT" eval "$tmp/c.amort" --classes 3
 check "side by side refuses an image model beside a linclass one" 1 "side by side needs models of one dataset: tinyclf was trained on linclass tasks, tinyimg on test" "$AMORT" eval "$tmp/c.amort" "$tmp/img.amort" --tasks 2
 if [ -r data/fashion-mnist.img ]; then
 	printf 'name = tfp\nfamily = clf\ntasks = images\ndataset = fashion-mnist\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 4\nchunk = 4\niters = 1\nshards = 1\nwarmup = 1\n' >"$tmp/tfp.recipe"
@@ -313,6 +314,11 @@ if [ -r data/fashion-mnist.img ]; then
 	check "train a tiny implicit FashionMNIST model" 0 "wrote" "$AMORT" train "$tmp/tfi.recipe" -o "$tmp/tfi.amort"
 	check "eval image classifiers side by side" 0 "PCAs are identical" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --tasks 1 --tune-tasks 1 --no-ood
 	expect "the image side by side has the test-split block and both models" sh -c "grep -q '### in distribution: fashion-mnist test split, 10 classes' '$tmp/out' && grep -q '| k | rows | tfp (parametric, both) | tfi (implicit, logits) |' '$tmp/out'"
+	check "eval image classifiers side by side on 3-class tasks" 0 "" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --tasks 1 --tune-tasks 1 --no-ood --classes 3
+	expect "its block says 3 classes" grep -q '### in distribution: fashion-mnist test split, 3 random classes of the 10' "$tmp/out"
+	check "eval one image model on 2-class tasks, in and out of distribution" 0 "" "$AMORT" eval "$tmp/tfp.amort" --tasks 1 --tune-tasks 1 --classes 2
+	expect "both its blocks say 2 classes" sh -c "grep -q '### in distribution: fashion-mnist test split, 2 random classes of the 10' '$tmp/out' && grep -q 'PCA), 2 random classes of the 10' '$tmp/out'"
+	check "image side by side refuses --dim" 2 "--dim is for linclass models" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --dim 4
 else
 	echo "[  SKIPPED ] image side by side: data/fashion-mnist.img missing (run make data)"
 fi

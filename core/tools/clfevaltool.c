@@ -103,6 +103,18 @@ static void linclass_block(struct cblock *b, const struct model *m,
 	b->tune = b->stream;
 }
 
+/* A block title's words for tasks of K classes, in a static buffer that
+ * the caller copies before the next call. */
+static const char *class_words(int K)
+{
+	static char buf[32];
+
+	if (K == 10)
+		return "10 classes";
+	snprintf(buf, sizeof buf, "%d random classes of the 10", K);
+	return buf;
+}
+
 static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 			int kmin, int kmax)
 {
@@ -196,6 +208,7 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 	double *pdiff = NULL;		/* pca_diff against model 0's */
 	struct clfeval_config c;
 	int i, bi, j, nb = 0, rc = 1, ood = 1, images, nowne = 0, linopt = 0;
+	int kopt = 0;
 	char err[512];
 	FILE *cf;
 
@@ -216,7 +229,7 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 		} else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
 			if (tool_parse_long("--classes", argv[++i], 2, LINCLASS_KMAX, &classes))
 				return 2;
-			linopt = 1;
+			kopt = 1;
 		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
 			csv = argv[++i];
 		} else if (!strcmp(argv[i], "--no-ood")) {
@@ -255,10 +268,12 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 		}
 	}
 	if (images && linopt) {
-		fprintf(stderr, "amort eval: --dim and --classes are for linclass "
-			"models (image tasks have the PCA's features and 10 classes)\n");
+		fprintf(stderr, "amort eval: --dim is for linclass models (image "
+			"tasks have the PCA's features)\n");
 		return 2;
 	}
+	if (images && !kopt)
+		classes = 10;	/* linclass's default is 4 */
 	cb = calloc((size_t)2 * nm, sizeof *cb);
 	img = calloc((size_t)2 * nm, sizeof *img);
 	fs = calloc((size_t)nm, sizeof *fs);
@@ -319,14 +334,15 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 				nb = 1;
 			}
 		}
-		snprintf(t[0], sizeof t[0], "in distribution: %s test split, 10 "
-			 "classes", ms[0].dataset);
+		snprintf(t[0], sizeof t[0], "in distribution: %s test split, %s",
+			 ms[0].dataset, class_words((int)classes));
 		snprintf(t[1], sizeof t[1], "out of distribution: %s (through the "
-			 "%s PCA), 10 classes", other, ms[0].dataset);
+			 "%s PCA), %s", other, ms[0].dataset, class_words((int)classes));
 		for (bi = 0; bi < nb; bi++)
 			for (i = 0; i < nm; i++)
 				image_block(&cb[bi * nm + i], t[bi],
-					    &img[2 * fs[i] + bi], 10, 10);
+					    &img[2 * fs[i] + bi], (int)classes,
+					    (int)classes);
 	}
 	/* the baselines once, with the first model; the tasks depend on the
 	 * seed only, so every model sees the same rows */
@@ -417,7 +433,8 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 {
 	const char *csv = NULL;
 	long tasks = 100, tune = 16, seed = 12345, batch = m->gcfg.bmax;
-	int ood = 1, i, nb = 0, rc = 1, nimg = 0;
+	long classes = 10;
+	int ood = 1, i, nb = 0, rc = 1, nimg = 0, kopt = 0;
 	struct cblock *blocks = calloc(6, sizeof *blocks);
 	struct imgtask img[2];
 	struct clfeval_config c;
@@ -441,13 +458,19 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
 			if (tool_parse_long("--batch", argv[++i], 1, m->gcfg.bmax, &batch))
 				goto out2;
+		} else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
+			if (tool_parse_long("--classes", argv[++i], 2, LINCLASS_KMAX,
+					    &classes))
+				goto out2;
+			kopt = 1;
 		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
 			csv = argv[++i];
 		} else if (!strcmp(argv[i], "--no-ood")) {
 			ood = 0;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "usage: amort eval FILE [--tasks N] [--tune-tasks N] "
-				"[--seed S] [--batch B] [--no-ood] [--csv F]\n");
+				"[--seed S] [--batch B] [--classes K (image models)] "
+				"[--no-ood] [--csv F]\n");
 			rc = 2;
 			goto out2;
 		}
@@ -463,6 +486,13 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 	c.onestep_max_rows = GEN_BMAX;
 	c.seed = (uint64_t)seed;
 
+	if (m->gtasks.src == GEN_SRC_LINCLASS && kopt) {
+		fprintf(stderr, "amort eval: --classes alone is for image models; a "
+			"linclass model's blocks have their own classes (give it "
+			"--dim D --classes K beside another model for one block)\n");
+		rc = 2;
+		goto out2;
+	}
 	if (m->gtasks.src == GEN_SRC_LINCLASS) {
 		const struct linclass_family *f = &m->gtasks.cfam;
 
@@ -495,9 +525,9 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			goto out2;
 		}
 		nimg = 1;
-		snprintf(t, sizeof t, "in distribution: %s test split, 10 classes",
-			 m->dataset);
-		image_block(&blocks[nb++], t, &img[0], 10, 10);
+		snprintf(t, sizeof t, "in distribution: %s test split, %s",
+			 m->dataset, class_words((int)classes));
+		image_block(&blocks[nb++], t, &img[0], (int)classes, (int)classes);
 		if (ood) {
 			if (imgtask_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
 				fprintf(stderr, "amort eval: %s (skipping the "
@@ -505,8 +535,10 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			} else {
 				nimg = 2;
 				snprintf(t, sizeof t, "out of distribution: %s (through "
-					 "the %s PCA), 10 classes", other, m->dataset);
-				image_block(&blocks[nb++], t, &img[1], 10, 10);
+					 "the %s PCA), %s", other, m->dataset,
+					 class_words((int)classes));
+				image_block(&blocks[nb++], t, &img[1], (int)classes,
+					    (int)classes);
 			}
 		}
 	}
