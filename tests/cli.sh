@@ -67,6 +67,12 @@ refuse() {	# name, stderr pattern, command...: exit 1, the pattern, no stdout
 	fi
 }
 
+bad_recipe() {	# file name, recipe text (printf format), test name, stderr
+		# pattern: `amort train` refuses the recipe with exit 1
+	printf "$2" >"$tmp/$1.recipe"
+	check "$3" 1 "$4" "$AMORT" train "$tmp/$1.recipe" -o "$tmp/x.amort"
+}
+
 lines_are() {	# N: $tmp/out has N lines
 	[ "$(wc -l <"$tmp/out")" -eq "$1" ]
 }
@@ -234,27 +240,17 @@ expect "the mixture CSV has a header and 6 rows" sh -c "[ \$(wc -l <'$tmp/g.csv'
 expect "the SVG grid is written" grep -q "<svg" "$tmp/g.svg"
 check "eval a classification model against logistic regression" 0 "" "$AMORT" eval "$tmp/c.amort" --tasks 2 --tune-tasks 1 --no-ood
 expect "the classification table has its header" grep -q "| k | rows | amortizer | full batch (L2)" "$tmp/out"
-printf 'name = x\nfamily = mog\nkmax = 9\n' >"$tmp/bad1.recipe"
-check "a mixture recipe with 9 components is refused" 1 "bad1.recipe:3: kmax wants an integer in \\[1, 8\\]" "$AMORT" train "$tmp/bad1.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = flow\ntasks = letters\n' >"$tmp/bad2.recipe"
-check "a letters recipe needs its letters" 1 "letters tasks need a 'letters' line" "$AMORT" train "$tmp/bad2.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\nregime = bogus\n' >"$tmp/bad3.recipe"
-check "an unknown classification regime is refused" 1 "regime 'bogus' is not available" "$AMORT" train "$tmp/bad3.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = mog\nletters = ABC\ntasks = mixtures\nvelocity_width = 0\n' >"$tmp/bad4.recipe"
-check "a bad velocity width is refused" 1 "velocity_width wants an integer" "$AMORT" train "$tmp/bad4.recipe" -o "$tmp/x.amort"
+bad_recipe bad1 'name = x\nfamily = mog\nkmax = 9\n' "a mixture recipe with 9 components is refused" "bad1.recipe:3: kmax wants an integer in \\[1, 8\\]"
+bad_recipe bad2 'name = x\nfamily = flow\ntasks = letters\n' "a letters recipe needs its letters" "letters tasks need a 'letters' line"
+bad_recipe bad3 'name = x\nfamily = clf\nregime = bogus\n' "an unknown classification regime is refused" "regime 'bogus' is not available"
+bad_recipe bad4 'name = x\nfamily = mog\nletters = ABC\ntasks = mixtures\nvelocity_width = 0\n' "a bad velocity width is refused" "velocity_width wants an integer"
 # the implicit regime's and the reg family's recipe keys
-printf 'name = x\nfamily = reg\nregime = parametric\n' >"$tmp/bad5.recipe"
-check "a parametric reg recipe is refused (that is linreg)" 1 "bad5.recipe:3: regime 'parametric' is not available for reg (explicit, implicit; parametric regression is family linreg)" "$AMORT" train "$tmp/bad5.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = reg\nregime = implicit\nstate = probs\n' >"$tmp/bad6.recipe"
-check "a probabilities state for regression is refused" 1 "bad6.recipe: a probabilities state is for classification" "$AMORT" train "$tmp/bad6.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\nregime = implicit\nqueries = 200\n' >"$tmp/bad7.recipe"
-check "200 queries of 10 logits (2000 floats) are refused" 1 "bad7.recipe: queries must be in \\[1, 256\\] with at most 1024 state floats" "$AMORT" train "$tmp/bad7.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\nregime = implicit\nvariant = both\n' >"$tmp/bad8.recipe"
-check "an implicit recipe with gradients is refused" 1 "the implicit regime learns from observations only" "$AMORT" train "$tmp/bad8.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = reg\nregime = implicit\nstate = latent\nlatent = 40\n' >"$tmp/bad9.recipe"
-check "an implicit latent above 32 floats is refused" 1 "an implicit latent must have 1 to 32 floats" "$AMORT" train "$tmp/bad9.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\nregime = implicit\nstate = sideways\n' >"$tmp/bad10.recipe"
-check "an unknown implicit state is refused" 1 "bad10.recipe:4: state must be logits (mean), probs or latent" "$AMORT" train "$tmp/bad10.recipe" -o "$tmp/x.amort"
+bad_recipe bad5 'name = x\nfamily = reg\nregime = parametric\n' "a parametric reg recipe is refused (that is linreg)" "bad5.recipe:3: regime 'parametric' is not available for reg (explicit, implicit; parametric regression is family linreg)"
+bad_recipe bad6 'name = x\nfamily = reg\nregime = implicit\nstate = probs\n' "a probabilities state for regression is refused" "bad6.recipe: a probabilities state is for classification"
+bad_recipe bad7 'name = x\nfamily = clf\nregime = implicit\nqueries = 200\n' "200 queries of 10 logits (2000 floats) are refused" "bad7.recipe: queries must be in \\[1, 256\\] with at most 1024 state floats"
+bad_recipe bad8 'name = x\nfamily = clf\nregime = implicit\nvariant = both\n' "an implicit recipe with gradients is refused" "the implicit regime learns from observations only"
+bad_recipe bad9 'name = x\nfamily = reg\nregime = implicit\nstate = latent\nlatent = 40\n' "an implicit latent above 32 floats is refused" "an implicit latent must have 1 to 32 floats"
+bad_recipe bad10 'name = x\nfamily = clf\nregime = implicit\nstate = sideways\n' "an unknown implicit state is refused" "bad10.recipe:4: state must be logits (mean), probs or latent"
 printf 'name = tinyci\nfamily = clf\nregime = implicit\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\nqueries = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyci.recipe"
 check "train a tiny implicit classifier (default state and variant)" 0 "wrote" "$AMORT" train "$tmp/tinyci.recipe" -o "$tmp/ci.amort"
 check "an implicit recipe defaults to variant obs" 0 '"variant": "obs"' "$AMORT" info "$tmp/ci.amort"
@@ -264,16 +260,11 @@ check "an implicit latent recipe without queries trains (the default latent of 3
 check "...with as many queries as fit in 1024 floats" 0 '"queries": 32' "$AMORT" info "$tmp/cl.amort"
 
 # the explicit classifier's head predictor: its recipe key and header
-printf 'name = x\nfamily = clf\nregime = implicit\npredictor = head\n' >"$tmp/bad11.recipe"
-check "a predictor outside the explicit regime is refused" 1 "'predictor' is for the explicit regime" "$AMORT" train "$tmp/bad11.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\nregime = explicit\npredictor = sideways\n' >"$tmp/bad12.recipe"
-check "an unknown predictor is refused" 1 "bad12.recipe:4: predictor must be mlp or head" "$AMORT" train "$tmp/bad12.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 32\n' >"$tmp/bad13.recipe"
-check "a head latent above 16 per class is refused" 1 "the head predictor's latent per class must be 8 or 16" "$AMORT" train "$tmp/bad13.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\ntasks = linclass\ndisjoint = 1\n' >"$tmp/bad14.recipe"
-check "disjoint stream and query rows are for image tasks" 1 "bad14.recipe: 'disjoint' is for image tasks" "$AMORT" train "$tmp/bad14.recipe" -o "$tmp/x.amort"
-printf 'name = x\nfamily = clf\ntasks = images\ndataset = mnist\ndisjoint = 2\n' >"$tmp/bad15.recipe"
-check "disjoint is 0 or 1" 1 "bad15.recipe:5: disjoint wants an integer in \\[0, 1\\]" "$AMORT" train "$tmp/bad15.recipe" -o "$tmp/x.amort"
+bad_recipe bad11 'name = x\nfamily = clf\nregime = implicit\npredictor = head\n' "a predictor outside the explicit regime is refused" "'predictor' is for the explicit regime"
+bad_recipe bad12 'name = x\nfamily = clf\nregime = explicit\npredictor = sideways\n' "an unknown predictor is refused" "bad12.recipe:4: predictor must be mlp or head"
+bad_recipe bad13 'name = x\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 32\n' "a head latent above 16 per class is refused" "the head predictor's latent per class must be 8 or 16"
+bad_recipe bad14 'name = x\nfamily = clf\ntasks = linclass\ndisjoint = 1\n' "disjoint stream and query rows are for image tasks" "bad14.recipe: 'disjoint' is for image tasks"
+bad_recipe bad15 'name = x\nfamily = clf\ntasks = images\ndataset = mnist\ndisjoint = 2\n' "disjoint is 0 or 1" "bad15.recipe:5: disjoint wants an integer in \\[0, 1\\]"
 printf 'name = tinyhx\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 8\npredictor_width = 8\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\ndmax = 4\n' >"$tmp/tinyhx.recipe"
 check "train a tiny explicit classifier with the head predictor" 0 "wrote" "$AMORT" train "$tmp/tinyhx.recipe" -o "$tmp/hx.amort"
 check "its header names the predictor" 0 '"predictor": "head"' "$AMORT" info "$tmp/hx.amort"
