@@ -60,6 +60,7 @@ struct gentrain {
 	int *qlabel_mem;		/* implicit: pop x nq */
 	float *next;
 	int *order;
+	double wsum;			/* sum of the population's step weights */
 	struct shard sh[GENTRAIN_SHARDS_MAX];
 };
 
@@ -127,6 +128,8 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		bad = "learning rates, clip and decay must be non-negative";
 	else if (!(c->full_batch >= 0.0f && c->full_batch <= 1.0f))
 		bad = "full_batch must be in [0, 1]";
+	else if (c->step_weight < 0 || c->step_weight > 1)
+		bad = "step_weight must be 0 or 1";
 	else if (c->shards < 1 || c->shards > GENTRAIN_SHARDS_MAX)
 		bad = "shards must be in [1, 8]";
 	else if (c->tasks.src == GEN_SRC_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
@@ -231,10 +234,23 @@ static void traj_input(const struct gentrain *t, const struct traj *tr,
 	in->seed = tr->seed;
 }
 
-/* Orders trajectories by batch size so that each chunk pads little. */
+/* The unscaled loss weight of trajectory tr's next state: 1, or with
+ * step_weight the number of steps that state will have taken. */
+static double step_weight(const struct gentrain *t, const struct traj *tr)
+{
+	return t->cfg.step_weight ? (double)tr->step + 1.0 : 1.0;
+}
+
+/* Orders trajectories by batch size so that each chunk pads little, and
+ * sums the step weights for this iteration. */
 static void gentrain_plan(struct gentrain *t)
 {
+	int i;
+
 	poptrain_order_by(t->order, &t->pop[0].B, sizeof *t->pop, t->cfg.pop);
+	t->wsum = 0.0;
+	for (i = 0; i < t->cfg.pop; i++)
+		t->wsum += step_weight(t, &t->pop[i]);
 }
 
 void gentrain_free(struct gentrain *t)
@@ -409,7 +425,7 @@ void gentrain_shard(struct gentrain *t, int s)
 	const struct gentrain_config *c = &t->cfg;
 	int chunk = c->chunk, pop = c->pop, ns = t->g.nstate, nchunks, ch, i, j;
 	int starts = c->pop / (c->gen.ksteps * c->gen.passes);
-	float w = 1.0f / (float)pop;
+	float w = 1.0f / (float)pop, wk;
 	float w0 = 1.0f / (float)(starts > 0 ? starts : 1);
 
 	AM_ASSERT(s >= 0 && s < c->shards);
@@ -434,7 +450,10 @@ void gentrain_shard(struct gentrain *t, int s)
 			float *dn = sh->dnext + (size_t)i * ns;
 
 			memcpy(nx, dn, (size_t)ns * sizeof *nx);
-			sh->loss += state_loss(t, sh, tr, nx, w, dn, 1);
+			wk = c->step_weight ?
+			     (float)(step_weight(t, tr) / t->wsum) : w;
+			/* the reported loss stays the plain mean */
+			sh->loss += state_loss(t, sh, tr, nx, wk, dn, 1);
 			/* the learned initial state, on the tasks that start
 			 * from it */
 			if (tr->step == 0 && tr->pass == 0) {

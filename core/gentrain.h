@@ -10,7 +10,9 @@
  * loss (flows; trains the velocity network jointly).  A trajectory that
  * has taken ksteps steps restarts on a fresh task from the learned
  * initial state, which takes the same loss on the queries of every
- * trajectory that starts from it.  Trajectory i is fast-forwarded i mod
+ * trajectory that starts from it.  With step_weight, later steps' losses
+ * weigh more (their updates are scaled down by the gain, so their losses
+ * barely move under equal weights).  Trajectory i is fast-forwarded i mod
  * (ksteps * passes) passes at the start so every stage is present.
  *
  * Work is split in shards (chunks dealt round-robin); trainer threads may
@@ -39,6 +41,11 @@ struct gentrain_config {
 	int warmup;
 	float clip, weight_decay;
 	float full_batch;		/* probability a batch has bmax rows */
+	int step_weight;		/* 0: every state's loss weighs the
+					 * same (greedy, the paper's); 1: the
+					 * state after step t (1-based) weighs
+					 * t, scaled to a mean of 1 over the
+					 * population */
 	uint64_t seed;
 	int shards;
 };

@@ -152,6 +152,13 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		json_decref(h);
 		return NULL;
 	}
+	/* a training-only choice: recorded when it departs from the default */
+	if (h && c->step_weight &&
+	    json_object_set_new(json_object_get(h, "recipe"), "step_weight",
+				json_integer(c->step_weight))) {
+		json_decref(h);
+		return NULL;
+	}
 	if (h && extra)
 		json_object_set(h, "training", extra);
 	return h;
