@@ -164,6 +164,95 @@ static int tune_l2(const struct gen_tasks *tune, const struct clfeval_config *c,
 	return AM_OK;
 }
 
+/* The rows of an image source's class lists, into X (n x GEN_XMAX) and y;
+ * *n is their count.  The caller frees X and y. */
+static int gather(const struct gen_images *im, float **X, int **y, int *n)
+{
+	size_t total = 0;
+	int c, i, r = 0;
+
+	*X = NULL;
+	*y = NULL;
+	if (im->nclass < 1 || im->nclass > LINCLASS_KMAX)
+		return AM_EINVAL;
+	for (c = 0; c < im->nclass; c++)
+		total += (size_t)im->cls_count[c];
+	if (total < 1)
+		return AM_EINVAL;
+	*X = malloc(total * GEN_XMAX * sizeof **X);
+	*y = malloc(total * sizeof **y);
+	if (!*X || !*y) {
+		free(*X);
+		free(*y);
+		*X = NULL;
+		*y = NULL;
+		return AM_ENOMEM;
+	}
+	for (c = 0; c < im->nclass; c++)
+		for (i = 0; i < im->cls_count[c]; i++, r++) {
+			memcpy(*X + (size_t)r * GEN_XMAX,
+			       im->X + (size_t)im->cls_rows[c][i] * GEN_XMAX,
+			       GEN_XMAX * sizeof **X);
+			(*y)[r] = c;
+		}
+	*n = r;
+	return AM_OK;
+}
+
+int clfeval_ceiling(const struct gen_images *fit, const struct gen_images *val,
+		    const struct gen_images *all, float *theta, float *l2_out)
+{
+	static const float l2s[CLFEVAL_CEIL_L2S] = { 1e-5f, 1e-4f, 1e-3f };
+	float *X[3] = { NULL, NULL, NULL }, *th = NULL;
+	int *y[3] = { NULL, NULL, NULL }, n[3] = { 0, 0, 0 };
+	const struct gen_images *src[3] = { fit, val, all };
+	double err, best = 2.0;
+	int i, rc = AM_OK, D = all->dim, K = all->nclass;
+
+	if (D < 1 || D > GEN_XMAX)
+		return AM_EINVAL;
+	for (i = 0; i < 3 && rc == AM_OK; i++)
+		rc = gather(src[i], &X[i], &y[i], &n[i]);
+	th = malloc(LINCLASS_P * sizeof *th);
+	if (rc == AM_OK && !th)
+		rc = AM_ENOMEM;
+	for (i = 0; rc == AM_OK && i < CLFEVAL_CEIL_L2S; i++) {
+		rc = logreg_fit(X[0], y[0], n[0], D, K, l2s[i], LOGREG_MAX_ITER,
+				th, NULL);
+		if (rc != AM_OK)
+			break;
+		err = linclass_error(th, D, K, X[1], y[1], n[1]);
+		if (err < best) {	/* ties: the smaller L2, met first */
+			best = err;
+			*l2_out = l2s[i];
+		}
+	}
+	if (rc == AM_OK)
+		rc = logreg_fit(X[2], y[2], n[2], D, K, *l2_out, LOGREG_MAX_ITER,
+				theta, NULL);
+	for (i = 0; i < 3; i++) {
+		free(X[i]);
+		free(y[i]);
+	}
+	free(th);
+	return rc;
+}
+
+/* The error of the ceiling on task d's held-out rows: its columns of the
+ * task's classes, in the task's label order. */
+static double ceiling_err(const float *ceil, const struct tdata *d, int nq)
+{
+	float th[LINCLASS_P];
+	int j;
+
+	memset(th, 0, sizeof th);
+	for (j = 0; j < d->task.K; j++)
+		memcpy(th + (size_t)j * LINCLASS_T,
+		       ceil + (size_t)d->task.cls[j] * LINCLASS_T,
+		       LINCLASS_T * sizeof *th);
+	return linclass_error(th, d->task.D, d->task.K, d->Xq, d->yq, nq);
+}
+
 int clfeval_run(const struct gen *g, const float *p,
 		const struct gen_tasks *stream, const struct gen_tasks *query,
 		const struct gen_tasks *tune, const struct clfeval_config *c,
@@ -223,11 +312,14 @@ int clfeval_run(const struct gen *g, const float *p,
 	memset(rows, 0, (size_t)c->nk * sizeof *rows);
 	for (t = 0; t < c->ntasks; t++) {
 		float th[LINCLASS_P], t0[LINCLASS_P];
+		double ceil_t;
 		int step = 0, D, K;
 
 		tdata_draw(&ev, stream, query, c->seed, (uint64_t)t, nstream, c->ntest);
 		D = ev.task.D;
 		K = ev.task.K;
+		ceil_t = c->ceiling && stream->src == GEN_SRC_IMAGES ?
+			 ceiling_err(c->ceiling, &ev, c->ntest) : 0.0;
 		start(g, p, K, c->ntest, st);
 		for (j = 0; j < c->nk; j++) {
 			struct clfeval_row *e = &rows[j];
@@ -275,6 +367,10 @@ int clfeval_run(const struct gen *g, const float *p,
 						   c->ntest);
 				e->has_bayes = 1;
 			}
+			if (c->ceiling && stream->src == GEN_SRC_IMAGES) {
+				e->ceiling += ceil_t;
+				e->has_ceiling = 1;
+			}
 		}
 	}
 	for (j = 0; j < c->nk; j++) {
@@ -287,6 +383,7 @@ int clfeval_run(const struct gen *g, const float *p,
 		e->adam /= c->ntasks;
 		e->onestep /= c->ntasks;
 		e->bayes /= c->ntasks;
+		e->ceiling /= c->ntasks;
 		e->l2 = l2[j];
 		e->sgd_lr = lrs[j];
 		e->adam_lr = lra[j];

@@ -311,10 +311,12 @@ if [ -r data/fashion-mnist.img ]; then
 	check "train a tiny implicit FashionMNIST model" 0 "wrote" "$AMORT" train "$tmp/tfi.recipe" -o "$tmp/tfi.amort"
 	check "eval image classifiers side by side" 0 "PCAs are identical" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --tasks 1 --tune-tasks 1 --no-ood
 	expect "the image side by side has the test-split block and both models" sh -c "grep -q '### in distribution: fashion-mnist test split, 10 classes' '$tmp/out' && grep -q '| k | rows | tfp (parametric, both) | tfi (implicit, logits) |' '$tmp/out'"
+	expect "the image side by side ends with the whole-split fit" grep -q '| full batch (L2) | SGD | Adam | whole split |' "$tmp/out"
 	check "eval image classifiers side by side on 3-class tasks" 0 "" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --tasks 1 --tune-tasks 1 --no-ood --classes 3
 	expect "its block says 3 classes" grep -q '### in distribution: fashion-mnist test split, 3 random classes of the 10' "$tmp/out"
 	check "eval one image model on 2-class tasks, in and out of distribution" 0 "" "$AMORT" eval "$tmp/tfp.amort" --tasks 1 --tune-tasks 1 --classes 2
 	expect "both its blocks say 2 classes" sh -c "grep -q '### in distribution: fashion-mnist test split, 2 random classes of the 10' '$tmp/out' && grep -q 'PCA), 2 random classes of the 10' '$tmp/out'"
+	expect "both its blocks have the whole-split fit, on their training splits" sh -c "grep -q 'fitted on the whole training split (60000 images' '$tmp/out' && [ \$(grep -c 'fitted on the whole training split (' '$tmp/out') -eq 2 ] && [ \$(grep -c '| one-step | whole split | amortizer - full |' '$tmp/out') -eq 2 ]"
 	check "image side by side refuses --dim" 2 "--dim is for linclass models" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --dim 4
 else
 	echo "[  SKIPPED ] image side by side: data/fashion-mnist.img missing (run make data)"

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "am.h"
+#include "clfeval.h"
 #include "gemm.h"
 #include "gen.h"
 #include "geneval.h"
@@ -475,6 +476,106 @@ static void test_gen_step_weight(void **state)
 	assert_null(gentrain_new(&c, NULL, 0));
 }
 
+/* Image rows for the whole-split fit: class c of NC around its own point
+ * of a circle, noise 0.4, in DIM features; halves by index parity. */
+enum { CN = 400, CNC = 4, CDIM = 2 };
+static float cfeat[CN * GEN_XMAX];
+static unsigned char clab[CN];
+static int crows[3 * CN];
+
+static void ceiling_images(struct gen_images im[3])
+{
+	struct rng r;
+	int *mem = crows, i, h, c;
+
+	rng_seed(&r, 5);
+	memset(cfeat, 0, sizeof cfeat);
+	for (i = 0; i < CN; i++) {
+		c = i % CNC;
+		clab[i] = (unsigned char)c;
+		cfeat[(size_t)i * GEN_XMAX] = (float)(3.0 * cos(1.5708 * c) +
+						      0.4 * rng_normal(&r));
+		cfeat[(size_t)i * GEN_XMAX + 1] = (float)(3.0 * sin(1.5708 * c) +
+							  0.4 * rng_normal(&r));
+	}
+	/* 0: even rows, 1: odd rows, 2: all */
+	for (h = 0; h < 3; h++) {
+		memset(&im[h], 0, sizeof im[h]);
+		im[h].n = CN;
+		im[h].dim = CDIM;
+		im[h].nclass = CNC;
+		im[h].X = cfeat;
+		im[h].y = clab;
+		im[h].kmin = 2;
+		im[h].kmax = CNC;
+		for (c = 0; c < CNC; c++) {
+			im[h].cls_rows[c] = mem;
+			for (i = 0; i < CN; i++)
+				if (clab[i] == c && (h == 2 || i % 2 == h))
+					*mem++ = i;
+			im[h].cls_count[c] = (int)(mem - im[h].cls_rows[c]);
+		}
+	}
+}
+
+/* clfeval_ceiling fits a classifier of all the classes that separates
+ * them; clfeval_run reports its error on every task's held-out rows in
+ * the task's own label order (a wrong mapping would be far off: tasks
+ * permute the labels), the same at every k, and only when asked.  A
+ * source without rows is refused. */
+static void test_gen_clfeval_ceiling(void **state)
+{
+	struct gen_images im[3], none;
+	struct gen_tasks ts;
+	struct gentrain_config gc;
+	struct gentrain *t;
+	struct clfeval_config c;
+	struct clfeval_row rows[2];
+	float theta[LINCLASS_P], l2 = 0.0f;
+	int y[CN], i, j;
+
+	(void)state;
+	ceiling_images(im);
+	assert_int_equal(clfeval_ceiling(&im[0], &im[1], &im[2], theta, &l2), AM_OK);
+	assert_true(l2 == 1e-5f || l2 == 1e-4f || l2 == 1e-3f);
+	for (i = 0; i < CN; i++)
+		y[i] = clab[i];
+	assert_true(linclass_error(theta, CDIM, CNC, cfeat, y, CN) < 0.02);
+
+	tiny(&gc, GEN_CLF);
+	t = gentrain_new(&gc, NULL, 0);
+	assert_non_null(t);
+	memset(&ts, 0, sizeof ts);
+	ts.src = GEN_SRC_IMAGES;
+	ts.img = &im[2];
+	memset(&c, 0, sizeof c);
+	c.ntasks = 6;
+	c.tune_tasks = 2;
+	c.B = 8;
+	c.nk = 2;
+	c.ks[0] = 1;
+	c.ks[1] = 2;
+	c.ntest = 50;
+	c.seed = 9;
+	c.ceiling = theta;
+	assert_int_equal(clfeval_run(gentrain_model(t), gentrain_params(t), &ts,
+				     &ts, &ts, &c, rows), AM_OK);
+	for (j = 0; j < 2; j++) {
+		assert_int_equal(rows[j].has_ceiling, 1);
+		assert_true(rows[j].ceiling < 0.03);
+		assert_true(rows[j].ceiling == rows[0].ceiling);
+	}
+	c.ceiling = NULL;
+	assert_int_equal(clfeval_run(gentrain_model(t), gentrain_params(t), &ts,
+				     &ts, &ts, &c, rows), AM_OK);
+	assert_int_equal(rows[0].has_ceiling, 0);
+	gentrain_free(t);
+
+	none = im[0];
+	memset(none.cls_count, 0, sizeof none.cls_count);
+	assert_int_equal(clfeval_ceiling(&none, &im[1], &im[2], theta, &l2), AM_EINVAL);
+}
+
 /* Image tasks with a query pool (recipe `disjoint = 1`): stream rows come
  * from img and scored rows from qimg, each with the label of its class in
  * the task's order; without a query pool both come from img. */
@@ -554,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_gen_image_query_pool),
 		cmocka_unit_test(test_gen_clf_resume),
 		cmocka_unit_test(test_gen_step_weight),
+		cmocka_unit_test(test_gen_clfeval_ceiling),
 	};
 
 	gemm_set_threads(1);

@@ -35,9 +35,50 @@ struct cblock {
 	char title[128];
 	struct gen_tasks stream, query, tune;
 	struct clfeval_row rows[CLFEVAL_KS_MAX];
+	/* image blocks: the linear ceiling (clfeval_ceiling) */
+	float ceil[LINCLASS_P], ceil_l2;
+	int has_ceil, ceil_n;
 };
 
 static const int cks[] = { 1, 2, 4, 8, 16, 32 };
+
+/* The sentence that says what a block's ceiling is, in a static buffer
+ * that the caller prints before the next call. */
+static const char *ceiling_words(const struct cblock *b)
+{
+	static char buf[512];
+
+	snprintf(buf, sizeof buf, "L2 logistic regression over all %d classes, "
+		 "fitted on the whole training split (%d images; L2 %.0e, the "
+		 "best of 1e-5, 1e-4, 1e-3 fitted on one half and scored on the "
+		 "other), restricted to each task's classes: what a softmax "
+		 "classifier on these features learns from every training "
+		 "image, where more rows of one task stop helping a linear "
+		 "state.",
+		 b->tune.img->nclass, b->ceil_n, (double)b->ceil_l2);
+	return buf;
+}
+
+/* Fits block b's linear ceiling on the training split of it (whose halves
+ * choose the L2).  0, or -1 with a message. */
+static int block_ceiling(struct cblock *b, const struct imgtask *it)
+{
+	int r, c;
+
+	b->ceil_n = 0;
+	for (c = 0; c < it->train.nclass; c++)
+		b->ceil_n += it->train.cls_count[c];
+	fprintf(stderr, "amort eval: linear ceiling on %d training images\n",
+		b->ceil_n);
+	r = clfeval_ceiling(&it->train_even, &it->train_odd, &it->train, b->ceil,
+			    &b->ceil_l2);
+	if (r != AM_OK) {
+		fprintf(stderr, "amort eval: linear ceiling: %s\n", am_strerror(r));
+		return -1;
+	}
+	b->has_ceil = 1;
+	return 0;
+}
 
 static void print_cblock(const struct cblock *b, int nk, int B)
 {
@@ -47,9 +88,11 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 	printf("Held-out error rate, mean over tasks, after k mini-batches of %d rows. "
 	       "Full batch: L2 logistic regression (Newton) on all rows seen, its L2 "
 	       "chosen per k on tuning tasks; SGD and Adam: one pass, one step per "
-	       "mini-batch, rate tuned per k on the same tuning tasks.\n\n", B);
-	printf("| k | rows | amortizer | full batch (L2) | SGD (lr) | Adam (lr) | one-step "
-	       "| Bayes | amortizer - full |\n");
+	       "mini-batch, rate tuned per k on the same tuning tasks.", B);
+	if (b->has_ceil)
+		printf(" Whole split: %s", ceiling_words(b));
+	printf("\n\n| k | rows | amortizer | full batch (L2) | SGD (lr) | Adam (lr) | "
+	       "one-step | %s | amortizer - full |\n", b->has_ceil ? "whole split" : "Bayes");
 	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
 		const struct clfeval_row *e = &b->rows[j];
@@ -59,6 +102,8 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 			snprintf(os, sizeof os, "%.4f", e->onestep);
 		if (e->has_bayes)
 			snprintf(by, sizeof by, "%.4f", e->bayes);
+		if (e->has_ceiling)
+			snprintf(by, sizeof by, "%.4f", e->ceiling);
 		printf("| %d | %d | %.4f | %.4f (%.0e) | %.4f (%.2g) | %.4f (%.2g) | %s "
 		       "| %s | **%+.4f** |\n", e->k, e->k * B, e->amort, e->full,
 		       (double)e->l2, e->sgd, (double)e->sgd_lr, e->adam,
@@ -81,6 +126,9 @@ static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int n
 		fprintf(f, ",");
 		if (e->has_bayes)
 			fprintf(f, "%.6f", e->bayes);
+		fprintf(f, ",");
+		if (e->has_ceiling)
+			fprintf(f, "%.6f", e->ceiling);
 		fprintf(f, "\n");
 	}
 }
@@ -137,8 +185,10 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 	int i, j;
 
 	printf("### %s\n\nHeld-out error rate after k mini-batches of %d rows, "
-	       "mean over the same tasks for every model.\n\n| k | rows |",
-	       cb[0].title, B);
+	       "mean over the same tasks for every model.", cb[0].title, B);
+	if (cb[0].has_ceil)
+		printf(" Whole split: %s", ceiling_words(&cb[0]));
+	printf("\n\n| k | rows |");
 	for (i = 0; i < nm; i++) {
 		const struct gen_config *g = &ms[i].gcfg;
 
@@ -153,8 +203,9 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			       g->variant == GEN_GRAD ? "grad" : "both",
 			       g->head ? ", head" : "");
 	}
-	printf(" full batch (L2) | SGD | Adam |\n|---|---|");
-	for (i = 0; i < nm + 3; i++)
+	printf(" full batch (L2) | SGD | Adam |%s\n|---|---|",
+	       cb[0].has_ceil ? " whole split |" : "");
+	for (i = 0; i < nm + 3 + cb[0].has_ceil; i++)
 		printf("---|");
 	printf("\n");
 	for (j = 0; j < nk; j++) {
@@ -163,7 +214,10 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 		printf("| %d | %d |", e->k, e->k * B);
 		for (i = 0; i < nm; i++)
 			printf(" %.4f |", cb[i].rows[j].amort);
-		printf(" %.4f | %.4f | %.4f |\n", e->full, e->sgd, e->adam);
+		printf(" %.4f | %.4f | %.4f |", e->full, e->sgd, e->adam);
+		if (e->has_ceiling)
+			printf(" %.4f |", e->ceiling);
+		printf("\n");
 	}
 	printf("\n");
 }
@@ -338,11 +392,14 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 			 ms[0].dataset, class_words((int)classes));
 		snprintf(t[1], sizeof t[1], "out of distribution: %s (through the "
 			 "%s PCA), %s", other, ms[0].dataset, class_words((int)classes));
-		for (bi = 0; bi < nb; bi++)
+		for (bi = 0; bi < nb; bi++) {
 			for (i = 0; i < nm; i++)
 				image_block(&cb[bi * nm + i], t[bi],
 					    &img[2 * fs[i] + bi], (int)classes,
 					    (int)classes);
+			if (block_ceiling(&cb[bi * nm], &img[bi]))
+				goto out;
+		}
 	}
 	/* the baselines once, with the first model; the tasks depend on the
 	 * seed only, so every model sees the same rows */
@@ -355,6 +412,7 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 				fprintf(stderr, "amort eval: %s: %s\n", b->title,
 					ms[i].name);
 			c.skip_baselines = i > 0;
+			c.ceiling = !i && b->has_ceil ? b->ceil : NULL;
 			r = clfeval_run(ms[i].impl, ms[i].p, &b->stream, &b->query,
 					&b->tune, &c, b->rows);
 			if (r != AM_OK) {
@@ -371,6 +429,8 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 				o->adam = e->adam;
 				o->bayes = e->bayes;
 				o->has_bayes = e->has_bayes;
+				o->ceiling = e->ceiling;
+				o->has_ceiling = e->has_ceiling;
 				o->l2 = e->l2;
 				o->sgd_lr = e->sgd_lr;
 				o->adam_lr = e->adam_lr;
@@ -407,7 +467,8 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 			fprintf(stderr, "amort eval: cannot write %s\n", csv);
 			goto out;
 		}
-		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes\n");
+		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes,"
+			"ceiling\n");
 		for (bi = 0; bi < nb; bi++)
 			for (i = 0; i < nm; i++)
 				csv_cblock(cf, ms[i].name, &cb[bi * nm + i], c.nk);
@@ -527,7 +588,9 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 		nimg = 1;
 		snprintf(t, sizeof t, "in distribution: %s test split, %s",
 			 m->dataset, class_words((int)classes));
-		image_block(&blocks[nb++], t, &img[0], (int)classes, (int)classes);
+		image_block(&blocks[nb], t, &img[0], (int)classes, (int)classes);
+		if (block_ceiling(&blocks[nb++], &img[0]))
+			goto out;
 		if (ood) {
 			if (imgtask_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
 				fprintf(stderr, "amort eval: %s (skipping the "
@@ -537,8 +600,10 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 				snprintf(t, sizeof t, "out of distribution: %s (through "
 					 "the %s PCA), %s", other, m->dataset,
 					 class_words((int)classes));
-				image_block(&blocks[nb++], t, &img[1], (int)classes,
+				image_block(&blocks[nb], t, &img[1], (int)classes,
 					    (int)classes);
+				if (block_ceiling(&blocks[nb++], &img[1]))
+					goto out;
 			}
 		}
 	}
@@ -546,6 +611,7 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 		int r;
 
 		fprintf(stderr, "amort eval: %s\n", blocks[i].title);
+		c.ceiling = blocks[i].has_ceil ? blocks[i].ceil : NULL;
 		r = clfeval_run(m->impl, m->p, &blocks[i].stream, &blocks[i].query,
 				&blocks[i].tune, &c, blocks[i].rows);
 		if (r != AM_OK) {
@@ -571,7 +637,8 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			fprintf(stderr, "amort eval: cannot write %s\n", csv);
 			goto out;
 		}
-		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes\n");
+		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes,"
+			"ceiling\n");
 		for (i = 0; i < nb; i++)
 			csv_cblock(cf, m->name, &blocks[i], c.nk);
 		if (fclose(cf)) {
