@@ -130,6 +130,8 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		bad = "full_batch must be in [0, 1]";
 	else if (c->step_weight < 0 || c->step_weight > 1)
 		bad = "step_weight must be 0 or 1";
+	else if (c->task_batch < 0 || c->task_batch > 1)
+		bad = "task_batch must be 0 or 1";
 	else if (c->shards < 1 || c->shards > GENTRAIN_SHARDS_MAX)
 		bad = "shards must be in [1, 8]";
 	else if (c->tasks.src == GEN_SRC_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
@@ -181,8 +183,10 @@ static void traj_new_batch(struct gentrain *t, struct traj *tr)
 {
 	int bmax = t->cfg.gen.bmax;
 
-	tr->B = rng_uniform(&tr->rng) < t->cfg.full_batch ? bmax :
-		rng_int(&tr->rng, 1, bmax);
+	/* task_batch: one size for the whole stream, drawn at its start */
+	if (!t->cfg.task_batch || tr->step == 0)
+		tr->B = rng_uniform(&tr->rng) < t->cfg.full_batch ? bmax :
+			rng_int(&tr->rng, 1, bmax);
 	task_rows(t, tr, tr->B, tr->X, tr->y, tr->t, 0);
 }
 
@@ -515,6 +519,13 @@ int gentrain_apply(struct gentrain *t, double *loss)
 long gentrain_iteration(const struct gentrain *t)
 {
 	return t->it;
+}
+
+void gentrain_traj(const struct gentrain *t, int i, int *B, int *step)
+{
+	AM_ASSERT(i >= 0 && i < t->cfg.pop);
+	*B = t->pop[i].B;
+	*step = t->pop[i].step;
 }
 
 const struct gen *gentrain_model(const struct gentrain *t)

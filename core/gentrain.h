@@ -41,6 +41,11 @@ struct gentrain_config {
 	int warmup;
 	float clip, weight_decay;
 	float full_batch;		/* probability a batch has bmax rows */
+	int task_batch;			/* 0: every mini-batch draws its size;
+					 * 1: a task's first one does and the
+					 * rest of its stream keeps it, as a
+					 * client streaming fixed-size
+					 * mini-batches does */
 	int step_weight;		/* 0: every state's loss weighs the
 					 * same (greedy, the paper's); 1: the
 					 * state after step t (1-based) weighs
@@ -67,6 +72,10 @@ void gentrain_shard(struct gentrain *t, int s);
 int gentrain_apply(struct gentrain *t, double *loss);
 
 long gentrain_iteration(const struct gentrain *t);
+
+/* Trajectory i's (0 <= i < pop) next mini-batch size and the steps its
+ * task has taken: what its next iteration streams (tests, diagnostics). */
+void gentrain_traj(const struct gentrain *t, int i, int *B, int *step);
 const struct gen *gentrain_model(const struct gentrain *t);
 const struct layout *gentrain_layout(const struct gentrain *t);
 const float *gentrain_params(const struct gentrain *t);

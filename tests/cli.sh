@@ -164,10 +164,11 @@ probs_ok() {	# K: every line of $tmp/out is "label,p0,..,p(K-1)", the
 
 printf 'name = tinyclf\nfamily = clf\ntasks = linclass\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyclf.recipe"
 check "train a tiny classification model" 0 "wrote" "$AMORT" train "$tmp/tinyclf.recipe" -o "$tmp/c.amort"
-{ cat "$tmp/tinyclf.recipe"; printf 'step_weight = 1\n'; } >"$tmp/tinysw.recipe"
-check "train a step-weighted classifier" 0 "wrote" "$AMORT" train "$tmp/tinysw.recipe" -o "$tmp/sw.amort"
+{ cat "$tmp/tinyclf.recipe"; printf 'step_weight = 1\ntask_batch = 1\n'; } >"$tmp/tinysw.recipe"
+check "train a step-weighted classifier with one batch size per task" 0 "wrote" "$AMORT" train "$tmp/tinysw.recipe" -o "$tmp/sw.amort"
 check "its header records the step weighting" 0 '"step_weight": 1' "$AMORT" info "$tmp/sw.amort"
-check "a plain recipe's header does not" 1 '^0$' sh -c "\"$AMORT\" info \"$tmp/c.amort\" | grep -c step_weight"
+check "and the batch size per task" 0 '"task_batch": 1' "$AMORT" info "$tmp/sw.amort"
+check "a plain recipe's header records neither" 1 '^0$' sh -c "\"$AMORT\" info \"$tmp/c.amort\" | grep -c 'step_weight\\|task_batch'"
 # three classes by two thresholds; the first mini-batch holds all three
 awk 'BEGIN { srand(3); print "a,b,label"
 	for (i = 0; i < 200; i++) { a = rand() * 4 - 2; b = rand() * 40 + 100
@@ -271,6 +272,7 @@ bad_recipe bad14 'name = x\nfamily = clf\ntasks = linclass\ndisjoint = 1\n' "dis
 bad_recipe bad15 'name = x\nfamily = clf\ntasks = images\ndataset = mnist\ndisjoint = 2\n' "disjoint is 0 or 1" "bad15.recipe:5: disjoint wants an integer in \\[0, 1\\]"
 bad_recipe bad16 'name = x\nfamily = clf\nstep_weight = 2\n' "step_weight is 0 or 1" "bad16.recipe:3: step_weight wants an integer in \\[0, 1\\]"
 bad_recipe bad17 'name = x\nstep_weight = 1\n' "the parametric regression trainer has no step_weight" "bad17.recipe:2: unknown key 'step_weight'"
+bad_recipe bad18 'name = x\nfamily = mog\ntask_batch = 3\n' "task_batch is 0 or 1" "bad18.recipe:3: task_batch wants an integer in \\[0, 1\\]"
 printf 'name = tinyhx\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 8\npredictor_width = 8\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\ndmax = 4\n' >"$tmp/tinyhx.recipe"
 check "train a tiny explicit classifier with the head predictor" 0 "wrote" "$AMORT" train "$tmp/tinyhx.recipe" -o "$tmp/hx.amort"
 check "its header names the predictor" 0 '"predictor": "head"' "$AMORT" info "$tmp/hx.amort"

@@ -476,6 +476,79 @@ static void test_gen_step_weight(void **state)
 	assert_null(gentrain_new(&c, NULL, 0));
 }
 
+/* task_batch = 1: a trajectory streams one batch size for its whole task
+ * and draws a new one when it starts the next task; over the population
+ * the sizes still vary.  Without it the size changes within a task.  Both
+ * train, and task_batch resumes bit-identically. */
+static void test_gen_task_batch(void **state)
+{
+	struct gentrain_config c;
+	struct gentrain *t, *b;
+	char path[] = "/tmp/test_gen_tbXXXXXX";
+	int prevB[64], prevS[64], tb, i, it, B, step, fd;
+	int changed, distinct, newtask;
+	double la, lb;
+
+	(void)state;
+	for (tb = 0; tb <= 1; tb++) {
+		tiny(&c, GEN_CLF);
+		c.task_batch = tb;
+		c.tasks.cfam.dmax = 8;
+		c.iters = 40;
+		t = gentrain_new(&c, NULL, 0);
+		assert_non_null(t);
+		assert_true(c.pop <= 64);
+		for (i = 0; i < c.pop; i++)
+			gentrain_traj(t, i, &prevB[i], &prevS[i]);
+		changed = distinct = newtask = 0;
+		for (it = 1; it <= 20; it++) {
+			run(t, c.shards, it, &la);
+			for (i = 0; i < c.pop; i++) {
+				gentrain_traj(t, i, &B, &step);
+				assert_true(B >= 1 && B <= c.gen.bmax);
+				if (step == prevS[i] + 1)	/* same task */
+					changed += B != prevB[i];
+				else
+					newtask += B != prevB[i];
+				distinct += B != prevB[0];
+				prevB[i] = B;
+				prevS[i] = step;
+			}
+		}
+		if (tb)
+			assert_int_equal(changed, 0);
+		else
+			assert_true(changed > 0);
+		assert_true(newtask > 0);
+		assert_true(distinct > 0);
+		gentrain_free(t);
+	}
+
+	/* c: task_batch = 1 */
+	c.iters = 12;
+	t = gentrain_new(&c, NULL, 0);
+	b = gentrain_new(&c, NULL, 0);
+	assert_non_null(t);
+	assert_non_null(b);
+	run(t, c.shards, 5, &la);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(gentrain_save_checkpoint(t, path, "{}", NULL, 0), AM_OK);
+	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
+	unlink(path);
+	run(t, c.shards, c.iters, &la);
+	run(b, c.shards, c.iters, &lb);
+	assert_memory_equal(gentrain_params(t), gentrain_params(b),
+			    gentrain_layout(t)->total * sizeof(float));
+	assert_true(la == lb);
+	gentrain_free(t);
+	gentrain_free(b);
+
+	c.task_batch = 2;
+	assert_null(gentrain_new(&c, NULL, 0));
+}
+
 /* Image rows for the whole-split fit: class c of NC around its own point
  * of a circle, noise 0.4, in DIM features; halves by index parity. */
 enum { CN = 400, CNC = 4, CDIM = 2 };
@@ -655,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_gen_image_query_pool),
 		cmocka_unit_test(test_gen_clf_resume),
 		cmocka_unit_test(test_gen_step_weight),
+		cmocka_unit_test(test_gen_task_batch),
 		cmocka_unit_test(test_gen_clfeval_ceiling),
 	};
 

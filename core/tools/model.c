@@ -152,10 +152,13 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 		json_decref(h);
 		return NULL;
 	}
-	/* a training-only choice: recorded when it departs from the default */
-	if (h && c->step_weight &&
-	    json_object_set_new(json_object_get(h, "recipe"), "step_weight",
-				json_integer(c->step_weight))) {
+	/* training-only choices: recorded when they depart from the default */
+	if (h && ((c->step_weight &&
+		   json_object_set_new(json_object_get(h, "recipe"), "step_weight",
+				       json_integer(c->step_weight))) ||
+		  (c->task_batch &&
+		   json_object_set_new(json_object_get(h, "recipe"), "task_batch",
+				       json_integer(c->task_batch))))) {
 		json_decref(h);
 		return NULL;
 	}
