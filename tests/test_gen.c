@@ -59,6 +59,37 @@ static void run(struct gentrain *t, int shards, long iters, double *loss)
 	}
 }
 
+/* Training c for c->iters iterations straight through, and with a
+ * checkpoint saved after `at` and loaded into a fresh trainer, ends with the
+ * same parameters and loss, bit for bit. */
+static void resumes_bit_identically(const struct gentrain_config *cp, long at)
+{
+	struct gentrain_config c = *cp;
+	struct gentrain *a, *b;
+	char path[] = "/tmp/test_gen_resumeXXXXXX";
+	double la, lb;
+	int fd;
+
+	a = gentrain_new(&c, NULL, 0);
+	b = gentrain_new(&c, NULL, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	run(a, c.shards, at, &la);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
+	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
+	unlink(path);
+	run(a, c.shards, c.iters, &la);
+	run(b, c.shards, c.iters, &lb);
+	assert_memory_equal(gentrain_params(a), gentrain_params(b),
+			    gentrain_layout(a)->total * sizeof(float));
+	assert_true(la == lb);
+	gentrain_free(a);
+	gentrain_free(b);
+}
+
 /* Mean held-out NLL excess over the truth after k steps, over ntasks. */
 static double excess_after(const struct gen *g, const float *p, int k,
 			   int ntasks, uint64_t seed)
@@ -201,34 +232,13 @@ static void test_gen_flow_training_lowers_loss(void **state)
 static void test_gen_resume_is_bit_identical(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *a, *b;
-	char path[] = "/tmp/test_gen_ckptXXXXXX";
-	double la, lb;
-	int fd, kind;
+	int kind;
 
 	(void)state;
 	for (kind = GEN_MOG; kind <= GEN_FLOW; kind++) {
 		tiny(&c, (enum gen_kind)kind);
 		c.iters = 20;
-		a = gentrain_new(&c, NULL, 0);
-		b = gentrain_new(&c, NULL, 0);
-		assert_non_null(a);
-		assert_non_null(b);
-		run(a, c.shards, 8, &la);
-		fd = mkstemp(path);
-		assert_true(fd >= 0);
-		close(fd);
-		assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
-		assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
-		unlink(path);
-		strcpy(path, "/tmp/test_gen_ckptXXXXXX");
-		run(a, c.shards, c.iters, &la);
-		run(b, c.shards, c.iters, &lb);
-		assert_memory_equal(gentrain_params(a), gentrain_params(b),
-				    gentrain_layout(a)->total * sizeof(float));
-		assert_true(la == lb);
-		gentrain_free(a);
-		gentrain_free(b);
+		resumes_bit_identically(&c, 8);
 	}
 }
 
@@ -360,45 +370,22 @@ static void test_gen_clf_trains(void **state)
 	}
 }
 
-static void clf_resumes(int head)
-{
-	struct gentrain_config c;
-	struct gentrain *a, *b;
-	char path[] = "/tmp/test_gen_clfXXXXXX";
-	double la, lb;
-	int fd;
-
-	tiny(&c, GEN_CLF);
-	c.gen.explicit_ = 1;
-	c.gen.head = head;
-	if (head)
-		c.gen.Z = 8;
-	c.iters = 12;
-	a = gentrain_new(&c, NULL, 0);
-	b = gentrain_new(&c, NULL, 0);
-	assert_non_null(a);
-	assert_non_null(b);
-	run(a, c.shards, 5, &la);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
-	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
-	unlink(path);
-	run(a, c.shards, c.iters, &la);
-	run(b, c.shards, c.iters, &lb);
-	assert_memory_equal(gentrain_params(a), gentrain_params(b),
-			    gentrain_layout(a)->total * sizeof(float));
-	assert_true(la == lb);
-	gentrain_free(a);
-	gentrain_free(b);
-}
 
 static void test_gen_clf_resume(void **state)
 {
+	struct gentrain_config c;
+	int head;
+
 	(void)state;
-	clf_resumes(0);
-	clf_resumes(1);
+	for (head = 0; head <= 1; head++) {
+		tiny(&c, GEN_CLF);
+		c.gen.explicit_ = 1;
+		c.gen.head = head;
+		if (head)
+			c.gen.Z = 8;
+		c.iters = 12;
+		resumes_bit_identically(&c, 5);
+	}
 }
 
 /* step_weight = 1 weighs the loss of the state after step t by t.  With
@@ -410,9 +397,8 @@ static void test_gen_step_weight(void **state)
 {
 	struct gentrain_config c;
 	struct gentrain *a, *b;
-	char path[] = "/tmp/test_gen_stepwXXXXXX";
 	double la, lb, before, after;
-	int fd, ksteps;
+	int ksteps;
 
 	(void)state;
 	for (ksteps = 1; ksteps <= 8; ksteps += 7) {
@@ -453,24 +439,7 @@ static void test_gen_step_weight(void **state)
 	gentrain_free(b);
 
 	c.iters = 12;
-	a = gentrain_new(&c, NULL, 0);
-	b = gentrain_new(&c, NULL, 0);
-	assert_non_null(a);
-	assert_non_null(b);
-	run(a, c.shards, 5, &la);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
-	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
-	unlink(path);
-	run(a, c.shards, c.iters, &la);
-	run(b, c.shards, c.iters, &lb);
-	assert_memory_equal(gentrain_params(a), gentrain_params(b),
-			    gentrain_layout(a)->total * sizeof(float));
-	assert_true(la == lb);
-	gentrain_free(a);
-	gentrain_free(b);
+	resumes_bit_identically(&c, 5);
 
 	c.step_weight = 2;
 	assert_null(gentrain_new(&c, NULL, 0));
@@ -483,11 +452,10 @@ static void test_gen_step_weight(void **state)
 static void test_gen_task_batch(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t, *b;
-	char path[] = "/tmp/test_gen_tbXXXXXX";
-	int prevB[64], prevS[64], tb, i, it, B, step, fd;
+	struct gentrain *t;
+	int prevB[64], prevS[64], tb, i, it, B, step;
 	int changed, distinct, newtask;
-	double la, lb;
+	double la;
 
 	(void)state;
 	for (tb = 0; tb <= 1; tb++) {
@@ -526,24 +494,7 @@ static void test_gen_task_batch(void **state)
 
 	/* c: task_batch = 1 */
 	c.iters = 12;
-	t = gentrain_new(&c, NULL, 0);
-	b = gentrain_new(&c, NULL, 0);
-	assert_non_null(t);
-	assert_non_null(b);
-	run(t, c.shards, 5, &la);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(gentrain_save_checkpoint(t, path, "{}", NULL, 0), AM_OK);
-	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
-	unlink(path);
-	run(t, c.shards, c.iters, &la);
-	run(b, c.shards, c.iters, &lb);
-	assert_memory_equal(gentrain_params(t), gentrain_params(b),
-			    gentrain_layout(t)->total * sizeof(float));
-	assert_true(la == lb);
-	gentrain_free(t);
-	gentrain_free(b);
+	resumes_bit_identically(&c, 5);
 
 	c.task_batch = 2;
 	assert_null(gentrain_new(&c, NULL, 0));
