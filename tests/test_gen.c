@@ -25,6 +25,7 @@
 #include "geneval.h"
 #include "gentrain.h"
 #include "mog.h"
+#include "testutil.h"
 
 static void tiny(struct gentrain_config *c, enum gen_kind kind)
 {
@@ -46,48 +47,6 @@ static void tiny(struct gentrain_config *c, enum gen_kind kind)
 	c->lr_min = 3e-4f;
 	c->warmup = 10;
 	c->shards = 2;
-}
-
-static void run(struct gentrain *t, int shards, long iters, double *loss)
-{
-	int s;
-
-	while (gentrain_iteration(t) < iters) {
-		for (s = shards - 1; s >= 0; s--)	/* any order: same result */
-			gentrain_shard(t, s);
-		assert_int_equal(gentrain_apply(t, loss), AM_OK);
-	}
-}
-
-/* Training c for c->iters iterations straight through, and with a
- * checkpoint saved after `at` and loaded into a fresh trainer, ends with the
- * same parameters and loss, bit for bit. */
-static void resumes_bit_identically(const struct gentrain_config *cp, long at)
-{
-	struct gentrain_config c = *cp;
-	struct gentrain *a, *b;
-	char path[] = "/tmp/test_gen_resumeXXXXXX";
-	double la, lb;
-	int fd;
-
-	a = gentrain_new(&c, NULL, 0);
-	b = gentrain_new(&c, NULL, 0);
-	assert_non_null(a);
-	assert_non_null(b);
-	run(a, c.shards, at, &la);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
-	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
-	unlink(path);
-	run(a, c.shards, c.iters, &la);
-	run(b, c.shards, c.iters, &lb);
-	assert_memory_equal(gentrain_params(a), gentrain_params(b),
-			    gentrain_layout(a)->total * sizeof(float));
-	assert_true(la == lb);
-	gentrain_free(a);
-	gentrain_free(b);
 }
 
 /* Mean held-out NLL excess over the truth after k steps, over ntasks. */
@@ -155,7 +114,7 @@ static void test_gen_training_lowers_excess_nll(void **state)
 	t = gentrain_new(&c, NULL, 0);
 	assert_non_null(t);
 	before = excess_after(gentrain_model(t), gentrain_params(t), 4, 60, 99);
-	run(t, c.shards, c.iters, &loss);
+	tu_gentrain_run(t, c.shards, c.iters, &loss);
 	after = excess_after(gentrain_model(t), gentrain_params(t), 4, 60, 99);
 	print_message("excess NLL after 4 steps: untrained %.3f, trained %.3f\n",
 		      before, after);
@@ -221,8 +180,8 @@ static void test_gen_flow_training_lowers_loss(void **state)
 	c.iters = 150;
 	t = gentrain_new(&c, NULL, 0);
 	assert_non_null(t);
-	run(t, c.shards, 5, &first);
-	run(t, c.shards, c.iters, &loss);
+	tu_gentrain_run(t, c.shards, 5, &first);
+	tu_gentrain_run(t, c.shards, c.iters, &loss);
 	print_message("flow-matching loss: %.3f at 5 iterations, %.3f at %ld\n",
 		      first, loss, c.iters);
 	assert_true(loss < first);
@@ -238,7 +197,7 @@ static void test_gen_resume_is_bit_identical(void **state)
 	for (kind = GEN_MOG; kind <= GEN_FLOW; kind++) {
 		tiny(&c, (enum gen_kind)kind);
 		c.iters = 20;
-		resumes_bit_identically(&c, 8);
+		tu_gentrain_resumes(&c, 8);
 	}
 }
 
@@ -359,7 +318,7 @@ static void test_gen_clf_trains(void **state)
 		t = gentrain_new(&c, NULL, 0);
 		assert_non_null(t);
 		before = clf_loss_after(t, 4, 21);
-		run(t, c.shards, c.iters, &loss);
+		tu_gentrain_run(t, c.shards, c.iters, &loss);
 		after = clf_loss_after(t, 4, 21);
 		print_message("%s classification, held-out cross-entropy after 4 "
 			      "steps: untrained %.3f, trained %.3f\n",
@@ -384,7 +343,7 @@ static void test_gen_clf_resume(void **state)
 		if (head)
 			c.gen.Z = 8;
 		c.iters = 12;
-		resumes_bit_identically(&c, 5);
+		tu_gentrain_resumes(&c, 5);
 	}
 }
 
@@ -411,11 +370,11 @@ static void test_gen_step_weight(void **state)
 		b = gentrain_new(&c, NULL, 0);
 		assert_non_null(a);
 		assert_non_null(b);
-		run(a, c.shards, 1, &la);
-		run(b, c.shards, 1, &lb);
+		tu_gentrain_run(a, c.shards, 1, &la);
+		tu_gentrain_run(b, c.shards, 1, &lb);
 		assert_true(la == lb);	/* same states, same rows, same mean */
-		run(a, c.shards, c.iters, &la);
-		run(b, c.shards, c.iters, &lb);
+		tu_gentrain_run(a, c.shards, c.iters, &la);
+		tu_gentrain_run(b, c.shards, c.iters, &lb);
 		if (ksteps == 1)
 			assert_memory_equal(gentrain_params(a), gentrain_params(b),
 					    gentrain_layout(a)->total * sizeof(float));
@@ -431,7 +390,7 @@ static void test_gen_step_weight(void **state)
 	b = gentrain_new(&c, NULL, 0);
 	assert_non_null(b);
 	before = clf_loss_after(b, 4, 21);
-	run(b, c.shards, c.iters, &lb);
+	tu_gentrain_run(b, c.shards, c.iters, &lb);
 	after = clf_loss_after(b, 4, 21);
 	print_message("step-weighted classification, held-out cross-entropy "
 		      "after 4 steps: untrained %.3f, trained %.3f\n", before, after);
@@ -439,10 +398,39 @@ static void test_gen_step_weight(void **state)
 	gentrain_free(b);
 
 	c.iters = 12;
-	resumes_bit_identically(&c, 5);
+	tu_gentrain_resumes(&c, 5);
 
 	c.step_weight = 2;
 	assert_null(gentrain_new(&c, NULL, 0));
+}
+
+/* nsrc (2 or 3) image task sources over one array of n rows (feat, with
+ * classes lab) and up to nclass classes of 2 or more per task: source h < 2
+ * holds the rows i with i % 2 == h, source 2 all of them.  Their per-class
+ * row lists go to mem (nsrc * n ints). */
+static void image_sources(struct gen_images *im, int nsrc, int n, int nclass,
+			  int dim, const float *feat, const unsigned char *lab,
+			  int *mem)
+{
+	int h, c, i;
+
+	for (h = 0; h < nsrc; h++) {
+		memset(&im[h], 0, sizeof im[h]);
+		im[h].n = n;
+		im[h].dim = dim;
+		im[h].nclass = nclass;
+		im[h].X = feat;
+		im[h].y = lab;
+		im[h].kmin = 2;
+		im[h].kmax = nclass;
+		for (c = 0; c < nclass; c++) {
+			im[h].cls_rows[c] = mem;
+			for (i = 0; i < n; i++)
+				if (lab[i] == c && (h == 2 || i % 2 == h))
+					*mem++ = i;
+			im[h].cls_count[c] = (int)(mem - im[h].cls_rows[c]);
+		}
+	}
 }
 
 /* task_batch = 1: a trajectory streams one batch size for its whole task
@@ -470,7 +458,7 @@ static void test_gen_task_batch(void **state)
 			gentrain_traj(t, i, &prevB[i], &prevS[i]);
 		changed = distinct = newtask = 0;
 		for (it = 1; it <= 20; it++) {
-			run(t, c.shards, it, &la);
+			tu_gentrain_run(t, c.shards, it, &la);
 			for (i = 0; i < c.pop; i++) {
 				gentrain_traj(t, i, &B, &step);
 				assert_true(B >= 1 && B <= c.gen.bmax);
@@ -494,7 +482,7 @@ static void test_gen_task_batch(void **state)
 
 	/* c: task_batch = 1 */
 	c.iters = 12;
-	resumes_bit_identically(&c, 5);
+	tu_gentrain_resumes(&c, 5);
 
 	c.task_batch = 2;
 	assert_null(gentrain_new(&c, NULL, 0));
@@ -510,7 +498,7 @@ static int crows[3 * CN];
 static void ceiling_images(struct gen_images im[3])
 {
 	struct rng r;
-	int *mem = crows, i, h, c;
+	int i, c;
 
 	rng_seed(&r, 5);
 	memset(cfeat, 0, sizeof cfeat);
@@ -522,24 +510,7 @@ static void ceiling_images(struct gen_images im[3])
 		cfeat[(size_t)i * GEN_XMAX + 1] = (float)(3.0 * sin(1.5708 * c) +
 							  0.4 * rng_normal(&r));
 	}
-	/* 0: even rows, 1: odd rows, 2: all */
-	for (h = 0; h < 3; h++) {
-		memset(&im[h], 0, sizeof im[h]);
-		im[h].n = CN;
-		im[h].dim = CDIM;
-		im[h].nclass = CNC;
-		im[h].X = cfeat;
-		im[h].y = clab;
-		im[h].kmin = 2;
-		im[h].kmax = CNC;
-		for (c = 0; c < CNC; c++) {
-			im[h].cls_rows[c] = mem;
-			for (i = 0; i < CN; i++)
-				if (clab[i] == c && (h == 2 || i % 2 == h))
-					*mem++ = i;
-			im[h].cls_count[c] = (int)(mem - im[h].cls_rows[c]);
-		}
-	}
+	image_sources(im, 3, CN, CNC, CDIM, cfeat, clab, crows);
 }
 
 /* clfeval_ceiling fits a classifier of all the classes that separates
@@ -607,12 +578,12 @@ static void test_gen_image_query_pool(void **state)
 {
 	enum { N = 60, NC = 5, DIM = 3, ROWS = 300 };
 	static float feat[N * GEN_XMAX], X[ROWS * GEN_XMAX];
-	static int rows[N];
+	static int rows[2 * N];
 	unsigned char lab[N];
 	struct gen_images half[2];
 	struct gen_tasks ts;
 	struct rng r;
-	int y[ROWS], *mem = rows, i, h, c, task, pool;
+	int y[ROWS], i, task, pool;
 
 	(void)state;
 	/* image i: class i % NC, feature 0 = i, half i % 2 */
@@ -620,23 +591,7 @@ static void test_gen_image_query_pool(void **state)
 		lab[i] = (unsigned char)(i % NC);
 		feat[(size_t)i * GEN_XMAX] = (float)i;
 	}
-	for (h = 0; h < 2; h++) {
-		memset(&half[h], 0, sizeof half[h]);
-		half[h].n = N;
-		half[h].dim = DIM;
-		half[h].nclass = NC;
-		half[h].X = feat;
-		half[h].y = lab;
-		half[h].kmin = 2;
-		half[h].kmax = NC;
-		for (c = 0; c < NC; c++) {
-			half[h].cls_rows[c] = mem;
-			for (i = 0; i < N; i++)
-				if (lab[i] == c && i % 2 == h)
-					*mem++ = i;
-			half[h].cls_count[c] = (int)(mem - half[h].cls_rows[c]);
-		}
-	}
+	image_sources(half, 2, N, NC, DIM, feat, lab, rows);
 	memset(&ts, 0, sizeof ts);
 	ts.src = GEN_SRC_IMAGES;
 	ts.img = &half[0];

@@ -809,17 +809,6 @@ static void tiny(struct gentrain_config *c, enum gen_kind kind, int implicit,
 	c->shards = 2;
 }
 
-static void run(struct gentrain *t, int shards, long iters, double *loss)
-{
-	int s;
-
-	while (gentrain_iteration(t) < iters) {
-		for (s = shards - 1; s >= 0; s--)	/* any order: same result */
-			gentrain_shard(t, s);
-		assert_int_equal(gentrain_apply(t, loss), AM_OK);
-	}
-}
-
 /* The mean held-out loss (cross-entropy, or half the squared error) of
  * 200 rows per task after k steps of 16 rows, over 30 tasks of the
  * training family. */
@@ -900,7 +889,7 @@ static void trains(enum gen_kind kind, int implicit, enum gen_qstate qs)
 	if (!t)
 		fail_msg("%s", err);
 	before = loss_after(t, &c, 4, 21);
-	run(t, c.shards, c.iters, &loss);
+	tu_gentrain_run(t, c.shards, c.iters, &loss);
 	after = loss_after(t, &c, 4, 21);
 	print_message("%s %s (state %d): held-out loss after 4 steps: untrained "
 		      "%.3f, trained %.3f\n", implicit ? "implicit" : "explicit",
@@ -946,32 +935,11 @@ static void test_trains_reg_explicit(void **state)
 static void resumes(enum gen_kind kind, int implicit, enum gen_qstate qs)
 {
 	struct gentrain_config c;
-	struct gentrain *a, *b;
-	char path[] = "/tmp/test_implicit_ckptXXXXXX";
-	double la, lb;
-	int fd;
 
 	tiny(&c, kind, implicit, qs);
 	c.gen.passes = 2;		/* mid-step passes in the checkpoint */
 	c.iters = 12;
-	a = gentrain_new(&c, NULL, 0);
-	b = gentrain_new(&c, NULL, 0);
-	assert_non_null(a);
-	assert_non_null(b);
-	run(a, c.shards, 5, &la);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
-	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
-	unlink(path);
-	run(a, c.shards, c.iters, &la);
-	run(b, c.shards, c.iters, &lb);
-	assert_memory_equal(gentrain_params(a), gentrain_params(b),
-			    gentrain_layout(a)->total * sizeof(float));
-	assert_true(la == lb);
-	gentrain_free(a);
-	gentrain_free(b);
+	tu_gentrain_resumes(&c, 5);
 }
 
 static void test_resume_implicit(void **state)

@@ -9,7 +9,11 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <cmocka.h>
+
+#include "am.h"
+#include "gentrain.h"
 
 static uint64_t tu_next(uint64_t *s)
 {
@@ -85,4 +89,42 @@ int tu_grad_check(const char *what, float *x, const float *analytic, size_t n,
 			"(error/limit %.2f, analytic %.6g)\n", what, fails, checked,
 			worst_i, worst, (double)analytic[worst_i]);
 	return fails;
+}
+
+void tu_gentrain_run(struct gentrain *t, int shards, long iters, double *loss)
+{
+	int s;
+
+	while (gentrain_iteration(t) < iters) {
+		for (s = shards - 1; s >= 0; s--)
+			gentrain_shard(t, s);
+		assert_int_equal(gentrain_apply(t, loss), AM_OK);
+	}
+}
+
+void tu_gentrain_resumes(const struct gentrain_config *c, long at)
+{
+	struct gentrain *a, *b;
+	char path[] = "/tmp/tu_gentrain_resumeXXXXXX";
+	double la, lb;
+	int fd;
+
+	a = gentrain_new(c, NULL, 0);
+	b = gentrain_new(c, NULL, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	tu_gentrain_run(a, c->shards, at, &la);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
+	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
+	unlink(path);
+	tu_gentrain_run(a, c->shards, c->iters, &la);
+	tu_gentrain_run(b, c->shards, c->iters, &lb);
+	assert_memory_equal(gentrain_params(a), gentrain_params(b),
+			    gentrain_layout(a)->total * sizeof(float));
+	assert_true(la == lb);
+	gentrain_free(a);
+	gentrain_free(b);
 }

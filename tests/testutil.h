@@ -1,6 +1,7 @@
 /*
  * testutil.h - helpers shared by the cmocka unit tests: deterministic random
- * fills and a central finite-difference gradient check.
+ * fills, a central finite-difference gradient check, and running and
+ * resuming a meta-trainer.
  */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
@@ -35,5 +36,20 @@ int tu_grad_check(const char *what, float *x, const float *analytic, size_t n,
 /* sum_i a[i] * b[i] in double: the projection that turns a layer's output
  * into a scalar loss for gradient checks. */
 double tu_dot(const float *a, const float *b, size_t n);
+
+/* ---- meta-training (gentrain.h) ------------------------------------------ */
+
+struct gentrain;
+struct gentrain_config;
+
+/* Runs trainer t up to iteration iters, its shards in reverse order (any
+ * order gives the same result), asserting that every step applies; *loss
+ * is the last iteration's mean loss. */
+void tu_gentrain_run(struct gentrain *t, int shards, long iters, double *loss);
+
+/* Asserts that training c for c->iters iterations straight through, and
+ * with a checkpoint saved after `at` and loaded into a fresh trainer, ends
+ * with the same parameters and loss, bit for bit. */
+void tu_gentrain_resumes(const struct gentrain_config *c, long at);
 
 #endif
