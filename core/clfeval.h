@@ -18,9 +18,11 @@
  *   ceiling    image tasks, when the caller supplies one: the error of a
  *              fixed linear classifier over all the dataset's classes
  *              (clfeval_ceiling: fitted on a whole training split),
- *              restricted to the task's classes in the task's label order.
- *              The best any state of the parametric regime's model can
- *              reach when tasks differ only in their labels.
+ *              restricted to the task's classes in the task's label order
+ *              (`amort eval` prints it as "whole split").  When tasks
+ *              differ only in their labels, it is what a softmax state
+ *              learns from every training image: a reference, not a
+ *              bound (a state may score a little better on test rows).
  * Errors are exact over the label noise for linclass tasks
  * (linclass_task_error) and plain error rates on held-out rows otherwise.
  * The held-out rows come from `query` (for images: the other half of the
@@ -68,7 +70,7 @@ int clfeval_run(const struct gen *g, const float *p,
 		struct clfeval_row *rows);
 
 /*
- * The linear ceiling of an image dataset: L2 logistic regression over all
+ * The whole-split fit of an image dataset: L2 logistic regression over all
  * its classes (nclass <= LINCLASS_KMAX) and GEN_XMAX features, the L2
  * strength the one of CLFEVAL_CEIL_L2S values whose fit on the rows of
  * `fit` has the lowest error on the rows of `val`, then refitted at that
