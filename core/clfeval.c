@@ -264,6 +264,7 @@ int clfeval_run(const struct gen *g, const float *p,
 	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
 	struct gen_ws *ws = NULL;
 	float *probs = NULL, *st = NULL, *s1 = NULL;
+	double chg2[CLFEVAL_KS_MAX];	/* sums of squared per-task changes */
 	size_t nst;
 	uint64_t tseed;
 
@@ -310,9 +311,10 @@ int clfeval_run(const struct gen *g, const float *p,
 	}
 
 	memset(rows, 0, (size_t)c->nk * sizeof *rows);
+	memset(chg2, 0, sizeof chg2);
 	for (t = 0; t < c->ntasks; t++) {
 		float th[LINCLASS_P], t0[LINCLASS_P];
-		double ceil_t;
+		double ceil_t, err, prev = 0.0;
 		int step = 0, D, K;
 
 		tdata_draw(&ev, stream, query, c->seed, (uint64_t)t, nstream, c->ntest);
@@ -334,7 +336,14 @@ int clfeval_run(const struct gen *g, const float *p,
 				if (rc != AM_OK)
 					goto out;
 			}
-			e->amort += err_state(g, p, ws, stream, &ev, st, c->ntest, probs);
+			err = err_state(g, p, ws, stream, &ev, st, c->ntest, probs);
+			e->amort += err;
+			if (j) {
+				e->change += err - prev;
+				chg2[j] += (err - prev) * (err - prev);
+				e->has_change = 1;
+			}
+			prev = err;
 			if (!c->skip_baselines) {
 				/* single pass from zero at the rate tuned for
 				 * this k */
@@ -384,6 +393,12 @@ int clfeval_run(const struct gen *g, const float *p,
 		e->onestep /= c->ntasks;
 		e->bayes /= c->ntasks;
 		e->ceiling /= c->ntasks;
+		e->change /= c->ntasks;
+		/* the sample variance of the changes, over n - 1 */
+		if (c->ntasks > 1)
+			e->change_se = sqrt(fmax(chg2[j] - c->ntasks * e->change *
+						 e->change, 0.0) /
+					    ((double)c->ntasks - 1.0) / c->ntasks);
 		e->l2 = l2[j];
 		e->sgd_lr = lrs[j];
 		e->adam_lr = lra[j];

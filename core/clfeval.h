@@ -23,6 +23,9 @@
  *              differ only in their labels, it is what a softmax state
  *              learns from every training image: a reference, not a
  *              bound (a state may score a little better on test rows).
+ *   change     the amortizer's error minus its error at the previous k,
+ *              per task, and the standard error of its mean over tasks:
+ *              whether a step helps, beyond what the tasks resolve.
  * Errors are exact over the label noise for linclass tasks
  * (linclass_task_error) and plain error rates on held-out rows otherwise.
  * The held-out rows come from `query` (for images: the other half of the
@@ -58,8 +61,13 @@ struct clfeval_config {
 struct clfeval_row {
 	int k;
 	double amort, full, sgd, adam, onestep, bayes, ceiling;
+	/* the amortizer's step: the mean over tasks of its error here minus
+	 * its error at the previous k (paired: the same tasks and held-out
+	 * rows), and the standard error of that mean (0 for one task);
+	 * has_change is 0 at the first k */
+	double change, change_se;
 	float l2, sgd_lr, adam_lr;
-	int has_onestep, has_bayes, has_ceiling;
+	int has_onestep, has_bayes, has_ceiling, has_change;
 };
 
 /* Fills rows[0..nk).  AM_OK, AM_EINVAL (config), AM_ENOMEM or

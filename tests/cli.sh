@@ -244,7 +244,8 @@ expect "the mixture table has its header" grep -q "| k | samples | amortizer NLL
 expect "the mixture CSV has a header and 6 rows" sh -c "[ \$(wc -l <'$tmp/g.csv') -eq 7 ]"
 expect "the SVG grid is written" grep -q "<svg" "$tmp/g.svg"
 check "eval a classification model against logistic regression" 0 "" "$AMORT" eval "$tmp/c.amort" --tasks 2 --tune-tasks 1 --no-ood
-expect "the classification table has its header" grep -q "| k | rows | amortizer | full batch (L2)" "$tmp/out"
+expect "the classification table has its header" grep -q "| k | rows | amortizer | step (SE) | full batch (L2)" "$tmp/out"
+expect "its step column, per block: none at k = 1, a change and its standard error after" sh -c "n=\$(grep -c '^| 1 | 8 | [0-9.]* | - |' '$tmp/out'); [ \$n -ge 1 ] && [ \$(grep -cE '^\\| (2|4|8|16|32) \\| [0-9]+ \\| [0-9.]+ \\| [-+][0-9.]+ \\([0-9.]+\\) \\|' '$tmp/out') -eq \$((5 * n)) ]"
 bad_recipe bad1 'name = x\nfamily = mog\nkmax = 9\n' "a mixture recipe with 9 components is refused" "bad1.recipe:3: kmax wants an integer in \\[1, 8\\]"
 bad_recipe bad2 'name = x\nfamily = flow\ntasks = letters\n' "a letters recipe needs its letters" "letters tasks need a 'letters' line"
 bad_recipe bad3 'name = x\nfamily = clf\nregime = bogus\n' "an unknown classification regime is refused" "regime 'bogus' is not available"
@@ -304,6 +305,8 @@ check "eval of a regression model refuses a batch above the model's" 2 "--batch 
 check "eval classifiers side by side" 0 "" "$AMORT" eval "$tmp/c.amort" "$tmp/ci.amort" --tasks 2 --tune-tasks 1 --dim 4 --classes 2 --csv "$tmp/cs.csv"
 expect "the classification side by side names both regimes" grep -q "| k | rows | tinyclf (parametric, both) | tinyci (implicit, logits) | full batch (L2) | SGD | Adam |" "$tmp/out"
 expect "its CSV has a header and 2 x 6 rows" sh -c "[ \$(wc -l <'$tmp/cs.csv') -eq 13 ]"
+expect "the side by side has a step table with a column per model, from k = 2" sh -c "grep -q '^| k | tinyclf | tinyci |\$' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32) \\| [-+][0-9.]+ \\([0-9.]+\\) \\| [-+][0-9.]+ \\([0-9.]+\\) \\|\$' '$tmp/out') -eq 5 ]"
+expect "its CSV ends with the step and its standard error, empty at k = 1" sh -c "head -1 '$tmp/cs.csv' | grep -q ',ceiling,change,change_se\$' && [ \$(grep -c ',1,.*,,\$' '$tmp/cs.csv') -eq 2 ] && [ \$(grep -cE ',-?[0-9.]+,[0-9.]+\$' '$tmp/cs.csv') -eq 10 ]"
 check "eval of one linclass model refuses --classes" 2 "--classes alone is for image models" "$AMORT" eval "$tmp/c.amort" --classes 3
 check "side by side refuses an image model beside a linclass one" 1 "side by side needs models of one dataset: tinyclf was trained on linclass tasks, tinyimg on test" "$AMORT" eval "$tmp/c.amort" "$tmp/img.amort" --tasks 2
 if [ -r data/fashion-mnist.img ]; then

@@ -621,6 +621,84 @@ static void test_gen_image_query_pool(void **state)
 	}
 }
 
+/* clfeval_run's step column: the mean over tasks of the per-task change
+ * of the amortizer's error from the previous k, and its standard error.
+ * The tasks depend on the seed and their index only, so runs on the
+ * first 1, 2, ..., N tasks give each task's own errors (N times a mean
+ * less N - 1 times the previous mean); the column is checked against the
+ * paired statistics computed from those. */
+static void test_gen_clfeval_change(void **state)
+{
+	enum { N = 5, NK = 3 };
+	struct gen_images im[3];
+	struct gen_tasks ts;
+	struct gentrain_config gc;
+	struct gentrain *t;
+	struct clfeval_config c;
+	struct clfeval_row rows[NK];
+	double err[N][NK], prev[NK], loss, moved = 0.0;
+	int n, j;
+
+	(void)state;
+	ceiling_images(im);
+	tiny(&gc, GEN_CLF);
+	gc.iters = 20;
+	t = gentrain_new(&gc, NULL, 0);
+	assert_non_null(t);
+	tu_gentrain_run(t, gc.shards, gc.iters, &loss);
+	memset(&ts, 0, sizeof ts);
+	ts.src = GEN_SRC_IMAGES;
+	ts.img = &im[2];
+	memset(&c, 0, sizeof c);
+	c.tune_tasks = 1;
+	c.skip_baselines = 1;
+	c.B = 4;
+	c.nk = NK;
+	c.ks[0] = 1;
+	c.ks[1] = 2;
+	c.ks[2] = 4;
+	c.ntest = 40;
+	c.seed = 3;
+	memset(prev, 0, sizeof prev);
+	for (n = 1; n <= N; n++) {
+		c.ntasks = n;
+		assert_int_equal(clfeval_run(gentrain_model(t), gentrain_params(t),
+					     &ts, &ts, &ts, &c, rows), AM_OK);
+		for (j = 0; j < NK; j++) {
+			err[n - 1][j] = n * rows[j].amort - (n - 1) * prev[j];
+			prev[j] = rows[j].amort;
+		}
+		assert_int_equal(rows[0].has_change, 0);
+		if (n == 1)
+			for (j = 1; j < NK; j++) {
+				assert_int_equal(rows[j].has_change, 1);
+				assert_true(rows[j].change_se == 0.0);
+			}
+	}
+	/* rows hold the run on all N tasks */
+	for (j = 1; j < NK; j++) {
+		double m = 0.0, v = 0.0;
+
+		for (n = 0; n < N; n++)
+			m += err[n][j] - err[n][j - 1];
+		m /= N;
+		for (n = 0; n < N; n++) {
+			double d = err[n][j] - err[n][j - 1] - m;
+
+			v += d * d;
+			moved += fabs(err[n][j] - err[n][j - 1]);
+		}
+		assert_int_equal(rows[j].has_change, 1);
+		assert_true(fabs(rows[j].change - m) < 1e-9);
+		assert_true(fabs(rows[j].change -
+				 (rows[j].amort - rows[j - 1].amort)) < 1e-9);
+		assert_true(fabs(rows[j].change_se - sqrt(v / (N - 1) / N)) < 1e-9);
+	}
+	/* the steps changed some task's error: the check above is not 0 = 0 */
+	assert_true(moved > 0.0);
+	gentrain_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_gen_step_weight),
 		cmocka_unit_test(test_gen_task_batch),
 		cmocka_unit_test(test_gen_clfeval_ceiling),
+		cmocka_unit_test(test_gen_clfeval_change),
 	};
 
 	gemm_set_threads(1);

@@ -80,6 +80,22 @@ static int block_ceiling(struct cblock *b, const struct imgtask *it)
 	return 0;
 }
 
+static const char change_words[] =
+	"the amortizer's error minus its error at the previous k, per task, "
+	"mean over tasks (its standard error over the tasks in brackets): a "
+	"step helps beyond what these tasks resolve when the mean is below "
+	"minus two standard errors.";
+
+/* "+0.0012 (0.0008)", or "-" at the first k, in buf. */
+static const char *change_cell(const struct clfeval_row *e, char *buf,
+			       size_t n)
+{
+	if (!e->has_change)
+		return "-";
+	snprintf(buf, n, "%+.4f (%.4f)", e->change, e->change_se);
+	return buf;
+}
+
 static void print_cblock(const struct cblock *b, int nk, int B)
 {
 	int j;
@@ -91,12 +107,14 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 	       "mini-batch, rate tuned per k on the same tuning tasks.", B);
 	if (b->has_ceil)
 		printf(" Whole split: %s", ceiling_words(b));
-	printf("\n\n| k | rows | amortizer | full batch (L2) | SGD (lr) | Adam (lr) | "
-	       "one-step | %s | amortizer - full |\n", b->has_ceil ? "whole split" : "Bayes");
-	printf("|---|---|---|---|---|---|---|---|---|\n");
+	printf(" Step: %s", change_words);
+	printf("\n\n| k | rows | amortizer | step (SE) | full batch (L2) | SGD (lr) | "
+	       "Adam (lr) | one-step | %s | amortizer - full |\n",
+	       b->has_ceil ? "whole split" : "Bayes");
+	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
 		const struct clfeval_row *e = &b->rows[j];
-		char os[32] = "-", by[32] = "-";
+		char os[32] = "-", by[32] = "-", ch[48];
 
 		if (e->has_onestep)
 			snprintf(os, sizeof os, "%.4f", e->onestep);
@@ -104,10 +122,11 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 			snprintf(by, sizeof by, "%.4f", e->bayes);
 		if (e->has_ceiling)
 			snprintf(by, sizeof by, "%.4f", e->ceiling);
-		printf("| %d | %d | %.4f | %.4f (%.0e) | %.4f (%.2g) | %.4f (%.2g) | %s "
-		       "| %s | **%+.4f** |\n", e->k, e->k * B, e->amort, e->full,
-		       (double)e->l2, e->sgd, (double)e->sgd_lr, e->adam,
-		       (double)e->adam_lr, os, by, e->amort - e->full);
+		printf("| %d | %d | %.4f | %s | %.4f (%.0e) | %.4f (%.2g) | %.4f "
+		       "(%.2g) | %s | %s | **%+.4f** |\n", e->k, e->k * B, e->amort,
+		       change_cell(e, ch, sizeof ch), e->full, (double)e->l2,
+		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
+		       by, e->amort - e->full);
 	}
 	printf("\n");
 }
@@ -129,6 +148,11 @@ static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int n
 		fprintf(f, ",");
 		if (e->has_ceiling)
 			fprintf(f, "%.6f", e->ceiling);
+		fprintf(f, ",");
+		if (e->has_change)
+			fprintf(f, "%.6f,%.6f", e->change, e->change_se);
+		else
+			fprintf(f, ",");
 		fprintf(f, "\n");
 	}
 }
@@ -217,6 +241,21 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 		printf(" %.4f | %.4f | %.4f |", e->full, e->sgd, e->adam);
 		if (e->has_ceiling)
 			printf(" %.4f |", e->ceiling);
+		printf("\n");
+	}
+	printf("\nStep: %s\n\n| k |", change_words);
+	for (i = 0; i < nm; i++)
+		printf(" %s |", ms[i].name);
+	printf("\n|---|");
+	for (i = 0; i < nm; i++)
+		printf("---|");
+	printf("\n");
+	for (j = 1; j < nk; j++) {
+		char ch[48];
+
+		printf("| %d |", cb[0].rows[j].k);
+		for (i = 0; i < nm; i++)
+			printf(" %s |", change_cell(&cb[i].rows[j], ch, sizeof ch));
 		printf("\n");
 	}
 	printf("\n");
@@ -468,7 +507,7 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 			goto out;
 		}
 		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes,"
-			"ceiling\n");
+			"ceiling,change,change_se\n");
 		for (bi = 0; bi < nb; bi++)
 			for (i = 0; i < nm; i++)
 				csv_cblock(cf, ms[i].name, &cb[bi * nm + i], c.nk);
@@ -638,7 +677,7 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			goto out;
 		}
 		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes,"
-			"ceiling\n");
+			"ceiling,change,change_se\n");
 		for (i = 0; i < nb; i++)
 			csv_cblock(cf, m->name, &blocks[i], c.nk);
 		if (fclose(cf)) {
