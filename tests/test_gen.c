@@ -513,6 +513,18 @@ static void ceiling_images(struct gen_images im[3])
 	image_sources(im, 3, CN, CNC, CDIM, cfeat, clab, crows);
 }
 
+/* The synthetic image sets (ceiling_images), a task source over the whole
+ * set and an empty evaluation config: the start of a clfeval test. */
+static void clfeval_setup(struct gen_images im[3], struct gen_tasks *ts,
+			  struct clfeval_config *c)
+{
+	ceiling_images(im);
+	memset(ts, 0, sizeof *ts);
+	ts->src = GEN_SRC_IMAGES;
+	ts->img = &im[2];
+	memset(c, 0, sizeof *c);
+}
+
 /* clfeval_ceiling fits a classifier of all the classes that separates
  * them; clfeval_run reports its error on every task's held-out rows in
  * the task's own label order (a wrong mapping would be far off: tasks
@@ -530,7 +542,7 @@ static void test_gen_clfeval_ceiling(void **state)
 	int y[CN], i, j;
 
 	(void)state;
-	ceiling_images(im);
+	clfeval_setup(im, &ts, &c);
 	assert_int_equal(clfeval_ceiling(&im[0], &im[1], &im[2], theta, &l2), AM_OK);
 	assert_true(l2 == 1e-5f || l2 == 1e-4f || l2 == 1e-3f);
 	for (i = 0; i < CN; i++)
@@ -540,10 +552,6 @@ static void test_gen_clfeval_ceiling(void **state)
 	tiny(&gc, GEN_CLF);
 	t = gentrain_new(&gc, NULL, 0);
 	assert_non_null(t);
-	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_IMAGES;
-	ts.img = &im[2];
-	memset(&c, 0, sizeof c);
 	c.ntasks = 6;
 	c.tune_tasks = 2;
 	c.B = 8;
@@ -640,16 +648,12 @@ static void test_gen_clfeval_change(void **state)
 	int n, j;
 
 	(void)state;
-	ceiling_images(im);
+	clfeval_setup(im, &ts, &c);
 	tiny(&gc, GEN_CLF);
 	gc.iters = 20;
 	t = gentrain_new(&gc, NULL, 0);
 	assert_non_null(t);
 	tu_gentrain_run(t, gc.shards, gc.iters, &loss);
-	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_IMAGES;
-	ts.img = &im[2];
-	memset(&c, 0, sizeof c);
 	c.tune_tasks = 1;
 	c.skip_baselines = 1;
 	c.B = 4;
