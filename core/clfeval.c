@@ -341,7 +341,6 @@ int clfeval_run(const struct gen *g, const float *p,
 			if (j) {
 				e->change += err - prev;
 				chg2[j] += (err - prev) * (err - prev);
-				e->has_change = 1;
 			}
 			prev = err;
 			if (!c->skip_baselines) {
@@ -394,6 +393,7 @@ int clfeval_run(const struct gen *g, const float *p,
 		e->bayes /= c->ntasks;
 		e->ceiling /= c->ntasks;
 		e->change /= c->ntasks;
+		e->has_change = j > 0;
 		/* the sample variance of the changes, over n - 1 */
 		if (c->ntasks > 1)
 			e->change_se = sqrt(fmax(chg2[j] - c->ntasks * e->change *

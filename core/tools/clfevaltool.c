@@ -42,6 +42,10 @@ struct cblock {
 
 static const int cks[] = { 1, 2, 4, 8, 16, 32 };
 
+/* The CSV's columns, single and side by side (csv_cblock writes a row). */
+static const char csv_header[] = "model,block,k,amortizer,full_batch,sgd,adam,"
+	"onestep,bayes,ceiling,change,change_se\n";
+
 /* The sentence that says what a block's ceiling is, in a static buffer
  * that the caller prints before the next call. */
 static const char *ceiling_words(const struct cblock *b)
@@ -506,8 +510,7 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 			fprintf(stderr, "amort eval: cannot write %s\n", csv);
 			goto out;
 		}
-		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes,"
-			"ceiling,change,change_se\n");
+		fputs(csv_header, cf);
 		for (bi = 0; bi < nb; bi++)
 			for (i = 0; i < nm; i++)
 				csv_cblock(cf, ms[i].name, &cb[bi * nm + i], c.nk);
@@ -676,8 +679,7 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			fprintf(stderr, "amort eval: cannot write %s\n", csv);
 			goto out;
 		}
-		fprintf(cf, "model,block,k,amortizer,full_batch,sgd,adam,onestep,bayes,"
-			"ceiling,change,change_se\n");
+		fputs(csv_header, cf);
 		for (i = 0; i < nb; i++)
 			csv_cblock(cf, m->name, &blocks[i], c.nk);
 		if (fclose(cf)) {
