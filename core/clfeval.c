@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "am.h"
+#include "eval.h"
 #include "logreg.h"
 
 struct tdata {
@@ -392,13 +393,9 @@ int clfeval_run(const struct gen *g, const float *p,
 		e->onestep /= c->ntasks;
 		e->bayes /= c->ntasks;
 		e->ceiling /= c->ntasks;
-		e->change /= c->ntasks;
 		e->has_change = j > 0;
-		/* the sample variance of the changes, over n - 1 */
-		if (c->ntasks > 1)
-			e->change_se = sqrt(fmax(chg2[j] - c->ntasks * e->change *
-						 e->change, 0.0) /
-					    ((double)c->ntasks - 1.0) / c->ntasks);
+		eval_change(e->change, chg2[j], c->ntasks, &e->change,
+			    &e->change_se);
 		e->l2 = l2[j];
 		e->sgd_lr = lrs[j];
 		e->adam_lr = lra[j];

@@ -15,6 +15,17 @@ float eval_lr(int i)
 	return (float)(1e-3 * pow(3000.0, (double)i / (EVAL_LRS - 1)));
 }
 
+void eval_change(double sum, double sum2, int n, double *mean, double *se)
+{
+	*mean = sum / n;
+	*se = 0.0;
+	/* the sample variance, over n - 1; a sum of squares minus n mean^2
+	 * cannot go below 0 but by rounding */
+	if (n > 1)
+		*se = sqrt(fmax(sum2 - n * *mean * *mean, 0.0) /
+			   ((double)n - 1.0) / n);
+}
+
 /* Work for one chunk of tasks. */
 struct chunk {
 	int n, rows;			/* tasks, rows per task */
@@ -124,12 +135,20 @@ static void chunk_free(struct chunk *ch)
 	free(ch->y);
 }
 
-/* The refiner over the chunk's mini-batches in lockstep; adds MSEs at the
- * checkpoints into acc (nk). */
+/* Sums over tasks of the amortizer's MSE at each checkpoint (mse), and of
+ * each task's change from the previous checkpoint and its square (chg,
+ * chg2; from the second checkpoint on). */
+struct amort_acc {
+	double mse[EVAL_KS_MAX], chg[EVAL_KS_MAX], chg2[EVAL_KS_MAX];
+};
+
+/* The refiner over the chunk's mini-batches in lockstep; adds into acc.
+ * prev holds a chunk's worth of doubles. */
 static int run_amortizer(const struct refiner *m, const float *p,
 			 struct refiner_ws *ws, const struct chunk *ch,
-			 const struct eval_config *c, double *acc,
-			 float *state, float *next, struct refiner_input *in)
+			 const struct eval_config *c, struct amort_acc *acc,
+			 double *prev, float *state, float *next,
+			 struct refiner_input *in)
 {
 	int kmax = c->ks[c->nk - 1], i, k, j = 0, pass, rc;
 
@@ -152,9 +171,17 @@ static int run_amortizer(const struct refiner *m, const float *p,
 			memcpy(state, next, (size_t)ch->n * REFINER_S * sizeof *state);
 		}
 		if (k == c->ks[j]) {
-			for (i = 0; i < ch->n; i++)
-				acc[j] += linreg_task_mse(&ch->task[i],
-							  state + (size_t)i * REFINER_S);
+			for (i = 0; i < ch->n; i++) {
+				double e = linreg_task_mse(&ch->task[i],
+							   state + (size_t)i * REFINER_S);
+
+				acc->mse[j] += e;
+				if (j) {
+					acc->chg[j] += e - prev[i];
+					acc->chg2[j] += (e - prev[i]) * (e - prev[i]);
+				}
+				prev[i] = e;
+			}
 			j++;
 		}
 	}
@@ -221,7 +248,8 @@ static int run_onestep(const struct refiner *m, const float *p,
 int eval_linreg(const struct refiner *m, const float *p,
 		const struct eval_config *c, struct eval_row *rows)
 {
-	double *sgd_acc = NULL, *adam_acc = NULL, am[EVAL_KS_MAX] = { 0 };
+	double *sgd_acc = NULL, *adam_acc = NULL, *prev = NULL;
+	struct amort_acc am = { { 0 }, { 0 }, { 0 } };
 	double rd[EVAL_KS_MAX] = { 0 }, fl[EVAL_KS_MAX] = { 0 };
 	double os[EVAL_KS_MAX] = { 0 };
 	int sgd_best[EVAL_KS_MAX], adam_best[EVAL_KS_MAX];
@@ -251,7 +279,8 @@ int eval_linreg(const struct refiner *m, const float *p,
 	in = calloc((size_t)c->chunk, sizeof *in);
 	state = calloc((size_t)c->chunk * REFINER_S, sizeof *state);
 	next = calloc((size_t)c->chunk * REFINER_S, sizeof *next);
-	if (!ws || !in || !state || !next)
+	prev = calloc((size_t)c->chunk, sizeof *prev);
+	if (!ws || !in || !state || !next || !prev)
 		goto out;
 	if (c->onestep_max_rows > 0) {
 		ws1 = refiner_ws_new(m, 1, c->onestep_max_rows);
@@ -277,7 +306,7 @@ int eval_linreg(const struct refiner *m, const float *p,
 	for (done = 0; done < c->ntasks; done += ch.n) {
 		ch.n = c->ntasks - done < c->chunk ? c->ntasks - done : c->chunk;
 		chunk_draw(&ch, c, &r);
-		rc = run_amortizer(m, p, ws, &ch, c, am, state, next, in);
+		rc = run_amortizer(m, p, ws, &ch, c, &am, prev, state, next, in);
 		if (rc == AM_OK && ws1)
 			rc = run_onestep(m, p, ws1, &ch, c, os);
 		if (rc != AM_OK)
@@ -290,7 +319,10 @@ int eval_linreg(const struct refiner *m, const float *p,
 		struct eval_row *e = &rows[j];
 
 		e->k = c->ks[j];
-		e->amort = am[j] / c->ntasks;
+		e->amort = am.mse[j] / c->ntasks;
+		e->has_change = j > 0;
+		eval_change(am.chg[j], am.chg2[j], c->ntasks, &e->change,
+			    &e->change_se);
 		e->ridge = rd[j] / c->ntasks;
 		e->floor = fl[j] / c->ntasks;
 		e->sgd = sgd_acc[j * EVAL_LRS + sgd_best[j]] / c->ntasks;
@@ -311,5 +343,6 @@ out:
 	free(in);
 	free(state);
 	free(next);
+	free(prev);
 	return rc;
 }

@@ -12,7 +12,9 @@
  *   sgd      single-pass SGD from theta = 0, one step per mini-batch;
  *   adam     single-pass Adam from theta = 0, one step per mini-batch;
  *   onestep  the same refiner applied once to all k*B rows as one context
- *            (rows_seen 0), where k*B <= onestep_max_rows.
+ *            (rows_seen 0), where k*B <= onestep_max_rows;
+ *   change   the amortizer's MSE minus its MSE at the previous k, per
+ *            task, mean over tasks, with its standard error.
  * SGD and Adam use, at each k, the learning rate from a log grid that was
  * best at that k on separate tuning tasks (a different seed): tuned on
  * other tasks, never on the test tasks.
@@ -47,12 +49,25 @@ struct eval_row {
 	int k;
 	double amort, ridge, sgd, adam, onestep;	/* mean test MSE */
 	double floor;			/* mean noise variance */
+	/* the amortizer's step: the mean over tasks of its MSE here minus
+	 * its MSE at the previous k (paired: the same tasks), and the
+	 * standard error of that mean (eval_change); has_change is 0 at the
+	 * first k */
+	double change, change_se;
 	float sgd_lr, adam_lr;		/* the chosen rates */
-	int has_onestep;
+	int has_onestep, has_change;
 };
 
 /* The learning-rate grid: EVAL_LRS values log-spaced over [1e-3, 3]. */
 float eval_lr(int i);
+
+/*
+ * The step statistics of the evaluators (this one, regeval.h, clfeval.h):
+ * from the sum and the sum of squares of n per-task changes, their mean
+ * (*mean) and the standard error of that mean (*se: the sample standard
+ * deviation, over n - 1, divided by sqrt(n); 0 for n = 1).
+ */
+void eval_change(double sum, double sum2, int n, double *mean, double *se);
 
 /*
  * The baselines' pieces, shared with the evaluators of the other

@@ -212,6 +212,7 @@ static int run(const struct amort *a, const struct gen_tasks *stream,
 	float lrs[REGEVAL_KS_MAX], lra[REGEVAL_KS_MAX];
 	float th[REGEVAL_KS_MAX * LINREG_P];
 	float *mean = NULL, *st = NULL, *s1 = NULL;
+	double chg2[REGEVAL_KS_MAX];	/* sums of squared per-task changes */
 	int kmax = c->ks[c->nk - 1], nstream = kmax * c->B, t, j, rc;
 	struct tdata ev;
 
@@ -228,8 +229,9 @@ static int run(const struct amort *a, const struct gen_tasks *stream,
 		goto out;
 
 	memset(rows, 0, (size_t)c->nk * sizeof *rows);
+	memset(chg2, 0, sizeof chg2);
 	for (t = 0; t < c->ntasks; t++) {
-		double A[LINREG_P * LINREG_P], b[LINREG_P], lambda;
+		double A[LINREG_P * LINREG_P], b[LINREG_P], lambda, err, prev = 0.0;
 		int step = 0, D;
 
 		tdata_draw(&ev, stream, c->seed, (uint64_t)t, nstream, c->ntest);
@@ -248,7 +250,13 @@ static int run(const struct amort *a, const struct gen_tasks *stream,
 				if (rc != AM_OK)
 					goto out;
 			}
-			e->amort += mse_state(a, &ev, c->ntest, st, mean);
+			err = mse_state(a, &ev, c->ntest, st, mean);
+			e->amort += err;
+			if (j) {
+				e->change += err - prev;
+				chg2[j] += (err - prev) * (err - prev);
+			}
+			prev = err;
 			/* ridge on all rows so far (lambda = noise^2) */
 			linreg_accumulate(A, b, ev.Xr + (size_t)r0 * LINREG_DMAX,
 					  ev.t + r0, n - r0);
@@ -282,6 +290,9 @@ static int run(const struct amort *a, const struct gen_tasks *stream,
 		e->sgd /= c->ntasks;
 		e->adam /= c->ntasks;
 		e->floor /= c->ntasks;
+		e->has_change = j > 0;
+		eval_change(e->change, chg2[j], c->ntasks, &e->change,
+			    &e->change_se);
 		e->has_onestep = c->ks[j] * c->B <= c->onestep_max_rows;
 		e->onestep = e->has_onestep ? e->onestep / c->ntasks : NAN;
 		e->sgd_lr = lrs[j];

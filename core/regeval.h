@@ -21,7 +21,9 @@
  *              MSE (eval_opt_grid), never on the evaluation tasks;
  *   one-step   the same amortizer given all k*B rows as one batch
  *              (rows_seen 0) while k*B <= onestep_max_rows;
- *   floor      the noise variance (what the true function scores).
+ *   floor      the noise variance (what the true function scores);
+ *   change     the amortizer's MSE minus its MSE at the previous k, per
+ *              task, and the standard error of its mean over tasks.
  * The held-out MSE is exact over the target noise: the mean over the
  * ntest held-out inputs x of (prediction(x) - E[y | x])^2, plus noise^2.
  * Every method is scored on the same held-out inputs; rows are averaged
@@ -51,8 +53,14 @@ struct regeval_config {
 struct regeval_row {
 	int k;
 	double amort, ridge, sgd, adam, onestep, floor;
+	/* the amortizer's step: the mean over tasks of its MSE here minus
+	 * its MSE at the previous k (paired: the same tasks and held-out
+	 * rows), and the standard error of that mean (eval_change, eval.h);
+	 * has_change is 0 at the first k */
+	double change, change_se;
 	float sgd_lr, adam_lr;
 	int has_onestep;		/* onestep is NAN otherwise */
+	int has_change;
 };
 
 /* A GEN_REG model (explicit or implicit; B <= its bmax).  Fills

@@ -290,13 +290,21 @@ sed -e 's/tinyrx/tinyri/' -e 's/regime = explicit/regime = implicit\nstate = mea
 check "train a tiny explicit regression model" 0 "wrote" "$AMORT" train "$tmp/tinyrx.recipe" -o "$tmp/rx.amort"
 check "train a tiny implicit regression model" 0 "wrote" "$AMORT" train "$tmp/tinyri.recipe" -o "$tmp/ri.amort"
 check "eval an explicit regression model against ridge" 0 "" "$AMORT" eval "$tmp/rx.amort" --tasks 2 --tune-tasks 2 --test-rows 50 --csv "$tmp/rx.csv"
-expect "the regression table has its header" grep -q "| k | rows | amortizer | Bayes (ridge) | SGD (lr) | Adam (lr) | one-step" "$tmp/out"
+expect "the regression table has its header" grep -q "| k | rows | amortizer | step (SE) | Bayes (ridge) | SGD (lr) | Adam (lr) | one-step" "$tmp/out"
+expect "its step column is empty at k = 1, a change and its standard error after" sh -c "[ \$(grep -c '^| 1 | 8 | [0-9.]* | - |' '$tmp/out') -eq 5 ] && [ \$(grep -cE '^\\| (2|4|8|16|32) \\| [0-9]+ \\| [0-9.]+ \\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) \\|' '$tmp/out') -eq 25 ]"
 expect "the regression eval has the out-of-distribution blocks" grep -q "noise sd 0.02" "$tmp/out"
 expect "the regression CSV has a header and 5 x 6 rows" sh -c "[ \$(wc -l <'$tmp/rx.csv') -eq 31 ]"
+expect "the regression CSV ends with the step and its standard error, empty at k = 1" sh -c "head -1 '$tmp/rx.csv' | grep -q ',noise_floor,change,change_se\$' && [ \$(grep -c ',1,8,.*,,\$' '$tmp/rx.csv') -eq 5 ] && [ \$(grep -cE ',-?[0-9.e+-]+,[0-9.e+-]+\$' '$tmp/rx.csv') -eq 25 ]"
 check "eval an implicit regression model" 0 "" "$AMORT" eval "$tmp/ri.amort" --tasks 2 --tune-tasks 2 --test-rows 50 --no-ood
 expect "the implicit model's table" grep -q "tinyri (learned-predictor regression, implicit, state mean" "$tmp/out"
 check "eval parametric, explicit and implicit side by side" 0 "" "$AMORT" eval "$tmp/r.amort" "$tmp/rx.amort" "$tmp/ri.amort" --tasks 2 --tune-tasks 2 --test-rows 50 --no-ood --dim 4
 expect "the side-by-side table names the three regimes" grep -q "| k | rows | tiny (parametric, both) | tinyrx (explicit, both) | tinyri (implicit, state mean) | Bayes (ridge) | SGD | Adam |" "$tmp/out"
+expect "the regression side by side has a step table with a column per model, from k = 2" sh -c "grep -q '^| k | tiny | tinyrx | tinyri |\$' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32) (\\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) ){3}\\|\$' '$tmp/out') -eq 5 ]"
+check "eval a linreg model against ridge" 0 "" "$AMORT" eval "$tmp/r.amort" --tasks 2 --no-ood --csv "$tmp/r.csv"
+expect "the linreg table has the step column, empty at k = 1" sh -c "grep -q '| k | rows | amortizer | step (SE) | Bayes (ridge) |' '$tmp/out' && grep -q '^| 1 | 32 | [0-9.]* | - |' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32|64) \\| [0-9]+ \\| [0-9.]+ \\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) \\|' '$tmp/out') -eq 6 ]"
+expect "the linreg CSV ends with the step and its standard error, empty at k = 1" sh -c "head -1 '$tmp/r.csv' | grep -q ',noise_floor,change,change_se\$' && [ \$(grep -c ',1,32,.*,,\$' '$tmp/r.csv') -eq 1 ] && [ \$(grep -cE ',-?[0-9.e+-]+,[0-9.e+-]+\$' '$tmp/r.csv') -eq 6 ]"
+check "eval two linreg models side by side" 0 "" "$AMORT" eval "$tmp/r.amort" "$tmp/r.amort" --tasks 2
+expect "the linreg side by side has a step table, from k = 2" sh -c "grep -q '^| k | tiny | tiny |\$' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32|64) (\\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) ){2}\\|\$' '$tmp/out') -eq 6 ]"
 check "side by side refuses a classification model beside a regression one" 1 "regression models only" "$AMORT" eval "$tmp/rx.amort" "$tmp/c.amort" --tasks 2
 check "eval of a regression model refuses --dim 17" 2 "--dim wants an integer" "$AMORT" eval "$tmp/rx.amort" --dim 17
 check "eval of a regression model refuses a batch above the model's" 2 "--batch 9: a step of these models takes at most 8 rows" "$AMORT" eval "$tmp/rx.amort" --batch 9

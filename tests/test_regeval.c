@@ -233,12 +233,73 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	gentrain_free(ti);
 }
 
+/* regeval_run's step column: the mean over tasks of the per-task change
+ * of the amortizer's held-out MSE from the previous k, and its standard
+ * error, against the per-task MSEs that runs on the first 1, 2, ..., N
+ * tasks give (tu_check_steps), for the implicit model and the parametric
+ * refiner.  The standard error is 0 for one task. */
+static void test_regeval_steps(void **state)
+{
+	enum { N = 4 };
+	struct refiner_config rc = { .C = 16, .H = 2, .L = 1, .bmax = 16,
+				     .ksteps = 8, .passes = 1,
+				     .variant = REFINER_BOTH };
+	struct regeval_row rows[REGEVAL_KS_MAX];
+	struct gentrain *ti = trained(1);
+	double means[N * REGEVAL_KS_MAX], change[REGEVAL_KS_MAX];
+	double se[REGEVAL_KS_MAX];
+	int has[REGEVAL_KS_MAX], model, n, j, nk;
+	struct regeval_config c;
+	struct gen_tasks ts;
+	struct refiner m;
+	struct layout lay;
+	struct rng r;
+	float *p;
+
+	(void)state;
+	layout_init(&lay);
+	assert_int_equal(refiner_init(&m, &lay, &rc), AM_OK);
+	p = tu_alloc(lay.total);
+	rng_seed(&r, 5);
+	refiner_init_params(&m, p, &r);
+	for (model = 0; model < 2; model++) {
+		config(&c, &ts);
+		c.tune_tasks = 2;
+		c.ntest = 30;
+		c.onestep_max_rows = 0;
+		nk = c.nk;
+		for (n = 1; n <= N; n++) {
+			c.ntasks = n;
+			assert_int_equal(model ?
+					 regeval_run_refiner(&m, p, &ts, &c, rows) :
+					 regeval_run(gentrain_model(ti),
+						     gentrain_params(ti), &ts, &c,
+						     rows), AM_OK);
+			for (j = 0; j < nk; j++)
+				means[(n - 1) * nk + j] = rows[j].amort;
+			if (n == 1)
+				for (j = 1; j < nk; j++)
+					assert_true(rows[j].change_se == 0.0);
+		}
+		for (j = 0; j < nk; j++) {
+			has[j] = rows[j].has_change;
+			change[j] = rows[j].change;
+			se[j] = rows[j].change_se;
+		}
+		assert_true(tu_check_steps(N, nk, means, has, change, se) > 0.0);
+	}
+	free(p);
+	layout_free(&lay);
+	gentrain_free(ti);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_regeval_explicit),
 		cmocka_unit_test(test_regeval_implicit),
 		cmocka_unit_test(test_regeval_same_tasks_for_every_model),
+		cmocka_unit_test(test_regeval_steps),
 	};
 
 	gemm_set_threads(1);

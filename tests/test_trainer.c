@@ -17,6 +17,7 @@
 #include "am.h"
 #include "eval.h"
 #include "gemm.h"
+#include "testutil.h"
 #include "trainer.h"
 
 static void tiny(struct trainer_config *c)
@@ -70,6 +71,58 @@ static void held_out(const struct trainer *t, struct eval_row *rows)
 	c.chunk = 32;
 	assert_int_equal(eval_linreg(trainer_refiner(t), trainer_params(t), &c, rows),
 			 AM_OK);
+}
+
+/* eval_linreg's step column: the mean over tasks of the per-task change
+ * of the amortizer's MSE from the previous k, and its standard error,
+ * against the per-task MSEs that runs on the first 1, 2, ..., N tasks give
+ * (tu_check_steps); chunks of 2 tasks, so the changes are summed across
+ * chunks.  The standard error is 0 for one task. */
+static void test_trainer_eval_steps(void **state)
+{
+	enum { N = 5, NK = 3 };
+	struct trainer_config tc;
+	struct eval_config c;
+	struct eval_row rows[NK];
+	struct trainer *t;
+	double means[N * NK], change[NK], se[NK];
+	int has[NK], n, j;
+	char err[128];
+
+	(void)state;
+	tiny(&tc);
+	t = trainer_new(&tc, err, sizeof err);
+	assert_non_null(t);
+	run(t, 20);
+	memset(&c, 0, sizeof c);
+	c.tune_tasks = 2;
+	c.B = 8;
+	c.nk = NK;
+	c.ks[0] = 1;
+	c.ks[1] = 2;
+	c.ks[2] = 4;
+	linreg_family_default(&c.fam);
+	c.fam.dmin = 1;
+	c.fam.dmax = 4;
+	c.seed = 5;
+	c.chunk = 2;
+	for (n = 1; n <= N; n++) {
+		c.ntasks = n;
+		assert_int_equal(eval_linreg(trainer_refiner(t), trainer_params(t),
+					     &c, rows), AM_OK);
+		for (j = 0; j < NK; j++)
+			means[(n - 1) * NK + j] = rows[j].amort;
+		if (n == 1)
+			for (j = 1; j < NK; j++)
+				assert_true(rows[j].change_se == 0.0);
+	}
+	for (j = 0; j < NK; j++) {
+		has[j] = rows[j].has_change;
+		change[j] = rows[j].change;
+		se[j] = rows[j].change_se;
+	}
+	assert_true(tu_check_steps(N, NK, means, has, change, se) > 0.0);
+	trainer_free(t);
 }
 
 static void test_trainer_reduces_held_out_loss(void **state)
@@ -199,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_trainer_deterministic),
 		cmocka_unit_test(test_trainer_resume_is_bit_identical),
 		cmocka_unit_test(test_trainer_config_check),
+		cmocka_unit_test(test_trainer_eval_steps),
 	};
 
 	/* tiny products: a second OpenBLAS thread only adds hand-offs */

@@ -36,6 +36,49 @@ void tu_fill(float *x, size_t n, float lo, float hi, uint64_t *state)
 	}
 }
 
+/* Per-task values come out of runs on different numbers of tasks: a
+ * model stepped on a batch of tasks in lockstep rounds its floats
+ * differently for another batch size, by about 1e-8 of the value. */
+#define TOL(x) (1e-6 * (1.0 + fabs(x)))
+
+double tu_check_steps(int N, int nk, const double *means, const int *has,
+		      const double *change, const double *se)
+{
+	double *v = calloc((size_t)N * nk, sizeof *v), moved = 0.0;
+	int n, j;
+
+	assert_non_null(v);
+	assert_true(N >= 2 && nk >= 2);
+	/* each task's own value */
+	for (n = 0; n < N; n++)
+		for (j = 0; j < nk; j++)
+			v[(size_t)n * nk + j] = (n + 1) * means[(size_t)n * nk + j] -
+				(n ? n * means[(size_t)(n - 1) * nk + j] : 0.0);
+	assert_int_equal(has[0], 0);
+	for (j = 1; j < nk; j++) {
+		double m = 0.0, ss = 0.0, d;
+
+		for (n = 0; n < N; n++)
+			m += v[(size_t)n * nk + j] - v[(size_t)n * nk + j - 1];
+		m /= N;
+		for (n = 0; n < N; n++) {
+			d = v[(size_t)n * nk + j] - v[(size_t)n * nk + j - 1];
+			ss += (d - m) * (d - m);
+			moved += fabs(d);
+		}
+		assert_int_equal(has[j], 1);
+		assert_true(fabs(change[j] - m) < TOL(m));
+		assert_true(fabs(change[j] - (means[(size_t)(N - 1) * nk + j] -
+					      means[(size_t)(N - 1) * nk + j - 1])) <
+			    TOL(change[j]));
+		assert_true(fabs(se[j] - sqrt(ss / (N - 1) / N)) <
+			    TOL(sqrt(ss / (N - 1) / N)));
+	}
+	free(v);
+	return moved;
+}
+#undef TOL
+
 float *tu_alloc(size_t n)
 {
 	float *p = calloc(n ? n : 1, sizeof *p);

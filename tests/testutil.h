@@ -37,6 +37,24 @@ int tu_grad_check(const char *what, float *x, const float *analytic, size_t n,
  * into a scalar loss for gradient checks. */
 double tu_dot(const float *a, const float *b, size_t n);
 
+/* ---- evaluators' steps (eval.h, regeval.h, clfeval.h) --------------------- */
+
+/*
+ * Checks an evaluator's step statistics against the per-task values they
+ * summarize.  The evaluators' tasks depend on the seed and the task's
+ * index only, so runs on the first 1, 2, ..., N tasks recover each task's
+ * own value: means[(n - 1) * nk + j] is the mean at checkpoint j of the
+ * run on n tasks, and task n's value is n * mean_n - (n - 1) * mean_n-1.
+ * has, change and se are the run on all N tasks (nk each).  Asserts that
+ * has is 0 at the first checkpoint and 1 after, that change is the mean
+ * of the per-task differences from the previous checkpoint (and the
+ * difference of the means), and that se is their sample standard
+ * deviation (over N - 1) divided by sqrt(N).  Returns the sum of the
+ * |per-task differences|, for the caller to check that they are not all 0.
+ */
+double tu_check_steps(int N, int nk, const double *means, const int *has,
+		      const double *change, const double *se);
+
 /* ---- meta-training (gentrain.h) ------------------------------------------ */
 
 struct gentrain;

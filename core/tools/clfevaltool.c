@@ -84,20 +84,10 @@ static int block_ceiling(struct cblock *b, const struct imgtask *it)
 	return 0;
 }
 
-static const char change_words[] =
-	"the amortizer's error minus its error at the previous k, per task, "
-	"mean over tasks (its standard error over the tasks in brackets): a "
-	"step helps beyond what these tasks resolve when the mean is below "
-	"minus two standard errors.";
-
-/* "+0.0012 (0.0008)", or "-" at the first k, in buf. */
-static const char *change_cell(const struct clfeval_row *e, char *buf,
-			       size_t n)
+/* The step of row e, for step.c. */
+static struct tool_step clf_step(const struct clfeval_row *e)
 {
-	if (!e->has_change)
-		return "-";
-	snprintf(buf, n, "%+.4f (%.4f)", e->change, e->change_se);
-	return buf;
+	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
 }
 
 static void print_cblock(const struct cblock *b, int nk, int B)
@@ -111,14 +101,15 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 	       "mini-batch, rate tuned per k on the same tuning tasks.", B);
 	if (b->has_ceil)
 		printf(" Whole split: %s", ceiling_words(b));
-	printf(" Step: %s", change_words);
+	printf(" Step: %s", tool_step_words);
 	printf("\n\n| k | rows | amortizer | step (SE) | full batch (L2) | SGD (lr) | "
 	       "Adam (lr) | one-step | %s | amortizer - full |\n",
 	       b->has_ceil ? "whole split" : "Bayes");
 	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
 		const struct clfeval_row *e = &b->rows[j];
-		char os[32] = "-", by[32] = "-", ch[48];
+		struct tool_step st = clf_step(e);
+		char os[32] = "-", by[32] = "-", ch[64];
 
 		if (e->has_onestep)
 			snprintf(os, sizeof os, "%.4f", e->onestep);
@@ -128,7 +119,7 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 			snprintf(by, sizeof by, "%.4f", e->ceiling);
 		printf("| %d | %d | %.4f | %s | %.4f (%.0e) | %.4f (%.2g) | %.4f "
 		       "(%.2g) | %s | %s | **%+.4f** |\n", e->k, e->k * B, e->amort,
-		       change_cell(e, ch, sizeof ch), e->full, (double)e->l2,
+		       tool_step_cell(&st, 0, ch, sizeof ch), e->full, (double)e->l2,
 		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
 		       by, e->amort - e->full);
 	}
@@ -210,6 +201,8 @@ static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			   int nk, int B)
 {
+	struct tool_step st[TOOL_MODELS_MAX * CLFEVAL_KS_MAX];
+	const char *names[TOOL_MODELS_MAX];
 	int i, j;
 
 	printf("### %s\n\nHeld-out error rate after k mini-batches of %d rows, "
@@ -247,22 +240,13 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			printf(" %.4f |", e->ceiling);
 		printf("\n");
 	}
-	printf("\nStep: %s\n\n| k |", change_words);
-	for (i = 0; i < nm; i++)
-		printf(" %s |", ms[i].name);
-	printf("\n|---|");
-	for (i = 0; i < nm; i++)
-		printf("---|");
 	printf("\n");
-	for (j = 1; j < nk; j++) {
-		char ch[48];
-
-		printf("| %d |", cb[0].rows[j].k);
-		for (i = 0; i < nm; i++)
-			printf(" %s |", change_cell(&cb[i].rows[j], ch, sizeof ch));
-		printf("\n");
+	for (i = 0; i < nm; i++) {
+		names[i] = ms[i].name;
+		for (j = 0; j < nk; j++)
+			st[i * nk + j] = clf_step(&cb[i].rows[j]);
 	}
-	printf("\n");
+	tool_step_table(names, nm, st, nk, 0);
 }
 
 /* The largest |difference| between two PCAs' floats (as stored in the

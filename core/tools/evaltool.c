@@ -21,8 +21,6 @@
 #include "model.h"
 #include "tool.h"
 
-#define MODELS_MAX 8
-
 struct block {
 	const char *title;
 	struct linreg_family fam;
@@ -31,6 +29,12 @@ struct block {
 
 static const int default_ks[] = { 1, 2, 4, 8, 16, 32, 64 };
 
+/* The step of row e, for step.c. */
+static struct tool_step lin_step(const struct eval_row *e)
+{
+	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
+}
+
 static void print_block(const struct block *b, int nk, int B)
 {
 	int j;
@@ -38,20 +42,22 @@ static void print_block(const struct block *b, int nk, int B)
 	printf("### %s\n\n", b->title);
 	printf("Test MSE (exact expectation over fresh rows), mean over tasks; "
 	       "k steps of %d rows. Ratios are to the Bayes-optimal ridge posterior "
-	       "mean on the same rows.\n\n", B);
-	printf("| k | rows | amortizer | Bayes (ridge) | SGD (lr) | Adam (lr) | one-step | amortizer/Bayes | SGD/Bayes | Adam/Bayes | one-step/Bayes |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+	       "mean on the same rows. Step: %s\n\n", B, tool_step_words);
+	printf("| k | rows | amortizer | step (SE) | Bayes (ridge) | SGD (lr) | Adam (lr) | one-step | amortizer/Bayes | SGD/Bayes | Adam/Bayes | one-step/Bayes |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
 		const struct eval_row *e = &b->rows[j];
-		char os[32] = "-", osr[32] = "-";
+		struct tool_step st = lin_step(e);
+		char os[32] = "-", osr[32] = "-", ch[64];
 
 		if (e->has_onestep) {
 			snprintf(os, sizeof os, "%.4f", e->onestep);
 			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->ridge);
 		}
-		printf("| %d | %d | %.4f | %.4f | %.4f (%.3g) | %.4f (%.3g) | %s | **%.3f** | %.3f | %.3f | %s |\n",
-		       e->k, e->k * B, e->amort, e->ridge, e->sgd, (double)e->sgd_lr,
-		       e->adam, (double)e->adam_lr, os, e->amort / e->ridge,
+		printf("| %d | %d | %.4f | %s | %.4f | %.4f (%.3g) | %.4f (%.3g) | %s | **%.3f** | %.3f | %.3f | %s |\n",
+		       e->k, e->k * B, e->amort, tool_step_cell(&st, 1, ch, sizeof ch),
+		       e->ridge, e->sgd, (double)e->sgd_lr, e->adam,
+		       (double)e->adam_lr, os, e->amort / e->ridge,
 		       e->sgd / e->ridge, e->adam / e->ridge, osr);
 	}
 	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0].floor);
@@ -64,10 +70,14 @@ static void csv_block(FILE *f, const char *model, const struct block *b, int nk,
 	for (j = 0; j < nk; j++) {
 		const struct eval_row *e = &b->rows[j];
 
-		fprintf(f, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+		fprintf(f, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
 			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
 			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
 			e->has_onestep ? e->onestep : NAN, e->floor);
+		if (e->has_change)
+			fprintf(f, "%.6g,%.6g\n", e->change, e->change_se);
+		else
+			fprintf(f, ",\n");
 	}
 }
 
@@ -145,11 +155,11 @@ static int write_svg(const char *path, const struct block *b, int nb, int nk)
 
 int tool_eval(int argc, char **argv)
 {
-	const char *files[MODELS_MAX], *csv = NULL, *svg = NULL;
+	const char *files[TOOL_MODELS_MAX], *csv = NULL, *svg = NULL;
 	long tasks = 256, seed = 12345, dim = 8, batch = 32, nfiles = 0;
 	double noise = 0.5;
 	int ood = 1, i, j, nb, rc = 1;
-	struct model models[MODELS_MAX];
+	struct model models[TOOL_MODELS_MAX];
 	struct block blocks[5];
 	struct eval_config c;
 	char err[512];
@@ -190,7 +200,7 @@ int tool_eval(int argc, char **argv)
 			svg = argv[++i];
 		} else if (!strcmp(argv[i], "--no-ood")) {
 			ood = 0;
-		} else if (argv[i][0] != '-' && nfiles < MODELS_MAX) {
+		} else if (argv[i][0] != '-' && nfiles < TOOL_MODELS_MAX) {
 			files[nfiles++] = argv[i];
 		} else {
 			nfiles = 0;
@@ -281,7 +291,7 @@ int tool_eval(int argc, char **argv)
 			fprintf(stderr, "amort eval: cannot write %s\n", csv);
 			goto out;
 		}
-		fprintf(cf, "model,block,k,batch,amortizer,bayes,sgd,sgd_lr,adam,adam_lr,onestep,noise_floor\n");
+		fprintf(cf, "model,block,k,batch,amortizer,bayes,sgd,sgd_lr,adam,adam_lr,onestep,noise_floor,change,change_se\n");
 	}
 	if (nfiles == 1) {
 		printf("## %s (%s, %s variant, %d passes per step)\n\n", models[0].name,
@@ -308,7 +318,9 @@ int tool_eval(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		struct eval_row rows[MODELS_MAX][EVAL_KS_MAX];
+		struct eval_row rows[TOOL_MODELS_MAX][EVAL_KS_MAX];
+		struct tool_step st[TOOL_MODELS_MAX * EVAL_KS_MAX];
+		const char *names[TOOL_MODELS_MAX];
 
 		c.fam = blocks[0].fam;
 		for (i = 0; i < nfiles; i++) {
@@ -340,6 +352,12 @@ int tool_eval(int argc, char **argv)
 			       rows[0][j].adam / rows[0][j].ridge);
 		}
 		printf("\n");
+		for (i = 0; i < nfiles; i++) {
+			names[i] = models[i].name;
+			for (j = 0; j < c.nk; j++)
+				st[i * c.nk + j] = lin_step(&rows[i][j]);
+		}
+		tool_step_table(names, (int)nfiles, st, c.nk, 1);
 	}
 	rc = 0;
 out:

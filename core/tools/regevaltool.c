@@ -22,13 +22,12 @@
 #include "regeval.h"
 #include "tool.h"
 
-#define RMODELS_MAX 8
 #define RBLOCKS 5
 
 struct rblock {
 	char title[128];
 	struct gen_tasks stream;
-	struct regeval_row rows[RMODELS_MAX][REGEVAL_KS_MAX];
+	struct regeval_row rows[TOOL_MODELS_MAX][REGEVAL_KS_MAX];
 };
 
 static const int rks[] = { 1, 2, 4, 8, 16, 32 };
@@ -54,6 +53,12 @@ static int run_model(const struct model *m, const struct rblock *b,
 	return regeval_run(m->impl, m->p, &b->stream, c, rows);
 }
 
+/* The step of row e, for step.c. */
+static struct tool_step reg_step(const struct regeval_row *e)
+{
+	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
+}
+
 static void print_one(const struct rblock *b, int nk, int B)
 {
 	int j;
@@ -61,24 +66,26 @@ static void print_one(const struct rblock *b, int nk, int B)
 	printf("### %s\n\n", b->title);
 	printf("Held-out MSE (exact over the target noise), mean over tasks; k "
 	       "steps of %d rows. Ratios are to the Bayes-optimal ridge posterior "
-	       "mean on the same rows.\n\n", B);
-	printf("| k | rows | amortizer | Bayes (ridge) | SGD (lr) | Adam (lr) | "
-	       "one-step | amortizer/Bayes | SGD/Bayes | Adam/Bayes | "
+	       "mean on the same rows. Step: %s\n\n", B, tool_step_words);
+	printf("| k | rows | amortizer | step (SE) | Bayes (ridge) | SGD (lr) | "
+	       "Adam (lr) | one-step | amortizer/Bayes | SGD/Bayes | Adam/Bayes | "
 	       "one-step/Bayes |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
 		const struct regeval_row *e = &b->rows[0][j];
-		char os[32] = "-", osr[32] = "-";
+		struct tool_step st = reg_step(e);
+		char os[32] = "-", osr[32] = "-", ch[64];
 
 		if (e->has_onestep) {
 			snprintf(os, sizeof os, "%.4f", e->onestep);
 			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->ridge);
 		}
-		printf("| %d | %d | %.4f | %.4f | %.4f (%.3g) | %.4f (%.3g) | %s | "
-		       "**%.3f** | %.3f | %.3f | %s |\n", e->k, e->k * B, e->amort,
-		       e->ridge, e->sgd, (double)e->sgd_lr, e->adam,
-		       (double)e->adam_lr, os, e->amort / e->ridge,
-		       e->sgd / e->ridge, e->adam / e->ridge, osr);
+		printf("| %d | %d | %.4f | %s | %.4f | %.4f (%.3g) | %.4f (%.3g) | "
+		       "%s | **%.3f** | %.3f | %.3f | %s |\n", e->k, e->k * B,
+		       e->amort, tool_step_cell(&st, 1, ch, sizeof ch), e->ridge,
+		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
+		       e->amort / e->ridge, e->sgd / e->ridge, e->adam / e->ridge,
+		       osr);
 	}
 	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0][0].floor);
 }
@@ -86,6 +93,8 @@ static void print_one(const struct rblock *b, int nk, int B)
 static void print_many(const struct rblock *b, const struct model *ms, int nm,
 		       int nk, int B)
 {
+	struct tool_step st[TOOL_MODELS_MAX * REGEVAL_KS_MAX];
+	const char *names[TOOL_MODELS_MAX];
 	char rg[64];
 	int i, j;
 
@@ -113,6 +122,12 @@ static void print_many(const struct rblock *b, const struct model *ms, int nm,
 		       e->sgd / e->ridge, e->adam, e->adam / e->ridge);
 	}
 	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0][0].floor);
+	for (i = 0; i < nm; i++) {
+		names[i] = ms[i].name;
+		for (j = 0; j < nk; j++)
+			st[i * nk + j] = reg_step(&b->rows[i][j]);
+	}
+	tool_step_table(names, nm, st, nk, 1);
 }
 
 static void csv_rows(FILE *f, const char *model, const struct rblock *b,
@@ -123,10 +138,14 @@ static void csv_rows(FILE *f, const char *model, const struct rblock *b,
 	for (j = 0; j < nk; j++) {
 		const struct regeval_row *e = &rows[j];
 
-		fprintf(f, "%s,\"%s\",%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+		fprintf(f, "%s,\"%s\",%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
 			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
 			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
 			e->has_onestep ? e->onestep : NAN, e->floor);
+		if (e->has_change)
+			fprintf(f, "%.6g,%.6g\n", e->change, e->change_se);
+		else
+			fprintf(f, ",\n");
 	}
 }
 
@@ -290,7 +309,7 @@ int tool_regeval(struct model *ms, int nm, int argc, char **argv)
 			goto out;
 		}
 		fprintf(cf, "model,block,k,batch,amortizer,bayes,sgd,sgd_lr,adam,"
-			"adam_lr,onestep,noise_floor\n");
+			"adam_lr,onestep,noise_floor,change,change_se\n");
 		for (j = 0; j < nb; j++)
 			for (i = 0; i < nm; i++)
 				csv_rows(cf, ms[i].name, &blocks[j], blocks[j].rows[i],
