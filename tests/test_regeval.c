@@ -182,13 +182,28 @@ static void test_regeval_implicit(void **state)
 	check_model(1);
 }
 
-/* Explicit, implicit and the parametric refiner on one configuration: the
- * same tasks and rows, so the baselines agree exactly. */
-static void test_regeval_same_tasks_for_every_model(void **state)
+/* A parametric refiner with its initial parameters (untrained: its skip
+ * path is a gradient step); the caller frees the parameters and lay. */
+static float *untrained_refiner(struct refiner *m, struct layout *lay)
 {
 	struct refiner_config rc = { .C = 16, .H = 2, .L = 1, .bmax = 16,
 				     .ksteps = 8, .passes = 1,
 				     .variant = REFINER_BOTH };
+	struct rng r;
+	float *p;
+
+	layout_init(lay);
+	assert_int_equal(refiner_init(m, lay, &rc), AM_OK);
+	p = tu_alloc(lay->total);
+	rng_seed(&r, 5);
+	refiner_init_params(m, p, &r);
+	return p;
+}
+
+/* Explicit, implicit and the parametric refiner on one configuration: the
+ * same tasks and rows, so the baselines agree exactly. */
+static void test_regeval_same_tasks_for_every_model(void **state)
+{
 	struct regeval_row re[REGEVAL_KS_MAX], ri[REGEVAL_KS_MAX];
 	struct regeval_row rp[REGEVAL_KS_MAX];
 	struct gentrain *te = trained(0), *ti = trained(1);
@@ -196,16 +211,11 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	struct gen_tasks ts;
 	struct refiner m;
 	struct layout lay;
-	struct rng r;
 	float *p;
 	int j;
 
 	(void)state;
-	layout_init(&lay);
-	assert_int_equal(refiner_init(&m, &lay, &rc), AM_OK);
-	p = tu_alloc(lay.total);
-	rng_seed(&r, 5);
-	refiner_init_params(&m, p, &r);
+	p = untrained_refiner(&m, &lay);
 	config(&c, &ts);
 	assert_int_equal(regeval_run(gentrain_model(te), gentrain_params(te), &ts,
 				     &c, re), AM_OK);
@@ -233,61 +243,57 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	gentrain_free(ti);
 }
 
+struct reg_steps {
+	const struct gen *g;		/* NULL: the refiner m */
+	const struct refiner *m;
+	const float *p;
+	struct gen_tasks ts;
+	struct regeval_config c;
+};
+
+static void reg_steps_run(void *ctx, int n, struct tu_step_row *out)
+{
+	struct reg_steps *x = ctx;
+	struct regeval_row rows[REGEVAL_KS_MAX];
+	int j;
+
+	x->c.ntasks = n;
+	assert_int_equal(x->g ? regeval_run(x->g, x->p, &x->ts, &x->c, rows) :
+			 regeval_run_refiner(x->m, x->p, &x->ts, &x->c, rows),
+			 AM_OK);
+	for (j = 0; j < x->c.nk; j++)
+		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
+					       rows[j].change_se,
+					       rows[j].has_change };
+}
+
 /* regeval_run's step column: the mean over tasks of the per-task change
  * of the amortizer's held-out MSE from the previous k, and its standard
  * error, against the per-task MSEs that runs on the first 1, 2, ..., N
  * tasks give (tu_check_steps), for the implicit model and the parametric
- * refiner.  The standard error is 0 for one task. */
+ * refiner. */
 static void test_regeval_steps(void **state)
 {
-	enum { N = 4 };
-	struct refiner_config rc = { .C = 16, .H = 2, .L = 1, .bmax = 16,
-				     .ksteps = 8, .passes = 1,
-				     .variant = REFINER_BOTH };
-	struct regeval_row rows[REGEVAL_KS_MAX];
 	struct gentrain *ti = trained(1);
-	double means[N * REGEVAL_KS_MAX], change[REGEVAL_KS_MAX];
-	double se[REGEVAL_KS_MAX];
-	int has[REGEVAL_KS_MAX], model, n, j, nk;
-	struct regeval_config c;
-	struct gen_tasks ts;
+	struct reg_steps x;
 	struct refiner m;
 	struct layout lay;
-	struct rng r;
 	float *p;
 
 	(void)state;
-	layout_init(&lay);
-	assert_int_equal(refiner_init(&m, &lay, &rc), AM_OK);
-	p = tu_alloc(lay.total);
-	rng_seed(&r, 5);
-	refiner_init_params(&m, p, &r);
-	for (model = 0; model < 2; model++) {
-		config(&c, &ts);
-		c.tune_tasks = 2;
-		c.ntest = 30;
-		c.onestep_max_rows = 0;
-		nk = c.nk;
-		for (n = 1; n <= N; n++) {
-			c.ntasks = n;
-			assert_int_equal(model ?
-					 regeval_run_refiner(&m, p, &ts, &c, rows) :
-					 regeval_run(gentrain_model(ti),
-						     gentrain_params(ti), &ts, &c,
-						     rows), AM_OK);
-			for (j = 0; j < nk; j++)
-				means[(n - 1) * nk + j] = rows[j].amort;
-			if (n == 1)
-				for (j = 1; j < nk; j++)
-					assert_true(rows[j].change_se == 0.0);
-		}
-		for (j = 0; j < nk; j++) {
-			has[j] = rows[j].has_change;
-			change[j] = rows[j].change;
-			se[j] = rows[j].change_se;
-		}
-		assert_true(tu_check_steps(N, nk, means, has, change, se) > 0.0);
-	}
+	p = untrained_refiner(&m, &lay);
+	config(&x.c, &x.ts);
+	x.c.tune_tasks = 2;
+	x.c.ntest = 30;
+	x.c.onestep_max_rows = 0;
+	x.g = gentrain_model(ti);
+	x.m = NULL;
+	x.p = gentrain_params(ti);
+	tu_check_steps(4, x.c.nk, reg_steps_run, &x);
+	x.g = NULL;
+	x.m = &m;
+	x.p = p;
+	tu_check_steps(4, x.c.nk, reg_steps_run, &x);
 	free(p);
 	layout_free(&lay);
 	gentrain_free(ti);

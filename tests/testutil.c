@@ -41,22 +41,32 @@ void tu_fill(float *x, size_t n, float lo, float hi, uint64_t *state)
  * differently for another batch size, by about 1e-8 of the value. */
 #define TOL(x) (1e-6 * (1.0 + fabs(x)))
 
-double tu_check_steps(int N, int nk, const double *means, const int *has,
-		      const double *change, const double *se)
+void tu_check_steps(int N, int nk, tu_eval_fn run, void *ctx)
 {
+	struct tu_step_row rows[16];
+	double *mean = calloc((size_t)N * nk, sizeof *mean);
 	double *v = calloc((size_t)N * nk, sizeof *v), moved = 0.0;
 	int n, j;
 
+	assert_non_null(mean);
 	assert_non_null(v);
-	assert_true(N >= 2 && nk >= 2);
-	/* each task's own value */
+	assert_true(N >= 2 && nk >= 2 && nk <= 16);
+	for (n = 1; n <= N; n++) {
+		run(ctx, n, rows);
+		for (j = 0; j < nk; j++)
+			mean[(size_t)(n - 1) * nk + j] = rows[j].amort;
+		if (n == 1)
+			for (j = 1; j < nk; j++)
+				assert_true(rows[j].se == 0.0);
+	}
+	/* rows hold the run on all N tasks; each task's own value */
 	for (n = 0; n < N; n++)
 		for (j = 0; j < nk; j++)
-			v[(size_t)n * nk + j] = (n + 1) * means[(size_t)n * nk + j] -
-				(n ? n * means[(size_t)(n - 1) * nk + j] : 0.0);
-	assert_int_equal(has[0], 0);
+			v[(size_t)n * nk + j] = (n + 1) * mean[(size_t)n * nk + j] -
+				(n ? n * mean[(size_t)(n - 1) * nk + j] : 0.0);
+	assert_int_equal(rows[0].has, 0);
 	for (j = 1; j < nk; j++) {
-		double m = 0.0, ss = 0.0, d;
+		double m = 0.0, ss = 0.0, d, want;
 
 		for (n = 0; n < N; n++)
 			m += v[(size_t)n * nk + j] - v[(size_t)n * nk + j - 1];
@@ -66,16 +76,16 @@ double tu_check_steps(int N, int nk, const double *means, const int *has,
 			ss += (d - m) * (d - m);
 			moved += fabs(d);
 		}
-		assert_int_equal(has[j], 1);
-		assert_true(fabs(change[j] - m) < TOL(m));
-		assert_true(fabs(change[j] - (means[(size_t)(N - 1) * nk + j] -
-					      means[(size_t)(N - 1) * nk + j - 1])) <
-			    TOL(change[j]));
-		assert_true(fabs(se[j] - sqrt(ss / (N - 1) / N)) <
-			    TOL(sqrt(ss / (N - 1) / N)));
+		want = sqrt(ss / (N - 1) / N);
+		assert_int_equal(rows[j].has, 1);
+		assert_true(fabs(rows[j].change - m) < TOL(m));
+		assert_true(fabs(rows[j].change - (rows[j].amort - rows[j - 1].amort)) <
+			    TOL(rows[j].change));
+		assert_true(fabs(rows[j].se - want) < TOL(want));
 	}
+	assert_true(moved > 0.0);
+	free(mean);
 	free(v);
-	return moved;
 }
 #undef TOL
 

@@ -39,21 +39,28 @@ double tu_dot(const float *a, const float *b, size_t n);
 
 /* ---- evaluators' steps (eval.h, regeval.h, clfeval.h) --------------------- */
 
+/* What tu_check_steps reads of an evaluator's row. */
+struct tu_step_row {
+	double amort, change, se;	/* the mean, the step, its standard error */
+	int has;			/* has_change */
+};
+
+/* Runs the evaluator under test on its first n tasks and fills nk rows. */
+typedef void (*tu_eval_fn)(void *ctx, int n, struct tu_step_row *rows);
+
 /*
  * Checks an evaluator's step statistics against the per-task values they
  * summarize.  The evaluators' tasks depend on the seed and the task's
  * index only, so runs on the first 1, 2, ..., N tasks recover each task's
- * own value: means[(n - 1) * nk + j] is the mean at checkpoint j of the
- * run on n tasks, and task n's value is n * mean_n - (n - 1) * mean_n-1.
- * has, change and se are the run on all N tasks (nk each).  Asserts that
- * has is 0 at the first checkpoint and 1 after, that change is the mean
- * of the per-task differences from the previous checkpoint (and the
- * difference of the means), and that se is their sample standard
- * deviation (over N - 1) divided by sqrt(N).  Returns the sum of the
- * |per-task differences|, for the caller to check that they are not all 0.
+ * own value (task n's is n * mean_n - (n - 1) * mean_n-1).  Asserts that
+ * with one task the standard error is 0, and on all N tasks: has is 0 at
+ * the first checkpoint and 1 after, change is the mean of the per-task
+ * differences from the previous checkpoint (and the difference of the
+ * means), and se is their sample standard deviation (over N - 1) divided
+ * by sqrt(N); and that some task's value changed, so the checks are not
+ * 0 = 0.  nk <= 16.
  */
-double tu_check_steps(int N, int nk, const double *means, const int *has,
-		      const double *change, const double *se);
+void tu_check_steps(int N, int nk, tu_eval_fn run, void *ctx);
 
 /* ---- meta-training (gentrain.h) ------------------------------------------ */
 
