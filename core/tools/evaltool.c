@@ -8,7 +8,9 @@
  * blocks: heavy-tailed x (Student t, 3 dof, unit variance), shifted x
  * (|mean| = 1), and noise sd 2.0 and 0.02, outside the [0.05, 1] of
  * training.  Several models: one comparison table of MSE / Bayes-optimal
- * MSE per model and step count (the obs / grad / both ablation).
+ * MSE per model and step count (the obs / grad / both ablation).  Every
+ * table has the amortizer's steps (step.c): a column for one model, a
+ * table of its own under several.
  */
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,8 @@
  * each other and with the parametric refiner (linreg models): held-out
  * MSE per step count against the Bayes-optimal ridge posterior, tuned
  * single-pass SGD and Adam and (one model) the one-step amortizer, in and
- * out of distribution, as Markdown tables (and CSV).
+ * out of distribution, as Markdown tables (and CSV), with the amortizer's
+ * steps (step.c): a column for one model, a table under several.
  *
  * The blocks are those of the linreg evaluation (evaltool.c): D = --dim
  * and noise sd --noise (default 8 and 0.5) with x ~ N(0, I); unless
