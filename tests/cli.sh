@@ -304,7 +304,7 @@ check "eval a linreg model against ridge" 0 "" "$AMORT" eval "$tmp/r.amort" --ta
 expect "the linreg table has the step column, empty at k = 1" sh -c "grep -q '| k | rows | amortizer | step (SE) | Bayes (ridge) |' '$tmp/out' && grep -q '^| 1 | 32 | [0-9.]* | - |' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32|64) \\| [0-9]+ \\| [0-9.]+ \\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) \\|' '$tmp/out') -eq 6 ]"
 expect "the linreg CSV ends with the step and its standard error, empty at k = 1" sh -c "head -1 '$tmp/r.csv' | grep -q ',noise_floor,change,change_se\$' && [ \$(grep -c ',1,32,.*,,\$' '$tmp/r.csv') -eq 1 ] && [ \$(grep -cE ',-?[0-9.e+-]+,[0-9.e+-]+\$' '$tmp/r.csv') -eq 6 ]"
 check "eval two linreg models side by side" 0 "" "$AMORT" eval "$tmp/r.amort" "$tmp/r.amort" --tasks 2
-expect "the linreg side by side has a step table, from k = 2" sh -c "grep -q '^| k | tiny | tiny |\$' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32|64) (\\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) ){2}\\|\$' '$tmp/out') -eq 6 ]"
+expect "the linreg side by side has a step table, from k = 2; a repeated name gets its place" sh -c "grep -q '^| k | tiny | tiny #2 |\$' '$tmp/out' && grep -q '^| k | tiny (both) | tiny #2 (both) |' '$tmp/out' && [ \$(grep -cE '^\\| (2|4|8|16|32|64) (\\| [-+][0-9.e+-]+ \\([0-9.e+-]+\\) ){2}\\|\$' '$tmp/out') -eq 6 ]"
 check "side by side refuses a classification model beside a regression one" 1 "regression models only" "$AMORT" eval "$tmp/rx.amort" "$tmp/c.amort" --tasks 2
 check "eval of a regression model refuses --dim 17" 2 "--dim wants an integer" "$AMORT" eval "$tmp/rx.amort" --dim 17
 check "eval of a regression model refuses a batch above the model's" 2 "--batch 9: a step of these models takes at most 8 rows" "$AMORT" eval "$tmp/rx.amort" --batch 9

@@ -155,6 +155,25 @@ static int write_svg(const char *path, const struct block *b, int nb, int nk)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Side by side, the tables' columns and the CSV rows are named by the
+ * models' names: a model whose name an earlier one has gets its place on
+ * the command line appended ("fashion-implicit #2"), so two trainings of
+ * one recipe stay apart. */
+static void unique_names(struct model *ms, int n)
+{
+	char buf[sizeof ms[0].name];
+	int i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(ms[i].name, ms[j].name)) {
+				snprintf(buf, sizeof buf, "%.58s #%d", ms[i].name,
+					 i + 1);
+				memcpy(ms[i].name, buf, sizeof buf);
+				break;
+			}
+}
+
 int tool_eval(int argc, char **argv)
 {
 	const char *files[TOOL_MODELS_MAX], *csv = NULL, *svg = NULL;
@@ -219,6 +238,7 @@ int tool_eval(int argc, char **argv)
 			fprintf(stderr, "amort eval: %s: %s\n", files[i], err);
 			goto out;
 		}
+	unique_names(models, (int)nfiles);
 	for (i = 0; i < nfiles; i++)
 		if (models[i].gen && models[i].gcfg.kind == GEN_REG) {
 			/* regression by a learned predictor, with any linreg
