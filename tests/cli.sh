@@ -274,6 +274,15 @@ bad_recipe bad15 'name = x\nfamily = clf\ntasks = images\ndataset = mnist\ndisjo
 bad_recipe bad16 'name = x\nfamily = clf\nstep_weight = 2\n' "step_weight is 0 or 1" "bad16.recipe:3: step_weight wants an integer in \\[0, 1\\]"
 bad_recipe bad17 'name = x\nstep_weight = 1\n' "the parametric regression trainer has no step_weight" "bad17.recipe:2: unknown key 'step_weight'"
 bad_recipe bad18 'name = x\nfamily = mog\ntask_batch = 3\n' "task_batch is 0 or 1" "bad18.recipe:3: task_batch wants an integer in \\[0, 1\\]"
+# every committed recipe, shipped and ablation, is one `amort train` takes
+root=$(dirname "$0")/..
+for f in "$root"/deploy/recipes/*.recipe "$root"/deploy/recipes/ablations/*.recipe; do
+	check "train --check accepts $(basename "$(dirname "$f")")/$(basename "$f")" 0 \
+		"$(basename "$f" .recipe), [0-9]* iterations, seed [0-9]*" \
+		"$AMORT" train "$f" --check
+done
+check "train --check refuses a bad recipe, and trains nothing" 1 "bad18.recipe:3: task_batch" "$AMORT" train "$tmp/bad18.recipe" --check
+check "train without -o or --check is a usage error" 2 "usage: amort train" "$AMORT" train "$tmp/tiny.recipe"
 printf 'name = tinyhx\nfamily = clf\nregime = explicit\npredictor = head\nlatent = 8\npredictor_width = 8\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 2\nshards = 1\nwarmup = 1\nbatch = 8\ndmax = 4\n' >"$tmp/tinyhx.recipe"
 check "train a tiny explicit classifier with the head predictor" 0 "wrote" "$AMORT" train "$tmp/tinyhx.recipe" -o "$tmp/hx.amort"
 check "its header names the predictor" 0 '"predictor": "head"' "$AMORT" info "$tmp/hx.amort"

@@ -244,7 +244,7 @@ int tool_train(int argc, char **argv)
 {
 	const char *recipe_path = NULL, *out = NULL;
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), every = 250, max_seconds = 0;
-	int resume = 0, i, rc = 1;
+	int resume = 0, check = 0, i, rc = 1;
 	struct recipe r;
 	struct run u = { NULL, NULL };
 	struct hershey_set fonts = { 0, NULL };
@@ -271,6 +271,8 @@ int tool_train(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(argv[i], "--resume")) {
 			resume = 1;
+		} else if (!strcmp(argv[i], "--check")) {
+			check = 1;
 		} else if (argv[i][0] != '-' && !recipe_path) {
 			recipe_path = argv[i];
 		} else {
@@ -278,10 +280,23 @@ int tool_train(int argc, char **argv)
 			break;
 		}
 	}
-	if (!recipe_path || !out) {
+	if (!recipe_path || (!out && !check)) {
 		fprintf(stderr, "usage: amort train RECIPE -o FILE [--threads N] "
-			"[--resume] [--checkpoint-every N] [--max-seconds S]\n");
+			"[--resume] [--checkpoint-every N] [--max-seconds S]\n"
+			"       amort train RECIPE --check\n");
 		return 2;
+	}
+	if (check) {
+		/* the recipe and the configuration it makes, checked as for a
+		 * training, without its data or a trainer */
+		if (recipe_load(&r, recipe_path, err, sizeof err)) {
+			fprintf(stderr, "amort train: %s\n", err);
+			return 1;
+		}
+		printf("%s: %s, %ld iterations, seed %lu\n", recipe_path, r.name,
+		       r.gen ? r.gcfg.iters : r.cfg.iters,
+		       (unsigned long)(r.gen ? r.gcfg.seed : r.cfg.seed));
+		return 0;
 	}
 	if (snprintf(ckpt, sizeof ckpt, "%s.ckpt", out) >= (int)sizeof ckpt) {
 		fprintf(stderr, "amort train: output path too long\n");
