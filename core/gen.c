@@ -1480,6 +1480,9 @@ void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t
 			t->cls[i] = perm[j];
 			perm[j] = perm[i];
 		}
+		/* no draw without augmentation: such tasks stay as they were */
+		if (ts->augment > 0.0f && rng_uniform(r) < ts->augment)
+			t->aug = rng_u64(r) | 1;
 		return;
 	}
 	if (ts->src == GEN_SRC_MOG) {
@@ -1498,6 +1501,17 @@ void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t
 	while (!ts->letters[t->letter]);
 }
 
+void gen_task_aug(uint64_t aug, int D, int *perm, float *sign)
+{
+	struct rng r;
+	int d;
+
+	rng_seed(&r, aug);
+	rng_permutation(&r, perm, D);
+	for (d = 0; d < D; d++)
+		sign[d] = rng_below(&r, 2) ? 1.0f : -1.0f;
+}
+
 void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 		     struct rng *r, int n, float *X, int *y)
 {
@@ -1510,12 +1524,21 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 	if (ts->src == GEN_SRC_IMAGES) {
 		const struct gen_images *im = ts->img;
 
+		int perm[GEN_XMAX], d;
+		float sign[GEN_XMAX];
+
+		if (t->aug)
+			gen_task_aug(t->aug, t->D, perm, sign);
 		for (i = 0; i < n; i++) {
 			int lab = rng_int(r, 0, t->K - 1), c = t->cls[lab];
 			int row = im->cls_rows[c][rng_below(r, (uint64_t)im->cls_count[c])];
+			const float *src = im->X + (size_t)row * GEN_XMAX;
+			float *dst = X + (size_t)i * GEN_XMAX;
 
-			memcpy(X + (size_t)i * GEN_XMAX, im->X + (size_t)row * GEN_XMAX,
-			       GEN_XMAX * sizeof *X);
+			memcpy(dst, src, GEN_XMAX * sizeof *X);
+			if (t->aug)
+				for (d = 0; d < t->D; d++)
+					dst[d] = sign[d] * src[perm[d]];
 			y[i] = lab;
 		}
 		return;

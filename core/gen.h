@@ -288,6 +288,12 @@ struct gen_tasks {
 	const struct hershey_set *fonts;	/* borrowed (LETTERS) */
 	unsigned char letters[HERSHEY_LETTERS];	/* 1: drawn */
 	float noise;				/* LETTERS: point noise sd */
+	float augment;				/* IMAGES, for training: the
+						 * chance that a task's
+						 * features come under a
+						 * random signed permutation
+						 * of its own (0: never, and
+						 * no draw is made) */
 };
 
 struct gen_task {
@@ -297,7 +303,18 @@ struct gen_task {
 	struct linclass_task ct;	/* LINCLASS: the teacher */
 	struct linreg_task rt;		/* LINREG */
 	int cls[LINCLASS_KMAX];		/* IMAGES: label j is class cls[j] */
+	uint64_t aug;			/* IMAGES: 0, or the seed of the
+					 * signed permutation of the
+					 * features (gen_task_aug) */
 };
+
+/*
+ * The signed permutation of an augmented image task (aug != 0, from
+ * gen_tasks.augment): feature d of every row the task samples is
+ * sign[d] * (feature perm[d] of the image), for d < D.  A function of aug
+ * and D alone, so a checkpoint need only keep aug.
+ */
+void gen_task_aug(uint64_t aug, int D, int *perm, float *sign);
 
 /* Parses a letter list such as "ABCabc" into sel (HERSHEY_LETTERS flags);
  * returns the number selected or -1 for a character that is not a

@@ -132,6 +132,9 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		bad = "step_weight must be 0 or 1";
 	else if (c->task_batch < 0 || c->task_batch > 1)
 		bad = "task_batch must be 0 or 1";
+	else if (!(c->tasks.augment >= 0.0f && c->tasks.augment <= 1.0f) ||
+		 (c->tasks.augment > 0.0f && c->tasks.src != GEN_SRC_IMAGES))
+		bad = "augment is a chance in [0, 1], for image tasks";
 	else if (c->shards < 1 || c->shards > GENTRAIN_SHARDS_MAX)
 		bad = "shards must be in [1, 8]";
 	else if (c->tasks.src == GEN_SRC_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
@@ -564,11 +567,18 @@ static size_t traj_nq(const struct gentrain *t)
 	return t->cfg.gen.implicit_ ? (size_t)t->cfg.gen.nq : 0;
 }
 
+/* The fixed part: with augmentation, the task's augmentation seed too
+ * (so a checkpoint of a recipe without it keeps its layout). */
+static size_t traj_fixed(const struct gentrain *t)
+{
+	return TRAJ_FIXED + (t->cfg.tasks.augment > 0.0f ? 4 : 0);
+}
+
 /* the fixed part, the state, the batch (rows, labels, targets) and the
  * queries (rows, labels, targets) */
 static size_t traj_floats(const struct gentrain *t)
 {
-	return TRAJ_FIXED + (size_t)t->g.nstate +
+	return traj_fixed(t) + (size_t)t->g.nstate +
 	       (size_t)t->cfg.gen.bmax * (traj_dx(t) + 2) +
 	       traj_nq(t) * (traj_dx(t) + 2);
 }
@@ -601,6 +611,10 @@ static void traj_pack(const struct gentrain *t, const struct traj *tr, float *f)
 	*f++ = (float)tr->task.rt.xdist;
 	memcpy(f, tr->task.rt.mu, LINREG_DMAX * sizeof *f);
 	f += LINREG_DMAX;
+	if (t->cfg.tasks.augment > 0.0f) {
+		poptrain_put_u64(f, tr->task.aug);
+		f += 4;
+	}
 	memcpy(f, tr->state, (size_t)t->g.nstate * sizeof *f);
 	f += t->g.nstate;
 	memcpy(f, tr->X, bm * traj_dx(t) * sizeof *f);
@@ -675,6 +689,12 @@ static int traj_unpack(const struct gentrain *t, struct traj *tr, const float *f
 	tr->task.rt.xdist = (enum linreg_xdist)(int)*f++;
 	memcpy(tr->task.rt.mu, f, LINREG_DMAX * sizeof *f);
 	f += LINREG_DMAX;
+	tr->task.aug = 0;
+	if (t->cfg.tasks.augment > 0.0f) {
+		if (poptrain_get_u64(f, &tr->task.aug))
+			return -1;
+		f += 4;
+	}
 	tr->task.rt.D = tr->task.D > LINREG_DMAX ? LINREG_DMAX : tr->task.D;
 	memcpy(tr->state, f, (size_t)t->g.nstate * sizeof *f);
 	f += t->g.nstate;

@@ -274,6 +274,8 @@ bad_recipe bad15 'name = x\nfamily = clf\ntasks = images\ndataset = mnist\ndisjo
 bad_recipe bad16 'name = x\nfamily = clf\nstep_weight = 2\n' "step_weight is 0 or 1" "bad16.recipe:3: step_weight wants an integer in \\[0, 1\\]"
 bad_recipe bad17 'name = x\nstep_weight = 1\n' "the parametric regression trainer has no step_weight" "bad17.recipe:2: unknown key 'step_weight'"
 bad_recipe bad18 'name = x\nfamily = mog\ntask_batch = 3\n' "task_batch is 0 or 1" "bad18.recipe:3: task_batch wants an integer in \\[0, 1\\]"
+bad_recipe bad19 'name = x\nfamily = clf\naugment = 0.5\n' "augment is for image tasks" "augment is a chance in \\[0, 1\\], for image tasks"
+bad_recipe bad20 'name = x\nfamily = clf\ntasks = images\ndataset = fashion-mnist\naugment = 2\n' "augment is a chance" "bad20.recipe:5: augment wants a number in \\[0, 1\\]"
 # every committed recipe, shipped and ablation, is one `amort train` takes
 root=$(dirname "$0")/..
 for f in "$root"/deploy/recipes/*.recipe "$root"/deploy/recipes/ablations/*.recipe; do
@@ -331,6 +333,10 @@ if [ -r data/fashion-mnist.img ]; then
 	sed -e 's/tfp/tfi/' -e 's/family = clf/family = clf\nregime = implicit\nqueries = 8/' "$tmp/tfp.recipe" >"$tmp/tfi.recipe"
 	check "train a tiny FashionMNIST model" 0 "wrote" "$AMORT" train "$tmp/tfp.recipe" -o "$tmp/tfp.amort"
 	check "train a tiny implicit FashionMNIST model" 0 "wrote" "$AMORT" train "$tmp/tfi.recipe" -o "$tmp/tfi.amort"
+	{ cat "$tmp/tfi.recipe"; printf 'augment = 0.5\n'; } >"$tmp/tfa.recipe"
+	check "train it with half its tasks' features permuted" 0 "wrote" "$AMORT" train "$tmp/tfa.recipe" -o "$tmp/tfa.amort"
+	check "its header records the augmentation" 0 '"augment": 0.5' "$AMORT" info "$tmp/tfa.amort"
+	check "a plain image recipe's header does not" 1 '^0$' sh -c "\"$AMORT\" info \"$tmp/tfi.amort\" | grep -c augment"
 	check "eval image classifiers side by side" 0 "PCAs are identical" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --tasks 1 --tune-tasks 1 --no-ood
 	expect "the image side by side has the test-split block and both models" sh -c "grep -q '### in distribution: fashion-mnist test split, 10 classes' '$tmp/out' && grep -q '| k | rows | tfp (parametric, both) | tfi (implicit, logits) |' '$tmp/out'"
 	expect "the image side by side ends with the whole-split fit" grep -q '| full batch (L2) | SGD | Adam | whole split |' "$tmp/out"

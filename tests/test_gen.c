@@ -629,6 +629,123 @@ static void test_gen_image_query_pool(void **state)
 	}
 }
 
+/* augment: with chance 1 every image task gets a signed permutation of
+ * its features, every row it samples (stream and query) is that
+ * permutation of an image of the task's class for its label, and
+ * gen_task_aug is a permutation with signs +-1; with chance 0 no task
+ * gets one and rows are the images'; with 0.5 some do and some do not.
+ * A trainer with augmented tasks resumes bit-identically, and a chance
+ * outside [0, 1] or on tasks other than images is refused. */
+static void test_gen_image_augment(void **state)
+{
+	enum { N = 50, NC = 5, DIM = 5, ROWS = 60 };
+	static float feat[N * GEN_XMAX], X[ROWS * GEN_XMAX];
+	static int rows[3 * N];
+	unsigned char lab[N];
+	struct gen_images im[3];
+	struct gentrain_config c;
+	struct gen_tasks ts;
+	struct gen_task tk;
+	struct rng r;
+	int y[ROWS], perm[GEN_XMAX], seen[GEN_XMAX], i, d, task, q, naug = 0;
+	float sign[GEN_XMAX];
+	double loss;
+
+	(void)state;
+	/* image i, class i % NC (NC odd: each half holds every class):
+	 * feature d = 100 i + d + 1, every value
+	 * distinct and away from 0, so a row names its image and places */
+	for (i = 0; i < N; i++) {
+		lab[i] = (unsigned char)(i % NC);
+		for (d = 0; d < DIM; d++)
+			feat[(size_t)i * GEN_XMAX + d] = (float)(100 * i + d + 1);
+	}
+	image_sources(im, 3, N, NC, DIM, feat, lab, rows);
+	memset(&ts, 0, sizeof ts);
+	ts.src = GEN_SRC_IMAGES;
+	ts.img = &im[0];
+	ts.qimg = &im[1];
+	rng_seed(&r, 3);
+	ts.augment = 1.0f;
+	for (task = 0; task < 10; task++) {
+		gen_task_draw(&ts, &r, &tk);
+		assert_true(tk.aug != 0);
+		gen_task_aug(tk.aug, tk.D, perm, sign);
+		memset(seen, 0, sizeof seen);
+		for (d = 0; d < DIM; d++) {
+			assert_true(perm[d] >= 0 && perm[d] < DIM && !seen[perm[d]]++);
+			assert_true(sign[d] == 1.0f || sign[d] == -1.0f);
+		}
+		for (q = 0; q < 2; q++) {
+			if (q)
+				gen_task_sample_query(&ts, &tk, &r, ROWS, X, y);
+			else
+				gen_task_sample(&ts, &tk, &r, ROWS, X, y);
+			for (i = 0; i < ROWS; i++) {
+				const float *x = X + (size_t)i * GEN_XMAX;
+				/* the image: feature perm[0] of it is |x[0]| */
+				int img = (int)((fabsf(x[0]) - 1.0f - (float)perm[0]) / 100.0f);
+
+				assert_true(img >= 0 && img < N && img % 2 == q);
+				assert_int_equal(lab[img], tk.cls[y[i]]);
+				for (d = 0; d < DIM; d++)
+					assert_true(x[d] == sign[d] *
+						    feat[(size_t)img * GEN_XMAX + perm[d]]);
+				for (d = DIM; d < GEN_XMAX; d++)
+					assert_true(x[d] == 0.0f);
+			}
+		}
+	}
+	ts.augment = 0.0f;
+	for (task = 0; task < 10; task++) {
+		gen_task_draw(&ts, &r, &tk);
+		assert_true(tk.aug == 0);
+		gen_task_sample(&ts, &tk, &r, ROWS, X, y);
+		for (i = 0; i < ROWS; i++) {
+			int img = (int)((X[(size_t)i * GEN_XMAX] - 1.0f) / 100.0f);
+
+			assert_memory_equal(X + (size_t)i * GEN_XMAX,
+					    feat + (size_t)img * GEN_XMAX,
+					    GEN_XMAX * sizeof(float));
+		}
+	}
+	ts.augment = 0.5f;
+	for (task = 0; task < 200; task++) {
+		gen_task_draw(&ts, &r, &tk);
+		naug += tk.aug != 0;
+	}
+	/* binomial(200, 1/2): outside [70, 130] with chance below 1e-5 */
+	assert_true(naug >= 70 && naug <= 130);
+
+	tiny(&c, GEN_CLF);
+	c.tasks.src = GEN_SRC_IMAGES;
+	c.tasks.img = &im[2];
+	c.tasks.augment = 0.5f;
+	c.iters = 12;
+	tu_gentrain_resumes(&c, 5);
+	/* it trains: the loss stays finite and the weights move */
+	{
+		struct gentrain *t = gentrain_new(&c, NULL, 0);
+		float *p0;
+		size_t n;
+
+		assert_non_null(t);
+		n = gentrain_layout(t)->total;
+		p0 = tu_alloc(n);
+		memcpy(p0, gentrain_params(t), n * sizeof *p0);
+		tu_gentrain_run(t, c.shards, 4, &loss);
+		assert_true(isfinite(loss));
+		assert_memory_not_equal(p0, gentrain_params(t), n * sizeof *p0);
+		free(p0);
+		gentrain_free(t);
+	}
+	c.tasks.augment = 1.5f;
+	assert_null(gentrain_new(&c, NULL, 0));
+	tiny(&c, GEN_CLF);
+	c.tasks.augment = 0.5f;		/* linclass tasks */
+	assert_null(gentrain_new(&c, NULL, 0));
+}
+
 struct clf_steps {
 	struct gentrain *t;
 	struct gen_tasks ts;
@@ -692,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_gen_eval_rows),
 		cmocka_unit_test(test_gen_clf_trains),
 		cmocka_unit_test(test_gen_image_query_pool),
+		cmocka_unit_test(test_gen_image_augment),
 		cmocka_unit_test(test_gen_clf_resume),
 		cmocka_unit_test(test_gen_step_weight),
 		cmocka_unit_test(test_gen_task_batch),

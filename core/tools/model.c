@@ -158,7 +158,10 @@ json_t *model_gen_header_json(const char *name, const struct gentrain_config *c,
 				       json_integer(c->step_weight))) ||
 		  (c->task_batch &&
 		   json_object_set_new(json_object_get(h, "recipe"), "task_batch",
-				       json_integer(c->task_batch))))) {
+				       json_integer(c->task_batch))) ||
+		  (c->tasks.augment > 0.0f &&
+		   json_object_set_new(json_object_get(h, "recipe"), "augment",
+				       json_real(c->tasks.augment))))) {
 		json_decref(h);
 		return NULL;
 	}

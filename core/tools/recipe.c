@@ -115,6 +115,7 @@ static const struct key ckeys[] = {
 	{ "dataset", K_DATASET, 0, 0, 0 },
 	{ "features", K_INT, offsetof(struct recipe, features), 1, GEN_XMAX },
 	{ "disjoint", K_INT, offsetof(struct recipe, disjoint), 0, 1 },
+	{ "augment", K_FLOAT, GCFG(tasks.augment), 0, 1 },
 	{ "state", K_STATE, 0, 0, 0 },
 	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
 	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
