@@ -158,7 +158,8 @@ static int write_svg(const char *path, const struct block *b, int nb, int nk)
 /* Side by side, the tables' columns and the CSV rows are named by the
  * models' names: a model whose name an earlier one has gets its place on
  * the command line appended ("fashion-implicit #2"), so two trainings of
- * one recipe stay apart. */
+ * one recipe stay apart (the name cut to 51 characters when it is
+ * longer). */
 static void unique_names(struct model *ms, int n)
 {
 	char buf[sizeof ms[0].name];
@@ -167,7 +168,7 @@ static void unique_names(struct model *ms, int n)
 	for (i = 1; i < n; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(ms[i].name, ms[j].name)) {
-				snprintf(buf, sizeof buf, "%.58s #%d", ms[i].name,
+				snprintf(buf, sizeof buf, "%.51s #%d", ms[i].name,
 					 i + 1);
 				memcpy(ms[i].name, buf, sizeof buf);
 				break;
