@@ -1523,7 +1523,6 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 	}
 	if (ts->src == GEN_SRC_IMAGES) {
 		const struct gen_images *im = ts->img;
-
 		int perm[GEN_XMAX], d;
 		float sign[GEN_XMAX];
 
