@@ -579,6 +579,17 @@ static void test_gen_clfeval_ceiling(void **state)
 	assert_int_equal(clfeval_ceiling(&none, &im[1], &im[2], theta, &l2), AM_EINVAL);
 }
 
+/* n rows of task tk: its scored rows (gen_task_sample_query) when query
+ * is 1, its stream rows otherwise. */
+static void sample_rows(const struct gen_tasks *ts, const struct gen_task *tk,
+			struct rng *r, int query, int n, float *X, int *y)
+{
+	if (query)
+		gen_task_sample_query(ts, tk, r, n, X, y);
+	else
+		gen_task_sample(ts, tk, r, n, X, y);
+}
+
 /* Image tasks with a query pool (recipe `disjoint = 1`): stream rows come
  * from img and scored rows from qimg, each with the label of its class in
  * the task's order; without a query pool both come from img. */
@@ -613,10 +624,7 @@ static void test_gen_image_query_pool(void **state)
 			gen_task_draw(&ts, &r, &tk);
 			assert_true(tk.K >= 2 && tk.K <= NC);
 			for (q = 0; q < 2; q++) {
-				if (q)
-					gen_task_sample_query(&ts, &tk, &r, ROWS, X, y);
-				else
-					gen_task_sample(&ts, &tk, &r, ROWS, X, y);
+				sample_rows(&ts, &tk, &r, q, ROWS, X, y);
 				for (i = 0; i < ROWS; i++) {
 					int img = (int)X[(size_t)i * GEN_XMAX];
 
@@ -677,10 +685,7 @@ static void test_gen_image_augment(void **state)
 			assert_true(sign[d] == 1.0f || sign[d] == -1.0f);
 		}
 		for (q = 0; q < 2; q++) {
-			if (q)
-				gen_task_sample_query(&ts, &tk, &r, ROWS, X, y);
-			else
-				gen_task_sample(&ts, &tk, &r, ROWS, X, y);
+			sample_rows(&ts, &tk, &r, q, ROWS, X, y);
 			for (i = 0; i < ROWS; i++) {
 				const float *x = X + (size_t)i * GEN_XMAX;
 				/* the image: feature perm[0] of it is |x[0]| */
