@@ -132,6 +132,7 @@ static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int n
 
 	for (j = 0; j < nk; j++) {
 		const struct clfeval_row *e = &b->rows[j];
+		struct tool_step st = clf_step(e);
 
 		fprintf(f, "%s,\"%s\",%d,%.6f,%.6f,%.6f,%.6f,", model, b->title, e->k,
 			e->amort, e->full, e->sgd, e->adam);
@@ -144,10 +145,7 @@ static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int n
 		if (e->has_ceiling)
 			fprintf(f, "%.6f", e->ceiling);
 		fprintf(f, ",");
-		if (e->has_change)
-			fprintf(f, "%.6f,%.6f", e->change, e->change_se);
-		else
-			fprintf(f, ",");
+		tool_step_csv(f, &st, 0);
 		fprintf(f, "\n");
 	}
 }

@@ -71,15 +71,14 @@ static void csv_block(FILE *f, const char *model, const struct block *b, int nk,
 
 	for (j = 0; j < nk; j++) {
 		const struct eval_row *e = &b->rows[j];
+		struct tool_step st = lin_step(e);
 
 		fprintf(f, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
 			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
 			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
 			e->has_onestep ? e->onestep : NAN, e->floor);
-		if (e->has_change)
-			fprintf(f, "%.6g,%.6g\n", e->change, e->change_se);
-		else
-			fprintf(f, ",\n");
+		tool_step_csv(f, &st, 1);
+		fprintf(f, "\n");
 	}
 }
 

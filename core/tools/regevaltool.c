@@ -138,15 +138,14 @@ static void csv_rows(FILE *f, const char *model, const struct rblock *b,
 
 	for (j = 0; j < nk; j++) {
 		const struct regeval_row *e = &rows[j];
+		struct tool_step st = reg_step(e);
 
 		fprintf(f, "%s,\"%s\",%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
 			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
 			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
 			e->has_onestep ? e->onestep : NAN, e->floor);
-		if (e->has_change)
-			fprintf(f, "%.6g,%.6g\n", e->change, e->change_se);
-		else
-			fprintf(f, ",\n");
+		tool_step_csv(f, &st, 1);
+		fprintf(f, "\n");
 	}
 }
 

@@ -27,6 +27,16 @@ const char *tool_step_cell(const struct tool_step *s, int sig, char *buf,
 	return buf;
 }
 
+void tool_step_csv(FILE *f, const struct tool_step *s, int sig)
+{
+	if (!s->has)
+		fprintf(f, ",");
+	else if (sig)
+		fprintf(f, "%.6g,%.6g", s->change, s->se);
+	else
+		fprintf(f, "%.6f,%.6f", s->change, s->se);
+}
+
 void tool_step_table(const char *const *names, int nm, const struct tool_step *st,
 		     int nk, int sig)
 {

@@ -7,6 +7,7 @@
 #define TOOL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 int tool_info(int argc, char **argv);
 int tool_demo(int argc, char **argv);
@@ -41,6 +42,8 @@ int tool_regeval(struct model *ms, int nm, int argc, char **argv);
  * tool_step_cell: "+0.0012 (0.0008)" (sig 0: four decimals, for error
  * rates) or "-0.0123 (0.0031)" to three significant digits (sig 1, for
  * MSEs of any scale) in buf; "-" when has is 0.
+ * tool_step_csv: the CSV fields "change,change_se" to f (",": both empty
+ * when has is 0), to 6 significant digits (sig 1) or 6 decimals (sig 0).
  * tool_step_table: a Markdown table of the steps of nm models (named by
  * names) from the second k on: st holds nk steps per model, model-major.
  */
@@ -52,6 +55,7 @@ struct tool_step {
 extern const char tool_step_words[];
 const char *tool_step_cell(const struct tool_step *s, int sig, char *buf,
 			   size_t n);
+void tool_step_csv(FILE *f, const struct tool_step *s, int sig);
 void tool_step_table(const char *const *names, int nm, const struct tool_step *st,
 		     int nk, int sig);
 
