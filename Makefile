@@ -38,7 +38,9 @@ LDFLAGS ?=
 ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 
 # ---- sources ---------------------------------------------------------------
-CORE_SRC   := $(wildcard core/*.c)
+# core/ is layered (core/README.md); `make check-deps` holds the order.
+CORE_LAYERS := base nn tasks io data refine family train eval
+CORE_SRC   := $(foreach l,$(CORE_LAYERS),$(wildcard core/$(l)/*.c))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIBAMORT   := $(BUILD)/libamort.a
 
@@ -82,7 +84,7 @@ LOADHELPER_BIN := $(LOADHELPER_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DEPS_OK    := $(BUILD)/.deps-ok
 
-.PHONY: all test run bench models install uninstall asan clean deps
+.PHONY: all test run bench models install uninstall asan clean deps check-deps
 .DEFAULT_GOAL := all
 
 all: $(DEPS_OK)
@@ -99,6 +101,10 @@ $(DEPS_OK): deploy/install-deps.sh
 	@touch $@
 
 deps: $(DEPS_OK)
+
+# The include order of core/README.md, and no include circles.
+check-deps:
+	@sh tests/check-deps.sh
 
 # The pkg-config flags above are read when make starts; on a fresh machine
 # the packages arrive later, so the targets re-enter make once they exist.

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "amz.h"
+#include "base/am.h"
+#include "family/amz.h"
 #include "api.h"
 #include "api_sessions.h"
 #include "ingest.h"

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "am.h"
-#include "amz.h"
+#include "base/am.h"
+#include "family/amz.h"
 #include "api.h"
 #include "api_queries.h"
 #include "ingest.h"

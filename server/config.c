@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "amz.h"
+#include "family/amz.h"
 
 _Static_assert(AMZ_SAMPLE_MAX == 100000, "--help states the bound of --max-samples");
 

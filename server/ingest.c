@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "amz.h"
+#include "base/am.h"
+#include "family/amz.h"
 #include "api.h"
 #include "input.h"
 #include "log.h"

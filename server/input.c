@@ -7,8 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "am.h"
-#include "amz.h"
+#include "base/am.h"
+#include "family/amz.h"
 #include "model.h"
 #include "sessions.h"
 

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "am.h"
+#include "base/am.h"
 #include "api.h"
 #include "config.h"
-#include "gemm.h"
+#include "base/gemm.h"
 #include "http.h"
 #include "log.h"
 #include "notify.h"

@@ -42,7 +42,7 @@
 #ifndef SCALER_H
 #define SCALER_H
 
-#include "amz.h"
+#include "family/amz.h"
 
 #define SCALER_COLS (AMZ_DMAX + 1)
 #define SCALER_Y AMZ_DMAX

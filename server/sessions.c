@@ -13,7 +13,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "am.h"
+#include "base/am.h"
 
 #define SESSIONS_BUCKETS 4096
 #define SESSIONS_LOAD_TRIES 8

@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "amz.h"
+#include "family/amz.h"
 #include "scaler.h"
 #include "store.h"
 

@@ -39,7 +39,7 @@
 
 #include <sqlite3.h>
 
-#include "am.h"
+#include "base/am.h"
 
 _Static_assert(sizeof(float) == sizeof(uint32_t), "float must be 32 bits");
 

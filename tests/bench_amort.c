@@ -17,11 +17,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "gemm.h"
-#include "layout.h"
-#include "linreg.h"
-#include "refiner.h"
-#include "rng.h"
+#include "base/gemm.h"
+#include "base/layout.h"
+#include "tasks/linreg.h"
+#include "refine/refiner.h"
+#include "base/rng.h"
 
 static double now(void)
 {

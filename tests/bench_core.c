@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gemm.h"
-#include "layout.h"
-#include "rng.h"
-#include "tfm.h"
+#include "base/gemm.h"
+#include "base/layout.h"
+#include "base/rng.h"
+#include "nn/tfm.h"
 
 static double now(void)
 {

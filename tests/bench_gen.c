@@ -18,11 +18,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "gemm.h"
-#include "gen.h"
-#include "layout.h"
-#include "mog.h"
-#include "rng.h"
+#include "base/gemm.h"
+#include "family/gen.h"
+#include "base/layout.h"
+#include "tasks/mog.h"
+#include "base/rng.h"
 
 static double now(void)
 {

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "amfile.h"
-#include "layout.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "base/layout.h"
 #include "model.h"
-#include "pca.h"
+#include "data/pca.h"
 
 #define NPIX 4
 #define K 2

@@ -22,12 +22,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "am.h"
-#include "gemm.h"
-#include "linreg.h"
+#include "base/am.h"
+#include "base/gemm.h"
+#include "tasks/linreg.h"
 #include "model.h"
-#include "refiner.h"
-#include "rng.h"
+#include "refine/refiner.h"
+#include "base/rng.h"
 
 #define POOL 64
 #define MAXSTEPS 200000

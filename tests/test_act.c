@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "act.h"
+#include "nn/act.h"
 #include "testutil.h"
 
 enum { N = 64 };

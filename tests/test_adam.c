@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "adam.h"
+#include "base/adam.h"
 
 static void test_adam_first_step_is_lr_times_sign(void **state)
 {

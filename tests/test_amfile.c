@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "am.h"
-#include "amfile.h"
-#include "layout.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "base/layout.h"
 #include "testutil.h"
 
 static const char model_header[] =

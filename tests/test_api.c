@@ -24,24 +24,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "am.h"
-#include "amfile.h"
-#include "amz.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "family/amz.h"
 #include "api.h"
 #include "config.h"
-#include "gemm.h"
+#include "base/gemm.h"
 #include "http.h"
 #include "ingest.h"
-#include "layout.h"
+#include "base/layout.h"
 #include "log.h"
 #include "model.h"
-#include "pca.h"
-#include "refiner.h"
+#include "data/pca.h"
+#include "refine/refiner.h"
 #include "registry.h"
 #include "scaler.h"
 #include "store.h"
-#include "trainer.h"
-#include "gentrain.h"
+#include "train/trainer.h"
+#include "train/gentrain.h"
 
 #define BMAX 4			/* the tiny model's mini-batch */
 #define MAX_ROWS 50

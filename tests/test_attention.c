@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "attention.h"
+#include "nn/attention.h"
 #include "testutil.h"
 
 enum { B = 2, T = 6, C = 8, H = 2 };

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "gemm.h"
+#include "base/gemm.h"
 #include "testutil.h"
 
 /* Runs one case with row strides padded by `pad` and compares C. */

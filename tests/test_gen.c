@@ -18,13 +18,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "clfeval.h"
-#include "gemm.h"
-#include "gen.h"
-#include "geneval.h"
-#include "gentrain.h"
-#include "mog.h"
+#include "base/am.h"
+#include "eval/clfeval.h"
+#include "base/gemm.h"
+#include "family/gen.h"
+#include "eval/geneval.h"
+#include "train/gentrain.h"
+#include "tasks/mog.h"
 #include "testutil.h"
 
 static void tiny(struct gentrain_config *c, enum gen_kind kind)

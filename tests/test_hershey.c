@@ -34,9 +34,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "am.h"
-#include "hershey.h"
-#include "rng.h"
+#include "base/am.h"
+#include "data/hershey.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 /* A square of side 8 centred on the origin, one closed stroke. */

@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "am.h"
-#include "amfile.h"
-#include "imgset.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "io/imgset.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

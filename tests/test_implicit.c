@@ -43,13 +43,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "amz.h"
-#include "gemm.h"
-#include "gen.h"
-#include "gentrain.h"
-#include "layout.h"
-#include "rng.h"
+#include "base/am.h"
+#include "family/amz.h"
+#include "base/gemm.h"
+#include "family/gen.h"
+#include "train/gentrain.h"
+#include "base/layout.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 /* ---- a model with random (non-trivial) parameters ------------------------ */

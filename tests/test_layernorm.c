@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "layernorm.h"
+#include "nn/layernorm.h"
 #include "testutil.h"
 
 struct ctx {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "layout.h"
+#include "base/layout.h"
 
 static void test_layout_views(void **state)
 {

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "linclass.h"
+#include "base/am.h"
+#include "tasks/linclass.h"
 #include "testutil.h"
 
 #define T LINCLASS_T

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "linear.h"
+#include "nn/linear.h"
 #include "testutil.h"
 
 #define EPS 1e-2f

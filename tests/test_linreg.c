@@ -31,7 +31,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "linreg.h"
+#include "tasks/linreg.h"
 #include "testutil.h"
 
 #define BIAS LINREG_DMAX

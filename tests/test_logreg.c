@@ -32,8 +32,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "logreg.h"
+#include "base/am.h"
+#include "eval/logreg.h"
 #include "testutil.h"
 
 #define T LINCLASS_T

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "loss.h"
+#include "nn/loss.h"
 #include "testutil.h"
 
 enum { N = 6, K = 5 };

@@ -31,12 +31,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "adam.h"
-#include "am.h"
-#include "gemm.h"
-#include "layout.h"
-#include "mlp.h"
-#include "rng.h"
+#include "base/adam.h"
+#include "base/am.h"
+#include "base/gemm.h"
+#include "base/layout.h"
+#include "nn/mlp.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 #define GC_EPS 1e-3f

@@ -31,8 +31,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "mog.h"
+#include "base/am.h"
+#include "tasks/mog.h"
 #include "testutil.h"
 
 #define PI 3.14159265358979323846

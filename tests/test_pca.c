@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "pca.h"
-#include "rng.h"
+#include "base/am.h"
+#include "data/pca.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------ */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "pool.h"
+#include "nn/pool.h"
 #include "testutil.h"
 
 enum { B = 3, T = 5, C = 4 };

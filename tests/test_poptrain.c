@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "poptrain.h"
+#include "train/poptrain.h"
 
 static void test_lr_warmup(void **state)
 {

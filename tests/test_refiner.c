@@ -15,11 +15,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "layout.h"
-#include "linreg.h"
-#include "refiner.h"
-#include "rng.h"
+#include "base/am.h"
+#include "base/layout.h"
+#include "tasks/linreg.h"
+#include "refine/refiner.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 enum { NS = 3, BM = 6 };

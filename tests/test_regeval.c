@@ -17,14 +17,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "gemm.h"
-#include "gen.h"
-#include "gentrain.h"
-#include "layout.h"
-#include "refiner.h"
-#include "regeval.h"
-#include "rng.h"
+#include "base/am.h"
+#include "base/gemm.h"
+#include "family/gen.h"
+#include "train/gentrain.h"
+#include "base/layout.h"
+#include "refine/refiner.h"
+#include "eval/regeval.h"
+#include "base/rng.h"
 #include "testutil.h"
 
 static void tiny(struct gentrain_config *c, int implicit)

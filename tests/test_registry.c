@@ -18,14 +18,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "am.h"
-#include "amfile.h"
-#include "gemm.h"
-#include "gentrain.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "base/gemm.h"
+#include "train/gentrain.h"
 #include "log.h"
 #include "model.h"
 #include "registry.h"
-#include "trainer.h"
+#include "train/trainer.h"
 
 /* A tiny model, untrained (trainer_new initialises it), named name. */
 static void write_model(const char *path, const char *name, int bmax)

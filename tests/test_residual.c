@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "residual.h"
+#include "nn/residual.h"
 #include "testutil.h"
 
 enum { N = 20 };

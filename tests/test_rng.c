@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 enum { DRAWS = 200000 };
 

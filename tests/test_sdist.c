@@ -26,8 +26,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "rng.h"
-#include "sdist.h"
+#include "base/rng.h"
+#include "eval/sdist.h"
 #include "testutil.h"
 
 #define PI 3.14159265358979323846

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "refiner.h"
+#include "refine/refiner.h"
 #include "sessions.h"
 #include "store.h"
 

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "layout.h"
-#include "rng.h"
-#include "setref.h"
+#include "base/am.h"
+#include "base/layout.h"
+#include "base/rng.h"
+#include "refine/setref.h"
 #include "testutil.h"
 
 /* NST state tokens in token mode; in query mode up to NQM queries. */
@@ -223,7 +223,7 @@ static void test_setref_set_invariance(void **state)
 }
 
 /*
- * Token mode (queries = 0, what core/gen.c uses) is the refiner as it was
+ * Token mode (queries = 0, what core/family/gen.c uses) is the refiner as it was
  * before query mode: these next states and gradients were computed by that
  * code on this context.  The margin only allows for another BLAS kernel's
  * rounding; on the machine that recorded them they match bit for bit.

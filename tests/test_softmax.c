@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "softmax.h"
+#include "nn/softmax.h"
 #include "testutil.h"
 
 enum { N = 4, K = 7 };

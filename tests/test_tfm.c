@@ -14,11 +14,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "attention.h"
-#include "layout.h"
-#include "rng.h"
+#include "nn/attention.h"
+#include "base/layout.h"
+#include "base/rng.h"
 #include "testutil.h"
-#include "tfm.h"
+#include "nn/tfm.h"
 
 enum { B = 2, T = 5, C = 8, H = 2, L = 2 };
 

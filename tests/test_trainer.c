@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "eval.h"
-#include "gemm.h"
+#include "base/am.h"
+#include "eval/eval.h"
+#include "base/gemm.h"
 #include "testutil.h"
-#include "trainer.h"
+#include "train/trainer.h"
 
 static void tiny(struct trainer_config *c)
 {

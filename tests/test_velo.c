@@ -27,13 +27,13 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "adam.h"
-#include "am.h"
-#include "gemm.h"
-#include "layout.h"
-#include "rng.h"
+#include "base/adam.h"
+#include "base/am.h"
+#include "base/gemm.h"
+#include "base/layout.h"
+#include "base/rng.h"
 #include "testutil.h"
-#include "velo.h"
+#include "nn/velo.h"
 
 #define GC_EPS 1e-3f
 #define GC_ATOL 1e-4f

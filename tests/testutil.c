@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "am.h"
-#include "gentrain.h"
+#include "base/am.h"
+#include "train/gentrain.h"
 
 static uint64_t tu_next(uint64_t *s)
 {

@@ -72,12 +72,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "amz.h"
+#include "base/am.h"
+#include "family/amz.h"
 #include "csv.h"
-#include "gemm.h"
+#include "base/gemm.h"
 #include "model.h"
-#include "refiner.h"
+#include "refine/refiner.h"
 #include "tool.h"
 
 #define ADAPT_TEST_MAX 10000000LL	/* rows of TEST kept for output */

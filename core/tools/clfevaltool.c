@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "clfeval.h"
-#include "gemm.h"
+#include "base/am.h"
+#include "eval/clfeval.h"
+#include "base/gemm.h"
 #include "imgtask.h"
 #include "model.h"
 #include "tool.h"

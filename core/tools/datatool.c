@@ -26,10 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "am.h"
-#include "gemm.h"
-#include "imgset.h"
-#include "pca.h"
+#include "base/am.h"
+#include "base/gemm.h"
+#include "io/imgset.h"
+#include "data/pca.h"
 #include "tool.h"
 
 /* One IDX file in memory. */

@@ -17,15 +17,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "adam.h"
-#include "am.h"
-#include "amfile.h"
-#include "attention.h"
-#include "gemm.h"
-#include "layout.h"
-#include "linear.h"
-#include "rng.h"
-#include "tfm.h"
+#include "base/adam.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "nn/attention.h"
+#include "base/gemm.h"
+#include "base/layout.h"
+#include "nn/linear.h"
+#include "base/rng.h"
+#include "nn/tfm.h"
 #include "tool.h"
 
 enum { NCTX = 16, NQ = 8, T = NCTX + NQ, NB = 64, F = 3, C = 32, H = 4, L = 2 };

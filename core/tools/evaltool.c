@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "eval.h"
-#include "gemm.h"
+#include "base/am.h"
+#include "eval/eval.h"
+#include "base/gemm.h"
 #include "model.h"
 #include "tool.h"
 

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "gemm.h"
-#include "geneval.h"
+#include "base/am.h"
+#include "base/gemm.h"
+#include "eval/geneval.h"
 #include "model.h"
 #include "tool.h"
 

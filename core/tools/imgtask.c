@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "am.h"
+#include "base/am.h"
 
 void imgtask_close(struct imgtask *t)
 {

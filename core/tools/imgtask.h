@@ -17,9 +17,9 @@
 
 #include <stddef.h>
 
-#include "gen.h"
-#include "imgset.h"
-#include "pca.h"
+#include "family/gen.h"
+#include "io/imgset.h"
+#include "data/pca.h"
 
 #define IMGTASK_DIR "data"
 

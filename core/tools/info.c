@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "am.h"
-#include "amfile.h"
+#include "base/am.h"
+#include "io/amfile.h"
 #include "tool.h"
 
 int tool_parse_long(const char *opt, const char *s, long lo, long hi, long *out)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "amfile.h"
+#include "base/am.h"
+#include "io/amfile.h"
 
 const char *model_variant_name(enum refiner_variant v)
 {

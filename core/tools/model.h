@@ -13,13 +13,13 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "amz.h"
-#include "layout.h"
-#include "gen.h"
-#include "gentrain.h"
-#include "pca.h"
-#include "refiner.h"
-#include "trainer.h"
+#include "family/amz.h"
+#include "base/layout.h"
+#include "family/gen.h"
+#include "train/gentrain.h"
+#include "data/pca.h"
+#include "refine/refiner.h"
+#include "train/trainer.h"
 
 struct model {
 	char name[64];

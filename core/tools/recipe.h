@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "gentrain.h"
-#include "trainer.h"
+#include "train/gentrain.h"
+#include "train/trainer.h"
 
 struct recipe {
 	char name[64];

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "am.h"
-#include "gemm.h"
+#include "base/am.h"
+#include "base/gemm.h"
 #include "model.h"
-#include "regeval.h"
+#include "eval/regeval.h"
 #include "tool.h"
 
 #define RBLOCKS 5

@@ -19,16 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "am.h"
-#include "amfile.h"
-#include "gemm.h"
+#include "base/am.h"
+#include "io/amfile.h"
+#include "base/gemm.h"
 #include "model.h"
 #include "recipe.h"
-#include "rng.h"
+#include "base/rng.h"
 #include "tool.h"
-#include "gentrain.h"
+#include "train/gentrain.h"
 #include "imgtask.h"
-#include "trainer.h"
+#include "train/trainer.h"
 
 static volatile sig_atomic_t stop_requested;
 

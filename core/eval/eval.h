@@ -1,0 +1,104 @@
+/*
+ * eval.h - measuring the regression amortizer against what any method
+ * could do on the same rows.
+ *
+ * For each task (a fixed D and noise, drawn from a family) the evaluator
+ * draws kmax * B rows once and feeds the same mini-batches, in the same
+ * order, to every method; at each checkpoint k it records the exact
+ * expected test MSE (linreg_task_mse, no test sampling noise) of:
+ *   amort    the refiner after k steps (k mini-batches, `passes` each);
+ *   ridge    the ridge posterior mean on the k*B rows with lambda = noise^2,
+ *            the Bayes-optimal predictor under the training prior;
+ *   sgd      single-pass SGD from theta = 0, one step per mini-batch;
+ *   adam     single-pass Adam from theta = 0, one step per mini-batch;
+ *   onestep  the same refiner applied once to all k*B rows as one context
+ *            (rows_seen 0), where k*B <= onestep_max_rows;
+ *   change   the amortizer's MSE minus its MSE at the previous k, per
+ *            task, mean over tasks, with its standard error.
+ * SGD and Adam use, at each k, the learning rate from a log grid that was
+ * best at that k on separate tuning tasks (a different seed): tuned on
+ * other tasks, never on the test tasks.
+ *
+ * Tasks advance in lockstep, `chunk` at a time, so the refiner runs on
+ * batches of sequences.  Deterministic for a seed.  No output of its own.
+ */
+#ifndef EVAL_H
+#define EVAL_H
+
+#include <stdint.h>
+
+#include "tasks/linreg.h"
+#include "refine/refiner.h"
+
+#define EVAL_KS_MAX 16
+#define EVAL_LRS 17
+
+struct eval_config {
+	int ntasks;			/* test tasks */
+	int tune_tasks;			/* tasks that choose the learning rates */
+	int B;				/* rows per mini-batch */
+	int nk;				/* checkpoints */
+	int ks[EVAL_KS_MAX];		/* ascending step counts */
+	struct linreg_family fam;	/* where tasks come from */
+	uint64_t seed;
+	int onestep_max_rows;		/* 0 disables the one-step column */
+	int chunk;			/* tasks in lockstep */
+};
+
+struct eval_row {
+	int k;
+	double amort, ridge, sgd, adam, onestep;	/* mean test MSE */
+	double floor;			/* mean noise variance */
+	/* the amortizer's step: the mean over tasks of its MSE here minus
+	 * its MSE at the previous k (paired: the same tasks), and the
+	 * standard error of that mean (eval_change); has_change is 0 at the
+	 * first k */
+	double change, change_se;
+	float sgd_lr, adam_lr;		/* the chosen rates */
+	int has_onestep, has_change;
+};
+
+/* The learning-rate grid: EVAL_LRS values log-spaced over [1e-3, 3]. */
+float eval_lr(int i);
+
+/*
+ * The step statistics of the evaluators (this one, regeval.h, clfeval.h):
+ * from the sum and the sum of squares of n per-task changes, their mean
+ * (*mean) and the standard error of that mean (*se: the sample standard
+ * deviation, over n - 1, divided by sqrt(n); 0 for n = 1).
+ */
+void eval_change(double sum, double sum2, int n, double *mean, double *se);
+
+/*
+ * The baselines' pieces, shared with the evaluators of the other
+ * regression amortizers (regeval.h).  Rows are LINREG_DMAX floats wide.
+ *
+ * eval_opt_run: single-pass SGD (adam = 0) or Adam (adam = 1) from theta
+ * = 0 at rate lr, one step per mini-batch of B rows of X, y; theta after
+ * ks[j] steps goes to thetas + j * LINREG_P (nk ascending checkpoints,
+ * nk <= EVAL_KS_MAX).
+ *
+ * eval_opt_grid: the same with every rate of the grid on n tasks (task i
+ * has `rows` rows at X + i * rows * LINREG_DMAX, y + i * rows); adds the
+ * exact MSE of task i at checkpoint j with rate l into acc[j * EVAL_LRS +
+ * l] (INFINITY for a diverged run).
+ *
+ * eval_pick_rates: per checkpoint, the index of the rate with the lowest
+ * acc (the first of equals).
+ */
+void eval_opt_run(const float *X, const float *y, int B, int nk,
+		  const int *ks, int adam, float lr, float *thetas);
+void eval_opt_grid(const struct linreg_task *tasks, const float *X,
+		   const float *y, int n, int rows, int B, int nk, const int *ks,
+		   int adam, double *acc);
+void eval_pick_rates(int nk, const double *acc, int *best);
+
+/*
+ * Runs the evaluation; rows receives c->nk rows.  Returns AM_OK, AM_EINVAL
+ * (a bad configuration), AM_ENOMEM, or AM_ENUMERIC if the refiner produced
+ * a non-finite state.
+ */
+int eval_linreg(const struct refiner *m, const float *p,
+		const struct eval_config *c, struct eval_row *rows);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * geneval.c - the generative amortizer against EM and the sampling floor.
+ */
+#include "eval/geneval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/am.h"
+#include "tasks/mog.h"
+#include "eval/sdist.h"
+
+struct bufs {
+	struct gen_ws *ws;
+	float *seen;			/* kmax * B rows */
+	float *held, *ref, *ref2, *smp;
+	float state[GEN_STATE_MAX];
+};
+
+static void bufs_free(struct bufs *b)
+{
+	gen_ws_free(b->ws);
+	free(b->seen);
+	free(b->held);
+	free(b->ref);
+	free(b->ref2);
+	free(b->smp);
+}
+
+static int bufs_new(struct bufs *b, const struct gen *g,
+		    const struct geneval_config *c)
+{
+	int kmax = c->ks[c->nk - 1];
+
+	memset(b, 0, sizeof *b);
+	b->ws = gen_ws_new(g, 1, c->B);
+	b->seen = malloc((size_t)kmax * c->B * GEN_DMAX * sizeof(float));
+	b->held = malloc((size_t)c->nheld * GEN_DMAX * sizeof(float));
+	b->ref = malloc((size_t)c->nsamp * GEN_DMAX * sizeof(float));
+	b->ref2 = malloc((size_t)c->nsamp * GEN_DMAX * sizeof(float));
+	b->smp = malloc((size_t)c->nsamp * GEN_DMAX * sizeof(float));
+	if (!b->ws || !b->seen || !b->held || !b->ref || !b->ref2 || !b->smp) {
+		bufs_free(b);
+		return AM_ENOMEM;
+	}
+	return AM_OK;
+}
+
+static int check(const struct gen *g, const struct geneval_config *c)
+{
+	int i;
+
+	if (c->ntasks < 1 || c->B < 1 || c->B > g->cfg.bmax || c->nk < 1 ||
+	    c->nk > GENEVAL_KS_MAX || c->nheld < 1 || c->nsamp < 2 ||
+	    c->em_restarts < 1 || c->em_iters < 1)
+		return AM_EINVAL;
+	for (i = 0; i < c->nk; i++)
+		if (c->ks[i] < 1 || (i && c->ks[i] <= c->ks[i - 1]) ||
+		    (long)c->ks[i] * c->B > 65536)
+			return AM_EINVAL;
+	return AM_OK;
+}
+
+/* Walks task t: refines over kmax batches and calls back at each k. */
+typedef void (*at_k_fn)(void *ctx, int j, const struct gen_task *task,
+			struct bufs *b, struct rng *r);
+
+static int walk(const struct gen *g, const float *p, const struct gen_tasks *ts,
+		const struct geneval_config *c, struct bufs *b, int t,
+		at_k_fn fn, void *ctx)
+{
+	struct gen_task task;
+	struct rng master, r;
+	int step = 0, j, rc;
+
+	rng_seed(&master, c->seed);
+	rng_split(&master, (uint64_t)t, &r);
+	gen_task_draw(ts, &r, &task);
+	gen_initial_state(g, p, b->state);
+	for (j = 0; j < c->nk; j++) {
+		for (; step < c->ks[j]; step++) {
+			float *X = b->seen + (size_t)step * c->B * GEN_DMAX;
+
+			gen_task_sample(ts, &task, &r, c->B, X, NULL);
+			rc = gen_step(g, p, b->ws, b->state, X, NULL, c->B, task.D, 0,
+				      (double)step * c->B, NULL, NULL);
+			if (rc != AM_OK)
+				return rc;
+		}
+		fn(ctx, j, &task, b, &r);
+	}
+	return AM_OK;
+}
+
+struct run_ctx {
+	const struct gen *g;
+	const float *p;
+	const struct gen_tasks *ts;
+	const struct geneval_config *c;
+	struct geneval_row *rows;
+};
+
+static void measure(void *vctx, int j, const struct gen_task *task,
+		    struct bufs *b, struct rng *r)
+{
+	struct run_ctx *x = vctx;
+	const struct geneval_config *c = x->c;
+	struct geneval_row *row = &x->rows[j];
+	int D = task->D, n = c->ks[j] * c->B;
+	float em[MOG_P];
+
+	gen_task_sample(x->ts, task, r, c->nheld, b->held, NULL);
+	gen_task_sample(x->ts, task, r, c->nsamp, b->ref, NULL);
+	gen_task_sample(x->ts, task, r, c->nsamp, b->ref2, NULL);
+	row->floor_energy += sdist_energy_v(b->ref2, c->nsamp, b->ref, c->nsamp,
+					  D, GEN_DMAX);
+	gen_sample(x->g, x->p, b->ws, b->state, D, c->nsamp, r, b->smp);
+	row->amort_energy += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
+					  D, GEN_DMAX);
+	if (x->g->cfg.kind == GEN_MOG)
+		row->amort_nll += mog_nll(b->state, D, b->held, c->nheld, NULL, NULL);
+	if (x->ts->src == GEN_SRC_MOG) {
+		double ll;
+
+		row->true_nll += mog_nll(task->theta, D, b->held, c->nheld, NULL, NULL);
+		ll = n >= task->K ? mog_em(b->seen, n, D, task->K, c->em_restarts,
+					   c->em_iters, r, em) : NAN;
+		if (isnan(ll)) {
+			/* fewer rows than components: EM cannot start; the
+			 * baseline is then the single Gaussian fit */
+			ll = mog_em(b->seen, n, D, 1, 1, c->em_iters, r, em);
+		}
+		row->em_nll += mog_nll(em, D, b->held, c->nheld, NULL, NULL);
+		mog_sample(em, D, r, c->nsamp, b->smp);
+		row->em_energy += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
+					       D, GEN_DMAX);
+	}
+}
+
+int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
+		const struct geneval_config *c, struct geneval_row *rows)
+{
+	struct run_ctx x = { g, p, ts, c, rows };
+	struct bufs b;
+	int t, j, rc;
+
+	if (check(g, c) != AM_OK)
+		return AM_EINVAL;
+	rc = bufs_new(&b, g, c);
+	if (rc != AM_OK)
+		return rc;
+	memset(rows, 0, (size_t)c->nk * sizeof *rows);
+	for (t = 0; t < c->ntasks; t++) {
+		rc = walk(g, p, ts, c, &b, t, measure, &x);
+		if (rc != AM_OK)
+			goto out;
+	}
+	for (j = 0; j < c->nk; j++) {
+		struct geneval_row *e = &rows[j];
+
+		e->k = c->ks[j];
+		e->has_nll = g->cfg.kind == GEN_MOG;
+		e->has_em = ts->src == GEN_SRC_MOG;
+		e->amort_nll /= c->ntasks;
+		e->em_nll /= c->ntasks;
+		e->true_nll /= c->ntasks;
+		e->amort_energy /= c->ntasks;
+		e->em_energy /= c->ntasks;
+		e->floor_energy /= c->ntasks;
+	}
+out:
+	bufs_free(&b);
+	return rc;
+}
+
+struct pic_ctx {
+	const struct gen *g;
+	const float *p;
+	const struct geneval_config *c;
+	float *out;
+};
+
+static void picture(void *vctx, int j, const struct gen_task *task,
+		    struct bufs *b, struct rng *r)
+{
+	struct pic_ctx *x = vctx;
+
+	gen_sample(x->g, x->p, b->ws, b->state, task->D, x->c->nsamp, r,
+		   x->out + (size_t)j * x->c->nsamp * GEN_DMAX);
+}
+
+int geneval_samples(const struct gen *g, const float *p,
+		    const struct gen_tasks *ts, const struct geneval_config *c,
+		    int t, float *out, float *truth)
+{
+	struct pic_ctx x = { g, p, c, out };
+	struct gen_task task;
+	struct rng master, r;
+	struct bufs b;
+	int rc;
+
+	if (check(g, c) != AM_OK || t < 0 || t >= c->ntasks)
+		return AM_EINVAL;
+	rc = bufs_new(&b, g, c);
+	if (rc != AM_OK)
+		return rc;
+	rc = walk(g, p, ts, c, &b, t, picture, &x);
+	if (rc == AM_OK) {
+		/* the task walk() drew, and a sample of it from its own stream */
+		rng_seed(&master, c->seed);
+		rng_split(&master, (uint64_t)t, &r);
+		gen_task_draw(ts, &r, &task);
+		rng_split(&master, (uint64_t)t + 0x100000000ull, &r);
+		gen_task_sample(ts, &task, &r, c->nsamp, truth, NULL);
+	}
+	bufs_free(&b);
+	return rc;
+}
