@@ -6,7 +6,7 @@
 set -eu
 
 # Debian package : what we probe to know it is there
-# (hershey-fonts-data: the .jhf vector fonts core/hershey.c reads from
+# (hershey-fonts-data: the .jhf vector fonts core/data/hershey.c reads from
 # /usr/share/hershey-fonts for the letter point-cloud tasks)
 pkgs="libmicrohttpd-dev libjansson-dev libsqlite3-dev libopenblas-dev libcmocka-dev pkg-config hershey-fonts-data"
 
