@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "nn/softmax.h"
 
 /* Mixture component token: log weight, mean, log sd (MOG_T); the EM step
  * (MOG_T); N_k / B; active dims; 3 counters; pass one-hot. */
@@ -780,21 +781,14 @@ static void probs_to_log(const float *q, int K, float *u)
 		u[k] = k < K ? logf(fmaxf(q[k], PROB_MIN)) : 0.0f;
 }
 
-/* Softmax over the first K of u into q (zeros after). */
+/* Softmax over the first K of u into q (zeros after, up to LINCLASS_KMAX). */
 static void softmax_k(const float *u, int K, float *q)
 {
-	float m = u[0];
-	double z = 0.0;
 	int k;
 
-	for (k = 1; k < K; k++)
-		m = fmaxf(m, u[k]);
-	for (k = 0; k < LINCLASS_KMAX; k++) {
-		q[k] = k < K ? expf(u[k] - m) : 0.0f;
-		z += q[k];
-	}
-	for (k = 0; k < K; k++)
-		q[k] = (float)(q[k] / z);
+	softmax_forward(q, u, 1, K);
+	for (k = K; k < LINCLASS_KMAX; k++)
+		q[k] = 0.0f;
 }
 
 /* Implicit features of sequence i (queries and observations). */
