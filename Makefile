@@ -33,7 +33,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wvla
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
-              $(if $(WERROR),-Werror) $(SAN) -MMD -MP -Icore
+              $(if $(WERROR),-Werror) $(SAN) -MMD -MP -Icore -I.
 LDFLAGS ?=
 ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 
@@ -44,14 +44,17 @@ CORE_SRC   := $(foreach l,$(CORE_LAYERS),$(wildcard core/$(l)/*.c))
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 LIBAMORT   := $(BUILD)/libamort.a
 
-TOOL_SRC   := $(wildcard core/tools/*.c)
+# model/: what a *.amort header means (the one jansson user beside the
+# server's API); cli/: the amort command.  The daemon links model/, never cli/.
+MODEL_SRC  := $(wildcard model/*.c)
+LIBMODEL   := $(BUILD)/libamortmodel.a
+TOOL_SRC   := $(wildcard cli/*.c)
 AMORT      := $(BUILD)/amort
 
 # The daemon: every server/*.c; main.c stays out of the library the server
 # tests link.  Migrations (schema/migrations/*.sql) are compiled in.
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o \
-              $(BUILD)/core/tools/model.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 LIBAMORTD  := $(BUILD)/libamortd.a
 AMORTD     := $(BUILD)/amortd
 MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
@@ -178,16 +181,20 @@ $(LIBAMORT): $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(BUILD)/core/tools/%.o: core/tools/%.c
+$(MODEL_SRC:%.c=$(BUILD)/%.o) $(TOOL_SRC:%.c=$(BUILD)/%.o): $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
 
-$(AMORT): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBAMORT)
+$(LIBMODEL): $(MODEL_SRC:%.c=$(BUILD)/%.o)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(AMORT): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBMODEL) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) $(BLAS_LIBS) -lm
 
 $(BUILD)/server/%.o: server/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Iserver -Icore/tools $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Iserver $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) schema/embed.sh
 	@mkdir -p $(@D)
@@ -200,14 +207,14 @@ $(LIBAMORTD): $(SERVER_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(AMORTD): $(BUILD)/server/main.o $(LIBAMORTD) $(LIBAMORT)
+$(AMORTD): $(BUILD)/server/main.o $(LIBAMORTD) $(LIBMODEL) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(SERVER_LIBS) $(BLAS_LIBS) -lm
 
 $(SERVER_TEST_SRC:%.c=$(BUILD)/%.o): $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Iserver -Icore/tools $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Iserver $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 
-$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORTD) $(LIBAMORT)
+$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORTD) $(LIBMODEL) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(CMOCKA_LIBS) $(SERVER_LIBS) $(BLAS_LIBS) -lm
 
 # Core tests link only libamort, OpenBLAS, cmocka and libm: that proves the
@@ -220,10 +227,10 @@ $(BUILD)/tests/bench_%: $(BUILD)/tests/bench_%.o $(LIBAMORT)
 
 $(LOADHELPER_SRC:%.c=$(BUILD)/%.o): $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Icore/tools $(JANSSON_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 
 $(LOADHELPER_BIN): $(BUILD)/tests/loadhelper_%: $(BUILD)/tests/loadhelper_%.o \
-		$(BUILD)/core/tools/model.o $(LIBAMORT)
+		$(LIBMODEL) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(JANSSON_LIBS) $(BLAS_LIBS) -lm
 
 # ---- install ---------------------------------------------------------------
@@ -278,7 +285,7 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(patsubst %.o,%.d,$(CORE_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
+-include $(patsubst %.o,%.d,$(CORE_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) $(MODEL_SRC:%.c=$(BUILD)/%.o) \
 	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) \
 	$(LOADHELPER_SRC:%.c=$(BUILD)/%.o) \
 	$(SERVER_OBJ) $(BUILD)/server/main.o $(SERVER_TEST_SRC:%.c=$(BUILD)/%.o))

@@ -17,7 +17,7 @@
 #include "ingest.h"
 #include "input.h"
 #include "log.h"
-#include "model.h"
+#include "model/model.h"
 #include "replay.h"
 #include "reply.h"
 #include "scaler.h"

@@ -22,7 +22,7 @@
 #include "ingest.h"
 #include "input.h"
 #include "log.h"
-#include "model.h"
+#include "model/model.h"
 #include "reply.h"
 #include "scaler.h"
 #include "sessions.h"

@@ -18,7 +18,7 @@
 #include "api.h"
 #include "input.h"
 #include "log.h"
-#include "model.h"
+#include "model/model.h"
 #include "replay.h"
 #include "reply.h"
 #include "router.h"

@@ -9,7 +9,7 @@
 
 #include "base/am.h"
 #include "family/amz.h"
-#include "model.h"
+#include "model/model.h"
 #include "sessions.h"
 
 int input_standardize_default(const struct model *m)

@@ -9,7 +9,7 @@
  * except registry_open and registry_close is thread-safe, and the models
  * it hands out are borrowed until registry_close.
  *
- * Owns the models (struct model from core/tools/model.h: parameters and
+ * Owns the models (struct model from model/model.h: parameters and
  * parsed header).
  */
 #ifndef REGISTRY_H
@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "model.h"
+#include "model/model.h"
 
 struct registry;
 

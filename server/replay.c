@@ -10,7 +10,7 @@
 
 #include "base/am.h"
 #include "family/amz.h"
-#include "model.h"
+#include "model/model.h"
 #include "store.h"
 
 int replay_init(struct replay *r, const struct model *m, const struct input *in,

@@ -1,6 +1,6 @@
 /*
  * scaler.h - the standardization of a session's columns, as `amort adapt`
- * does it (core/tools/adapt.c).
+ * does it (cli/cmd_adapt.c).
  *
  * The amortizer was meta-trained on inputs x ~ N(0, I) and targets made by
  * unit-scale weights; real columns come in any units.  A session that

@@ -16,42 +16,38 @@
 #   core/family  base nn tasks io data refine
 #   core/train   base nn tasks io data refine family
 #   core/eval    base nn tasks io data refine family
-#   core/tools   every core layer        (the CLI and the model files)
-#   server       every core layer, and core/tools' model.h
+#   model        core                    (*.amort headers; jansson)
+#   cli          core model              (the amort command)
+#   server       core model              (never cli)
 # core/ never includes jansson, libmicrohttpd, SQLite, libpq or pthreads.
+# Every project include but server's own names its folder.
 set -u
 cd "$(dirname "$0")/.."
 
 edges=$(mktemp)
 loop=$(mktemp)
 trap 'rm -f "$edges" "$loop"' EXIT
-files=$(ls core/*/*.[ch] server/*.[ch] 2>/dev/null)
+files=$(ls core/*/*.[ch] model/*.[ch] cli/*.[ch] server/*.[ch])
 
 # One line per include: FILE LINE FOLDER HEADER, FOLDER being the header's
 # folder as written ("-" when it names none).
 # shellcheck disable=SC2086
 grep -n '^#include [<"]' $files /dev/null |
 awk -F: -v edges="$edges" '
-function allowed(from, to) {
-	if (from == to)
-		return 1
-	if (from == "server")
-		return (to ~ /^core\// && to != "core/tools") ||
-		       target == "core/tools/model"
-	split(from, a, "/")
-	return index(" " order[a[2]] " ", " " substr(to, 6) " ") > 0
-}
 BEGIN {
-	order["base"] = ""
-	order["nn"] = "base"
-	order["tasks"] = "base"
-	order["io"] = "base"
-	order["data"] = "base io"
-	order["refine"] = "base nn tasks"
-	order["family"] = "base nn tasks io data refine"
-	order["train"] = "base nn tasks io data refine family"
-	order["eval"] = order["train"]
-	order["tools"] = "base nn tasks io data refine family train eval"
+	core = "core/base core/nn core/tasks core/io core/data core/refine core/family core/train core/eval"
+	may["core/base"] = ""
+	may["core/nn"] = "core/base"
+	may["core/tasks"] = "core/base"
+	may["core/io"] = "core/base"
+	may["core/data"] = "core/base core/io"
+	may["core/refine"] = "core/base core/nn core/tasks"
+	may["core/family"] = "core/base core/nn core/tasks core/io core/data core/refine"
+	may["core/train"] = may["core/family"] " core/family"
+	may["core/eval"] = may["core/train"]
+	may["model"] = core
+	may["cli"] = core " model"
+	may["server"] = core " model"
 	bad = 0
 }
 {
@@ -60,7 +56,7 @@ BEGIN {
 	dir = file; sub(/\/[^\/]*$/, "", dir)
 	mod = file; sub(/\.[ch]$/, "", mod)
 	if (inc ~ /^#include </) {
-		if (dir ~ /^core\// && dir != "core/tools" &&
+		if (dir ~ /^core\// &&
 		    inc ~ /<(jansson|microhttpd|sqlite3|libpq-fe|pthread)\.h>/) {
 			printf "%s:%s: core reaches a foreign library: %s\n", file, line, inc
 			bad = 1
@@ -68,18 +64,19 @@ BEGIN {
 		next
 	}
 	h = inc; sub(/^#include "/, "", h); sub(/".*/, "", h)
-	if (h ~ /\//)
-		target = "core/" h
-	else if (dir == "server" && h == "model.h")
-		target = "core/tools/model.h"	# through -Icore/tools
-	else
+	if (h !~ /\//) {
+		if (dir != "server") {
+			printf "%s:%s: include without its folder: %s\n", file, line, inc
+			bad = 1
+		}
 		target = dir "/" h
+	} else if (h ~ /^(cli|model)\//)
+		target = h
+	else
+		target = "core/" h
 	sub(/\.h$/, "", target)
 	to = target; sub(/\/[^\/]*$/, "", to)
-	if (dir ~ /^core\// && dir != "core/tools" && h !~ /\//) {
-		printf "%s:%s: include without its folder: %s\n", file, line, inc
-		bad = 1
-	} else if (!allowed(dir, to)) {
+	if (to != dir && index(" " may[dir] " ", " " to " ") == 0) {
 		printf "%s:%s: %s may not include %s\n", file, line, dir, h
 		bad = 1
 	}

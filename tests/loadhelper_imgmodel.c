@@ -20,7 +20,7 @@
 #include "base/am.h"
 #include "io/amfile.h"
 #include "base/layout.h"
-#include "model.h"
+#include "model/model.h"
 #include "data/pca.h"
 
 #define NPIX 4

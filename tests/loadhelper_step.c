@@ -25,7 +25,7 @@
 #include "base/am.h"
 #include "base/gemm.h"
 #include "tasks/linreg.h"
-#include "model.h"
+#include "model/model.h"
 #include "refine/refiner.h"
 #include "base/rng.h"
 

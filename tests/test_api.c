@@ -34,7 +34,7 @@
 #include "ingest.h"
 #include "base/layout.h"
 #include "log.h"
-#include "model.h"
+#include "model/model.h"
 #include "data/pca.h"
 #include "refine/refiner.h"
 #include "registry.h"

@@ -958,7 +958,7 @@ static void test_resume_reg_explicit(void **state)
 
 /* ---- 7. the session contract (amz.h) ------------------------------------- */
 
-/* The struct amz model_load makes of a gen model (core/tools/model.c). */
+/* The struct amz model_load makes of a gen model (model/model.c). */
 static void amz_of(struct amz *a, const struct mctx *m)
 {
 	const struct gen_config *c = &m->g.cfg;

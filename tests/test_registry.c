@@ -23,7 +23,7 @@
 #include "base/gemm.h"
 #include "train/gentrain.h"
 #include "log.h"
-#include "model.h"
+#include "model/model.h"
 #include "registry.h"
 #include "train/trainer.h"
 

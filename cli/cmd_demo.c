@@ -1,5 +1,5 @@
 /*
- * demo.c - `amort demo`: the core's demonstration until the daemon exists.
+ * cmd_demo.c - `amort demo`: a tiny in-context regressor, trained in seconds.
  *
  * Meta-trains a small set transformer to do one-dimensional linear
  * regression in context: each task draws y = w x + b + 0.1 e with w, b ~
@@ -26,7 +26,7 @@
 #include "nn/linear.h"
 #include "base/rng.h"
 #include "nn/tfm.h"
-#include "tool.h"
+#include "cli/tool.h"
 
 enum { NCTX = 16, NQ = 8, T = NCTX + NQ, NB = 64, F = 3, C = 32, H = 4, L = 2 };
 #define NOISE 0.1f

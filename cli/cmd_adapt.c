@@ -1,5 +1,5 @@
 /*
- * adapt.c - `amort adapt`: adapts an amortizer to a CSV training set,
+ * cmd_adapt.c - `amort adapt`: adapts an amortizer to a CSV training set,
  * streamed one mini-batch at a time, and prints a prediction for every row
  * of a CSV of test inputs.  Every model that learns from (x, y) or
  * (x, label) rows is driven through the session contract (amz.h) by one
@@ -74,11 +74,11 @@
 
 #include "base/am.h"
 #include "family/amz.h"
-#include "csv.h"
+#include "cli/csv.h"
 #include "base/gemm.h"
-#include "model.h"
+#include "model/model.h"
 #include "refine/refiner.h"
-#include "tool.h"
+#include "cli/tool.h"
 
 #define ADAPT_TEST_MAX 10000000LL	/* rows of TEST kept for output */
 #define ADAPT_QUERY_MAX 1000000LL	/* rows of TEST of an implicit model:

@@ -1,7 +1,7 @@
 /*
  * imgtask.c - image datasets as classification task sources.
  */
-#include "imgtask.h"
+#include "cli/imgtask.h"
 
 #include <errno.h>
 #include <stdint.h>

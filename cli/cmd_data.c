@@ -1,5 +1,5 @@
 /*
- * datatool.c - `amort data`: image data sets for the classification tasks.
+ * cmd_data.c - `amort data`: image data sets for the classification tasks.
  *
  *   amort data convert TRAIN-IMAGES TRAIN-LABELS TEST-IMAGES TEST-LABELS
  *                      -o OUT.img [--classes N]
@@ -30,7 +30,7 @@
 #include "base/gemm.h"
 #include "io/imgset.h"
 #include "data/pca.h"
-#include "tool.h"
+#include "cli/tool.h"
 
 /* One IDX file in memory. */
 struct idx {

@@ -1,5 +1,5 @@
 /*
- * clfevaltool.c - `amort eval` on a classification model: held-out error
+ * eval_clf.c - `amort eval` on a classification model: held-out error
  * per step count against full-batch L2 logistic regression, tuned
  * single-pass SGD and Adam and the one-step amortizer, in and out of
  * distribution, as Markdown tables (and CSV).
@@ -27,9 +27,9 @@
 #include "base/am.h"
 #include "eval/clfeval.h"
 #include "base/gemm.h"
-#include "imgtask.h"
-#include "model.h"
-#include "tool.h"
+#include "cli/imgtask.h"
+#include "model/model.h"
+#include "cli/tool.h"
 
 struct cblock {
 	char title[128];
@@ -84,7 +84,7 @@ static int block_ceiling(struct cblock *b, const struct imgtask *it)
 	return 0;
 }
 
-/* The step of row e, for step.c. */
+/* The step of row e, for report.c. */
 static struct tool_step clf_step(const struct clfeval_row *e)
 {
 	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };

@@ -6,7 +6,7 @@
  * the file.  A line is split in place: separators and closing quotes
  * become NULs, and quoted fields are unescaped where they stand.
  */
-#include "csv.h"
+#include "cli/csv.h"
 
 #include <errno.h>
 #include <math.h>

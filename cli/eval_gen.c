@@ -1,5 +1,5 @@
 /*
- * gevaltool.c - `amort eval` on a generative model: held-out NLL and
+ * eval_gen.c - `amort eval` on a generative model: held-out NLL and
  * energy distance per step count against EM and the sampling floor, in and
  * out of distribution, as Markdown tables, with optional CSV and an SVG
  * grid of samples.
@@ -18,8 +18,8 @@
 #include "base/am.h"
 #include "base/gemm.h"
 #include "eval/geneval.h"
-#include "model.h"
-#include "tool.h"
+#include "model/model.h"
+#include "cli/tool.h"
 
 struct gblock {
 	char title[128];

@@ -1,13 +1,13 @@
 /*
- * regevaltool.c - `amort eval` on regression models by a learned predictor
+ * eval_reg.c - `amort eval` on regression models by a learned predictor
  * (kind reg: explicit or implicit regime), alone or side by side with
  * each other and with the parametric refiner (linreg models): held-out
  * MSE per step count against the Bayes-optimal ridge posterior, tuned
  * single-pass SGD and Adam and (one model) the one-step amortizer, in and
  * out of distribution, as Markdown tables (and CSV), with the amortizer's
- * steps (step.c): a column for one model, a table under several.
+ * steps (report.c): a column for one model, a table under several.
  *
- * The blocks are those of the linreg evaluation (evaltool.c): D = --dim
+ * The blocks are those of the linreg evaluation (cmd_eval.c): D = --dim
  * and noise sd --noise (default 8 and 0.5) with x ~ N(0, I); unless
  * --no-ood, heavy-tailed x (Student t, 3 dof), shifted x (|mean| = 1),
  * and noise sd 2.0 and 0.02.  Every model sees the same tasks and rows.
@@ -19,9 +19,9 @@
 
 #include "base/am.h"
 #include "base/gemm.h"
-#include "model.h"
+#include "model/model.h"
 #include "eval/regeval.h"
-#include "tool.h"
+#include "cli/tool.h"
 
 #define RBLOCKS 5
 
@@ -54,7 +54,7 @@ static int run_model(const struct model *m, const struct rblock *b,
 	return regeval_run(m->impl, m->p, &b->stream, c, rows);
 }
 
-/* The step of row e, for step.c. */
+/* The step of row e, for report.c. */
 static struct tool_step reg_step(const struct regeval_row *e)
 {
 	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };

@@ -1,7 +1,7 @@
 /*
  * model.c - model-file headers (JSON) to and from core's structs.
  */
-#include "model.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

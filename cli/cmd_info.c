@@ -1,5 +1,5 @@
 /*
- * info.c - `amort info FILE`: the header (pretty-printed JSON) and the
+ * cmd_info.c - `amort info FILE`: the header (pretty-printed JSON) and the
  * tensor table of a model file.
  */
 #include <errno.h>
@@ -9,7 +9,7 @@
 
 #include "base/am.h"
 #include "io/amfile.h"
-#include "tool.h"
+#include "cli/tool.h"
 
 int tool_parse_long(const char *opt, const char *s, long lo, long hi, long *out)
 {

@@ -1,7 +1,7 @@
 /*
  * recipe.c - the `key = value` recipe format.
  */
-#include "recipe.h"
+#include "model/recipe.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 
 #define RECIPE_BYTES_MAX 65536
 #define RECIPE_LINE_MAX 256

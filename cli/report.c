@@ -1,5 +1,5 @@
 /*
- * step.c - the step columns of `amort eval`: the amortizer's error (an
+ * report.c - the step columns of `amort eval`: the amortizer's error (an
  * error rate or an MSE) at k minus its error at the previous k, per task,
  * averaged over tasks, with the standard error of that mean (the
  * evaluators' change and change_se).  One definition and one cell format
@@ -7,7 +7,7 @@
  */
 #include <stdio.h>
 
-#include "tool.h"
+#include "cli/tool.h"
 
 const char tool_step_words[] =
 	"the amortizer's error minus its error at the previous k, per task, "

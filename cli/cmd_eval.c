@@ -1,5 +1,5 @@
 /*
- * evaltool.c - `amort eval FILE...`: the amortizer against the optimum and
+ * cmd_eval.c - `amort eval FILE...`: the amortizer against the optimum and
  * against tuned SGD and Adam on the same mini-batches, as Markdown tables,
  * with optional CSV and SVG.
  *
@@ -9,7 +9,7 @@
  * (|mean| = 1), and noise sd 2.0 and 0.02, outside the [0.05, 1] of
  * training.  Several models: one comparison table of MSE / Bayes-optimal
  * MSE per model and step count (the obs / grad / both ablation).  Every
- * table has the amortizer's steps (step.c): a column for one model, a
+ * table has the amortizer's steps (report.c): a column for one model, a
  * table of its own under several.
  */
 #include <math.h>
@@ -20,8 +20,8 @@
 #include "base/am.h"
 #include "eval/eval.h"
 #include "base/gemm.h"
-#include "model.h"
-#include "tool.h"
+#include "model/model.h"
+#include "cli/tool.h"
 
 struct block {
 	const char *title;
@@ -31,7 +31,7 @@ struct block {
 
 static const int default_ks[] = { 1, 2, 4, 8, 16, 32, 64 };
 
-/* The step of row e, for step.c. */
+/* The step of row e, for report.c. */
 static struct tool_step lin_step(const struct eval_row *e)
 {
 	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
@@ -213,8 +213,8 @@ int tool_eval(int argc, char **argv)
 		} else if ((!strcmp(argv[i], "--tune-tasks") ||
 			    !strcmp(argv[i], "--classes") ||
 			    !strcmp(argv[i], "--test-rows")) && i + 1 < argc) {
-			i++;	/* classification and reg models (clfevaltool.c,
-				 * regevaltool.c) */
+			i++;	/* classification and reg models (eval_clf.c,
+				 * eval_reg.c) */
 		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
 			csv = argv[++i];
 		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
@@ -242,7 +242,7 @@ int tool_eval(int argc, char **argv)
 	for (i = 0; i < nfiles; i++)
 		if (models[i].gen && models[i].gcfg.kind == GEN_REG) {
 			/* regression by a learned predictor, with any linreg
-			 * models beside it (regevaltool.c) */
+			 * models beside it (eval_reg.c) */
 			rc = tool_regeval(models, (int)nfiles, argc, argv);
 			goto out;
 		}

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tool.h"
+#include "cli/tool.h"
 
 struct command {
 	const char *name;

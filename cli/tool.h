@@ -20,20 +20,20 @@ int tool_data(int argc, char **argv);
 #define TOOL_MODELS_MAX 8
 
 struct model;
-/* `amort eval` on one generative model (gevaltool.c); m is loaded. */
+/* `amort eval` on one generative model (eval_gen.c); m is loaded. */
 int tool_geval(struct model *m, int argc, char **argv);
-/* `amort eval` on one classification model (clfevaltool.c). */
+/* `amort eval` on one classification model (eval_clf.c). */
 int tool_clfeval(struct model *m, int argc, char **argv);
 /* `amort eval` on several linclass models side by side (the ablations). */
 int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv);
 
 /* `amort eval` on regression models of kind reg (explicit, implicit),
  * alone or side by side with each other and with linreg models
- * (regevaltool.c); at least one model is of kind reg. */
+ * (eval_reg.c); at least one model is of kind reg. */
 int tool_regeval(struct model *ms, int nm, int argc, char **argv);
 
 /*
- * The step columns of the evaluation tables (step.c).  A step is the
+ * The step columns of the evaluation tables (report.c).  A step is the
  * amortizer's error at k minus its error at the previous k, per task,
  * mean over tasks (change), with the standard error of that mean (se);
  * has is 0 at the first k.

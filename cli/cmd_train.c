@@ -1,5 +1,5 @@
 /*
- * train.c - `amort train RECIPE -o FILE`: meta-trains a refiner from a
+ * cmd_train.c - `amort train RECIPE -o FILE`: meta-trains a refiner from a
  * recipe, with checkpoints and resume.
  *
  * The iteration's shards run on up to --threads threads (default: online
@@ -22,12 +22,12 @@
 #include "base/am.h"
 #include "io/amfile.h"
 #include "base/gemm.h"
-#include "model.h"
-#include "recipe.h"
+#include "model/model.h"
+#include "model/recipe.h"
 #include "base/rng.h"
-#include "tool.h"
+#include "cli/tool.h"
 #include "train/gentrain.h"
-#include "imgtask.h"
+#include "cli/imgtask.h"
 #include "train/trainer.h"
 
 static volatile sig_atomic_t stop_requested;
