@@ -74,6 +74,7 @@
 
 #include "base/am.h"
 #include "family/amz.h"
+#include "family/scaler.h"
 #include "cli/csv.h"
 #include "base/gemm.h"
 #include "model/model.h"
@@ -90,7 +91,6 @@
 					 * scratch is proportional) */
 #define ADAPT_COLS (AMZ_DMAX + 1)	/* TRAIN columns: inputs and y (or the
 					 * label), as the scaler keeps them */
-#define ADAPT_SD_REL 1e-6		/* sd below this x |mean|: constant */
 
 static const char adapt_usage[] =
 	"usage: amort adapt --model FILE --train TRAIN.csv --predict TEST.csv\n"
@@ -137,15 +137,17 @@ struct adapt_opts {
 	int pixels;
 };
 
-/* The affine map of the columns: index j < D is input j, index D is y
- * (scaled when y is set) or the label (never scaled). */
-struct scaler {
-	int on, D;
+/* The columns of TRAIN as the session sees them: index j < D is input j,
+ * index D is y (scaled when y is set) or the label (never scaled).  The
+ * map is the daemon's (family/scaler.h), so both standardize alike. */
+struct columns {
+	struct scaler s;
+	int D;
 	int y;				/* column D is y, and is scaled */
 	int features;			/* the columns are an image's PCA
 					 * features, not the file's */
-	double mean[ADAPT_COLS], sd[ADAPT_COLS];
-	int constant[ADAPT_COLS];	/* only centred */
+	unsigned char constant[SCALER_COLS];	/* only centred (scaler's
+						 * indices) */
 };
 
 /* Sums of the scaled values of every training row, to judge afterwards
@@ -182,7 +184,7 @@ struct run {
 					 * "without --no-standardize", 2
 					 * "--standardize" */
 	int qchunk;			/* implicit: rows per amz_query_step */
-	struct scaler sc;
+	struct columns sc;
 	struct stream st;
 	/* implicit: TEST, the registered query set */
 	long long nq, qcap;
@@ -347,41 +349,36 @@ static int check_columns(struct csv *train, struct csv *test, int dmax, int npix
 	return D;
 }
 
+/* The scaler's index of column j (j == D: y). */
+static int col(const struct columns *sc, int j)
+{
+	return j < sc->D ? j : SCALER_Y;
+}
+
+/* Whether the columns are standardized. */
+static int scaled(const struct columns *sc)
+{
+	return sc->s.mode != SCALER_OFF;
+}
+
 /* Sets the scaler from the first mini-batch: raw is n rows of D + 1
  * doubles.  Warns, in one line, about the columns that are only centred. */
-static void scaler_fit(struct scaler *sc, const double *raw, int n,
-		       const struct csv *in)
+static void columns_fit(struct columns *sc, const double *raw, int n,
+			const struct csv *in)
 {
-	int D = sc->D, j, i, nconst = 0;
+	int D = sc->D, j, nconst;
 	char list[512], name[96];
 	size_t len = 0;
 
-	if (!sc->on)
-		return;
+	nconst = scaler_fit_rows(&sc->s, raw, D + 1, n, D, sc->y, sc->constant);
 	list[0] = '\0';
-	for (j = 0; j < D + sc->y; j++) {
-		double s = 0, ss = 0, mu, sd;
-
-		for (i = 0; i < n; i++)
-			s += raw[(size_t)i * (D + 1) + j];
-		mu = s / n;
-		/* two passes: the deviations, not the raw squares, are summed */
-		for (i = 0; i < n; i++) {
-			double d = raw[(size_t)i * (D + 1) + j] - mu;
-
-			ss += d * d;
-		}
-		sd = sqrt(ss / n);
-		sc->mean[j] = mu;
-		sc->constant[j] = !(sd > ADAPT_SD_REL * fabs(mu));
-		sc->sd[j] = sc->constant[j] ? 1.0 : sd;
-		if (sc->constant[j]) {
-			column_name(name, sizeof name, sc->features ? NULL : in, j, D);
-			if (len < sizeof list)
-				len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
-							nconst ? ", " : "", name);
-			nconst++;
-		}
+	for (j = 0; j < D + sc->y && nconst; j++) {
+		if (!sc->constant[col(sc, j)])
+			continue;
+		column_name(name, sizeof name, sc->features ? NULL : in, j, D);
+		if (len < sizeof list)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+						len ? ", " : "", name);
 	}
 	if (nconst)
 		fprintf(stderr, "amort adapt: warning: %s: %s %s constant in the first "
@@ -391,32 +388,27 @@ static void scaler_fit(struct scaler *sc, const double *raw, int n,
 
 /* Maps value v of column j into *z.  Returns 0, or -1 if the result is
  * beyond single precision (the refiner computes in floats). */
-static int scaler_apply(const struct scaler *sc, int j, double v, float *z)
+static int columns_map(const struct columns *sc, int j, double v, float *z)
 {
-	double t = sc->on ? (v - sc->mean[j]) / sc->sd[j] : v;
-
-	if (!(fabs(t) <= FLT_MAX))
-		return -1;
-	*z = (float)t;
-	return 0;
+	return scaler_map(&sc->s, col(sc, j), v, z);
 }
 
 /* After the stream: warns if, in the units of the first batch, a scaled
  * column's mean over all rows is beyond 1 or its sd outside [1/3, 3]. */
-static void drift_check(const struct drift *dr, const struct scaler *sc,
+static void drift_check(const struct drift *dr, const struct columns *sc,
 			const struct stream *st, const struct csv *in)
 {
 	double n = (double)st->rows;
 	char name[96];
 	int j;
 
-	if (!sc->on || st->rows <= st->first_rows)
+	if (!scaled(sc) || st->rows <= st->first_rows)
 		return;
 	for (j = 0; j < sc->D + sc->y; j++) {
 		double mu = dr->sum[j] / n, var = dr->sumsq[j] / n - mu * mu;
 		double sd = sqrt(var > 0 ? var : 0);
 
-		if (sc->constant[j] || (fabs(mu) <= 1 && sd >= 1.0 / 3 && sd <= 3))
+		if (sc->constant[col(sc, j)] || (fabs(mu) <= 1 && sd >= 1.0 / 3 && sd <= 3))
 			continue;
 		column_name(name, sizeof name, sc->features ? NULL : in, j, sc->D);
 		fprintf(stderr, "amort adapt: warning: %s: over all %lld rows, %s has "
@@ -486,11 +478,11 @@ static void bad_label(const struct run *r, const struct csv *in,
 static int scale_input(const struct run *r, const struct csv *in, long long line,
 		       int j, double v, float *z)
 {
-	if (!scaler_apply(&r->sc, j, v, z))
+	if (!columns_map(&r->sc, j, v, z))
 		return 0;
 	fprintf(stderr, "amort adapt: %s: line %lld, %s %d: %g is beyond single "
 		"precision%s\n", csv_name(in), line, r->pixels ? "feature" : "field",
-		j + 1, v, r->sc.on ? " after scaling" : "");
+		j + 1, v, scaled(&r->sc) ? " after scaling" : "");
 	return -1;
 }
 
@@ -526,7 +518,6 @@ static void *grow(void *buf, long long *cap, long long need, size_t size,
 static int results_put(struct run *r, const struct csv *in, const long long *lines,
 		       int k, const float *mean, const float *var, const float *P)
 {
-	const struct scaler *sc = &r->sc;
 	float *t = grow(r->res, &r->rcap, r->nres + k, (size_t)r->per * sizeof *t,
 			ADAPT_TEST_MAX);
 	int i, c;
@@ -550,12 +541,10 @@ static int results_put(struct run *r, const struct csv *in, const long long *lin
 			}
 			o[0] = (float)best;
 		} else {
-			double mu = mean[i], sd = var ? sqrt(var[i]) : 0;
+			double mu, v, sd;
 
-			if (sc->on) {
-				mu = sc->mean[sc->D] + sc->sd[sc->D] * mu;
-				sd *= sc->sd[sc->D];
-			}
+			scaler_unmap(&r->sc.s, mean[i], var ? var[i] : 0, &mu, &v);
+			sd = sqrt(v);
 			ok = fabs(mu) <= FLT_MAX && sd <= FLT_MAX;
 			o[0] = (float)mu;
 			if (var)
@@ -749,7 +738,7 @@ static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
 	const struct amz *az = &r->az;
 	const int stride = r->Dm + 1;
 	struct stream *st = &r->st;
-	struct scaler *sc = &r->sc;
+	struct columns *sc = &r->sc;
 	double *raw = malloc((size_t)B * stride * sizeof *raw);
 	long long *lines = malloc((size_t)B * sizeof *lines);
 	float *X = calloc((size_t)B * az->dmax, sizeof *X);
@@ -798,7 +787,7 @@ static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
 				s = amz_set_classes(az, r->state, r->K);
 				AM_ASSERT(s == AM_OK);	/* K is within the model's */
 			}
-			scaler_fit(sc, raw, n, in);
+			columns_fit(sc, raw, n, in);
 			st->first_rows = n;
 			if (az->implicit && (test_read(r, test) || queries_start(r)))
 				goto out;
@@ -817,11 +806,11 @@ static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
 				y[i] = (float)raw[(size_t)i * stride + r->Dm];
 				continue;
 			}
-			if (scaler_apply(sc, r->Dm, raw[(size_t)i * stride + r->Dm], &y[i])) {
+			if (columns_map(sc, r->Dm, raw[(size_t)i * stride + r->Dm], &y[i])) {
 				fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is "
 					"beyond single precision%s\n", csv_name(in), lines[i],
 					r->Din + 1, raw[(size_t)i * stride + r->Dm],
-					sc->on ? " after scaling" : "");
+					scaled(sc) ? " after scaling" : "");
 				goto out;
 			}
 			dr.sum[r->Dm] += y[i];
@@ -834,7 +823,7 @@ static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
 			fprintf(stderr, "amort adapt: %s: mini-batch %lld (lines %lld to %lld): "
 				"%s%s\n", csv_name(in), st->steps + 1, lines[0], lines[n - 1],
 				s == AM_ENUMERIC ? "the state became non-finite" : am_strerror(s),
-				sc->on ? "" : r->raw_hint == 1 ? " (the values are raw: try "
+				scaled(sc) ? "" : r->raw_hint == 1 ? " (the values are raw: try "
 				"without --no-standardize)" : " (the values are raw: try "
 				"--standardize)");
 			goto out;
@@ -916,7 +905,7 @@ static int adapt_setup(struct run *r, struct adapt_opts *o, const struct model *
 	r->K_given = o->classes > 0;
 	r->per = r->labels ? 0 : r->az.has_var ? 2 : 1;	/* clf: K + 1, once K is known */
 	r->raw_hint = o->standardize == 0 && az->standardize ? 1 : 2;
-	r->sc.on = o->standardize < 0 ? az->standardize : o->standardize;
+	scaler_init(&r->sc.s, o->standardize < 0 ? az->standardize : o->standardize);
 	r->sc.y = !r->labels;
 	r->sc.features = r->pixels;
 	r->st.loss = NAN;
@@ -992,7 +981,7 @@ static void summary(const struct run *r, long batch, int D, int test_y)
 		fputs("; implicit: every prediction refined by each mini-batch", stderr);
 	else
 		fprintf(stderr, "; final batch loss %.4g%s", st->loss,
-			!r->labels && r->sc.on ? " (standardized units)" : "");
+			!r->labels && scaled(&r->sc) ? " (standardized units)" : "");
 	fprintf(stderr, "; %lld prediction%s%s\n", r->nres, plural(r->nres),
 		!test_y ? "" : r->labels ? " (the last column of TEST, a label, ignored)"
 		: " (the last column of TEST, y, ignored)");

@@ -20,7 +20,7 @@
 #include "model/model.h"
 #include "replay.h"
 #include "reply.h"
-#include "scaler.h"
+#include "family/scaler.h"
 #include "sessions.h"
 
 #define QUERIES_ROUTE "/v1/sessions/%s/queries"

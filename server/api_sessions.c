@@ -24,7 +24,7 @@
 #include "log.h"
 #include "model/model.h"
 #include "reply.h"
-#include "scaler.h"
+#include "family/scaler.h"
 #include "sessions.h"
 
 #define PAGE_DEFAULT 100

@@ -22,7 +22,7 @@
 #include "replay.h"
 #include "reply.h"
 #include "router.h"
-#include "scaler.h"
+#include "family/scaler.h"
 #include "sessions.h"
 
 /* A value a request may carry: finite and within single precision (the

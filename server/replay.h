@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #include "input.h"
-#include "scaler.h"
+#include "family/scaler.h"
 
 struct model;
 struct store;

@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #include "family/amz.h"
-#include "scaler.h"
+#include "family/scaler.h"
 #include "store.h"
 
 /* The largest state blob: state floats and the scaler's. */

@@ -38,7 +38,7 @@
 #include "data/pca.h"
 #include "refine/refiner.h"
 #include "registry.h"
-#include "scaler.h"
+#include "family/scaler.h"
 #include "store.h"
 #include "train/trainer.h"
 #include "train/gentrain.h"

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "scaler.h"
+#include "family/scaler.h"
 
 #define LOG_2PI 1.8378770664093453
 
@@ -68,6 +68,45 @@ static void test_fit_with_and_without_y(void **state)
 	/* only the first batch counts */
 	scaler_fit(&b, &x[1][0], NULL, 2, 2);
 	assert_memory_equal(b.mean, a.mean, AMZ_DMAX * sizeof *a.mean);
+}
+
+/* amort adapt's form: rows of x then y, flags for the constant columns;
+ * the same statistics as from separate x and y. */
+static void test_fit_rows(void **state)
+{
+	static const double x[4][2] = { { 1, 10 }, { 3, 10 }, { 5, 10 }, { 7, 10 } };
+	static const double y[4] = { 100, 110, 130, 160 };
+	static const double rows[4][4] = { { 1, 10, 100, -9 }, { 3, 10, 110, -9 },
+					   { 5, 10, 130, -9 }, { 7, 10, 160, -9 } };
+	unsigned char constant[SCALER_COLS];
+	struct scaler a, b, c;
+	int j;
+
+	(void)state;
+	scaler_init(&a, 1);
+	scaler_fit(&a, &x[0][0], y, 4, 2);
+	scaler_init(&b, 1);
+	assert_int_equal(scaler_fit_rows(&b, &rows[0][0], 4, 4, 2, 1, constant), 1);
+	assert_int_equal(b.mode, SCALER_FITTED);
+	assert_memory_equal(b.mean, a.mean, sizeof a.mean);
+	assert_memory_equal(b.sd, a.sd, sizeof a.sd);
+	for (j = 0; j < SCALER_COLS; j++)
+		assert_int_equal(constant[j], j == 1);
+
+	/* without y: column 2 is not read, y stays the identity */
+	scaler_init(&c, 1);
+	assert_int_equal(scaler_fit_rows(&c, &rows[0][0], 4, 4, 2, 0, NULL), 1);
+	assert_memory_equal(c.mean, a.mean, AMZ_DMAX * sizeof *a.mean);
+	assert_true(c.mean[SCALER_Y] == 0 && c.sd[SCALER_Y] == 1);
+
+	/* a scaler that is off or fitted is left alone and flags nothing */
+	scaler_init(&c, 0);
+	assert_int_equal(scaler_fit_rows(&c, &rows[0][0], 4, 4, 2, 1, constant), 0);
+	assert_int_equal(c.mode, SCALER_OFF);
+	for (j = 0; j < SCALER_COLS; j++)
+		assert_int_equal(constant[j], 0);
+	assert_int_equal(scaler_fit_rows(&b, &rows[1][0], 4, 2, 2, 1, NULL), 0);
+	assert_memory_equal(b.mean, a.mean, sizeof a.mean);
 }
 
 static void test_maps_round_trip(void **state)
@@ -206,6 +245,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fit_with_and_without_y),
+		cmocka_unit_test(test_fit_rows),
 		cmocka_unit_test(test_maps_round_trip),
 		cmocka_unit_test(test_log_density_change_of_variables),
 		cmocka_unit_test(test_pack_unpack),

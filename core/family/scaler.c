@@ -1,11 +1,13 @@
 /*
- * scaler.c - first-batch standardization (the convention of amort adapt).
+ * scaler.c - first-batch standardization, for sessions and amort adapt.
  */
-#include "scaler.h"
+#include "family/scaler.h"
 
 #include <float.h>
 #include <math.h>
 #include <string.h>
+
+#include "base/am.h"
 
 void scaler_init(struct scaler *s, int on)
 {
@@ -20,12 +22,12 @@ void scaler_init(struct scaler *s, int on)
 
 /* Mean and population sd of n values at v[0], v[stride], ... in two
  * passes (deviations, not raw squares, are summed), rounded to floats. */
-static void column_stats(const double *v, int n, int stride, float *mean,
-			 float *sd)
+static int column_stats(const double *v, int n, int stride, float *mean,
+			float *sd)
 {
 	double s = 0, ss = 0, mu, d;
 	float fm, fs;
-	int i;
+	int i, constant;
 
 	for (i = 0; i < n; i++)
 		s += v[(size_t)i * stride];
@@ -39,32 +41,53 @@ static void column_stats(const double *v, int n, int stride, float *mean,
 	fs = (float)d;
 	/* a column constant up to rounding is only centred; so is one whose
 	 * sd does not survive the rounding to a positive float */
-	if (!(d > SCALER_SD_REL * fabs(mu)) || !(fs > 0) || !isfinite(fs))
-		fs = 1;
+	constant = !(d > SCALER_SD_REL * fabs(mu)) || !(fs > 0) || !isfinite(fs);
 	*mean = fm;
-	*sd = fs;
+	*sd = constant ? 1 : fs;
+	return constant;
+}
+
+/* Both fits: input j of row i at x[i * ldx + j], y at y[i * ldy]. */
+static int fit(struct scaler *s, const double *x, int ldx, const double *y,
+	       int ldy, int n, int D, unsigned char *constant)
+{
+	int j, nconst = 0;
+
+	if (constant)
+		memset(constant, 0, SCALER_COLS);
+	if (s->mode != SCALER_PENDING || n < 1)
+		return 0;
+	for (j = 0; j < SCALER_COLS; j++) {
+		const double *v = j < D ? x + j : j == SCALER_Y ? y : NULL;
+		int c = 0;
+
+		if (v)
+			c = column_stats(v, n, j < D ? ldx : ldy, &s->mean[j],
+					 &s->sd[j]);
+		else {
+			s->mean[j] = 0;
+			s->sd[j] = 1;
+		}
+		if (constant)
+			constant[j] = (unsigned char)c;
+		nconst += c;
+	}
+	s->mode = SCALER_FITTED;
+	return nconst;
 }
 
 void scaler_fit(struct scaler *s, const double *x, const double *y, int n,
 		int D)
 {
-	int j;
+	fit(s, x, D, y, 1, n, D, NULL);
+}
 
-	if (s->mode != SCALER_PENDING || n < 1)
-		return;
-	for (j = 0; j < D; j++)
-		column_stats(x + j, n, D, &s->mean[j], &s->sd[j]);
-	for (; j < AMZ_DMAX; j++) {
-		s->mean[j] = 0;
-		s->sd[j] = 1;
-	}
-	if (y) {
-		column_stats(y, n, 1, &s->mean[SCALER_Y], &s->sd[SCALER_Y]);
-	} else {
-		s->mean[SCALER_Y] = 0;
-		s->sd[SCALER_Y] = 1;
-	}
-	s->mode = SCALER_FITTED;
+int scaler_fit_rows(struct scaler *s, const double *rows, int stride, int n,
+		    int D, int has_y, unsigned char *constant)
+{
+	AM_ASSERT(stride >= D + has_y);
+	return fit(s, rows, stride, has_y ? rows + D : NULL, stride, n, D,
+		   constant);
 }
 
 int scaler_map(const struct scaler *s, int j, double v, float *z)

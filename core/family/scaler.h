@@ -1,6 +1,6 @@
 /*
- * scaler.h - the standardization of a session's columns, as `amort adapt`
- * does it (cli/cmd_adapt.c).
+ * scaler.h - the standardization of a session's columns: the one map both
+ * the daemon's sessions and `amort adapt` use.
  *
  * The amortizer was meta-trained on inputs x ~ N(0, I) and targets made by
  * unit-scale weights; real columns come in any units.  A session that
@@ -75,6 +75,16 @@ void scaler_init(struct scaler *s, int on);
  */
 void scaler_fit(struct scaler *s, const double *x, const double *y, int n,
 		int D);
+
+/*
+ * The same from n rows of `stride` doubles each (stride >= D + has_y):
+ * inputs in columns 0..D-1, y in column D when has_y.  constant (may be
+ * NULL; SCALER_COLS flags, index SCALER_Y for y) receives 1 for each
+ * column found constant (only centred).  Returns the number of such
+ * columns (0 when the scaler was not PENDING).
+ */
+int scaler_fit_rows(struct scaler *s, const double *rows, int stride, int n,
+		    int D, int has_y, unsigned char *constant);
 
 /* Maps value v of column j.  Returns 0 with *z set, or -1 if the result
  * is beyond single precision (*z untouched).  Identity unless FITTED. */
