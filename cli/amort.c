@@ -2,7 +2,9 @@
  * amort.c - the `amort` command: one table of subcommands over libamort.
  *
  *   amort info FILE     print a model file's header and tensors
- *   amort demo [-o F]   meta-train a tiny in-context regressor (the core demo)
+ *   amort train RECIPE  meta-train a model from a recipe
+ *   amort eval FILE...  measure models against the optimum and baselines
+ *   amort adapt ...     adapt a model to a CSV stream, predict a CSV
  *   amort data ...      image data sets: convert IDX files, inspect, PCA
  *
  * Messages go to stderr, results to stdout; any failure exits non-zero.
@@ -28,8 +30,6 @@ static const struct command commands[] = {
 	{ "data", tool_data, "data convert TRAIN-IMAGES TRAIN-LABELS TEST-IMAGES TEST-LABELS -o OUT.img\n"
 	  "                     [--classes N]   raw IDX files to an image set (make data)\n"
 	  "  data info FILE.img [--pca K] [--threads N]   counts, and the variance K components keep" },
-	{ "demo", tool_demo, "demo [-o FILE] [--iters N] [--seed S]\n"
-	  "                     meta-train a tiny in-context regressor and save it" },
 };
 
 static void usage(FILE *f)

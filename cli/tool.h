@@ -10,7 +10,6 @@
 #include <stdio.h>
 
 int tool_info(int argc, char **argv);
-int tool_demo(int argc, char **argv);
 int tool_train(int argc, char **argv);
 int tool_adapt(int argc, char **argv);
 int tool_eval(int argc, char **argv);

@@ -4,6 +4,7 @@
 # result lines so tests/run.sh counts it with the rest.
 set -u
 AMORT="$1/amort"
+root=$(dirname "$0")/..
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -27,17 +28,19 @@ check() {	# name, expected exit status, expected stderr pattern, command...
 echo "[==========] Running amort command tests."
 check "usage without a command" 2 "usage: amort" "$AMORT"
 check "unknown command" 2 "unknown command 'frobnicate'" "$AMORT" frobnicate
-check "demo refuses a bad --iters" 2 "--iters wants an integer" "$AMORT" demo --iters 12x
-check "demo trains and saves" 0 "saved $tmp/m.amort" "$AMORT" demo --iters 3 -o "$tmp/m.amort"
-check "info on a good file" 0 "30 tensors" "$AMORT" info "$tmp/m.amort"
-check "info shows the header" 0 '"task_family": "linreg1d-demo"' "$AMORT" info "$tmp/m.amort"
-head -c 200 "$tmp/m.amort" >"$tmp/trunc.amort"
+# a tiny regression model, three iterations: what the info and adapt
+# checks below read
+printf 'name = tiny\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\n' >"$tmp/tiny.recipe"
+check "train a tiny regression model" 0 "wrote" "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/r.amort"
+check "info on a good file" 0 "22 tensors" "$AMORT" info "$tmp/r.amort"
+check "info shows the header" 0 '"task_family": "linreg"' "$AMORT" info "$tmp/r.amort"
+head -c 200 "$tmp/r.amort" >"$tmp/trunc.amort"
 check "info refuses a truncated file" 1 "truncated\|checksum" "$AMORT" info "$tmp/trunc.amort"
 check "info refuses a missing file" 1 "nope.amort" "$AMORT" info "$tmp/nope.amort"
 check "info refuses a directory" 1 "$tmp" "$AMORT" info "$tmp"
 printf 'not a model' >"$tmp/text.amort"
 check "info refuses a text file" 1 "magic\|too short\|not a model" "$AMORT" info "$tmp/text.amort"
-check "demo refuses an unwritable path" 1 "no-such-dir" "$AMORT" demo --iters 1 -o "$tmp/no-such-dir/m.amort"
+check "train refuses an unwritable path" 1 "no-such-dir" "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/no-such-dir/m.amort"
 
 # ---- amort adapt -----------------------------------------------------------
 expect() {	# name, command...: passes when the command succeeds
@@ -83,8 +86,6 @@ all_finite() {	# every line of $tmp/out is "prediction,sd", both finite, sd > 0
 		 END { exit bad || NR == 0 }' "$tmp/out"
 }
 
-printf 'name = tiny\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\n' >"$tmp/tiny.recipe"
-check "train a tiny regression model" 0 "wrote" "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/r.amort"
 # noise-free y = 2 x1 - x2 + 3, with x2 far from unit scale
 awk 'BEGIN { srand(7); print "x1,x2,y"
 	for (i = 0; i < 2000; i++) { a = rand() * 10 - 5; b = 100 + 4 * rand()
@@ -145,8 +146,8 @@ refuse "adapt prints nothing when TRAIN's last row is bad" "train-bad-end.csv: l
 	$A --train "$tmp/train-bad-end.csv" --predict "$tmp/test.csv"
 refuse "adapt refuses a missing TRAIN" "nope.csv" $A --train "$tmp/nope.csv" --predict "$tmp/test.csv"
 refuse "adapt refuses a missing TEST" "nope.csv" $A --train "$tmp/train.csv" --predict "$tmp/nope.csv"
-refuse "adapt refuses a model that is not a regression amortizer" "m.amort" \
-	"$AMORT" adapt --model "$tmp/m.amort" --train "$tmp/train.csv" --predict "$tmp/test.csv"
+refuse "adapt refuses a model that is not a regression amortizer" "mog.amort.*generative" \
+	"$AMORT" adapt --model "$root/deploy/models/mog.amort" --train "$tmp/train.csv" --predict "$tmp/test.csv"
 check "adapt --batch 0 is a usage error" 2 "--batch wants an integer" \
 	$A --train "$tmp/train.csv" --predict "$tmp/test.csv" --batch 0
 check "adapt without --predict is a usage error" 2 "usage: amort adapt" \
@@ -277,7 +278,6 @@ bad_recipe bad18 'name = x\nfamily = mog\ntask_batch = 3\n' "task_batch is 0 or 
 bad_recipe bad19 'name = x\nfamily = clf\naugment = 0.5\n' "augment is for image tasks" "augment is a chance in \\[0, 1\\], for image tasks"
 bad_recipe bad20 'name = x\nfamily = clf\ntasks = images\ndataset = fashion-mnist\naugment = 2\n' "augment is a chance" "bad20.recipe:5: augment wants a number in \\[0, 1\\]"
 # every committed recipe, shipped and ablation, is one `amort train` takes
-root=$(dirname "$0")/..
 for f in "$root"/deploy/recipes/*.recipe "$root"/deploy/recipes/ablations/*.recipe; do
 	check "train --check accepts $(basename "$(dirname "$f")")/$(basename "$f")" 0 \
 		"$(basename "$f" .recipe), [0-9]* iterations, seed [0-9]*" \
