@@ -25,6 +25,18 @@ const char *am_strerror(int status)
 	}
 }
 
+int am_fail(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
+
 void am_assert_fail(const char *expr, const char *file, int line)
 {
 	/* The one place libamort writes to stderr: it is about to abort. */

@@ -26,6 +26,12 @@ enum am_status {
 /* Returns a static, human-readable name for a status code. */
 const char *am_strerror(int status);
 
+/* Writes a printf-style message into err (when err and errlen are
+ * non-zero) and returns status, so a failure path reads
+ * "return am_fail(err, errlen, AM_EFORMAT, ...)".  Thread-safe. */
+int am_fail(char *err, size_t errlen, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Called when an invariant is broken: reports file:line and aborts. */
 void am_assert_fail(const char *expr, const char *file, int line)
 	__attribute__((noreturn));

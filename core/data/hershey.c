@@ -37,22 +37,6 @@ _Static_assert(sizeof font_names / sizeof font_names[0] == HERSHEY_NFONTS,
 #define PAIRS_MAX 999
 _Static_assert(PAIRS_MAX - 2 <= HERSHEY_SEG_MAX, "a record could exceed HERSHEY_SEG_MAX");
 
-/* Writes a message into err (when there is one) and returns status. */
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
-
 int hershey_letter_index(int c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -204,7 +188,7 @@ static int rec_fail(const struct cursor *c, size_t at, int status,
 	/* Records 1..94 are the printable ASCII codes 33..126. */
 	if (c->rec >= 1 && c->rec <= 94)
 		snprintf(what, sizeof what, " ('%c')", (int)c->rec + 32);
-	return fail(c->err, c->errlen, status,
+	return am_fail(c->err, c->errlen, status,
 		    "%s: record %ld%s, line %ld, column %zu: %s", c->label,
 		    c->rec, what, c->line, at - c->lstart + 1, msg);
 }
@@ -396,14 +380,14 @@ static int parse(const char *text, size_t len, const char *name,
 	if (!name)
 		name = "";
 	if (strlen(name) >= HERSHEY_NAME_MAX)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "font name '%.40s...' is longer than %d bytes",
 			    name, HERSHEY_NAME_MAX - 1);
 	if (len > HERSHEY_FILE_MAX)
-		return fail(err, errlen, AM_ELIMIT, "%s: %zu bytes, the limit is %zu",
+		return am_fail(err, errlen, AM_ELIMIT, "%s: %zu bytes, the limit is %zu",
 			    label, len, HERSHEY_FILE_MAX);
 	if (len == 0)
-		return fail(err, errlen, AM_EFORMAT, "%s: empty", label);
+		return am_fail(err, errlen, AM_EFORMAT, "%s: empty", label);
 
 	memset(&f, 0, sizeof f);
 	memcpy(f.name, name, strlen(name) + 1);
@@ -427,7 +411,7 @@ static int parse(const char *text, size_t len, const char *name,
 		if (letter >= 0 && n > 0) {
 			rc = glyph_build(&f.glyph[letter], seg, n);
 			if (rc != AM_OK) {
-				rc = fail(err, errlen, rc,
+				rc = am_fail(err, errlen, rc,
 					  "%s: no memory for the %d segments of '%c'",
 					  label, n, hershey_letter_char(letter));
 				goto out;
@@ -436,7 +420,7 @@ static int parse(const char *text, size_t len, const char *name,
 		c.rec++;
 	}
 	if (c.rec == 0) {
-		rc = fail(err, errlen, AM_EFORMAT, "%s: no records, only blank lines",
+		rc = am_fail(err, errlen, AM_EFORMAT, "%s: no records, only blank lines",
 			  label);
 		goto out;
 	}
@@ -468,13 +452,13 @@ int hershey_load(const char *dir, struct hershey_set *out, char *err,
 		dir = HERSHEY_DIR;
 	s.font = calloc(HERSHEY_NFONTS, sizeof *s.font);
 	if (!s.font) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory to load the fonts");
+		rc = am_fail(err, errlen, AM_ENOMEM, "no memory to load the fonts");
 		goto out;
 	}
 	for (i = 0; i < HERSHEY_NFONTS; i++) {
 		w = snprintf(path, sizeof path, "%s/%s.jhf", dir, font_names[i]);
 		if (w < 0 || (size_t)w >= sizeof path) {
-			rc = fail(err, errlen, AM_EINVAL,
+			rc = am_fail(err, errlen, AM_EINVAL,
 				  "font directory path is too long (%zu bytes)",
 				  strlen(dir));
 			goto out;
@@ -493,7 +477,7 @@ int hershey_load(const char *dir, struct hershey_set *out, char *err,
 		for (k = 0; k < HERSHEY_LETTERS; k++)
 			if (s.font[i].glyph[k].nseg == 0) {
 				w = hershey_letter_char(k);
-				rc = fail(err, errlen, AM_EFORMAT,
+				rc = am_fail(err, errlen, AM_EFORMAT,
 					  "%s: letter '%c' (record %d) draws nothing: the letter family needs all %d letters of every font",
 					  path, w, w - 32, HERSHEY_LETTERS);
 				goto out;

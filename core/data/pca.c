@@ -11,7 +11,6 @@
 #include "data/pca.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,22 +25,6 @@
 #define PCA_SEED 0x5ca1ab1e0ddba11ull
 #define PCA_HEAD 4		/* npix, k, whiten, total_var */
 #define PCA_ORTH_TOL 1e-3	/* what pca_unpack accepts as orthonormal */
-
-/* Writes a message into err (when there is one) and returns status. */
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
 
 /* ---- the symmetric eigen solver ----------------------------------------- */
 
@@ -584,35 +567,35 @@ int pca_unpack(struct pca *out, const float *in, size_t n, char *err,
 
 	AM_ASSERT(out && (in || n == 0));
 	if (n < PCA_HEAD)
-		return fail(err, errlen, AM_EFORMAT, "pca: %zu floats, at least %d needed",
+		return am_fail(err, errlen, AM_EFORMAT, "pca: %zu floats, at least %d needed",
 			    n, PCA_HEAD);
 	d = count_at(in[0], 1, PCA_NPIX_MAX);
 	if (d < 0)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "pca: npix %g is not an integer in [1, %d]",
 			    (double)in[0], PCA_NPIX_MAX);
 	k = count_at(in[1], 1, d);
 	if (k < 0)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "pca: k %g is not an integer in [1, %d]", (double)in[1], d);
 	want = pca_floats(d, k);
 	if (n != want)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "pca: %zu floats, npix %d and k %d take %zu", n, d, k, want);
 	for (i = 0; i < n; i++)
 		if (!isfinite(in[i]))
-			return fail(err, errlen, AM_EFORMAT, "pca: float %zu is not finite", i);
+			return am_fail(err, errlen, AM_EFORMAT, "pca: float %zu is not finite", i);
 	if (in[2] != 0.0f && in[2] != 1.0f)
-		return fail(err, errlen, AM_EFORMAT, "pca: whiten is %g, not 0 or 1",
+		return am_fail(err, errlen, AM_EFORMAT, "pca: whiten is %g, not 0 or 1",
 			    (double)in[2]);
 	if (in[3] < 0.0f)
-		return fail(err, errlen, AM_EFORMAT, "pca: total variance %g is negative",
+		return am_fail(err, errlen, AM_EFORMAT, "pca: total variance %g is negative",
 			    (double)in[3]);
 	for (a = 0; a < k; a++) {
 		float e = in[PCA_HEAD + d + a];
 
 		if (e < 0.0f || (a > 0 && e > in[PCA_HEAD + d + a - 1]))
-			return fail(err, errlen, AM_EFORMAT,
+			return am_fail(err, errlen, AM_EFORMAT,
 				    "pca: eigenvalue %d (%g) is negative or out of order",
 				    a, (double)e);
 	}
@@ -623,13 +606,13 @@ int pca_unpack(struct pca *out, const float *in, size_t n, char *err,
 			for (l = 0; l < d; l++)
 				g += (double)comp[(size_t)a * d + l] * comp[(size_t)b * d + l];
 			if (fabs(g - (a == b ? 1.0 : 0.0)) > PCA_ORTH_TOL)
-				return fail(err, errlen, AM_EFORMAT,
+				return am_fail(err, errlen, AM_EFORMAT,
 					    "pca: components %d and %d are not orthonormal (dot %g)",
 					    a, b, g);
 		}
 	rc = pca_alloc(&p, d, k);
 	if (rc != AM_OK)
-		return fail(err, errlen, rc, "pca: no memory");
+		return am_fail(err, errlen, rc, "pca: no memory");
 	p.whiten = (int)in[2];
 	p.total_var = in[3];
 	memcpy(p.mean, in + PCA_HEAD, (size_t)d * sizeof *p.mean);

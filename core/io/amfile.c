@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,23 +109,6 @@ uint32_t amfile_crc32(const void *buf, size_t len)
 	while (len--)
 		c = crc_table[(c ^ *p++) & 0xffu] ^ (c >> 8);
 	return c ^ 0xffffffffu;
-}
-
-/* Writes a message into err (when there is one) and returns status, so a
- * failure path reads "return fail(...)" or "rc = fail(...)". */
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
 }
 
 /* Fills buf with the text of errno value e (thread-safe, XSI form). */
@@ -248,40 +230,40 @@ static int view_check(const struct layout *lay, int i, size_t *bytes,
 	int j;
 
 	if (!end || end == v->name)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "view %d: name is empty or not terminated", i);
 	nlen = (size_t)(end - v->name);
 	for (k = 0; k < nlen; k++)
 		if (!name_byte_ok((unsigned char)v->name[k]))
-			return fail(err, errlen, AM_EINVAL,
+			return am_fail(err, errlen, AM_EINVAL,
 				    "view %d: name byte %zu is 0x%02x; names are printable ASCII without spaces",
 				    i, k, (unsigned)(unsigned char)v->name[k]);
 	for (j = 0; j < i; j++)
 		if (strcmp(lay->views[j].name, v->name) == 0)
-			return fail(err, errlen, AM_EINVAL,
+			return am_fail(err, errlen, AM_EINVAL,
 				    "tensor '%s' appears twice", v->name);
 	if (v->ndim < 1 || v->ndim > LAYOUT_NDIM_MAX)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "tensor '%s': rank %d is not in 1..4", v->name, v->ndim);
 	for (j = 0; j < v->ndim; j++) {
 		if (v->shape[j] < 1)
-			return fail(err, errlen, AM_EINVAL,
+			return am_fail(err, errlen, AM_EINVAL,
 				    "tensor '%s': dimension %d is %d", v->name, j,
 				    v->shape[j]);
 		/* size <= 2^28 and shape < 2^31: no overflow in 64 bits. */
 		size *= (uint64_t)v->shape[j];
 		if (size > AMFILE_FLOATS_MAX)
-			return fail(err, errlen, AM_EINVAL,
+			return am_fail(err, errlen, AM_EINVAL,
 				    "tensor '%s' holds more than %zu floats",
 				    v->name, AMFILE_FLOATS_MAX);
 	}
 	if (size != v->size || v->offset > lay->total ||
 	    v->size > lay->total - v->offset)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "tensor '%s': size or offset disagrees with the layout",
 			    v->name);
 	if (size > AMFILE_FLOATS_MAX - *floats)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "the tensors hold more than %zu floats in total",
 			    AMFILE_FLOATS_MAX);
 	*floats += (size_t)size;
@@ -299,7 +281,7 @@ static int view_finite(const struct layout_view *v, const float *data,
 	for (k = 0; k < v->size; k++) {
 		memcpy(&bits, &data[v->offset + k], sizeof bits);
 		if (!bits_finite(bits))
-			return fail(err, errlen, AM_ENUMERIC,
+			return am_fail(err, errlen, AM_ENUMERIC,
 				    "tensor '%s': value %zu is %s", v->name, k,
 				    (bits & 0x007fffffu) ? "NaN" : "Inf");
 	}
@@ -317,21 +299,21 @@ static int encode(const char *header, const struct layout *lay, const float *dat
 	int i, j, rc;
 
 	if (!header || !lay || !buf || !len)
-		return fail(err, errlen, AM_EINVAL, "missing argument");
+		return am_fail(err, errlen, AM_EINVAL, "missing argument");
 	hlen = strnlen(header, (size_t)AMFILE_HEADER_MAX + 1);
 	if (hlen > AMFILE_HEADER_MAX)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "header is longer than %u bytes", AMFILE_HEADER_MAX);
 	bad = text_bad_at((const unsigned char *)header, hlen);
 	if (bad < hlen)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "header is not valid UTF-8 at byte %zu", bad);
 	if (lay->n < 0 || (unsigned)lay->n > AMFILE_TENSORS_MAX)
-		return fail(err, errlen, AM_EINVAL,
+		return am_fail(err, errlen, AM_EINVAL,
 			    "%d tensors, the limit is %u", lay->n,
 			    AMFILE_TENSORS_MAX);
 	if (lay->n > 0 && (!lay->views || !data))
-		return fail(err, errlen, AM_EINVAL, "missing views or data");
+		return am_fail(err, errlen, AM_EINVAL, "missing views or data");
 	bytes = AMFILE_FIXED_BYTES + hlen;
 	for (i = 0; i < lay->n; i++) {
 		rc = view_check(lay, i, &bytes, &floats, err, errlen);
@@ -346,7 +328,7 @@ static int encode(const char *header, const struct layout *lay, const float *dat
 
 	p = malloc(bytes);
 	if (!p)
-		return fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", bytes);
+		return am_fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", bytes);
 	memcpy(p, amfile_magic, AMFILE_MAGIC_LEN);
 	pos = AMFILE_MAGIC_LEN;
 	put_u32(p + pos, AMFILE_VERSION);
@@ -434,19 +416,19 @@ int amfile_write_atomic(const char *path, const void *buf, size_t len,
 	int fd = -1, created = 0, e, rc;
 
 	if (!path || !*path)
-		return fail(err, errlen, AM_EINVAL, "missing path");
+		return am_fail(err, errlen, AM_EINVAL, "missing path");
 	AM_ASSERT(buf || len == 0);
 	plen = strlen(path);
 	tmp = malloc(plen + sizeof ".tmp");
 	if (!tmp)
-		return fail(err, errlen, AM_ENOMEM, "no memory for a path");
+		return am_fail(err, errlen, AM_ENOMEM, "no memory for a path");
 	memcpy(tmp, path, plen);
 	memcpy(tmp + plen, ".tmp", sizeof ".tmp");
 
 	/* O_NOFOLLOW: a planted symlink at path.tmp must not redirect us. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot create %s: %s", tmp,
+		rc = am_fail(err, errlen, AM_EIO, "cannot create %s: %s", tmp,
 			  errno_text(errno, etext, sizeof etext));
 		goto out;
 	}
@@ -455,19 +437,19 @@ int amfile_write_atomic(const char *path, const void *buf, size_t len,
 	if (e == 0 && fsync(fd) != 0)
 		e = errno;
 	if (e != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot write %s: %s", tmp,
+		rc = am_fail(err, errlen, AM_EIO, "cannot write %s: %s", tmp,
 			  errno_text(e, etext, sizeof etext));
 		goto out;
 	}
 	e = close(fd);
 	fd = -1;
 	if (e != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot close %s: %s", tmp,
+		rc = am_fail(err, errlen, AM_EIO, "cannot close %s: %s", tmp,
 			  errno_text(errno, etext, sizeof etext));
 		goto out;
 	}
 	if (rename(tmp, path) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot rename %s to %s: %s", tmp,
+		rc = am_fail(err, errlen, AM_EIO, "cannot rename %s to %s: %s", tmp,
 			  path, errno_text(errno, etext, sizeof etext));
 		goto out;
 	}
@@ -491,7 +473,7 @@ int amfile_write(const char *path, const char *header, const struct layout *lay,
 	int rc;
 
 	if (!path || !*path)
-		return fail(err, errlen, AM_EINVAL, "missing path");
+		return am_fail(err, errlen, AM_EINVAL, "missing path");
 	rc = encode(header, lay, data, &buf, &len, err, errlen);
 	if (rc != AM_OK)
 		return rc;
@@ -517,33 +499,33 @@ int amfile_slurp(const char *path, size_t max_bytes, unsigned char **buf,
 	 * refuses it.  The flag is cleared again before reading. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, AM_EIO, "cannot open %s: %s", path,
+		return am_fail(err, errlen, AM_EIO, "cannot open %s: %s", path,
 			    errno_text(errno, etext, sizeof etext));
 	if (fstat(fd, &st) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot stat %s: %s", path,
+		rc = am_fail(err, errlen, AM_EIO, "cannot stat %s: %s", path,
 			  errno_text(errno, etext, sizeof etext));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, AM_EIO, "%s is not a regular file", path);
+		rc = am_fail(err, errlen, AM_EIO, "%s is not a regular file", path);
 		goto out;
 	}
 	if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
-		rc = fail(err, errlen, AM_ELIMIT,
+		rc = am_fail(err, errlen, AM_ELIMIT,
 			  "%s is %jd bytes, the limit is %zu", path,
 			  (intmax_t)st.st_size, max_bytes);
 		goto out;
 	}
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-		rc = fail(err, errlen, AM_EIO, "cannot set %s blocking: %s", path,
+		rc = am_fail(err, errlen, AM_EIO, "cannot set %s blocking: %s", path,
 			  errno_text(errno, etext, sizeof etext));
 		goto out;
 	}
 	size = (size_t)st.st_size;
 	p = malloc(size ? size : 1);
 	if (!p) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", size);
+		rc = am_fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", size);
 		goto out;
 	}
 	/* A file that shrinks while we read comes back short (and decodes as
@@ -553,7 +535,7 @@ int amfile_slurp(const char *path, size_t max_bytes, unsigned char **buf,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rc = fail(err, errlen, AM_EIO, "cannot read %s: %s", path,
+			rc = am_fail(err, errlen, AM_EIO, "cannot read %s: %s", path,
 				  errno_text(errno, etext, sizeof etext));
 			goto out;
 		}
@@ -598,52 +580,52 @@ static int block_parse(const unsigned char *buf, size_t *pos, size_t end,
 	int nl;
 
 	if (end - p < 2)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: tensor %lu needs 2 bytes for its name length at offset %zu, only %zu remain before the checksum",
 			    i, p, end - p);
 	nlen = get_u16(buf + p);
 	if (nlen < 1 || nlen > AMFILE_NAME_MAX)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "tensor %lu: name length %lu at offset %zu is not in 1..%u",
 			    i, (unsigned long)nlen, p, AMFILE_NAME_MAX);
 	p += 2;
 	if (end - p < nlen)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: tensor %lu needs %lu bytes for its name at offset %zu, only %zu remain before the checksum",
 			    i, (unsigned long)nlen, p, end - p);
 	for (k = 0; k < nlen; k++)
 		if (!name_byte_ok(buf[p + k]))
-			return fail(err, errlen, AM_EFORMAT,
+			return am_fail(err, errlen, AM_EFORMAT,
 				    "tensor %lu: name byte %zu (offset %zu) is 0x%02x; names are printable ASCII without spaces",
 				    i, k, p + k, (unsigned)buf[p + k]);
 	b->name = buf + p;
 	b->name_len = nl = (int)nlen;
 	p += nlen;
 	if (end - p < 1)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: tensor '%.*s' needs 1 byte for its rank at offset %zu, none remain before the checksum",
 			    nl, (const char *)b->name, p);
 	b->ndim = buf[p];
 	if (b->ndim < 1 || b->ndim > LAYOUT_NDIM_MAX)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "tensor '%.*s': rank %d at offset %zu is not in 1..%d",
 			    nl, (const char *)b->name, b->ndim, p, LAYOUT_NDIM_MAX);
 	p += 1;
 	need = 4 * (size_t)b->ndim;
 	if (end - p < need)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: tensor '%.*s' needs %zu bytes for its shape at offset %zu, only %zu remain before the checksum",
 			    nl, (const char *)b->name, need, p, end - p);
 	for (k = 0; k < (size_t)b->ndim; k++, p += 4) {
 		d = get_u32(buf + p);
 		if (d == 0)
-			return fail(err, errlen, AM_EFORMAT,
+			return am_fail(err, errlen, AM_EFORMAT,
 				    "tensor '%.*s': dimension %zu is 0",
 				    nl, (const char *)b->name, k);
 		/* size <= 2^28 and d < 2^32: the product fits 64 bits. */
 		size *= d;
 		if (d > AMFILE_FLOATS_MAX || size > AMFILE_FLOATS_MAX)
-			return fail(err, errlen, AM_ELIMIT,
+			return am_fail(err, errlen, AM_ELIMIT,
 				    "tensor '%.*s': dimension %zu (%lu) takes the tensor over the limit of %zu floats",
 				    nl, (const char *)b->name, k,
 				    (unsigned long)d, AMFILE_FLOATS_MAX);
@@ -652,7 +634,7 @@ static int block_parse(const unsigned char *buf, size_t *pos, size_t end,
 	b->size = (size_t)size;
 	need = 4 * b->size;
 	if (end - p < need)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: tensor '%.*s' needs %zu bytes at offset %zu, only %zu remain before the checksum",
 			    nl, (const char *)b->name, need, p, end - p);
 	b->data = buf + p;
@@ -667,19 +649,19 @@ static int magic_check(const unsigned char *buf, size_t len, char *err,
 	size_t n = len < AMFILE_MAGIC_LEN ? len : AMFILE_MAGIC_LEN;
 
 	if (len == 0)
-		return fail(err, errlen, AM_EFORMAT, "truncated: the file is empty");
+		return am_fail(err, errlen, AM_EFORMAT, "truncated: the file is empty");
 	if (memcmp(buf, amfile_magic, n) == 0 && n == AMFILE_MAGIC_LEN)
 		return AM_OK;
 	if (memcmp(buf, amfile_magic, n) == 0)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: %zu bytes, a model file has at least %d",
 			    len, AMFILE_FIXED_BYTES);
 	/* The first bytes survive a text-mode copy; the CR LF and LF after
 	 * them do not. */
 	if (n >= 4 && memcmp(buf, amfile_magic, 4) == 0)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "bad magic: line endings or high bytes were changed (copied in text mode?)");
-	return fail(err, errlen, AM_EFORMAT, "bad magic: not an amort model file");
+	return am_fail(err, errlen, AM_EFORMAT, "bad magic: not an amort model file");
 }
 
 /* Copies the floats of block b into dst, refusing NaN and Inf. */
@@ -691,7 +673,7 @@ static int block_floats(const struct block *b, float *dst, char *err, size_t err
 	for (k = 0; k < b->size; k++) {
 		bits = get_u32(b->data + 4 * k);
 		if (!bits_finite(bits))
-			return fail(err, errlen, AM_ENUMERIC,
+			return am_fail(err, errlen, AM_ENUMERIC,
 				    "tensor '%.*s': value %zu is %s", b->name_len,
 				    (const char *)b->name, k,
 				    (bits & 0x007fffffu) ? "NaN" : "Inf");
@@ -719,12 +701,12 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 	if (rc != AM_OK)
 		goto out;
 	if (len > AMFILE_BYTES_MAX) {
-		rc = fail(err, errlen, AM_ELIMIT, "%zu bytes, the limit is %zu",
+		rc = am_fail(err, errlen, AM_ELIMIT, "%zu bytes, the limit is %zu",
 			  len, AMFILE_BYTES_MAX);
 		goto out;
 	}
 	if (len < AMFILE_FIXED_BYTES) {
-		rc = fail(err, errlen, AM_EFORMAT,
+		rc = am_fail(err, errlen, AM_EFORMAT,
 			  "truncated: %zu bytes, a model file has at least %d",
 			  len, AMFILE_FIXED_BYTES);
 		goto out;
@@ -733,14 +715,14 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 	stored = get_u32(buf + end);
 	crc = amfile_crc32(buf, end);
 	if (stored != crc) {
-		rc = fail(err, errlen, AM_EFORMAT,
+		rc = am_fail(err, errlen, AM_EFORMAT,
 			  "checksum mismatch: stored 0x%08lx, computed 0x%08lx (corrupt or truncated file)",
 			  (unsigned long)stored, (unsigned long)crc);
 		goto out;
 	}
 	version = get_u32(buf + AMFILE_MAGIC_LEN);
 	if (version != AMFILE_VERSION) {
-		rc = fail(err, errlen, AM_EVERSION,
+		rc = am_fail(err, errlen, AM_EVERSION,
 			  "format version %lu, this build reads version %u",
 			  (unsigned long)version, AMFILE_VERSION);
 		goto out;
@@ -751,34 +733,34 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 	hlen = get_u32(buf + pos);
 	pos += 4;
 	if (hlen > AMFILE_HEADER_MAX) {
-		rc = fail(err, errlen, AM_ELIMIT,
+		rc = am_fail(err, errlen, AM_ELIMIT,
 			  "header length %lu at offset %zu is over the limit of %u bytes",
 			  (unsigned long)hlen, pos - 4, AMFILE_HEADER_MAX);
 		goto out;
 	}
 	if (end - pos < hlen) {
-		rc = fail(err, errlen, AM_EFORMAT,
+		rc = am_fail(err, errlen, AM_EFORMAT,
 			  "truncated: the header needs %lu bytes at offset %zu, only %zu remain before the checksum",
 			  (unsigned long)hlen, pos, end - pos);
 		goto out;
 	}
 	bad = text_bad_at(buf + pos, hlen);
 	if (bad < hlen) {
-		rc = fail(err, errlen, AM_EFORMAT,
+		rc = am_fail(err, errlen, AM_EFORMAT,
 			  "header byte %zu (offset %zu) is %s", bad, pos + bad,
 			  buf[pos + bad] ? "not valid UTF-8" : "NUL");
 		goto out;
 	}
 	pos += hlen;
 	if (end - pos < 4) {
-		rc = fail(err, errlen, AM_EFORMAT,
+		rc = am_fail(err, errlen, AM_EFORMAT,
 			  "truncated: the tensor count needs 4 bytes at offset %zu, only %zu remain before the checksum",
 			  pos, end - pos);
 		goto out;
 	}
 	n = get_u32(buf + pos);
 	if (n > AMFILE_TENSORS_MAX) {
-		rc = fail(err, errlen, AM_ELIMIT,
+		rc = am_fail(err, errlen, AM_ELIMIT,
 			  "tensor count %lu at offset %zu is over the limit of %u",
 			  (unsigned long)n, pos, AMFILE_TENSORS_MAX);
 		goto out;
@@ -793,7 +775,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 		if (rc != AM_OK)
 			goto out;
 		if (b.size > AMFILE_FLOATS_MAX - floats) {
-			rc = fail(err, errlen, AM_ELIMIT,
+			rc = am_fail(err, errlen, AM_ELIMIT,
 				  "tensor '%.*s' takes the file over the limit of %zu floats",
 				  b.name_len, (const char *)b.name, AMFILE_FLOATS_MAX);
 			goto out;
@@ -801,7 +783,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 		floats += b.size;
 	}
 	if (tpos != end) {
-		rc = fail(err, errlen, AM_EFORMAT,
+		rc = am_fail(err, errlen, AM_EFORMAT,
 			  "%zu trailing bytes at offset %zu after the last tensor",
 			  end - tpos, tpos);
 		goto out;
@@ -811,7 +793,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 	 * before layout_add would. */
 	f.header = malloc((size_t)hlen + 1);
 	if (!f.header) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for the header");
+		rc = am_fail(err, errlen, AM_ENOMEM, "no memory for the header");
 		goto out;
 	}
 	memcpy(f.header, buf + AMFILE_MAGIC_LEN + 8, hlen);
@@ -825,14 +807,14 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 		name[b.name_len] = '\0';
 		dup = layout_find(&f.layout, name);
 		if (dup) {
-			rc = fail(err, errlen, AM_EFORMAT,
+			rc = am_fail(err, errlen, AM_EFORMAT,
 				  "duplicate tensor name '%s' (tensors %d and %lu)",
 				  name, (int)(dup - f.layout.views),
 				  (unsigned long)i);
 			goto out;
 		}
 		if (layout_add(&f.layout, name, b.ndim, b.shape) == (size_t)-1) {
-			rc = fail(err, errlen, AM_ENOMEM, "no memory for the layout");
+			rc = am_fail(err, errlen, AM_ENOMEM, "no memory for the layout");
 			goto out;
 		}
 	}
@@ -840,7 +822,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 	/* Pass 3: the floats.  calloc leaves the alignment padding zero. */
 	f.data = calloc(f.layout.total ? f.layout.total : 1, sizeof *f.data);
 	if (!f.data) {
-		rc = fail(err, errlen, AM_ENOMEM, "no memory for %zu floats",
+		rc = am_fail(err, errlen, AM_ENOMEM, "no memory for %zu floats",
 			  f.layout.total);
 		goto out;
 	}
@@ -915,14 +897,14 @@ int amfile_bind(const struct amfile *f, const struct layout *lay, float *data,
 		AM_ASSERT(v->offset <= lay->total && v->size <= lay->total - v->offset);
 		fv = layout_find(&f->layout, v->name);
 		if (!fv)
-			return fail(err, errlen, AM_EFORMAT,
+			return am_fail(err, errlen, AM_EFORMAT,
 				    "tensor '%s' is missing from the model file",
 				    v->name);
 		if (fv->ndim != v->ndim ||
 		    memcmp(fv->shape, v->shape, (size_t)v->ndim * sizeof *v->shape) != 0) {
 			shape_text(fv, have, sizeof have);
 			shape_text(v, want, sizeof want);
-			return fail(err, errlen, AM_EFORMAT,
+			return am_fail(err, errlen, AM_EFORMAT,
 				    "tensor '%s' has shape %s in the model file, the model expects %s",
 				    v->name, have, want);
 		}
@@ -930,7 +912,7 @@ int amfile_bind(const struct amfile *f, const struct layout *lay, float *data,
 	for (i = 0; i < f->layout.n; i++) {
 		fv = &f->layout.views[i];
 		if (!layout_find(lay, fv->name))
-			return fail(err, errlen, AM_EFORMAT,
+			return am_fail(err, errlen, AM_EFORMAT,
 				    "tensor '%s' in the model file is not part of the model",
 				    fv->name);
 	}

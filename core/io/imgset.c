@@ -7,7 +7,6 @@
  */
 #include "io/imgset.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,22 +22,6 @@ const unsigned char imgset_magic[IMGSET_MAGIC_LEN] = {
 /* The smallest file: the header and the CRC with no images at all (which
  * the size checks then refuse: a training split needs one image). */
 #define IMGSET_FIXED_BYTES (IMGSET_HEADER_BYTES + 4)
-
-/* Writes a message into err (when there is one) and returns status. */
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -71,34 +54,34 @@ static int dims_check(const struct dims *d, uint64_t *bytes, char *err,
 	uint64_t npix;
 
 	if (d->rows == 0 || d->cols == 0)
-		return fail(err, errlen, AM_EFORMAT, "image size %lux%lu is empty",
+		return am_fail(err, errlen, AM_EFORMAT, "image size %lux%lu is empty",
 			    (unsigned long)d->rows, (unsigned long)d->cols);
 	if (d->rows > IMGSET_SIDE_MAX || d->cols > IMGSET_SIDE_MAX)
-		return fail(err, errlen, AM_ELIMIT,
+		return am_fail(err, errlen, AM_ELIMIT,
 			    "image size %lux%lu is over the limit of %d per side",
 			    (unsigned long)d->rows, (unsigned long)d->cols,
 			    IMGSET_SIDE_MAX);
 	npix = (uint64_t)d->rows * d->cols;
 	if (npix > IMGSET_NPIX_MAX)
-		return fail(err, errlen, AM_ELIMIT,
+		return am_fail(err, errlen, AM_ELIMIT,
 			    "%llu pixels per image, the limit is %d",
 			    (unsigned long long)npix, IMGSET_NPIX_MAX);
 	if (d->nclass == 0)
-		return fail(err, errlen, AM_EFORMAT, "class count is 0");
+		return am_fail(err, errlen, AM_EFORMAT, "class count is 0");
 	if (d->nclass > IMGSET_CLASSES_MAX)
-		return fail(err, errlen, AM_ELIMIT,
+		return am_fail(err, errlen, AM_ELIMIT,
 			    "class count %lu is over the limit of %d",
 			    (unsigned long)d->nclass, IMGSET_CLASSES_MAX);
 	if (d->ntrain == 0)
-		return fail(err, errlen, AM_EFORMAT, "the training split is empty");
+		return am_fail(err, errlen, AM_EFORMAT, "the training split is empty");
 	if (d->ntrain > IMGSET_IMAGES_MAX || d->ntest > IMGSET_IMAGES_MAX)
-		return fail(err, errlen, AM_ELIMIT,
+		return am_fail(err, errlen, AM_ELIMIT,
 			    "%lu training and %lu test images, the limit is %d per split",
 			    (unsigned long)d->ntrain, (unsigned long)d->ntest,
 			    IMGSET_IMAGES_MAX);
 	*bytes = IMGSET_FIXED_BYTES + ((uint64_t)d->ntrain + d->ntest) * (npix + 1);
 	if (*bytes > IMGSET_BYTES_MAX)
-		return fail(err, errlen, AM_ELIMIT,
+		return am_fail(err, errlen, AM_ELIMIT,
 			    "the counts imply %llu bytes, the limit is %zu",
 			    (unsigned long long)*bytes, IMGSET_BYTES_MAX);
 	return AM_OK;
@@ -181,10 +164,10 @@ int imgset_write(const char *path, const struct imgset *s, char *err,
 	int rc;
 
 	if (!path || !*path)
-		return fail(err, errlen, AM_EINVAL, "missing path");
+		return am_fail(err, errlen, AM_EINVAL, "missing path");
 	rc = imgset_encode(s, &buf, &len);
 	if (rc != AM_OK)
-		return fail(err, errlen, rc, "cannot encode the data set: %s",
+		return am_fail(err, errlen, rc, "cannot encode the data set: %s",
 			    rc == AM_EINVAL ? "a size or label is out of range" :
 			    am_strerror(rc));
 	rc = amfile_write_atomic(path, buf, len, err, errlen);
@@ -202,15 +185,15 @@ static int magic_check(const unsigned char *buf, size_t len, char *err,
 	if (n == IMGSET_MAGIC_LEN && memcmp(buf, imgset_magic, n) == 0)
 		return AM_OK;
 	if (n == 0 || memcmp(buf, imgset_magic, n) == 0)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: %zu bytes, an image set file has at least %d",
 			    len, IMGSET_FIXED_BYTES);
 	/* The first bytes survive a text-mode copy; the CR LF and LF after
 	 * them do not. */
 	if (n >= 4 && memcmp(buf, imgset_magic, 4) == 0)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "bad magic: line endings or high bytes were changed (copied in text mode?)");
-	return fail(err, errlen, AM_EFORMAT, "bad magic: not an image set file");
+	return am_fail(err, errlen, AM_EFORMAT, "bad magic: not an image set file");
 }
 
 /* Copies n bytes at src into a new allocation at *dst (NULL when n is 0). */
@@ -242,21 +225,21 @@ int imgset_decode(const unsigned char *buf, size_t len, struct imgset *out,
 	if (rc != AM_OK)
 		return rc;
 	if (len > IMGSET_BYTES_MAX)
-		return fail(err, errlen, AM_ELIMIT, "%zu bytes, the limit is %zu",
+		return am_fail(err, errlen, AM_ELIMIT, "%zu bytes, the limit is %zu",
 			    len, IMGSET_BYTES_MAX);
 	if (len < IMGSET_FIXED_BYTES)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: %zu bytes, an image set file has at least %d",
 			    len, IMGSET_FIXED_BYTES);
 	stored = get_u32(buf + len - 4);
 	crc = amfile_crc32(buf, len - 4);
 	if (stored != crc)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "checksum mismatch: stored 0x%08lx, computed 0x%08lx (corrupt or truncated file)",
 			    (unsigned long)stored, (unsigned long)crc);
 	version = get_u32(buf + IMGSET_MAGIC_LEN);
 	if (version != IMGSET_VERSION)
-		return fail(err, errlen, AM_EVERSION,
+		return am_fail(err, errlen, AM_EVERSION,
 			    "format version %lu, this build reads version %u",
 			    (unsigned long)version, IMGSET_VERSION);
 	d.ntrain = get_u32(buf + 12);
@@ -268,7 +251,7 @@ int imgset_decode(const unsigned char *buf, size_t len, struct imgset *out,
 	if (rc != AM_OK)
 		return rc;
 	if (bytes != len)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "%zu bytes, but %lu + %lu images of %lux%lu take %llu (%s)",
 			    len, (unsigned long)d.ntrain, (unsigned long)d.ntest,
 			    (unsigned long)d.rows, (unsigned long)d.cols,
@@ -280,13 +263,13 @@ int imgset_decode(const unsigned char *buf, size_t len, struct imgset *out,
 	pos = IMGSET_HEADER_BYTES + ntr * npix;
 	bad = label_bad_at(buf + pos, ntr, (int)d.nclass);
 	if (bad < ntr)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "training image %zu has label %d, the classes are 0..%lu",
 			    bad, buf[pos + bad], (unsigned long)d.nclass - 1);
 	pos += ntr + nte * npix;
 	bad = label_bad_at(buf + pos, nte, (int)d.nclass);
 	if (bad < nte)
-		return fail(err, errlen, AM_EFORMAT,
+		return am_fail(err, errlen, AM_EFORMAT,
 			    "test image %zu has label %d, the classes are 0..%lu",
 			    bad, buf[pos + bad], (unsigned long)d.nclass - 1);
 
@@ -302,7 +285,7 @@ int imgset_decode(const unsigned char *buf, size_t len, struct imgset *out,
 	    dup_bytes(&s.test_x, buf + pos + ntr * (npix + 1), nte * npix) != AM_OK ||
 	    dup_bytes(&s.test_y, buf + pos + ntr * (npix + 1) + nte * npix, nte) != AM_OK) {
 		imgset_free(&s);
-		return fail(err, errlen, AM_ENOMEM, "no memory for %zu images",
+		return am_fail(err, errlen, AM_ENOMEM, "no memory for %zu images",
 			    ntr + nte);
 	}
 	*out = s;
