@@ -67,12 +67,14 @@ SERVER_TEST_BIN := $(SERVER_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SERVER_TARGETS := $(if $(wildcard server/main.c),$(AMORTD) $(SERVER_TEST_BIN))
 SERVER_RUNS := $(if $(wildcard server/main.c),$(SERVER_TEST_BIN))
 # The daemon over real HTTP on a loopback port (tests/integration.sh), under
-# kill -9 during uploads (tests/crash.sh, CRASH_CYCLES of them) and with
-# many sessions at once (tests/concurrency.sh).
+# kill -9 during uploads (tests/crash.sh, CRASH_CYCLES of them), with
+# many sessions at once (tests/concurrency.sh) and with the shipped models
+# under the shipped clients (tests/clients.sh).
 CRASH_CYCLES ?= 5
 INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" \
 	"env OPENAPI_STRICT=1 tests/openapi.sh $(BUILD)" \
-	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)")
+	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)" \
+	"tests/clients.sh $(BUILD)")
 TESTUTIL   := $(BUILD)/tests/testutil.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)

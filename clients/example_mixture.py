@@ -54,13 +54,21 @@ def main():
         dens = client.predict(sid, points)["log_density"]
         for p, d in zip(points, dens):
             print("log-density at (%g, %g): %.3f" % (p[0], p[1], d))
-    except AmortdError as e:
-        print("amortd: %s" % e, file=sys.stderr)
-        return 1
     finally:
-        client.delete(sid)
-    return 0
+        try:
+            client.delete(sid)
+        except (AmortdError, OSError) as e:
+            print("example_mixture: could not delete session %s: %s"
+                  % (sid, e), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        main()
+    except AmortdError as e:
+        print("example_mixture: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    except OSError as e:
+        print("example_mixture: cannot reach amortd: %s (start it with "
+              "`make run`)" % e, file=sys.stderr)
+        sys.exit(1)
