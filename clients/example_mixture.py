@@ -18,7 +18,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from amortd import AmortdError, Client  # noqa: E402
+from amortd import AmortdError, Client, run_main  # noqa: E402
 
 TRUTH = [(0.4, (10.0, 1.0), (0.5, 0.3)), (0.6, (30.0, -4.0), (1.0, 0.6))]
 
@@ -63,12 +63,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AmortdError as e:
-        print("example_mixture: %s" % e, file=sys.stderr)
-        sys.exit(1)
-    except OSError as e:
-        print("example_mixture: cannot reach amortd: %s (start it with "
-              "`make run`)" % e, file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "example_mixture")

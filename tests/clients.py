@@ -9,6 +9,8 @@ failed.  Standard library only, like the client.  Every session it opens
 is deleted again.
 """
 
+import contextlib
+import io
 import math
 import os
 import random
@@ -17,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "clients"))
-from amortd import AmortdError, Client  # noqa: E402
+from amortd import AmortdError, Client, run_main  # noqa: E402
 
 failures = 0
 
@@ -242,10 +244,26 @@ def test_unreachable(c):
           e is not None)
 
 
+def test_run_main(c):
+    def exits(fn):
+        """fn's exit status under run_main, and what it wrote on stderr."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            e = raised(lambda: run_main(fn, "prog"), SystemExit)
+        return (e.code if e else None), err.getvalue()
+
+    got = exits(lambda: c.model("no-such-model"))
+    check("run_main: an AmortdError is one line on stderr and status 1",
+          got == (1, "prog: HTTP 404 Not found: no model named "
+                     "'no-such-model'\n"), got)
+    check("run_main: main's return value is the exit status",
+          exits(lambda: 3) == (3, "") and exits(lambda: None) == (0, ""))
+
+
 def main():
     c = Client(sys.argv[1], timeout=30)
     for t in (test_service, test_regression, test_classification,
-              test_mixture, test_paging, test_unreachable):
+              test_mixture, test_paging, test_unreachable, test_run_main):
         try:
             t(c)
         except Exception as e:  # a call that should have worked did not
