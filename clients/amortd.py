@@ -30,15 +30,20 @@ may be shared between threads.
 Rows may be lists, tuples or anything with a tolist() method (such as a
 NumPy array); numbers must be finite (the daemon refuses NaN and Inf with
 422).
+
+A script's main function can run through run_main(main, "name"), which
+turns an AmortdError or a network failure into one line on stderr and exit
+status 1.
 """
 
 import json
 import math
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["AmortdError", "Client"]
+__all__ = ["AmortdError", "Client", "run_main"]
 
 NDJSON_CHUNK = 64 * 1024  # bytes per chunk of a streamed upload
 
@@ -401,3 +406,20 @@ def _ndjson_chunks(rows):
             buf, size = [], 0
     if buf:
         yield b"".join(buf)
+
+
+def run_main(main, prog):
+    """Runs main() as the command-line program prog and exits: with main's
+    return value (None is 0), or with 1 after one line on stderr when the
+    daemon answered an error (AmortdError) or could not be reached (an
+    OSError: connection refused, timeout)."""
+    try:
+        status = main()
+    except AmortdError as e:
+        print("%s: %s" % (prog, e), file=sys.stderr)
+        sys.exit(1)
+    except OSError as e:
+        print("%s: cannot reach amortd: %s (start it with `make run`)"
+              % (prog, e), file=sys.stderr)
+        sys.exit(1)
+    sys.exit(status or 0)

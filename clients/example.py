@@ -16,7 +16,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from amortd import AmortdError, Client  # noqa: E402
+from amortd import AmortdError, Client, run_main  # noqa: E402
 
 BATCHES = 20
 ROWS = 32
@@ -68,12 +68,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AmortdError as e:
-        print("example: %s" % e, file=sys.stderr)
-        sys.exit(1)
-    except OSError as e:
-        print("example: cannot reach amortd: %s (start it with `make run`)" % e,
-              file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "example")

@@ -18,7 +18,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from amortd import AmortdError, Client  # noqa: E402
+from amortd import AmortdError, Client, run_main  # noqa: E402
 
 TRUTH = [(0.4, (10.0, 1.0), (0.5, 0.3)), (0.6, (30.0, -4.0), (1.0, 0.6))]
 
@@ -54,13 +54,13 @@ def main():
         dens = client.predict(sid, points)["log_density"]
         for p, d in zip(points, dens):
             print("log-density at (%g, %g): %.3f" % (p[0], p[1], d))
-    except AmortdError as e:
-        print("amortd: %s" % e, file=sys.stderr)
-        return 1
     finally:
-        client.delete(sid)
-    return 0
+        try:
+            client.delete(sid)
+        except (AmortdError, OSError) as e:
+            print("example_mixture: could not delete session %s: %s"
+                  % (sid, e), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main, "example_mixture")

@@ -18,9 +18,11 @@ for p in $pkgs; do
 done
 # make and a C compiler are needed to get here at all; curl is used by the
 # walkthroughs and integration tests, the sqlite3 shell by tests/crash.sh
-# (PRAGMA integrity_check on the database of a killed daemon).
+# (PRAGMA integrity_check on the database of a killed daemon), Debian's
+# python3 (standard library only) by tests/clients.sh for the Python client.
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+[ -x /usr/bin/python3 ] || missing="$missing python3"
 # `install-deps.sh bench`: also what `make bench` drives the daemon with.
 if [ "${1:-}" = bench ]; then
 	command -v wrk >/dev/null 2>&1 || missing="$missing wrk"

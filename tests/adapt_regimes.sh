@@ -7,14 +7,10 @@
 # line, exits 1 and prints nothing on stdout.  Usage: tests/adapt_regimes.sh
 # BUILD_DIR.  Prints cmocka-style result lines for tests/run.sh.
 set -u
+. "$(dirname "$0")/result.sh"
 AMORT="$1/amort"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-
-ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
-bad() { echo "[  FAILED  ] $1"; fail=$((fail + 1)); }
 
 run() {		# name, command...: must exit 0; stdout in $tmp/out
 	name=$1
@@ -25,12 +21,6 @@ run() {		# name, command...: must exit 0; stdout in $tmp/out
 		bad "$name: exit $?, output:"
 		cat "$tmp/out" "$tmp/err"
 	fi
-}
-
-expect() {	# name, command...: passes when the command succeeds
-	name=$1
-	shift
-	if "$@"; then ok "$name"; else bad "$name"; fi
 }
 
 refuse() {	# name, stderr pattern, command...: exit 1, the pattern, no stdout
@@ -183,10 +173,4 @@ printf 'x1,x2,x3,y\n' >"$tmp/header-only.csv"
 refuse "implicit reg refuses an empty training set" "header-only.csv: no data rows" \
 	"$AMORT" adapt --model "$tmp/ri.amort" --train "$tmp/header-only.csv" --predict "$tmp/rtest.csv"
 
-if [ "$fail" -eq 0 ]; then
-	echo "[  PASSED  ] $pass test(s)."
-else
-	echo "[  PASSED  ] $pass test(s)."
-	echo "[  FAILED  ] $fail test(s)."
-	exit 1
-fi
+result_end

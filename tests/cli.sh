@@ -3,12 +3,11 @@
 # codes and messages.  Usage: tests/cli.sh BUILD_DIR.  Prints cmocka-style
 # result lines so tests/run.sh counts it with the rest.
 set -u
+. "$(dirname "$0")/result.sh"
 AMORT="$1/amort"
 root=$(dirname "$0")/..
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
 
 check() {	# name, expected exit status, expected stderr pattern, command...
 	name=$1 want=$2 pat=$3
@@ -16,12 +15,10 @@ check() {	# name, expected exit status, expected stderr pattern, command...
 	"$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" "$tmp/err" "$tmp/out"; then
-		echo "[       OK ] $name"
-		pass=$((pass + 1))
+		ok "$name"
 	else
-		echo "[  FAILED  ] $name: exit $rc (want $want), output:"
+		bad "$name: exit $rc (want $want), output:"
 		cat "$tmp/out" "$tmp/err"
-		fail=$((fail + 1))
 	fi
 }
 
@@ -43,30 +40,16 @@ check "info refuses a text file" 1 "magic\|too short\|not a model" "$AMORT" info
 check "train refuses an unwritable path" 1 "no-such-dir" "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/no-such-dir/m.amort"
 
 # ---- amort adapt -----------------------------------------------------------
-expect() {	# name, command...: passes when the command succeeds
-	name=$1
-	shift
-	if "$@"; then
-		echo "[       OK ] $name"
-		pass=$((pass + 1))
-	else
-		echo "[  FAILED  ] $name"
-		fail=$((fail + 1))
-	fi
-}
-
 refuse() {	# name, stderr pattern, command...: exit 1, the pattern, no stdout
 	name=$1 pat=$2
 	shift 2
 	"$@" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ "$rc" -eq 1 ] && grep -q -- "$pat" "$tmp/err" && [ ! -s "$tmp/out" ]; then
-		echo "[       OK ] $name"
-		pass=$((pass + 1))
+		ok "$name"
 	else
-		echo "[  FAILED  ] $name: exit $rc (want 1, no stdout), output:"
+		bad "$name: exit $rc (want 1, no stdout), output:"
 		cat "$tmp/out" "$tmp/err"
-		fail=$((fail + 1))
 	fi
 }
 
@@ -347,13 +330,7 @@ if [ -r data/fashion-mnist.img ]; then
 	expect "both its blocks have the whole-split fit, on their training splits" sh -c "grep -q 'fitted on the whole training split (60000 images' '$tmp/out' && [ \$(grep -c 'fitted on the whole training split (' '$tmp/out') -eq 2 ] && [ \$(grep -c '| one-step | whole split | amortizer - full |' '$tmp/out') -eq 2 ]"
 	check "image side by side refuses --dim" 2 "--dim is for linclass models" "$AMORT" eval "$tmp/tfp.amort" "$tmp/tfi.amort" --dim 4
 else
-	echo "[  SKIPPED ] image side by side: data/fashion-mnist.img missing (run make data)"
+	skipped "image side by side: data/fashion-mnist.img missing (run make data)"
 fi
 
-if [ "$fail" -eq 0 ]; then
-	echo "[  PASSED  ] $pass test(s)."
-else
-	echo "[  PASSED  ] $pass test(s)."
-	echo "[  FAILED  ] $fail test(s)."
-	exit 1
-fi
+result_end

@@ -28,6 +28,7 @@
 # started here is stopped by the exit trap.
 set -u
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/result.sh"
 B="$1"
 AMORT="$B/amort"
 AMORTD="$B/amortd"
@@ -37,8 +38,6 @@ NR=4				# readers
 tmp=$(mktemp -d)
 pid=""
 cpids=""
-pass=0
-fail=0
 
 cleanup() {
 	: >"$tmp/stop"
@@ -55,11 +54,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
-ko() {
-	echo "[  FAILED  ] $1"
+why_failed() {
 	[ -s "$tmp/why" ] && sed 's/^/    /' "$tmp/why" | head -n 20
-	fail=$((fail + 1))
 }
 
 echo "[==========] Running amortd concurrency tests: $NS sessions."
@@ -125,19 +121,8 @@ awk -v ns="$NS" -v nb="$NB" -v dir="$tmp/data" 'BEGIN {
 
 # start DIR THREADS: a fresh daemon; sets $pid and $U.
 start() {
-	: >"$tmp/log"
-	"$AMORTD" --listen 127.0.0.1:0 --state-dir "$1" --models "$tmp/models" \
-		--threads "$2" --timeout 20 2>"$tmp/log" &
-	pid=$!
-	port=$(daemon_port "$tmp/log" "$pid")
-	U="http://127.0.0.1:$port"
-	[ -n "$port" ]
-}
-stop() {
-	daemon_stop "$pid"
-	rc=$?
-	pid=""
-	return $rc
+	daemon_start "$AMORTD" "$tmp/log" --state-dir "$1" --models "$tmp/models" \
+		--threads "$2" --timeout 20
 }
 
 # post OUT PATH CT FILE: one request, "status body" appended to OUT.
@@ -207,7 +192,7 @@ if start "$tmp/state-c" 4 && sessions; then
 	ok "a daemon with 4 workers and $NS sessions"
 else
 	cat "$tmp/log" >"$tmp/why"
-	ko "a daemon with 4 workers and $NS sessions"
+	bad "a daemon with 4 workers and $NS sessions"
 	exit 1
 fi
 t0=$(date +%s.%N)
@@ -239,7 +224,7 @@ cpids=""
 t1=$(date +%s.%N)
 ok "$NS scripts and $NR readers ran at once ($(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }') s, $(cat "$tmp"/reader.* | wc -l) reads)"
 : >"$tmp/why"
-if stop; then ok "SIGTERM exits 0 after the concurrent run"; else ko "SIGTERM exits 0 after the concurrent run"; fi
+if daemon_end; then ok "SIGTERM exits 0 after the concurrent run"; else bad "SIGTERM exits 0 after the concurrent run"; fi
 cp "$tmp/log" "$tmp/log.c"
 
 # ---- one by one -----------------------------------------------------------
@@ -249,7 +234,7 @@ if start "$tmp/state-s" 1 && sessions; then
 	ok "a fresh daemon with 1 worker and $NS sessions"
 else
 	cat "$tmp/log" >"$tmp/why"
-	ko "a fresh daemon with 1 worker and $NS sessions"
+	bad "a fresh daemon with 1 worker and $NS sessions"
 	exit 1
 fi
 i=0
@@ -259,7 +244,7 @@ while [ $i -lt $NS ]; do
 	i=$((i + 1))
 done
 : >"$tmp/why"
-if stop; then ok "SIGTERM exits 0 after the sequential run"; else ko "SIGTERM exits 0 after the sequential run"; fi
+if daemon_end; then ok "SIGTERM exits 0 after the sequential run"; else bad "SIGTERM exits 0 after the sequential run"; fi
 
 # ---- compare ----------------------------------------------------------------
 : >"$tmp/why"
@@ -273,7 +258,7 @@ while [ $i -lt $NS ]; do
 	fi
 	i=$((i + 1))
 done
-if [ $bad -eq 0 ]; then ok "every request of the scripts answered 200"; else ko "every request of the scripts answered 200"; fi
+if [ $bad -eq 0 ]; then ok "every request of the scripts answered 200"; else bad "every request of the scripts answered 200"; fi
 
 : >"$tmp/why"
 bad=0
@@ -290,7 +275,7 @@ steps=$(cat "$tmp"/seq.* | sed -n 's/^{"model":"tiny".*"step":\([0-9]*\).*/\1/p'
 if [ $bad -eq 0 ]; then
 	ok "all $NS transcripts are byte for byte the same ($steps steps, $((NS * (NB + 1))) predictions)"
 else
-	ko "$bad of $NS transcripts differ between the concurrent and the sequential run"
+	bad "$bad of $NS transcripts differ between the concurrent and the sequential run"
 fi
 
 # every reader's answer is one the session gives at some step
@@ -320,17 +305,13 @@ set -- $(cat "$tmp/readres")
 if [ "$1" -gt 0 ] && [ "$2" -eq 0 ]; then
 	ok "all $1 concurrent reads saw a state of their session's script"
 else
-	ko "concurrent reads: $2 of $1 saw no state of their session's script"
+	bad "concurrent reads: $2 of $1 saw no state of their session's script"
 fi
 if grep -q 'amortd: error' "$tmp/log.c" "$tmp/log"; then
 	grep 'amortd: error' "$tmp/log.c" "$tmp/log" >"$tmp/why"
-	ko "no error was logged"
+	bad "no error was logged"
 else
 	ok "no error was logged"
 fi
 
-echo "[  PASSED  ] $pass test(s)."
-if [ "$fail" -ne 0 ]; then
-	echo "[  FAILED  ] $fail test(s)."
-	exit 1
-fi
+result_end

@@ -40,6 +40,7 @@
 # started here is stopped by the exit trap.
 set -u
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/result.sh"
 B="$1"
 CYCLES="${2:-5}"
 SEED="${CRASH_SEED:-$$}"
@@ -50,8 +51,6 @@ NSEQ=$((3000 + 400 * CYCLES))	# JSON requests prepared per client
 tmp=$(mktemp -d)
 pid=""				# the daemon
 cpids=""			# the clients
-pass=0
-fail=0
 
 cleanup() {
 	: >"$tmp/stop"
@@ -73,11 +72,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
-ko() {
-	echo "[  FAILED  ] $1"
+why_failed() {
 	[ -s "$tmp/why" ] && sed 's/^/    /' "$tmp/why" | head -n 20
-	fail=$((fail + 1))
 }
 q() { sqlite3 -batch -noheader "$@"; }
 
@@ -320,7 +316,7 @@ expect_start() {
 		ok "$1: the daemon is up on 127.0.0.1:$port"
 	else
 		cat "$tmp/log"
-		ko "$1: the daemon starts"
+		bad "$1: the daemon starts"
 		exit 1
 	fi
 }
@@ -331,7 +327,7 @@ for name in J1 N1 J2; do
 	r=$(curl -s -m 10 -H 'Content-Type: application/json' --data-binary '{"model": "tiny"}' \
 		"http://127.0.0.1:$port/v1/sessions")
 	id=$(printf '%s' "$r" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
-	[ ${#id} -eq 32 ] || { echo "$r"; ko "create session $name"; exit 1; }
+	[ ${#id} -eq 32 ] || { echo "$r"; bad "create session $name"; exit 1; }
 	eval "ID_$name=$id"
 done
 ok "three sessions created"
@@ -355,7 +351,7 @@ while [ "$c" -le "$CYCLES" ]; do
 	if check_db "$tmp/snap/amortd.db"; then
 		ok "cycle $c: kill -9 after ${t} s ($acks answers so far): steps J1 $step_J1, N1 $step_N1, J2 $step_J2 intact"
 	else
-		ko "cycle $c: kill -9 after ${t} s"
+		bad "cycle $c: kill -9 after ${t} s"
 	fi
 	expect_start restart "cycle $c"
 	c=$((c + 1))
@@ -374,13 +370,13 @@ for cp in $cpids; do
 done
 cpids=""
 if cat "$tmp"/*.err >"$tmp/why" 2>/dev/null && [ -s "$tmp/why" ]; then
-	ko "the clients got only 200s and connection failures"
+	bad "the clients got only 200s and connection failures"
 else
 	ok "the clients got only 200s and connection failures"
 fi
 for name in J1 N1 J2; do
 	n=$(wc -l <"$tmp/$name.ack" 2>/dev/null || echo 0)
-	if [ "$n" -gt 0 ]; then ok "$name: $n requests acknowledged"; else : >"$tmp/why"; ko "$name: requests acknowledged"; fi
+	if [ "$n" -gt 0 ]; then ok "$name: $n requests acknowledged"; else : >"$tmp/why"; bad "$name: requests acknowledged"; fi
 done
 
 # what a client sees over HTTP
@@ -408,7 +404,7 @@ for c in J1:json N1:nd J2:json; do
 		ok "$name over HTTP: step $sstep >= $maxack acknowledged, history 1..$sstep, $srows rows"
 	else
 		echo "GET: $r" >>"$tmp/why"
-		ko "$name over HTTP: step >= acknowledged, history consistent"
+		bad "$name over HTTP: step >= acknowledged, history consistent"
 	fi
 done
 tally
@@ -422,22 +418,18 @@ done
 wait "$pid"
 rc=$?
 pid=""
-if [ $rc -eq 0 ]; then ok "SIGTERM exits 0"; else : >"$tmp/why"; ko "SIGTERM exits 0 (got $rc)"; fi
+if [ $rc -eq 0 ]; then ok "SIGTERM exits 0"; else : >"$tmp/why"; bad "SIGTERM exits 0 (got $rc)"; fi
 if check_db "$tmp/state/amortd.db"; then
 	ok "the database after the last run: integrity ok, every session consistent"
 else
-	ko "the database after the last run"
+	bad "the database after the last run"
 fi
 if grep 'amortd: error' "$tmp/log.all" >"$tmp/why"; then
-	ko "no error was logged"
+	bad "no error was logged"
 else
 	ok "no error was logged"
 fi
 
 echo "kill -9 cycles: $CYCLES, lost acknowledged steps: $lost_total, doubly applied: $double_total, integrity: $integrity"
 echo "requests applied in part: $half_total (JSON requests are atomic; a stream may stop between mini-batches)"
-echo "[  PASSED  ] $pass test(s)."
-if [ "$fail" -ne 0 ]; then
-	echo "[  FAILED  ] $fail test(s)."
-	exit 1
-fi
+result_end

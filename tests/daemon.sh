@@ -27,3 +27,36 @@ daemon_stop() {
 	done
 	wait "$1"
 }
+
+# daemon_start AMORTD LOG ARGS...: starts AMORTD --listen 127.0.0.1:0
+# ARGS... in the background, its stderr in LOG (emptied first), and sets
+# $pid, $port and $U (the base URL) from its "listening on" line.  Fails if
+# the daemon exited or never said where it listens ($pid is set anyway).
+daemon_start() {
+	_d=$1 _l=$2
+	shift 2
+	: >"$_l"
+	"$_d" --listen 127.0.0.1:0 "$@" 2>"$_l" &
+	pid=$!
+	port=$(daemon_port "$_l" "$pid")
+	U="http://127.0.0.1:$port"
+	[ -n "$port" ]
+}
+
+# daemon_end: daemon_stop of the daemon of daemon_start, which is then
+# forgotten ($pid emptied); returns its exit status.
+daemon_end() {
+	daemon_stop "$pid"
+	_rc=$?
+	pid=""
+	return $_rc
+}
+
+# daemon_kill: for exit traps: kills the daemon of daemon_start if it is
+# still there, and waits for it.
+daemon_kill() {
+	[ -n "${pid:-}" ] || return 0
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=""
+}

@@ -13,53 +13,22 @@
 # wait is bounded.
 set -u
 . "$(dirname "$0")/daemon.sh"
+. "$(dirname "$0")/result.sh"
 B="$1"
 AMORT="$B/amort"
 AMORTD="$B/amortd"
 tmp=$(mktemp -d)
 pid=""
-pass=0
-fail=0
+trap 'daemon_kill; rm -rf "$tmp"' EXIT
 
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
-ko() {
-	echo "[  FAILED  ] $1"
+why_failed() {
 	[ -s "$tmp/body" ] && { echo "body:"; cat "$tmp/body"; echo; }
-	fail=$((fail + 1))
-}
-expect() {	# name, command...: passes when the command succeeds
-	name=$1
-	shift
-	if "$@"; then ok "$name"; else ko "$name"; fi
 }
 
-# start: launches the daemon (extra flags as arguments) and sets $pid and
-# $U (the base URL) from its "listening on" log line.
+# start: launches the daemon (extra flags as arguments); sets $pid and $U.
 start() {
-	: >"$tmp/log"
-	"$AMORTD" --listen 127.0.0.1:0 --state-dir "$tmp/state" --models "$tmp/models" \
-		--max-body 65536 --max-rows 1000 --threads 2 "$@" 2>"$tmp/log" &
-	pid=$!
-	port=$(daemon_port "$tmp/log" "$pid")
-	U="http://127.0.0.1:$port"
-	[ -n "$port" ]
-}
-
-# stop: SIGTERM and the exit status (waits at most 10 s).
-stop() {
-	daemon_stop "$pid"
-	rc=$?
-	pid=""
-	return $rc
+	daemon_start "$AMORTD" "$tmp/log" --state-dir "$tmp/state" --models "$tmp/models" \
+		--max-body 65536 --max-rows 1000 --threads 2 "$@"
 }
 
 # req: METHOD PATH [curl args...]: the body goes to $tmp/body, the
@@ -84,26 +53,26 @@ mkdir -p "$tmp/models"
 printf 'name = tiny\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tiny.recipe"
 if ! "$AMORT" train "$tmp/tiny.recipe" -o "$tmp/models/tiny.amort" >"$tmp/train.log" 2>&1; then
 	cat "$tmp/train.log"
-	ko "train a tiny model"
+	bad "train a tiny model"
 fi
 printf 'name = tinymog\nfamily = mog\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinymog.recipe"
 if ! "$AMORT" train "$tmp/tinymog.recipe" -o "$tmp/models/tinymog.amort" >"$tmp/train.log" 2>&1; then
 	cat "$tmp/train.log"
-	ko "train a tiny mixture model"
+	bad "train a tiny mixture model"
 fi
 printf 'name = tinyclf\nfamily = clf\ntasks = linclass\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\n' >"$tmp/tinyclf.recipe"
 if ! "$AMORT" train "$tmp/tinyclf.recipe" -o "$tmp/models/tinyclf.amort" >"$tmp/train.log" 2>&1; then
 	cat "$tmp/train.log"
-	ko "train a tiny classification model"
+	bad "train a tiny classification model"
 fi
 printf 'name = tinyimp\nfamily = clf\nregime = implicit\nstate = logits\ntasks = linclass\nwidth = 8\nheads = 2\nlayers = 1\npopulation = 8\nchunk = 8\niters = 3\nshards = 1\nwarmup = 1\nbatch = 8\nqueries = 8\n' >"$tmp/tinyimp.recipe"
 if ! "$AMORT" train "$tmp/tinyimp.recipe" -o "$tmp/models/tinyimp.amort" >"$tmp/train.log" 2>&1; then
 	cat "$tmp/train.log"
-	ko "train a tiny implicit classification model"
+	bad "train a tiny implicit classification model"
 fi
 # an image model of 4-pixel images (a hand-made PCA on the classifier)
 if ! "$B/tests/loadhelper_imgmodel" "$tmp/models/tinyclf.amort" "$tmp/models/tinyimg.amort" tinyimg; then
-	ko "make a tiny image model"
+	bad "make a tiny image model"
 fi
 printf 'not a model' >"$tmp/models/broken.amort"
 
@@ -119,7 +88,7 @@ exits() {	# name, status, stderr pattern, arguments...
 	else
 		echo "exit $rc (want $want):"
 		cat "$tmp/out" "$tmp/err"
-		ko "$name"
+		bad "$name"
 	fi
 }
 exits "--help lists the flags" 0 "--max-connections" --help
@@ -302,7 +271,7 @@ expect "metrics count the replayed batches" sh -c \
 
 exits "a port in use fails to start" 1 "cannot listen" --listen "127.0.0.1:$port" \
 	--state-dir "$tmp/state1" --models "$tmp/models"
-expect "SIGTERM exits 0" stop
+expect "SIGTERM exits 0" daemon_end
 expect "restart" start
 req GET "/v1/sessions/$ID"
 expect "the session resumed with the same step" sh -c "grep -q '\"step\":27' '$tmp/body' && grep -q '\"rows\":206' '$tmp/body' && grep -q '\"next_seq\":2' '$tmp/body'"
@@ -333,13 +302,7 @@ req DELETE "/v1/sessions/$ID"
 expect "delete is 204" status_is 204
 req GET "/v1/sessions/$ID"
 expect "a deleted session is 404" status_is 404
-expect "SIGTERM exits 0 again" stop
+expect "SIGTERM exits 0 again" daemon_end
 expect "no error was logged" sh -c "! grep -q 'amortd: error' '$tmp/log'"
 
-if [ "$fail" -eq 0 ]; then
-	echo "[  PASSED  ] $pass test(s)."
-else
-	echo "[  PASSED  ] $pass test(s)."
-	echo "[  FAILED  ] $fail test(s)."
-	exit 1
-fi
+result_end

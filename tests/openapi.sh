@@ -13,17 +13,12 @@
 # A daemon without --print-routes makes the comparison a skip (exit 0), or
 # a failure when OPENAPI_STRICT=1.
 set -u
+. "$(dirname "$0")/result.sh"
 BUILD=${1:-build}
 AMORTD="$BUILD/amortd"
 SPEC="$(dirname "$0")/../schema/openapi.yaml"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-skip=0
-
-ok() { echo "[       OK ] $1"; pass=$((pass + 1)); }
-bad() { echo "[  FAILED  ] $1"; fail=$((fail + 1)); }
 
 # The (method, path) pairs of the spec, "METHOD /path" per line, sorted.
 spec_routes() {
@@ -50,7 +45,7 @@ echo "[==========] Running OpenAPI description tests."
 # 1. The spec parses into operations on absolute paths.
 if [ ! -r "$SPEC" ]; then
 	bad "schema/openapi.yaml is readable: $SPEC missing"
-	echo "[  FAILED  ] 1 test(s)."
+	result_end
 	exit 1
 fi
 spec_routes "$SPEC" >"$tmp/spec"
@@ -107,8 +102,7 @@ if [ "$rc" -ne 0 ]; then
 	if [ "${OPENAPI_STRICT:-0}" = 1 ]; then
 		bad "$name: $why"
 	else
-		echo "[  SKIPPED ] $name: $why (no route table to compare yet)"
-		skip=$((skip + 1))
+		skipped "$name: $why (no route table to compare yet)"
 	fi
 else
 	# Trailing spaces and CRs are not differences; anything else is.
@@ -125,9 +119,4 @@ else
 	fi
 fi
 
-[ "$skip" -gt 0 ] && echo "[  SKIPPED ] $skip test(s)."
-echo "[  PASSED  ] $pass test(s)."
-if [ "$fail" -gt 0 ]; then
-	echo "[  FAILED  ] $fail test(s)."
-	exit 1
-fi
+result_end
