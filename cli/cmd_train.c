@@ -26,9 +26,10 @@
 #include "model/recipe.h"
 #include "base/rng.h"
 #include "cli/tool.h"
-#include "train/gentrain.h"
 #include "cli/imgtask.h"
-#include "train/trainer.h"
+#include "family/fam_gen.h"
+#include "family/fam_linreg.h"
+#include "train/train.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -46,43 +47,8 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Either trainer behind one face: the regression trainer (trainer.h) or
- * the generative one (gentrain.h). */
-struct run {
-	struct trainer *t;
-	struct gentrain *g;
-};
-
-static void run_shard(struct run *u, int s)
-{
-	if (u->g)
-		gentrain_shard(u->g, s);
-	else
-		trainer_shard(u->t, s);
-}
-
-static int run_apply(struct run *u, double *loss)
-{
-	return u->g ? gentrain_apply(u->g, loss) : trainer_apply(u->t, loss);
-}
-
-static long run_iteration(const struct run *u)
-{
-	return u->g ? gentrain_iteration(u->g) : trainer_iteration(u->t);
-}
-
-static const struct layout *run_layout(const struct run *u)
-{
-	return u->g ? gentrain_layout(u->g) : trainer_layout(u->t);
-}
-
-static const float *run_params(const struct run *u)
-{
-	return u->g ? gentrain_params(u->g) : trainer_params(u->t);
-}
-
 struct worker {
-	struct run *u;
+	struct train *u;
 	int first, step, shards;
 };
 
@@ -92,16 +58,16 @@ static void *worker_run(void *arg)
 	int s;
 
 	for (s = w->first; s < w->shards; s += w->step)
-		run_shard(w->u, s);
+		train_shard(w->u, s);
 	return NULL;
 }
 
 /* Runs every shard of one iteration on nthreads threads (the calling
  * thread is one of them). */
-static int run_shards(struct run *u, int shards, int nthreads)
+static int run_shards(struct train *u, int shards, int nthreads)
 {
-	pthread_t th[TRAINER_SHARDS_MAX];
-	struct worker w[TRAINER_SHARDS_MAX];
+	pthread_t th[TRAIN_SHARDS_MAX];
+	struct worker w[TRAIN_SHARDS_MAX];
 	int i, started = 0;
 
 	for (i = 0; i < nthreads; i++) {
@@ -172,18 +138,17 @@ static char *header_text(const struct recipe *r, long iters_done,
 	return text;
 }
 
-static int save_checkpoint(struct run *u, const struct recipe *r,
+static int save_checkpoint(struct train *u, const struct recipe *r,
 			   const char *ckpt, double seconds, double loss)
 {
-	char err[256], *text = header_text(r, run_iteration(u), seconds, loss);
+	char err[256], *text = header_text(r, train_iteration(u), seconds, loss);
 	int rc;
 
 	if (!text) {
 		fprintf(stderr, "amort train: out of memory\n");
 		return 1;
 	}
-	rc = u->g ? gentrain_save_checkpoint(u->g, ckpt, text, err, sizeof err) :
-		    trainer_save_checkpoint(u->t, ckpt, text, err, sizeof err);
+	rc = train_save_checkpoint(u, ckpt, text, err, sizeof err);
 	free(text);
 	if (rc != AM_OK) {
 		fprintf(stderr, "amort train: checkpoint %s: %s\n", ckpt, err);
@@ -246,7 +211,7 @@ int tool_train(int argc, char **argv)
 	long threads = sysconf(_SC_NPROCESSORS_ONLN), every = 250, max_seconds = 0;
 	int resume = 0, check = 0, i, rc = 1;
 	struct recipe r;
-	struct run u = { NULL, NULL };
+	struct train *u = NULL;
 	struct hershey_set fonts = { 0, NULL };
 	struct imgtask img;
 	int have_img = 0;
@@ -343,11 +308,10 @@ int tool_train(int argc, char **argv)
 			"the pixel variance in %d features\n", img.set.ntrain,
 			100.0 * pca_variance_kept(&img.pca), img.pca.k);
 	}
-	if (r.gen)
-		u.g = gentrain_new(&r.gcfg, err, sizeof err);
-	else
-		u.t = trainer_new(&r.cfg, err, sizeof err);
-	if (!u.g && !u.t) {
+	/* the recipe's family: model/ still keeps two configurations */
+	u = r.gen ? train_new(&fam_gen, &r.gcfg, err, sizeof err) :
+		    train_new(&fam_linreg, &r.cfg, err, sizeof err);
+	if (!u) {
 		fprintf(stderr, "amort train: %s\n", err);
 		hershey_free(&fonts);
 		if (have_img)
@@ -355,13 +319,12 @@ int tool_train(int argc, char **argv)
 		return 1;
 	}
 	if (resume && access(ckpt, F_OK) == 0) {
-		if ((u.g ? gentrain_load_checkpoint(u.g, ckpt, err, sizeof err) :
-		     trainer_load_checkpoint(u.t, ckpt, err, sizeof err)) != AM_OK) {
+		if (train_load_checkpoint(u, ckpt, err, sizeof err) != AM_OK) {
 			fprintf(stderr, "amort train: cannot resume from %s: %s\n", ckpt, err);
 			goto out;
 		}
 		fprintf(stderr, "amort train: resumed from %s at iteration %ld\n",
-			ckpt, run_iteration(&u));
+			ckpt, train_iteration(u));
 	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -370,50 +333,50 @@ int tool_train(int argc, char **argv)
 
 	fprintf(stderr, "amort train: %s: %zu parameters, population %d, %ld "
 		"iterations, %ld thread(s), OpenBLAS %s\n", r.name,
-		run_layout(&u)->total, r.gen ? r.gcfg.pop : r.cfg.pop, iters,
+		train_layout(u)->total, r.gen ? r.gcfg.pop : r.cfg.pop, iters,
 		threads, gemm_backend());
 	t0 = now();
-	it0 = run_iteration(&u);
-	while (run_iteration(&u) < iters) {
+	it0 = train_iteration(u);
+	while (train_iteration(u) < iters) {
 		double tn;
 
-		run_shards(&u, shards, (int)threads);
-		if (run_apply(&u, &loss) != AM_OK) {
+		run_shards(u, shards, (int)threads);
+		if (train_apply(u, &loss) != AM_OK) {
 			fprintf(stderr, "amort train: loss or state became non-finite at "
 				"iteration %ld; lower lr or clip in the recipe\n",
-				run_iteration(&u));
+				train_iteration(u));
 			goto out;
 		}
 		ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
 		tn = now();
 		elapsed = tn - t0;
-		if (tn - last >= 5.0 || run_iteration(&u) == iters) {
-			double rate = (run_iteration(&u) - it0) / elapsed;
+		if (tn - last >= 5.0 || train_iteration(u) == iters) {
+			double rate = (train_iteration(u) - it0) / elapsed;
 
-			fmt_eta(eta, sizeof eta, (iters - run_iteration(&u)) / rate);
+			fmt_eta(eta, sizeof eta, (iters - train_iteration(u)) / rate);
 			fprintf(stderr, "iter %ld/%ld  loss %.4f  %.2f it/s  ETA %s\n",
-				run_iteration(&u), iters, ema, rate, eta);
+				train_iteration(u), iters, ema, rate, eta);
 			last = tn;
 		}
-		if (run_iteration(&u) % every == 0 && run_iteration(&u) < iters &&
-		    save_checkpoint(&u, &r, ckpt, elapsed, ema))
+		if (train_iteration(u) % every == 0 && train_iteration(u) < iters &&
+		    save_checkpoint(u, &r, ckpt, elapsed, ema))
 			goto out;
 		if (stop_requested || (max_seconds && elapsed >= max_seconds)) {
-			if (save_checkpoint(&u, &r, ckpt, elapsed, ema))
+			if (save_checkpoint(u, &r, ckpt, elapsed, ema))
 				goto out;
 			fprintf(stderr, "amort train: stopped at iteration %ld; "
 				"checkpoint %s (continue with --resume)\n",
-				run_iteration(&u), ckpt);
+				train_iteration(u), ckpt);
 			rc = 3;
 			goto out;
 		}
 	}
-	text = header_text(&r, run_iteration(&u), elapsed, ema);
+	text = header_text(&r, train_iteration(u), elapsed, ema);
 	if (!text) {
 		fprintf(stderr, "amort train: out of memory\n");
 		goto out;
 	}
-	if (write_model(out, text, run_layout(&u), run_params(&u), err,
+	if (write_model(out, text, train_layout(u), train_params(u), err,
 			sizeof err) != AM_OK) {
 		fprintf(stderr, "amort train: %s: %s\n", out, err);
 		goto out;
@@ -423,8 +386,7 @@ int tool_train(int argc, char **argv)
 	rc = 0;
 out:
 	free(text);
-	trainer_free(u.t);
-	gentrain_free(u.g);
+	train_free(u);
 	hershey_free(&fonts);
 	if (have_img)
 		imgtask_close(&img);
