@@ -219,7 +219,7 @@ static double fd_loss(void *v)
 	return L;
 }
 
-/* The analytic gradient, as gentrain_shard takes it. */
+/* The analytic gradient, as train_shard takes it (fam_gen). */
 static void fd_grad(struct fd *f)
 {
 	const struct gen *g = &f->m.g;

@@ -28,7 +28,7 @@
 #include "registry.h"
 #include "family/fam_linreg.h"
 
-/* A tiny model, untrained (trainer_new initialises it), named name. */
+/* A tiny model, untrained (train_new initialises it), named name. */
 static void write_model(const char *path, const char *name, int bmax)
 {
 	struct trainer_config c;

@@ -164,19 +164,9 @@ static int gen_fam_init(void *m, struct layout *params, const void *cfg,
 	tc->bmax = c->gen.bmax;
 	tc->ksteps = c->gen.ksteps;
 	tc->passes = c->gen.passes;
-	tc->pop = c->pop;
-	tc->chunk = c->chunk;
-	tc->shards = c->shards;
-	tc->iters = c->iters;
-	tc->lr = c->lr;
-	tc->lr_min = c->lr_min;
-	tc->warmup = c->warmup;
-	tc->clip = c->clip;
-	tc->weight_decay = c->weight_decay;
-	tc->full_batch = c->full_batch;
+	FAMILY_TRAIN_SCHEDULE(tc, c);
 	tc->task_batch = c->task_batch;
 	tc->step_weight = c->step_weight;
-	tc->seed = c->seed;
 	return AM_OK;
 }
 

@@ -103,17 +103,7 @@ static int lin_init(void *m, struct layout *params, const void *cfg,
 	tc->bmax = c->ref.bmax;
 	tc->ksteps = c->ref.ksteps;
 	tc->passes = c->ref.passes;
-	tc->pop = c->pop;
-	tc->chunk = c->chunk;
-	tc->shards = c->shards;
-	tc->iters = c->iters;
-	tc->lr = c->lr;
-	tc->lr_min = c->lr_min;
-	tc->warmup = c->warmup;
-	tc->clip = c->clip;
-	tc->weight_decay = c->weight_decay;
-	tc->full_batch = c->full_batch;
-	tc->seed = c->seed;
+	FAMILY_TRAIN_SCHEDULE(tc, c);
 	return AM_OK;
 }
 

@@ -12,8 +12,8 @@
  * in the caller's layout) and nothing to free.  Workspaces (ws_init) and a
  * trajectory's family part (traj_alloc) are owned by the caller.  Every
  * entry is safe from several threads at once on distinct workspaces and
- * distinct trajectories.  Never prints, never allocates outside ws_init
- * and traj_alloc.
+ * distinct trajectories.  Never prints; allocates only in ws_init,
+ * traj_alloc and (init) the caller's layout.
  */
 #ifndef FAMILY_H
 #define FAMILY_H
@@ -45,6 +45,27 @@ struct family_train {
 	int step_weight;		/* 1: the state after step t weighs t */
 	uint64_t seed;
 };
+
+/*
+ * Copies into tc (struct family_train *) the schedule fields that every
+ * family's training configuration c names alike: pop, chunk, shards,
+ * iters, lr, lr_min, warmup, clip, weight_decay, full_batch, seed.  A
+ * macro because the configurations are distinct types whose layout model/
+ * owns; each family's init uses it and fills the rest.
+ */
+#define FAMILY_TRAIN_SCHEDULE(tc, c) do {				\
+		(tc)->pop = (c)->pop;					\
+		(tc)->chunk = (c)->chunk;				\
+		(tc)->shards = (c)->shards;				\
+		(tc)->iters = (c)->iters;				\
+		(tc)->lr = (c)->lr;					\
+		(tc)->lr_min = (c)->lr_min;				\
+		(tc)->warmup = (c)->warmup;				\
+		(tc)->clip = (c)->clip;					\
+		(tc)->weight_decay = (c)->weight_decay;			\
+		(tc)->full_batch = (c)->full_batch;			\
+		(tc)->seed = (c)->seed;					\
+	} while (0)
 
 /*
  * One trajectory in flight: a task, the state refined on it so far and
