@@ -3,10 +3,11 @@
  * family (the set-refiner families' training is tested in test_gen.c and
  * test_implicit.c).  The learning-rate schedule warms up linearly, decays
  * monotonically and ends at lr_min; the batch-size ordering is stable;
- * shard gradients are summed in order.  Training lowers the loss on
- * held-out tasks of a tiny recipe, the trained model adapts better after 8 steps
- * than after 1, a run is deterministic for its seed and independent of how
- * shards are scheduled, and a checkpointed run resumes bit-identically.
+ * shard gradients are summed in order; both family tables fill what the
+ * trainer calls.  Training lowers the loss on held-out tasks of a tiny
+ * recipe, the trained model adapts better after 8 steps than after 1, a
+ * run is deterministic for its seed and independent of how shards are
+ * scheduled, and a checkpointed run resumes bit-identically.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "eval/eval.h"
 #include "base/gemm.h"
 #include "testutil.h"
+#include "family/fam_gen.h"
 #include "family/fam_linreg.h"
 #include "train/train.h"
 
@@ -323,6 +325,29 @@ static void test_trainer_resume_is_bit_identical(void **state)
 	unlink(path);
 }
 
+/* Every family's table fills what the trainer calls, and takes the
+ * learned initial state's gradient exactly one way. */
+static void test_family_tables(void **state)
+{
+	const struct family_ops *fams[2] = { &fam_linreg, &fam_gen };
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		const struct family_ops *f = fams[i];
+
+		assert_non_null(f->name);
+		assert_true(f->size > 0);
+		assert_true(f->init && f->init_params && f->initial_state);
+		assert_true(f->ws_init && f->ws_free && f->input && f->forward &&
+			    f->backward && f->state_loss);
+		assert_true(f->traj_alloc && f->task_draw && f->task_rows);
+		assert_true(f->task_floats && f->task_pack && f->task_unpack);
+		assert_true(!f->start_loss != !f->init_loss);
+	}
+	assert_string_not_equal(fam_linreg.name, fam_gen.name);
+}
+
 static void test_trainer_config_check(void **state)
 {
 	struct trainer_config c;
@@ -354,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_order_stable),
 		cmocka_unit_test(test_sum_in_order),
 		cmocka_unit_test(test_trainer_config_check),
+		cmocka_unit_test(test_family_tables),
 		cmocka_unit_test(test_trainer_eval_steps),
 	};
 
