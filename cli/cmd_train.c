@@ -26,9 +26,10 @@
 #include "model/recipe.h"
 #include "base/rng.h"
 #include "cli/tool.h"
-#include "train/gentrain.h"
 #include "cli/imgtask.h"
-#include "train/trainer.h"
+#include "family/fam_gen.h"
+#include "family/fam_linreg.h"
+#include "train/train.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -46,43 +47,8 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Either trainer behind one face: the regression trainer (trainer.h) or
- * the generative one (gentrain.h). */
-struct run {
-	struct trainer *t;
-	struct gentrain *g;
-};
-
-static void run_shard(struct run *u, int s)
-{
-	if (u->g)
-		gentrain_shard(u->g, s);
-	else
-		trainer_shard(u->t, s);
-}
-
-static int run_apply(struct run *u, double *loss)
-{
-	return u->g ? gentrain_apply(u->g, loss) : trainer_apply(u->t, loss);
-}
-
-static long run_iteration(const struct run *u)
-{
-	return u->g ? gentrain_iteration(u->g) : trainer_iteration(u->t);
-}
-
-static const struct layout *run_layout(const struct run *u)
-{
-	return u->g ? gentrain_layout(u->g) : trainer_layout(u->t);
-}
-
-static const float *run_params(const struct run *u)
-{
-	return u->g ? gentrain_params(u->g) : trainer_params(u->t);
-}
-
 struct worker {
-	struct run *u;
+	struct train *u;
 	int first, step, shards;
 };
 
@@ -92,16 +58,16 @@ static void *worker_run(void *arg)
 	int s;
 
 	for (s = w->first; s < w->shards; s += w->step)
-		run_shard(w->u, s);
+		train_shard(w->u, s);
 	return NULL;
 }
 
 /* Runs every shard of one iteration on nthreads threads (the calling
  * thread is one of them). */
-static int run_shards(struct run *u, int shards, int nthreads)
+static int run_shards(struct train *u, int shards, int nthreads)
 {
-	pthread_t th[TRAINER_SHARDS_MAX];
-	struct worker w[TRAINER_SHARDS_MAX];
+	pthread_t th[TRAIN_SHARDS_MAX];
+	struct worker w[TRAIN_SHARDS_MAX];
 	int i, started = 0;
 
 	for (i = 0; i < nthreads; i++) {
@@ -172,18 +138,17 @@ static char *header_text(const struct recipe *r, long iters_done,
 	return text;
 }
 
-static int save_checkpoint(struct run *u, const struct recipe *r,
+static int save_checkpoint(struct train *u, const struct recipe *r,
 			   const char *ckpt, double seconds, double loss)
 {
-	char err[256], *text = header_text(r, run_iteration(u), seconds, loss);
+	char err[256], *text = header_text(r, train_iteration(u), seconds, loss);
 	int rc;
 
 	if (!text) {
 		fprintf(stderr, "amort train: out of memory\n");
 		return 1;
 	}
-	rc = u->g ? gentrain_save_checkpoint(u->g, ckpt, text, err, sizeof err) :
-		    trainer_save_checkpoint(u->t, ckpt, text, err, sizeof err);
+	rc = train_save_checkpoint(u, ckpt, text, err, sizeof err);
 	free(text);
 	if (rc != AM_OK) {
 		fprintf(stderr, "amort train: checkpoint %s: %s\n", ckpt, err);
@@ -240,69 +205,217 @@ oom:
 	return AM_ENOMEM;
 }
 
-int tool_train(int argc, char **argv)
-{
-	const char *recipe_path = NULL, *out = NULL;
-	long threads = sysconf(_SC_NPROCESSORS_ONLN), every = 250, max_seconds = 0;
-	int resume = 0, check = 0, i, rc = 1;
-	struct recipe r;
-	struct run u = { NULL, NULL };
-	struct hershey_set fonts = { 0, NULL };
-	struct imgtask img;
-	int have_img = 0;
-	long iters;
-	int shards;
-	char err[512], ckpt[4096], eta[32], *text = NULL;
-	double t0, last = 0, ema = NAN, loss = NAN, elapsed = 0;
-	long it0;
-	struct sigaction sa;
+/* The command line. */
+struct train_opts {
+	const char *recipe, *out;
+	long threads, every, max_seconds;
+	int resume, check;
+};
 
+/* Parses argv into o; 0, or 2 after printing what was wrong. */
+static int parse_opts(int argc, char **argv, struct train_opts *o)
+{
+	int i;
+
+	memset(o, 0, sizeof *o);
+	o->threads = sysconf(_SC_NPROCESSORS_ONLN);
+	o->every = 250;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-			out = argv[++i];
+			o->out = argv[++i];
 		} else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-			if (tool_parse_long("--threads", argv[++i], 1, 64, &threads))
+			if (tool_parse_long("--threads", argv[++i], 1, 64, &o->threads))
 				return 2;
 		} else if (!strcmp(argv[i], "--checkpoint-every") && i + 1 < argc) {
-			if (tool_parse_long("--checkpoint-every", argv[++i], 1, 1000000000L, &every))
+			if (tool_parse_long("--checkpoint-every", argv[++i], 1, 1000000000L,
+					    &o->every))
 				return 2;
 		} else if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc) {
-			if (tool_parse_long("--max-seconds", argv[++i], 1, 1000000000L, &max_seconds))
+			if (tool_parse_long("--max-seconds", argv[++i], 1, 1000000000L,
+					    &o->max_seconds))
 				return 2;
 		} else if (!strcmp(argv[i], "--resume")) {
-			resume = 1;
+			o->resume = 1;
 		} else if (!strcmp(argv[i], "--check")) {
-			check = 1;
-		} else if (argv[i][0] != '-' && !recipe_path) {
-			recipe_path = argv[i];
+			o->check = 1;
+		} else if (argv[i][0] != '-' && !o->recipe) {
+			o->recipe = argv[i];
 		} else {
-			recipe_path = NULL;
+			o->recipe = NULL;
 			break;
 		}
 	}
-	if (!recipe_path || (!out && !check)) {
+	if (!o->recipe || (!o->out && !o->check)) {
 		fprintf(stderr, "usage: amort train RECIPE -o FILE [--threads N] "
 			"[--resume] [--checkpoint-every N] [--max-seconds S]\n"
 			"       amort train RECIPE --check\n");
 		return 2;
 	}
-	if (check) {
-		/* the recipe and the configuration it makes, checked as for a
-		 * training, without its data or a trainer */
-		if (recipe_load(&r, recipe_path, err, sizeof err)) {
+	return 0;
+}
+
+/* `--check`: the recipe and the configuration it makes, checked as for a
+ * training, without its data or a trainer. */
+static int check_recipe(const char *path)
+{
+	struct recipe r;
+	char err[512];
+
+	if (recipe_load(&r, path, err, sizeof err)) {
+		fprintf(stderr, "amort train: %s\n", err);
+		return 1;
+	}
+	printf("%s: %s, %ld iterations, seed %lu\n", path, r.name,
+	       r.gen ? r.gcfg.iters : r.cfg.iters,
+	       (unsigned long)(r.gen ? r.gcfg.seed : r.cfg.seed));
+	return 0;
+}
+
+/* The data a recipe's tasks borrow: fonts for letters, images (and their
+ * PCA, train_pca) for image tasks. */
+struct train_data {
+	struct hershey_set fonts;
+	struct imgtask img;
+	int have_img;
+};
+
+/* Loads what r's tasks need into d and points r at it; 0 or 1 after
+ * printing the error.  train_data_free undoes it either way. */
+static int train_data_load(struct recipe *r, struct train_data *d)
+{
+	char err[512];
+
+	if (r->gen && r->gcfg.tasks.src == GEN_SRC_LETTERS) {
+		if (hershey_load(HERSHEY_DIR, &d->fonts, err, sizeof err) != AM_OK) {
+			fprintf(stderr, "amort train: %s (install hershey-fonts-data)\n",
+				err);
+			return 1;
+		}
+		r->gcfg.tasks.fonts = &d->fonts;
+	}
+	if (r->gen && r->gcfg.tasks.src == GEN_SRC_IMAGES) {
+		fprintf(stderr, "amort train: loading %s and fitting its PCA\n", r->dataset);
+		if (imgtask_open_k(&d->img, r->dataset, NULL, r->gcfg.tasks.cfam.kmin,
+				   r->gcfg.tasks.cfam.kmax, r->features, err, sizeof err)) {
 			fprintf(stderr, "amort train: %s\n", err);
 			return 1;
 		}
-		printf("%s: %s, %ld iterations, seed %lu\n", recipe_path, r.name,
-		       r.gen ? r.gcfg.iters : r.cfg.iters,
-		       (unsigned long)(r.gen ? r.gcfg.seed : r.cfg.seed));
-		return 0;
+		d->have_img = 1;
+		r->gcfg.tasks.img = &d->img.train;
+		if (r->disjoint) {
+			r->gcfg.tasks.img = &d->img.train_even;
+			r->gcfg.tasks.qimg = &d->img.train_odd;
+		}
+		train_pca = &d->img.pca;
+		fprintf(stderr, "amort train: %d training images, PCA keeps %.1f%% of "
+			"the pixel variance in %d features\n", d->img.set.ntrain,
+			100.0 * pca_variance_kept(&d->img.pca), d->img.pca.k);
 	}
-	if (snprintf(ckpt, sizeof ckpt, "%s.ckpt", out) >= (int)sizeof ckpt) {
+	return 0;
+}
+
+static void train_data_free(struct train_data *d)
+{
+	hershey_free(&d->fonts);
+	if (d->have_img)
+		imgtask_close(&d->img);
+	train_pca = NULL;
+}
+
+/* Prints a progress line every few seconds and at the end. */
+static void progress(const struct train *u, long iters, long it0, double ema,
+		     double elapsed, double tn, double *last)
+{
+	char eta[32];
+
+	if (tn - *last >= 5.0 || train_iteration(u) == iters) {
+		double rate = (train_iteration(u) - it0) / elapsed;
+
+		fmt_eta(eta, sizeof eta, (iters - train_iteration(u)) / rate);
+		fprintf(stderr, "iter %ld/%ld  loss %.4f  %.2f it/s  ETA %s\n",
+			train_iteration(u), iters, ema, rate, eta);
+		*last = tn;
+	}
+}
+
+/*
+ * Trains u up to iters iterations with checkpoints, then writes the model
+ * file o->out.  Returns the command's exit status: 0, 1 on an error, 3
+ * when stopped (by a signal or --max-seconds) with a checkpoint.
+ */
+static int train_run(struct train *u, const struct recipe *r,
+		     const struct train_opts *o, const char *ckpt, long iters,
+		     int shards)
+{
+	char err[512], *text;
+	double t0, last = 0, ema = NAN, loss = NAN, elapsed = 0;
+	long it0;
+	int rc;
+
+	t0 = now();
+	it0 = train_iteration(u);
+	while (train_iteration(u) < iters) {
+		double tn;
+
+		run_shards(u, shards, (int)o->threads);
+		if (train_apply(u, &loss) != AM_OK) {
+			fprintf(stderr, "amort train: loss or state became non-finite at "
+				"iteration %ld; lower lr or clip in the recipe\n",
+				train_iteration(u));
+			return 1;
+		}
+		ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
+		tn = now();
+		elapsed = tn - t0;
+		progress(u, iters, it0, ema, elapsed, tn, &last);
+		if (train_iteration(u) % o->every == 0 && train_iteration(u) < iters &&
+		    save_checkpoint(u, r, ckpt, elapsed, ema))
+			return 1;
+		if (stop_requested || (o->max_seconds && elapsed >= o->max_seconds)) {
+			if (save_checkpoint(u, r, ckpt, elapsed, ema))
+				return 1;
+			fprintf(stderr, "amort train: stopped at iteration %ld; "
+				"checkpoint %s (continue with --resume)\n",
+				train_iteration(u), ckpt);
+			return 3;
+		}
+	}
+	text = header_text(r, train_iteration(u), elapsed, ema);
+	if (!text) {
+		fprintf(stderr, "amort train: out of memory\n");
+		return 1;
+	}
+	rc = write_model(o->out, text, train_layout(u), train_params(u), err,
+			 sizeof err);
+	free(text);
+	if (rc != AM_OK) {
+		fprintf(stderr, "amort train: %s: %s\n", o->out, err);
+		return 1;
+	}
+	unlink(ckpt);
+	fprintf(stderr, "amort train: wrote %s\n", o->out);
+	return 0;
+}
+
+int tool_train(int argc, char **argv)
+{
+	struct train_opts o;
+	struct recipe r;
+	struct train *u = NULL;
+	struct train_data d;
+	long iters;
+	int shards, rc;
+	char err[512], ckpt[4096];
+	struct sigaction sa;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc || o.check)
+		return rc ? rc : check_recipe(o.recipe);
+	if (snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.out) >= (int)sizeof ckpt) {
 		fprintf(stderr, "amort train: output path too long\n");
 		return 2;
 	}
-	if (recipe_load(&r, recipe_path, err, sizeof err)) {
+	if (recipe_load(&r, o.recipe, err, sizeof err)) {
 		fprintf(stderr, "amort train: %s\n", err);
 		return 1;
 	}
@@ -315,53 +428,26 @@ int tool_train(int argc, char **argv)
 	}
 	shards = r.gen ? r.gcfg.shards : r.cfg.shards;
 	iters = r.gen ? r.gcfg.iters : r.cfg.iters;
-	if (threads > shards)
-		threads = shards;
-	if (r.gen && r.gcfg.tasks.src == GEN_SRC_LETTERS) {
-		if (hershey_load(HERSHEY_DIR, &fonts, err, sizeof err) != AM_OK) {
-			fprintf(stderr, "amort train: %s (install hershey-fonts-data)\n",
-				err);
-			return 1;
-		}
-		r.gcfg.tasks.fonts = &fonts;
-	}
-	if (r.gen && r.gcfg.tasks.src == GEN_SRC_IMAGES) {
-		fprintf(stderr, "amort train: loading %s and fitting its PCA\n", r.dataset);
-		if (imgtask_open_k(&img, r.dataset, NULL, r.gcfg.tasks.cfam.kmin,
-				   r.gcfg.tasks.cfam.kmax, r.features, err, sizeof err)) {
-			fprintf(stderr, "amort train: %s\n", err);
-			return 1;
-		}
-		have_img = 1;
-		r.gcfg.tasks.img = &img.train;
-		if (r.disjoint) {
-			r.gcfg.tasks.img = &img.train_even;
-			r.gcfg.tasks.qimg = &img.train_odd;
-		}
-		train_pca = &img.pca;
-		fprintf(stderr, "amort train: %d training images, PCA keeps %.1f%% of "
-			"the pixel variance in %d features\n", img.set.ntrain,
-			100.0 * pca_variance_kept(&img.pca), img.pca.k);
-	}
-	if (r.gen)
-		u.g = gentrain_new(&r.gcfg, err, sizeof err);
-	else
-		u.t = trainer_new(&r.cfg, err, sizeof err);
-	if (!u.g && !u.t) {
+	if (o.threads > shards)
+		o.threads = shards;
+	memset(&d, 0, sizeof d);
+	rc = 1;
+	if (train_data_load(&r, &d))
+		goto out;
+	/* the recipe's family: model/ still keeps two configurations */
+	u = r.gen ? train_new(&fam_gen, &r.gcfg, err, sizeof err) :
+		    train_new(&fam_linreg, &r.cfg, err, sizeof err);
+	if (!u) {
 		fprintf(stderr, "amort train: %s\n", err);
-		hershey_free(&fonts);
-		if (have_img)
-			imgtask_close(&img);
-		return 1;
+		goto out;
 	}
-	if (resume && access(ckpt, F_OK) == 0) {
-		if ((u.g ? gentrain_load_checkpoint(u.g, ckpt, err, sizeof err) :
-		     trainer_load_checkpoint(u.t, ckpt, err, sizeof err)) != AM_OK) {
+	if (o.resume && access(ckpt, F_OK) == 0) {
+		if (train_load_checkpoint(u, ckpt, err, sizeof err) != AM_OK) {
 			fprintf(stderr, "amort train: cannot resume from %s: %s\n", ckpt, err);
 			goto out;
 		}
 		fprintf(stderr, "amort train: resumed from %s at iteration %ld\n",
-			ckpt, run_iteration(&u));
+			ckpt, train_iteration(u));
 	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -370,64 +456,11 @@ int tool_train(int argc, char **argv)
 
 	fprintf(stderr, "amort train: %s: %zu parameters, population %d, %ld "
 		"iterations, %ld thread(s), OpenBLAS %s\n", r.name,
-		run_layout(&u)->total, r.gen ? r.gcfg.pop : r.cfg.pop, iters,
-		threads, gemm_backend());
-	t0 = now();
-	it0 = run_iteration(&u);
-	while (run_iteration(&u) < iters) {
-		double tn;
-
-		run_shards(&u, shards, (int)threads);
-		if (run_apply(&u, &loss) != AM_OK) {
-			fprintf(stderr, "amort train: loss or state became non-finite at "
-				"iteration %ld; lower lr or clip in the recipe\n",
-				run_iteration(&u));
-			goto out;
-		}
-		ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
-		tn = now();
-		elapsed = tn - t0;
-		if (tn - last >= 5.0 || run_iteration(&u) == iters) {
-			double rate = (run_iteration(&u) - it0) / elapsed;
-
-			fmt_eta(eta, sizeof eta, (iters - run_iteration(&u)) / rate);
-			fprintf(stderr, "iter %ld/%ld  loss %.4f  %.2f it/s  ETA %s\n",
-				run_iteration(&u), iters, ema, rate, eta);
-			last = tn;
-		}
-		if (run_iteration(&u) % every == 0 && run_iteration(&u) < iters &&
-		    save_checkpoint(&u, &r, ckpt, elapsed, ema))
-			goto out;
-		if (stop_requested || (max_seconds && elapsed >= max_seconds)) {
-			if (save_checkpoint(&u, &r, ckpt, elapsed, ema))
-				goto out;
-			fprintf(stderr, "amort train: stopped at iteration %ld; "
-				"checkpoint %s (continue with --resume)\n",
-				run_iteration(&u), ckpt);
-			rc = 3;
-			goto out;
-		}
-	}
-	text = header_text(&r, run_iteration(&u), elapsed, ema);
-	if (!text) {
-		fprintf(stderr, "amort train: out of memory\n");
-		goto out;
-	}
-	if (write_model(out, text, run_layout(&u), run_params(&u), err,
-			sizeof err) != AM_OK) {
-		fprintf(stderr, "amort train: %s: %s\n", out, err);
-		goto out;
-	}
-	unlink(ckpt);
-	fprintf(stderr, "amort train: wrote %s\n", out);
-	rc = 0;
+		train_layout(u)->total, r.gen ? r.gcfg.pop : r.cfg.pop, iters,
+		o.threads, gemm_backend());
+	rc = train_run(u, &r, &o, ckpt, iters, shards);
 out:
-	free(text);
-	trainer_free(u.t);
-	gentrain_free(u.g);
-	hershey_free(&fonts);
-	if (have_img)
-		imgtask_close(&img);
-	train_pca = NULL;
+	train_free(u);
+	train_data_free(&d);
 	return rc;
 }

@@ -40,8 +40,9 @@
 #include "registry.h"
 #include "family/scaler.h"
 #include "store.h"
-#include "train/trainer.h"
-#include "train/gentrain.h"
+#include "family/fam_linreg.h"
+#include "train/train.h"
+#include "family/fam_gen.h"
 
 #define BMAX 4			/* the tiny model's mini-batch */
 #define MAX_ROWS 50
@@ -73,7 +74,7 @@ struct fx {
 static void write_tiny_model(const char *path, const char *name)
 {
 	struct trainer_config c;
-	struct trainer *t;
+	struct train *t;
 	json_t *h;
 	char err[256], *text;
 	int i;
@@ -93,21 +94,21 @@ static void write_tiny_model(const char *path, const char *name)
 	c.warmup = 1;
 	c.shards = 1;
 	c.seed = 3;
-	t = trainer_new(&c, err, sizeof err);
+	t = train_new(&fam_linreg, &c, err, sizeof err);
 	assert_non_null(t);
 	for (i = 0; i < 3; i++) {
-		trainer_shard(t, 0);
-		assert_int_equal(trainer_apply(t, NULL), AM_OK);
+		train_shard(t, 0);
+		assert_int_equal(train_apply(t, NULL), AM_OK);
 	}
 	h = model_header_json(name, &c, NULL);
 	assert_non_null(h);
 	text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	assert_non_null(text);
-	assert_int_equal(amfile_write(path, text, trainer_layout(t), trainer_params(t),
+	assert_int_equal(amfile_write(path, text, train_layout(t), train_params(t),
 				      err, sizeof err), AM_OK);
 	free(text);
 	json_decref(h);
-	trainer_free(t);
+	train_free(t);
 }
 
 /* Trains a tiny generative model of kind (mixtures of 1..3 dimensions)
@@ -116,7 +117,7 @@ static void write_tiny_gen_model(const char *path, const char *name,
 				 enum gen_kind kind)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double loss;
 	json_t *h;
 	char err[256], *text;
@@ -141,21 +142,21 @@ static void write_tiny_gen_model(const char *path, const char *name,
 	c.warmup = 1;
 	c.shards = 1;
 	c.seed = 5;
-	t = gentrain_new(&c, err, sizeof err);
+	t = train_new(&fam_gen, &c, err, sizeof err);
 	assert_non_null(t);
 	for (i = 0; i < 2; i++) {
-		gentrain_shard(t, 0);
-		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+		train_shard(t, 0);
+		assert_int_equal(train_apply(t, &loss), AM_OK);
 	}
 	h = model_gen_header_json(name, &c, NULL);
 	assert_non_null(h);
 	text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	assert_non_null(text);
-	assert_int_equal(amfile_write(path, text, gentrain_layout(t), gentrain_params(t),
+	assert_int_equal(amfile_write(path, text, train_layout(t), train_params(t),
 				      err, sizeof err), AM_OK);
 	free(text);
 	json_decref(h);
-	gentrain_free(t);
+	train_free(t);
 }
 
 /*
@@ -189,7 +190,7 @@ static void test_pca(struct pca *out)
 static void write_tiny_clf_models(const char *dir)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	const struct layout *lay;
 	struct layout l;
 	struct pca pc;
@@ -215,18 +216,18 @@ static void write_tiny_clf_models(const char *dir)
 	c.warmup = 1;
 	c.shards = 1;
 	c.seed = 9;
-	t = gentrain_new(&c, err, sizeof err);
+	t = train_new(&fam_gen, &c, err, sizeof err);
 	assert_non_null(t);
 	for (i = 0; i < 2; i++) {
-		gentrain_shard(t, 0);
-		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+		train_shard(t, 0);
+		assert_int_equal(train_apply(t, &loss), AM_OK);
 	}
-	lay = gentrain_layout(t);
+	lay = train_layout(t);
 	h = model_gen_header_json("tinyclf", &c, NULL);
 	text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	assert_non_null(text);
 	snprintf(path, sizeof path, "%s/tinyclf.amort", dir);
-	assert_int_equal(amfile_write(path, text, lay, gentrain_params(t), err,
+	assert_int_equal(amfile_write(path, text, lay, train_params(t), err,
 				      sizeof err), AM_OK);
 	free(text);
 	json_decref(h);
@@ -243,7 +244,7 @@ static void write_tiny_clf_models(const char *dir)
 	pv = layout_add1(&l, "pca", (int)pca_floats(IMG_NPIX, IMG_K));
 	buf = calloc(l.total, sizeof *buf);
 	assert_non_null(buf);
-	memcpy(buf, gentrain_params(t), lay->total * sizeof *buf);
+	memcpy(buf, train_params(t), lay->total * sizeof *buf);
 	pca_pack(&pc, buf + pv);
 	snprintf(path, sizeof path, "%s/tinyimg.amort", dir);
 	assert_int_equal(amfile_write(path, text, &l, buf, err, sizeof err), AM_OK);
@@ -252,7 +253,7 @@ static void write_tiny_clf_models(const char *dir)
 	free(text);
 	json_decref(h);
 	pca_free(&pc);
-	gentrain_free(t);
+	train_free(t);
 }
 
 /*
@@ -266,7 +267,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 				    enum gen_kind kind, int implicit, int head)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double loss;
 	json_t *h;
 	char err[256], path[256], *text;
@@ -299,23 +300,23 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 	c.warmup = 1;
 	c.shards = 1;
 	c.seed = 13;
-	t = gentrain_new(&c, err, sizeof err);
+	t = train_new(&fam_gen, &c, err, sizeof err);
 	if (!t)
 		fail_msg("%s: %s", name, err);
 	for (i = 0; i < 2; i++) {
-		gentrain_shard(t, 0);
-		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+		train_shard(t, 0);
+		assert_int_equal(train_apply(t, &loss), AM_OK);
 	}
 	h = model_gen_header_json(name, &c, NULL);
 	text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	assert_non_null(text);
 	snprintf(path, sizeof path, "%s/%s.amort", dir, name);
-	assert_int_equal(amfile_write(path, text, gentrain_layout(t), gentrain_params(t),
+	assert_int_equal(amfile_write(path, text, train_layout(t), train_params(t),
 				      err, sizeof err), AM_OK);
 	free(text);
 	json_decref(h);
 	if (kind == GEN_CLF && implicit) {
-		const struct layout *lay = gentrain_layout(t);
+		const struct layout *lay = train_layout(t);
 		char img[32];
 		struct layout l;
 		struct pca pc;
@@ -335,7 +336,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 		pv = layout_add1(&l, "pca", (int)pca_floats(IMG_NPIX, IMG_K));
 		buf = calloc(l.total, sizeof *buf);
 		assert_non_null(buf);
-		memcpy(buf, gentrain_params(t), lay->total * sizeof *buf);
+		memcpy(buf, train_params(t), lay->total * sizeof *buf);
 		pca_pack(&pc, buf + pv);
 		snprintf(path, sizeof path, "%s/%s.amort", dir, img);
 		assert_int_equal(amfile_write(path, text, &l, buf, err, sizeof err), AM_OK);
@@ -345,7 +346,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 		json_decref(h);
 		pca_free(&pc);
 	}
-	gentrain_free(t);
+	train_free(t);
 }
 
 static int group_setup(void **state)

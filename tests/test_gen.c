@@ -23,7 +23,8 @@
 #include "base/gemm.h"
 #include "family/gen.h"
 #include "eval/geneval.h"
-#include "train/gentrain.h"
+#include "family/fam_gen.h"
+#include "train/train.h"
 #include "tasks/mog.h"
 #include "testutil.h"
 
@@ -86,46 +87,46 @@ static double excess_after(const struct gen *g, const float *p, int k,
 static void test_gen_untrained_mog_is_online_em(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double e1, e4, e16;
 
 	(void)state;
 	tiny(&c, GEN_MOG);
-	t = gentrain_new(&c, NULL, 0);
+	t = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(t);
-	e1 = excess_after(gentrain_model(t), gentrain_params(t), 1, 40, 3);
-	e4 = excess_after(gentrain_model(t), gentrain_params(t), 4, 40, 3);
-	e16 = excess_after(gentrain_model(t), gentrain_params(t), 16, 40, 3);
+	e1 = excess_after(tu_gen(t), train_params(t), 1, 40, 3);
+	e4 = excess_after(tu_gen(t), train_params(t), 4, 40, 3);
+	e16 = excess_after(tu_gen(t), train_params(t), 16, 40, 3);
 	print_message("untrained (online EM) excess NLL: k=1 %.3f k=4 %.3f k=16 %.3f\n",
 		      e1, e4, e16);
 	assert_true(e4 < e1);
 	assert_true(e16 < e4);
-	gentrain_free(t);
+	train_free(t);
 }
 
 static void test_gen_training_lowers_excess_nll(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double before, after, loss;
 
 	(void)state;
 	tiny(&c, GEN_MOG);
-	t = gentrain_new(&c, NULL, 0);
+	t = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(t);
-	before = excess_after(gentrain_model(t), gentrain_params(t), 4, 60, 99);
+	before = excess_after(tu_gen(t), train_params(t), 4, 60, 99);
 	tu_gentrain_run(t, c.shards, c.iters, &loss);
-	after = excess_after(gentrain_model(t), gentrain_params(t), 4, 60, 99);
+	after = excess_after(tu_gen(t), train_params(t), 4, 60, 99);
 	print_message("excess NLL after 4 steps: untrained %.3f, trained %.3f\n",
 		      before, after);
 	assert_true(after < before);
-	gentrain_free(t);
+	train_free(t);
 }
 
 static void test_gen_step_deterministic_and_atomic(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	const struct gen *g;
 	struct gen_ws *ws;
 	float X[16 * GEN_DMAX], a[GEN_STATE_MAX], b[GEN_STATE_MAX];
@@ -137,55 +138,55 @@ static void test_gen_step_deterministic_and_atomic(void **state)
 	(void)state;
 	for (kind = GEN_MOG; kind <= GEN_FLOW; kind++) {
 		tiny(&c, (enum gen_kind)kind);
-		t = gentrain_new(&c, NULL, 0);
+		t = train_new(&fam_gen, &c, NULL, 0);
 		assert_non_null(t);
-		g = gentrain_model(t);
+		g = tu_gen(t);
 		ws = gen_ws_new(g, 1, 16);
 		rng_seed(&r, 5);
 		rng_fill_normal(&r, X, 16 * GEN_DMAX, 0.0f, 1.0f);
-		gen_initial_state(g, gentrain_params(t), a);
-		gen_initial_state(g, gentrain_params(t), b);
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, a, X, NULL, 12, 2, 0, 0,
+		gen_initial_state(g, train_params(t), a);
+		gen_initial_state(g, train_params(t), b);
+		assert_int_equal(gen_step(g, train_params(t), ws, a, X, NULL, 12, 2, 0, 0,
 					  &l0, &l1), AM_OK);
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, NULL, 12, 2, 0, 0,
+		assert_int_equal(gen_step(g, train_params(t), ws, b, X, NULL, 12, 2, 0, 0,
 					  NULL, NULL), AM_OK);
 		assert_memory_equal(a, b, (size_t)g->nstate * sizeof(float));
 		assert_true(isfinite(l0) && isfinite(l1));
 		/* out-of-range sizes change nothing */
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, NULL, 17, 2, 0, 0,
+		assert_int_equal(gen_step(g, train_params(t), ws, b, X, NULL, 17, 2, 0, 0,
 					  NULL, NULL), AM_EINVAL);
-		assert_int_equal(gen_step(g, gentrain_params(t), ws, b, X, NULL, 4, 9, 0, 0,
+		assert_int_equal(gen_step(g, train_params(t), ws, b, X, NULL, 4, 9, 0, 0,
 					  NULL, NULL), AM_EINVAL);
 		assert_memory_equal(a, b, (size_t)g->nstate * sizeof(float));
 		/* samples: same seed, same samples; zeros past D */
 		rng_seed(&r, 77);
-		gen_sample(g, gentrain_params(t), ws, a, 2, 50, &r, sa);
+		gen_sample(g, train_params(t), ws, a, 2, 50, &r, sa);
 		rng_seed(&r, 77);
-		gen_sample(g, gentrain_params(t), ws, a, 2, 50, &r, sb);
+		gen_sample(g, train_params(t), ws, a, 2, 50, &r, sb);
 		assert_memory_equal(sa, sb, sizeof sa);
 		assert_true(sa[2] == 0.0f && sa[GEN_DMAX - 1] == 0.0f);
 		gen_ws_free(ws);
-		gentrain_free(t);
+		train_free(t);
 	}
 }
 
 static void test_gen_flow_training_lowers_loss(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double first = 0, loss = 0;
 
 	(void)state;
 	tiny(&c, GEN_FLOW);
 	c.iters = 150;
-	t = gentrain_new(&c, NULL, 0);
+	t = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(t);
 	tu_gentrain_run(t, c.shards, 5, &first);
 	tu_gentrain_run(t, c.shards, c.iters, &loss);
 	print_message("flow-matching loss: %.3f at 5 iterations, %.3f at %ld\n",
 		      first, loss, c.iters);
 	assert_true(loss < first);
-	gentrain_free(t);
+	train_free(t);
 }
 
 static void test_gen_resume_is_bit_identical(void **state)
@@ -204,7 +205,7 @@ static void test_gen_resume_is_bit_identical(void **state)
 static void test_gen_eval_rows(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	struct geneval_config ec;
 	struct geneval_row rows[GENEVAL_KS_MAX];
 	struct gen_tasks ts;
@@ -212,7 +213,7 @@ static void test_gen_eval_rows(void **state)
 
 	(void)state;
 	tiny(&c, GEN_MOG);
-	t = gentrain_new(&c, NULL, 0);
+	t = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(t);
 	memset(&ts, 0, sizeof ts);
 	ts.src = GEN_SRC_MOG;
@@ -229,7 +230,7 @@ static void test_gen_eval_rows(void **state)
 	ec.em_restarts = 2;
 	ec.em_iters = 100;
 	ec.seed = 4;
-	assert_int_equal(geneval_run(gentrain_model(t), gentrain_params(t), &ts,
+	assert_int_equal(geneval_run(tu_gen(t), train_params(t), &ts,
 				     &ec, rows), AM_OK);
 	for (j = 0; j < ec.nk; j++) {
 		assert_int_equal(rows[j].k, ec.ks[j]);
@@ -242,18 +243,18 @@ static void test_gen_eval_rows(void **state)
 	}
 	assert_true(rows[2].em_nll < rows[0].em_nll);
 	ec.ks[1] = 1;			/* not ascending */
-	assert_int_equal(geneval_run(gentrain_model(t), gentrain_params(t), &ts,
+	assert_int_equal(geneval_run(tu_gen(t), train_params(t), &ts,
 				     &ec, rows), AM_EINVAL);
-	gentrain_free(t);
+	train_free(t);
 }
 
 /* Classification, parametric and explicit: training lowers the held-out
  * cross-entropy of 4 steps on linclass tasks, probabilities sum to 1 over
  * the task's classes, and a checkpoint resumes bit-identically. */
-static double clf_loss_after(const struct gentrain *t, int k, uint64_t seed)
+static double clf_loss_after(const struct train *t, int k, uint64_t seed)
 {
-	const struct gen *g = gentrain_model(t);
-	const float *p = gentrain_params(t);
+	const struct gen *g = tu_gen(t);
+	const float *p = train_params(t);
 	struct gen_tasks ts;
 	struct gen_ws *ws = gen_ws_new(g, 1, 16);
 	static float X[16 * GEN_XMAX], Q[200 * GEN_XMAX], pr[200 * LINCLASS_KMAX];
@@ -301,7 +302,7 @@ static double clf_loss_after(const struct gentrain *t, int k, uint64_t seed)
 static void test_gen_clf_trains(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double before, after, loss;
 	int ex;
 
@@ -315,7 +316,7 @@ static void test_gen_clf_trains(void **state)
 			c.gen.Z = 16;
 		c.tasks.cfam.dmax = 8;
 		c.iters = 150;
-		t = gentrain_new(&c, NULL, 0);
+		t = train_new(&fam_gen, &c, NULL, 0);
 		assert_non_null(t);
 		before = clf_loss_after(t, 4, 21);
 		tu_gentrain_run(t, c.shards, c.iters, &loss);
@@ -325,7 +326,7 @@ static void test_gen_clf_trains(void **state)
 			      ex == 2 ? "explicit (head)" : ex ? "explicit (mlp)" :
 			      "parametric", before, after);
 		assert_true(after < before);
-		gentrain_free(t);
+		train_free(t);
 	}
 }
 
@@ -355,7 +356,7 @@ static void test_gen_clf_resume(void **state)
 static void test_gen_step_weight(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *a, *b;
+	struct train *a, *b;
 	double la, lb, before, after;
 	int ksteps;
 
@@ -365,9 +366,9 @@ static void test_gen_step_weight(void **state)
 		c.gen.ksteps = ksteps;
 		c.tasks.cfam.dmax = 8;
 		c.iters = 6;
-		a = gentrain_new(&c, NULL, 0);
+		a = train_new(&fam_gen, &c, NULL, 0);
 		c.step_weight = 1;
-		b = gentrain_new(&c, NULL, 0);
+		b = train_new(&fam_gen, &c, NULL, 0);
 		assert_non_null(a);
 		assert_non_null(b);
 		tu_gentrain_run(a, c.shards, 1, &la);
@@ -376,18 +377,18 @@ static void test_gen_step_weight(void **state)
 		tu_gentrain_run(a, c.shards, c.iters, &la);
 		tu_gentrain_run(b, c.shards, c.iters, &lb);
 		if (ksteps == 1)
-			assert_memory_equal(gentrain_params(a), gentrain_params(b),
-					    gentrain_layout(a)->total * sizeof(float));
+			assert_memory_equal(train_params(a), train_params(b),
+					    train_layout(a)->total * sizeof(float));
 		else
-			assert_memory_not_equal(gentrain_params(a), gentrain_params(b),
-						gentrain_layout(a)->total * sizeof(float));
-		gentrain_free(a);
-		gentrain_free(b);
+			assert_memory_not_equal(train_params(a), train_params(b),
+						train_layout(a)->total * sizeof(float));
+		train_free(a);
+		train_free(b);
 	}
 
 	/* c: eight steps, step_weight = 1 */
 	c.iters = 150;
-	b = gentrain_new(&c, NULL, 0);
+	b = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(b);
 	before = clf_loss_after(b, 4, 21);
 	tu_gentrain_run(b, c.shards, c.iters, &lb);
@@ -395,13 +396,13 @@ static void test_gen_step_weight(void **state)
 	print_message("step-weighted classification, held-out cross-entropy "
 		      "after 4 steps: untrained %.3f, trained %.3f\n", before, after);
 	assert_true(after < before);
-	gentrain_free(b);
+	train_free(b);
 
 	c.iters = 12;
 	tu_gentrain_resumes(&c, 5);
 
 	c.step_weight = 2;
-	assert_null(gentrain_new(&c, NULL, 0));
+	assert_null(train_new(&fam_gen, &c, NULL, 0));
 }
 
 /* nsrc (2 or 3) image task sources over one array of n rows (feat, with
@@ -440,7 +441,7 @@ static void image_sources(struct gen_images *im, int nsrc, int n, int nclass,
 static void test_gen_task_batch(void **state)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	int prevB[64], prevS[64], tb, i, it, B, step;
 	int changed, distinct, newtask;
 	double la;
@@ -451,16 +452,16 @@ static void test_gen_task_batch(void **state)
 		c.task_batch = tb;
 		c.tasks.cfam.dmax = 8;
 		c.iters = 40;
-		t = gentrain_new(&c, NULL, 0);
+		t = train_new(&fam_gen, &c, NULL, 0);
 		assert_non_null(t);
 		assert_true(c.pop <= 64);
 		for (i = 0; i < c.pop; i++)
-			gentrain_traj(t, i, &prevB[i], &prevS[i]);
+			train_traj(t, i, &prevB[i], &prevS[i]);
 		changed = distinct = newtask = 0;
 		for (it = 1; it <= 20; it++) {
 			tu_gentrain_run(t, c.shards, it, &la);
 			for (i = 0; i < c.pop; i++) {
-				gentrain_traj(t, i, &B, &step);
+				train_traj(t, i, &B, &step);
 				assert_true(B >= 1 && B <= c.gen.bmax);
 				if (step == prevS[i] + 1)	/* same task */
 					changed += B != prevB[i];
@@ -477,7 +478,7 @@ static void test_gen_task_batch(void **state)
 			assert_true(changed > 0);
 		assert_true(newtask > 0);
 		assert_true(distinct > 0);
-		gentrain_free(t);
+		train_free(t);
 	}
 
 	/* c: task_batch = 1 */
@@ -485,7 +486,7 @@ static void test_gen_task_batch(void **state)
 	tu_gentrain_resumes(&c, 5);
 
 	c.task_batch = 2;
-	assert_null(gentrain_new(&c, NULL, 0));
+	assert_null(train_new(&fam_gen, &c, NULL, 0));
 }
 
 /* Image rows for the whole-split fit: class c of NC around its own point
@@ -535,7 +536,7 @@ static void test_gen_clfeval_ceiling(void **state)
 	struct gen_images im[3], none;
 	struct gen_tasks ts;
 	struct gentrain_config gc;
-	struct gentrain *t;
+	struct train *t;
 	struct clfeval_config c;
 	struct clfeval_row rows[2];
 	float theta[LINCLASS_P], l2 = 0.0f;
@@ -550,7 +551,7 @@ static void test_gen_clfeval_ceiling(void **state)
 	assert_true(linclass_error(theta, CDIM, CNC, cfeat, y, CN) < 0.02);
 
 	tiny(&gc, GEN_CLF);
-	t = gentrain_new(&gc, NULL, 0);
+	t = train_new(&fam_gen, &gc, NULL, 0);
 	assert_non_null(t);
 	c.ntasks = 6;
 	c.tune_tasks = 2;
@@ -561,7 +562,7 @@ static void test_gen_clfeval_ceiling(void **state)
 	c.ntest = 50;
 	c.seed = 9;
 	c.ceiling = theta;
-	assert_int_equal(clfeval_run(gentrain_model(t), gentrain_params(t), &ts,
+	assert_int_equal(clfeval_run(tu_gen(t), train_params(t), &ts,
 				     &ts, &ts, &c, rows), AM_OK);
 	for (j = 0; j < 2; j++) {
 		assert_int_equal(rows[j].has_ceiling, 1);
@@ -569,10 +570,10 @@ static void test_gen_clfeval_ceiling(void **state)
 		assert_true(rows[j].ceiling == rows[0].ceiling);
 	}
 	c.ceiling = NULL;
-	assert_int_equal(clfeval_run(gentrain_model(t), gentrain_params(t), &ts,
+	assert_int_equal(clfeval_run(tu_gen(t), train_params(t), &ts,
 				     &ts, &ts, &c, rows), AM_OK);
 	assert_int_equal(rows[0].has_ceiling, 0);
-	gentrain_free(t);
+	train_free(t);
 
 	none = im[0];
 	memset(none.cls_count, 0, sizeof none.cls_count);
@@ -730,29 +731,29 @@ static void test_gen_image_augment(void **state)
 	tu_gentrain_resumes(&c, 5);
 	/* it trains: the loss stays finite and the weights move */
 	{
-		struct gentrain *t = gentrain_new(&c, NULL, 0);
+		struct train *t = train_new(&fam_gen, &c, NULL, 0);
 		float *p0;
 		size_t n;
 
 		assert_non_null(t);
-		n = gentrain_layout(t)->total;
+		n = train_layout(t)->total;
 		p0 = tu_alloc(n);
-		memcpy(p0, gentrain_params(t), n * sizeof *p0);
+		memcpy(p0, train_params(t), n * sizeof *p0);
 		tu_gentrain_run(t, c.shards, 4, &loss);
 		assert_true(isfinite(loss));
-		assert_memory_not_equal(p0, gentrain_params(t), n * sizeof *p0);
+		assert_memory_not_equal(p0, train_params(t), n * sizeof *p0);
 		free(p0);
-		gentrain_free(t);
+		train_free(t);
 	}
 	c.tasks.augment = 1.5f;
-	assert_null(gentrain_new(&c, NULL, 0));
+	assert_null(train_new(&fam_gen, &c, NULL, 0));
 	tiny(&c, GEN_CLF);
 	c.tasks.augment = 0.5f;		/* linclass tasks */
-	assert_null(gentrain_new(&c, NULL, 0));
+	assert_null(train_new(&fam_gen, &c, NULL, 0));
 }
 
 struct clf_steps {
-	struct gentrain *t;
+	struct train *t;
 	struct gen_tasks ts;
 	struct clfeval_config c;
 };
@@ -764,7 +765,7 @@ static void clf_steps_run(void *ctx, int n, struct tu_step_row *out)
 	int j;
 
 	x->c.ntasks = n;
-	assert_int_equal(clfeval_run(gentrain_model(x->t), gentrain_params(x->t),
+	assert_int_equal(clfeval_run(tu_gen(x->t), train_params(x->t),
 				     &x->ts, &x->ts, &x->ts, &x->c, rows), AM_OK);
 	for (j = 0; j < x->c.nk; j++)
 		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
@@ -787,7 +788,7 @@ static void test_gen_clfeval_change(void **state)
 	clfeval_setup(im, &x.ts, &x.c);
 	tiny(&gc, GEN_CLF);
 	gc.iters = 20;
-	x.t = gentrain_new(&gc, NULL, 0);
+	x.t = train_new(&fam_gen, &gc, NULL, 0);
 	assert_non_null(x.t);
 	tu_gentrain_run(x.t, gc.shards, gc.iters, &loss);
 	x.c.tune_tasks = 1;
@@ -800,7 +801,7 @@ static void test_gen_clfeval_change(void **state)
 	x.c.ntest = 40;
 	x.c.seed = 3;
 	tu_check_steps(5, x.c.nk, clf_steps_run, &x);
-	gentrain_free(x.t);
+	train_free(x.t);
 }
 
 int main(void)

@@ -47,7 +47,8 @@
 #include "family/amz.h"
 #include "base/gemm.h"
 #include "family/gen.h"
-#include "train/gentrain.h"
+#include "family/fam_gen.h"
+#include "train/train.h"
 #include "base/layout.h"
 #include "base/rng.h"
 #include "testutil.h"
@@ -218,7 +219,7 @@ static double fd_loss(void *v)
 	return L;
 }
 
-/* The analytic gradient, as gentrain_shard takes it. */
+/* The analytic gradient, as train_shard takes it (fam_gen). */
 static void fd_grad(struct fd *f)
 {
 	const struct gen *g = &f->m.g;
@@ -812,12 +813,12 @@ static void tiny(struct gentrain_config *c, enum gen_kind kind, int implicit,
 /* The mean held-out loss (cross-entropy, or half the squared error) of
  * 200 rows per task after k steps of 16 rows, over 30 tasks of the
  * training family. */
-static double loss_after(const struct gentrain *t, const struct gentrain_config *c,
+static double loss_after(const struct train *t, const struct gentrain_config *c,
 			 int k, uint64_t seed)
 {
 	enum { NT = 30, NH = 200, BB = 16 };
-	const struct gen *g = gentrain_model(t);
-	const float *p = gentrain_params(t);
+	const struct gen *g = tu_gen(t);
+	const float *p = train_params(t);
 	struct gen_ws *ws = gen_ws_new(g, 1, BB);
 	static float X[BB * GEN_XMAX], tg[BB], Q[NH * GEN_XMAX], Qt[NH], mean[NH],
 		     qs[NH * GEN_SQMAX], s[GEN_STATE_MAX];
@@ -880,12 +881,12 @@ static double loss_after(const struct gentrain *t, const struct gentrain_config 
 static void trains(enum gen_kind kind, int implicit, enum gen_qstate qs)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double before, after, loss;
 	char err[160];
 
 	tiny(&c, kind, implicit, qs);
-	t = gentrain_new(&c, err, sizeof err);
+	t = train_new(&fam_gen, &c, err, sizeof err);
 	if (!t)
 		fail_msg("%s", err);
 	before = loss_after(t, &c, 4, 21);
@@ -896,7 +897,7 @@ static void trains(enum gen_kind kind, int implicit, enum gen_qstate qs)
 		      kind == GEN_CLF ? "classification" : "regression", (int)qs,
 		      before, after);
 	assert_true(isfinite(after) && after < 0.95 * before);
-	gentrain_free(t);
+	train_free(t);
 }
 
 static void test_trains_clf_logits(void **state)

@@ -20,7 +20,8 @@
 #include "base/am.h"
 #include "base/gemm.h"
 #include "family/gen.h"
-#include "train/gentrain.h"
+#include "family/fam_gen.h"
+#include "train/train.h"
 #include "base/layout.h"
 #include "refine/refiner.h"
 #include "eval/regeval.h"
@@ -57,20 +58,20 @@ static void tiny(struct gentrain_config *c, int implicit)
 	c->shards = 2;
 }
 
-static struct gentrain *trained(int implicit)
+static struct train *trained(int implicit)
 {
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	double loss;
 	int s;
 
 	tiny(&c, implicit);
-	t = gentrain_new(&c, NULL, 0);
+	t = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(t);
-	while (gentrain_iteration(t) < c.iters) {
+	while (train_iteration(t) < c.iters) {
 		for (s = 0; s < c.shards; s++)
-			gentrain_shard(t, s);
-		assert_int_equal(gentrain_apply(t, &loss), AM_OK);
+			train_shard(t, s);
+		assert_int_equal(train_apply(t, &loss), AM_OK);
 	}
 	return t;
 }
@@ -136,38 +137,38 @@ static void check_rows(const struct regeval_config *c, const struct regeval_row 
 
 static void check_model(int implicit)
 {
-	struct gentrain *t = trained(implicit);
-	const struct gen *g = gentrain_model(t);
+	struct train *t = trained(implicit);
+	const struct gen *g = tu_gen(t);
 	struct regeval_row a[REGEVAL_KS_MAX], b[REGEVAL_KS_MAX];
 	struct regeval_config c;
 	struct gen_tasks ts;
 
 	config(&c, &ts);
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, a), AM_OK);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, a), AM_OK);
 	check_rows(&c, a);
 	/* deterministic */
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_OK);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_OK);
 	assert_memory_equal(a, b, (size_t)c.nk * sizeof a[0]);
 	/* other held-out rows and tasks with another seed */
 	c.seed = 12;
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_OK);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_OK);
 	assert_true(b[0].ridge != a[0].ridge);
 	check_rows(&c, b);
 
 	/* refused: a batch above the model's, steps not ascending, a one-step
 	 * context above GEN_BMAX, a source that is not linreg */
 	c.B = g->cfg.bmax + 1;
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
 	c.ks[2] = 2;
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
 	c.onestep_max_rows = GEN_BMAX + 1;
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
 	ts.src = GEN_SRC_LINCLASS;
-	assert_int_equal(regeval_run(g, gentrain_params(t), &ts, &c, b), AM_EINVAL);
-	gentrain_free(t);
+	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	train_free(t);
 }
 
 static void test_regeval_explicit(void **state)
@@ -206,7 +207,7 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 {
 	struct regeval_row re[REGEVAL_KS_MAX], ri[REGEVAL_KS_MAX];
 	struct regeval_row rp[REGEVAL_KS_MAX];
-	struct gentrain *te = trained(0), *ti = trained(1);
+	struct train *te = trained(0), *ti = trained(1);
 	struct regeval_config c;
 	struct gen_tasks ts;
 	struct refiner m;
@@ -217,9 +218,9 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	(void)state;
 	p = untrained_refiner(&m, &lay);
 	config(&c, &ts);
-	assert_int_equal(regeval_run(gentrain_model(te), gentrain_params(te), &ts,
+	assert_int_equal(regeval_run(tu_gen(te), train_params(te), &ts,
 				     &c, re), AM_OK);
-	assert_int_equal(regeval_run(gentrain_model(ti), gentrain_params(ti), &ts,
+	assert_int_equal(regeval_run(tu_gen(ti), train_params(ti), &ts,
 				     &c, ri), AM_OK);
 	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
 	check_rows(&c, rp);
@@ -239,8 +240,8 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	assert_true(rp[c.nk - 1].amort < rp[0].amort);
 	free(p);
 	layout_free(&lay);
-	gentrain_free(te);
-	gentrain_free(ti);
+	train_free(te);
+	train_free(ti);
 }
 
 struct reg_steps {
@@ -274,7 +275,7 @@ static void reg_steps_run(void *ctx, int n, struct tu_step_row *out)
  * refiner. */
 static void test_regeval_steps(void **state)
 {
-	struct gentrain *ti = trained(1);
+	struct train *ti = trained(1);
 	struct reg_steps x;
 	struct refiner m;
 	struct layout lay;
@@ -286,9 +287,9 @@ static void test_regeval_steps(void **state)
 	x.c.tune_tasks = 2;
 	x.c.ntest = 30;
 	x.c.onestep_max_rows = 0;
-	x.g = gentrain_model(ti);
+	x.g = tu_gen(ti);
 	x.m = NULL;
-	x.p = gentrain_params(ti);
+	x.p = train_params(ti);
 	tu_check_steps(4, x.c.nk, reg_steps_run, &x);
 	x.g = NULL;
 	x.m = &m;
@@ -296,7 +297,7 @@ static void test_regeval_steps(void **state)
 	tu_check_steps(4, x.c.nk, reg_steps_run, &x);
 	free(p);
 	layout_free(&lay);
-	gentrain_free(ti);
+	train_free(ti);
 }
 
 int main(void)

@@ -21,17 +21,18 @@
 #include "base/am.h"
 #include "io/amfile.h"
 #include "base/gemm.h"
-#include "train/gentrain.h"
+#include "family/fam_gen.h"
+#include "train/train.h"
 #include "log.h"
 #include "model/model.h"
 #include "registry.h"
-#include "train/trainer.h"
+#include "family/fam_linreg.h"
 
-/* A tiny model, untrained (trainer_new initialises it), named name. */
+/* A tiny model, untrained (train_new initialises it), named name. */
 static void write_model(const char *path, const char *name, int bmax)
 {
 	struct trainer_config c;
-	struct trainer *t;
+	struct train *t;
 	json_t *h;
 	char err[256], *text;
 
@@ -47,15 +48,15 @@ static void write_model(const char *path, const char *name, int bmax)
 	c.iters = 1;
 	c.warmup = 1;
 	c.shards = 1;
-	t = trainer_new(&c, err, sizeof err);
+	t = train_new(&fam_linreg, &c, err, sizeof err);
 	assert_non_null(t);
 	h = model_header_json(name, &c, NULL);
 	text = json_dumps(h, JSON_COMPACT);
-	assert_int_equal(amfile_write(path, text, trainer_layout(t), trainer_params(t),
+	assert_int_equal(amfile_write(path, text, train_layout(t), train_params(t),
 				      err, sizeof err), AM_OK);
 	free(text);
 	json_decref(h);
-	trainer_free(t);
+	train_free(t);
 }
 
 static void put_file(const char *dir, const char *name, const char *text)
@@ -147,7 +148,7 @@ static int load_head_model(const char *explicit, int *head, char *err,
 {
 	char path[] = "/tmp/test_registry_headXXXXXX";
 	struct gentrain_config c;
-	struct gentrain *t;
+	struct train *t;
 	struct model m;
 	json_t *h;
 	char *text;
@@ -170,7 +171,7 @@ static int load_head_model(const char *explicit, int *head, char *err,
 	c.iters = 1;
 	c.warmup = 1;
 	c.shards = 1;
-	t = gentrain_new(&c, err, errlen);
+	t = train_new(&fam_gen, &c, err, errlen);
 	assert_non_null(t);
 	h = model_gen_header_json("head", &c, NULL);
 	assert_non_null(h);
@@ -184,11 +185,11 @@ static int load_head_model(const char *explicit, int *head, char *err,
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(amfile_write(path, text, gentrain_layout(t),
-				      gentrain_params(t), err, errlen), AM_OK);
+	assert_int_equal(amfile_write(path, text, train_layout(t),
+				      train_params(t), err, errlen), AM_OK);
 	free(text);
 	json_decref(h);
-	gentrain_free(t);
+	train_free(t);
 	rc = model_load(&m, path, err, errlen);
 	if (rc == 0) {
 		*head = m.gcfg.head;

@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include "base/am.h"
-#include "train/gentrain.h"
+#include "family/fam_gen.h"
+#include "family/fam_linreg.h"
+#include "train/train.h"
 
 static uint64_t tu_next(uint64_t *s)
 {
@@ -144,40 +146,50 @@ int tu_grad_check(const char *what, float *x, const float *analytic, size_t n,
 	return fails;
 }
 
-void tu_gentrain_run(struct gentrain *t, int shards, long iters, double *loss)
+const struct gen *tu_gen(const struct train *t)
+{
+	return &((const struct fam_gen_model *)train_model(t))->g;
+}
+
+const struct refiner *tu_refiner(const struct train *t)
+{
+	return &((const struct fam_linreg_model *)train_model(t))->ref;
+}
+
+void tu_gentrain_run(struct train *t, int shards, long iters, double *loss)
 {
 	int s;
 
-	while (gentrain_iteration(t) < iters) {
+	while (train_iteration(t) < iters) {
 		for (s = shards - 1; s >= 0; s--)
-			gentrain_shard(t, s);
-		assert_int_equal(gentrain_apply(t, loss), AM_OK);
+			train_shard(t, s);
+		assert_int_equal(train_apply(t, loss), AM_OK);
 	}
 }
 
 void tu_gentrain_resumes(const struct gentrain_config *c, long at)
 {
-	struct gentrain *a, *b;
+	struct train *a, *b;
 	char path[] = "/tmp/tu_gentrain_resumeXXXXXX";
 	double la, lb;
 	int fd;
 
-	a = gentrain_new(c, NULL, 0);
-	b = gentrain_new(c, NULL, 0);
+	a = train_new(&fam_gen, c, NULL, 0);
+	b = train_new(&fam_gen, c, NULL, 0);
 	assert_non_null(a);
 	assert_non_null(b);
 	tu_gentrain_run(a, c->shards, at, &la);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(gentrain_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
-	assert_int_equal(gentrain_load_checkpoint(b, path, NULL, 0), AM_OK);
+	assert_int_equal(train_save_checkpoint(a, path, "{}", NULL, 0), AM_OK);
+	assert_int_equal(train_load_checkpoint(b, path, NULL, 0), AM_OK);
 	unlink(path);
 	tu_gentrain_run(a, c->shards, c->iters, &la);
 	tu_gentrain_run(b, c->shards, c->iters, &lb);
-	assert_memory_equal(gentrain_params(a), gentrain_params(b),
-			    gentrain_layout(a)->total * sizeof(float));
+	assert_memory_equal(train_params(a), train_params(b),
+			    train_layout(a)->total * sizeof(float));
 	assert_true(la == lb);
-	gentrain_free(a);
-	gentrain_free(b);
+	train_free(a);
+	train_free(b);
 }

@@ -62,15 +62,22 @@ typedef void (*tu_eval_fn)(void *ctx, int n, struct tu_step_row *rows);
  */
 void tu_check_steps(int N, int nk, tu_eval_fn run, void *ctx);
 
-/* ---- meta-training (gentrain.h) ------------------------------------------ */
+/* ---- meta-training (train.h) --------------------------------------------- */
 
-struct gentrain;
+struct train;
 struct gentrain_config;
+struct gen;
+struct refiner;
+
+/* The model a trainer of fam_gen (tu_gen) or fam_linreg (tu_refiner)
+ * trains (borrowed from t). */
+const struct gen *tu_gen(const struct train *t);
+const struct refiner *tu_refiner(const struct train *t);
 
 /* Runs trainer t up to iteration iters, its shards in reverse order (any
  * order gives the same result), asserting that every step applies; *loss
  * is the last iteration's mean loss. */
-void tu_gentrain_run(struct gentrain *t, int shards, long iters, double *loss);
+void tu_gentrain_run(struct train *t, int shards, long iters, double *loss);
 
 /* Asserts that training c for c->iters iterations straight through, and
  * with a checkpoint saved after `at` and loaded into a fresh trainer, ends
