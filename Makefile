@@ -183,6 +183,7 @@ $(BUILD)/%.o: %.c
 
 $(LIBAMORT): $(CORE_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(MODEL_SRC:%.c=$(BUILD)/%.o) $(TOOL_SRC:%.c=$(BUILD)/%.o): $(BUILD)/%.o: %.c
@@ -191,6 +192,7 @@ $(MODEL_SRC:%.c=$(BUILD)/%.o) $(TOOL_SRC:%.c=$(BUILD)/%.o): $(BUILD)/%.o: %.c
 
 $(LIBMODEL): $(MODEL_SRC:%.c=$(BUILD)/%.o)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(AMORT): $(TOOL_SRC:%.c=$(BUILD)/%.o) $(LIBMODEL) $(LIBAMORT)
@@ -209,6 +211,7 @@ $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 
 $(LIBAMORTD): $(SERVER_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(AMORTD): $(BUILD)/server/main.o $(LIBAMORTD) $(LIBMODEL) $(LIBAMORT)
