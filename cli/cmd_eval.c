@@ -34,7 +34,7 @@ static const int default_ks[] = { 1, 2, 4, 8, 16, 32, 64 };
 /* The step of row e, for report.c. */
 static struct tool_step lin_step(const struct eval_row *e)
 {
-	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
+	return (struct tool_step){ e->k, !!(e->has & EVAL_HAS_CHANGE), e->change, e->change_se };
 }
 
 static void print_block(const struct block *b, int nk, int B)
@@ -52,15 +52,15 @@ static void print_block(const struct block *b, int nk, int B)
 		struct tool_step st = lin_step(e);
 		char os[32] = "-", osr[32] = "-", ch[64];
 
-		if (e->has_onestep) {
+		if ((e->has & EVAL_HAS_ONESTEP)) {
 			snprintf(os, sizeof os, "%.4f", e->onestep);
-			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->ridge);
+			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->base[EVAL_RIDGE]);
 		}
 		printf("| %d | %d | %.4f | %s | %.4f | %.4f (%.3g) | %.4f (%.3g) | %s | **%.3f** | %.3f | %.3f | %s |\n",
 		       e->k, e->k * B, e->amort, tool_step_cell(&st, 1, ch, sizeof ch),
-		       e->ridge, e->sgd, (double)e->sgd_lr, e->adam,
-		       (double)e->adam_lr, os, e->amort / e->ridge,
-		       e->sgd / e->ridge, e->adam / e->ridge, osr);
+		       e->base[EVAL_RIDGE], e->base[EVAL_SGD], (double)e->base_hyper[EVAL_SGD], e->base[EVAL_ADAM],
+		       (double)e->base_hyper[EVAL_ADAM], os, e->amort / e->base[EVAL_RIDGE],
+		       e->base[EVAL_SGD] / e->base[EVAL_RIDGE], e->base[EVAL_ADAM] / e->base[EVAL_RIDGE], osr);
 	}
 	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0].floor);
 }
@@ -74,9 +74,9 @@ static void csv_block(FILE *f, const char *model, const struct block *b, int nk,
 		struct tool_step st = lin_step(e);
 
 		fprintf(f, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
-			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
-			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
-			e->has_onestep ? e->onestep : NAN, e->floor);
+			model, b->title, e->k, B, e->amort, e->base[EVAL_RIDGE], e->base[EVAL_SGD],
+			(double)e->base_hyper[EVAL_SGD], e->base[EVAL_ADAM], (double)e->base_hyper[EVAL_ADAM],
+			(e->has & EVAL_HAS_ONESTEP) ? e->onestep : NAN, e->floor);
 		tool_step_csv(f, &st, 1);
 		fprintf(f, "\n");
 	}
@@ -93,11 +93,11 @@ static void svg_panel(FILE *f, const struct block *b, int nk, double x0, double 
 
 	for (j = 0; j < nk; j++) {
 		const struct eval_row *e = &b->rows[j];
-		double v[4] = { e->amort, e->sgd, e->adam, e->has_onestep ? e->onestep : 0 };
+		double v[4] = { e->amort, e->base[EVAL_SGD], e->base[EVAL_ADAM], (e->has & EVAL_HAS_ONESTEP) ? e->onestep : 0 };
 
 		for (s = 0; s < 4; s++)
-			if (isfinite(v[s] / e->ridge) && v[s] / e->ridge > ymax)
-				ymax = v[s] / e->ridge;
+			if (isfinite(v[s] / e->base[EVAL_RIDGE]) && v[s] / e->base[EVAL_RIDGE] > ymax)
+				ymax = v[s] / e->base[EVAL_RIDGE];
 	}
 	ymax = ymax > 20 ? 20 : ymax;
 #define SX(k) (x0 + 40 + (w - 50) * log((double)(k)) / log(kmax))
@@ -118,9 +118,9 @@ static void svg_panel(FILE *f, const struct block *b, int nk, double x0, double 
 		fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colors[s]);
 		for (j = 0; j < nk; j++) {
 			const struct eval_row *e = &b->rows[j];
-			double v = s == 0 ? e->amort : s == 1 ? e->sgd : s == 2 ? e->adam :
-				   (e->has_onestep ? e->onestep : NAN);
-			double r = v / e->ridge;
+			double v = s == 0 ? e->amort : s == 1 ? e->base[EVAL_SGD] : s == 2 ? e->base[EVAL_ADAM] :
+				   ((e->has & EVAL_HAS_ONESTEP) ? e->onestep : NAN);
+			double r = v / e->base[EVAL_RIDGE];
 
 			if (!isfinite(r))
 				continue;
@@ -369,9 +369,9 @@ int tool_eval(int argc, char **argv)
 		for (j = 0; j < c.nk; j++) {
 			printf("| %d |", rows[0][j].k);
 			for (i = 0; i < nfiles; i++)
-				printf(" %.3f |", rows[i][j].amort / rows[i][j].ridge);
-			printf(" %.3f | %.3f |\n", rows[0][j].sgd / rows[0][j].ridge,
-			       rows[0][j].adam / rows[0][j].ridge);
+				printf(" %.3f |", rows[i][j].amort / rows[i][j].base[EVAL_RIDGE]);
+			printf(" %.3f | %.3f |\n", rows[0][j].base[EVAL_SGD] / rows[0][j].base[EVAL_RIDGE],
+			       rows[0][j].base[EVAL_ADAM] / rows[0][j].base[EVAL_RIDGE]);
 		}
 		printf("\n");
 		for (i = 0; i < nfiles; i++) {

@@ -34,7 +34,7 @@
 struct cblock {
 	char title[128];
 	struct gen_tasks stream, query, tune;
-	struct clfeval_row rows[CLFEVAL_KS_MAX];
+	struct eval_row rows[CLFEVAL_KS_MAX];
 	/* image blocks: the linear ceiling (clfeval_ceiling) */
 	float ceil[LINCLASS_P], ceil_l2;
 	int has_ceil, ceil_n;
@@ -85,9 +85,9 @@ static int block_ceiling(struct cblock *b, const struct imgtask *it)
 }
 
 /* The step of row e, for report.c. */
-static struct tool_step clf_step(const struct clfeval_row *e)
+static struct tool_step clf_step(const struct eval_row *e)
 {
-	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
+	return (struct tool_step){ e->k, !!(e->has & EVAL_HAS_CHANGE), e->change, e->change_se };
 }
 
 static void print_cblock(const struct cblock *b, int nk, int B)
@@ -107,21 +107,21 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 	       b->has_ceil ? "whole split" : "Bayes");
 	printf("|---|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
-		const struct clfeval_row *e = &b->rows[j];
+		const struct eval_row *e = &b->rows[j];
 		struct tool_step st = clf_step(e);
 		char os[32] = "-", by[32] = "-", ch[64];
 
-		if (e->has_onestep)
+		if ((e->has & EVAL_HAS_ONESTEP))
 			snprintf(os, sizeof os, "%.4f", e->onestep);
-		if (e->has_bayes)
-			snprintf(by, sizeof by, "%.4f", e->bayes);
-		if (e->has_ceiling)
-			snprintf(by, sizeof by, "%.4f", e->ceiling);
+		if ((e->has & EVAL_HAS_FLOOR))
+			snprintf(by, sizeof by, "%.4f", e->floor);
+		if ((e->has & EVAL_HAS_BASE(EVAL_CEILING)))
+			snprintf(by, sizeof by, "%.4f", e->base[EVAL_CEILING]);
 		printf("| %d | %d | %.4f | %s | %.4f (%.0e) | %.4f (%.2g) | %.4f "
 		       "(%.2g) | %s | %s | **%+.4f** |\n", e->k, e->k * B, e->amort,
-		       tool_step_cell(&st, 0, ch, sizeof ch), e->full, (double)e->l2,
-		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
-		       by, e->amort - e->full);
+		       tool_step_cell(&st, 0, ch, sizeof ch), e->base[EVAL_FULL], (double)e->base_hyper[EVAL_FULL],
+		       e->base[EVAL_SGD], (double)e->base_hyper[EVAL_SGD], e->base[EVAL_ADAM], (double)e->base_hyper[EVAL_ADAM], os,
+		       by, e->amort - e->base[EVAL_FULL]);
 	}
 	printf("\n");
 }
@@ -131,19 +131,19 @@ static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int n
 	int j;
 
 	for (j = 0; j < nk; j++) {
-		const struct clfeval_row *e = &b->rows[j];
+		const struct eval_row *e = &b->rows[j];
 		struct tool_step st = clf_step(e);
 
 		fprintf(f, "%s,\"%s\",%d,%.6f,%.6f,%.6f,%.6f,", model, b->title, e->k,
-			e->amort, e->full, e->sgd, e->adam);
-		if (e->has_onestep)
+			e->amort, e->base[EVAL_FULL], e->base[EVAL_SGD], e->base[EVAL_ADAM]);
+		if ((e->has & EVAL_HAS_ONESTEP))
 			fprintf(f, "%.6f", e->onestep);
 		fprintf(f, ",");
-		if (e->has_bayes)
-			fprintf(f, "%.6f", e->bayes);
+		if ((e->has & EVAL_HAS_FLOOR))
+			fprintf(f, "%.6f", e->floor);
 		fprintf(f, ",");
-		if (e->has_ceiling)
-			fprintf(f, "%.6f", e->ceiling);
+		if ((e->has & EVAL_HAS_BASE(EVAL_CEILING)))
+			fprintf(f, "%.6f", e->base[EVAL_CEILING]);
 		fprintf(f, ",");
 		tool_step_csv(f, &st, 0);
 		fprintf(f, "\n");
@@ -228,14 +228,14 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 		printf("---|");
 	printf("\n");
 	for (j = 0; j < nk; j++) {
-		const struct clfeval_row *e = &cb[0].rows[j];
+		const struct eval_row *e = &cb[0].rows[j];
 
 		printf("| %d | %d |", e->k, e->k * B);
 		for (i = 0; i < nm; i++)
 			printf(" %.4f |", cb[i].rows[j].amort);
-		printf(" %.4f | %.4f | %.4f |", e->full, e->sgd, e->adam);
-		if (e->has_ceiling)
-			printf(" %.4f |", e->ceiling);
+		printf(" %.4f | %.4f | %.4f |", e->base[EVAL_FULL], e->base[EVAL_SGD], e->base[EVAL_ADAM]);
+		if ((e->has & EVAL_HAS_BASE(EVAL_CEILING)))
+			printf(" %.4f |", e->base[EVAL_CEILING]);
 		printf("\n");
 	}
 	printf("\n");
@@ -446,19 +446,19 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 				goto out;
 			}
 			for (j = 0; i && j < c.nk; j++) {
-				const struct clfeval_row *e = &cb[bi * nm].rows[j];
-				struct clfeval_row *o = &b->rows[j];
+				const struct eval_row *e = &cb[bi * nm].rows[j];
+				struct eval_row *o = &b->rows[j];
 
-				o->full = e->full;
-				o->sgd = e->sgd;
-				o->adam = e->adam;
-				o->bayes = e->bayes;
-				o->has_bayes = e->has_bayes;
-				o->ceiling = e->ceiling;
-				o->has_ceiling = e->has_ceiling;
-				o->l2 = e->l2;
-				o->sgd_lr = e->sgd_lr;
-				o->adam_lr = e->adam_lr;
+				o->base[EVAL_FULL] = e->base[EVAL_FULL];
+				o->base[EVAL_SGD] = e->base[EVAL_SGD];
+				o->base[EVAL_ADAM] = e->base[EVAL_ADAM];
+				o->floor = e->floor;
+				o->base[EVAL_CEILING] = e->base[EVAL_CEILING];
+				o->has |= e->has & (EVAL_HAS_FLOOR |
+						    EVAL_HAS_BASE(EVAL_CEILING));
+				o->base_hyper[EVAL_FULL] = e->base_hyper[EVAL_FULL];
+				o->base_hyper[EVAL_SGD] = e->base_hyper[EVAL_SGD];
+				o->base_hyper[EVAL_ADAM] = e->base_hyper[EVAL_ADAM];
 			}
 		}
 	printf("## side by side: %ld tasks, %ld tuning tasks, seed %ld\n\n", tasks,

@@ -25,14 +25,15 @@ struct gblock {
 	char title[128];
 	char tag[24];			/* its row label in the SVG */
 	struct gen_tasks ts;
-	struct geneval_row rows[GENEVAL_KS_MAX];
+	struct eval_row rows[GENEVAL_KS_MAX];
 };
 
 static const int gks[] = { 1, 2, 4, 8, 16, 32 };
 
 static void print_gblock(const struct gblock *b, int nk, int B, int nsamp)
 {
-	int j, nll = b->rows[0].has_nll, em = b->rows[0].has_em;
+	int j, nll = !!(b->rows[0].has & EVAL_HAS_AMORT);
+	int em = !!(b->rows[0].has & EVAL_HAS_BASE(EVAL_EM));
 
 	printf("### %s\n\n", b->title);
 	if (em) {
@@ -46,16 +47,16 @@ static void print_gblock(const struct gblock *b, int nk, int B, int nsamp)
 		       "| amortizer energy | EM energy | floor |\n");
 		printf("|---|---|---|---|---|---|---|---|---|\n");
 		for (j = 0; j < nk; j++) {
-			const struct geneval_row *e = &b->rows[j];
+			const struct eval_row *e = &b->rows[j];
 			char a[32] = "-", d[32] = "-";
 
 			if (nll) {
-				snprintf(a, sizeof a, "%.4f", e->amort_nll);
-				snprintf(d, sizeof d, "**%+.4f**", e->amort_nll - e->em_nll);
+				snprintf(a, sizeof a, "%.4f", e->amort);
+				snprintf(d, sizeof d, "**%+.4f**", e->amort - e->base[EVAL_EM]);
 			}
 			printf("| %d | %d | %s | %.4f | %.4f | %s | %.4f | %.4f | %.4f |\n",
-			       e->k, e->k * B, a, e->em_nll, e->true_nll, d,
-			       e->amort_energy, e->em_energy, e->floor_energy);
+			       e->k, e->k * B, a, e->base[EVAL_EM], e->floor, d,
+			       e->base[EVAL_ENERGY], e->base[EVAL_EM_ENERGY], e->base[EVAL_ENERGY_FLOOR]);
 		}
 	} else {
 		printf("Mean over tasks, after k mini-batches of %d points. Energy: energy "
@@ -65,11 +66,11 @@ static void print_gblock(const struct gblock *b, int nk, int B, int nsamp)
 		printf("| k | points | amortizer energy | floor | amortizer / floor |\n");
 		printf("|---|---|---|---|---|\n");
 		for (j = 0; j < nk; j++) {
-			const struct geneval_row *e = &b->rows[j];
+			const struct eval_row *e = &b->rows[j];
 
 			printf("| %d | %d | %.4f | %.4f | %.2f |\n", e->k, e->k * B,
-			       e->amort_energy, e->floor_energy,
-			       e->amort_energy / e->floor_energy);
+			       e->base[EVAL_ENERGY], e->base[EVAL_ENERGY_FLOOR],
+			       e->base[EVAL_ENERGY] / e->base[EVAL_ENERGY_FLOOR]);
 		}
 	}
 	printf("\n");
@@ -80,20 +81,20 @@ static void csv_gblock(FILE *f, const char *model, const struct gblock *b, int n
 	int j;
 
 	for (j = 0; j < nk; j++) {
-		const struct geneval_row *e = &b->rows[j];
+		const struct eval_row *e = &b->rows[j];
 
 		fprintf(f, "%s,\"%s\",%d,", model, b->title, e->k);
-		if (e->has_nll)
-			fprintf(f, "%.6f", e->amort_nll);
+		if ((e->has & EVAL_HAS_AMORT))
+			fprintf(f, "%.6f", e->amort);
 		fprintf(f, ",");
-		if (e->has_em)
-			fprintf(f, "%.6f,%.6f", e->em_nll, e->true_nll);
+		if ((e->has & EVAL_HAS_BASE(EVAL_EM)))
+			fprintf(f, "%.6f,%.6f", e->base[EVAL_EM], e->floor);
 		else
 			fprintf(f, ",");
-		fprintf(f, ",%.6f,", e->amort_energy);
-		if (e->has_em)
-			fprintf(f, "%.6f", e->em_energy);
-		fprintf(f, ",%.6f\n", e->floor_energy);
+		fprintf(f, ",%.6f,", e->base[EVAL_ENERGY]);
+		if ((e->has & EVAL_HAS_BASE(EVAL_EM)))
+			fprintf(f, "%.6f", e->base[EVAL_EM_ENERGY]);
+		fprintf(f, ",%.6f\n", e->base[EVAL_ENERGY_FLOOR]);
 	}
 }
 

@@ -28,7 +28,7 @@
 struct rblock {
 	char title[128];
 	struct gen_tasks stream;
-	struct regeval_row rows[TOOL_MODELS_MAX][REGEVAL_KS_MAX];
+	struct eval_row rows[TOOL_MODELS_MAX][REGEVAL_KS_MAX];
 };
 
 static const int rks[] = { 1, 2, 4, 8, 16, 32 };
@@ -47,7 +47,7 @@ static void regime_name(const struct model *m, char *s, size_t n)
 }
 
 static int run_model(const struct model *m, const struct rblock *b,
-		     const struct regeval_config *c, struct regeval_row *rows)
+		     const struct regeval_config *c, struct eval_row *rows)
 {
 	if (!m->gen)
 		return regeval_run_refiner(&m->ref, m->p, &b->stream, c, rows);
@@ -55,9 +55,9 @@ static int run_model(const struct model *m, const struct rblock *b,
 }
 
 /* The step of row e, for report.c. */
-static struct tool_step reg_step(const struct regeval_row *e)
+static struct tool_step reg_step(const struct eval_row *e)
 {
-	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
+	return (struct tool_step){ e->k, !!(e->has & EVAL_HAS_CHANGE), e->change, e->change_se };
 }
 
 static void print_one(const struct rblock *b, int nk, int B)
@@ -73,19 +73,19 @@ static void print_one(const struct rblock *b, int nk, int B)
 	       "one-step/Bayes |\n");
 	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (j = 0; j < nk; j++) {
-		const struct regeval_row *e = &b->rows[0][j];
+		const struct eval_row *e = &b->rows[0][j];
 		struct tool_step st = reg_step(e);
 		char os[32] = "-", osr[32] = "-", ch[64];
 
-		if (e->has_onestep) {
+		if ((e->has & EVAL_HAS_ONESTEP)) {
 			snprintf(os, sizeof os, "%.4f", e->onestep);
-			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->ridge);
+			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->base[EVAL_RIDGE]);
 		}
 		printf("| %d | %d | %.4f | %s | %.4f | %.4f (%.3g) | %.4f (%.3g) | "
 		       "%s | **%.3f** | %.3f | %.3f | %s |\n", e->k, e->k * B,
-		       e->amort, tool_step_cell(&st, 1, ch, sizeof ch), e->ridge,
-		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
-		       e->amort / e->ridge, e->sgd / e->ridge, e->adam / e->ridge,
+		       e->amort, tool_step_cell(&st, 1, ch, sizeof ch), e->base[EVAL_RIDGE],
+		       e->base[EVAL_SGD], (double)e->base_hyper[EVAL_SGD], e->base[EVAL_ADAM], (double)e->base_hyper[EVAL_ADAM], os,
+		       e->amort / e->base[EVAL_RIDGE], e->base[EVAL_SGD] / e->base[EVAL_RIDGE], e->base[EVAL_ADAM] / e->base[EVAL_RIDGE],
 		       osr);
 	}
 	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0][0].floor);
@@ -113,14 +113,14 @@ static void print_many(const struct rblock *b, const struct model *ms, int nm,
 		printf("---|");
 	printf("\n");
 	for (j = 0; j < nk; j++) {
-		const struct regeval_row *e = &b->rows[0][j];
+		const struct eval_row *e = &b->rows[0][j];
 
 		printf("| %d | %d |", e->k, e->k * B);
 		for (i = 0; i < nm; i++)
 			printf(" %.4f (%.3f) |", b->rows[i][j].amort,
-			       b->rows[i][j].amort / e->ridge);
-		printf(" %.4f | %.4f (%.3f) | %.4f (%.3f) |\n", e->ridge, e->sgd,
-		       e->sgd / e->ridge, e->adam, e->adam / e->ridge);
+			       b->rows[i][j].amort / e->base[EVAL_RIDGE]);
+		printf(" %.4f | %.4f (%.3f) | %.4f (%.3f) |\n", e->base[EVAL_RIDGE], e->base[EVAL_SGD],
+		       e->base[EVAL_SGD] / e->base[EVAL_RIDGE], e->base[EVAL_ADAM], e->base[EVAL_ADAM] / e->base[EVAL_RIDGE]);
 	}
 	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0][0].floor);
 	for (i = 0; i < nm; i++) {
@@ -132,18 +132,18 @@ static void print_many(const struct rblock *b, const struct model *ms, int nm,
 }
 
 static void csv_rows(FILE *f, const char *model, const struct rblock *b,
-		     const struct regeval_row *rows, int nk, int B)
+		     const struct eval_row *rows, int nk, int B)
 {
 	int j;
 
 	for (j = 0; j < nk; j++) {
-		const struct regeval_row *e = &rows[j];
+		const struct eval_row *e = &rows[j];
 		struct tool_step st = reg_step(e);
 
 		fprintf(f, "%s,\"%s\",%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
-			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
-			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
-			e->has_onestep ? e->onestep : NAN, e->floor);
+			model, b->title, e->k, B, e->amort, e->base[EVAL_RIDGE], e->base[EVAL_SGD],
+			(double)e->base_hyper[EVAL_SGD], e->base[EVAL_ADAM], (double)e->base_hyper[EVAL_ADAM],
+			(e->has & EVAL_HAS_ONESTEP) ? e->onestep : NAN, e->floor);
 		tool_step_csv(f, &st, 1);
 		fprintf(f, "\n");
 	}
