@@ -299,6 +299,48 @@ static void test_regeval_steps(void **state)
 	gentrain_free(ti);
 }
 
+/* The shared driver pieces (eval.h): eval_ks_check's bounds, and
+ * eval_row_score + eval_rows_finish turning per-task scores into means,
+ * the step and its standard error, and onestep NAN where absent. */
+static void test_eval_rows_shared(void **state)
+{
+	const int ks[3] = { 1, 2, 4 }, bad[2] = { 2, 2 };
+	/* two tasks' scores at three checkpoints */
+	const double err[2][3] = { { 1.0, 0.5, 0.25 }, { 3.0, 2.5, 1.25 } };
+	struct eval_row rows[3];
+	double chg2[3] = { 0, 0, 0 }, prev;
+	int t, j;
+
+	(void)state;
+	assert_int_equal(eval_ks_check(3, 3, ks, 8, 0), AM_OK);
+	assert_int_equal(eval_ks_check(3, 2, ks, 8, 0), AM_EINVAL);
+	assert_int_equal(eval_ks_check(3, 3, ks, 8, 31), AM_EINVAL);
+	assert_int_equal(eval_ks_check(3, 3, ks, 8, 32), AM_OK);
+	assert_int_equal(eval_ks_check(2, 3, bad, 8, 0), AM_EINVAL);
+	assert_int_equal(eval_ks_check(0, 3, ks, 8, 0), AM_EINVAL);
+	memset(rows, 0, sizeof rows);
+	for (t = 0; t < 2; t++)
+		for (j = 0; j < 3; j++)
+			eval_row_score(rows, j, err[t][j], &prev, chg2);
+	rows[0].has = EVAL_HAS_ONESTEP;
+	rows[0].onestep = 4.0;
+	rows[1].base[EVAL_RIDGE] = 6.0;
+	eval_rows_finish(rows, 3, ks, 2, chg2);
+	for (j = 0; j < 3; j++) {
+		assert_int_equal(rows[j].k, ks[j]);
+		assert_true(fabs(rows[j].amort - (err[0][j] + err[1][j]) / 2) < 1e-12);
+		assert_int_equal(!!(rows[j].has & EVAL_HAS_CHANGE), j > 0);
+	}
+	assert_true(rows[0].onestep == 2.0);
+	assert_true(isnan(rows[1].onestep));
+	assert_true(rows[1].base[EVAL_RIDGE] == 3.0);
+	/* changes -0.5, -0.5: mean -0.5, no spread; then -0.25, -1.25 */
+	assert_true(fabs(rows[1].change + 0.5) < 1e-12 && rows[1].change_se < 1e-12);
+	assert_true(fabs(rows[2].change + 0.75) < 1e-12);
+	assert_true(fabs(rows[2].change_se - 0.5) < 1e-12);
+	assert_string_equal(eval_base_name[EVAL_SGD], "sgd");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_regeval_implicit),
 		cmocka_unit_test(test_regeval_same_tasks_for_every_model),
 		cmocka_unit_test(test_regeval_steps),
+		cmocka_unit_test(test_eval_rows_shared),
 	};
 
 	gemm_set_threads(1);

@@ -1,6 +1,8 @@
 /*
  * eval.h - measuring the regression amortizer against what any method
- * could do on the same rows.
+ * could do on the same rows; and what every evaluator shares (regeval.h,
+ * clfeval.h, geneval.h): the row, struct eval_row, and the driver pieces
+ * that fill it (eval_ks_check, eval_row_score, eval_rows_finish).
  *
  * For each task (a fixed D and noise, drawn from a family) the evaluator
  * draws kmax * B rows once and feeds the same mini-batches, in the same
@@ -65,8 +67,8 @@ enum eval_base {
 	EVAL_BASE_MAX
 };
 
-#define EVAL_HAS_AMORT 1u	/* amort (a mixture amortizer's NLL; a
-				 * flow has no density) */
+#define EVAL_HAS_AMORT 1u	/* amort (every family's but a flow's,
+				 * which has no density) */
 #define EVAL_HAS_ONESTEP 2u	/* onestep */
 #define EVAL_HAS_FLOOR 4u	/* floor */
 #define EVAL_HAS_CHANGE 8u	/* change, change_se: from the second k */
