@@ -1,16 +1,22 @@
 /*
  * cmd_eval.c - `amort eval FILE...`: the amortizer against the optimum and
- * against tuned SGD and Adam on the same mini-batches, as Markdown tables,
+ * against tuned baselines on the same mini-batches, as Markdown tables,
  * with optional CSV and SVG.
  *
- * One model: an in-distribution block (--dim, --noise, --batch; default
- * D = 8, noise sd 0.5, B = 32) and, unless --no-ood, out-of-distribution
- * blocks: heavy-tailed x (Student t, 3 dof, unit variance), shifted x
- * (|mean| = 1), and noise sd 2.0 and 0.02, outside the [0.05, 1] of
- * training.  Several models: one comparison table of MSE / Bayes-optimal
- * MSE per model and step count (the obs / grad / both ablation).  Every
- * table has the amortizer's steps (report.c): a column for one model, a
- * table of its own under several.
+ * The command line is parsed once, here, into struct eval_opts (cli/eval.h);
+ * the models are loaded and the front end of their family runs on the
+ * options (eval_reg.c, eval_clf.c, eval_gen.c, and the linreg one below),
+ * checking the flags it takes with eval_opts_check and printing through
+ * report.c.
+ *
+ * linreg models: an in-distribution block (--dim, --noise, --batch;
+ * default D = 8, noise sd 0.5, B = 32) and, unless --no-ood,
+ * out-of-distribution blocks: heavy-tailed x (Student t, 3 dof, unit
+ * variance), shifted x (|mean| = 1), and noise sd 2.0 and 0.02, outside
+ * the [0.05, 1] of training.  Several models: one comparison table of MSE
+ * / Bayes-optimal MSE per model and step count (the obs / grad / both
+ * ablation).  Every table has the amortizer's steps (report.c): a column
+ * for one model, a table of its own under several.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +27,7 @@
 #include "eval/eval.h"
 #include "base/gemm.h"
 #include "model/model.h"
-#include "cli/tool.h"
+#include "cli/eval.h"
 
 struct block {
 	const char *title;
@@ -30,129 +36,6 @@ struct block {
 };
 
 static const int default_ks[] = { 1, 2, 4, 8, 16, 32, 64 };
-
-/* The step of row e, for report.c. */
-static struct tool_step lin_step(const struct eval_row *e)
-{
-	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
-}
-
-static void print_block(const struct block *b, int nk, int B)
-{
-	int j;
-
-	printf("### %s\n\n", b->title);
-	printf("Test MSE (exact expectation over fresh rows), mean over tasks; "
-	       "k steps of %d rows. Ratios are to the Bayes-optimal ridge posterior "
-	       "mean on the same rows. Step: %s\n\n", B, tool_step_words);
-	printf("| k | rows | amortizer | step (SE) | Bayes (ridge) | SGD (lr) | Adam (lr) | one-step | amortizer/Bayes | SGD/Bayes | Adam/Bayes | one-step/Bayes |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-	for (j = 0; j < nk; j++) {
-		const struct eval_row *e = &b->rows[j];
-		struct tool_step st = lin_step(e);
-		char os[32] = "-", osr[32] = "-", ch[64];
-
-		if (e->has_onestep) {
-			snprintf(os, sizeof os, "%.4f", e->onestep);
-			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->ridge);
-		}
-		printf("| %d | %d | %.4f | %s | %.4f | %.4f (%.3g) | %.4f (%.3g) | %s | **%.3f** | %.3f | %.3f | %s |\n",
-		       e->k, e->k * B, e->amort, tool_step_cell(&st, 1, ch, sizeof ch),
-		       e->ridge, e->sgd, (double)e->sgd_lr, e->adam,
-		       (double)e->adam_lr, os, e->amort / e->ridge,
-		       e->sgd / e->ridge, e->adam / e->ridge, osr);
-	}
-	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0].floor);
-}
-
-static void csv_block(FILE *f, const char *model, const struct block *b, int nk, int B)
-{
-	int j;
-
-	for (j = 0; j < nk; j++) {
-		const struct eval_row *e = &b->rows[j];
-		struct tool_step st = lin_step(e);
-
-		fprintf(f, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
-			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
-			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
-			e->has_onestep ? e->onestep : NAN, e->floor);
-		tool_step_csv(f, &st, 1);
-		fprintf(f, "\n");
-	}
-}
-
-/* One panel of the SVG: MSE / Bayes against k, log-log. */
-static void svg_panel(FILE *f, const struct block *b, int nk, double x0, double y0,
-		      double w, double h)
-{
-	static const char *names[] = { "amortizer", "SGD", "Adam", "one-step" };
-	static const char *colors[] = { "#d62728", "#1f77b4", "#2ca02c", "#9467bd" };
-	double ymax = 1.0, kmax = b->rows[nk - 1].k;
-	int s, j;
-
-	for (j = 0; j < nk; j++) {
-		const struct eval_row *e = &b->rows[j];
-		double v[4] = { e->amort, e->sgd, e->adam, e->has_onestep ? e->onestep : 0 };
-
-		for (s = 0; s < 4; s++)
-			if (isfinite(v[s] / e->ridge) && v[s] / e->ridge > ymax)
-				ymax = v[s] / e->ridge;
-	}
-	ymax = ymax > 20 ? 20 : ymax;
-#define SX(k) (x0 + 40 + (w - 50) * log((double)(k)) / log(kmax))
-#define SY(r) (y0 + h - 30 - (h - 50) * log(r) / log(ymax))
-	fprintf(f, "<text x='%.1f' y='%.1f' font-size='13'>%s</text>\n", x0 + 40, y0 + 14, b->title);
-	fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#999'/>\n",
-		x0 + 40, y0 + 20, w - 50, h - 50);
-	for (j = 0; j < nk; j++)
-		fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>%d</text>\n",
-			SX(b->rows[j].k), y0 + h - 15, b->rows[j].k);
-	fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='end'>1</text>\n",
-		x0 + 36, SY(1.0) + 3);
-	fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='end'>%.3g</text>\n",
-		x0 + 36, SY(ymax) + 3, ymax);
-	for (s = 0; s < 4; s++) {
-		int first = 1;
-
-		fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colors[s]);
-		for (j = 0; j < nk; j++) {
-			const struct eval_row *e = &b->rows[j];
-			double v = s == 0 ? e->amort : s == 1 ? e->sgd : s == 2 ? e->adam :
-				   (e->has_onestep ? e->onestep : NAN);
-			double r = v / e->ridge;
-
-			if (!isfinite(r))
-				continue;
-			r = r > ymax ? ymax : r;
-			fprintf(f, "%s%.1f,%.1f", first ? "" : " ", SX(e->k), SY(r));
-			first = 0;
-		}
-		fprintf(f, "'/>\n");
-		fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' fill='%s'>%s</text>\n",
-			x0 + w - 80, y0 + 34 + 12 * s, colors[s], names[s]);
-	}
-#undef SX
-#undef SY
-}
-
-static int write_svg(const char *path, const struct block *b, int nb, int nk)
-{
-	FILE *f = fopen(path, "w");
-	int i;
-
-	if (!f)
-		return -1;
-	fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
-		"font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
-		2 * 420, ((nb + 1) / 2) * 280 + 30);
-	fprintf(f, "<text x='10' y='20' font-size='14'>test MSE / Bayes-optimal MSE "
-		"against steps k (log-log)</text>\n");
-	for (i = 0; i < nb; i++)
-		svg_panel(f, &b[i], nk, (i % 2) * 420, 30 + (i / 2) * 280, 410, 270);
-	fprintf(f, "</svg>\n");
-	return fclose(f) == 0 ? 0 : -1;
-}
 
 /* Side by side, the tables' columns and the CSV rows are named by the
  * models' names: a model whose name an earlier one has gets its place on
@@ -174,101 +57,311 @@ static void unique_names(struct model *ms, int n)
 			}
 }
 
-int tool_eval(int argc, char **argv)
+/* The flags: name, whether a value follows. */
+static const struct {
+	const char *name;
+	int value;
+} flags[EVAL_OPT_N] = {
+	[EVAL_OPT_TASKS] = { "--tasks", 1 },
+	[EVAL_OPT_TUNE] = { "--tune-tasks", 1 },
+	[EVAL_OPT_TEST_ROWS] = { "--test-rows", 1 },
+	[EVAL_OPT_SEED] = { "--seed", 1 },
+	[EVAL_OPT_DIM] = { "--dim", 1 },
+	[EVAL_OPT_BATCH] = { "--batch", 1 },
+	[EVAL_OPT_NOISE] = { "--noise", 1 },
+	[EVAL_OPT_CLASSES] = { "--classes", 1 },
+	[EVAL_OPT_CSV] = { "--csv", 1 },
+	[EVAL_OPT_SVG] = { "--svg", 1 },
+	[EVAL_OPT_NO_OOD] = { "--no-ood", 0 },
+};
+
+static const char eval_usage[] = "usage: amort eval FILE... [--tasks N] "
+	"[--seed S] [--dim D] [--noise SD] [--batch B] [--no-ood] [--csv F] "
+	"[--svg F]\n";
+
+/* The value of flag a into o, checked where every family agrees: 0, or
+ * -1 after a message.  --tune-tasks, --test-rows and --classes are only
+ * read here: the family that takes them checks them (eval_opts_check)
+ * before it reads them. */
+static int opt_value(struct eval_opts *o, const struct eval_arg *a)
 {
-	const char *files[TOOL_MODELS_MAX], *csv = NULL, *svg = NULL;
-	long tasks = 256, seed = 12345, dim = 8, batch = 32, nfiles = 0;
-	double noise = 0.5;
-	int ood = 1, i, j, nb, rc = 1;
-	struct model models[TOOL_MODELS_MAX];
-	struct block blocks[5];
-	struct eval_config c;
-	char err[512];
-	FILE *cf = NULL;
+	const char *n = flags[a->opt].name;
+	char *end;
 
-	memset(models, 0, sizeof models);
+	switch (a->opt) {
+	case EVAL_OPT_TASKS:
+		return tool_parse_long(n, a->val, 1, 100000, &o->tasks);
+	case EVAL_OPT_SEED:
+		return tool_parse_long(n, a->val, 0, 1L << 40, &o->seed);
+	case EVAL_OPT_DIM:
+		/* up to a classifier's 64; the families check their own */
+		return tool_parse_long(n, a->val, 1, 64, &o->dim);
+	case EVAL_OPT_BATCH:
+		return tool_parse_long(n, a->val, 1, REFINER_BMAX, &o->batch);
+	case EVAL_OPT_NOISE:
+		o->noise = strtod(a->val, &end);
+		if (*end || !(o->noise > 0 && o->noise <= 100)) {
+			fprintf(stderr, "amort: --noise wants a number in (0, 100]\n");
+			return -1;
+		}
+		return 0;
+	case EVAL_OPT_CSV:
+		o->csv = a->val;
+		return 0;
+	case EVAL_OPT_SVG:
+		o->svg = a->val;
+		return 0;
+	case EVAL_OPT_NO_OOD:
+		o->ood = 0;
+		return 0;
+	case EVAL_OPT_TUNE:
+		o->tune = strtol(a->val, NULL, 10);
+		return 0;
+	case EVAL_OPT_TEST_ROWS:
+		o->test_rows = strtol(a->val, NULL, 10);
+		return 0;
+	case EVAL_OPT_CLASSES:
+		o->classes = strtol(a->val, NULL, 10);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Fills o from argv (o->args owned: eval_opts_free).  0, or the exit
+ * status after a message. */
+static int eval_opts_parse(struct eval_opts *o, int argc, char **argv)
+{
+	int i, f;
+
+	memset(o, 0, sizeof *o);
+	o->ood = 1;
+	o->seed = 12345;
+	o->args = calloc((size_t)argc, sizeof *o->args);
+	if (!o->args) {
+		fprintf(stderr, "amort eval: out of memory\n");
+		return 1;
+	}
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
-				return 2;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
-				return 2;
-		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
-			/* up to a classifier's 64; a regression model checks
-			 * its own 16 below */
-			if (tool_parse_long("--dim", argv[++i], 1, 64, &dim))
-				return 2;
-		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-			if (tool_parse_long("--batch", argv[++i], 1, REFINER_BMAX, &batch))
-				return 2;
-		} else if (!strcmp(argv[i], "--noise") && i + 1 < argc) {
-			char *end;
+		for (f = 0; f < EVAL_OPT_N; f++)
+			if (!strcmp(argv[i], flags[f].name) &&
+			    (!flags[f].value || i + 1 < argc))
+				break;
+		if (f < EVAL_OPT_N) {
+			struct eval_arg *a = &o->args[o->nargs++];
 
-			noise = strtod(argv[++i], &end);
-			if (*end || !(noise > 0 && noise <= 100)) {
-				fprintf(stderr, "amort: --noise wants a number in (0, 100]\n");
+			a->opt = (enum eval_opt)f;
+			a->val = flags[f].value ? argv[++i] : NULL;
+			o->given |= 1u << f;
+			if (opt_value(o, a))
 				return 2;
-			}
-		} else if ((!strcmp(argv[i], "--tune-tasks") ||
-			    !strcmp(argv[i], "--classes") ||
-			    !strcmp(argv[i], "--test-rows")) && i + 1 < argc) {
-			i++;	/* classification and reg models (eval_clf.c,
-				 * eval_reg.c) */
-		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-			csv = argv[++i];
-		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
-			svg = argv[++i];
-		} else if (!strcmp(argv[i], "--no-ood")) {
-			ood = 0;
-		} else if (argv[i][0] != '-' && nfiles < TOOL_MODELS_MAX) {
-			files[nfiles++] = argv[i];
+		} else if (argv[i][0] != '-' && o->nfiles < TOOL_MODELS_MAX) {
+			o->files[o->nfiles++] = argv[i];
 		} else {
-			nfiles = 0;
+			o->nfiles = 0;
 			break;
 		}
 	}
-	if (!nfiles) {
-		fprintf(stderr, "usage: amort eval FILE... [--tasks N] [--seed S] [--dim D] "
-			"[--noise SD] [--batch B] [--no-ood] [--csv F] [--svg F]\n");
+	if (!o->nfiles) {
+		fputs(eval_usage, stderr);
 		return 2;
 	}
-	for (i = 0; i < nfiles; i++)
-		if (model_load(&models[i], files[i], err, sizeof err)) {
-			fprintf(stderr, "amort eval: %s: %s\n", files[i], err);
-			goto out;
+	return 0;
+}
+
+static void eval_opts_free(struct eval_opts *o)
+{
+	free(o->args);
+}
+
+int eval_opts_check(const struct eval_opts *o, const struct eval_rules *r)
+{
+	const struct eval_arg *a;
+	long v, lo, hi;
+	int i;
+
+	for (i = 0; i < o->nargs; i++) {
+		a = &o->args[i];
+		if (!((r->accept >> a->opt) & 1u)) {
+			fputs(r->usage, stderr);
+			return 2;
 		}
-	unique_names(models, (int)nfiles);
-	for (i = 0; i < nfiles; i++)
-		if (models[i].gen && models[i].gcfg.kind == GEN_REG) {
-			/* regression by a learned predictor, with any linreg
-			 * models beside it (eval_reg.c) */
-			rc = tool_regeval(models, (int)nfiles, argc, argv);
-			goto out;
+		lo = 1;
+		/* a bound of 0: the family ignores the value */
+		switch (a->opt) {
+		case EVAL_OPT_TUNE:
+			hi = r->tune_hi;
+			break;
+		case EVAL_OPT_TEST_ROWS:
+			hi = r->test_rows_hi;
+			break;
+		case EVAL_OPT_DIM:
+			hi = r->dim_hi;
+			break;
+		case EVAL_OPT_BATCH:
+			hi = r->batch_hi;
+			break;
+		case EVAL_OPT_CLASSES:
+			lo = r->classes_lo;
+			hi = r->classes_hi;
+			break;
+		default:
+			continue;
 		}
-	for (i = 0; i < nfiles; i++)
-		if (nfiles > 1 && (models[i].gen != models[0].gen ||
-				   (models[i].gen && models[i].gcfg.kind != GEN_CLF))) {
-			fprintf(stderr, "amort eval: %s: side by side takes regression "
-				"models or classification models, not generative ones or a "
-				"mix\n", files[i]);
-			goto out;
+		if (hi && tool_parse_long(flags[a->opt].name, a->val, lo, hi, &v))
+			return r->bad_value_rc;
+	}
+	return 0;
+}
+
+static const struct eval_rules linreg_rules = {
+	(1u << EVAL_OPT_N) - 1, 0, 0, 0, 0, 0, 0, eval_usage, 2
+};
+
+void eval_mse_family(int b, int dim, float noise, struct linreg_family *f)
+{
+	linreg_family_default(f);
+	f->dmin = f->dmax = dim;
+	f->smin = f->smax = b == 3 ? 2.0f : b == 4 ? 0.02f : noise;
+	if (b == 1) {
+		f->xdist = LINREG_X_STUDENT;
+	} else if (b == 2) {
+		f->xdist = LINREG_X_SHIFTED;
+		f->shift = 1.0f;
+	}
+}
+
+/* The blocks of a linreg evaluation: in distribution (D = dim, noise sd
+ * noise) and, for one model unless --no-ood, the four out of it; returns
+ * their count. */
+static int linreg_blocks(struct block *blocks, int ood, long dim, double noise)
+{
+	static const char *const titles[5] = {
+		"in distribution: x ~ N(0, I)",
+		"out of distribution: heavy-tailed x (Student t, 3 dof)",
+		"out of distribution: shifted x (|mean| = 1)",
+		"out of distribution: noise sd 2.0 (trained 0.05-1)",
+		"out of distribution: noise sd 0.02 (trained 0.05-1)",
+	};
+	int i, nb = ood ? 5 : 1;
+
+	for (i = 0; i < nb; i++) {
+		blocks[i].title = titles[i];
+		eval_mse_family(i, (int)dim, (float)noise, &blocks[i].fam);
+	}
+	return nb;
+}
+
+/* The SVG of the blocks (report_svg). */
+static int linreg_svg(const char *path, const struct block *b, int nb, int nk)
+{
+	struct eval_row rows[5 * EVAL_KS_MAX];
+	const char *titles[5];
+	int i;
+
+	for (i = 0; i < nb; i++) {
+		titles[i] = b[i].title;
+		memcpy(rows + (size_t)i * nk, b[i].rows, (size_t)nk * sizeof *rows);
+	}
+	return report_svg(path, titles, rows, nb, nk);
+}
+
+/* One model: every block in turn, printed (and written to cf) as it is
+ * done.  The exit status. */
+static int linreg_one(struct model *m, const char *file, struct eval_config *c,
+		      struct block *blocks, int nb, const struct eval_opts *o,
+		      long dim, double noise, long tasks, FILE *cf)
+{
+	int i, rc = 0;
+
+	printf("## %s (%s, %s variant, %d passes per step)\n\n", m->name, file,
+	       model_variant_name(m->cfg.variant), m->cfg.passes);
+	printf("D = %ld, noise sd %g (except where a block says otherwise), %ld test "
+	       "tasks, seed %ld; SGD and Adam rates chosen per k on %d other tasks.\n\n",
+	       dim, noise, tasks, o->seed, c->tune_tasks);
+	for (i = 0; i < nb; i++) {
+		c->fam = blocks[i].fam;
+		rc = eval_linreg(&m->ref, m->p, c, blocks[i].rows);
+		if (rc != AM_OK) {
+			fprintf(stderr, "amort eval: %s\n", am_strerror(rc));
+			return 1;
 		}
-	if (nfiles > 1 && models[0].gen) {
-		rc = tool_clfeval_many(models, (int)nfiles, argc, argv);
-		goto out;
+		report_mse_block(blocks[i].title, "Test MSE (exact expectation over "
+				 "fresh rows)", blocks[i].rows, c->nk, c->B);
+		if (cf)
+			report_csv(cf, m->name, blocks[i].title, 0, report_mse_csv,
+				   report_mse_ncsv, blocks[i].rows, c->nk, c->B);
+		fflush(stdout);
 	}
-	if (!models[0].gen && dim > LINREG_DMAX) {
-		fprintf(stderr, "amort eval: --dim wants an integer in [1, %d] for a "
-			"regression model\n", LINREG_DMAX);
-		rc = 2;
-		goto out;
+	if (o->svg && linreg_svg(o->svg, blocks, nb, c->nk))
+		/* the exit status stays 0, as it always has */
+		fprintf(stderr, "amort eval: cannot write %s\n", o->svg);
+	return rc;
+}
+
+/* The side-by-side table: MSE / Bayes-optimal MSE per model, then SGD's
+ * and Adam's. */
+static const struct report_col many_cols[] = {
+	{ .head = "k", .a = REPORT_K },
+	{ .fmt = "%.3f", .a = REPORT_AMORT, .op = '/',
+	  .b = REPORT_B(EVAL_RIDGE), .each = 1 },
+	{ .head = "SGD", .fmt = "%.3f", .a = REPORT_B(EVAL_SGD), .op = '/',
+	  .b = REPORT_B(EVAL_RIDGE) },
+	{ .head = "Adam", .fmt = "%.3f", .a = REPORT_B(EVAL_ADAM), .op = '/',
+	  .b = REPORT_B(EVAL_RIDGE) },
+};
+
+/* Several models on the in-distribution block: one table of MSE /
+ * Bayes-optimal MSE, then the steps.  The exit status. */
+static int linreg_many(struct model *ms, int nm, const struct eval_opts *o,
+		       struct eval_config *c, struct block *b, long dim,
+		       double noise, long batch, FILE *cf)
+{
+	struct eval_row rows[TOOL_MODELS_MAX * EVAL_KS_MAX];
+	const char *names[TOOL_MODELS_MAX];
+	char heads[TOOL_MODELS_MAX][128];
+	const char *hp[TOOL_MODELS_MAX];
+	int i, rc;
+
+	c->fam = b->fam;
+	for (i = 0; i < nm; i++) {
+		rc = eval_linreg(&ms[i].ref, ms[i].p, c, rows + (size_t)i * c->nk);
+		if (rc != AM_OK) {
+			fprintf(stderr, "amort eval: %s: %s\n", o->files[i],
+				am_strerror(rc));
+			return 1;
+		}
+		if (cf)
+			report_csv(cf, ms[i].name, b->title, 0, report_mse_csv,
+				   report_mse_ncsv, rows + (size_t)i * c->nk, c->nk,
+				   c->B);
+		names[i] = ms[i].name;
+		snprintf(heads[i], sizeof heads[i], "%s (%s)", ms[i].name,
+			 model_variant_name(ms[i].cfg.variant));
+		hp[i] = heads[i];
 	}
-	if (models[0].gen) {
-		rc = models[0].gcfg.kind == GEN_CLF ? tool_clfeval(&models[0], argc, argv) :
-		     tool_geval(&models[0], argc, argv);
-		goto out;
-	}
+	printf("### D = %ld, noise sd %g, B = %ld: test MSE / Bayes-optimal MSE\n\n",
+	       dim, noise, batch);
+	report_table(many_cols, (int)(sizeof many_cols / sizeof many_cols[0]), hp,
+		     rows, nm, c->nk, c->B);
+	printf("\n");
+	report_step_table(names, nm, rows, c->nk, 1);
+	return 0;
+}
+
+int eval_run_linreg(struct model *ms, int nm, const struct eval_opts *o)
+{
+	long tasks = EVAL_GIVEN(o, EVAL_OPT_TASKS) ? o->tasks : 256;
+	long dim = EVAL_GIVEN(o, EVAL_OPT_DIM) ? o->dim : 8;
+	long batch = EVAL_GIVEN(o, EVAL_OPT_BATCH) ? o->batch : 32;
+	double noise = EVAL_GIVEN(o, EVAL_OPT_NOISE) ? o->noise : 0.5;
+	struct block blocks[5];
+	struct eval_config c;
+	FILE *cf = NULL;
+	int nb, rc;
+
+	if ((rc = eval_opts_check(o, &linreg_rules)))
+		return rc;
 	gemm_set_threads(1);
 	memset(&c, 0, sizeof c);
 	c.ntasks = (int)tasks;
@@ -276,118 +369,73 @@ int tool_eval(int argc, char **argv)
 	c.B = (int)batch;
 	c.nk = (int)(sizeof default_ks / sizeof default_ks[0]);
 	memcpy(c.ks, default_ks, sizeof default_ks);
-	c.seed = (uint64_t)seed;
-	c.onestep_max_rows = nfiles == 1 ? 512 : 0;
+	c.seed = (uint64_t)o->seed;
+	c.onestep_max_rows = nm == 1 ? 512 : 0;
 	c.chunk = 64;
-
-	nb = 0;
-	blocks[nb].title = "in distribution: x ~ N(0, I)";
-	linreg_family_default(&blocks[nb].fam);
-	nb++;
-	if (ood && nfiles == 1) {
-		blocks[nb].title = "out of distribution: heavy-tailed x (Student t, 3 dof)";
-		linreg_family_default(&blocks[nb].fam);
-		blocks[nb++].fam.xdist = LINREG_X_STUDENT;
-		blocks[nb].title = "out of distribution: shifted x (|mean| = 1)";
-		linreg_family_default(&blocks[nb].fam);
-		blocks[nb].fam.xdist = LINREG_X_SHIFTED;
-		blocks[nb++].fam.shift = 1.0f;
-		blocks[nb].title = "out of distribution: noise sd 2.0 (trained 0.05-1)";
-		linreg_family_default(&blocks[nb++].fam);
-		blocks[nb].title = "out of distribution: noise sd 0.02 (trained 0.05-1)";
-		linreg_family_default(&blocks[nb++].fam);
-	}
-	for (i = 0; i < nb; i++) {
-		struct linreg_family *f = &blocks[i].fam;
-
-		f->dmin = f->dmax = (int)dim;
-		f->smin = f->smax = (float)noise;
-	}
-	if (nb == 5) {
-		blocks[3].fam.smin = blocks[3].fam.smax = 2.0f;
-		blocks[4].fam.smin = blocks[4].fam.smax = 0.02f;
-	}
-	if (csv) {
-		cf = fopen(csv, "w");
-		if (!cf) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-		fprintf(cf, "model,block,k,batch,amortizer,bayes,sgd,sgd_lr,adam,adam_lr,onestep,noise_floor,change,change_se\n");
-	}
-	if (nfiles == 1) {
-		printf("## %s (%s, %s variant, %d passes per step)\n\n", models[0].name,
-		       files[0], model_variant_name(models[0].cfg.variant),
-		       models[0].cfg.passes);
-		printf("D = %ld, noise sd %g (except where a block says otherwise), %ld test "
-		       "tasks, seed %ld; SGD and Adam rates chosen per k on %d other tasks.\n\n",
-		       dim, noise, tasks, seed, c.tune_tasks);
-		for (i = 0; i < nb; i++) {
-			c.fam = blocks[i].fam;
-			rc = eval_linreg(&models[0].ref, models[0].p, &c, blocks[i].rows);
-			if (rc != AM_OK) {
-				fprintf(stderr, "amort eval: %s\n", am_strerror(rc));
-				rc = 1;
-				goto out;
-			}
-			print_block(&blocks[i], c.nk, c.B);
-			if (cf)
-				csv_block(cf, models[0].name, &blocks[i], c.nk, c.B);
-			fflush(stdout);
-		}
-		if (svg && write_svg(svg, blocks, nb, c.nk)) {
-			fprintf(stderr, "amort eval: cannot write %s\n", svg);
-			goto out;
-		}
-	} else {
-		struct eval_row rows[TOOL_MODELS_MAX][EVAL_KS_MAX];
-		struct tool_step st[TOOL_MODELS_MAX * EVAL_KS_MAX];
-		const char *names[TOOL_MODELS_MAX];
-
-		c.fam = blocks[0].fam;
-		for (i = 0; i < nfiles; i++) {
-			rc = eval_linreg(&models[i].ref, models[i].p, &c, rows[i]);
-			if (rc != AM_OK) {
-				fprintf(stderr, "amort eval: %s: %s\n", files[i], am_strerror(rc));
-				rc = 1;
-				goto out;
-			}
-			if (cf) {
-				memcpy(blocks[0].rows, rows[i], sizeof rows[i]);
-				csv_block(cf, models[i].name, &blocks[0], c.nk, c.B);
-			}
-		}
-		printf("### D = %ld, noise sd %g, B = %ld: test MSE / Bayes-optimal MSE\n\n",
-		       dim, noise, batch);
-		printf("| k |");
-		for (i = 0; i < nfiles; i++)
-			printf(" %s (%s) |", models[i].name, model_variant_name(models[i].cfg.variant));
-		printf(" SGD | Adam |\n|---|");
-		for (i = 0; i < nfiles + 2; i++)
-			printf("---|");
-		printf("\n");
-		for (j = 0; j < c.nk; j++) {
-			printf("| %d |", rows[0][j].k);
-			for (i = 0; i < nfiles; i++)
-				printf(" %.3f |", rows[i][j].amort / rows[i][j].ridge);
-			printf(" %.3f | %.3f |\n", rows[0][j].sgd / rows[0][j].ridge,
-			       rows[0][j].adam / rows[0][j].ridge);
-		}
-		printf("\n");
-		for (i = 0; i < nfiles; i++) {
-			names[i] = models[i].name;
-			for (j = 0; j < c.nk; j++)
-				st[i * c.nk + j] = lin_step(&rows[i][j]);
-		}
-		tool_step_table(names, (int)nfiles, st, c.nk, 1);
-	}
-	rc = 0;
-out:
-	if (cf && fclose(cf)) {
-		fprintf(stderr, "amort eval: cannot write %s\n", csv);
+	nb = linreg_blocks(blocks, o->ood && nm == 1, dim, noise);
+	if (o->csv && !(cf = report_csv_open(o->csv, report_mse_csv_header)))
+		return 1;
+	if (nm == 1)
+		rc = linreg_one(&ms[0], o->files[0], &c, blocks, nb, o, dim, noise,
+				tasks, cf);
+	else
+		rc = linreg_many(ms, nm, o, &c, &blocks[0], dim, noise, batch, cf);
+	if (cf && report_csv_close(cf, o->csv))
 		rc = 1;
+	return rc;
+}
+
+/* Runs the front end that the models' family calls for; the exit status. */
+static int dispatch(struct model *ms, int nm, const struct eval_opts *o)
+{
+	int i;
+
+	for (i = 0; i < nm; i++)
+		if (ms[i].gen && ms[i].gcfg.kind == GEN_REG)
+			/* regression by a learned predictor, with any linreg
+			 * models beside it (eval_reg.c) */
+			return eval_run_reg(ms, nm, o);
+	for (i = 0; i < nm; i++)
+		if (nm > 1 && (ms[i].gen != ms[0].gen ||
+			       (ms[i].gen && ms[i].gcfg.kind != GEN_CLF))) {
+			fprintf(stderr, "amort eval: %s: side by side takes regression "
+				"models or classification models, not generative ones or a "
+				"mix\n", o->files[i]);
+			return 1;
+		}
+	if (nm > 1 && ms[0].gen)
+		return eval_run_clf_many(ms, nm, o);
+	if (!ms[0].gen && o->dim > LINREG_DMAX) {
+		fprintf(stderr, "amort eval: --dim wants an integer in [1, %d] for a "
+			"regression model\n", LINREG_DMAX);
+		return 2;
 	}
-	for (i = 0; i < nfiles; i++)
+	if (ms[0].gen)
+		return ms[0].gcfg.kind == GEN_CLF ? eval_run_clf(&ms[0], o) :
+		       eval_run_gen(&ms[0], o);
+	return eval_run_linreg(ms, nm, o);
+}
+
+int tool_eval(int argc, char **argv)
+{
+	struct model models[TOOL_MODELS_MAX];
+	struct eval_opts o;
+	char err[512];
+	int i, rc;
+
+	memset(models, 0, sizeof models);
+	rc = eval_opts_parse(&o, argc, argv);
+	for (i = 0; rc == 0 && i < o.nfiles; i++)
+		if (model_load(&models[i], o.files[i], err, sizeof err)) {
+			fprintf(stderr, "amort eval: %s: %s\n", o.files[i], err);
+			rc = 1;
+		}
+	if (rc == 0) {
+		unique_names(models, o.nfiles);
+		rc = dispatch(models, o.nfiles, &o);
+	}
+	for (i = 0; i < o.nfiles; i++)
 		model_free(&models[i]);
+	eval_opts_free(&o);
 	return rc;
 }

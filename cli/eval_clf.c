@@ -11,7 +11,7 @@
  * their dataset's test split (10 classes; and 2 to 10 random classes),
  * and out of distribution the other dataset through the model's PCA.
  *
- * Side by side (tool_clfeval_many: several linclass models, or several
+ * Side by side (eval_run_clf_many: several linclass models, or several
  * image models of one dataset): per block one table with a column per
  * model on the same tasks; the baselines are computed once, with the
  * first model (the others run with skip_baselines).  Image models whose
@@ -29,12 +29,12 @@
 #include "base/gemm.h"
 #include "cli/imgtask.h"
 #include "model/model.h"
-#include "cli/tool.h"
+#include "cli/eval.h"
 
 struct cblock {
 	char title[128];
 	struct gen_tasks stream, query, tune;
-	struct clfeval_row rows[CLFEVAL_KS_MAX];
+	struct eval_row rows[CLFEVAL_KS_MAX];
 	/* image blocks: the linear ceiling (clfeval_ceiling) */
 	float ceil[LINCLASS_P], ceil_l2;
 	int has_ceil, ceil_n;
@@ -42,9 +42,51 @@ struct cblock {
 
 static const int cks[] = { 1, 2, 4, 8, 16, 32 };
 
-/* The CSV's columns, single and side by side (csv_cblock writes a row). */
+/* The CSV, single and side by side: its first line and its fields. */
 static const char csv_header[] = "model,block,k,amortizer,full_batch,sgd,adam,"
 	"onestep,bayes,ceiling,change,change_se\n";
+static const struct report_col csv_cols[] = {
+	{ .a = REPORT_K }, { .fmt = "%.6f", .a = REPORT_AMORT },
+	{ .fmt = "%.6f", .a = REPORT_B(EVAL_FULL) }, { .fmt = "%.6f", .a = REPORT_B(EVAL_SGD) },
+	{ .fmt = "%.6f", .a = REPORT_B(EVAL_ADAM) }, { .fmt = "%.6f", .a = REPORT_ONESTEP },
+	{ .fmt = "%.6f", .a = REPORT_FLOOR }, { .fmt = "%.6f", .a = REPORT_B(EVAL_CEILING) },
+	{ .a = REPORT_STEP_DEC },
+};
+#define CSV_NCOL ((int)(sizeof csv_cols / sizeof csv_cols[0]))
+
+/* One model's table; its second to last column is the teacher's error
+ * (linclass) or the whole-split fit's (images). */
+static const struct report_col one_cols[] = {
+	{ .head = "k", .a = REPORT_K },
+	{ .head = "rows", .a = REPORT_ROWS },
+	{ .head = "amortizer", .fmt = "%.4f", .a = REPORT_AMORT },
+	{ .head = "step (SE)", .a = REPORT_STEP_DEC },
+	{ .head = "full batch (L2)", .fmt = "%.4f (%.0e)", .a = REPORT_B(EVAL_FULL),
+	  .x = REPORT_H(EVAL_FULL) },
+	{ .head = "SGD (lr)", .fmt = "%.4f (%.2g)", .a = REPORT_B(EVAL_SGD),
+	  .x = REPORT_H(EVAL_SGD) },
+	{ .head = "Adam (lr)", .fmt = "%.4f (%.2g)", .a = REPORT_B(EVAL_ADAM),
+	  .x = REPORT_H(EVAL_ADAM) },
+	{ .head = "one-step", .fmt = "%.4f", .a = REPORT_ONESTEP },
+	{ .head = "Bayes", .fmt = "%.4f", .a = REPORT_FLOOR },
+	{ .head = "amortizer - full", .fmt = "**%+.4f**", .a = REPORT_AMORT,
+	  .op = '-', .b = REPORT_B(EVAL_FULL) },
+};
+static const struct report_col ceil_col = {
+	.head = "whole split", .fmt = "%.4f", .a = REPORT_B(EVAL_CEILING)
+};
+
+/* Side by side: each model's error, then the baselines (the first
+ * model's); the whole split's last, on image tasks. */
+static const struct report_col many_cols[] = {
+	{ .head = "k", .a = REPORT_K },
+	{ .head = "rows", .a = REPORT_ROWS },
+	{ .fmt = "%.4f", .a = REPORT_AMORT, .each = 1 },
+	{ .head = "full batch (L2)", .fmt = "%.4f", .a = REPORT_B(EVAL_FULL) },
+	{ .head = "SGD", .fmt = "%.4f", .a = REPORT_B(EVAL_SGD) },
+	{ .head = "Adam", .fmt = "%.4f", .a = REPORT_B(EVAL_ADAM) },
+	{ .head = "whole split", .fmt = "%.4f", .a = REPORT_B(EVAL_CEILING) },
+};
 
 /* The sentence that says what a block's ceiling is, in a static buffer
  * that the caller prints before the next call. */
@@ -84,15 +126,9 @@ static int block_ceiling(struct cblock *b, const struct imgtask *it)
 	return 0;
 }
 
-/* The step of row e, for report.c. */
-static struct tool_step clf_step(const struct clfeval_row *e)
-{
-	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
-}
-
 static void print_cblock(const struct cblock *b, int nk, int B)
 {
-	int j;
+	struct report_col cols[sizeof one_cols / sizeof one_cols[0]];
 
 	printf("### %s\n\n", b->title);
 	printf("Held-out error rate, mean over tasks, after k mini-batches of %d rows. "
@@ -101,53 +137,13 @@ static void print_cblock(const struct cblock *b, int nk, int B)
 	       "mini-batch, rate tuned per k on the same tuning tasks.", B);
 	if (b->has_ceil)
 		printf(" Whole split: %s", ceiling_words(b));
-	printf(" Step: %s", tool_step_words);
-	printf("\n\n| k | rows | amortizer | step (SE) | full batch (L2) | SGD (lr) | "
-	       "Adam (lr) | one-step | %s | amortizer - full |\n",
-	       b->has_ceil ? "whole split" : "Bayes");
-	printf("|---|---|---|---|---|---|---|---|---|---|\n");
-	for (j = 0; j < nk; j++) {
-		const struct clfeval_row *e = &b->rows[j];
-		struct tool_step st = clf_step(e);
-		char os[32] = "-", by[32] = "-", ch[64];
-
-		if (e->has_onestep)
-			snprintf(os, sizeof os, "%.4f", e->onestep);
-		if (e->has_bayes)
-			snprintf(by, sizeof by, "%.4f", e->bayes);
-		if (e->has_ceiling)
-			snprintf(by, sizeof by, "%.4f", e->ceiling);
-		printf("| %d | %d | %.4f | %s | %.4f (%.0e) | %.4f (%.2g) | %.4f "
-		       "(%.2g) | %s | %s | **%+.4f** |\n", e->k, e->k * B, e->amort,
-		       tool_step_cell(&st, 0, ch, sizeof ch), e->full, (double)e->l2,
-		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
-		       by, e->amort - e->full);
-	}
+	printf(" Step: %s\n\n", report_step_words);
+	memcpy(cols, one_cols, sizeof cols);
+	if (b->has_ceil)
+		cols[8] = ceil_col;
+	report_table(cols, (int)(sizeof cols / sizeof cols[0]), NULL, b->rows, 1,
+		     nk, B);
 	printf("\n");
-}
-
-static void csv_cblock(FILE *f, const char *model, const struct cblock *b, int nk)
-{
-	int j;
-
-	for (j = 0; j < nk; j++) {
-		const struct clfeval_row *e = &b->rows[j];
-		struct tool_step st = clf_step(e);
-
-		fprintf(f, "%s,\"%s\",%d,%.6f,%.6f,%.6f,%.6f,", model, b->title, e->k,
-			e->amort, e->full, e->sgd, e->adam);
-		if (e->has_onestep)
-			fprintf(f, "%.6f", e->onestep);
-		fprintf(f, ",");
-		if (e->has_bayes)
-			fprintf(f, "%.6f", e->bayes);
-		fprintf(f, ",");
-		if (e->has_ceiling)
-			fprintf(f, "%.6f", e->ceiling);
-		fprintf(f, ",");
-		tool_step_csv(f, &st, 0);
-		fprintf(f, "\n");
-	}
 }
 
 static void linclass_block(struct cblock *b, const struct model *m,
@@ -199,52 +195,49 @@ static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			   int nk, int B)
 {
-	struct tool_step st[TOOL_MODELS_MAX * CLFEVAL_KS_MAX];
-	const char *names[TOOL_MODELS_MAX];
-	int i, j;
+	struct eval_row rows[TOOL_MODELS_MAX * CLFEVAL_KS_MAX];
+	const char *hp[TOOL_MODELS_MAX], *names[TOOL_MODELS_MAX];
+	char heads[TOOL_MODELS_MAX][128];
+	int i, ncol = (int)(sizeof many_cols / sizeof many_cols[0]);
 
 	printf("### %s\n\nHeld-out error rate after k mini-batches of %d rows, "
 	       "mean over the same tasks for every model.", cb[0].title, B);
 	if (cb[0].has_ceil)
 		printf(" Whole split: %s", ceiling_words(&cb[0]));
-	printf("\n\n| k | rows |");
+	printf("\n\n");
 	for (i = 0; i < nm; i++) {
 		const struct gen_config *g = &ms[i].gcfg;
 
 		if (g->implicit_)
-			printf(" %s (implicit, %s) |", ms[i].name,
-			       g->qstate == GEN_Q_LOGITS ? "logits" :
-			       g->qstate == GEN_Q_PROBS ? "probs" : "latent");
+			snprintf(heads[i], sizeof heads[i], "%s (implicit, %s)",
+				 ms[i].name, g->qstate == GEN_Q_LOGITS ? "logits" :
+				 g->qstate == GEN_Q_PROBS ? "probs" : "latent");
 		else
-			printf(" %s (%s, %s%s) |", ms[i].name,
-			       g->explicit_ ? "explicit" : "parametric",
-			       g->variant == GEN_OBS ? "obs" :
-			       g->variant == GEN_GRAD ? "grad" : "both",
-			       g->head ? ", head" : "");
-	}
-	printf(" full batch (L2) | SGD | Adam |%s\n|---|---|",
-	       cb[0].has_ceil ? " whole split |" : "");
-	for (i = 0; i < nm + 3 + cb[0].has_ceil; i++)
-		printf("---|");
-	printf("\n");
-	for (j = 0; j < nk; j++) {
-		const struct clfeval_row *e = &cb[0].rows[j];
-
-		printf("| %d | %d |", e->k, e->k * B);
-		for (i = 0; i < nm; i++)
-			printf(" %.4f |", cb[i].rows[j].amort);
-		printf(" %.4f | %.4f | %.4f |", e->full, e->sgd, e->adam);
-		if (e->has_ceiling)
-			printf(" %.4f |", e->ceiling);
-		printf("\n");
-	}
-	printf("\n");
-	for (i = 0; i < nm; i++) {
+			snprintf(heads[i], sizeof heads[i], "%s (%s, %s%s)",
+				 ms[i].name, g->explicit_ ? "explicit" : "parametric",
+				 g->variant == GEN_OBS ? "obs" :
+				 g->variant == GEN_GRAD ? "grad" : "both",
+				 g->head ? ", head" : "");
+		hp[i] = heads[i];
 		names[i] = ms[i].name;
-		for (j = 0; j < nk; j++)
-			st[i * nk + j] = clf_step(&cb[i].rows[j]);
+		memcpy(rows + (size_t)i * nk, cb[i].rows, (size_t)nk * sizeof *rows);
 	}
-	tool_step_table(names, nm, st, nk, 0);
+	report_table(many_cols, cb[0].has_ceil ? ncol : ncol - 1, hp, rows, nm,
+		     nk, B);
+	printf("\n");
+	report_step_table(names, nm, rows, nk, 0);
+}
+
+/* Row d gets row e's baselines and floor (side by side, the first model's
+ * are every model's). */
+static void copy_baselines(struct eval_row *d, const struct eval_row *e)
+{
+	const unsigned own = EVAL_HAS_AMORT | EVAL_HAS_ONESTEP | EVAL_HAS_CHANGE;
+
+	memcpy(d->base, e->base, sizeof d->base);
+	memcpy(d->base_hyper, e->base_hyper, sizeof d->base_hyper);
+	d->floor = e->floor;
+	d->has = (d->has & own) | (e->has & ~own);
 }
 
 /* The largest |difference| between two PCAs' floats (as stored in the
@@ -276,50 +269,65 @@ static double pca_diff(const struct pca *a, const struct pca *b)
 	return d;
 }
 
-int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
-{
-	long tasks = 100, tune = 16, seed = 12345, dim = 16, classes = 4;
-	const char *csv = NULL;
-	struct cblock *cb = NULL;	/* [block * nm + model] */
-	struct imgtask *img = NULL;	/* [model * 2 + block]: model 0's, and
-					 * a model's own if its PCA differs */
-	int *fs = NULL;			/* the model whose features a model uses */
-	double *pdiff = NULL;		/* pca_diff against model 0's */
-	struct clfeval_config c;
-	int i, bi, j, nb = 0, rc = 1, ood = 1, images, nowne = 0, linopt = 0;
-	int kopt = 0;
-	char err[512];
-	FILE *cf;
+static const struct eval_rules many_rules = {
+	(1u << EVAL_OPT_TASKS) | (1u << EVAL_OPT_TUNE) | (1u << EVAL_OPT_SEED) |
+	(1u << EVAL_OPT_DIM) | (1u << EVAL_OPT_CLASSES) | (1u << EVAL_OPT_CSV) |
+	(1u << EVAL_OPT_NO_OOD),
+	10000, 0, LINCLASS_DMAX, 0, 2, LINCLASS_KMAX,
+	"usage: amort eval CLF.amort... [--dim D] [--classes K] [--tasks N] "
+	"[--tune-tasks N] [--seed S] [--no-ood] [--csv F]\n", 2
+};
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
-				return 2;
-		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tune-tasks", argv[++i], 1, 10000, &tune))
-				return 2;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
-				return 2;
-		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
-			if (tool_parse_long("--dim", argv[++i], 1, LINCLASS_DMAX, &dim))
-				return 2;
-			linopt = 1;
-		} else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
-			if (tool_parse_long("--classes", argv[++i], 2, LINCLASS_KMAX, &classes))
-				return 2;
-			kopt = 1;
-		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-			csv = argv[++i];
-		} else if (!strcmp(argv[i], "--no-ood")) {
-			ood = 0;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: amort eval CLF.amort... [--dim D] [--classes K] "
-				"[--tasks N] [--tune-tasks N] [--seed S] [--no-ood] [--csv F]\n");
-			return 2;
-		}
-	}
-	images = ms[0].gtasks.src == GEN_SRC_IMAGES;
+/* The evaluator's configuration from the options (tune: tuning tasks, B:
+ * the batch); no one-step column, no ceiling. */
+static void clf_config(struct clfeval_config *c, const struct eval_opts *o,
+		       long tune, long B)
+{
+	memset(c, 0, sizeof *c);
+	c->ntasks = (int)(EVAL_GIVEN(o, EVAL_OPT_TASKS) ? o->tasks : 100);
+	c->tune_tasks = (int)tune;
+	c->B = (int)B;
+	c->nk = (int)(sizeof cks / sizeof cks[0]);
+	memcpy(c->ks, cks, sizeof cks);
+	c->ntest = 500;
+	c->seed = (uint64_t)o->seed;
+}
+
+/* The CSV of nb blocks of nm models each (cb[block * nm + model]).  0, or
+ * -1 after a message. */
+static int write_csv(const char *csv, const struct model *ms, int nm,
+		     const struct cblock *cb, int nb, int nk)
+{
+	FILE *cf = report_csv_open(csv, csv_header);
+	int bi, i;
+
+	if (!cf)
+		return -1;
+	for (bi = 0; bi < nb; bi++)
+		for (i = 0; i < nm; i++)
+			report_csv(cf, ms[i].name, cb[bi * nm + i].title, 1, csv_cols,
+				   CSV_NCOL, cb[bi * nm + i].rows, nk, 0);
+	return report_csv_close(cf, csv);
+}
+
+/* A side-by-side evaluation: the models, their blocks and features. */
+struct many {
+	struct model *ms;
+	int nm, nb, images, nowne;	/* nowne: models with their own PCA */
+	struct cblock *cb;		/* [block * nm + model] */
+	struct imgtask *img;		/* [model * 2 + block]: model 0's, and
+					 * a model's own if its PCA differs */
+	int *fs;			/* the model whose features a model uses */
+	double *pdiff;			/* pca_diff against model 0's */
+	struct clfeval_config c;
+};
+
+/* Whether the models can go side by side: 0, or the exit status after a
+ * message. */
+static int many_check(const struct model *ms, int nm, const struct eval_opts *o)
+{
+	int i, images = ms[0].gtasks.src == GEN_SRC_IMAGES;
+
 	for (i = 0; i < nm; i++) {
 		if (ms[i].gtasks.src != GEN_SRC_LINCLASS &&
 		    ms[i].gtasks.src != GEN_SRC_IMAGES) {
@@ -346,291 +354,309 @@ int tool_clfeval_many(struct model *ms, int nm, int argc, char **argv)
 			return 1;
 		}
 	}
-	if (images && linopt) {
+	if (images && EVAL_GIVEN(o, EVAL_OPT_DIM)) {
 		fprintf(stderr, "amort eval: --dim is for linclass models (image "
 			"tasks have the PCA's features)\n");
 		return 2;
 	}
-	if (images && !kopt)
+	return 0;
+}
+
+/* The image blocks: each model's features (its own PCA's where it
+ * differs from the first model's), the dataset's test split and (ood) the
+ * other dataset, and the first model's linear ceiling.  0, or -1 after a
+ * message. */
+static int many_images(struct many *x, int ood, int classes)
+{
+	const struct model *ms = x->ms;
+	const char *other = strcmp(ms[0].dataset, "mnist") ? "mnist" : "fashion-mnist";
+	char t[2][128], err[512];
+	int i, bi, nm = x->nm;
+
+	/* the models' own PCAs: one set of features when they agree */
+	for (i = 1; i < nm; i++) {
+		x->pdiff[i] = pca_diff(ms[i].pca, ms[0].pca);
+		if (x->pdiff[i] < 0) {
+			fprintf(stderr, "amort eval: out of memory\n");
+			return -1;
+		}
+		x->fs[i] = x->pdiff[i] == 0.0 ? 0 : i;
+		x->nowne += x->fs[i] != 0;
+	}
+	x->nb = ood ? 2 : 1;
+	for (i = 0; i < nm; i++) {
+		if (x->fs[i] != i)
+			continue;
+		if (imgtask_open(&x->img[2 * i], ms[0].dataset, ms[i].pca, 2, 10,
+				 err, sizeof err)) {
+			fprintf(stderr, "amort eval: %s\n", err);
+			return -1;
+		}
+		if (x->nb == 2 && imgtask_open(&x->img[2 * i + 1], other, ms[i].pca,
+					       2, 10, err, sizeof err)) {
+			fprintf(stderr, "amort eval: %s (skipping the "
+				"out-of-distribution block)\n", err);
+			x->nb = 1;
+		}
+	}
+	snprintf(t[0], sizeof t[0], "in distribution: %s test split, %s",
+		 ms[0].dataset, class_words(classes));
+	snprintf(t[1], sizeof t[1], "out of distribution: %s (through the "
+		 "%s PCA), %s", other, ms[0].dataset, class_words(classes));
+	for (bi = 0; bi < x->nb; bi++) {
+		for (i = 0; i < nm; i++)
+			image_block(&x->cb[bi * nm + i], t[bi],
+				    &x->img[2 * x->fs[i] + bi], classes, classes);
+		if (block_ceiling(&x->cb[bi * nm], &x->img[bi]))
+			return -1;
+	}
+	return 0;
+}
+
+/* Every model on every block: the baselines once, with the first model;
+ * the tasks depend on the seed only, so every model sees the same rows.
+ * 0, or -1 after a message. */
+static int many_run(struct many *x)
+{
+	int bi, i, j, r, nm = x->nm;
+
+	for (bi = 0; bi < x->nb; bi++)
+		for (i = 0; i < nm; i++) {
+			struct cblock *b = &x->cb[bi * nm + i];
+
+			if (x->images)
+				fprintf(stderr, "amort eval: %s: %s\n", b->title,
+					x->ms[i].name);
+			x->c.skip_baselines = i > 0;
+			x->c.ceiling = !i && b->has_ceil ? b->ceil : NULL;
+			r = clfeval_run(x->ms[i].impl, x->ms[i].p, &b->stream,
+					&b->query, &b->tune, &x->c, b->rows);
+			if (r != AM_OK) {
+				fprintf(stderr, "amort eval: %s: %s\n", x->ms[i].name,
+					am_strerror(r));
+				return -1;
+			}
+			for (j = 0; i && j < x->c.nk; j++)
+				copy_baselines(&b->rows[j], &x->cb[bi * nm].rows[j]);
+		}
+	return 0;
+}
+
+/* What the output says of image models' PCAs side by side. */
+static void print_pcas(const struct many *x)
+{
+	const struct model *ms = x->ms;
+	int i;
+
+	if (!x->images || x->nm < 2)
+		return;
+	if (!x->nowne) {
+		printf("The %d models' PCAs are identical (the same %zu floats): one "
+		       "set of features for all.\n\n", x->nm,
+		       pca_floats(ms[0].pca->npix, ms[0].pca->k));
+		return;
+	}
+	printf("The PCAs against %s's, float by float:", ms[0].name);
+	for (i = 1; i < x->nm; i++)
+		if (!x->fs[i])
+			printf(" %s's identical;", ms[i].name);
+		else if (x->pdiff[i] == HUGE_VAL)
+			printf(" %s's differs (%d features of %d pixels, not "
+			       "%d of %d);", ms[i].name, ms[i].pca->k,
+			       ms[i].pca->npix, ms[0].pca->k, ms[0].pca->npix);
+		else
+			printf(" %s's differs (by up to %.2g);", ms[i].name,
+			       x->pdiff[i]);
+	printf(" every model sees the same images through its own PCA "
+	       "(or an identical one), the baselines through %s's.\n\n",
+	       ms[0].name);
+}
+
+static void many_free(struct many *x)
+{
+	int i;
+
+	if (x->img)
+		for (i = 0; i < 2 * x->nm; i++)
+			if (x->img[i].test_f)
+				imgtask_close(&x->img[i]);
+	free(x->img);
+	free(x->fs);
+	free(x->pdiff);
+	free(x->cb);
+}
+
+int eval_run_clf_many(struct model *ms, int nm, const struct eval_opts *o)
+{
+	long tune = EVAL_GIVEN(o, EVAL_OPT_TUNE) ? o->tune : 16;
+	long dim = EVAL_GIVEN(o, EVAL_OPT_DIM) ? o->dim : 16;
+	long classes = EVAL_GIVEN(o, EVAL_OPT_CLASSES) ? o->classes : 4;
+	const struct linclass_family *f = &ms[0].gtasks.cfam;
+	struct many x;
+	int i, bi, rc;
+
+	if ((rc = eval_opts_check(o, &many_rules)) || (rc = many_check(ms, nm, o)))
+		return rc;
+	memset(&x, 0, sizeof x);
+	x.ms = ms;
+	x.nm = nm;
+	x.images = ms[0].gtasks.src == GEN_SRC_IMAGES;
+	if (x.images && !EVAL_GIVEN(o, EVAL_OPT_CLASSES))
 		classes = 10;	/* linclass's default is 4 */
-	cb = calloc((size_t)2 * nm, sizeof *cb);
-	img = calloc((size_t)2 * nm, sizeof *img);
-	fs = calloc((size_t)nm, sizeof *fs);
-	pdiff = calloc((size_t)nm, sizeof *pdiff);
-	if (!cb || !img || !fs || !pdiff) {
+	x.cb = calloc((size_t)2 * nm, sizeof *x.cb);
+	x.img = calloc((size_t)2 * nm, sizeof *x.img);
+	x.fs = calloc((size_t)nm, sizeof *x.fs);
+	x.pdiff = calloc((size_t)nm, sizeof *x.pdiff);
+	rc = 1;
+	if (!x.cb || !x.img || !x.fs || !x.pdiff) {
 		fprintf(stderr, "amort eval: out of memory\n");
 		goto out;
 	}
 	gemm_set_threads(1);
-	memset(&c, 0, sizeof c);
-	c.ntasks = (int)tasks;
-	c.tune_tasks = (int)tune;
-	c.B = ms[0].gcfg.bmax;
-	c.nk = (int)(sizeof cks / sizeof cks[0]);
-	memcpy(c.ks, cks, sizeof cks);
-	c.ntest = 500;
-	c.seed = (uint64_t)seed;
-	if (!images) {
+	clf_config(&x.c, o, tune, ms[0].gcfg.bmax);
+	if (!x.images) {
 		char t[128];
 
 		snprintf(t, sizeof t, "D = %ld, %ld classes (temperature %.2g to %.2g)",
-			 dim, classes, (double)ms[0].gtasks.cfam.temp_min,
-			 (double)ms[0].gtasks.cfam.temp_max);
+			 dim, classes, (double)f->temp_min, (double)f->temp_max);
 		for (i = 0; i < nm; i++)
-			linclass_block(&cb[i], &ms[0], t, (int)dim, (int)dim,
-				       (int)classes, (int)classes,
-				       ms[0].gtasks.cfam.temp_min,
-				       ms[0].gtasks.cfam.temp_max);
-		nb = 1;
-	} else {
-		const char *other = strcmp(ms[0].dataset, "mnist") ? "mnist" :
-				    "fashion-mnist";
-		char t[2][128];
-
-		/* the models' own PCAs: one set of features when they agree */
-		for (i = 1; i < nm; i++) {
-			pdiff[i] = pca_diff(ms[i].pca, ms[0].pca);
-			if (pdiff[i] < 0) {
-				fprintf(stderr, "amort eval: out of memory\n");
-				goto out;
-			}
-			fs[i] = pdiff[i] == 0.0 ? 0 : i;
-			nowne += fs[i] != 0;
-		}
-		nb = ood ? 2 : 1;
-		for (i = 0; i < nm; i++) {
-			if (fs[i] != i)
-				continue;
-			if (imgtask_open(&img[2 * i], ms[0].dataset, ms[i].pca, 2, 10,
-					 err, sizeof err)) {
-				fprintf(stderr, "amort eval: %s\n", err);
-				goto out;
-			}
-			if (nb == 2 && imgtask_open(&img[2 * i + 1], other, ms[i].pca,
-						    2, 10, err, sizeof err)) {
-				fprintf(stderr, "amort eval: %s (skipping the "
-					"out-of-distribution block)\n", err);
-				nb = 1;
-			}
-		}
-		snprintf(t[0], sizeof t[0], "in distribution: %s test split, %s",
-			 ms[0].dataset, class_words((int)classes));
-		snprintf(t[1], sizeof t[1], "out of distribution: %s (through the "
-			 "%s PCA), %s", other, ms[0].dataset, class_words((int)classes));
-		for (bi = 0; bi < nb; bi++) {
-			for (i = 0; i < nm; i++)
-				image_block(&cb[bi * nm + i], t[bi],
-					    &img[2 * fs[i] + bi], (int)classes,
-					    (int)classes);
-			if (block_ceiling(&cb[bi * nm], &img[bi]))
-				goto out;
-		}
+			linclass_block(&x.cb[i], &ms[0], t, (int)dim, (int)dim,
+				       (int)classes, (int)classes, f->temp_min,
+				       f->temp_max);
+		x.nb = 1;
+	} else if (many_images(&x, o->ood, (int)classes)) {
+		goto out;
 	}
-	/* the baselines once, with the first model; the tasks depend on the
-	 * seed only, so every model sees the same rows */
-	for (bi = 0; bi < nb; bi++)
-		for (i = 0; i < nm; i++) {
-			struct cblock *b = &cb[bi * nm + i];
-			int r;
-
-			if (images)
-				fprintf(stderr, "amort eval: %s: %s\n", b->title,
-					ms[i].name);
-			c.skip_baselines = i > 0;
-			c.ceiling = !i && b->has_ceil ? b->ceil : NULL;
-			r = clfeval_run(ms[i].impl, ms[i].p, &b->stream, &b->query,
-					&b->tune, &c, b->rows);
-			if (r != AM_OK) {
-				fprintf(stderr, "amort eval: %s: %s\n", ms[i].name,
-					am_strerror(r));
-				goto out;
-			}
-			for (j = 0; i && j < c.nk; j++) {
-				const struct clfeval_row *e = &cb[bi * nm].rows[j];
-				struct clfeval_row *o = &b->rows[j];
-
-				o->full = e->full;
-				o->sgd = e->sgd;
-				o->adam = e->adam;
-				o->bayes = e->bayes;
-				o->has_bayes = e->has_bayes;
-				o->ceiling = e->ceiling;
-				o->has_ceiling = e->has_ceiling;
-				o->l2 = e->l2;
-				o->sgd_lr = e->sgd_lr;
-				o->adam_lr = e->adam_lr;
-			}
-		}
-	printf("## side by side: %ld tasks, %ld tuning tasks, seed %ld\n\n", tasks,
-	       tune, seed);
-	if (images && nm > 1 && !nowne)
-		printf("The %d models' PCAs are identical (the same %zu floats): one "
-		       "set of features for all.\n\n", nm,
-		       pca_floats(ms[0].pca->npix, ms[0].pca->k));
-	else if (images && nm > 1) {
-		printf("The PCAs against %s's, float by float:", ms[0].name);
-		for (i = 1; i < nm; i++)
-			if (!fs[i])
-				printf(" %s's identical;", ms[i].name);
-			else if (pdiff[i] == HUGE_VAL)
-				printf(" %s's differs (%d features of %d pixels, not "
-				       "%d of %d);", ms[i].name, ms[i].pca->k,
-				       ms[i].pca->npix, ms[0].pca->k,
-				       ms[0].pca->npix);
-			else
-				printf(" %s's differs (by up to %.2g);", ms[i].name,
-				       pdiff[i]);
-		printf(" every model sees the same images through its own PCA "
-		       "(or an identical one), the baselines through %s's.\n\n",
-		       ms[0].name);
-	}
-	for (bi = 0; bi < nb; bi++)
-		print_ablation(&cb[bi * nm], ms, nm, c.nk, c.B);
-	if (csv) {
-		cf = fopen(csv, "w");
-		if (!cf) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-		fputs(csv_header, cf);
-		for (bi = 0; bi < nb; bi++)
-			for (i = 0; i < nm; i++)
-				csv_cblock(cf, ms[i].name, &cb[bi * nm + i], c.nk);
-		if (fclose(cf)) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-	}
-	rc = 0;
+	if (many_run(&x))
+		goto out;
+	printf("## side by side: %ld tasks, %ld tuning tasks, seed %ld\n\n",
+	       (long)x.c.ntasks, tune, o->seed);
+	print_pcas(&x);
+	for (bi = 0; bi < x.nb; bi++)
+		print_ablation(&x.cb[bi * nm], ms, nm, x.c.nk, x.c.B);
+	if (!o->csv || !write_csv(o->csv, ms, nm, x.cb, x.nb, x.c.nk))
+		rc = 0;
 out:
-	if (img)
-		for (i = 0; i < 2 * nm; i++)
-			if (img[i].test_f)
-				imgtask_close(&img[i]);
-	free(img);
-	free(fs);
-	free(pdiff);
-	free(cb);
+	many_free(&x);
 	return rc;
 }
 
-int tool_clfeval(struct model *m, int argc, char **argv)
+/* One linclass model's blocks: the issue's target cell and the training
+ * family and, with ood, wider inputs and noisier labels; their count. */
+static int linclass_blocks(struct cblock *blocks, const struct model *m, int ood)
 {
-	const char *csv = NULL;
-	long tasks = 100, tune = 16, seed = 12345, batch = m->gcfg.bmax;
-	long classes = 10;
-	int ood = 1, i, nb = 0, rc = 1, nimg = 0, kopt = 0;
+	const struct linclass_family *f = &m->gtasks.cfam;
+	/* half as many inputs again as the widest trained */
+	int dw = f->dmax * 3 / 2 < LINCLASS_DMAX ? f->dmax * 3 / 2 : LINCLASS_DMAX;
+	char tw[96];
+
+	linclass_block(&blocks[0], m, "in distribution: D = 16, 4 classes "
+		       "(temperature as trained)", 16, 16, 4, 4, f->temp_min,
+		       f->temp_max);
+	linclass_block(&blocks[1], m, "in distribution: the training family",
+		       f->dmin, f->dmax, f->kmin, f->kmax, f->temp_min, f->temp_max);
+	if (!ood)
+		return 2;
+	snprintf(tw, sizeof tw, "out of distribution: D = %d (trained up to %d), "
+		 "4 classes", dw, f->dmax);
+	linclass_block(&blocks[2], m, tw, dw, dw, 4, 4, f->temp_min, f->temp_max);
+	linclass_block(&blocks[3], m, "out of distribution: noisier labels "
+		       "(temperature 1), D = 16, 4 classes", 16, 16, 4, 4, 1.0f,
+		       1.0f);
+	return 4;
+}
+
+/* One image model's blocks: its dataset's test split and, with ood, the
+ * other dataset through its PCA, each with its linear ceiling; opens
+ * img[0..*nimg).  The count of blocks, or -1 after a message. */
+static int image_blocks(struct cblock *blocks, const struct model *m, int ood,
+			int classes, struct imgtask *img, int *nimg)
+{
+	const char *other = strcmp(m->dataset, "mnist") ? "mnist" : "fashion-mnist";
+	char t[128], err[512];
+
+	if (imgtask_open(&img[0], m->dataset, m->pca, 2, 10, err, sizeof err)) {
+		fprintf(stderr, "amort eval: %s\n", err);
+		return -1;
+	}
+	*nimg = 1;
+	snprintf(t, sizeof t, "in distribution: %s test split, %s", m->dataset,
+		 class_words(classes));
+	image_block(&blocks[0], t, &img[0], classes, classes);
+	if (block_ceiling(&blocks[0], &img[0]))
+		return -1;
+	if (!ood)
+		return 1;
+	if (imgtask_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
+		fprintf(stderr, "amort eval: %s (skipping the out-of-distribution "
+			"block)\n", err);
+		return 1;
+	}
+	*nimg = 2;
+	snprintf(t, sizeof t, "out of distribution: %s (through the %s PCA), %s",
+		 other, m->dataset, class_words(classes));
+	image_block(&blocks[1], t, &img[1], classes, classes);
+	if (block_ceiling(&blocks[1], &img[1]))
+		return -1;
+	return 2;
+}
+
+/* "## name (family, regime, state or variant): ..." */
+static void print_heading(const struct model *m, const struct clfeval_config *c)
+{
+	const struct gen_config *g = &m->gcfg;
+
+	printf("## %s (%s, %s regime, %s %s): %ld tasks, %ld tuning "
+	       "tasks, seed %ld\n\n", m->name, m->family,
+	       g->implicit_ ? "implicit" : g->head ? "explicit (head predictor)" :
+	       g->explicit_ ? "explicit" : "parametric",
+	       g->implicit_ ? (g->qstate == GEN_Q_LOGITS ? "logits" :
+			       g->qstate == GEN_Q_PROBS ? "probs" : "latent") :
+	       g->variant == GEN_OBS ? "obs" : g->variant == GEN_GRAD ? "grad" :
+	       "both", g->implicit_ ? "state" : "variant", (long)c->ntasks,
+	       (long)c->tune_tasks, (long)c->seed);
+}
+
+int eval_run_clf(struct model *m, const struct eval_opts *o)
+{
+	const struct eval_rules rules = {
+		(1u << EVAL_OPT_TASKS) | (1u << EVAL_OPT_TUNE) |
+		(1u << EVAL_OPT_SEED) | (1u << EVAL_OPT_BATCH) |
+		(1u << EVAL_OPT_CLASSES) | (1u << EVAL_OPT_CSV) |
+		(1u << EVAL_OPT_NO_OOD),
+		10000, 0, 0, m->gcfg.bmax, 2, LINCLASS_KMAX,
+		"usage: amort eval FILE [--tasks N] [--tune-tasks N] [--seed S] "
+		"[--batch B] [--classes K (image models)] [--no-ood] [--csv F]\n",
+		1	/* as it has always been */
+	};
+	long classes = EVAL_GIVEN(o, EVAL_OPT_CLASSES) ? o->classes : 10;
 	struct cblock *blocks = calloc(6, sizeof *blocks);
 	struct imgtask img[2];
 	struct clfeval_config c;
-	char err[512];
-	FILE *cf;
+	int i, nb, rc, nimg = 0;
 
 	if (!blocks) {
 		fprintf(stderr, "amort eval: out of memory\n");
 		return 1;
 	}
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
-				goto out2;
-		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tune-tasks", argv[++i], 1, 10000, &tune))
-				goto out2;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
-				goto out2;
-		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-			if (tool_parse_long("--batch", argv[++i], 1, m->gcfg.bmax, &batch))
-				goto out2;
-		} else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
-			if (tool_parse_long("--classes", argv[++i], 2, LINCLASS_KMAX,
-					    &classes))
-				goto out2;
-			kopt = 1;
-		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-			csv = argv[++i];
-		} else if (!strcmp(argv[i], "--no-ood")) {
-			ood = 0;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: amort eval FILE [--tasks N] [--tune-tasks N] "
-				"[--seed S] [--batch B] [--classes K (image models)] "
-				"[--no-ood] [--csv F]\n");
-			rc = 2;
-			goto out2;
-		}
-	}
+	if ((rc = eval_opts_check(o, &rules)))
+		goto out;
 	gemm_set_threads(1);
-	memset(&c, 0, sizeof c);
-	c.ntasks = (int)tasks;
-	c.tune_tasks = (int)tune;
-	c.B = (int)batch;
-	c.nk = (int)(sizeof cks / sizeof cks[0]);
-	memcpy(c.ks, cks, sizeof cks);
-	c.ntest = 500;
+	clf_config(&c, o, EVAL_GIVEN(o, EVAL_OPT_TUNE) ? o->tune : 16,
+		   EVAL_GIVEN(o, EVAL_OPT_BATCH) ? o->batch : m->gcfg.bmax);
 	c.onestep_max_rows = GEN_BMAX;
-	c.seed = (uint64_t)seed;
-
-	if (m->gtasks.src == GEN_SRC_LINCLASS && kopt) {
+	rc = 2;
+	if (m->gtasks.src == GEN_SRC_LINCLASS && EVAL_GIVEN(o, EVAL_OPT_CLASSES)) {
 		fprintf(stderr, "amort eval: --classes alone is for image models; a "
 			"linclass model's blocks have their own classes (give it "
 			"--dim D --classes K beside another model for one block)\n");
-		rc = 2;
-		goto out2;
+		goto out;
 	}
-	if (m->gtasks.src == GEN_SRC_LINCLASS) {
-		const struct linclass_family *f = &m->gtasks.cfam;
-
-		linclass_block(&blocks[nb++], m, "in distribution: D = 16, 4 classes "
-			       "(temperature as trained)", 16, 16, 4, 4, f->temp_min,
-			       f->temp_max);
-		linclass_block(&blocks[nb++], m, "in distribution: the training family",
-			       f->dmin, f->dmax, f->kmin, f->kmax, f->temp_min,
-			       f->temp_max);
-		if (ood) {
-			/* half as many inputs again as the widest trained */
-			char tw[96];
-			int dw = f->dmax * 3 / 2 < LINCLASS_DMAX ? f->dmax * 3 / 2 :
-				 LINCLASS_DMAX;
-
-			snprintf(tw, sizeof tw, "out of distribution: D = %d (trained "
-				 "up to %d), 4 classes", dw, f->dmax);
-			linclass_block(&blocks[nb++], m, tw, dw, dw, 4, 4,
-				       f->temp_min, f->temp_max);
-			linclass_block(&blocks[nb++], m, "out of distribution: noisier "
-				       "labels (temperature 1), D = 16, 4 classes", 16,
-				       16, 4, 4, 1.0f, 1.0f);
-		}
-	} else {
-		const char *other = strcmp(m->dataset, "mnist") ? "mnist" : "fashion-mnist";
-		char t[128];
-
-		if (imgtask_open(&img[0], m->dataset, m->pca, 2, 10, err, sizeof err)) {
-			fprintf(stderr, "amort eval: %s\n", err);
-			goto out2;
-		}
-		nimg = 1;
-		snprintf(t, sizeof t, "in distribution: %s test split, %s",
-			 m->dataset, class_words((int)classes));
-		image_block(&blocks[nb], t, &img[0], (int)classes, (int)classes);
-		if (block_ceiling(&blocks[nb++], &img[0]))
-			goto out;
-		if (ood) {
-			if (imgtask_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
-				fprintf(stderr, "amort eval: %s (skipping the "
-					"out-of-distribution block)\n", err);
-			} else {
-				nimg = 2;
-				snprintf(t, sizeof t, "out of distribution: %s (through "
-					 "the %s PCA), %s", other, m->dataset,
-					 class_words((int)classes));
-				image_block(&blocks[nb], t, &img[1], (int)classes,
-					    (int)classes);
-				if (block_ceiling(&blocks[nb++], &img[1]))
-					goto out;
-			}
-		}
-	}
+	rc = 1;
+	nb = m->gtasks.src == GEN_SRC_LINCLASS ? linclass_blocks(blocks, m, o->ood) :
+	     image_blocks(blocks, m, o->ood, (int)classes, img, &nimg);
+	if (nb < 0)
+		goto out;
 	for (i = 0; i < nb; i++) {
 		int r;
 
@@ -643,37 +669,14 @@ int tool_clfeval(struct model *m, int argc, char **argv)
 			goto out;
 		}
 	}
-	printf("## %s (%s, %s regime, %s %s): %ld tasks, %ld tuning "
-	       "tasks, seed %ld\n\n", m->name, m->family,
-	       m->gcfg.implicit_ ? "implicit" : m->gcfg.head ?
-	       "explicit (head predictor)" : m->gcfg.explicit_ ? "explicit" :
-	       "parametric",
-	       m->gcfg.implicit_ ? (m->gcfg.qstate == GEN_Q_LOGITS ? "logits" :
-				    m->gcfg.qstate == GEN_Q_PROBS ? "probs" : "latent") :
-	       m->gcfg.variant == GEN_OBS ? "obs" : m->gcfg.variant == GEN_GRAD ?
-	       "grad" : "both", m->gcfg.implicit_ ? "state" : "variant",
-	       tasks, tune, seed);
+	print_heading(m, &c);
 	for (i = 0; i < nb; i++)
 		print_cblock(&blocks[i], c.nk, c.B);
-	if (csv) {
-		cf = fopen(csv, "w");
-		if (!cf) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-		fputs(csv_header, cf);
-		for (i = 0; i < nb; i++)
-			csv_cblock(cf, m->name, &blocks[i], c.nk);
-		if (fclose(cf)) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-	}
-	rc = 0;
+	if (!o->csv || !write_csv(o->csv, m, 1, blocks, nb, c.nk))
+		rc = 0;
 out:
 	for (i = 0; i < nimg; i++)
 		imgtask_close(&img[i]);
-out2:
 	free(blocks);
 	return rc;
 }

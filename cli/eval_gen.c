@@ -19,82 +19,70 @@
 #include "base/gemm.h"
 #include "eval/geneval.h"
 #include "model/model.h"
-#include "cli/tool.h"
+#include "cli/eval.h"
 
 struct gblock {
 	char title[128];
 	char tag[24];			/* its row label in the SVG */
 	struct gen_tasks ts;
-	struct geneval_row rows[GENEVAL_KS_MAX];
+	struct eval_row rows[GENEVAL_KS_MAX];
 };
 
 static const int gks[] = { 1, 2, 4, 8, 16, 32 };
 
+/* Mixture tasks: NLL against EM and the truth, then energy distances. */
+static const struct report_col em_cols[] = {
+	{ .head = "k", .a = REPORT_K },
+	{ .head = "samples", .a = REPORT_ROWS },
+	{ .head = "amortizer NLL", .fmt = "%.4f", .a = REPORT_AMORT },
+	{ .head = "EM NLL", .fmt = "%.4f", .a = REPORT_B(EVAL_EM) },
+	{ .head = "true NLL", .fmt = "%.4f", .a = REPORT_FLOOR },
+	{ .head = "amortizer - EM", .fmt = "**%+.4f**", .a = REPORT_AMORT,
+	  .op = '-', .b = REPORT_B(EVAL_EM) },
+	{ .head = "amortizer energy", .fmt = "%.4f", .a = REPORT_B(EVAL_ENERGY) },
+	{ .head = "EM energy", .fmt = "%.4f", .a = REPORT_B(EVAL_EM_ENERGY) },
+	{ .head = "floor", .fmt = "%.4f", .a = REPORT_B(EVAL_ENERGY_FLOOR) },
+};
+
+/* Letters: energy distances only. */
+static const struct report_col glyph_cols[] = {
+	{ .head = "k", .a = REPORT_K },
+	{ .head = "points", .a = REPORT_ROWS },
+	{ .head = "amortizer energy", .fmt = "%.4f", .a = REPORT_B(EVAL_ENERGY) },
+	{ .head = "floor", .fmt = "%.4f", .a = REPORT_B(EVAL_ENERGY_FLOOR) },
+	{ .head = "amortizer / floor", .fmt = "%.2f", .a = REPORT_B(EVAL_ENERGY),
+	  .op = '/', .b = REPORT_B(EVAL_ENERGY_FLOOR) },
+};
+
+static const struct report_col csv_cols[] = {
+	{ .a = REPORT_K }, { .fmt = "%.6f", .a = REPORT_AMORT },
+	{ .fmt = "%.6f", .a = REPORT_B(EVAL_EM) }, { .fmt = "%.6f", .a = REPORT_FLOOR },
+	{ .fmt = "%.6f", .a = REPORT_B(EVAL_ENERGY) },
+	{ .fmt = "%.6f", .a = REPORT_B(EVAL_EM_ENERGY) },
+	{ .fmt = "%.6f", .a = REPORT_B(EVAL_ENERGY_FLOOR) },
+};
+
 static void print_gblock(const struct gblock *b, int nk, int B, int nsamp)
 {
-	int j, nll = b->rows[0].has_nll, em = b->rows[0].has_em;
-
 	printf("### %s\n\n", b->title);
-	if (em) {
+	if (b->rows[0].has & EVAL_HAS_BASE(EVAL_EM)) {
 		printf("Mean over tasks, after k mini-batches of %d samples. NLL: nats per "
 		       "held-out sample. EM: on all samples seen, the task's true number "
 		       "of components, best of its restarts. Energy: energy distance "
 		       "(V-statistic) between %d model samples and %d fresh true samples "
 		       "(floor: between two true samples of that size).\n\n", B,
 		       nsamp, nsamp);
-		printf("| k | samples | amortizer NLL | EM NLL | true NLL | amortizer - EM "
-		       "| amortizer energy | EM energy | floor |\n");
-		printf("|---|---|---|---|---|---|---|---|---|\n");
-		for (j = 0; j < nk; j++) {
-			const struct geneval_row *e = &b->rows[j];
-			char a[32] = "-", d[32] = "-";
-
-			if (nll) {
-				snprintf(a, sizeof a, "%.4f", e->amort_nll);
-				snprintf(d, sizeof d, "**%+.4f**", e->amort_nll - e->em_nll);
-			}
-			printf("| %d | %d | %s | %.4f | %.4f | %s | %.4f | %.4f | %.4f |\n",
-			       e->k, e->k * B, a, e->em_nll, e->true_nll, d,
-			       e->amort_energy, e->em_energy, e->floor_energy);
-		}
+		report_table(em_cols, (int)(sizeof em_cols / sizeof em_cols[0]), NULL,
+			     b->rows, 1, nk, B);
 	} else {
 		printf("Mean over tasks, after k mini-batches of %d points. Energy: energy "
 		       "distance (V-statistic) between %d model samples and %d fresh "
 		       "points of the glyph (floor: between two true samples of that "
 		       "size).\n\n", B, nsamp, nsamp);
-		printf("| k | points | amortizer energy | floor | amortizer / floor |\n");
-		printf("|---|---|---|---|---|\n");
-		for (j = 0; j < nk; j++) {
-			const struct geneval_row *e = &b->rows[j];
-
-			printf("| %d | %d | %.4f | %.4f | %.2f |\n", e->k, e->k * B,
-			       e->amort_energy, e->floor_energy,
-			       e->amort_energy / e->floor_energy);
-		}
+		report_table(glyph_cols, (int)(sizeof glyph_cols / sizeof glyph_cols[0]),
+			     NULL, b->rows, 1, nk, B);
 	}
 	printf("\n");
-}
-
-static void csv_gblock(FILE *f, const char *model, const struct gblock *b, int nk)
-{
-	int j;
-
-	for (j = 0; j < nk; j++) {
-		const struct geneval_row *e = &b->rows[j];
-
-		fprintf(f, "%s,\"%s\",%d,", model, b->title, e->k);
-		if (e->has_nll)
-			fprintf(f, "%.6f", e->amort_nll);
-		fprintf(f, ",");
-		if (e->has_em)
-			fprintf(f, "%.6f,%.6f", e->em_nll, e->true_nll);
-		else
-			fprintf(f, ",");
-		fprintf(f, ",%.6f,", e->amort_energy);
-		if (e->has_em)
-			fprintf(f, "%.6f", e->em_energy);
-		fprintf(f, ",%.6f\n", e->floor_energy);
-	}
 }
 
 /* One scatter cell: points of pts (n rows) in the box [-L, L]^2. */
@@ -165,108 +153,129 @@ out:
 	return rc;
 }
 
-int tool_geval(struct model *m, int argc, char **argv)
+/* A mixture model's blocks: its own family and, with ood, 5 to 8
+ * components and means spread twice as far (where drawable); their
+ * count. */
+static int mog_blocks(struct gblock *blocks, const struct model *m, int ood)
 {
-	const char *csv = NULL, *svg = NULL;
-	long tasks = 100, seed = 12345, batch = m->gcfg.bmax;
-	int ood = 1, i, nb = 0, rc = 1;
-	struct gblock blocks[3];
-	struct geneval_config c;
-	struct hershey_set fonts = { 0, NULL };
-	char err[512];
-	FILE *cf = NULL;
+	const struct mog_family *f = &m->gtasks.fam;
+	int nb = 0;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
-				return 2;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
-				return 2;
-		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-			if (tool_parse_long("--batch", argv[++i], 1, m->gcfg.bmax, &batch))
-				return 2;
-		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-			csv = argv[++i];
-		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
-			svg = argv[++i];
-		} else if (!strcmp(argv[i], "--no-ood")) {
-			ood = 0;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: amort eval FILE [--tasks N] [--seed S] "
-				"[--batch B] [--no-ood] [--csv F] [--svg F]\n");
-			return 2;
-		}
+	blocks[nb].ts = m->gtasks;
+	strcpy(blocks[nb].tag, "in distribution");
+	snprintf(blocks[nb++].title, sizeof blocks[0].title,
+		 "in distribution: D = %d..%d, %d to %d components",
+		 f->dmin, f->dmax, f->kmin, f->kmax);
+	if (!ood)
+		return nb;
+	blocks[nb].ts = m->gtasks;
+	blocks[nb].ts.fam.kmin = 5;
+	blocks[nb].ts.fam.kmax = 8;
+	strcpy(blocks[nb].tag, "OOD: 5-8 components");
+	snprintf(blocks[nb++].title, sizeof blocks[0].title,
+		 "out of distribution: 5 to 8 components");
+	blocks[nb].ts = m->gtasks;
+	blocks[nb].ts.fam.spread *= 2.0f;
+	strcpy(blocks[nb].tag, "OOD: spread x2");
+	snprintf(blocks[nb].title, sizeof blocks[0].title,
+		 "out of distribution: means spread x2 (%.2g)",
+		 (double)blocks[nb].ts.fam.spread);
+	/* a family whose sds are too small next to the new spread is not
+	 * drawable: leave that block out */
+	if (mog_family_check(&blocks[nb].ts.fam) == AM_OK)
+		nb++;
+	return nb;
+}
+
+/* A letter model's blocks: the letters trained on and, with ood, the
+ * held-out ones, in the fonts (loaded here); their count, or -1 after a
+ * message. */
+static int letter_blocks(struct gblock *blocks, const struct model *m, int ood,
+			 struct hershey_set *fonts)
+{
+	char held[HERSHEY_LETTERS + 1], tr[HERSHEY_LETTERS + 1], err[512];
+	int i, nh = 0, nt = 0, nb = 0;
+
+	if (hershey_load(HERSHEY_DIR, fonts, err, sizeof err) != AM_OK) {
+		fprintf(stderr, "amort eval: %s (install hershey-fonts-data)\n", err);
+		return -1;
 	}
+	for (i = 0; i < HERSHEY_LETTERS; i++) {
+		if (m->gtasks.letters[i])
+			tr[nt++] = (char)hershey_letter_char(i);
+		else
+			held[nh++] = (char)hershey_letter_char(i);
+	}
+	tr[nt] = held[nh] = '\0';
+	blocks[nb].ts = m->gtasks;
+	blocks[nb].ts.fonts = fonts;
+	strcpy(blocks[nb].tag, "trained letters");
+	snprintf(blocks[nb++].title, sizeof blocks[0].title,
+		 "in distribution: trained letters %s in %d fonts", tr,
+		 fonts->nfonts);
+	if (ood && nh > 0) {
+		blocks[nb].ts = m->gtasks;
+		blocks[nb].ts.fonts = fonts;
+		gen_letters_parse(held, blocks[nb].ts.letters);
+		strcpy(blocks[nb].tag, "held-out letters");
+		snprintf(blocks[nb++].title, sizeof blocks[0].title,
+			 "out of distribution: held-out letters %s", held);
+	}
+	return nb;
+}
+
+/* The CSV of the blocks.  0, or -1 after a message. */
+static int write_csv(const char *csv, const struct model *m,
+		     const struct gblock *blocks, int nb, int nk)
+{
+	FILE *cf = report_csv_open(csv, "model,block,k,amortizer_nll,em_nll,"
+				   "true_nll,amortizer_energy,em_energy,"
+				   "floor_energy\n");
+	int i;
+
+	if (!cf)
+		return -1;
+	for (i = 0; i < nb; i++)
+		report_csv(cf, m->name, blocks[i].title, 1, csv_cols,
+			   (int)(sizeof csv_cols / sizeof csv_cols[0]),
+			   blocks[i].rows, nk, 0);
+	return report_csv_close(cf, csv);
+}
+
+int eval_run_gen(struct model *m, const struct eval_opts *o)
+{
+	const struct eval_rules rules = {
+		(1u << EVAL_OPT_TASKS) | (1u << EVAL_OPT_SEED) |
+		(1u << EVAL_OPT_BATCH) | (1u << EVAL_OPT_CSV) |
+		(1u << EVAL_OPT_SVG) | (1u << EVAL_OPT_NO_OOD),
+		0, 0, 0, m->gcfg.bmax, 0, 0,
+		"usage: amort eval FILE [--tasks N] [--seed S] [--batch B] "
+		"[--no-ood] [--csv F] [--svg F]\n", 2
+	};
+	struct hershey_set fonts = { 0, NULL };
+	struct gblock blocks[3];
+	struct geneval_config c, pc;
+	int i, nb, rc;
+
+	if ((rc = eval_opts_check(o, &rules)))
+		return rc;
 	gemm_set_threads(1);
 	memset(&c, 0, sizeof c);
-	c.ntasks = (int)tasks;
-	c.B = (int)batch;
+	c.ntasks = (int)(EVAL_GIVEN(o, EVAL_OPT_TASKS) ? o->tasks : 100);
+	c.B = (int)(EVAL_GIVEN(o, EVAL_OPT_BATCH) ? o->batch : m->gcfg.bmax);
 	c.nk = (int)(sizeof gks / sizeof gks[0]);
 	memcpy(c.ks, gks, sizeof gks);
 	c.nheld = 1000;
 	c.nsamp = 500;
 	c.em_restarts = 5;
 	c.em_iters = 300;
-	c.seed = (uint64_t)seed;
-
+	c.seed = (uint64_t)o->seed;
 	memset(blocks, 0, sizeof blocks);
-	if (m->gtasks.src == GEN_SRC_MOG) {
-		const struct mog_family *f = &m->gtasks.fam;
-
-		blocks[nb].ts = m->gtasks;
-		strcpy(blocks[nb].tag, "in distribution");
-		snprintf(blocks[nb++].title, sizeof blocks[0].title,
-			 "in distribution: D = %d..%d, %d to %d components",
-			 f->dmin, f->dmax, f->kmin, f->kmax);
-		if (ood) {
-			blocks[nb].ts = m->gtasks;
-			blocks[nb].ts.fam.kmin = 5;
-			blocks[nb].ts.fam.kmax = 8;
-			strcpy(blocks[nb].tag, "OOD: 5-8 components");
-			snprintf(blocks[nb++].title, sizeof blocks[0].title,
-				 "out of distribution: 5 to 8 components");
-			blocks[nb].ts = m->gtasks;
-			blocks[nb].ts.fam.spread *= 2.0f;
-			strcpy(blocks[nb].tag, "OOD: spread x2");
-			snprintf(blocks[nb].title, sizeof blocks[0].title,
-				 "out of distribution: means spread x2 (%.2g)",
-				 (double)blocks[nb].ts.fam.spread);
-			/* a family whose sds are too small next to the new
-			 * spread is not drawable: leave that block out */
-			if (mog_family_check(&blocks[nb].ts.fam) == AM_OK)
-				nb++;
-		}
-	} else {
-		char held[HERSHEY_LETTERS + 1], tr[HERSHEY_LETTERS + 1];
-		int nh = 0, nt = 0;
-
-		if (hershey_load(HERSHEY_DIR, &fonts, err, sizeof err) != AM_OK) {
-			fprintf(stderr, "amort eval: %s (install hershey-fonts-data)\n", err);
-			return 1;
-		}
-		for (i = 0; i < HERSHEY_LETTERS; i++) {
-			if (m->gtasks.letters[i])
-				tr[nt++] = (char)hershey_letter_char(i);
-			else
-				held[nh++] = (char)hershey_letter_char(i);
-		}
-		tr[nt] = held[nh] = '\0';
-		blocks[nb].ts = m->gtasks;
-		blocks[nb].ts.fonts = &fonts;
-		strcpy(blocks[nb].tag, "trained letters");
-		snprintf(blocks[nb++].title, sizeof blocks[0].title,
-			 "in distribution: trained letters %s in %d fonts", tr,
-			 fonts.nfonts);
-		if (ood && nh > 0) {
-			blocks[nb].ts = m->gtasks;
-			blocks[nb].ts.fonts = &fonts;
-			gen_letters_parse(held, blocks[nb].ts.letters);
-			strcpy(blocks[nb].tag, "held-out letters");
-			snprintf(blocks[nb++].title, sizeof blocks[0].title,
-				 "out of distribution: held-out letters %s", held);
-		}
-	}
+	nb = m->gtasks.src == GEN_SRC_MOG ? mog_blocks(blocks, m, o->ood) :
+	     letter_blocks(blocks, m, o->ood, &fonts);
+	rc = 1;
+	if (nb < 0)
+		goto out;
 	for (i = 0; i < nb; i++) {
 		int r = geneval_run(m->impl, m->p, &blocks[i].ts, &c, blocks[i].rows);
 
@@ -278,32 +287,16 @@ int tool_geval(struct model *m, int argc, char **argv)
 	printf("## %s (%s, %s regime, %s variant): %ld tasks, seed %ld\n\n", m->name,
 	       m->family, m->gcfg.kind == GEN_MOG ? "parametric" : "explicit",
 	       m->gcfg.variant == GEN_OBS ? "obs" : m->gcfg.variant == GEN_GRAD ?
-	       "grad" : "both", tasks, seed);
+	       "grad" : "both", (long)c.ntasks, o->seed);
 	for (i = 0; i < nb; i++)
 		print_gblock(&blocks[i], c.nk, c.B, c.nsamp);
-	if (csv) {
-		cf = fopen(csv, "w");
-		if (!cf) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-		fprintf(cf, "model,block,k,amortizer_nll,em_nll,true_nll,"
-			"amortizer_energy,em_energy,floor_energy\n");
-		for (i = 0; i < nb; i++)
-			csv_gblock(cf, m->name, &blocks[i], c.nk);
-		if (fclose(cf)) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-	}
-	if (svg) {
-		struct geneval_config pc = c;
-
-		pc.nsamp = 300;
-		if (write_gsvg(svg, m, blocks, nb, &pc)) {
-			fprintf(stderr, "amort eval: cannot write %s\n", svg);
-			goto out;
-		}
+	if (o->csv && write_csv(o->csv, m, blocks, nb, c.nk))
+		goto out;
+	pc = c;
+	pc.nsamp = 300;
+	if (o->svg && write_gsvg(o->svg, m, blocks, nb, &pc)) {
+		fprintf(stderr, "amort eval: cannot write %s\n", o->svg);
+		goto out;
 	}
 	rc = 0;
 out:

@@ -21,14 +21,14 @@
 #include "base/gemm.h"
 #include "model/model.h"
 #include "eval/regeval.h"
-#include "cli/tool.h"
+#include "cli/eval.h"
 
 #define RBLOCKS 5
 
 struct rblock {
 	char title[128];
 	struct gen_tasks stream;
-	struct regeval_row rows[TOOL_MODELS_MAX][REGEVAL_KS_MAX];
+	struct eval_row rows[TOOL_MODELS_MAX * REGEVAL_KS_MAX];	/* nk a model */
 };
 
 static const int rks[] = { 1, 2, 4, 8, 16, 32 };
@@ -47,169 +47,79 @@ static void regime_name(const struct model *m, char *s, size_t n)
 }
 
 static int run_model(const struct model *m, const struct rblock *b,
-		     const struct regeval_config *c, struct regeval_row *rows)
+		     const struct regeval_config *c, struct eval_row *rows)
 {
 	if (!m->gen)
 		return regeval_run_refiner(&m->ref, m->p, &b->stream, c, rows);
 	return regeval_run(m->impl, m->p, &b->stream, c, rows);
 }
 
-/* The step of row e, for report.c. */
-static struct tool_step reg_step(const struct regeval_row *e)
-{
-	return (struct tool_step){ e->k, e->has_change, e->change, e->change_se };
-}
-
-static void print_one(const struct rblock *b, int nk, int B)
-{
-	int j;
-
-	printf("### %s\n\n", b->title);
-	printf("Held-out MSE (exact over the target noise), mean over tasks; k "
-	       "steps of %d rows. Ratios are to the Bayes-optimal ridge posterior "
-	       "mean on the same rows. Step: %s\n\n", B, tool_step_words);
-	printf("| k | rows | amortizer | step (SE) | Bayes (ridge) | SGD (lr) | "
-	       "Adam (lr) | one-step | amortizer/Bayes | SGD/Bayes | Adam/Bayes | "
-	       "one-step/Bayes |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-	for (j = 0; j < nk; j++) {
-		const struct regeval_row *e = &b->rows[0][j];
-		struct tool_step st = reg_step(e);
-		char os[32] = "-", osr[32] = "-", ch[64];
-
-		if (e->has_onestep) {
-			snprintf(os, sizeof os, "%.4f", e->onestep);
-			snprintf(osr, sizeof osr, "%.3f", e->onestep / e->ridge);
-		}
-		printf("| %d | %d | %.4f | %s | %.4f | %.4f (%.3g) | %.4f (%.3g) | "
-		       "%s | **%.3f** | %.3f | %.3f | %s |\n", e->k, e->k * B,
-		       e->amort, tool_step_cell(&st, 1, ch, sizeof ch), e->ridge,
-		       e->sgd, (double)e->sgd_lr, e->adam, (double)e->adam_lr, os,
-		       e->amort / e->ridge, e->sgd / e->ridge, e->adam / e->ridge,
-		       osr);
-	}
-	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0][0].floor);
-}
+/* The side-by-side table: per model its MSE and (in brackets) its ratio
+ * to the Bayes-optimal ridge posterior's, then the baselines'. */
+static const struct report_col many_cols[] = {
+	{ .head = "k", .a = REPORT_K },
+	{ .head = "rows", .a = REPORT_ROWS },
+	{ .fmt = "%.4f (%.3f)", .a = REPORT_AMORT, .x = REPORT_AMORT, .xop = '/',
+	  .y = REPORT_B(EVAL_RIDGE), .each = 1 },
+	{ .head = "Bayes (ridge)", .fmt = "%.4f", .a = REPORT_B(EVAL_RIDGE) },
+	{ .head = "SGD", .fmt = "%.4f (%.3f)", .a = REPORT_B(EVAL_SGD),
+	  .x = REPORT_B(EVAL_SGD), .xop = '/', .y = REPORT_B(EVAL_RIDGE) },
+	{ .head = "Adam", .fmt = "%.4f (%.3f)", .a = REPORT_B(EVAL_ADAM),
+	  .x = REPORT_B(EVAL_ADAM), .xop = '/', .y = REPORT_B(EVAL_RIDGE) },
+};
 
 static void print_many(const struct rblock *b, const struct model *ms, int nm,
 		       int nk, int B)
 {
-	struct tool_step st[TOOL_MODELS_MAX * REGEVAL_KS_MAX];
-	const char *names[TOOL_MODELS_MAX];
-	char rg[64];
-	int i, j;
+	char heads[TOOL_MODELS_MAX][128], rg[64];
+	const char *hp[TOOL_MODELS_MAX], *names[TOOL_MODELS_MAX];
+	int i;
 
 	printf("### %s\n\n", b->title);
 	printf("Held-out MSE (exact over the target noise) after k mini-batches "
 	       "of %d rows, mean over the same tasks for every model; in brackets "
 	       "the ratio to the Bayes-optimal ridge posterior mean on the same "
-	       "rows.\n\n| k | rows |", B);
+	       "rows.\n\n", B);
 	for (i = 0; i < nm; i++) {
 		regime_name(&ms[i], rg, sizeof rg);
-		printf(" %s (%s) |", ms[i].name, rg);
-	}
-	printf(" Bayes (ridge) | SGD | Adam |\n|---|---|");
-	for (i = 0; i < nm + 3; i++)
-		printf("---|");
-	printf("\n");
-	for (j = 0; j < nk; j++) {
-		const struct regeval_row *e = &b->rows[0][j];
-
-		printf("| %d | %d |", e->k, e->k * B);
-		for (i = 0; i < nm; i++)
-			printf(" %.4f (%.3f) |", b->rows[i][j].amort,
-			       b->rows[i][j].amort / e->ridge);
-		printf(" %.4f | %.4f (%.3f) | %.4f (%.3f) |\n", e->ridge, e->sgd,
-		       e->sgd / e->ridge, e->adam, e->adam / e->ridge);
-	}
-	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0][0].floor);
-	for (i = 0; i < nm; i++) {
+		snprintf(heads[i], sizeof heads[i], "%s (%s)", ms[i].name, rg);
+		hp[i] = heads[i];
 		names[i] = ms[i].name;
-		for (j = 0; j < nk; j++)
-			st[i * nk + j] = reg_step(&b->rows[i][j]);
 	}
-	tool_step_table(names, nm, st, nk, 1);
+	report_table(many_cols, (int)(sizeof many_cols / sizeof many_cols[0]), hp,
+		     b->rows, nm, nk, B);
+	printf("\nNoise floor (mean noise variance): %.4f\n\n", b->rows[0].floor);
+	report_step_table(names, nm, b->rows, nk, 1);
 }
 
-static void csv_rows(FILE *f, const char *model, const struct rblock *b,
-		     const struct regeval_row *rows, int nk, int B)
+/* Block b (eval_mse_family) titled title. */
+static void block(struct rblock *rb, int b, const char *title, int dim,
+		  float noise)
 {
-	int j;
-
-	for (j = 0; j < nk; j++) {
-		const struct regeval_row *e = &rows[j];
-		struct tool_step st = reg_step(e);
-
-		fprintf(f, "%s,\"%s\",%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,",
-			model, b->title, e->k, B, e->amort, e->ridge, e->sgd,
-			(double)e->sgd_lr, e->adam, (double)e->adam_lr,
-			e->has_onestep ? e->onestep : NAN, e->floor);
-		tool_step_csv(f, &st, 1);
-		fprintf(f, "\n");
-	}
+	memset(rb, 0, sizeof *rb);
+	snprintf(rb->title, sizeof rb->title, "%s", title);
+	rb->stream.src = GEN_SRC_LINREG;
+	eval_mse_family(b, dim, noise, &rb->stream.rfam);
 }
 
-static void block(struct rblock *b, const char *title, int dim, float noise)
+static const struct eval_rules reg_rules = {
+	(1u << EVAL_OPT_TASKS) | (1u << EVAL_OPT_TUNE) |
+	(1u << EVAL_OPT_TEST_ROWS) | (1u << EVAL_OPT_SEED) | (1u << EVAL_OPT_DIM) |
+	(1u << EVAL_OPT_BATCH) | (1u << EVAL_OPT_NOISE) | (1u << EVAL_OPT_CSV) |
+	(1u << EVAL_OPT_NO_OOD),
+	10000, 100000, LINREG_DMAX, REFINER_BMAX, 0, 0,
+	"usage: amort eval REG.amort... [--tasks N] [--tune-tasks N] "
+	"[--test-rows N] [--seed S] [--dim D] [--noise SD] [--batch B] "
+	"[--no-ood] [--csv F]\n", 2
+};
+
+/* The largest batch every model takes: 0, or 1 after a message when a
+ * model is not a regression model. */
+static int batch_max(const struct model *ms, int nm, long *bmax)
 {
-	memset(b, 0, sizeof *b);
-	snprintf(b->title, sizeof b->title, "%s", title);
-	b->stream.src = GEN_SRC_LINREG;
-	linreg_family_default(&b->stream.rfam);
-	b->stream.rfam.dmin = b->stream.rfam.dmax = dim;
-	b->stream.rfam.smin = b->stream.rfam.smax = noise;
-}
+	int i;
 
-int tool_regeval(struct model *ms, int nm, int argc, char **argv)
-{
-	const char *csv = NULL;
-	long tasks = 100, tune = 128, seed = 12345, dim = 8, batch = 0, ntest = 500;
-	double noise = 0.5;
-	const struct linreg_family *tf;
-	struct rblock *blocks = NULL;
-	struct regeval_config c;
-	char t[128], rg[64];
-	int ood = 1, i, j, nb = 0, rc = 1;
-	long bmax = REFINER_BMAX;
-	FILE *cf = NULL;
-
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tasks", argv[++i], 1, 100000, &tasks))
-				return 2;
-		} else if (!strcmp(argv[i], "--tune-tasks") && i + 1 < argc) {
-			if (tool_parse_long("--tune-tasks", argv[++i], 1, 10000, &tune))
-				return 2;
-		} else if (!strcmp(argv[i], "--test-rows") && i + 1 < argc) {
-			if (tool_parse_long("--test-rows", argv[++i], 1, 100000, &ntest))
-				return 2;
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (tool_parse_long("--seed", argv[++i], 0, 1L << 40, &seed))
-				return 2;
-		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
-			if (tool_parse_long("--dim", argv[++i], 1, LINREG_DMAX, &dim))
-				return 2;
-		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-			if (tool_parse_long("--batch", argv[++i], 1, REFINER_BMAX, &batch))
-				return 2;
-		} else if (!strcmp(argv[i], "--noise") && i + 1 < argc) {
-			char *end;
-
-			noise = strtod(argv[++i], &end);
-			if (*end || !(noise > 0 && noise <= 100)) {
-				fprintf(stderr, "amort: --noise wants a number in (0, 100]\n");
-				return 2;
-			}
-		} else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-			csv = argv[++i];
-		} else if (!strcmp(argv[i], "--no-ood")) {
-			ood = 0;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "usage: amort eval REG.amort... [--tasks N] "
-				"[--tune-tasks N] [--test-rows N] [--seed S] [--dim D] "
-				"[--noise SD] [--batch B] [--no-ood] [--csv F]\n");
-			return 2;
-		}
-	}
+	*bmax = REFINER_BMAX;
 	for (i = 0; i < nm; i++) {
 		if (ms[i].gen && ms[i].gcfg.kind != GEN_REG) {
 			fprintf(stderr, "amort eval: %s: side by side with regression "
@@ -217,11 +127,98 @@ int tool_regeval(struct model *ms, int nm, int argc, char **argv)
 				ms[i].name);
 			return 1;
 		}
-		if (ms[i].gen && ms[i].gcfg.bmax < bmax)
-			bmax = ms[i].gcfg.bmax;
-		else if (!ms[i].gen && ms[i].cfg.bmax * 16L < bmax)
-			bmax = ms[i].cfg.bmax * 16L;
+		if (ms[i].gen && ms[i].gcfg.bmax < *bmax)
+			*bmax = ms[i].gcfg.bmax;
+		else if (!ms[i].gen && ms[i].cfg.bmax * 16L < *bmax)
+			*bmax = ms[i].cfg.bmax * 16L;
 	}
+	return 0;
+}
+
+/* The blocks: in distribution and, unless --no-ood, the four out of it,
+ * the noise blocks named by the first model's training range; returns
+ * their count. */
+static int reg_blocks(struct rblock *blocks, const struct model *m0, int ood,
+		      long dim, double noise)
+{
+	const struct linreg_family *tf = m0->gen ? &m0->gtasks.rfam : &m0->fam;
+	char t[128];
+	int nb = 0;
+
+	snprintf(t, sizeof t, "in distribution: x ~ N(0, I), D = %ld, noise sd %g",
+		 dim, noise);
+	block(&blocks[nb++], 0, t, (int)dim, (float)noise);
+	if (!ood)
+		return nb;
+	block(&blocks[nb++], 1, "out of distribution: heavy-tailed x (Student t, "
+	      "3 dof)", (int)dim, (float)noise);
+	block(&blocks[nb++], 2, "out of distribution: shifted x (|mean| = 1)",
+	      (int)dim, (float)noise);
+	snprintf(t, sizeof t, "out of distribution: noise sd 2.0 (trained "
+		 "%g-%g)", (double)tf->smin, (double)tf->smax);
+	block(&blocks[nb++], 3, t, (int)dim, (float)noise);
+	snprintf(t, sizeof t, "out of distribution: noise sd 0.02 (trained "
+		 "%g-%g)", (double)tf->smin, (double)tf->smax);
+	block(&blocks[nb++], 4, t, (int)dim, (float)noise);
+	return nb;
+}
+
+/* The heading of the output: one model's regime and passes, or the
+ * models side by side. */
+static void print_heading(const struct model *ms, int nm)
+{
+	char rg[64];
+	int i;
+
+	if (nm == 1) {
+		int np = ms[0].gen ? ms[0].gcfg.passes : ms[0].cfg.passes;
+
+		regime_name(&ms[0], rg, sizeof rg);
+		printf("## %s (%s regression, %s; %d pass%s per step)\n\n",
+		       ms[0].name, ms[0].gen ? "learned-predictor" : "linear", rg,
+		       np, np == 1 ? "" : "es");
+		return;
+	}
+	printf("## side by side:");
+	for (i = 0; i < nm; i++) {
+		regime_name(&ms[i], rg, sizeof rg);
+		printf("%s %s (%s)", i ? "," : "", ms[i].name, rg);
+	}
+	printf("\n\n");
+}
+
+/* The CSV of every block and model.  0, or -1 after a message. */
+static int write_csv(const char *csv, const struct model *ms, int nm,
+		     const struct rblock *blocks, int nb, int nk, int B)
+{
+	FILE *cf = report_csv_open(csv, report_mse_csv_header);
+	int i, j;
+
+	if (!cf)
+		return -1;
+	for (j = 0; j < nb; j++)
+		for (i = 0; i < nm; i++)
+			report_csv(cf, ms[i].name, blocks[j].title, 1, report_mse_csv,
+				   report_mse_ncsv, blocks[j].rows + (size_t)i * nk,
+				   nk, B);
+	return report_csv_close(cf, csv);
+}
+
+int eval_run_reg(struct model *ms, int nm, const struct eval_opts *o)
+{
+	long tasks = EVAL_GIVEN(o, EVAL_OPT_TASKS) ? o->tasks : 100;
+	long tune = EVAL_GIVEN(o, EVAL_OPT_TUNE) ? o->tune : 128;
+	long dim = EVAL_GIVEN(o, EVAL_OPT_DIM) ? o->dim : 8;
+	long batch = EVAL_GIVEN(o, EVAL_OPT_BATCH) ? o->batch : 0;
+	long ntest = EVAL_GIVEN(o, EVAL_OPT_TEST_ROWS) ? o->test_rows : 500;
+	double noise = EVAL_GIVEN(o, EVAL_OPT_NOISE) ? o->noise : 0.5;
+	struct rblock *blocks = NULL;
+	struct regeval_config c;
+	int i, j, nb, rc;
+	long bmax;
+
+	if ((rc = eval_opts_check(o, &reg_rules)) || (rc = batch_max(ms, nm, &bmax)))
+		return rc;
 	if (!batch)
 		batch = bmax < 32 ? bmax : 32;
 	if (batch > bmax) {
@@ -243,83 +240,36 @@ int tool_regeval(struct model *ms, int nm, int argc, char **argv)
 	memcpy(c.ks, rks, sizeof rks);
 	c.ntest = (int)ntest;
 	c.onestep_max_rows = nm == 1 ? GEN_BMAX : 0;
-	c.seed = (uint64_t)seed;
-
-	/* the first model's training range names the noise blocks */
-	tf = ms[0].gen ? &ms[0].gtasks.rfam : &ms[0].fam;
-	snprintf(t, sizeof t, "in distribution: x ~ N(0, I), D = %ld, noise sd %g",
-		 dim, noise);
-	block(&blocks[nb++], t, (int)dim, (float)noise);
-	if (ood) {
-		block(&blocks[nb], "out of distribution: heavy-tailed x (Student t, "
-		      "3 dof)", (int)dim, (float)noise);
-		blocks[nb++].stream.rfam.xdist = LINREG_X_STUDENT;
-		block(&blocks[nb], "out of distribution: shifted x (|mean| = 1)",
-		      (int)dim, (float)noise);
-		blocks[nb].stream.rfam.xdist = LINREG_X_SHIFTED;
-		blocks[nb++].stream.rfam.shift = 1.0f;
-		snprintf(t, sizeof t, "out of distribution: noise sd 2.0 (trained "
-			 "%g-%g)", (double)tf->smin, (double)tf->smax);
-		block(&blocks[nb++], t, (int)dim, 2.0f);
-		snprintf(t, sizeof t, "out of distribution: noise sd 0.02 (trained "
-			 "%g-%g)", (double)tf->smin, (double)tf->smax);
-		block(&blocks[nb++], t, (int)dim, 0.02f);
-	}
+	c.seed = (uint64_t)o->seed;
+	nb = reg_blocks(blocks, &ms[0], o->ood, dim, noise);
+	rc = 1;
 	for (j = 0; j < nb; j++)
 		for (i = 0; i < nm; i++) {
 			int r;
 
 			fprintf(stderr, "amort eval: %s: %s\n", ms[i].name,
 				blocks[j].title);
-			r = run_model(&ms[i], &blocks[j], &c, blocks[j].rows[i]);
+			r = run_model(&ms[i], &blocks[j], &c,
+				      blocks[j].rows + (size_t)i * c.nk);
 			if (r != AM_OK) {
 				fprintf(stderr, "amort eval: %s: %s\n", ms[i].name,
 					am_strerror(r));
 				goto out;
 			}
 		}
-	if (nm == 1) {
-		int np = ms[0].gen ? ms[0].gcfg.passes : ms[0].cfg.passes;
-
-		regime_name(&ms[0], rg, sizeof rg);
-		printf("## %s (%s regression, %s; %d pass%s per step)\n\n",
-		       ms[0].name, ms[0].gen ? "learned-predictor" : "linear", rg,
-		       np, np == 1 ? "" : "es");
-	} else {
-		printf("## side by side:");
-		for (i = 0; i < nm; i++) {
-			regime_name(&ms[i], rg, sizeof rg);
-			printf("%s %s (%s)", i ? "," : "", ms[i].name, rg);
-		}
-		printf("\n\n");
-	}
+	print_heading(ms, nm);
 	printf("%ld test tasks with %ld held-out rows each, seed %ld; SGD and Adam "
 	       "rates chosen per k on %ld other tasks of each block.\n\n", tasks,
-	       ntest, seed, tune);
+	       ntest, o->seed, tune);
 	for (j = 0; j < nb; j++) {
 		if (nm == 1)
-			print_one(&blocks[j], c.nk, c.B);
+			report_mse_block(blocks[j].title, "Held-out MSE (exact over "
+					 "the target noise)", blocks[j].rows, c.nk, c.B);
 		else
 			print_many(&blocks[j], ms, nm, c.nk, c.B);
 	}
-	if (csv) {
-		cf = fopen(csv, "w");
-		if (!cf) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-		fprintf(cf, "model,block,k,batch,amortizer,bayes,sgd,sgd_lr,adam,"
-			"adam_lr,onestep,noise_floor,change,change_se\n");
-		for (j = 0; j < nb; j++)
-			for (i = 0; i < nm; i++)
-				csv_rows(cf, ms[i].name, &blocks[j], blocks[j].rows[i],
-					 c.nk, c.B);
-		if (fclose(cf)) {
-			fprintf(stderr, "amort eval: cannot write %s\n", csv);
-			goto out;
-		}
-	}
-	rc = 0;
+	if (!o->csv || !write_csv(o->csv, ms, nm, blocks, nb, c.nk, c.B))
+		rc = 0;
 out:
 	free(blocks);
 	return rc;

@@ -207,7 +207,7 @@ static void test_gen_eval_rows(void **state)
 	struct gentrain_config c;
 	struct train *t;
 	struct geneval_config ec;
-	struct geneval_row rows[GENEVAL_KS_MAX];
+	struct eval_row rows[EVAL_KS_MAX];
 	struct gen_tasks ts;
 	int j;
 
@@ -234,14 +234,17 @@ static void test_gen_eval_rows(void **state)
 				     &ec, rows), AM_OK);
 	for (j = 0; j < ec.nk; j++) {
 		assert_int_equal(rows[j].k, ec.ks[j]);
-		assert_true(rows[j].has_nll && rows[j].has_em);
+		assert_true((rows[j].has & EVAL_HAS_AMORT) &&
+			    (rows[j].has & EVAL_HAS_BASE(EVAL_EM)) &&
+			    (rows[j].has & EVAL_HAS_FLOOR));
 		/* nothing beats the truth on average by much, and the true
 		 * sample's own distance is the smallest */
-		assert_true(rows[j].em_nll > rows[j].true_nll - 0.1);
-		assert_true(rows[j].amort_nll > rows[j].true_nll - 0.1);
-		assert_true(rows[j].floor_energy < rows[j].amort_energy + 0.05);
+		assert_true(rows[j].base[EVAL_EM] > rows[j].floor - 0.1);
+		assert_true(rows[j].amort > rows[j].floor - 0.1);
+		assert_true(rows[j].base[EVAL_ENERGY_FLOOR] <
+			    rows[j].base[EVAL_ENERGY] + 0.05);
 	}
-	assert_true(rows[2].em_nll < rows[0].em_nll);
+	assert_true(rows[2].base[EVAL_EM] < rows[0].base[EVAL_EM]);
 	ec.ks[1] = 1;			/* not ascending */
 	assert_int_equal(geneval_run(tu_gen(t), train_params(t), &ts,
 				     &ec, rows), AM_EINVAL);
@@ -538,7 +541,7 @@ static void test_gen_clfeval_ceiling(void **state)
 	struct gentrain_config gc;
 	struct train *t;
 	struct clfeval_config c;
-	struct clfeval_row rows[2];
+	struct eval_row rows[2];
 	float theta[LINCLASS_P], l2 = 0.0f;
 	int y[CN], i, j;
 
@@ -565,14 +568,14 @@ static void test_gen_clfeval_ceiling(void **state)
 	assert_int_equal(clfeval_run(tu_gen(t), train_params(t), &ts,
 				     &ts, &ts, &c, rows), AM_OK);
 	for (j = 0; j < 2; j++) {
-		assert_int_equal(rows[j].has_ceiling, 1);
-		assert_true(rows[j].ceiling < 0.03);
-		assert_true(rows[j].ceiling == rows[0].ceiling);
+		assert_true(rows[j].has & EVAL_HAS_BASE(EVAL_CEILING));
+		assert_true(rows[j].base[EVAL_CEILING] < 0.03);
+		assert_true(rows[j].base[EVAL_CEILING] == rows[0].base[EVAL_CEILING]);
 	}
 	c.ceiling = NULL;
 	assert_int_equal(clfeval_run(tu_gen(t), train_params(t), &ts,
 				     &ts, &ts, &c, rows), AM_OK);
-	assert_int_equal(rows[0].has_ceiling, 0);
+	assert_false(rows[0].has & EVAL_HAS_BASE(EVAL_CEILING));
 	train_free(t);
 
 	none = im[0];
@@ -761,7 +764,7 @@ struct clf_steps {
 static void clf_steps_run(void *ctx, int n, struct tu_step_row *out)
 {
 	struct clf_steps *x = ctx;
-	struct clfeval_row rows[CLFEVAL_KS_MAX];
+	struct eval_row rows[EVAL_KS_MAX];
 	int j;
 
 	x->c.ntasks = n;
@@ -770,7 +773,7 @@ static void clf_steps_run(void *ctx, int n, struct tu_step_row *out)
 	for (j = 0; j < x->c.nk; j++)
 		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
 					       rows[j].change_se,
-					       rows[j].has_change };
+					       !!(rows[j].has & EVAL_HAS_CHANGE) };
 }
 
 /* clfeval_run's step column: the mean over tasks of the per-task change

@@ -100,37 +100,37 @@ static void config(struct regeval_config *c, struct gen_tasks *ts)
 /* Finite, the floor below everything, ridge the best of the baselines and
  * improving with rows, one-step where expected and equal to the amortizer
  * at k = 1. */
-static void check_rows(const struct regeval_config *c, const struct regeval_row *r)
+static void check_rows(const struct regeval_config *c, const struct eval_row *r)
 {
 	double sr = 0.0, ss = 0.0, sa = 0.0;
 	int j;
 
 	for (j = 0; j < c->nk; j++) {
-		const struct regeval_row *e = &r[j];
+		const struct eval_row *e = &r[j];
 
 		assert_int_equal(e->k, c->ks[j]);
-		assert_true(isfinite(e->amort) && isfinite(e->ridge) &&
-			    isfinite(e->sgd) && isfinite(e->adam) &&
+		assert_true(isfinite(e->amort) && isfinite(e->base[EVAL_RIDGE]) &&
+			    isfinite(e->base[EVAL_SGD]) && isfinite(e->base[EVAL_ADAM]) &&
 			    isfinite(e->floor));
 		assert_true(fabs(e->floor - 0.25) < 1e-6);
-		assert_true(e->floor < e->ridge);
+		assert_true(e->floor < e->base[EVAL_RIDGE]);
 		assert_true(e->floor < e->amort);
-		assert_true(e->floor < e->sgd && e->floor < e->adam);
+		assert_true(e->floor < e->base[EVAL_SGD] && e->floor < e->base[EVAL_ADAM]);
 		/* Bayes-optimal on average; allow the held-out sampling */
-		assert_true(e->ridge <= 1.05 * e->sgd);
-		assert_true(e->ridge <= 1.05 * e->adam);
-		sr += e->ridge;
-		ss += e->sgd;
-		sa += e->adam;
-		assert_true(e->sgd_lr > 0.0f && e->adam_lr > 0.0f);
-		assert_int_equal(e->has_onestep, c->ks[j] * c->B <= c->onestep_max_rows);
-		if (e->has_onestep)
+		assert_true(e->base[EVAL_RIDGE] <= 1.05 * e->base[EVAL_SGD]);
+		assert_true(e->base[EVAL_RIDGE] <= 1.05 * e->base[EVAL_ADAM]);
+		sr += e->base[EVAL_RIDGE];
+		ss += e->base[EVAL_SGD];
+		sa += e->base[EVAL_ADAM];
+		assert_true(e->base_hyper[EVAL_SGD] > 0.0f && e->base_hyper[EVAL_ADAM] > 0.0f);
+		assert_int_equal(!!(e->has & EVAL_HAS_ONESTEP), c->ks[j] * c->B <= c->onestep_max_rows);
+		if (e->has & EVAL_HAS_ONESTEP)
 			assert_true(isfinite(e->onestep) && e->onestep > e->floor);
 		else
 			assert_true(isnan(e->onestep));
 	}
 	assert_true(sr < ss && sr < sa);
-	assert_true(r[c->nk - 1].ridge < r[0].ridge);
+	assert_true(r[c->nk - 1].base[EVAL_RIDGE] < r[0].base[EVAL_RIDGE]);
 	/* k = 1: the one-step amortizer is the same batch at rows_seen 0 */
 	assert_true(r[0].onestep == r[0].amort);
 }
@@ -139,7 +139,7 @@ static void check_model(int implicit)
 {
 	struct train *t = trained(implicit);
 	const struct gen *g = tu_gen(t);
-	struct regeval_row a[REGEVAL_KS_MAX], b[REGEVAL_KS_MAX];
+	struct eval_row a[EVAL_KS_MAX], b[EVAL_KS_MAX];
 	struct regeval_config c;
 	struct gen_tasks ts;
 
@@ -152,7 +152,7 @@ static void check_model(int implicit)
 	/* other held-out rows and tasks with another seed */
 	c.seed = 12;
 	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_OK);
-	assert_true(b[0].ridge != a[0].ridge);
+	assert_true(b[0].base[EVAL_RIDGE] != a[0].base[EVAL_RIDGE]);
 	check_rows(&c, b);
 
 	/* refused: a batch above the model's, steps not ascending, a one-step
@@ -205,8 +205,8 @@ static float *untrained_refiner(struct refiner *m, struct layout *lay)
  * same tasks and rows, so the baselines agree exactly. */
 static void test_regeval_same_tasks_for_every_model(void **state)
 {
-	struct regeval_row re[REGEVAL_KS_MAX], ri[REGEVAL_KS_MAX];
-	struct regeval_row rp[REGEVAL_KS_MAX];
+	struct eval_row re[EVAL_KS_MAX], ri[EVAL_KS_MAX];
+	struct eval_row rp[EVAL_KS_MAX];
 	struct train *te = trained(0), *ti = trained(1);
 	struct regeval_config c;
 	struct gen_tasks ts;
@@ -225,17 +225,17 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
 	check_rows(&c, rp);
 	for (j = 0; j < c.nk; j++) {
-		assert_true(re[j].ridge == ri[j].ridge && re[j].ridge == rp[j].ridge);
-		assert_true(re[j].sgd == ri[j].sgd && re[j].sgd == rp[j].sgd);
-		assert_true(re[j].adam == ri[j].adam && re[j].adam == rp[j].adam);
+		assert_true(re[j].base[EVAL_RIDGE] == ri[j].base[EVAL_RIDGE] && re[j].base[EVAL_RIDGE] == rp[j].base[EVAL_RIDGE]);
+		assert_true(re[j].base[EVAL_SGD] == ri[j].base[EVAL_SGD] && re[j].base[EVAL_SGD] == rp[j].base[EVAL_SGD]);
+		assert_true(re[j].base[EVAL_ADAM] == ri[j].base[EVAL_ADAM] && re[j].base[EVAL_ADAM] == rp[j].base[EVAL_ADAM]);
 		assert_true(re[j].floor == rp[j].floor);
-		assert_true(re[j].sgd_lr == rp[j].sgd_lr &&
-			    re[j].adam_lr == rp[j].adam_lr);
+		assert_true(re[j].base_hyper[EVAL_SGD] == rp[j].base_hyper[EVAL_SGD] &&
+			    re[j].base_hyper[EVAL_ADAM] == rp[j].base_hyper[EVAL_ADAM]);
 	}
 	/* the refiner takes one-step contexts up to REFINER_BMAX */
 	c.onestep_max_rows = REFINER_BMAX;
 	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
-	assert_true(rp[c.nk - 1].has_onestep);
+	assert_true(rp[c.nk - 1].has & EVAL_HAS_ONESTEP);
 	/* untrained, its skip path is a gradient step: it improves */
 	assert_true(rp[c.nk - 1].amort < rp[0].amort);
 	free(p);
@@ -255,7 +255,7 @@ struct reg_steps {
 static void reg_steps_run(void *ctx, int n, struct tu_step_row *out)
 {
 	struct reg_steps *x = ctx;
-	struct regeval_row rows[REGEVAL_KS_MAX];
+	struct eval_row rows[EVAL_KS_MAX];
 	int j;
 
 	x->c.ntasks = n;
@@ -265,7 +265,7 @@ static void reg_steps_run(void *ctx, int n, struct tu_step_row *out)
 	for (j = 0; j < x->c.nk; j++)
 		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
 					       rows[j].change_se,
-					       rows[j].has_change };
+					       !!(rows[j].has & EVAL_HAS_CHANGE) };
 }
 
 /* regeval_run's step column: the mean over tasks of the per-task change
@@ -300,6 +300,48 @@ static void test_regeval_steps(void **state)
 	train_free(ti);
 }
 
+/* The shared driver pieces (eval.h): eval_ks_check's bounds, and
+ * eval_row_score + eval_rows_finish turning per-task scores into means,
+ * the step and its standard error, and onestep NAN where absent. */
+static void test_eval_rows_shared(void **state)
+{
+	const int ks[3] = { 1, 2, 4 }, bad[2] = { 2, 2 };
+	/* two tasks' scores at three checkpoints */
+	const double err[2][3] = { { 1.0, 0.5, 0.25 }, { 3.0, 2.5, 1.25 } };
+	struct eval_row rows[3];
+	double chg2[3] = { 0, 0, 0 }, prev;
+	int t, j;
+
+	(void)state;
+	assert_int_equal(eval_ks_check(3, 3, ks, 8, 0), AM_OK);
+	assert_int_equal(eval_ks_check(3, 2, ks, 8, 0), AM_EINVAL);
+	assert_int_equal(eval_ks_check(3, 3, ks, 8, 31), AM_EINVAL);
+	assert_int_equal(eval_ks_check(3, 3, ks, 8, 32), AM_OK);
+	assert_int_equal(eval_ks_check(2, 3, bad, 8, 0), AM_EINVAL);
+	assert_int_equal(eval_ks_check(0, 3, ks, 8, 0), AM_EINVAL);
+	memset(rows, 0, sizeof rows);
+	for (t = 0; t < 2; t++)
+		for (j = 0; j < 3; j++)
+			eval_row_score(rows, j, err[t][j], &prev, chg2);
+	rows[0].has = EVAL_HAS_ONESTEP;
+	rows[0].onestep = 4.0;
+	rows[1].base[EVAL_RIDGE] = 6.0;
+	eval_rows_finish(rows, 3, ks, 2, chg2);
+	for (j = 0; j < 3; j++) {
+		assert_int_equal(rows[j].k, ks[j]);
+		assert_true(fabs(rows[j].amort - (err[0][j] + err[1][j]) / 2) < 1e-12);
+		assert_int_equal(!!(rows[j].has & EVAL_HAS_CHANGE), j > 0);
+	}
+	assert_true(rows[0].onestep == 2.0);
+	assert_true(isnan(rows[1].onestep));
+	assert_true(rows[1].base[EVAL_RIDGE] == 3.0);
+	/* changes -0.5, -0.5: mean -0.5, no spread; then -0.25, -1.25 */
+	assert_true(fabs(rows[1].change + 0.5) < 1e-12 && rows[1].change_se < 1e-12);
+	assert_true(fabs(rows[2].change + 0.75) < 1e-12);
+	assert_true(fabs(rows[2].change_se - 0.5) < 1e-12);
+	assert_string_equal(eval_base_name[EVAL_SGD], "sgd");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_regeval_implicit),
 		cmocka_unit_test(test_regeval_same_tasks_for_every_model),
 		cmocka_unit_test(test_regeval_steps),
+		cmocka_unit_test(test_eval_rows_shared),
 	};
 
 	gemm_set_threads(1);

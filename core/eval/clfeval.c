@@ -119,17 +119,11 @@ static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
 
 static int check(const struct gen *g, const struct clfeval_config *c)
 {
-	int i;
-
 	if (g->cfg.kind != GEN_CLF || c->ntasks < 1 || c->tune_tasks < 1 ||
-	    c->B < 1 || c->B > g->cfg.bmax || c->nk < 1 ||
-	    c->nk > CLFEVAL_KS_MAX || c->ntest < 1 ||
-	    c->onestep_max_rows < 0 || c->onestep_max_rows > GEN_BMAX)
+	    c->B < 1 || c->B > g->cfg.bmax || c->ntest < 1 ||
+	    c->onestep_max_rows < 0 || c->onestep_max_rows > GEN_BMAX ||
+	    eval_ks_check(c->nk, CLFEVAL_KS_MAX, c->ks, c->B, 65536) != AM_OK)
 		return AM_EINVAL;
-	for (i = 0; i < c->nk; i++)
-		if (c->ks[i] < 1 || (i && c->ks[i] <= c->ks[i - 1]) ||
-		    (long)c->ks[i] * c->B > 65536)
-			return AM_EINVAL;
 	return AM_OK;
 }
 
@@ -254,153 +248,180 @@ static double ceiling_err(const float *ceil, const struct tdata *d, int nq)
 	return linclass_error(th, d->task.D, d->task.K, d->Xq, d->yq, nq);
 }
 
-int clfeval_run(const struct gen *g, const float *p,
-		const struct gen_tasks *stream, const struct gen_tasks *query,
-		const struct gen_tasks *tune, const struct clfeval_config *c,
-		struct clfeval_row *rows)
+/* The tuning: a stream of tasks from the tuning source, the L2 strength
+ * (l2) and the SGD and Adam rates (lrs, lra) per checkpoint. */
+static int tune_all(const struct gen_tasks *tune, const struct clfeval_config *c,
+		    struct tdata *tt, struct logreg_tune_task *tk, int ntune,
+		    float *l2, float *lrs, float *lra)
 {
-	int kmax, nstream, ntune, t, j, rc;
-	struct tdata *tt = NULL, ev;
-	struct logreg_tune_task *tk = NULL;
-	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
-	struct gen_ws *ws = NULL;
-	float *probs = NULL, *st = NULL, *s1 = NULL;
-	double chg2[CLFEVAL_KS_MAX];	/* sums of squared per-task changes */
-	size_t nst;
-	uint64_t tseed;
+	int nstream = c->ks[c->nk - 1] * c->B, t, rc;
+	uint64_t tseed = c->seed ^ 0x7475e1e5ull;
 
-	if (check(g, c) != AM_OK)
-		return AM_EINVAL;
-	kmax = c->ks[c->nk - 1];
-	nstream = kmax * c->B;
-	memset(&ev, 0, sizeof ev);
-	ntune = c->skip_baselines ? 0 : c->tune_tasks;
-	if (ntune) {
-		tt = calloc((size_t)ntune, sizeof *tt);
-		tk = calloc((size_t)ntune, sizeof *tk);
-	}
-	ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
-	probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *probs);
-	/* a state, or (implicit) a prediction per held-out row */
-	nst = g->cfg.implicit_ ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
-	st = malloc(nst * sizeof *st);
-	s1 = malloc(nst * sizeof *s1);
-	rc = (ntune && (!tt || !tk)) || !ws || !probs || !st || !s1 ? AM_ENOMEM :
-	     tdata_new(&ev, nstream, c->ntest);
-	for (t = 0; rc == AM_OK && t < ntune; t++)
-		rc = tdata_new(&tt[t], nstream, c->ntest);
-	if (rc != AM_OK)
-		goto out;
-
-	/* tuning tasks: another stream of tasks from the tuning source */
-	memset(l2, 0, sizeof l2);
-	memset(lrs, 0, sizeof lrs);
-	memset(lra, 0, sizeof lra);
-	tseed = c->seed ^ 0x7475e1e5ull;
 	for (t = 0; t < ntune; t++) {
 		tdata_draw(&tt[t], tune, tune, tseed, (uint64_t)t, nstream, c->ntest);
 		tk[t] = (struct logreg_tune_task){ tt[t].task.D, tt[t].task.K,
 						   tt[t].X, tt[t].y, tt[t].Xq,
 						   tt[t].yq, c->ntest };
 	}
+	rc = tune_l2(tune, c, tt, ntune, l2);
+	if (rc != AM_OK)
+		return rc;
+	logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 0, lrs);
+	logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 1, lra);
+	return AM_OK;
+}
+
+/* The baselines on task ev's first ks[j] mini-batches, into row e:
+ * single-pass SGD and Adam from zero at the rates tuned for this k, the
+ * full-batch fit at its L2, and (linclass) the teacher's own error. */
+static int baselines(const struct gen_tasks *stream, const struct tdata *ev,
+		     const struct clfeval_config *c, int j, const float *l2,
+		     const float *lrs, const float *lra, struct eval_row *e)
+{
+	float th[LINCLASS_P], t0[LINCLASS_P];
+	int D = ev->task.D, K = ev->task.K, rc;
+
+	memset(t0, 0, sizeof t0);
+	logreg_sgd_stream(ev->X, ev->y, c->ks[j], c->B, D, K, lrs[j], 0, t0);
+	e->base[EVAL_SGD] += err_of(stream, ev, t0, c->ntest);
+	memset(t0, 0, sizeof t0);
+	logreg_sgd_stream(ev->X, ev->y, c->ks[j], c->B, D, K, lra[j], 1, t0);
+	e->base[EVAL_ADAM] += err_of(stream, ev, t0, c->ntest);
+	rc = logreg_fit(ev->X, ev->y, c->ks[j] * c->B, D, K, l2[j],
+			LOGREG_MAX_ITER, th, NULL);
+	if (rc != AM_OK)
+		return rc;
+	e->base[EVAL_FULL] += err_of(stream, ev, th, c->ntest);
+	if (stream->src == GEN_SRC_LINCLASS)
+		e->floor += err_of(stream, ev, ev->task.ct.theta, c->ntest);
+	return AM_OK;
+}
+
+/* What clfeval_run works in. */
+struct clf_ws {
+	struct gen_ws *ws;
+	float *probs, *st, *s1;
+	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
+	double chg2[CLFEVAL_KS_MAX];	/* sums of squared per-task changes */
+};
+
+/* The amortizer and the baselines on evaluation task t, added into rows. */
+static int run_task(const struct gen *g, const float *p,
+		    const struct gen_tasks *stream, const struct gen_tasks *query,
+		    const struct clfeval_config *c, int t, struct tdata *ev,
+		    struct clf_ws *w, struct eval_row *rows)
+{
+	double ceil_t, prev = 0.0;
+	int step = 0, j, rc, K;
+
+	tdata_draw(ev, stream, query, c->seed, (uint64_t)t,
+		   c->ks[c->nk - 1] * c->B, c->ntest);
+	K = ev->task.K;
+	ceil_t = c->ceiling && stream->src == GEN_SRC_IMAGES ?
+		 ceiling_err(c->ceiling, ev, c->ntest) : 0.0;
+	start(g, p, K, c->ntest, w->st);
+	for (j = 0; j < c->nk; j++) {
+		int n = c->ks[j] * c->B;
+
+		for (; step < c->ks[j]; step++) {
+			rc = advance(g, p, w->ws, ev, c->ntest, w->st,
+				     ev->X + (size_t)step * c->B * GEN_XMAX,
+				     ev->y + (size_t)step * c->B, c->B,
+				     (double)step * c->B);
+			if (rc != AM_OK)
+				return rc;
+		}
+		eval_row_score(rows, j, err_state(g, p, w->ws, stream, ev, w->st,
+						  c->ntest, w->probs), &prev, w->chg2);
+		if (!c->skip_baselines) {
+			rc = baselines(stream, ev, c, j, w->l2, w->lrs, w->lra,
+				       &rows[j]);
+			if (rc != AM_OK)
+				return rc;
+		}
+		if (n <= c->onestep_max_rows) {
+			start(g, p, K, c->ntest, w->s1);
+			rc = advance(g, p, w->ws, ev, c->ntest, w->s1, ev->X, ev->y,
+				     n, 0.0);
+			if (rc != AM_OK)
+				return rc;
+			rows[j].onestep += err_state(g, p, w->ws, stream, ev, w->s1,
+						     c->ntest, w->probs);
+		}
+		rows[j].base[EVAL_CEILING] += ceil_t;
+	}
+	return AM_OK;
+}
+
+/* The has bits and the tuned hyperparameters of the rows. */
+static void rows_mark(const struct gen_tasks *stream,
+		      const struct clfeval_config *c, const struct clf_ws *w,
+		      struct eval_row *rows)
+{
+	int j;
+
+	for (j = 0; j < c->nk; j++) {
+		struct eval_row *e = &rows[j];
+
+		e->has |= EVAL_HAS_AMORT;
+		if (c->ks[j] * c->B <= c->onestep_max_rows)
+			e->has |= EVAL_HAS_ONESTEP;
+		if (!c->skip_baselines)
+			e->has |= EVAL_HAS_BASE(EVAL_SGD) | EVAL_HAS_BASE(EVAL_ADAM) |
+				  EVAL_HAS_BASE(EVAL_FULL);
+		if (stream->src == GEN_SRC_LINCLASS && !c->skip_baselines)
+			e->has |= EVAL_HAS_FLOOR;
+		if (c->ceiling && stream->src == GEN_SRC_IMAGES)
+			e->has |= EVAL_HAS_BASE(EVAL_CEILING);
+		e->base_hyper[EVAL_FULL] = w->l2[j];
+		e->base_hyper[EVAL_SGD] = w->lrs[j];
+		e->base_hyper[EVAL_ADAM] = w->lra[j];
+	}
+}
+
+int clfeval_run(const struct gen *g, const float *p,
+		const struct gen_tasks *stream, const struct gen_tasks *query,
+		const struct gen_tasks *tune, const struct clfeval_config *c,
+		struct eval_row *rows)
+{
+	int nstream, ntune, t, rc;
+	struct tdata *tt = NULL, ev;
+	struct logreg_tune_task *tk = NULL;
+	struct clf_ws w;
+	size_t nst;
+
+	if (check(g, c) != AM_OK)
+		return AM_EINVAL;
+	nstream = c->ks[c->nk - 1] * c->B;
+	memset(&ev, 0, sizeof ev);
+	memset(&w, 0, sizeof w);
+	ntune = c->skip_baselines ? 0 : c->tune_tasks;
 	if (ntune) {
-		rc = tune_l2(tune, c, tt, ntune, l2);
+		tt = calloc((size_t)ntune, sizeof *tt);
+		tk = calloc((size_t)ntune, sizeof *tk);
+	}
+	w.ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
+	w.probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *w.probs);
+	/* a state, or (implicit) a prediction per held-out row */
+	nst = g->cfg.implicit_ ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
+	w.st = malloc(nst * sizeof *w.st);
+	w.s1 = malloc(nst * sizeof *w.s1);
+	rc = (ntune && (!tt || !tk)) || !w.ws || !w.probs || !w.st || !w.s1 ?
+	     AM_ENOMEM : tdata_new(&ev, nstream, c->ntest);
+	for (t = 0; rc == AM_OK && t < ntune; t++)
+		rc = tdata_new(&tt[t], nstream, c->ntest);
+	if (rc == AM_OK && ntune)
+		rc = tune_all(tune, c, tt, tk, ntune, w.l2, w.lrs, w.lra);
+	if (rc != AM_OK)
+		goto out;
+	memset(rows, 0, (size_t)c->nk * sizeof *rows);
+	for (t = 0; t < c->ntasks; t++) {
+		rc = run_task(g, p, stream, query, c, t, &ev, &w, rows);
 		if (rc != AM_OK)
 			goto out;
-		logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 0, lrs);
-		logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 1, lra);
 	}
-
-	memset(rows, 0, (size_t)c->nk * sizeof *rows);
-	memset(chg2, 0, sizeof chg2);
-	for (t = 0; t < c->ntasks; t++) {
-		float th[LINCLASS_P], t0[LINCLASS_P];
-		double ceil_t, err, prev = 0.0;
-		int step = 0, D, K;
-
-		tdata_draw(&ev, stream, query, c->seed, (uint64_t)t, nstream, c->ntest);
-		D = ev.task.D;
-		K = ev.task.K;
-		ceil_t = c->ceiling && stream->src == GEN_SRC_IMAGES ?
-			 ceiling_err(c->ceiling, &ev, c->ntest) : 0.0;
-		start(g, p, K, c->ntest, st);
-		for (j = 0; j < c->nk; j++) {
-			struct clfeval_row *e = &rows[j];
-			int n = c->ks[j] * c->B;
-
-			for (; step < c->ks[j]; step++) {
-				const float *X = ev.X + (size_t)step * c->B * GEN_XMAX;
-				const int *y = ev.y + (size_t)step * c->B;
-
-				rc = advance(g, p, ws, &ev, c->ntest, st, X, y, c->B,
-					     (double)step * c->B);
-				if (rc != AM_OK)
-					goto out;
-			}
-			err = err_state(g, p, ws, stream, &ev, st, c->ntest, probs);
-			e->amort += err;
-			if (j) {
-				e->change += err - prev;
-				chg2[j] += (err - prev) * (err - prev);
-			}
-			prev = err;
-			if (!c->skip_baselines) {
-				/* single pass from zero at the rate tuned for
-				 * this k */
-				memset(t0, 0, sizeof t0);
-				logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K,
-						  lrs[j], 0, t0);
-				e->sgd += err_of(stream, &ev, t0, c->ntest);
-				memset(t0, 0, sizeof t0);
-				logreg_sgd_stream(ev.X, ev.y, c->ks[j], c->B, D, K,
-						  lra[j], 1, t0);
-				e->adam += err_of(stream, &ev, t0, c->ntest);
-				rc = logreg_fit(ev.X, ev.y, n, D, K, l2[j],
-						LOGREG_MAX_ITER, th, NULL);
-				if (rc != AM_OK)
-					goto out;
-				e->full += err_of(stream, &ev, th, c->ntest);
-			}
-			if (n <= c->onestep_max_rows) {
-				start(g, p, K, c->ntest, s1);
-				rc = advance(g, p, ws, &ev, c->ntest, s1, ev.X, ev.y, n,
-					     0.0);
-				if (rc != AM_OK)
-					goto out;
-				e->onestep += err_state(g, p, ws, stream, &ev, s1,
-							c->ntest, probs);
-				e->has_onestep = 1;
-			}
-			if (stream->src == GEN_SRC_LINCLASS && !c->skip_baselines) {
-				e->bayes += err_of(stream, &ev, ev.task.ct.theta,
-						   c->ntest);
-				e->has_bayes = 1;
-			}
-			if (c->ceiling && stream->src == GEN_SRC_IMAGES) {
-				e->ceiling += ceil_t;
-				e->has_ceiling = 1;
-			}
-		}
-	}
-	for (j = 0; j < c->nk; j++) {
-		struct clfeval_row *e = &rows[j];
-
-		e->k = c->ks[j];
-		e->amort /= c->ntasks;
-		e->full /= c->ntasks;
-		e->sgd /= c->ntasks;
-		e->adam /= c->ntasks;
-		e->onestep /= c->ntasks;
-		e->bayes /= c->ntasks;
-		e->ceiling /= c->ntasks;
-		e->has_change = j > 0;
-		eval_change(e->change, chg2[j], c->ntasks, &e->change,
-			    &e->change_se);
-		e->l2 = l2[j];
-		e->sgd_lr = lrs[j];
-		e->adam_lr = lra[j];
-	}
-	rc = AM_OK;
+	rows_mark(stream, c, &w, rows);
+	eval_rows_finish(rows, c->nk, c->ks, c->ntasks, w.chg2);
 out:
 	if (tt)
 		for (t = 0; t < ntune; t++)
@@ -408,9 +429,9 @@ out:
 	free(tt);
 	free(tk);
 	tdata_free(&ev);
-	gen_ws_free(ws);
-	free(probs);
-	free(st);
-	free(s1);
+	gen_ws_free(w.ws);
+	free(w.probs);
+	free(w.st);
+	free(w.s1);
 	return rc;
 }

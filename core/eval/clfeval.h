@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "family/gen.h"
+#include "eval/eval.h"
 
 #define CLFEVAL_KS_MAX 8
 
@@ -58,24 +59,15 @@ struct clfeval_config {
 	uint64_t seed;
 };
 
-struct clfeval_row {
-	int k;
-	double amort, full, sgd, adam, onestep, bayes, ceiling;
-	/* the amortizer's step: the mean over tasks of its error here minus
-	 * its error at the previous k (paired: the same tasks and held-out
-	 * rows), and the standard error of that mean (0 for one task);
-	 * has_change is 0 at the first k */
-	double change, change_se;
-	float l2, sgd_lr, adam_lr;
-	int has_onestep, has_bayes, has_ceiling, has_change;
-};
-
-/* Fills rows[0..nk).  AM_OK, AM_EINVAL (config), AM_ENOMEM or
+/* Fills rows[0..nk) (eval.h): amort, onestep, change, floor (the
+ * teacher's error, linclass tasks), base[EVAL_FULL] (hyper: its L2),
+ * base[EVAL_SGD] and base[EVAL_ADAM] (hyper: the rates) and
+ * base[EVAL_CEILING] (with c->ceiling).  AM_OK, AM_EINVAL (config), AM_ENOMEM or
  * AM_ENUMERIC (a step or a fit failed). */
 int clfeval_run(const struct gen *g, const float *p,
 		const struct gen_tasks *stream, const struct gen_tasks *query,
 		const struct gen_tasks *tune, const struct clfeval_config *c,
-		struct clfeval_row *rows);
+		struct eval_row *rows);
 
 /*
  * The whole-split fit of an image dataset: L2 logistic regression over all

@@ -26,6 +26,55 @@ void eval_change(double sum, double sum2, int n, double *mean, double *se)
 			   ((double)n - 1.0) / n);
 }
 
+const char *const eval_base_name[EVAL_BASE_MAX] = {
+	"ridge", "sgd", "adam", "full", "ceiling", "em", "energy", "em_energy",
+	"energy_floor"
+};
+
+int eval_ks_check(int nk, int nkmax, const int *ks, int B, long maxrows)
+{
+	int j;
+
+	if (nk < 1 || nk > nkmax)
+		return AM_EINVAL;
+	for (j = 0; j < nk; j++)
+		if (ks[j] < 1 || (j && ks[j] <= ks[j - 1]) ||
+		    (maxrows > 0 && (long)ks[j] * B > maxrows))
+			return AM_EINVAL;
+	return AM_OK;
+}
+
+void eval_row_score(struct eval_row *rows, int j, double err, double *prev,
+		    double *chg2)
+{
+	rows[j].amort += err;
+	if (j) {
+		rows[j].change += err - *prev;
+		chg2[j] += (err - *prev) * (err - *prev);
+	}
+	*prev = err;
+}
+
+void eval_rows_finish(struct eval_row *rows, int nk, const int *ks, int n,
+		      const double *chg2)
+{
+	int j, b;
+
+	for (j = 0; j < nk; j++) {
+		struct eval_row *e = &rows[j];
+
+		e->k = ks[j];
+		e->amort /= n;
+		e->floor /= n;
+		for (b = 0; b < EVAL_BASE_MAX; b++)
+			e->base[b] /= n;
+		if (j)
+			e->has |= EVAL_HAS_CHANGE;
+		eval_change(e->change, chg2[j], n, &e->change, &e->change_se);
+		e->onestep = e->has & EVAL_HAS_ONESTEP ? e->onestep / n : NAN;
+	}
+}
+
 /* Work for one chunk of tasks. */
 struct chunk {
 	int n, rows;			/* tasks, rows per task */
@@ -135,19 +184,13 @@ static void chunk_free(struct chunk *ch)
 	free(ch->y);
 }
 
-/* Sums over tasks of the amortizer's MSE at each checkpoint (mse), and of
- * each task's change from the previous checkpoint and its square (chg,
- * chg2; from the second checkpoint on). */
-struct amort_acc {
-	double mse[EVAL_KS_MAX], chg[EVAL_KS_MAX], chg2[EVAL_KS_MAX];
-};
-
-/* The refiner over the chunk's mini-batches in lockstep; adds into acc.
- * prev holds a chunk's worth of doubles. */
+/* The refiner over the chunk's mini-batches in lockstep; adds its MSEs
+ * into rows (eval_row_score, chg2).  prev holds a chunk's worth of
+ * doubles. */
 static int run_amortizer(const struct refiner *m, const float *p,
 			 struct refiner_ws *ws, const struct chunk *ch,
-			 const struct eval_config *c, struct amort_acc *acc,
-			 double *prev, float *state, float *next,
+			 const struct eval_config *c, struct eval_row *rows,
+			 double *chg2, double *prev, float *state, float *next,
 			 struct refiner_input *in)
 {
 	int kmax = c->ks[c->nk - 1], i, k, j = 0, pass, rc;
@@ -171,26 +214,21 @@ static int run_amortizer(const struct refiner *m, const float *p,
 			memcpy(state, next, (size_t)ch->n * REFINER_S * sizeof *state);
 		}
 		if (k == c->ks[j]) {
-			for (i = 0; i < ch->n; i++) {
-				double e = linreg_task_mse(&ch->task[i],
-							   state + (size_t)i * REFINER_S);
-
-				acc->mse[j] += e;
-				if (j) {
-					acc->chg[j] += e - prev[i];
-					acc->chg2[j] += (e - prev[i]) * (e - prev[i]);
-				}
-				prev[i] = e;
-			}
+			for (i = 0; i < ch->n; i++)
+				eval_row_score(rows, j,
+					       linreg_task_mse(&ch->task[i],
+							       state + (size_t)i * REFINER_S),
+					       &prev[i], chg2);
 			j++;
 		}
 	}
 	return AM_OK;
 }
 
-/* Ridge on the first k*B rows of each task at every checkpoint. */
+/* Ridge on the first k*B rows of each task at every checkpoint, into
+ * rows' base[EVAL_RIDGE] and floor. */
 static void run_ridge(const struct chunk *ch, const struct eval_config *c,
-		      double *acc, double *floor_acc)
+		      struct eval_row *rows)
 {
 	double A[LINREG_P * LINREG_P], b[LINREG_P];
 	float theta[LINREG_P];
@@ -204,145 +242,173 @@ static void run_ridge(const struct chunk *ch, const struct eval_config *c,
 		memset(b, 0, sizeof b);
 		k0 = 0;
 		for (j = 0; j < c->nk; j++) {
-			int rows = c->ks[j] * c->B, r0 = k0 * c->B;
+			int n = c->ks[j] * c->B, r0 = k0 * c->B;
 
 			linreg_accumulate(A, b, ch->X + ((size_t)i * ch->rows + r0) * LINREG_DMAX,
-					  ch->y + (size_t)i * ch->rows + r0, rows - r0);
+					  ch->y + (size_t)i * ch->rows + r0, n - r0);
 			k0 = c->ks[j];
 			if (linreg_ridge(theta, A, b, lambda, t->D) == 0)
-				acc[j] += linreg_task_mse(t, theta);
+				rows[j].base[EVAL_RIDGE] += linreg_task_mse(t, theta);
 			else
-				acc[j] += INFINITY;
-			floor_acc[j] += lambda;
+				rows[j].base[EVAL_RIDGE] += INFINITY;
+			rows[j].floor += lambda;
 		}
 	}
 }
 
-/* The one-step amortizer: all k*B rows of a task as one context. */
+/* The one-step amortizer: all k*B rows of a task as one context, into
+ * rows' onestep. */
 static int run_onestep(const struct refiner *m, const float *p,
 		       struct refiner_ws *ws, const struct chunk *ch,
-		       const struct eval_config *c, double *acc)
+		       const struct eval_config *c, struct eval_row *rows)
 {
 	float state[REFINER_S];
 	int i, j, rc;
 
 	for (j = 0; j < c->nk; j++) {
-		int rows = c->ks[j] * c->B;
+		int n = c->ks[j] * c->B;
 
-		if (rows > c->onestep_max_rows)
+		if (n > c->onestep_max_rows)
 			continue;
 		for (i = 0; i < ch->n; i++) {
 			refiner_initial_state(m, p, state);
 			rc = refiner_step(m, p, ws, state,
 					  ch->X + (size_t)i * ch->rows * LINREG_DMAX,
-					  ch->y + (size_t)i * ch->rows, rows,
+					  ch->y + (size_t)i * ch->rows, n,
 					  ch->task[i].D, 0.0, NULL);
 			if (rc != AM_OK)
 				return rc;
-			acc[j] += linreg_task_mse(&ch->task[i], state);
+			rows[j].onestep += linreg_task_mse(&ch->task[i], state);
 		}
 	}
 	return AM_OK;
 }
 
+/* The buffers of eval_linreg. */
+struct lin_ws {
+	double *sgd_acc, *adam_acc, *prev, chg2[EVAL_KS_MAX];
+	struct refiner_ws *ws, *ws1;
+	struct refiner_input *in;
+	float *state, *next;
+	struct chunk ch;
+};
+
+static void lin_ws_free(struct lin_ws *w)
+{
+	free(w->sgd_acc);
+	free(w->adam_acc);
+	chunk_free(&w->ch);
+	refiner_ws_free(w->ws);
+	refiner_ws_free(w->ws1);
+	free(w->in);
+	free(w->state);
+	free(w->next);
+	free(w->prev);
+}
+
+static int lin_ws_new(struct lin_ws *w, const struct refiner *m,
+		      const struct eval_config *c)
+{
+	int kmax = c->ks[c->nk - 1];
+
+	memset(w, 0, sizeof *w);
+	w->sgd_acc = calloc((size_t)c->nk * EVAL_LRS, sizeof *w->sgd_acc);
+	w->adam_acc = calloc((size_t)c->nk * EVAL_LRS, sizeof *w->adam_acc);
+	if (!w->sgd_acc || !w->adam_acc || chunk_alloc(&w->ch, c->chunk, kmax * c->B))
+		return AM_ENOMEM;
+	w->ws = refiner_ws_new(m, c->chunk, c->B);
+	w->in = calloc((size_t)c->chunk, sizeof *w->in);
+	w->state = calloc((size_t)c->chunk * REFINER_S, sizeof *w->state);
+	w->next = calloc((size_t)c->chunk * REFINER_S, sizeof *w->next);
+	w->prev = calloc((size_t)c->chunk, sizeof *w->prev);
+	if (!w->ws || !w->in || !w->state || !w->next || !w->prev)
+		return AM_ENOMEM;
+	if (c->onestep_max_rows > 0) {
+		w->ws1 = refiner_ws_new(m, 1, c->onestep_max_rows);
+		if (!w->ws1)
+			return AM_ENOMEM;
+	}
+	return AM_OK;
+}
+
+static int lin_check(const struct refiner *m, const struct eval_config *c)
+{
+	if (c->ntasks < 1 || c->tune_tasks < 1 ||
+	    c->B < 1 || c->B > m->cfg.bmax * 16 || c->B > REFINER_BMAX ||
+	    c->chunk < 1 || c->onestep_max_rows < 0 ||
+	    c->onestep_max_rows > REFINER_BMAX ||
+	    eval_ks_check(c->nk, EVAL_KS_MAX, c->ks, c->B, 0) != AM_OK)
+		return AM_EINVAL;
+	if ((double)c->ks[c->nk - 1] * c->B > 1e6)
+		return AM_EINVAL;
+	return AM_OK;
+}
+
+/* The learning rates, on tuning tasks from their own stream: the index
+ * into the grid per checkpoint for SGD and for Adam. */
+static void lin_tune(struct lin_ws *w, const struct eval_config *c,
+		     int *sgd_best, int *adam_best)
+{
+	struct rng r;
+	int done;
+
+	rng_seed(&r, c->seed ^ 0x74756e65ULL);	/* "tune" */
+	for (done = 0; done < c->tune_tasks; done += w->ch.n) {
+		w->ch.n = c->tune_tasks - done < c->chunk ? c->tune_tasks - done :
+			  c->chunk;
+		chunk_draw(&w->ch, c, &r);
+		run_optimizer(&w->ch, c, 0, w->sgd_acc);
+		run_optimizer(&w->ch, c, 1, w->adam_acc);
+	}
+	eval_pick_rates(c->nk, w->sgd_acc, sgd_best);
+	eval_pick_rates(c->nk, w->adam_acc, adam_best);
+	memset(w->sgd_acc, 0, (size_t)c->nk * EVAL_LRS * sizeof *w->sgd_acc);
+	memset(w->adam_acc, 0, (size_t)c->nk * EVAL_LRS * sizeof *w->adam_acc);
+}
+
 int eval_linreg(const struct refiner *m, const float *p,
 		const struct eval_config *c, struct eval_row *rows)
 {
-	double *sgd_acc = NULL, *adam_acc = NULL, *prev = NULL;
-	struct amort_acc am = { { 0 }, { 0 }, { 0 } };
-	double rd[EVAL_KS_MAX] = { 0 }, fl[EVAL_KS_MAX] = { 0 };
-	double os[EVAL_KS_MAX] = { 0 };
 	int sgd_best[EVAL_KS_MAX], adam_best[EVAL_KS_MAX];
-	struct refiner_ws *ws = NULL, *ws1 = NULL;
-	struct refiner_input *in = NULL;
-	float *state = NULL, *next = NULL;
-	struct chunk ch = { 0 };
+	struct lin_ws w;
 	struct rng r;
-	int j, done, kmax, rc = AM_ENOMEM;
+	int j, done, rc;
 
-	if (c->nk < 1 || c->nk > EVAL_KS_MAX || c->ntasks < 1 || c->tune_tasks < 1 ||
-	    c->B < 1 || c->B > m->cfg.bmax * 16 || c->B > REFINER_BMAX ||
-	    c->chunk < 1 || c->onestep_max_rows < 0 ||
-	    c->onestep_max_rows > REFINER_BMAX)
+	if (lin_check(m, c) != AM_OK)
 		return AM_EINVAL;
-	for (j = 0; j < c->nk; j++)
-		if (c->ks[j] < 1 || (j && c->ks[j] <= c->ks[j - 1]))
-			return AM_EINVAL;
-	kmax = c->ks[c->nk - 1];
-	if ((double)kmax * c->B > 1e6)
-		return AM_EINVAL;
-	sgd_acc = calloc((size_t)c->nk * EVAL_LRS, sizeof *sgd_acc);
-	adam_acc = calloc((size_t)c->nk * EVAL_LRS, sizeof *adam_acc);
-	if (!sgd_acc || !adam_acc || chunk_alloc(&ch, c->chunk, kmax * c->B))
+	rc = lin_ws_new(&w, m, c);
+	if (rc != AM_OK)
 		goto out;
-	ws = refiner_ws_new(m, c->chunk, c->B);
-	in = calloc((size_t)c->chunk, sizeof *in);
-	state = calloc((size_t)c->chunk * REFINER_S, sizeof *state);
-	next = calloc((size_t)c->chunk * REFINER_S, sizeof *next);
-	prev = calloc((size_t)c->chunk, sizeof *prev);
-	if (!ws || !in || !state || !next || !prev)
-		goto out;
-	if (c->onestep_max_rows > 0) {
-		ws1 = refiner_ws_new(m, 1, c->onestep_max_rows);
-		if (!ws1)
-			goto out;
-	}
-
-	/* 1. learning rates, on tuning tasks from their own stream */
-	rng_seed(&r, c->seed ^ 0x74756e65ULL);	/* "tune" */
-	for (done = 0; done < c->tune_tasks; done += ch.n) {
-		ch.n = c->tune_tasks - done < c->chunk ? c->tune_tasks - done : c->chunk;
-		chunk_draw(&ch, c, &r);
-		run_optimizer(&ch, c, 0, sgd_acc);
-		run_optimizer(&ch, c, 1, adam_acc);
-	}
-	eval_pick_rates(c->nk, sgd_acc, sgd_best);
-	eval_pick_rates(c->nk, adam_acc, adam_best);
-	memset(sgd_acc, 0, (size_t)c->nk * EVAL_LRS * sizeof *sgd_acc);
-	memset(adam_acc, 0, (size_t)c->nk * EVAL_LRS * sizeof *adam_acc);
-
-	/* 2. test tasks */
+	lin_tune(&w, c, sgd_best, adam_best);
+	memset(rows, 0, (size_t)c->nk * sizeof *rows);
 	rng_seed(&r, c->seed);
-	for (done = 0; done < c->ntasks; done += ch.n) {
-		ch.n = c->ntasks - done < c->chunk ? c->ntasks - done : c->chunk;
-		chunk_draw(&ch, c, &r);
-		rc = run_amortizer(m, p, ws, &ch, c, &am, prev, state, next, in);
-		if (rc == AM_OK && ws1)
-			rc = run_onestep(m, p, ws1, &ch, c, os);
+	for (done = 0; done < c->ntasks; done += w.ch.n) {
+		w.ch.n = c->ntasks - done < c->chunk ? c->ntasks - done : c->chunk;
+		chunk_draw(&w.ch, c, &r);
+		rc = run_amortizer(m, p, w.ws, &w.ch, c, rows, w.chg2, w.prev,
+				   w.state, w.next, w.in);
+		if (rc == AM_OK && w.ws1)
+			rc = run_onestep(m, p, w.ws1, &w.ch, c, rows);
 		if (rc != AM_OK)
 			goto out;
-		run_ridge(&ch, c, rd, fl);
-		run_optimizer(&ch, c, 0, sgd_acc);
-		run_optimizer(&ch, c, 1, adam_acc);
+		run_ridge(&w.ch, c, rows);
+		run_optimizer(&w.ch, c, 0, w.sgd_acc);
+		run_optimizer(&w.ch, c, 1, w.adam_acc);
 	}
 	for (j = 0; j < c->nk; j++) {
 		struct eval_row *e = &rows[j];
 
-		e->k = c->ks[j];
-		e->amort = am.mse[j] / c->ntasks;
-		e->has_change = j > 0;
-		eval_change(am.chg[j], am.chg2[j], c->ntasks, &e->change,
-			    &e->change_se);
-		e->ridge = rd[j] / c->ntasks;
-		e->floor = fl[j] / c->ntasks;
-		e->sgd = sgd_acc[j * EVAL_LRS + sgd_best[j]] / c->ntasks;
-		e->adam = adam_acc[j * EVAL_LRS + adam_best[j]] / c->ntasks;
-		e->sgd_lr = eval_lr(sgd_best[j]);
-		e->adam_lr = eval_lr(adam_best[j]);
-		e->has_onestep = c->onestep_max_rows > 0 &&
-				 c->ks[j] * c->B <= c->onestep_max_rows;
-		e->onestep = e->has_onestep ? os[j] / c->ntasks : NAN;
+		e->base[EVAL_SGD] = w.sgd_acc[j * EVAL_LRS + sgd_best[j]];
+		e->base[EVAL_ADAM] = w.adam_acc[j * EVAL_LRS + adam_best[j]];
+		e->base_hyper[EVAL_SGD] = eval_lr(sgd_best[j]);
+		e->base_hyper[EVAL_ADAM] = eval_lr(adam_best[j]);
+		e->has |= EVAL_HAS_AMORT | EVAL_HAS_FLOOR | EVAL_HAS_BASE(EVAL_RIDGE) |
+			  EVAL_HAS_BASE(EVAL_SGD) | EVAL_HAS_BASE(EVAL_ADAM);
+		if (c->onestep_max_rows > 0 && c->ks[j] * c->B <= c->onestep_max_rows)
+			e->has |= EVAL_HAS_ONESTEP;
 	}
-	rc = AM_OK;
+	eval_rows_finish(rows, c->nk, c->ks, c->ntasks, w.chg2);
 out:
-	free(sgd_acc);
-	free(adam_acc);
-	chunk_free(&ch);
-	refiner_ws_free(ws);
-	refiner_ws_free(ws1);
-	free(in);
-	free(state);
-	free(next);
-	free(prev);
+	lin_ws_free(&w);
 	return rc;
 }

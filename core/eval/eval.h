@@ -1,6 +1,8 @@
 /*
  * eval.h - measuring the regression amortizer against what any method
- * could do on the same rows.
+ * could do on the same rows; and what every evaluator shares (regeval.h,
+ * clfeval.h, geneval.h): the row, struct eval_row, and the driver pieces
+ * that fill it (eval_ks_check, eval_row_score, eval_rows_finish).
  *
  * For each task (a fixed D and noise, drawn from a family) the evaluator
  * draws kmax * B rows once and feeds the same mini-batches, in the same
@@ -45,18 +47,74 @@ struct eval_config {
 	int chunk;			/* tasks in lockstep */
 };
 
+/*
+ * One row of any evaluator (this one, regeval.h, clfeval.h, geneval.h):
+ * the scores at one step count k, each a mean over the tasks.  The score
+ * is the family's: test MSE (linreg, reg), error rate (clf), NLL per
+ * held-out sample (mixtures).  A value is meaningful where its bit in
+ * `has` is set; a missing onestep is NAN, anything else missing is 0.
+ */
+enum eval_base {
+	EVAL_RIDGE,		/* the ridge posterior mean, lambda = noise^2 */
+	EVAL_SGD,		/* single-pass SGD; hyper: its tuned rate */
+	EVAL_ADAM,		/* single-pass Adam; hyper: its tuned rate */
+	EVAL_FULL,		/* Newton L2 logreg on all rows; hyper: L2 */
+	EVAL_CEILING,		/* the whole-split linear fit (image tasks) */
+	EVAL_EM,		/* EM's held-out NLL */
+	EVAL_ENERGY,		/* the amortizer's energy distance */
+	EVAL_EM_ENERGY,		/* EM's energy distance */
+	EVAL_ENERGY_FLOOR,	/* two true samples' energy distance */
+	EVAL_BASE_MAX
+};
+
+#define EVAL_HAS_AMORT 1u	/* amort (every family's but a flow's,
+				 * which has no density) */
+#define EVAL_HAS_ONESTEP 2u	/* onestep */
+#define EVAL_HAS_FLOOR 4u	/* floor */
+#define EVAL_HAS_CHANGE 8u	/* change, change_se: from the second k */
+#define EVAL_HAS_BASE(b) (16u << (b))	/* base[b] (and base_hyper[b]) */
+
 struct eval_row {
 	int k;
-	double amort, ridge, sgd, adam, onestep;	/* mean test MSE */
-	double floor;			/* mean noise variance */
-	/* the amortizer's step: the mean over tasks of its MSE here minus
-	 * its MSE at the previous k (paired: the same tasks), and the
-	 * standard error of that mean (eval_change); has_change is 0 at the
-	 * first k */
+	double amort;		/* the amortizer after k steps */
+	double onestep;		/* the amortizer given all k*B rows at once */
+	/* what the truth scores: the noise variance (linreg, reg), the
+	 * teacher's error (linclass), the true mixture's NLL (mixtures) */
+	double floor;
+	/* the amortizer's step: the mean over tasks of its score here minus
+	 * its score at the previous k (paired: the same tasks), and the
+	 * standard error of that mean (eval_change) */
 	double change, change_se;
-	float sgd_lr, adam_lr;		/* the chosen rates */
-	int has_onestep, has_change;
+	double base[EVAL_BASE_MAX];	/* by enum eval_base */
+	float base_hyper[EVAL_BASE_MAX];	/* the chosen rate or L2 */
+	unsigned has;			/* EVAL_HAS_* */
 };
+
+/* The baselines' names, by enum eval_base ("ridge", "sgd", ...). */
+extern const char *const eval_base_name[EVAL_BASE_MAX];
+
+/*
+ * The shared pieces of the evaluators' drivers.
+ *
+ * eval_ks_check: nk in [1, nkmax], ks ascending from 1, and (maxrows > 0)
+ * ks[j] * B <= maxrows.  AM_OK or AM_EINVAL.
+ *
+ * eval_row_score: adds the amortizer's score err on one task at
+ * checkpoint j into rows[j].amort, and its change from *prev (the same
+ * task's score at checkpoint j - 1) into rows[j].change and chg2[j] (the
+ * sum of squares); then *prev = err.
+ *
+ * eval_rows_finish: turns the sums over n tasks into means: sets k from
+ * ks, divides amort, floor and every base[] by n, makes change and
+ * change_se the mean and its standard error (from the sums in change and
+ * chg2), sets EVAL_HAS_CHANGE from the second row on, and onestep to its
+ * mean where EVAL_HAS_ONESTEP is set, else NAN.
+ */
+int eval_ks_check(int nk, int nkmax, const int *ks, int B, long maxrows);
+void eval_row_score(struct eval_row *rows, int j, double err, double *prev,
+		    double *chg2);
+void eval_rows_finish(struct eval_row *rows, int nk, const int *ks, int n,
+		      const double *chg2);
 
 /* The learning-rate grid: EVAL_LRS values log-spaced over [1e-3, 3]. */
 float eval_lr(int i);

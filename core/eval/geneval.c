@@ -10,6 +10,7 @@
 #include "base/am.h"
 #include "tasks/mog.h"
 #include "eval/sdist.h"
+#include "eval/eval.h"
 
 struct bufs {
 	struct gen_ws *ws;
@@ -49,16 +50,10 @@ static int bufs_new(struct bufs *b, const struct gen *g,
 
 static int check(const struct gen *g, const struct geneval_config *c)
 {
-	int i;
-
-	if (c->ntasks < 1 || c->B < 1 || c->B > g->cfg.bmax || c->nk < 1 ||
-	    c->nk > GENEVAL_KS_MAX || c->nheld < 1 || c->nsamp < 2 ||
-	    c->em_restarts < 1 || c->em_iters < 1)
+	if (c->ntasks < 1 || c->B < 1 || c->B > g->cfg.bmax || c->nheld < 1 ||
+	    c->nsamp < 2 || c->em_restarts < 1 || c->em_iters < 1 ||
+	    eval_ks_check(c->nk, GENEVAL_KS_MAX, c->ks, c->B, 65536) != AM_OK)
 		return AM_EINVAL;
-	for (i = 0; i < c->nk; i++)
-		if (c->ks[i] < 1 || (i && c->ks[i] <= c->ks[i - 1]) ||
-		    (long)c->ks[i] * c->B > 65536)
-			return AM_EINVAL;
 	return AM_OK;
 }
 
@@ -98,7 +93,7 @@ struct run_ctx {
 	const float *p;
 	const struct gen_tasks *ts;
 	const struct geneval_config *c;
-	struct geneval_row *rows;
+	struct eval_row *rows;
 };
 
 static void measure(void *vctx, int j, const struct gen_task *task,
@@ -106,24 +101,24 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 {
 	struct run_ctx *x = vctx;
 	const struct geneval_config *c = x->c;
-	struct geneval_row *row = &x->rows[j];
+	struct eval_row *row = &x->rows[j];
 	int D = task->D, n = c->ks[j] * c->B;
 	float em[MOG_P];
 
 	gen_task_sample(x->ts, task, r, c->nheld, b->held, NULL);
 	gen_task_sample(x->ts, task, r, c->nsamp, b->ref, NULL);
 	gen_task_sample(x->ts, task, r, c->nsamp, b->ref2, NULL);
-	row->floor_energy += sdist_energy_v(b->ref2, c->nsamp, b->ref, c->nsamp,
+	row->base[EVAL_ENERGY_FLOOR] += sdist_energy_v(b->ref2, c->nsamp, b->ref, c->nsamp,
 					  D, GEN_DMAX);
 	gen_sample(x->g, x->p, b->ws, b->state, D, c->nsamp, r, b->smp);
-	row->amort_energy += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
+	row->base[EVAL_ENERGY] += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
 					  D, GEN_DMAX);
 	if (x->g->cfg.kind == GEN_MOG)
-		row->amort_nll += mog_nll(b->state, D, b->held, c->nheld, NULL, NULL);
+		row->amort += mog_nll(b->state, D, b->held, c->nheld, NULL, NULL);
 	if (x->ts->src == GEN_SRC_MOG) {
 		double ll;
 
-		row->true_nll += mog_nll(task->theta, D, b->held, c->nheld, NULL, NULL);
+		row->floor += mog_nll(task->theta, D, b->held, c->nheld, NULL, NULL);
 		ll = n >= task->K ? mog_em(b->seen, n, D, task->K, c->em_restarts,
 					   c->em_iters, r, em) : NAN;
 		if (isnan(ll)) {
@@ -131,17 +126,19 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 			 * baseline is then the single Gaussian fit */
 			ll = mog_em(b->seen, n, D, 1, 1, c->em_iters, r, em);
 		}
-		row->em_nll += mog_nll(em, D, b->held, c->nheld, NULL, NULL);
+		row->base[EVAL_EM] += mog_nll(em, D, b->held, c->nheld, NULL, NULL);
 		mog_sample(em, D, r, c->nsamp, b->smp);
-		row->em_energy += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
+		row->base[EVAL_EM_ENERGY] += sdist_energy_v(b->smp, c->nsamp, b->ref, c->nsamp,
 					       D, GEN_DMAX);
 	}
 }
 
 int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
-		const struct geneval_config *c, struct geneval_row *rows)
+		const struct geneval_config *c, struct eval_row *rows)
 {
 	struct run_ctx x = { g, p, ts, c, rows };
+	double chg2[GENEVAL_KS_MAX];
+	unsigned has = EVAL_HAS_BASE(EVAL_ENERGY) | EVAL_HAS_BASE(EVAL_ENERGY_FLOOR);
 	struct bufs b;
 	int t, j, rc;
 
@@ -156,19 +153,18 @@ int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
 		if (rc != AM_OK)
 			goto out;
 	}
-	for (j = 0; j < c->nk; j++) {
-		struct geneval_row *e = &rows[j];
-
-		e->k = c->ks[j];
-		e->has_nll = g->cfg.kind == GEN_MOG;
-		e->has_em = ts->src == GEN_SRC_MOG;
-		e->amort_nll /= c->ntasks;
-		e->em_nll /= c->ntasks;
-		e->true_nll /= c->ntasks;
-		e->amort_energy /= c->ntasks;
-		e->em_energy /= c->ntasks;
-		e->floor_energy /= c->ntasks;
-	}
+	if (g->cfg.kind == GEN_MOG)
+		has |= EVAL_HAS_AMORT;
+	if (ts->src == GEN_SRC_MOG)
+		has |= EVAL_HAS_FLOOR | EVAL_HAS_BASE(EVAL_EM) |
+		       EVAL_HAS_BASE(EVAL_EM_ENERGY);
+	memset(chg2, 0, sizeof chg2);
+	for (j = 0; j < c->nk; j++)
+		rows[j].has = has;
+	/* no step column: the rows' changes are not summed per task */
+	eval_rows_finish(rows, c->nk, c->ks, c->ntasks, chg2);
+	for (j = 0; j < c->nk; j++)
+		rows[j].has &= ~EVAL_HAS_CHANGE;
 out:
 	bufs_free(&b);
 	return rc;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "family/gen.h"
+#include "eval/eval.h"
 
 #define GENEVAL_KS_MAX 8
 
@@ -35,17 +36,14 @@ struct geneval_config {
 	uint64_t seed;
 };
 
-struct geneval_row {
-	int k;
-	int has_nll, has_em;
-	double amort_nll, em_nll, true_nll;
-	double amort_energy, em_energy, floor_energy;
-};
-
-/* Fills rows[0..nk) (ks ascending, each k*B <= 65536).  Returns AM_OK,
+/* Fills rows[0..nk) (eval.h; ks ascending, each k*B <= 65536): amort
+ * (the NLL, mixture models), floor (the true mixture's NLL) and
+ * base[EVAL_EM] (mixture tasks), and the energy distances base[EVAL_ENERGY],
+ * base[EVAL_EM_ENERGY] (mixture tasks) and base[EVAL_ENERGY_FLOOR].  No
+ * step column.  Returns AM_OK,
  * AM_EINVAL or AM_ENOMEM. */
 int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
-		const struct geneval_config *c, struct geneval_row *rows);
+		const struct geneval_config *c, struct eval_row *rows);
 
 /*
  * For a picture: task t of the same stream as geneval_run (t < ntasks),

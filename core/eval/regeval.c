@@ -150,17 +150,11 @@ static double mse_state(const struct amort *a, const struct tdata *d, int nq,
 static int check(const struct gen_tasks *stream, const struct regeval_config *c,
 		 int bmax, int onestep_max)
 {
-	int i;
-
 	if (stream->src != GEN_SRC_LINREG || c->ntasks < 1 || c->tune_tasks < 1 ||
-	    c->B < 1 || c->B > bmax || c->nk < 1 || c->nk > REGEVAL_KS_MAX ||
-	    c->ntest < 1 || c->ntest > 1000000 || c->onestep_max_rows < 0 ||
-	    c->onestep_max_rows > onestep_max)
+	    c->B < 1 || c->B > bmax || c->ntest < 1 || c->ntest > 1000000 ||
+	    c->onestep_max_rows < 0 || c->onestep_max_rows > onestep_max ||
+	    eval_ks_check(c->nk, REGEVAL_KS_MAX, c->ks, c->B, 65536) != AM_OK)
 		return AM_EINVAL;
-	for (i = 0; i < c->nk; i++)
-		if (c->ks[i] < 1 || (i && c->ks[i] <= c->ks[i - 1]) ||
-		    (long)c->ks[i] * c->B > 65536)
-			return AM_EINVAL;
 	return AM_OK;
 }
 
@@ -205,15 +199,79 @@ out:
 	return rc;
 }
 
+/* The baselines on task ev's first ks[j] mini-batches, into row e: ridge
+ * on all rows so far (lambda = noise^2; A and b hold the sums of the rows
+ * before r0), the noise floor, and SGD and Adam from zero at the rates
+ * tuned for this k. */
+static void baselines(const struct tdata *ev, const struct regeval_config *c,
+		      int j, int r0, double *A, double *b, const float *lrs,
+		      const float *lra, float *mean, struct eval_row *e)
+{
+	float th[REGEVAL_KS_MAX * LINREG_P];
+	double lambda = (double)ev->task.rt.noise * ev->task.rt.noise;
+	int n = c->ks[j] * c->B;
+
+	linreg_accumulate(A, b, ev->Xr + (size_t)r0 * LINREG_DMAX, ev->t + r0,
+			  n - r0);
+	if (linreg_ridge(th, A, b, lambda, ev->task.D) == 0)
+		e->base[EVAL_RIDGE] += mse_theta(ev, th, c->ntest, mean);
+	else
+		e->base[EVAL_RIDGE] += INFINITY;
+	e->floor += lambda;
+	eval_opt_run(ev->Xr, ev->t, c->B, j + 1, c->ks, 0, lrs[j], th);
+	e->base[EVAL_SGD] += mse_theta(ev, th + (size_t)j * LINREG_P, c->ntest,
+				       mean);
+	eval_opt_run(ev->Xr, ev->t, c->B, j + 1, c->ks, 1, lra[j], th);
+	e->base[EVAL_ADAM] += mse_theta(ev, th + (size_t)j * LINREG_P, c->ntest,
+					mean);
+}
+
+/* The amortizer and the baselines on evaluation task t, added into rows
+ * (chg2: eval_row_score). */
+static int run_task(const struct amort *a, const struct gen_tasks *stream,
+		    const struct regeval_config *c, int t, struct tdata *ev,
+		    const float *lrs, const float *lra, float *st, float *s1,
+		    float *mean, struct eval_row *rows, double *chg2)
+{
+	double A[LINREG_P * LINREG_P], b[LINREG_P], prev = 0.0;
+	int step = 0, j, rc;
+
+	tdata_draw(ev, stream, c->seed, (uint64_t)t, c->ks[c->nk - 1] * c->B,
+		   c->ntest);
+	memset(A, 0, sizeof A);
+	memset(b, 0, sizeof b);
+	start(a, c->ntest, st);
+	for (j = 0; j < c->nk; j++) {
+		int n = c->ks[j] * c->B, r0 = step * c->B;
+
+		for (; step < c->ks[j]; step++) {
+			rc = advance(a, ev, c->ntest, st, step * c->B, c->B,
+				     (double)step * c->B);
+			if (rc != AM_OK)
+				return rc;
+		}
+		eval_row_score(rows, j, mse_state(a, ev, c->ntest, st, mean),
+			       &prev, chg2);
+		baselines(ev, c, j, r0, A, b, lrs, lra, mean, &rows[j]);
+		if (n <= c->onestep_max_rows) {
+			start(a, c->ntest, s1);
+			rc = advance(a, ev, c->ntest, s1, 0, n, 0.0);
+			if (rc != AM_OK)
+				return rc;
+			rows[j].onestep += mse_state(a, ev, c->ntest, s1, mean);
+		}
+	}
+	return AM_OK;
+}
+
 static int run(const struct amort *a, const struct gen_tasks *stream,
 	       const struct regeval_config *c, size_t nst,
-	       struct regeval_row *rows)
+	       struct eval_row *rows)
 {
 	float lrs[REGEVAL_KS_MAX], lra[REGEVAL_KS_MAX];
-	float th[REGEVAL_KS_MAX * LINREG_P];
 	float *mean = NULL, *st = NULL, *s1 = NULL;
 	double chg2[REGEVAL_KS_MAX];	/* sums of squared per-task changes */
-	int kmax = c->ks[c->nk - 1], nstream = kmax * c->B, t, j, rc;
+	int nstream = c->ks[c->nk - 1] * c->B, t, j, rc;
 	struct tdata ev;
 
 	rc = tdata_new(&ev, nstream, c->ntest);
@@ -227,78 +285,24 @@ static int run(const struct amort *a, const struct gen_tasks *stream,
 	rc = tune(stream, c, nstream, lrs, lra);
 	if (rc != AM_OK)
 		goto out;
-
 	memset(rows, 0, (size_t)c->nk * sizeof *rows);
 	memset(chg2, 0, sizeof chg2);
 	for (t = 0; t < c->ntasks; t++) {
-		double A[LINREG_P * LINREG_P], b[LINREG_P], lambda, err, prev = 0.0;
-		int step = 0, D;
-
-		tdata_draw(&ev, stream, c->seed, (uint64_t)t, nstream, c->ntest);
-		D = ev.task.D;
-		lambda = (double)ev.task.rt.noise * ev.task.rt.noise;
-		memset(A, 0, sizeof A);
-		memset(b, 0, sizeof b);
-		start(a, c->ntest, st);
-		for (j = 0; j < c->nk; j++) {
-			struct regeval_row *e = &rows[j];
-			int n = c->ks[j] * c->B, r0 = step * c->B;
-
-			for (; step < c->ks[j]; step++) {
-				rc = advance(a, &ev, c->ntest, st, step * c->B, c->B,
-					     (double)step * c->B);
-				if (rc != AM_OK)
-					goto out;
-			}
-			err = mse_state(a, &ev, c->ntest, st, mean);
-			e->amort += err;
-			if (j) {
-				e->change += err - prev;
-				chg2[j] += (err - prev) * (err - prev);
-			}
-			prev = err;
-			/* ridge on all rows so far (lambda = noise^2) */
-			linreg_accumulate(A, b, ev.Xr + (size_t)r0 * LINREG_DMAX,
-					  ev.t + r0, n - r0);
-			if (linreg_ridge(th, A, b, lambda, D) == 0)
-				e->ridge += mse_theta(&ev, th, c->ntest, mean);
-			else
-				e->ridge += INFINITY;
-			e->floor += lambda;
-			/* single pass from zero at the rates tuned for this k */
-			eval_opt_run(ev.Xr, ev.t, c->B, j + 1, c->ks, 0, lrs[j], th);
-			e->sgd += mse_theta(&ev, th + (size_t)j * LINREG_P, c->ntest,
-					    mean);
-			eval_opt_run(ev.Xr, ev.t, c->B, j + 1, c->ks, 1, lra[j], th);
-			e->adam += mse_theta(&ev, th + (size_t)j * LINREG_P, c->ntest,
-					     mean);
-			if (n <= c->onestep_max_rows) {
-				start(a, c->ntest, s1);
-				rc = advance(a, &ev, c->ntest, s1, 0, n, 0.0);
-				if (rc != AM_OK)
-					goto out;
-				e->onestep += mse_state(a, &ev, c->ntest, s1, mean);
-			}
-		}
+		rc = run_task(a, stream, c, t, &ev, lrs, lra, st, s1, mean, rows,
+			      chg2);
+		if (rc != AM_OK)
+			goto out;
 	}
 	for (j = 0; j < c->nk; j++) {
-		struct regeval_row *e = &rows[j];
-
-		e->k = c->ks[j];
-		e->amort /= c->ntasks;
-		e->ridge /= c->ntasks;
-		e->sgd /= c->ntasks;
-		e->adam /= c->ntasks;
-		e->floor /= c->ntasks;
-		e->has_change = j > 0;
-		eval_change(e->change, chg2[j], c->ntasks, &e->change,
-			    &e->change_se);
-		e->has_onestep = c->ks[j] * c->B <= c->onestep_max_rows;
-		e->onestep = e->has_onestep ? e->onestep / c->ntasks : NAN;
-		e->sgd_lr = lrs[j];
-		e->adam_lr = lra[j];
+		rows[j].has |= EVAL_HAS_AMORT | EVAL_HAS_FLOOR |
+			       EVAL_HAS_BASE(EVAL_RIDGE) |
+			       EVAL_HAS_BASE(EVAL_SGD) | EVAL_HAS_BASE(EVAL_ADAM);
+		if (c->ks[j] * c->B <= c->onestep_max_rows)
+			rows[j].has |= EVAL_HAS_ONESTEP;
+		rows[j].base_hyper[EVAL_SGD] = lrs[j];
+		rows[j].base_hyper[EVAL_ADAM] = lra[j];
 	}
-	rc = AM_OK;
+	eval_rows_finish(rows, c->nk, c->ks, c->ntasks, chg2);
 out:
 	tdata_free(&ev);
 	free(mean);
@@ -309,7 +313,7 @@ out:
 
 int regeval_run(const struct gen *g, const float *p,
 		const struct gen_tasks *stream, const struct regeval_config *c,
-		struct regeval_row *rows)
+		struct eval_row *rows)
 {
 	struct amort a;
 	size_t nst;
@@ -334,7 +338,7 @@ int regeval_run(const struct gen *g, const float *p,
 
 int regeval_run_refiner(const struct refiner *m, const float *p,
 			const struct gen_tasks *stream,
-			const struct regeval_config *c, struct regeval_row *rows)
+			const struct regeval_config *c, struct eval_row *rows)
 {
 	struct amort a;
 	int bmax = m->cfg.bmax * 16 < REFINER_BMAX ? m->cfg.bmax * 16 : REFINER_BMAX;

@@ -38,6 +38,7 @@
 
 #include "family/gen.h"
 #include "refine/refiner.h"
+#include "eval/eval.h"
 
 #define REGEVAL_KS_MAX 8
 
@@ -50,29 +51,18 @@ struct regeval_config {
 	uint64_t seed;
 };
 
-struct regeval_row {
-	int k;
-	double amort, ridge, sgd, adam, onestep, floor;
-	/* the amortizer's step: the mean over tasks of its MSE here minus
-	 * its MSE at the previous k (paired: the same tasks and held-out
-	 * rows), and the standard error of that mean (eval_change, eval.h);
-	 * has_change is 0 at the first k */
-	double change, change_se;
-	float sgd_lr, adam_lr;
-	int has_onestep;		/* onestep is NAN otherwise */
-	int has_change;
-};
-
 /* A GEN_REG model (explicit or implicit; B <= its bmax).  Fills
- * rows[0..nk).  AM_OK, AM_EINVAL (model, source or config), AM_ENOMEM or
+ * rows[0..nk) (eval.h): amort, onestep, floor (the noise variance),
+ * change, base[EVAL_RIDGE], base[EVAL_SGD], base[EVAL_ADAM] and their
+ * rates in base_hyper.  AM_OK, AM_EINVAL (model, source or config), AM_ENOMEM or
  * AM_ENUMERIC (a step failed). */
 int regeval_run(const struct gen *g, const float *p,
 		const struct gen_tasks *stream, const struct regeval_config *c,
-		struct regeval_row *rows);
+		struct eval_row *rows);
 
 /* The parametric refiner (a linreg model) on the same tasks. */
 int regeval_run_refiner(const struct refiner *m, const float *p,
 			const struct gen_tasks *stream,
-			const struct regeval_config *c, struct regeval_row *rows);
+			const struct regeval_config *c, struct eval_row *rows);
 
 #endif
