@@ -2,7 +2,7 @@
  * api.h - the /v1 API: the one routing table, its handlers, and the glue
  * that hands them to the HTTP layer.
  *
- * Handlers see only struct http_request / struct http_response (http.h),
+ * Handlers see only struct http_request / struct http_response (request.h),
  * so tests call api_handle and the stream ops directly, without sockets.
  * Routing: an unknown path is 404; a known path with another method is 405
  * with Allow; a POST or PUT whose body is not application/json (or, on the

@@ -27,7 +27,7 @@
 #ifndef API_QUERIES_H
 #define API_QUERIES_H
 
-#include "http.h"
+#include "request.h"
 
 struct api;
 struct input;

@@ -7,7 +7,7 @@
 #ifndef API_SESSIONS_H
 #define API_SESSIONS_H
 
-#include "http.h"
+#include "request.h"
 
 struct api;
 struct input;

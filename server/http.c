@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "reply.h"
+#include "request.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -68,13 +69,6 @@ struct req_ctx {
 	int have_resp;			/* resp is decided (a refusal) */
 	int status;			/* sent */
 };
-
-void http_response_clear(struct http_response *resp)
-{
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-}
 
 void http_response_json(struct http_response *resp, int status, char *text)
 {

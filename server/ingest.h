@@ -71,7 +71,7 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "request.h"
 
 struct api;
 struct input;

@@ -41,7 +41,7 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "request.h"
 
 struct json_t;
 
