@@ -14,7 +14,6 @@
 #include "family/amz.h"
 #include "api.h"
 #include "api_sessions.h"
-#include "ingest.h"
 #include "input.h"
 #include "log.h"
 #include "model.h"
@@ -249,7 +248,7 @@ static int read_query_rows(struct api *a, json_t *body, double **x, int *n, int 
 			      a->cfg->max_queries);
 		return -1;
 	}
-	return ingest_read_rows(xj, "x", a->cfg->max_queries, AMZ_NPIX_MAX, x, n, D, resp);
+	return input_read_rows(xj, "x", a->cfg->max_queries, AMZ_NPIX_MAX, x, n, D, resp);
 }
 
 void api_queries_put(struct api *a, const struct http_request *req,
@@ -293,7 +292,7 @@ void api_queries_put(struct api *a, const struct http_request *req,
 		goto out;
 	}
 	input_of(m, &v, &in);
-	if (ingest_check_rows(m, &v, &in, x, n, D, resp) ||
+	if (input_check_rows(m, &v, &in, x, n, D, resp) ||
 	    !budget_ok(a, m, &v, n, "register fewer rows, or raise max-replay", resp) ||
 	    states_after_history(a, m, &v, &in, x, n, D, &q.x, &q.qs, &replayed, resp))
 		goto out;

@@ -36,7 +36,7 @@ struct session_view;
 
 /*
  * Predict for a session v of an implicit model m: the n rows x (n x D raw
- * values, checked with ingest_check_rows against the session's input in)
+ * values, checked with input_check_rows against the session's input in)
  * are refined by the session's stored batches 1..v->step and read out.
  * Fills resp: 200 {"probs", "labels", "replayed"} (clf) or {"mean",
  * "replayed"} (reg); 422 replay-limit, 404 (the session was deleted

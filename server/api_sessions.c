@@ -19,7 +19,6 @@
 #include "family/amz.h"
 #include "api.h"
 #include "api_queries.h"
-#include "ingest.h"
 #include "input.h"
 #include "log.h"
 #include "model.h"
@@ -694,8 +693,8 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 			      "inputs)");
 		goto out;
 	}
-	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
-			     AMZ_NPIX_MAX, &x, &n, &D, resp))
+	if (input_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
+			    AMZ_NPIX_MAX, &x, &n, &D, resp))
 		goto out;
 	s = api_sessions_ref(a, req, resp);
 	if (!s)
@@ -707,7 +706,7 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	if (m->az.implicit) {
 		/* no adapted state to predict from: the history is replayed */
 		input_of(m, &v, &in);
-		if (!ingest_check_rows(m, &v, &in, x, n, D, resp))
+		if (!input_check_rows(m, &v, &in, x, n, D, resp))
 			api_queries_predict(a, m, &v, &in, x, n, D, resp);
 		goto out;
 	}
@@ -719,7 +718,7 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 		goto out;
 	}
 	input_of(m, &v, &in);
-	if (ingest_check_rows(m, &v, &in, x, n, D, resp))
+	if (input_check_rows(m, &v, &in, x, n, D, resp))
 		goto out;
 	/* mean and var hold n values, or n x K probabilities */
 	mean = malloc((size_t)n * (in.K > 1 ? in.K : 1) * sizeof *mean);

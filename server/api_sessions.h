@@ -42,7 +42,7 @@ struct session *api_sessions_ref(struct api *a, const struct http_request *req,
 
 /*
  * Maps rows done..done+k of x (n x D raw values, checked with
- * ingest_check_rows) into X (k x dmax, zero-padded) as the session's model
+ * input_check_rows) into X (k x dmax, zero-padded) as the session's model
  * sees them: pixel rows projected to their features, then the session's
  * scaler.  Returns 0, or -1 with resp filled (422).
  */
