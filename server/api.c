@@ -284,6 +284,31 @@ struct session *api_session_begin(struct api *a, const struct http_request *req,
 	return NULL;
 }
 
+struct session *api_session_ref(struct api *a, const struct http_request *req,
+				struct http_response *resp)
+{
+	const char *id = req->params[0];
+	struct session *s = NULL;
+	char err[256];
+	int rc;
+
+	if (!valid_id(id)) {
+		reply_problem(resp, REPLY_NOT_FOUND, "no session '%.64s'", id);
+		return NULL;
+	}
+	rc = sessions_get(a->sessions, id, &s, err, sizeof err);
+	if (rc == SESSIONS_NOTFOUND) {
+		reply_problem(resp, REPLY_NOT_FOUND, "no session '%s'", id);
+		return NULL;
+	}
+	if (rc != SESSIONS_OK) {
+		log_msg(LOG_ERROR, "session %s: %s", id, err);
+		reply_problem(resp, REPLY_INTERNAL, "loading session %s failed", id);
+		return NULL;
+	}
+	return s;
+}
+
 const struct model *api_session_model(struct api *a, const struct session_view *v,
 				      struct http_response *resp)
 {

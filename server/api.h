@@ -71,7 +71,8 @@ void api_print_routes(void *out);
 const char *api_route_label(const struct http_request *req);
 
 /*
- * Helpers shared by the handlers (api.c, ingest.c).
+ * Helpers shared by the handlers (api.c, api_sessions.c, api_queries.c,
+ * ingest.c).
  */
 
 /*
@@ -102,6 +103,14 @@ void api_time(double t, char *out, size_t len);
  */
 struct session *api_session_begin(struct api *a, const struct http_request *req,
 				  int stream, struct http_response *resp);
+
+/*
+ * Takes a reference on the session named in req->params[0], for a request
+ * that only reads it (release with sessions_put); NULL with resp filled
+ * (404, 500).
+ */
+struct session *api_session_ref(struct api *a, const struct http_request *req,
+				struct http_response *resp);
 
 /* The model a session uses, checked against its checksum; NULL with resp
  * filled (409) when this server does not have it. */

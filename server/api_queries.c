@@ -342,7 +342,7 @@ void api_queries_get(struct api *a, const struct http_request *req,
 	int rc;
 
 	memset(&q, 0, sizeof q);
-	s = api_sessions_ref(a, req, resp);
+	s = api_session_ref(a, req, resp);
 	if (!s)
 		return;
 	rc = store_queries_get(a->store, req->params[0], &q, err, sizeof err);

@@ -89,35 +89,6 @@ bad:
 	return -1;
 }
 
-struct session *api_sessions_ref(struct api *a, const struct http_request *req,
-				 struct http_response *resp)
-{
-	const char *id = req->params[0];
-	struct session *s = NULL;
-	char err[256];
-	size_t i;
-	int rc;
-
-	for (i = 0; i < 32; i++)
-		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]))
-			break;
-	if (i != 32 || id[32]) {
-		reply_problem(resp, REPLY_NOT_FOUND, "no session '%.64s'", id);
-		return NULL;
-	}
-	rc = sessions_get(a->sessions, id, &s, err, sizeof err);
-	if (rc == SESSIONS_NOTFOUND) {
-		reply_problem(resp, REPLY_NOT_FOUND, "no session '%s'", id);
-		return NULL;
-	}
-	if (rc != SESSIONS_OK) {
-		log_msg(LOG_ERROR, "session %s: %s", id, err);
-		reply_problem(resp, REPLY_INTERNAL, "loading session %s failed", id);
-		return NULL;
-	}
-	return s;
-}
-
 /* ---- create ------------------------------------------------------------ */
 
 /* The options of a new session, as read from a create request. */
@@ -379,7 +350,7 @@ void api_sessions_list(struct api *a, const struct http_request *req,
 void api_sessions_get(struct api *a, const struct http_request *req,
 		      struct http_response *resp)
 {
-	struct session *s = api_sessions_ref(a, req, resp);
+	struct session *s = api_session_ref(a, req, resp);
 	struct session_view v;
 
 	if (!s)
@@ -392,7 +363,7 @@ void api_sessions_get(struct api *a, const struct http_request *req,
 void api_sessions_delete(struct api *a, const struct http_request *req,
 			 struct http_response *resp)
 {
-	struct session *s = api_sessions_ref(a, req, resp);
+	struct session *s = api_session_ref(a, req, resp);
 	char err[256];
 	int rc;
 
@@ -458,7 +429,7 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 	if (query_int(req, "after", 0, INT64_MAX / 2, 0, &after, resp) ||
 	    query_int(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, resp))
 		return;
-	s = api_sessions_ref(a, req, resp);
+	s = api_session_ref(a, req, resp);
 	if (!s)
 		return;
 	sessions_put(a->sessions, s);
@@ -696,7 +667,7 @@ void api_sessions_predict(struct api *a, const struct http_request *req,
 	if (input_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
 			    AMZ_NPIX_MAX, &x, &n, &D, resp))
 		goto out;
-	s = api_sessions_ref(a, req, resp);
+	s = api_session_ref(a, req, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);
@@ -882,7 +853,7 @@ void api_sessions_sample(struct api *a, const struct http_request *req,
 		goto out;
 	/* read-only, like predict: a copy of the session's fields is all it
 	 * uses, so it never waits for a writer and never changes the session */
-	s = api_sessions_ref(a, req, resp);
+	s = api_session_ref(a, req, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);

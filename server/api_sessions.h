@@ -35,11 +35,6 @@ void api_sessions_sample(struct api *a, const struct http_request *req,
  * Helpers shared with the implicit regime's handlers (api_queries.c).
  */
 
-/* Takes a reference on the session of req->params[0] (release with
- * sessions_put); NULL with resp filled (404, 500). */
-struct session *api_sessions_ref(struct api *a, const struct http_request *req,
-				 struct http_response *resp);
-
 /*
  * Maps rows done..done+k of x (n x D raw values, checked with
  * input_check_rows) into X (k x dmax, zero-padded) as the session's model
