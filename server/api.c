@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api_predict.h"
 #include "api_queries.h"
 #include "api_sessions.h"
 #include "ingest.h"
@@ -43,7 +44,7 @@ static const struct router_route api_routes[] = {
 	{ HTTP_GET, "/v1/sessions/{id}", api_sessions_get, 0 },
 	{ HTTP_DELETE, "/v1/sessions/{id}", api_sessions_delete, 0 },
 	{ HTTP_POST, "/v1/sessions/{id}/batches", ingest_json, 1 },
-	{ HTTP_POST, "/v1/sessions/{id}/predict", api_sessions_predict, 0 },
+	{ HTTP_POST, "/v1/sessions/{id}/predict", api_predict, 0 },
 	{ HTTP_POST, "/v1/sessions/{id}/sample", api_sessions_sample, 0 },
 	{ HTTP_GET, "/v1/sessions/{id}/history", api_sessions_history, 0 },
 	{ HTTP_PUT, "/v1/sessions/{id}/queries", api_queries_put, 0 },

@@ -71,8 +71,8 @@ void api_print_routes(void *out);
 const char *api_route_label(const struct http_request *req);
 
 /*
- * Helpers shared by the handlers (api.c, api_sessions.c, api_queries.c,
- * ingest.c).
+ * Helpers shared by the handlers (api.c, api_sessions.c, api_predict.c,
+ * api_queries.c, ingest.c).
  */
 
 /*
