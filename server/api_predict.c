@@ -15,7 +15,7 @@
 
 #include "base/am.h"
 #include "family/amz.h"
-#include "api.h"
+#include "api_base.h"
 #include "input.h"
 #include "log.h"
 #include "model.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "family/amz.h"
-#include "api.h"
+#include "api_base.h"
 #include "api_predict.h"
 #include "input.h"
 #include "log.h"
