@@ -123,6 +123,7 @@ asan: $(DEPS_OK)
 
 .PHONY: build-all test-run run-now bench-run
 test-run: $(TEST_BIN) $(SERVER_TARGETS) $(AMORT) $(LOADHELPER_BIN)
+	@sh tests/check-deps.sh
 	@sh tests/run.sh $(TEST_BIN) $(SERVER_RUNS) "tests/cli.sh $(BUILD)" "tests/adapt_regimes.sh $(BUILD)" $(INTEGRATION)
 
 # make run: the daemon on 127.0.0.1:8080 (LISTEN=...), its SQLite file under
