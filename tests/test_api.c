@@ -569,8 +569,12 @@ static int call_full(struct fx *f, enum http_method m, const char *url,
 	if (resp.body_len) {
 		j = json_loadb(resp.body, resp.body_len, 0, NULL);
 		if (!strcmp(resp.content_type, "application/json") ||
-		    !strcmp(resp.content_type, "application/problem+json"))
+		    !strcmp(resp.content_type, "application/problem+json")) {
 			assert_non_null(j);
+			/* one line of JSON: a newline at the end, none before */
+			assert_ptr_equal(memchr(resp.body, '\n', resp.body_len),
+					 resp.body + resp.body_len - 1);
+		}
 	}
 	if (status >= 400)
 		check_problem(&resp, j);
@@ -749,6 +753,8 @@ static int stream(struct fx *f, const char *id, const char *query, const char *t
 	status = resp.status;
 	j = json_loadb(resp.body, resp.body_len, 0, NULL);
 	assert_non_null(j);
+	assert_ptr_equal(memchr(resp.body, '\n', resp.body_len),
+			 resp.body + resp.body_len - 1);
 	if (status >= 400)
 		check_problem(&resp, j);
 	http_response_clear(&resp);
