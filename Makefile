@@ -57,7 +57,8 @@ AMORTD     := $(BUILD)/amortd
 MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
 
 # Server tests (tests/test_<module>.c for these modules) link the server
-# library too; every other tests/test_*.c links only libamort.
+# library and the API tests' fixture (tests/apifx.c) too; every other
+# tests/test_*.c links only libamort.
 SERVER_TESTS := store api router http config metrics openapi sessions registry scaler
 SERVER_TEST_SRC := $(filter $(SERVER_TESTS:%=tests/test_%.c),$(wildcard tests/test_*.c))
 TEST_SRC   := $(filter-out $(SERVER_TEST_SRC),$(wildcard tests/test_*.c))
@@ -74,6 +75,7 @@ INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" \
 	"env OPENAPI_STRICT=1 tests/openapi.sh $(BUILD)" \
 	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)")
 TESTUTIL   := $(BUILD)/tests/testutil.o
+APIFX      := $(BUILD)/tests/apifx.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -204,11 +206,12 @@ $(LIBAMORTD): $(SERVER_OBJ)
 $(AMORTD): $(BUILD)/server/main.o $(LIBAMORTD) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(SERVER_LIBS) $(BLAS_LIBS) -lm
 
-$(SERVER_TEST_SRC:%.c=$(BUILD)/%.o): $(BUILD)/tests/%.o: tests/%.c
+$(SERVER_TEST_SRC:%.c=$(BUILD)/%.o) $(APIFX): $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iserver -Icore/tools $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 
-$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORTD) $(LIBAMORT)
+$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(APIFX) \
+		$(LIBAMORTD) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(CMOCKA_LIBS) $(SERVER_LIBS) $(BLAS_LIBS) -lm
 
 # Core tests link only libamort, OpenBLAS, cmocka and libm: that proves the
@@ -280,6 +283,6 @@ clean:
 	rm -rf build
 
 -include $(patsubst %.o,%.d,$(CORE_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) \
-	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) \
+	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) $(APIFX) \
 	$(LOADHELPER_SRC:%.c=$(BUILD)/%.o) \
 	$(SERVER_OBJ) $(BUILD)/server/main.o $(SERVER_TEST_SRC:%.c=$(BUILD)/%.o))
