@@ -59,7 +59,8 @@ MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
 # Server tests (tests/test_<module>.c for these modules) link the server
 # library and the API tests' fixture (tests/apifx.c) too; every other
 # tests/test_*.c links only libamort.
-SERVER_TESTS := store api router http config metrics openapi sessions registry scaler
+SERVER_TESTS := store api api_sessions api_predict api_queries ingest router http config \
+                metrics openapi sessions registry scaler
 SERVER_TEST_SRC := $(filter $(SERVER_TESTS:%=tests/test_%.c),$(wildcard tests/test_*.c))
 TEST_SRC   := $(filter-out $(SERVER_TEST_SRC),$(wildcard tests/test_*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
