@@ -61,8 +61,10 @@ AMORTD     := $(BUILD)/amortd
 MIGRATIONS := $(sort $(wildcard schema/migrations/*.sql))
 
 # Server tests (tests/test_<module>.c for these modules) link the server
-# library too; every other tests/test_*.c links only libamort.
-SERVER_TESTS := store api router http config metrics openapi sessions registry
+# library and the API tests' fixture (tests/apifx.c) too; every other
+# tests/test_*.c links only libamort.
+SERVER_TESTS := store api api_sessions api_predict api_queries ingest router http config \
+                metrics sessions registry
 SERVER_TEST_SRC := $(filter $(SERVER_TESTS:%=tests/test_%.c),$(wildcard tests/test_*.c))
 TEST_SRC   := $(filter-out $(SERVER_TEST_SRC),$(wildcard tests/test_*.c))
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -81,6 +83,7 @@ INTEGRATION := $(if $(wildcard server/main.c),"tests/integration.sh $(BUILD)" \
 	"tests/crash.sh $(BUILD) $(CRASH_CYCLES)" "tests/concurrency.sh $(BUILD)" \
 	"tests/clients.sh $(BUILD)" "tests/install.sh $(BUILD)")
 TESTUTIL   := $(BUILD)/tests/testutil.o
+APIFX      := $(BUILD)/tests/apifx.o
 
 BENCH_SRC  := $(wildcard tests/bench_*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -130,6 +133,7 @@ asan: $(DEPS_OK)
 
 .PHONY: build-all test-run run-now bench-run
 test-run: $(TEST_BIN) $(SERVER_TARGETS) $(AMORT) $(LOADHELPER_BIN)
+	@sh tests/check-deps.sh
 	@sh tests/run.sh $(TEST_BIN) $(SERVER_RUNS) "tests/cli.sh $(BUILD)" "tests/adapt_regimes.sh $(BUILD)" $(INTEGRATION)
 
 # make run: the daemon on 127.0.0.1:8080 (LISTEN=...), its SQLite file under
@@ -217,11 +221,12 @@ $(LIBAMORTD): $(SERVER_OBJ)
 $(AMORTD): $(BUILD)/server/main.o $(LIBAMORTD) $(LIBMODEL) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(SERVER_LIBS) $(BLAS_LIBS) -lm
 
-$(SERVER_TEST_SRC:%.c=$(BUILD)/%.o): $(BUILD)/tests/%.o: tests/%.c
+$(SERVER_TEST_SRC:%.c=$(BUILD)/%.o) $(APIFX): $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Iserver $(SERVER_CFLAGS) $(BLAS_CFLAGS) -c $< -o $@
 
-$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(LIBAMORTD) $(LIBMODEL) $(LIBAMORT)
+$(SERVER_TEST_BIN): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TESTUTIL) $(APIFX) \
+		$(LIBAMORTD) $(LIBMODEL) $(LIBAMORT)
 	$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(CMOCKA_LIBS) $(SERVER_LIBS) $(BLAS_LIBS) -lm
 
 # Core tests link only libamort, OpenBLAS, cmocka and libm: that proves the
@@ -294,6 +299,6 @@ clean:
 	rm -rf build
 
 -include $(patsubst %.o,%.d,$(CORE_OBJ) $(TOOL_SRC:%.c=$(BUILD)/%.o) $(MODEL_SRC:%.c=$(BUILD)/%.o) \
-	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) \
+	$(TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_SRC:%.c=$(BUILD)/%.o) $(TESTUTIL) $(APIFX) \
 	$(LOADHELPER_SRC:%.c=$(BUILD)/%.o) \
 	$(SERVER_OBJ) $(BUILD)/server/main.o $(SERVER_TEST_SRC:%.c=$(BUILD)/%.o))

@@ -1,18 +1,14 @@
 /*
- * api_queries.h - the implicit regime's handlers: predict by replay, and
- * the query set of /v1/sessions/{id}/queries.
+ * api_queries.h - the implicit regime's query sets, the resource
+ * /v1/sessions/{id}/queries.
  *
  * A session of an implicit model (az.implicit) keeps no adapted state: it
- * keeps its mini-batches.  Predicting at new points replays them
- * (replay.h): its cost grows with the history, (rows stored) x (query
- * rows), and is bounded by the configured max-replay; past it the request
- * is 422 replay-limit and nothing is computed.  The reply says how many
- * batches were replayed ("replayed").
- *
- * A query set is a fixed set of points registered with the session (PUT):
- * it is brought up to date once by replaying the history, then refined by
- * every later batch in the same transaction as the batch (ingest.c), and
- * GET answers it without replay.  One set per session; PUT replaces it,
+ * keeps its mini-batches, and predicting at new points replays them
+ * (api_predict.h).  A query set is a fixed set of points registered with
+ * the session (PUT): it is brought up to date once by replaying the
+ * history (within max-replay, as predict), then refined by every later
+ * batch in the same transaction as the batch (ingest.c), and GET answers
+ * it without replay.  One set per session; PUT replaces it,
  * DELETE removes it, deleting the session deletes it.  Rows follow the
  * conventions of predict (features or pixels, per the session's input,
  * mapped with the session's scaler) and are stored as the model sees
@@ -27,24 +23,9 @@
 #ifndef API_QUERIES_H
 #define API_QUERIES_H
 
-#include "http.h"
+#include "request.h"
 
 struct api;
-struct input;
-struct model;
-struct session_view;
-
-/*
- * Predict for a session v of an implicit model m: the n rows x (n x D raw
- * values, checked with ingest_check_rows against the session's input in)
- * are refined by the session's stored batches 1..v->step and read out.
- * Fills resp: 200 {"probs", "labels", "replayed"} (clf) or {"mean",
- * "replayed"} (reg); 422 replay-limit, 404 (the session was deleted
- * meanwhile), 500.
- */
-void api_queries_predict(struct api *a, const struct model *m,
-			 const struct session_view *v, const struct input *in,
-			 const double *x, int n, int D, struct http_response *resp);
 
 /* PUT /v1/sessions/{id}/queries: {"x": [[..], ..]} registers (201) or
  * replaces (200) the session's query set and answers it. */

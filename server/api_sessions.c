@@ -1,6 +1,6 @@
 /*
  * api_sessions.c - sessions: create, list, inspect, delete, history,
- * predict, sample.
+ * sample.
  */
 #include "api_sessions.h"
 
@@ -17,9 +17,7 @@
 
 #include "base/am.h"
 #include "family/amz.h"
-#include "api.h"
-#include "api_queries.h"
-#include "ingest.h"
+#include "api_base.h"
 #include "input.h"
 #include "log.h"
 #include "model/model.h"
@@ -29,7 +27,6 @@
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
-#define PREDICT_CHUNK 256		/* rows predicted at a time */
 #define SEED_MAX INT64_MAX		/* the largest seed a request may give */
 #define SEED_DRAWN_BITS 53		/* drawn seeds: exact in any JSON reader */
 
@@ -88,35 +85,6 @@ bad:
 	reply_problem(resp, REPLY_MALFORMED, "?%s must be an integer from %lld to %lld",
 		      name, lo, hi);
 	return -1;
-}
-
-struct session *api_sessions_ref(struct api *a, const struct http_request *req,
-				 struct http_response *resp)
-{
-	const char *id = req->params[0];
-	struct session *s = NULL;
-	char err[256];
-	size_t i;
-	int rc;
-
-	for (i = 0; i < 32; i++)
-		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]))
-			break;
-	if (i != 32 || id[32]) {
-		reply_problem(resp, REPLY_NOT_FOUND, "no session '%.64s'", id);
-		return NULL;
-	}
-	rc = sessions_get(a->sessions, id, &s, err, sizeof err);
-	if (rc == SESSIONS_NOTFOUND) {
-		reply_problem(resp, REPLY_NOT_FOUND, "no session '%s'", id);
-		return NULL;
-	}
-	if (rc != SESSIONS_OK) {
-		log_msg(LOG_ERROR, "session %s: %s", id, err);
-		reply_problem(resp, REPLY_INTERNAL, "loading session %s failed", id);
-		return NULL;
-	}
-	return s;
 }
 
 /* ---- create ------------------------------------------------------------ */
@@ -380,7 +348,7 @@ void api_sessions_list(struct api *a, const struct http_request *req,
 void api_sessions_get(struct api *a, const struct http_request *req,
 		      struct http_response *resp)
 {
-	struct session *s = api_sessions_ref(a, req, resp);
+	struct session *s = api_session_ref(a, req, resp);
 	struct session_view v;
 
 	if (!s)
@@ -393,7 +361,7 @@ void api_sessions_get(struct api *a, const struct http_request *req,
 void api_sessions_delete(struct api *a, const struct http_request *req,
 			 struct http_response *resp)
 {
-	struct session *s = api_sessions_ref(a, req, resp);
+	struct session *s = api_session_ref(a, req, resp);
 	char err[256];
 	int rc;
 
@@ -459,7 +427,7 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 	if (query_int(req, "after", 0, INT64_MAX / 2, 0, &after, resp) ||
 	    query_int(req, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, resp))
 		return;
-	s = api_sessions_ref(a, req, resp);
+	s = api_session_ref(a, req, resp);
 	if (!s)
 		return;
 	sessions_put(a->sessions, s);
@@ -480,279 +448,7 @@ void api_sessions_history(struct api *a, const struct http_request *req,
 	reply_page(resp, "history", c.arr, c.n > limit, "step");
 }
 
-/* ---- predict and sample ------------------------------------------------ */
-
-/* The active feature columns the model sees of rows of D values. */
-static int feature_dim(const struct input *in, int D)
-{
-	return in->pixels ? in->D : D;
-}
-
-int api_sessions_map_rows(const struct model *m, const struct session_view *v,
-			  const struct input *in, const double *x, int done,
-			  int k, int D, float *X, struct http_response *resp)
-{
-	int dmax = m->az.dmax, Df = feature_dim(in, D), i, j;
-	double f[AMZ_DMAX];
-	const double *row;
-
-	memset(X, 0, (size_t)k * dmax * sizeof *X);
-	for (i = 0; i < k; i++) {
-		row = x + (size_t)(done + i) * D;
-		if (in->pixels) {
-			input_project(m, in, row, f);
-			row = f;
-		}
-		for (j = 0; j < Df; j++) {
-			if (scaler_map(&v->sc, j, row[j], &X[i * dmax + j])) {
-				reply_problem(resp, REPLY_INVALID, "x[%d][%d] is beyond "
-					      "single precision after standardization",
-					      done + i, j);
-				return -1;
-			}
-		}
-	}
-	return 0;
-}
-
-/*
- * Predicts n rows of D raw inputs under the view's state (a model with
- * has_mean): maps them with the session's scaler, then maps mean and
- * variance back.  Fills mean and var (n each; var only when the model has
- * a variance, az.has_var) or returns -1 with resp filled (422, 500).
- */
-static int predict_rows(const struct model *m, const struct session_view *v,
-			const struct input *in, const double *x, int n, int D,
-			double *mean, double *var, struct http_response *resp)
-{
-	float X[PREDICT_CHUNK * AMZ_DMAX], zm[PREDICT_CHUNK], zv[PREDICT_CHUNK];
-	int done, k, i, rc;
-
-	for (done = 0; done < n; done += k) {
-		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (api_sessions_map_rows(m, v, in, x, done, k, D, X, resp))
-			return -1;
-		rc = amz_predict(&m->az, v->state, X, k, feature_dim(in, D), zm,
-				 m->az.has_var ? zv : NULL);
-		if (rc != AM_OK) {
-			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
-			reply_problem(resp, REPLY_INTERNAL, "predicting failed");
-			return -1;
-		}
-		for (i = 0; i < k; i++) {
-			double mu, s2;
-
-			scaler_unmap(&v->sc, zm[i], m->az.has_var ? zv[i] : 0, &mu, &s2);
-			if (!(fabs(mu) <= FLT_MAX) || !(s2 >= 0 && s2 <= FLT_MAX)) {
-				reply_problem(resp, REPLY_INVALID, "the prediction for x[%d] is "
-					      "not finite", done + i);
-				return -1;
-			}
-			mean[done + i] = (float)mu;
-			var[done + i] = (float)s2;
-		}
-	}
-	return 0;
-}
-
-/*
- * The log-density of n rows of D raw values under the view's state (a
- * model with has_density), in the data's units: the rows are mapped with
- * the session's scaler and the density mapped back (scaler.h).  Fills
- * out (n) or returns -1 with resp filled (422, 500).
- */
-static int density_rows(const struct model *m, const struct session_view *v,
-			const struct input *in, const double *x, int n, int D,
-			double *out, struct http_response *resp)
-{
-	float X[PREDICT_CHUNK * AMZ_DMAX], lz[PREDICT_CHUNK];
-	int done, k, i, rc;
-
-	for (done = 0; done < n; done += k) {
-		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (api_sessions_map_rows(m, v, in, x, done, k, D, X, resp))
-			return -1;
-		rc = amz_log_density(&m->az, v->state, X, k, feature_dim(in, D), lz);
-		if (rc != AM_OK) {
-			log_msg(LOG_ERROR, "session %s: log-density: %s", v->id,
-				am_strerror(rc));
-			reply_problem(resp, REPLY_INTERNAL, "computing the log-density failed");
-			return -1;
-		}
-		for (i = 0; i < k; i++) {
-			double lp = scaler_unmap_log_density(&v->sc, D, lz[i]);
-
-			/* -Inf is a density of zero: honest, but not JSON */
-			if (!(fabs(lp) <= FLT_MAX)) {
-				reply_problem(resp, REPLY_INVALID, "the log-density of x[%d] is "
-					      "not finite", done + i);
-				return -1;
-			}
-			out[done + i] = (float)lp;
-		}
-	}
-	return 0;
-}
-
-/*
- * The class probabilities of n rows of D raw values under the view's
- * state (a classification model): probs (n x K, K = in->K, the session's
- * classes) and labels (n: the most probable class, the lowest on a tie).
- * Returns 0, or -1 with resp filled (422, 500).
- */
-static int probs_rows(const struct model *m, const struct session_view *v,
-		      const struct input *in, const double *x, int n, int D,
-		      double *probs, int *labels, struct http_response *resp)
-{
-	float X[PREDICT_CHUNK * AMZ_DMAX], P[PREDICT_CHUNK * AMZ_CLASSES_MAX];
-	int K = in->K, done, k, i, c, rc;
-
-	for (done = 0; done < n; done += k) {
-		k = n - done < PREDICT_CHUNK ? n - done : PREDICT_CHUNK;
-		if (api_sessions_map_rows(m, v, in, x, done, k, D, X, resp))
-			return -1;
-		rc = amz_predict_probs(&m->az, v->state, X, k, feature_dim(in, D), P);
-		if (rc != AM_OK) {
-			log_msg(LOG_ERROR, "session %s: predict: %s", v->id, am_strerror(rc));
-			reply_problem(resp, REPLY_INTERNAL, "predicting failed");
-			return -1;
-		}
-		for (i = 0; i < k; i++) {
-			const float *p = P + (size_t)i * AMZ_CLASSES_MAX;
-			int best = 0;
-
-			for (c = 0; c < K; c++) {
-				if (!(p[c] >= 0 && p[c] <= 1)) {
-					reply_problem(resp, REPLY_INVALID, "the prediction for "
-						      "x[%d] is not finite", done + i);
-					return -1;
-				}
-				probs[(size_t)(done + i) * K + c] = p[c];
-				if (p[c] > p[best])
-					best = c;
-			}
-			labels[done + i] = best;
-		}
-	}
-	return 0;
-}
-
-json_t *api_sessions_probs_json(const double *probs, const int *labels, int n,
-				int K)
-{
-	json_t *p = json_array(), *l = json_array(), *row;
-	int i, c, bad = !p || !l;
-
-	for (i = 0; !bad && i < n; i++) {
-		row = json_array();
-		bad = !row || json_array_append_new(p, row) ||
-		      json_array_append_new(l, json_integer(labels[i]));
-		for (c = 0; !bad && c < K; c++)
-			bad = json_array_append_new(row, json_real(probs[(size_t)i * K + c]));
-	}
-	if (bad) {
-		json_decref(p);
-		json_decref(l);
-		return NULL;
-	}
-	return json_pack("{s:o, s:o}", "probs", p, "labels", l);
-}
-
-json_t *api_sessions_reals(const double *v, int n)
-{
-	json_t *arr = json_array();
-	int i;
-
-	for (i = 0; arr && i < n; i++) {
-		if (json_array_append_new(arr, json_real(v[i]))) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-void api_sessions_predict(struct api *a, const struct http_request *req,
-			  struct http_response *resp)
-{
-	static const char *const keys[] = { "x", NULL };
-	json_t *body, *out = NULL;
-	struct session *s = NULL;
-	struct session_view v;
-	struct input in;
-	const struct model *m;
-	double *x = NULL, *mean = NULL, *var = NULL;
-	int *labels = NULL, n, D;
-
-	body = api_parse_body(req, resp);
-	if (!body)
-		return;
-	if (api_only_keys(body, keys, "a predict request (x)", resp))
-		goto out;
-	if (!json_object_get(body, "x")) {
-		reply_problem(resp, REPLY_INVALID, "a predict request needs 'x' (rows of "
-			      "inputs)");
-		goto out;
-	}
-	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
-			     AMZ_NPIX_MAX, &x, &n, &D, resp))
-		goto out;
-	s = api_sessions_ref(a, req, resp);
-	if (!s)
-		goto out;
-	sessions_view(s, &v);
-	m = api_session_model(a, &v, resp);
-	if (!m)
-		goto out;
-	if (m->az.implicit) {
-		/* no adapted state to predict from: the history is replayed */
-		input_of(m, &v, &in);
-		if (!ingest_check_rows(m, &v, &in, x, n, D, resp))
-			api_queries_predict(a, m, &v, &in, x, n, D, resp);
-		goto out;
-	}
-	if (!m->az.has_mean && !m->az.has_density && !m->az.has_labels) {
-		reply_problem(resp, REPLY_CANNOT_PREDICT, "model '%s' (family %s) cannot "
-			      "predict: it answers neither a mean nor a density%s",
-			      m->name, amz_family_name(m->az.family), m->az.can_sample
-			      ? " (use sample)" : "");
-		goto out;
-	}
-	input_of(m, &v, &in);
-	if (ingest_check_rows(m, &v, &in, x, n, D, resp))
-		goto out;
-	/* mean and var hold n values, or n x K probabilities */
-	mean = malloc((size_t)n * (in.K > 1 ? in.K : 1) * sizeof *mean);
-	var = malloc((size_t)n * sizeof *var);
-	labels = malloc((size_t)n * sizeof *labels);
-	if (!mean || !var || !labels) {
-		reply_problem(resp, REPLY_INTERNAL, "out of memory");
-		goto out;
-	}
-	if (m->az.has_labels) {
-		if (probs_rows(m, &v, &in, x, n, D, mean, labels, resp))
-			goto out;
-		out = api_sessions_probs_json(mean, labels, n, in.K);
-	} else if (m->az.has_mean) {
-		if (predict_rows(m, &v, &in, x, n, D, mean, var, resp))
-			goto out;
-		out = json_pack("{s:o}", "mean", api_sessions_reals(mean, n));
-		if (out && m->az.has_var)
-			json_object_set_new(out, "variance", api_sessions_reals(var, n));
-	} else {
-		if (density_rows(m, &v, &in, x, n, D, mean, resp))
-			goto out;
-		out = json_pack("{s:o}", "log_density", api_sessions_reals(mean, n));
-	}
-	reply_json(resp, 200, out);
-out:
-	free(labels);
-	free(var);
-	free(mean);
-	free(x);
-	sessions_put(a->sessions, s);
-	json_decref(body);
-}
+/* ---- sample ------------------------------------------------------------ */
 
 /*
  * Reads the sample request's members: n in 1..max_samples and seed, an
@@ -883,7 +579,7 @@ void api_sessions_sample(struct api *a, const struct http_request *req,
 		goto out;
 	/* read-only, like predict: a copy of the session's fields is all it
 	 * uses, so it never waits for a writer and never changes the session */
-	s = api_sessions_ref(a, req, resp);
+	s = api_session_ref(a, req, resp);
 	if (!s)
 		goto out;
 	sessions_view(s, &v);

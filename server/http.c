@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "reply.h"
+#include "request.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -69,13 +70,6 @@ struct req_ctx {
 	int status;			/* sent */
 };
 
-void http_response_clear(struct http_response *resp)
-{
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-}
-
 void http_response_json(struct http_response *resp, int status, char *text)
 {
 	http_response_clear(resp);
@@ -85,21 +79,12 @@ void http_response_json(struct http_response *resp, int status, char *text)
 	resp->body_len = text ? strlen(text) : 0;
 }
 
-/* A problem the HTTP layer decides itself; detail carries no request
- * bytes, so it needs no escaping. */
+/* A problem the HTTP layer decides itself, written by reply.c as every
+ * other body is. */
 static void layer_problem(struct http_response *resp, enum reply_kind k,
 			  const char *detail)
 {
-	char buf[512];
-
-	snprintf(buf, sizeof buf, "{\"type\":\"%s\",\"title\":\"%s\",\"status\":%d,"
-		 "\"detail\":\"%s\"}", reply_type(k), reply_title(k), reply_status(k),
-		 detail);
-	http_response_clear(resp);
-	resp->status = reply_status(k);
-	snprintf(resp->content_type, sizeof resp->content_type, "%s", REPLY_PROBLEM_CT);
-	resp->body = strdup(buf);
-	resp->body_len = resp->body ? strlen(resp->body) : 0;
+	reply_problem(resp, k, "%s", detail);
 }
 
 static double since(const struct timespec *t0)

@@ -2,10 +2,11 @@
  * http.h - the HTTP layer: libmicrohttpd wrapped in one file (http.c).
  *
  * Handlers never see libmicrohttpd.  A request arrives as a struct
- * http_request; a handler fills a struct http_response.  Requests whose
- * body must be processed while it arrives (NDJSON batch uploads) use the
- * stream interface: open when the headers are in, feed for each chunk,
- * close when the upload ends.  Everything else gets its whole body, bounded
+ * http_request; a handler fills a struct http_response (both request.h,
+ * which handlers, the router and reply.c include instead of this file).
+ * Requests whose body must be processed while it arrives (NDJSON batch
+ * uploads) use the stream interface: open when the headers are in, feed
+ * for each chunk, close when the upload ends.  Everything else gets its whole body, bounded
  * by the configured body limit (413 past it).
  *
  * The HTTP layer owns connections, its thread pool, the body limit, the
@@ -18,46 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum http_method {
-	HTTP_GET = 1, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_HEAD,
-	HTTP_OPTIONS, HTTP_OTHER
-};
-
-#define HTTP_PARAMS_MAX 4
-#define HTTP_PARAM_LEN 128
-
-struct http_request {
-	enum http_method method;
-	const char *method_name;	/* as sent */
-	const char *path;		/* without the query string */
-	const char *content_type;	/* NULL if absent */
-	const char *body;		/* whole body (not for streams); NULL if none */
-	size_t body_len;
-	/* path parameters captured by the router, in order ({id}) */
-	int nparams;
-	char params[HTTP_PARAMS_MAX][HTTP_PARAM_LEN];
-	/* query lookup: returns the value of ?key=..., or NULL (borrowed,
-	 * valid during the call) */
-	const char *(*query)(const struct http_request *r, const char *key);
-	void *impl;			/* the HTTP layer's own, do not touch */
-};
-
-#define HTTP_CT_LEN 64
-#define HTTP_LOCATION_LEN 256
-
-struct http_response {
-	int status;
-	char content_type[HTTP_CT_LEN];
-	char *body;			/* malloc'd, owned by the response; the
-					 * HTTP layer frees it after sending */
-	size_t body_len;
-	char location[HTTP_LOCATION_LEN];	/* Location header when not empty */
-	char allow[64];			/* Allow header when not empty (405) */
-	int retry_after;		/* Retry-After seconds when > 0 (503) */
-};
-
-/* Frees the body of a response; safe on a zeroed struct. */
-void http_response_clear(struct http_response *resp);
+#include "request.h"
 
 /* Sets resp to a JSON body: takes ownership of text (malloc'd). */
 void http_response_json(struct http_response *resp, int status, char *text);

@@ -5,7 +5,6 @@
 #include "ingest.h"
 
 #include <ctype.h>
-#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,7 +14,7 @@
 
 #include "base/am.h"
 #include "family/amz.h"
-#include "api.h"
+#include "api_base.h"
 #include "input.h"
 #include "log.h"
 #include "model/model.h"
@@ -24,96 +23,6 @@
 #include "router.h"
 #include "family/scaler.h"
 #include "sessions.h"
-
-/* A value a request may carry: finite and within single precision (the
- * refiner computes in floats, and raw rows are stored as floats). */
-static int value_ok(const json_t *v, double *out)
-{
-	double d;
-
-	if (!json_is_number(v))
-		return -1;
-	d = json_number_value(v);
-	if (!(fabs(d) <= FLT_MAX))
-		return -2;
-	*out = d;
-	return 0;
-}
-
-int ingest_read_rows(json_t *x, const char *name, int max_rows, int max_width,
-		     double **out, int *n, int *D, struct http_response *resp)
-{
-	size_t rows, i, j, d;
-	double *v;
-
-	if (!json_is_array(x)) {
-		reply_problem(resp, REPLY_INVALID, "'%s' must be an array of rows "
-			      "(arrays of numbers)", name);
-		return -1;
-	}
-	rows = json_array_size(x);
-	if (rows == 0) {
-		reply_problem(resp, REPLY_INVALID, "'%s' has no rows", name);
-		return -1;
-	}
-	if (rows > (size_t)max_rows) {
-		reply_problem(resp, REPLY_INVALID, "'%s' has %zu rows; at most %d are "
-			      "taken per request (send larger sets as an NDJSON stream "
-			      "or in several requests)", name, rows, max_rows);
-		return -1;
-	}
-	if (!json_is_array(json_array_get(x, 0))) {
-		reply_problem(resp, REPLY_INVALID, "%s[0] must be an array of numbers", name);
-		return -1;
-	}
-	d = json_array_size(json_array_get(x, 0));
-	if (d < 1 || d > (size_t)max_width) {
-		reply_problem(resp, REPLY_INVALID, "%s[0] has %zu values; a row has 1 to "
-			      "%d inputs", name, d, max_width);
-		return -1;
-	}
-	v = malloc(rows * d * sizeof *v);
-	if (!v) {
-		reply_problem(resp, REPLY_INTERNAL, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < rows; i++) {
-		json_t *row = json_array_get(x, i);
-
-		if (!json_is_array(row)) {
-			reply_problem(resp, REPLY_INVALID, "%s[%zu] must be an array of "
-				      "numbers", name, i);
-			goto fail;
-		}
-		if (json_array_size(row) != d) {
-			reply_problem(resp, REPLY_INVALID, "%s[%zu] has %zu values but %s[0] "
-				      "has %zu: every row has the same dimension", name, i,
-				      json_array_size(row), name, d);
-			goto fail;
-		}
-		for (j = 0; j < d; j++) {
-			int r = value_ok(json_array_get(row, j), &v[i * d + j]);
-
-			if (r == -1) {
-				reply_problem(resp, REPLY_INVALID, "%s[%zu][%zu] is not a "
-					      "number", name, i, j);
-				goto fail;
-			}
-			if (r == -2) {
-				reply_problem(resp, REPLY_INVALID, "%s[%zu][%zu] is not finite "
-					      "or beyond single precision", name, i, j);
-				goto fail;
-			}
-		}
-	}
-	*out = v;
-	*n = (int)rows;
-	*D = (int)d;
-	return 0;
-fail:
-	free(v);
-	return -1;
-}
 
 /* ---- one mini-batch ---------------------------------------------------- */
 
@@ -463,44 +372,6 @@ static int read_seq(json_t *obj, int64_t *seq, struct http_response *resp)
 	return 0;
 }
 
-int ingest_check_rows(const struct model *m, const struct session_view *v,
-		      const struct input *in, const double *x, int n, int D,
-		      struct http_response *resp)
-{
-	int i, j;
-
-	if (in->pixels) {
-		if (D != in->width) {
-			reply_problem(resp, REPLY_INVALID, "the rows have %d values; session "
-				      "%s takes rows of the %d pixels of model '%s' (its "
-				      "input is \"pixels\")", D, v->id, in->width, m->name);
-			return -1;
-		}
-		for (i = 0; i < n; i++) {
-			for (j = 0; j < D; j++) {
-				if (!input_pixel_ok(x[(size_t)i * D + j])) {
-					reply_problem(resp, REPLY_INVALID, "x[%d][%d] = %g is not "
-						      "a pixel value (0 to 255)", i, j,
-						      x[(size_t)i * D + j]);
-					return -1;
-				}
-			}
-		}
-		return 0;
-	}
-	if (D > m->az.dmax) {
-		reply_problem(resp, REPLY_INVALID, "the rows have %d values; model '%s' "
-			      "takes rows of 1 to %d", D, m->name, m->az.dmax);
-		return -1;
-	}
-	if (v->dim && v->dim != D) {
-		reply_problem(resp, REPLY_INVALID, "the rows have %d inputs but the "
-			      "session's dimension is %d", D, v->dim);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Reads the member y of a JSON batch for model m: n finite numbers for a
  * model with targets (labels of the session's in->K classes for a
@@ -536,7 +407,7 @@ static int read_targets(const struct model *m, const struct input *in, json_t *y
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		r = value_ok(json_array_get(yj, (size_t)i), &y[i]);
+		r = input_value_ok(json_array_get(yj, (size_t)i), &y[i]);
 		if (r) {
 			reply_problem(resp, REPLY_INVALID, "y[%d] is %s", i, r == -1
 				      ? "not a number" : "not finite or beyond single precision");
@@ -676,8 +547,8 @@ void ingest_json(struct api *a, const struct http_request *req,
 			      "target or class label per row)");
 		goto out;
 	}
-	if (ingest_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
-			     AMZ_NPIX_MAX, &x, &n, &D, resp))
+	if (input_read_rows(json_object_get(body, "x"), "x", a->cfg->max_rows,
+			    AMZ_NPIX_MAX, &x, &n, &D, resp))
 		goto out;
 
 	/* whether rows carry y, and what a row is, depend on the session and
@@ -692,7 +563,7 @@ void ingest_json(struct api *a, const struct http_request *req,
 		goto out;
 	input_of(m, &v, &in);
 	if (read_targets(m, &in, json_object_get(body, "y"), n, &y, resp) ||
-	    ingest_check_rows(m, &v, &in, x, n, D, resp))
+	    input_check_rows(m, &v, &in, x, n, D, resp))
 		goto out;
 	if (m->az.implicit) {
 		round_floats(x, (size_t)n * D);
@@ -1121,7 +992,7 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 	if (c->n == 0)
 		c->first_line = c->lineno;
 	for (i = 0; i < d; i++) {
-		r = value_ok(json_array_get(xj, i), &c->x[(size_t)c->n * c->D + i]);
+		r = input_value_ok(json_array_get(xj, i), &c->x[(size_t)c->n * c->D + i]);
 		if (r) {
 			refuse(c, REPLY_INVALID, "line %lld: x[%zu] is %s", c->lineno, i,
 			       r == -1 ? "not a number" : "not finite or beyond single precision");
@@ -1141,7 +1012,7 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 			goto out;
 		}
 	} else {
-		r = yj ? value_ok(yj, &c->y[c->n]) : -1;
+		r = yj ? input_value_ok(yj, &c->y[c->n]) : -1;
 		if (r) {
 			refuse(c, REPLY_INVALID, "line %lld: 'y' %s", c->lineno, !yj
 			       ? "is missing" : r == -1 ? "is not a number"

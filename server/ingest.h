@@ -71,13 +71,9 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "request.h"
 
 struct api;
-struct input;
-struct json_t;
-struct model;
-struct session_view;
 
 #define INGEST_LINE_MAX (64 * 1024)
 #define INGEST_LOSSES_MAX 1024
@@ -93,29 +89,5 @@ void *ingest_stream_open(void *app, const struct http_request *req,
 			 struct http_response *resp);
 int ingest_stream_feed(void *ctx, const char *data, size_t len);
 void ingest_stream_close(void *ctx, struct http_response *resp);
-
-/*
- * Reads a matrix of rows x (a JSON array of arrays of numbers, borrowed)
- * for a request: 1..max_rows rows of the same length D in 1..max_width
- * (the caller checks D against its session with ingest_check_rows),
- * every value finite and within single precision.  On success returns 0
- * with *out (n * D doubles, row-major; new, caller frees), *n and *D.
- * Otherwise fills resp (422, or 500 when out of memory) and returns -1.
- * name is how the member is called in messages ("x").
- */
-int ingest_read_rows(struct json_t *x, const char *name, int max_rows,
-		     int max_width, double **out, int *n, int *D,
-		     struct http_response *resp);
-
-/*
- * Checks n rows of D values x (as ingest_read_rows read them) against
- * session v of model m, whose input is in (input_of): pixel rows have
- * exactly npix values in [0, 255]; feature rows at most the model's dmax
- * values and the session's dimension once it is fixed.  Returns 0, or -1
- * with resp filled (422).
- */
-int ingest_check_rows(const struct model *m, const struct session_view *v,
-		      const struct input *in, const double *x, int n, int D,
-		      struct http_response *resp);
 
 #endif

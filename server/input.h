@@ -17,11 +17,19 @@
  * clients that keep labels in floating point send the latter).  Labels are
  * never standardized.
  *
- * Plain functions on borrowed arguments: nothing allocated, thread-safe.
+ * A request's rows (predict, batches, query sets) are read with
+ * input_read_rows and checked against their session with
+ * input_check_rows; these fill a problem into the response when they
+ * refuse (reply.h).
+ *
+ * Plain functions on borrowed arguments, thread-safe; only
+ * input_read_rows allocates (the rows it returns).
  */
 #ifndef INPUT_H
 #define INPUT_H
 
+struct http_response;
+struct json_t;
 struct model;
 struct session_view;
 
@@ -52,5 +60,37 @@ int input_label_ok(const struct input *in, double y);
  * in->D features, out (in->D doubles). */
 void input_project(const struct model *m, const struct input *in,
 		   const double *pix, double *out);
+
+/*
+ * Whether v is a value a request may carry: a JSON number, finite and
+ * within single precision (the refiner computes in floats, and raw rows
+ * are stored as floats).  Returns 0 with *out, -1 when v is not a number,
+ * -2 when it is not finite or beyond single precision.
+ */
+int input_value_ok(const struct json_t *v, double *out);
+
+/*
+ * Reads a matrix of rows x (a JSON array of arrays of numbers, borrowed)
+ * for a request: 1..max_rows rows of the same length D in 1..max_width
+ * (the caller checks D against its session with input_check_rows),
+ * every value finite and within single precision.  On success returns 0
+ * with *out (n * D doubles, row-major; new, caller frees), *n and *D.
+ * Otherwise fills resp (422, or 500 when out of memory) and returns -1.
+ * name is how the member is called in messages ("x").
+ */
+int input_read_rows(struct json_t *x, const char *name, int max_rows,
+		    int max_width, double **out, int *n, int *D,
+		    struct http_response *resp);
+
+/*
+ * Checks n rows of D values x (as input_read_rows read them) against
+ * session v of model m, whose input is in (input_of): pixel rows have
+ * exactly npix values in [0, 255]; feature rows at most the model's dmax
+ * values and the session's dimension once it is fixed.  Returns 0, or -1
+ * with resp filled (422).
+ */
+int input_check_rows(const struct model *m, const struct session_view *v,
+		     const struct input *in, const double *x, int n, int D,
+		     struct http_response *resp);
 
 #endif

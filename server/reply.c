@@ -52,7 +52,7 @@ static void reply_oom(struct http_response *resp)
 {
 	static const char body[] =
 		"{\"type\":\"" REPLY_URN "internal\",\"title\":\"Internal error\","
-		"\"status\":500,\"detail\":\"out of memory\"}";
+		"\"status\":500,\"detail\":\"out of memory\"}\n";
 
 	http_response_clear(resp);
 	resp->status = 500;
@@ -61,23 +61,28 @@ static void reply_oom(struct http_response *resp)
 	resp->body_len = resp->body ? strlen(body) : 0;
 }
 
-/* Serializes body into resp with the given status and content type;
- * steals body. */
+/* Serializes body into resp with the given status and content type, and
+ * a newline after it, as text ends; steals body. */
 static void set_body(struct http_response *resp, int status, json_t *body,
 		     const char *ct)
 {
 	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	size_t len = text ? strlen(text) : 0;
+	char *line = text ? realloc(text, len + 2) : NULL;
 
 	json_decref(body);
-	if (!text) {
+	if (!line) {
+		free(text);
 		reply_oom(resp);
 		return;
 	}
+	line[len] = '\n';
+	line[len + 1] = '\0';
 	http_response_clear(resp);
 	resp->status = status;
 	snprintf(resp->content_type, sizeof resp->content_type, "%s", ct);
-	resp->body = text;
-	resp->body_len = strlen(text);
+	resp->body = line;
+	resp->body_len = len + 1;
 }
 
 void reply_json(struct http_response *resp, int status, json_t *body)

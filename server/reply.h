@@ -33,6 +33,9 @@
  *   busy                    503     the session's writer slot stayed taken
  *   not-ready               503     readiness check failed
  *
+ * Every body written here, JSON or problem, is one line of compact JSON
+ * ended by a newline.
+ *
  * This file and api.c are where jansson meets the HTTP structs.  Functions
  * are thread-safe; they allocate the body they hand to the response.
  */
@@ -41,7 +44,7 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "request.h"
 
 struct json_t;
 

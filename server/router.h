@@ -16,11 +16,11 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "request.h"
 
 struct api;
 
-/* A handler of a buffered request: fills resp (see http.h). */
+/* A handler of a buffered request: fills resp (see request.h). */
 typedef void (*router_handler)(struct api *a, const struct http_request *req,
 			       struct http_response *resp);
 

@@ -1117,9 +1117,9 @@ static int batch_insert(struct store *st, const struct store_session *s,
 }
 
 /* Inside the commit's transaction: the session's new state and counters. */
-static int session_update(struct store *st, const struct store_session *s,
-			  const unsigned char *state, int state_bytes,
-			  char *err, size_t errlen)
+static int session_row_write(struct store *st, const struct store_session *s,
+			     const unsigned char *state, int state_bytes,
+			     char *err, size_t errlen)
 {
 	sqlite3_stmt *q = st->stmt[ST_SESSION_UPDATE];
 	int status = STORE_OK;
@@ -1317,8 +1317,8 @@ int store_commit_steps_q(struct store *st, const struct store_session *s,
 		status = batch_insert(st, s, &b[i], x[i], x_bytes[i], y[i],
 				      y_bytes[i], err, errlen);
 	if (status == STORE_OK)
-		status = session_update(st, s, state, state_bytes, err,
-					errlen);
+		status = session_row_write(st, s, state, state_bytes, err,
+					   errlen);
 	if (status == STORE_OK)
 		status = queries_refine(st, s, s->step - n, q, qs, qs_bytes, err,
 					errlen);

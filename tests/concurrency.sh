@@ -150,12 +150,11 @@ script() {
 		s_j=$((s_j + 1))
 	done
 	# the session without its id and times, and its history without times
+	# (each body a line of its own: it ends with a newline)
 	curl -s -m 30 "$U/v1/sessions/$s_id" |
 		sed 's/"id":"[0-9a-f]*",//; s/,"created":"[^"]*","updated":"[^"]*"//' >>"$s_out"
-	echo >>"$s_out"
 	curl -s -m 30 "$U/v1/sessions/$s_id/history?limit=1000" |
 		sed 's/,"time":"[^"]*"//g' >>"$s_out"
-	echo >>"$s_out"
 }
 
 # reader R: predicts on session (R + 5 n) % NS until $tmp/stop exists or

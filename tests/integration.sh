@@ -43,6 +43,9 @@ json() {	# METHOD PATH BODY
 }
 status_is() { [ "$S" = "$1" ]; }
 body_has() { grep -q -- "$1" "$tmp/body"; }
+one_line() {	# the body is one line: one newline, at its end
+	[ "$(wc -l <"$tmp/body")" -eq 1 ] && [ -z "$(tail -c 1 "$tmp/body")" ]
+}
 head_has() { tr -d '\r' <"$tmp/head" | grep -qi -- "$1"; }
 member() {	# NAME: the value of a top-level number or string member
 	sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" "$tmp/body" | head -n 1
@@ -108,6 +111,7 @@ expect "a bad model file is skipped with a message" grep -q "broken.amort: skipp
 
 req GET /healthz
 expect "healthz" sh -c "[ $S = 200 ] && grep -q '\"status\":\"ok\"' '$tmp/body'"
+expect "a JSON body is one line, ended by a newline" one_line
 req GET /readyz
 expect "readyz with five models" sh -c "[ $S = 200 ] && grep -q '\"models\":5' '$tmp/body'"
 req GET /v1/models
@@ -138,6 +142,7 @@ json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95], "seq": 5}'
 expect "a gap in seq is 409" sh -c "[ $S = 409 ] && grep -q 'application/problem+json' '$tmp/head'"
 json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101, 3]], "y": [-95]}'
 expect "a wrong dimension is 422" status_is 422
+expect "a problem body is one line, ended by a newline" one_line
 json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [1e999]}'
 expect "an infinite value is 422" status_is 422
 json POST "/v1/sessions/$ID/batches" '{"x": [[1, 101]], "y": [-95]'
@@ -147,6 +152,7 @@ expect "a CSV body is 415" status_is 415
 awk 'BEGIN { printf "{\"x\": ["; for (i = 0; i < 20000; i++) printf "%s[1, 2]", i ? "," : ""; print "], \"y\": []}" }' >"$tmp/big.json"
 req POST "/v1/sessions/$ID/batches" -H 'Content-Type: application/json' --data-binary @"$tmp/big.json"
 expect "a body over --max-body is 413" status_is 413
+expect "the HTTP layer's problem is one line too" one_line
 req PUT "/v1/sessions/$ID"
 expect "a wrong method is 405 with Allow" sh -c "[ $S = 405 ] && tr -d '\r' <'$tmp/head' | grep -q '^Allow: GET, HEAD, DELETE$'"
 req GET /v1/nothing

@@ -275,6 +275,14 @@ static const char *body_of(const char *resp)
 	return p ? p + 4 : "";
 }
 
+/* Whether a body is one line of text: a newline at its end, none before. */
+static int one_line(const char *body)
+{
+	const char *nl = strchr(body, '\n');
+
+	return nl && nl[1] == '\0';
+}
+
 /* Waits (at most 2 s) until done() has been called n times. */
 static void wait_done(struct fx *f, int n)
 {
@@ -328,6 +336,8 @@ static void test_body_limit(void **state)
 	assert_non_null(strstr(out, "Content-Type: application/problem+json\r\n"));
 	assert_non_null(strstr(body_of(out), "\"status\":413"));
 	assert_non_null(strstr(body_of(out), "\"type\":\"urn:amortd:problem:too-large\""));
+	/* the HTTP layer's problems are written by reply.c: one line */
+	assert_true(one_line(body_of(out)));
 	/* chunked, past the limit half-way: read, dropped, refused */
 	{
 		int fd = dial(f->port), i;
