@@ -71,7 +71,9 @@ static const struct report_col many_cols[] = {
 static void print_many(const struct rblock *b, const struct model *ms, int nm,
 		       int nk, int B)
 {
-	char heads[TOOL_MODELS_MAX][128], rg[64];
+	char rg[64];
+	/* "name (regime)": both fit, so the heading is never cut */
+	char heads[TOOL_MODELS_MAX][sizeof ms->name + sizeof rg + 3];
 	const char *hp[TOOL_MODELS_MAX], *names[TOOL_MODELS_MAX];
 	int i;
 
