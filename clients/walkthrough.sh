@@ -95,7 +95,7 @@ echo "session id: $id, next sequence number: $seq"
 
 step "The data: clients/train.csv, 1000 rows of y = 2 x1 - x2 + 0.5 + noise (sd 0.1)"
 # made by clients/mkdata.sh 1000 42 (x1, x2 uniform in [-2, 2])
-show head -n 4 train.csv
+show head -n 4 "$HERE/train.csv"
 head -n 4 "$HERE/train.csv"
 echo "..."
 
@@ -103,7 +103,7 @@ step "Stream it as NDJSON; the daemon applies one refinement step per mini-batch
 # --data-binary @- reads all of standard input before sending, which is fine
 # for 1000 rows; for files of any size, `-T - -X POST` streams it in
 # constant memory (chunked transfer encoding).
-show "$HERE/csv2ndjson.sh" train.csv '|' curl --fail-with-body --data-binary @- \
+show "$HERE/csv2ndjson.sh" "$HERE/train.csv" '|' curl --fail-with-body --data-binary @- \
 	-H 'Content-Type: application/x-ndjson' "$URL/v1/sessions/$id/batches?seq=$seq"
 head -n 3 "$HERE/train.csv" | "$HERE/csv2ndjson.sh" | sed 's/^/  (first lines) /'
 "$HERE/csv2ndjson.sh" "$HERE/train.csv" |
