@@ -26,9 +26,10 @@
 # again.  The committed files were made on a 2-CPU Intel Xeon with
 # OpenBLAS's default (Prescott) kernel; another BLAS kernel can change the
 # last digits.  The image runs (column data) need data/fashion-mnist.img
-# and data/mnist.img: run `make data` first.  The minutes are those of the
-# committed runs on 2 cores (often shared with another run): all of it
-# takes about an hour and a half.  Not run in CI.
+# and data/mnist.img: run `make data` first.  The minutes (column min) are
+# a guide: those noted with the committed runs on 2 cores (often shared
+# with another run), or measured while the cores were shared with other
+# jobs.  All of it takes about an hour; not run in CI.
 set -eu
 
 # name                    dir      data   min   amort arguments (one run per line)
@@ -39,7 +40,7 @@ reg-eval                  results  -      1     eval deploy/models/linreg.amort 
 reg-eval                  results  -      1     eval deploy/models/linreg.amort deploy/models/reg-explicit.amort deploy/models/reg-implicit.amort --dim 16 --no-ood
 reg-eval                  results  -      0.5   eval deploy/models/reg-explicit.amort --no-ood
 reg-eval                  results  -      0.5   eval deploy/models/reg-implicit.amort --no-ood
-linclass-eval             results  -      1.5   eval deploy/models/linclass.amort --tasks 100 --csv docs/results/linclass-eval.csv
+linclass-eval             results  -      1     eval deploy/models/linclass.amort --tasks 100 --csv docs/results/linclass-eval.csv
 linclass-explicit-eval    results  -      1.5   eval deploy/models/linclass-explicit.amort --tasks 100 --csv docs/results/linclass-explicit-eval.csv
 linclass-explicit-head-eval results -     1.5   eval deploy/models/linclass-explicit-head.amort --tasks 100 --csv docs/results/linclass-explicit-head-eval.csv
 linclass-implicit-eval    results  -      3     eval deploy/models/linclass-implicit.amort --tasks 100 --csv docs/results/linclass-implicit-eval.csv
@@ -51,13 +52,13 @@ mnist-eval                results  data   3     eval deploy/models/mnist.amort -
 mog-eval                  results  -      0.7   eval deploy/models/mog.amort --tasks 100 --csv docs/results/mog-eval.csv --svg docs/results/mog-eval.svg
 flow-mog-eval             results  -      2     eval deploy/models/flow-mog.amort --tasks 100 --csv docs/results/flow-mog-eval.csv --svg docs/results/flow-mog-eval.svg
 flow-letters-eval         results  -      3     eval deploy/models/flow-letters.amort --tasks 100 --csv docs/results/flow-letters-eval.csv --svg docs/results/flow-letters-eval.svg
-linreg-ablation           studies  -      2     eval deploy/models/linreg.amort deploy/models/linreg-grad.amort deploy/models/linreg-both.amort --tasks 256 --no-ood --dim 2
-linreg-ablation           studies  -      2     eval deploy/models/linreg.amort deploy/models/linreg-grad.amort deploy/models/linreg-both.amort --tasks 256 --no-ood --dim 8
-linreg-ablation           studies  -      2     eval deploy/models/linreg.amort deploy/models/linreg-grad.amort deploy/models/linreg-both.amort --tasks 256 --no-ood --dim 16
-linclass-ablation         studies  -      1     eval deploy/models/linclass-obs.amort deploy/models/linclass-grad.amort deploy/models/linclass.amort --dim 2 --classes 4 --tasks 100
-linclass-ablation         studies  -      1     eval deploy/models/linclass-obs.amort deploy/models/linclass-grad.amort deploy/models/linclass.amort --dim 32 --classes 4 --tasks 100
+linreg-ablation           studies  -      2.5   eval deploy/models/linreg.amort deploy/models/linreg-grad.amort deploy/models/linreg-both.amort --tasks 256 --no-ood --dim 2
+linreg-ablation           studies  -      2.5   eval deploy/models/linreg.amort deploy/models/linreg-grad.amort deploy/models/linreg-both.amort --tasks 256 --no-ood --dim 8
+linreg-ablation           studies  -      2.5   eval deploy/models/linreg.amort deploy/models/linreg-grad.amort deploy/models/linreg-both.amort --tasks 256 --no-ood --dim 16
+linclass-ablation         studies  -      0.2   eval deploy/models/linclass-obs.amort deploy/models/linclass-grad.amort deploy/models/linclass.amort --dim 2 --classes 4 --tasks 100
+linclass-ablation         studies  -      0.2   eval deploy/models/linclass-obs.amort deploy/models/linclass-grad.amort deploy/models/linclass.amort --dim 32 --classes 4 --tasks 100
 linclass-regimes          studies  -      1.6   eval deploy/models/linclass.amort deploy/models/linclass-explicit.amort deploy/models/linclass-explicit-head.amort deploy/models/linclass-implicit.amort deploy/models/linclass-implicit-32.amort --dim 16 --classes 4 --tasks 100
-linclass-implicit-state   studies  -      1.5   eval deploy/models/linclass-implicit.amort deploy/models/linclass-implicit-probs.amort deploy/models/linclass-implicit-latent.amort --dim 16 --classes 4 --tasks 100
+linclass-implicit-state   studies  -      5     eval deploy/models/linclass-implicit.amort deploy/models/linclass-implicit-probs.amort deploy/models/linclass-implicit-latent.amort --dim 16 --classes 4 --tasks 100
 fashion-regimes           studies  data   4.5   eval deploy/models/fashion.amort deploy/models/fashion-explicit.amort deploy/models/fashion-implicit.amort deploy/models/fashion-implicit-32.amort --tasks 40 --tune-tasks 6 --csv docs/studies/fashion-regimes.csv
 '
 
