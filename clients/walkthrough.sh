@@ -7,11 +7,12 @@
 #   AMORTD_URL=http://host:port clients/walkthrough.sh
 #   KEEP=1 clients/walkthrough.sh          # leave the session for a look
 #
-# It opens a session on the "linreg" model, streams 1000 rows of
-# y = 2 x1 - x2 + 0.5 + noise as NDJSON (a CSV made with awk, converted by
-# csv2ndjson.sh), sends one JSON batch with a sequence number (and retries
-# it, to show that a retry is not applied twice), asks for predictions,
-# reads the step history, shows an error response, and deletes the session.
+# It opens a session on the "linreg" model, streams the 1000 rows of
+# y = 2 x1 - x2 + 0.5 + noise in clients/train.csv as NDJSON (converted by
+# csv2ndjson.sh; clients/mkdata.sh says how the file was made), sends one
+# JSON batch with a sequence number (and retries it, to show that a retry
+# is not applied twice), asks for predictions, reads the step history,
+# shows an error response, and deletes the session.
 # Every request is printed before it runs, followed by the response's status
 # line and body.  Any unexpected HTTP status stops the walkthrough with a
 # non-zero exit (curl --fail-with-body).
@@ -92,30 +93,20 @@ seq=$(field next_seq)
 [ -n "$id" ] || { echo "walkthrough: no session id in the response" >&2; exit 1; }
 echo "session id: $id, next sequence number: $seq"
 
-step "Make a CSV of 1000 rows: y = 2 x1 - x2 + 0.5 + noise (sd 0.1)"
-show awk '...' '>' train.csv
-awk 'BEGIN {
-	srand(42)
-	print "x1,x2,y"
-	for (i = 0; i < 1000; i++) {
-		x1 = 4 * rand() - 2
-		x2 = 4 * rand() - 2
-		# a normal deviate by Box-Muller
-		e = sqrt(-2 * log(1 - rand())) * cos(6.283185307179586 * rand())
-		printf "%.6f,%.6f,%.6f\n", x1, x2, 2 * x1 - x2 + 0.5 + 0.1 * e
-	}
-}' >"$tmp/train.csv"
-head -n 4 "$tmp/train.csv"
+step "The data: clients/train.csv, 1000 rows of y = 2 x1 - x2 + 0.5 + noise (sd 0.1)"
+# made by clients/mkdata.sh 1000 42 (x1, x2 uniform in [-2, 2])
+show head -n 4 "$HERE/train.csv"
+head -n 4 "$HERE/train.csv"
 echo "..."
 
 step "Stream it as NDJSON; the daemon applies one refinement step per mini-batch of 32 rows as the rows arrive"
 # --data-binary @- reads all of standard input before sending, which is fine
 # for 1000 rows; for files of any size, `-T - -X POST` streams it in
 # constant memory (chunked transfer encoding).
-show "$HERE/csv2ndjson.sh" train.csv '|' curl --fail-with-body --data-binary @- \
+show "$HERE/csv2ndjson.sh" "$HERE/train.csv" '|' curl --fail-with-body --data-binary @- \
 	-H 'Content-Type: application/x-ndjson' "$URL/v1/sessions/$id/batches?seq=$seq"
-head -n 3 "$tmp/train.csv" | "$HERE/csv2ndjson.sh" | sed 's/^/  (first lines) /'
-"$HERE/csv2ndjson.sh" "$tmp/train.csv" |
+head -n 3 "$HERE/train.csv" | "$HERE/csv2ndjson.sh" | sed 's/^/  (first lines) /'
+"$HERE/csv2ndjson.sh" "$HERE/train.csv" |
 	fetch --data-binary @- -H 'Content-Type: application/x-ndjson' \
 		"$URL/v1/sessions/$id/batches?seq=$seq"
 seq=$(field next_seq)
