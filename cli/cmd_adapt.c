@@ -728,6 +728,47 @@ static int queries_finish(struct run *r, const struct csv *test)
 }
 
 /*
+ * Maps n rows of raw (Dm + 1 doubles each: inputs, then y or the label,
+ * read from lines[i] of in) into the step's X (n x dmax) and y, adding the
+ * scaled values to dr.  Returns 0, or -1 after a message naming the line.
+ */
+static int batch_scale(const struct run *r, const struct csv *in,
+		       const double *raw, const long long *lines, int n,
+		       float *X, float *y, struct drift *dr)
+{
+	const int stride = r->Dm + 1;
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		const double *w = raw + (size_t)i * stride;
+
+		for (j = 0; j < r->Dm; j++) {
+			float z;
+
+			if (scale_input(r, in, lines[i], j, w[j], &z))
+				return -1;
+			X[(size_t)i * r->az.dmax + j] = z;
+			dr->sum[j] += z;
+			dr->sumsq[j] += (double)z * z;
+		}
+		if (r->labels) {
+			y[i] = (float)w[r->Dm];
+			continue;
+		}
+		if (columns_map(&r->sc, r->Dm, w[r->Dm], &y[i])) {
+			fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is "
+				"beyond single precision%s\n", csv_name(in), lines[i],
+				r->Din + 1, w[r->Dm],
+				scaled(&r->sc) ? " after scaling" : "");
+			return -1;
+		}
+		dr->sum[r->Dm] += y[i];
+		dr->sumsq[r->Dm] += (double)y[i] * y[i];
+	}
+	return 0;
+}
+
+/*
  * The stream: TRAIN through the session B rows at a time.  The first batch
  * sets K (clf, unless --classes did) and the scaler; for an implicit model
  * TEST is then read and registered, and every batch refines it.  Returns
@@ -746,7 +787,7 @@ static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
 	struct drift dr;
 	const double *row;
 	char err[512];
-	int rc = 1, n, i, j, r1 = 1, s, maxlab;
+	int rc = 1, n, r1 = 1, s, maxlab;
 
 	memset(&dr, 0, sizeof dr);
 	if (!raw || !lines || !X || !y) {
@@ -792,30 +833,8 @@ static int train_stream(struct run *r, struct csv *in, struct csv *test, int B)
 			if (az->implicit && (test_read(r, test) || queries_start(r)))
 				goto out;
 		}
-		for (i = 0; i < n; i++) {
-			for (j = 0; j < r->Dm; j++) {
-				float z;
-
-				if (scale_input(r, in, lines[i], j, raw[(size_t)i * stride + j], &z))
-					goto out;
-				X[(size_t)i * az->dmax + j] = z;
-				dr.sum[j] += z;
-				dr.sumsq[j] += (double)z * z;
-			}
-			if (r->labels) {
-				y[i] = (float)raw[(size_t)i * stride + r->Dm];
-				continue;
-			}
-			if (columns_map(sc, r->Dm, raw[(size_t)i * stride + r->Dm], &y[i])) {
-				fprintf(stderr, "amort adapt: %s: line %lld, field %d: %g is "
-					"beyond single precision%s\n", csv_name(in), lines[i],
-					r->Din + 1, raw[(size_t)i * stride + r->Dm],
-					scaled(sc) ? " after scaling" : "");
-				goto out;
-			}
-			dr.sum[r->Dm] += y[i];
-			dr.sumsq[r->Dm] += (double)y[i] * y[i];
-		}
+		if (batch_scale(r, in, raw, lines, n, X, y, &dr))
+			goto out;
 		/* an implicit model's step only checks the batch */
 		s = amz_step(az, r->ws, r->state, X, y, n, r->Dm, (double)st->rows,
 			     &st->loss, NULL);
