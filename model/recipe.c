@@ -44,130 +44,6 @@ struct key {
 #define AT(o) { (o), (o) }			/* a key of one world */
 #define NONE { 0, 0 }				/* a key with its own setter */
 
-/* The family of the recipe being parsed. */
-static const struct family *family_of(const struct recipe *r);
-
-static int set_int(struct recipe *r, const struct key *k, const char *v,
-		   char *msg, size_t msglen);
-static int set_long(struct recipe *r, const struct key *k, const char *v,
-		    char *msg, size_t msglen);
-static int set_seed(struct recipe *r, const struct key *k, const char *v,
-		    char *msg, size_t msglen);
-static int set_float(struct recipe *r, const struct key *k, const char *v,
-		     char *msg, size_t msglen);
-static int set_name(struct recipe *r, const struct key *k, const char *v,
-		    char *msg, size_t msglen);
-static int set_family(struct recipe *r, const struct key *k, const char *v,
-		      char *msg, size_t msglen);
-static int set_regime(struct recipe *r, const struct key *k, const char *v,
-		      char *msg, size_t msglen);
-static int set_variant(struct recipe *r, const struct key *k, const char *v,
-		       char *msg, size_t msglen);
-static int set_tasks(struct recipe *r, const struct key *k, const char *v,
-		     char *msg, size_t msglen);
-static int set_letters(struct recipe *r, const struct key *k, const char *v,
-		       char *msg, size_t msglen);
-static int set_dataset(struct recipe *r, const struct key *k, const char *v,
-		       char *msg, size_t msglen);
-static int set_state(struct recipe *r, const struct key *k, const char *v,
-		     char *msg, size_t msglen);
-static int set_predictor(struct recipe *r, const struct key *k, const char *v,
-			 char *msg, size_t msglen);
-
-/* ---- the key tables --------------------------------------------------- */
-
-static const struct key common_keys[] = {
-	{ "name", set_name, NONE, 0, 0 },
-	{ "family", set_family, NONE, 0, 0 },
-	{ "regime", set_regime, NONE, 0, 0 },
-	{ "variant", set_variant, NONE, 0, 0 },
-	{ "width", set_int, BOTH(ref.C, gen.C), 8, 1024 },
-	{ "heads", set_int, BOTH(ref.H, gen.H), 1, 1024 },
-	{ "layers", set_int, BOTH(ref.L, gen.L), 1, 16 },
-	{ "steps", set_int, BOTH(ref.ksteps, gen.ksteps), 1, 4096 },
-	{ "passes", set_int, BOTH(ref.passes, gen.passes), 1, 4 },
-	{ "population", set_int, BOTH(pop, pop), 1, 65536 },
-	{ "chunk", set_int, BOTH(chunk, chunk), 1, 65536 },
-	{ "iters", set_long, BOTH(iters, iters), 1, 1e8 },
-	{ "lr", set_float, BOTH(lr, lr), 1e-8, 1 },
-	{ "lr_min", set_float, BOTH(lr_min, lr_min), 0, 1 },
-	{ "warmup", set_int, BOTH(warmup, warmup), 0, 1e8 },
-	{ "clip", set_float, BOTH(clip, clip), 0, 1e6 },
-	{ "weight_decay", set_float, BOTH(weight_decay, weight_decay), 0, 10 },
-	{ "full_batch", set_float, BOTH(full_batch, full_batch), 0, 1 },
-	{ "seed", set_seed, BOTH(seed, seed), 0, 9007199254740992.0 },
-	{ "shards", set_int, BOTH(shards, shards), 1, 8 },
-};
-
-/* The keys of every set-refiner family (clf, reg, mog, flow). */
-static const struct key setref_keys[] = {
-	{ "tasks", set_tasks, NONE, 0, 0 },
-	{ "batch", set_int, AT(GCFG(gen.bmax)), 1, GEN_BMAX },
-	{ "queries", set_int, AT(GCFG(nq)), 2, 1024 },
-	{ "step_weight", set_int, AT(GCFG(step_weight)), 0, 1 },
-	{ "task_batch", set_int, AT(GCFG(task_batch)), 0, 1 },
-};
-
-/* The parametric refiner on linear regressions. */
-static const struct key linreg_keys[] = {
-	{ "batch", set_int, AT(CFG(ref.bmax)), 1, 64 },
-	{ "dmin", set_int, AT(CFG(fam.dmin)), 1, 16 },
-	{ "dmax", set_int, AT(CFG(fam.dmax)), 1, 16 },
-	{ "noise_min", set_float, AT(CFG(fam.smin)), 1e-6, 100 },
-	{ "noise_max", set_float, AT(CFG(fam.smax)), 1e-6, 100 },
-};
-
-/* Mixtures and flows (family = mog or flow), on mixtures or letters. */
-static const struct key mixture_keys[] = {
-	{ "letters", set_letters, NONE, 0, 0 },
-	{ "latent", set_int, AT(GCFG(gen.Z)), 8, 256 },
-	{ "velocity_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
-	{ "velocity_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
-	{ "flow_steps", set_int, AT(GCFG(gen.flow_steps)), 1, 1024 },
-	{ "dmin", set_int, AT(GCFG(tasks.fam.dmin)), 1, MOG_DMAX },
-	{ "dmax", set_int, AT(GCFG(tasks.fam.dmax)), 1, MOG_DMAX },
-	{ "kmin", set_int, AT(GCFG(tasks.fam.kmin)), 1, MOG_KMAX },
-	{ "kmax", set_int, AT(GCFG(tasks.fam.kmax)), 1, MOG_KMAX },
-	{ "spread", set_float, AT(GCFG(tasks.fam.spread)), 0, 100 },
-	{ "sd_min", set_float, AT(GCFG(tasks.fam.sdmin)), 1e-4, 100 },
-	{ "sd_max", set_float, AT(GCFG(tasks.fam.sdmax)), 1e-4, 100 },
-	{ "point_noise", set_float, AT(GCFG(tasks.noise)), 0, 1 },
-};
-
-/* Classification (family = clf), on linear teachers or images. */
-static const struct key clf_keys[] = {
-	{ "dataset", set_dataset, NONE, 0, 0 },
-	{ "features", set_int, AT(offsetof(struct recipe, features)), 1, GEN_XMAX },
-	{ "disjoint", set_int, AT(offsetof(struct recipe, disjoint)), 0, 1 },
-	{ "augment", set_float, AT(GCFG(tasks.augment)), 0, 1 },
-	{ "state", set_state, NONE, 0, 0 },
-	{ "latent", set_int, AT(GCFG(gen.Z)), 8, 256 },
-	{ "predictor", set_predictor, NONE, 0, 0 },
-	{ "predictor_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
-	{ "predictor_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
-	{ "dmin", set_int, AT(GCFG(tasks.cfam.dmin)), 1, LINCLASS_DMAX },
-	{ "dmax", set_int, AT(GCFG(tasks.cfam.dmax)), 1, LINCLASS_DMAX },
-	{ "kmin", set_int, AT(GCFG(tasks.cfam.kmin)), 2, LINCLASS_KMAX },
-	{ "kmax", set_int, AT(GCFG(tasks.cfam.kmax)), 2, LINCLASS_KMAX },
-	{ "temp_min", set_float, AT(GCFG(tasks.cfam.temp_min)), 1e-3, 100 },
-	{ "temp_max", set_float, AT(GCFG(tasks.cfam.temp_max)), 1e-3, 100 },
-};
-
-/* Regression by a learned predictor (family = reg: the explicit and
- * implicit regimes; the parametric one is linreg). */
-static const struct key reg_keys[] = {
-	{ "state", set_state, NONE, 0, 0 },
-	{ "latent", set_int, AT(GCFG(gen.Z)), 1, 256 },
-	{ "predictor_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
-	{ "predictor_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
-	{ "dmin", set_int, AT(GCFG(tasks.rfam.dmin)), 1, LINREG_DMAX },
-	{ "dmax", set_int, AT(GCFG(tasks.rfam.dmax)), 1, LINREG_DMAX },
-	{ "noise_min", set_float, AT(GCFG(tasks.rfam.smin)), 1e-6, 100 },
-	{ "noise_max", set_float, AT(GCFG(tasks.rfam.smax)), 1e-6, 100 },
-};
-
-#define KEYS(t) t, sizeof t / sizeof t[0]
-
 /* One recipe family: its keys, regimes and task sources. */
 struct family {
 	const char *name;			/* family = ... */
@@ -182,55 +58,10 @@ struct family {
 	struct { const char *name; enum gen_source src; } tasks[2];
 };
 
-/* indexed by enum gen_kind; 0: linreg */
-static const struct family families[] = {
-	[0] = { "linreg", NULL, 0, KEYS(linreg_keys), { "parametric" },
-		"this family (parametric)", { { NULL, 0 } } },
-	[GEN_MOG] = { "mog", KEYS(setref_keys), KEYS(mixture_keys), { "parametric" },
-		      "this family (parametric)", { { "mixtures", GEN_SRC_MOG } } },
-	[GEN_FLOW] = { "flow", KEYS(setref_keys), KEYS(mixture_keys), { "explicit" },
-		       "this family (explicit)",
-		       { { "mixtures", GEN_SRC_MOG }, { "letters", GEN_SRC_LETTERS } } },
-	[GEN_CLF] = { "clf", KEYS(setref_keys), KEYS(clf_keys), { "parametric", "explicit", "implicit" },
-		      "classification (parametric, explicit, implicit)",
-		      { { "linclass", GEN_SRC_LINCLASS }, { "images", GEN_SRC_IMAGES } } },
-	[GEN_REG] = { "reg", KEYS(setref_keys), KEYS(reg_keys), { "explicit", "implicit" },
-		      "reg (explicit, implicit; parametric regression is family "
-		      "linreg)", { { "linreg", GEN_SRC_LINREG } } },
-};
-
-#define NFAMILIES (sizeof families / sizeof families[0])
-
-static const struct family *family_of(const struct recipe *r)
-{
-	return &families[r->gen ? r->gcfg.gen.kind : 0];
-}
-
-/* The family named s; NULL if none. */
-static const struct family *family_find(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < NFAMILIES; i++)
-		if (!strcmp(families[i].name, s))
-			return &families[i];
-	return NULL;
-}
-
-/* Key `name` of family f (common, set-refiner or its own); NULL if none. */
-static const struct key *key_find(const struct family *f, const char *name)
-{
-	const struct key *t[3] = { common_keys, f->shared, f->keys };
-	size_t n[3] = { sizeof common_keys / sizeof common_keys[0], f->nshared,
-			f->nkeys };
-	size_t i, j;
-
-	for (i = 0; i < 3; i++)
-		for (j = 0; j < n[i]; j++)
-			if (!strcmp(t[i][j].name, name))
-				return &t[i][j];
-	return NULL;
-}
+/* The family of the recipe being parsed, and the family named s (NULL
+ * if none). */
+static const struct family *family_of(const struct recipe *r);
+static const struct family *family_find(const char *s);
 
 /* ---- the values ------------------------------------------------------- */
 
@@ -436,6 +267,150 @@ static int set_predictor(struct recipe *r, const struct key *k, const char *v,
 	}
 	r->gcfg.gen.head = !strcmp(v, "head");
 	return 0;
+}
+
+/* ---- the key tables --------------------------------------------------- */
+
+static const struct key common_keys[] = {
+	{ "name", set_name, NONE, 0, 0 },
+	{ "family", set_family, NONE, 0, 0 },
+	{ "regime", set_regime, NONE, 0, 0 },
+	{ "variant", set_variant, NONE, 0, 0 },
+	{ "width", set_int, BOTH(ref.C, gen.C), 8, 1024 },
+	{ "heads", set_int, BOTH(ref.H, gen.H), 1, 1024 },
+	{ "layers", set_int, BOTH(ref.L, gen.L), 1, 16 },
+	{ "steps", set_int, BOTH(ref.ksteps, gen.ksteps), 1, 4096 },
+	{ "passes", set_int, BOTH(ref.passes, gen.passes), 1, 4 },
+	{ "population", set_int, BOTH(pop, pop), 1, 65536 },
+	{ "chunk", set_int, BOTH(chunk, chunk), 1, 65536 },
+	{ "iters", set_long, BOTH(iters, iters), 1, 1e8 },
+	{ "lr", set_float, BOTH(lr, lr), 1e-8, 1 },
+	{ "lr_min", set_float, BOTH(lr_min, lr_min), 0, 1 },
+	{ "warmup", set_int, BOTH(warmup, warmup), 0, 1e8 },
+	{ "clip", set_float, BOTH(clip, clip), 0, 1e6 },
+	{ "weight_decay", set_float, BOTH(weight_decay, weight_decay), 0, 10 },
+	{ "full_batch", set_float, BOTH(full_batch, full_batch), 0, 1 },
+	{ "seed", set_seed, BOTH(seed, seed), 0, 9007199254740992.0 },
+	{ "shards", set_int, BOTH(shards, shards), 1, 8 },
+};
+
+/* The keys of every set-refiner family (clf, reg, mog, flow). */
+static const struct key setref_keys[] = {
+	{ "tasks", set_tasks, NONE, 0, 0 },
+	{ "batch", set_int, AT(GCFG(gen.bmax)), 1, GEN_BMAX },
+	{ "queries", set_int, AT(GCFG(nq)), 2, 1024 },
+	{ "step_weight", set_int, AT(GCFG(step_weight)), 0, 1 },
+	{ "task_batch", set_int, AT(GCFG(task_batch)), 0, 1 },
+};
+
+/* The parametric refiner on linear regressions. */
+static const struct key linreg_keys[] = {
+	{ "batch", set_int, AT(CFG(ref.bmax)), 1, 64 },
+	{ "dmin", set_int, AT(CFG(fam.dmin)), 1, 16 },
+	{ "dmax", set_int, AT(CFG(fam.dmax)), 1, 16 },
+	{ "noise_min", set_float, AT(CFG(fam.smin)), 1e-6, 100 },
+	{ "noise_max", set_float, AT(CFG(fam.smax)), 1e-6, 100 },
+};
+
+/* Mixtures and flows (family = mog or flow), on mixtures or letters. */
+static const struct key mixture_keys[] = {
+	{ "letters", set_letters, NONE, 0, 0 },
+	{ "latent", set_int, AT(GCFG(gen.Z)), 8, 256 },
+	{ "velocity_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
+	{ "velocity_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
+	{ "flow_steps", set_int, AT(GCFG(gen.flow_steps)), 1, 1024 },
+	{ "dmin", set_int, AT(GCFG(tasks.fam.dmin)), 1, MOG_DMAX },
+	{ "dmax", set_int, AT(GCFG(tasks.fam.dmax)), 1, MOG_DMAX },
+	{ "kmin", set_int, AT(GCFG(tasks.fam.kmin)), 1, MOG_KMAX },
+	{ "kmax", set_int, AT(GCFG(tasks.fam.kmax)), 1, MOG_KMAX },
+	{ "spread", set_float, AT(GCFG(tasks.fam.spread)), 0, 100 },
+	{ "sd_min", set_float, AT(GCFG(tasks.fam.sdmin)), 1e-4, 100 },
+	{ "sd_max", set_float, AT(GCFG(tasks.fam.sdmax)), 1e-4, 100 },
+	{ "point_noise", set_float, AT(GCFG(tasks.noise)), 0, 1 },
+};
+
+/* Classification (family = clf), on linear teachers or images. */
+static const struct key clf_keys[] = {
+	{ "dataset", set_dataset, NONE, 0, 0 },
+	{ "features", set_int, AT(offsetof(struct recipe, features)), 1, GEN_XMAX },
+	{ "disjoint", set_int, AT(offsetof(struct recipe, disjoint)), 0, 1 },
+	{ "augment", set_float, AT(GCFG(tasks.augment)), 0, 1 },
+	{ "state", set_state, NONE, 0, 0 },
+	{ "latent", set_int, AT(GCFG(gen.Z)), 8, 256 },
+	{ "predictor", set_predictor, NONE, 0, 0 },
+	{ "predictor_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
+	{ "predictor_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
+	{ "dmin", set_int, AT(GCFG(tasks.cfam.dmin)), 1, LINCLASS_DMAX },
+	{ "dmax", set_int, AT(GCFG(tasks.cfam.dmax)), 1, LINCLASS_DMAX },
+	{ "kmin", set_int, AT(GCFG(tasks.cfam.kmin)), 2, LINCLASS_KMAX },
+	{ "kmax", set_int, AT(GCFG(tasks.cfam.kmax)), 2, LINCLASS_KMAX },
+	{ "temp_min", set_float, AT(GCFG(tasks.cfam.temp_min)), 1e-3, 100 },
+	{ "temp_max", set_float, AT(GCFG(tasks.cfam.temp_max)), 1e-3, 100 },
+};
+
+/* Regression by a learned predictor (family = reg: the explicit and
+ * implicit regimes; the parametric one is linreg). */
+static const struct key reg_keys[] = {
+	{ "state", set_state, NONE, 0, 0 },
+	{ "latent", set_int, AT(GCFG(gen.Z)), 1, 256 },
+	{ "predictor_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
+	{ "predictor_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
+	{ "dmin", set_int, AT(GCFG(tasks.rfam.dmin)), 1, LINREG_DMAX },
+	{ "dmax", set_int, AT(GCFG(tasks.rfam.dmax)), 1, LINREG_DMAX },
+	{ "noise_min", set_float, AT(GCFG(tasks.rfam.smin)), 1e-6, 100 },
+	{ "noise_max", set_float, AT(GCFG(tasks.rfam.smax)), 1e-6, 100 },
+};
+
+#define KEYS(t) t, sizeof t / sizeof t[0]
+
+/* indexed by enum gen_kind; 0: linreg */
+static const struct family families[] = {
+	[0] = { "linreg", NULL, 0, KEYS(linreg_keys), { "parametric" },
+		"this family (parametric)", { { NULL, 0 } } },
+	[GEN_MOG] = { "mog", KEYS(setref_keys), KEYS(mixture_keys), { "parametric" },
+		      "this family (parametric)", { { "mixtures", GEN_SRC_MOG } } },
+	[GEN_FLOW] = { "flow", KEYS(setref_keys), KEYS(mixture_keys), { "explicit" },
+		       "this family (explicit)",
+		       { { "mixtures", GEN_SRC_MOG }, { "letters", GEN_SRC_LETTERS } } },
+	[GEN_CLF] = { "clf", KEYS(setref_keys), KEYS(clf_keys), { "parametric", "explicit", "implicit" },
+		      "classification (parametric, explicit, implicit)",
+		      { { "linclass", GEN_SRC_LINCLASS }, { "images", GEN_SRC_IMAGES } } },
+	[GEN_REG] = { "reg", KEYS(setref_keys), KEYS(reg_keys), { "explicit", "implicit" },
+		      "reg (explicit, implicit; parametric regression is family "
+		      "linreg)", { { "linreg", GEN_SRC_LINREG } } },
+};
+
+#define NFAMILIES (sizeof families / sizeof families[0])
+
+static const struct family *family_of(const struct recipe *r)
+{
+	return &families[r->gen ? r->gcfg.gen.kind : 0];
+}
+
+/* The family named s; NULL if none. */
+static const struct family *family_find(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < NFAMILIES; i++)
+		if (!strcmp(families[i].name, s))
+			return &families[i];
+	return NULL;
+}
+
+/* Key `name` of family f (common, set-refiner or its own); NULL if none. */
+static const struct key *key_find(const struct family *f, const char *name)
+{
+	const struct key *t[3] = { common_keys, f->shared, f->keys };
+	size_t n[3] = { sizeof common_keys / sizeof common_keys[0], f->nshared,
+			f->nkeys };
+	size_t i, j;
+
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < n[i]; j++)
+			if (!strcmp(t[i][j].name, name))
+				return &t[i][j];
+	return NULL;
 }
 
 /* ---- the text --------------------------------------------------------- */
