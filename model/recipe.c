@@ -1,5 +1,11 @@
 /*
  * recipe.c - the `key = value` recipe format.
+ *
+ * A recipe's keys are the common ones (`common_keys`: name, family,
+ * regime, variant, the refiner's sizes and the training schedule), those
+ * of every set-refiner family (`setref_keys`), and the family's own (one
+ * small table each, named in `families`).  The family line may stand
+ * anywhere in the file, so it is found first (text_family).
  */
 #include "model/recipe.h"
 
@@ -10,225 +16,404 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/am.h"
 #include "model/model.h"
 
 #define RECIPE_BYTES_MAX 65536
 #define RECIPE_LINE_MAX 256
+#define RECIPE_KEYS_MAX 64		/* keys of the largest family, and more */
 
-enum kind { K_INT, K_LONG, K_FLOAT, K_NAME, K_FAMILY, K_REGIME, K_VARIANT,
-	    K_TASKS, K_LETTERS, K_DATASET, K_STATE, K_PREDICTOR };
+struct key;
+
+/* Parses value v of key k into r; 0, or -1 with a message (without
+ * location) in msg. */
+typedef int (*key_set)(struct recipe *r, const struct key *k, const char *v,
+		       char *msg, size_t msglen);
 
 struct key {
 	const char *name;
-	enum kind kind;
-	size_t off;		/* into struct recipe */
+	key_set set;
+	size_t off[2];		/* into struct recipe: [0] in a linreg
+				 * recipe (cfg), [1] in a set-refiner one */
 	double lo, hi;
 };
 
 #define CFG(f) (offsetof(struct recipe, cfg) + offsetof(struct trainer_config, f))
-
-static const struct key keys[] = {
-	{ "name", K_NAME, 0, 0, 0 },
-	{ "family", K_FAMILY, 0, 0, 0 },
-	{ "regime", K_REGIME, 0, 0, 0 },
-	{ "variant", K_VARIANT, 0, 0, 0 },
-	{ "width", K_INT, CFG(ref.C), 8, 1024 },
-	{ "heads", K_INT, CFG(ref.H), 1, 1024 },
-	{ "layers", K_INT, CFG(ref.L), 1, 16 },
-	{ "batch", K_INT, CFG(ref.bmax), 1, 64 },
-	{ "steps", K_INT, CFG(ref.ksteps), 1, 4096 },
-	{ "passes", K_INT, CFG(ref.passes), 1, 4 },
-	{ "population", K_INT, CFG(pop), 1, 65536 },
-	{ "chunk", K_INT, CFG(chunk), 1, 65536 },
-	{ "iters", K_LONG, CFG(iters), 1, 1e8 },
-	{ "lr", K_FLOAT, CFG(lr), 1e-8, 1 },
-	{ "lr_min", K_FLOAT, CFG(lr_min), 0, 1 },
-	{ "warmup", K_INT, CFG(warmup), 0, 1e8 },
-	{ "clip", K_FLOAT, CFG(clip), 0, 1e6 },
-	{ "weight_decay", K_FLOAT, CFG(weight_decay), 0, 10 },
-	{ "full_batch", K_FLOAT, CFG(full_batch), 0, 1 },
-	{ "dmin", K_INT, CFG(fam.dmin), 1, 16 },
-	{ "dmax", K_INT, CFG(fam.dmax), 1, 16 },
-	{ "noise_min", K_FLOAT, CFG(fam.smin), 1e-6, 100 },
-	{ "noise_max", K_FLOAT, CFG(fam.smax), 1e-6, 100 },
-	{ "seed", K_LONG, CFG(seed), 0, 9007199254740992.0 },
-	{ "shards", K_INT, CFG(shards), 1, 8 },
-};
-
-#define NKEYS (sizeof keys / sizeof keys[0])
-
-static char *trim(char *s);
-
 #define GCFG(f) (offsetof(struct recipe, gcfg) + offsetof(struct gentrain_config, f))
+#define BOTH(lf, gf) { CFG(lf), GCFG(gf) }	/* a common key */
+#define AT(o) { (o), (o) }			/* a key of one world */
+#define NONE { 0, 0 }				/* a key with its own setter */
 
-/* The generative recipes (family = mog or flow). */
-static const struct key gkeys[] = {
-	{ "name", K_NAME, 0, 0, 0 },
-	{ "family", K_FAMILY, 0, 0, 0 },
-	{ "regime", K_REGIME, 0, 0, 0 },
-	{ "variant", K_VARIANT, 0, 0, 0 },
-	{ "tasks", K_TASKS, 0, 0, 0 },
-	{ "letters", K_LETTERS, 0, 0, 0 },
-	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
-	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
-	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
-	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
-	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
-	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
-	{ "latent", K_INT, GCFG(gen.Z), 8, 256 },
-	{ "velocity_width", K_INT, GCFG(gen.vH), 8, 1024 },
-	{ "velocity_layers", K_INT, GCFG(gen.vL), 1, 8 },
-	{ "flow_steps", K_INT, GCFG(gen.flow_steps), 1, 1024 },
-	{ "population", K_INT, GCFG(pop), 1, 65536 },
-	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
-	{ "queries", K_INT, GCFG(nq), 2, 1024 },
-	{ "iters", K_LONG, GCFG(iters), 1, 1e8 },
-	{ "lr", K_FLOAT, GCFG(lr), 1e-8, 1 },
-	{ "lr_min", K_FLOAT, GCFG(lr_min), 0, 1 },
-	{ "warmup", K_INT, GCFG(warmup), 0, 1e8 },
-	{ "clip", K_FLOAT, GCFG(clip), 0, 1e6 },
-	{ "weight_decay", K_FLOAT, GCFG(weight_decay), 0, 10 },
-	{ "full_batch", K_FLOAT, GCFG(full_batch), 0, 1 },
-	{ "step_weight", K_INT, GCFG(step_weight), 0, 1 },
-	{ "task_batch", K_INT, GCFG(task_batch), 0, 1 },
-	{ "dmin", K_INT, GCFG(tasks.fam.dmin), 1, MOG_DMAX },
-	{ "dmax", K_INT, GCFG(tasks.fam.dmax), 1, MOG_DMAX },
-	{ "kmin", K_INT, GCFG(tasks.fam.kmin), 1, MOG_KMAX },
-	{ "kmax", K_INT, GCFG(tasks.fam.kmax), 1, MOG_KMAX },
-	{ "spread", K_FLOAT, GCFG(tasks.fam.spread), 0, 100 },
-	{ "sd_min", K_FLOAT, GCFG(tasks.fam.sdmin), 1e-4, 100 },
-	{ "sd_max", K_FLOAT, GCFG(tasks.fam.sdmax), 1e-4, 100 },
-	{ "point_noise", K_FLOAT, GCFG(tasks.noise), 0, 1 },
-	{ "seed", K_LONG, GCFG(seed), 0, 9007199254740992.0 },
-	{ "shards", K_INT, GCFG(shards), 1, 8 },
+/* One recipe family: its keys, regimes and task sources. */
+struct family {
+	const char *name;			/* family = ... */
+	const struct key *shared;		/* setref_keys (NULL: linreg) */
+	size_t nshared;
+	const struct key *keys;			/* its own keys */
+	size_t nkeys;
+	const char *regimes[3];			/* with more than one, the
+						 * recipe's regime is recorded
+						 * in gcfg.gen */
+	const char *regime_help;		/* the regimes, for a message */
+	struct { const char *name; enum gen_source src; } tasks[2];
 };
 
-#define NGKEYS (sizeof gkeys / sizeof gkeys[0])
+/* The family of the recipe being parsed, and the family named s (NULL
+ * if none). */
+static const struct family *family_of(const struct recipe *r);
+static const struct family *family_find(const char *s);
 
-/* The classification recipes (family = clf). */
-static const struct key ckeys[] = {
-	{ "name", K_NAME, 0, 0, 0 },
-	{ "family", K_FAMILY, 0, 0, 0 },
-	{ "regime", K_REGIME, 0, 0, 0 },
-	{ "variant", K_VARIANT, 0, 0, 0 },
-	{ "tasks", K_TASKS, 0, 0, 0 },
-	{ "dataset", K_DATASET, 0, 0, 0 },
-	{ "features", K_INT, offsetof(struct recipe, features), 1, GEN_XMAX },
-	{ "disjoint", K_INT, offsetof(struct recipe, disjoint), 0, 1 },
-	{ "augment", K_FLOAT, GCFG(tasks.augment), 0, 1 },
-	{ "state", K_STATE, 0, 0, 0 },
-	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
-	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
-	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
-	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
-	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
-	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
-	{ "latent", K_INT, GCFG(gen.Z), 8, 256 },
-	{ "predictor", K_PREDICTOR, 0, 0, 0 },
-	{ "predictor_width", K_INT, GCFG(gen.vH), 8, 1024 },
-	{ "predictor_layers", K_INT, GCFG(gen.vL), 1, 8 },
-	{ "population", K_INT, GCFG(pop), 1, 65536 },
-	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
-	{ "queries", K_INT, GCFG(nq), 2, 1024 },
-	{ "iters", K_LONG, GCFG(iters), 1, 1e8 },
-	{ "lr", K_FLOAT, GCFG(lr), 1e-8, 1 },
-	{ "lr_min", K_FLOAT, GCFG(lr_min), 0, 1 },
-	{ "warmup", K_INT, GCFG(warmup), 0, 1e8 },
-	{ "clip", K_FLOAT, GCFG(clip), 0, 1e6 },
-	{ "weight_decay", K_FLOAT, GCFG(weight_decay), 0, 10 },
-	{ "full_batch", K_FLOAT, GCFG(full_batch), 0, 1 },
-	{ "step_weight", K_INT, GCFG(step_weight), 0, 1 },
-	{ "task_batch", K_INT, GCFG(task_batch), 0, 1 },
-	{ "dmin", K_INT, GCFG(tasks.cfam.dmin), 1, LINCLASS_DMAX },
-	{ "dmax", K_INT, GCFG(tasks.cfam.dmax), 1, LINCLASS_DMAX },
-	{ "kmin", K_INT, GCFG(tasks.cfam.kmin), 2, LINCLASS_KMAX },
-	{ "kmax", K_INT, GCFG(tasks.cfam.kmax), 2, LINCLASS_KMAX },
-	{ "temp_min", K_FLOAT, GCFG(tasks.cfam.temp_min), 1e-3, 100 },
-	{ "temp_max", K_FLOAT, GCFG(tasks.cfam.temp_max), 1e-3, 100 },
-	{ "seed", K_LONG, GCFG(seed), 0, 9007199254740992.0 },
-	{ "shards", K_INT, GCFG(shards), 1, 8 },
-};
+/* ---- the values ------------------------------------------------------- */
 
-#define NCKEYS (sizeof ckeys / sizeof ckeys[0])
-
-/* The regression recipes by a learned predictor (family = reg: the
- * explicit and implicit regimes; the parametric one is linreg). */
-static const struct key rkeys[] = {
-	{ "name", K_NAME, 0, 0, 0 },
-	{ "family", K_FAMILY, 0, 0, 0 },
-	{ "regime", K_REGIME, 0, 0, 0 },
-	{ "variant", K_VARIANT, 0, 0, 0 },
-	{ "tasks", K_TASKS, 0, 0, 0 },
-	{ "state", K_STATE, 0, 0, 0 },
-	{ "width", K_INT, GCFG(gen.C), 8, 1024 },
-	{ "heads", K_INT, GCFG(gen.H), 1, 1024 },
-	{ "layers", K_INT, GCFG(gen.L), 1, 16 },
-	{ "batch", K_INT, GCFG(gen.bmax), 1, GEN_BMAX },
-	{ "steps", K_INT, GCFG(gen.ksteps), 1, 4096 },
-	{ "passes", K_INT, GCFG(gen.passes), 1, 4 },
-	{ "latent", K_INT, GCFG(gen.Z), 1, 256 },
-	{ "predictor_width", K_INT, GCFG(gen.vH), 8, 1024 },
-	{ "predictor_layers", K_INT, GCFG(gen.vL), 1, 8 },
-	{ "population", K_INT, GCFG(pop), 1, 65536 },
-	{ "chunk", K_INT, GCFG(chunk), 1, 65536 },
-	{ "queries", K_INT, GCFG(nq), 2, 1024 },
-	{ "iters", K_LONG, GCFG(iters), 1, 1e8 },
-	{ "lr", K_FLOAT, GCFG(lr), 1e-8, 1 },
-	{ "lr_min", K_FLOAT, GCFG(lr_min), 0, 1 },
-	{ "warmup", K_INT, GCFG(warmup), 0, 1e8 },
-	{ "clip", K_FLOAT, GCFG(clip), 0, 1e6 },
-	{ "weight_decay", K_FLOAT, GCFG(weight_decay), 0, 10 },
-	{ "full_batch", K_FLOAT, GCFG(full_batch), 0, 1 },
-	{ "step_weight", K_INT, GCFG(step_weight), 0, 1 },
-	{ "task_batch", K_INT, GCFG(task_batch), 0, 1 },
-	{ "dmin", K_INT, GCFG(tasks.rfam.dmin), 1, LINREG_DMAX },
-	{ "dmax", K_INT, GCFG(tasks.rfam.dmax), 1, LINREG_DMAX },
-	{ "noise_min", K_FLOAT, GCFG(tasks.rfam.smin), 1e-6, 100 },
-	{ "noise_max", K_FLOAT, GCFG(tasks.rfam.smax), 1e-6, 100 },
-	{ "seed", K_LONG, GCFG(seed), 0, 9007199254740992.0 },
-	{ "shards", K_INT, GCFG(shards), 1, 8 },
-};
-
-#define NRKEYS (sizeof rkeys / sizeof rkeys[0])
-
-/* The family named in recipe text: "linreg" unless a `family = ` line says
- * otherwise (its value is checked when the key is parsed). */
-static int text_family(const char *text)
+/* Where key k's value goes in r. */
+static void *key_at(struct recipe *r, const struct key *k)
 {
-	const char *p = text;
+	return (char *)r + k->off[r->gen];
+}
 
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char line[RECIPE_LINE_MAX + 2], *s, *eq, *c;
+/* An integer in [k->lo, k->hi], stored as an int ('i'), a long ('l') or
+ * a uint64_t ('u'). */
+static int set_integer(struct recipe *r, const struct key *k, const char *v,
+		       char *msg, size_t msglen, char type)
+{
+	char *end;
+	long long n;
 
-		if (len <= RECIPE_LINE_MAX) {
-			memcpy(line, p, len);
-			line[len] = '\0';
-			if ((c = strchr(line, '#')))
-				*c = '\0';
-			s = trim(line);
-			eq = strchr(s, '=');
-			if (eq) {
-				*eq = '\0';
-				if (!strcmp(trim(s), "family")) {
-					s = trim(eq + 1);
-					if (!strcmp(s, "mog"))
-						return GEN_MOG;
-					if (!strcmp(s, "flow"))
-						return GEN_FLOW;
-					if (!strcmp(s, "clf"))
-						return GEN_CLF;
-					if (!strcmp(s, "reg"))
-						return GEN_REG;
-					return 0;
-				}
-			}
-		}
-		p += len + (nl ? 1 : 0);
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < k->lo || n > k->hi) {
+		snprintf(msg, msglen, "%s wants an integer in [%.0f, %.0f]",
+			 k->name, k->lo, k->hi);
+		return -1;
+	}
+	if (type == 'i')
+		*(int *)key_at(r, k) = (int)n;
+	else if (type == 'l')
+		*(long *)key_at(r, k) = (long)n;
+	else
+		*(uint64_t *)key_at(r, k) = (uint64_t)n;
+	return 0;
+}
+
+static int set_int(struct recipe *r, const struct key *k, const char *v,
+		   char *msg, size_t msglen)
+{
+	return set_integer(r, k, v, msg, msglen, 'i');
+}
+
+static int set_long(struct recipe *r, const struct key *k, const char *v,
+		    char *msg, size_t msglen)
+{
+	return set_integer(r, k, v, msg, msglen, 'l');
+}
+
+static int set_seed(struct recipe *r, const struct key *k, const char *v,
+		    char *msg, size_t msglen)
+{
+	return set_integer(r, k, v, msg, msglen, 'u');
+}
+
+static int set_float(struct recipe *r, const struct key *k, const char *v,
+		     char *msg, size_t msglen)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(x) || x < k->lo || x > k->hi) {
+		snprintf(msg, msglen, "%s wants a number in [%g, %g]",
+			 k->name, k->lo, k->hi);
+		return -1;
+	}
+	*(float *)key_at(r, k) = (float)x;
+	return 0;
+}
+
+static int set_name(struct recipe *r, const struct key *k, const char *v,
+		    char *msg, size_t msglen)
+{
+	(void)k;
+	if (!*v || strlen(v) >= sizeof r->name ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v)) {
+		snprintf(msg, msglen, "name must be 1-63 characters of [a-z0-9._-]");
+		return -1;
+	}
+	strcpy(r->name, v);
+	return 0;
+}
+
+/* (the family itself is read before the keys: text_family) */
+static int set_family(struct recipe *r, const struct key *k, const char *v,
+		      char *msg, size_t msglen)
+{
+	(void)r;
+	(void)k;
+	if (!family_find(v)) {
+		snprintf(msg, msglen, "family '%s' is not known (linreg, clf, reg, "
+			 "mog, flow)", v);
+		return -1;
 	}
 	return 0;
 }
+
+static int set_regime(struct recipe *r, const struct key *k, const char *v,
+		      char *msg, size_t msglen)
+{
+	const struct family *f = family_of(r);
+	int i;
+
+	(void)k;
+	for (i = 0; i < 3 && f->regimes[i]; i++)
+		if (!strcmp(v, f->regimes[i])) {
+			if (f->regimes[1]) {
+				r->gcfg.gen.explicit_ = !strcmp(v, "explicit");
+				r->gcfg.gen.implicit_ = !strcmp(v, "implicit");
+			}
+			return 0;
+		}
+	snprintf(msg, msglen, "regime '%s' is not available for %s", v,
+		 f->regime_help);
+	return -1;
+}
+
+static int set_variant(struct recipe *r, const struct key *k, const char *v,
+		       char *msg, size_t msglen)
+{
+	enum refiner_variant rv;
+
+	(void)k;
+	if (model_variant_parse(v, &rv)) {
+		snprintf(msg, msglen, "variant must be obs, grad or both");
+		return -1;
+	}
+	if (r->gen)
+		r->gcfg.gen.variant = rv == REFINER_OBS ? GEN_OBS :
+				      rv == REFINER_GRAD ? GEN_GRAD : GEN_BOTH;
+	else
+		r->cfg.ref.variant = rv;
+	return 0;
+}
+
+static int set_tasks(struct recipe *r, const struct key *k, const char *v,
+		     char *msg, size_t msglen)
+{
+	const struct family *f = family_of(r);
+	int i;
+
+	(void)k;
+	for (i = 0; i < 2 && f->tasks[i].name; i++)
+		if (!strcmp(v, f->tasks[i].name)) {
+			r->gcfg.tasks.src = f->tasks[i].src;
+			return 0;
+		}
+	snprintf(msg, msglen, "tasks must be %s%s%s", f->tasks[0].name,
+		 f->tasks[1].name ? " or " : "",
+		 f->tasks[1].name ? f->tasks[1].name : "");
+	return -1;
+}
+
+static int set_letters(struct recipe *r, const struct key *k, const char *v,
+		       char *msg, size_t msglen)
+{
+	unsigned char sel[HERSHEY_LETTERS];
+
+	(void)k;
+	if (strlen(v) > HERSHEY_LETTERS || gen_letters_parse(v, sel) < 1) {
+		snprintf(msg, msglen, "letters must be 1 to 52 of A-Z a-z");
+		return -1;
+	}
+	strcpy(r->letters, v);
+	return 0;
+}
+
+static int set_dataset(struct recipe *r, const struct key *k, const char *v,
+		       char *msg, size_t msglen)
+{
+	(void)k;
+	if (strcmp(v, "fashion-mnist") && strcmp(v, "mnist")) {
+		snprintf(msg, msglen, "dataset must be fashion-mnist or mnist");
+		return -1;
+	}
+	strcpy(r->dataset, v);
+	return 0;
+}
+
+static int set_state(struct recipe *r, const struct key *k, const char *v,
+		     char *msg, size_t msglen)
+{
+	(void)k;
+	if (!strcmp(v, "logits") || !strcmp(v, "mean"))
+		r->gcfg.gen.qstate = GEN_Q_LOGITS;
+	else if (!strcmp(v, "probs"))
+		r->gcfg.gen.qstate = GEN_Q_PROBS;
+	else if (!strcmp(v, "latent"))
+		r->gcfg.gen.qstate = GEN_Q_LATENT;
+	else {
+		snprintf(msg, msglen, "state must be logits (mean), probs or latent");
+		return -1;
+	}
+	return 0;
+}
+
+/* mlp: f(x, z) on [x, z]; head: logit_k = h(x) . z_k */
+static int set_predictor(struct recipe *r, const struct key *k, const char *v,
+			 char *msg, size_t msglen)
+{
+	(void)k;
+	if (strcmp(v, "mlp") && strcmp(v, "head")) {
+		snprintf(msg, msglen, "predictor must be mlp or head");
+		return -1;
+	}
+	r->gcfg.gen.head = !strcmp(v, "head");
+	return 0;
+}
+
+/* ---- the key tables --------------------------------------------------- */
+
+static const struct key common_keys[] = {
+	{ "name", set_name, NONE, 0, 0 },
+	{ "family", set_family, NONE, 0, 0 },
+	{ "regime", set_regime, NONE, 0, 0 },
+	{ "variant", set_variant, NONE, 0, 0 },
+	{ "width", set_int, BOTH(ref.C, gen.C), 8, 1024 },
+	{ "heads", set_int, BOTH(ref.H, gen.H), 1, 1024 },
+	{ "layers", set_int, BOTH(ref.L, gen.L), 1, 16 },
+	{ "steps", set_int, BOTH(ref.ksteps, gen.ksteps), 1, 4096 },
+	{ "passes", set_int, BOTH(ref.passes, gen.passes), 1, 4 },
+	{ "population", set_int, BOTH(pop, pop), 1, 65536 },
+	{ "chunk", set_int, BOTH(chunk, chunk), 1, 65536 },
+	{ "iters", set_long, BOTH(iters, iters), 1, 1e8 },
+	{ "lr", set_float, BOTH(lr, lr), 1e-8, 1 },
+	{ "lr_min", set_float, BOTH(lr_min, lr_min), 0, 1 },
+	{ "warmup", set_int, BOTH(warmup, warmup), 0, 1e8 },
+	{ "clip", set_float, BOTH(clip, clip), 0, 1e6 },
+	{ "weight_decay", set_float, BOTH(weight_decay, weight_decay), 0, 10 },
+	{ "full_batch", set_float, BOTH(full_batch, full_batch), 0, 1 },
+	{ "seed", set_seed, BOTH(seed, seed), 0, 9007199254740992.0 },
+	{ "shards", set_int, BOTH(shards, shards), 1, 8 },
+};
+
+/* The keys of every set-refiner family (clf, reg, mog, flow). */
+static const struct key setref_keys[] = {
+	{ "tasks", set_tasks, NONE, 0, 0 },
+	{ "batch", set_int, AT(GCFG(gen.bmax)), 1, GEN_BMAX },
+	{ "queries", set_int, AT(GCFG(nq)), 2, 1024 },
+	{ "step_weight", set_int, AT(GCFG(step_weight)), 0, 1 },
+	{ "task_batch", set_int, AT(GCFG(task_batch)), 0, 1 },
+};
+
+/* The parametric refiner on linear regressions. */
+static const struct key linreg_keys[] = {
+	{ "batch", set_int, AT(CFG(ref.bmax)), 1, 64 },
+	{ "dmin", set_int, AT(CFG(fam.dmin)), 1, 16 },
+	{ "dmax", set_int, AT(CFG(fam.dmax)), 1, 16 },
+	{ "noise_min", set_float, AT(CFG(fam.smin)), 1e-6, 100 },
+	{ "noise_max", set_float, AT(CFG(fam.smax)), 1e-6, 100 },
+};
+
+/* Mixtures and flows (family = mog or flow), on mixtures or letters. */
+static const struct key mixture_keys[] = {
+	{ "letters", set_letters, NONE, 0, 0 },
+	{ "latent", set_int, AT(GCFG(gen.Z)), 8, 256 },
+	{ "velocity_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
+	{ "velocity_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
+	{ "flow_steps", set_int, AT(GCFG(gen.flow_steps)), 1, 1024 },
+	{ "dmin", set_int, AT(GCFG(tasks.fam.dmin)), 1, MOG_DMAX },
+	{ "dmax", set_int, AT(GCFG(tasks.fam.dmax)), 1, MOG_DMAX },
+	{ "kmin", set_int, AT(GCFG(tasks.fam.kmin)), 1, MOG_KMAX },
+	{ "kmax", set_int, AT(GCFG(tasks.fam.kmax)), 1, MOG_KMAX },
+	{ "spread", set_float, AT(GCFG(tasks.fam.spread)), 0, 100 },
+	{ "sd_min", set_float, AT(GCFG(tasks.fam.sdmin)), 1e-4, 100 },
+	{ "sd_max", set_float, AT(GCFG(tasks.fam.sdmax)), 1e-4, 100 },
+	{ "point_noise", set_float, AT(GCFG(tasks.noise)), 0, 1 },
+};
+
+/* Classification (family = clf), on linear teachers or images. */
+static const struct key clf_keys[] = {
+	{ "dataset", set_dataset, NONE, 0, 0 },
+	{ "features", set_int, AT(offsetof(struct recipe, features)), 1, GEN_XMAX },
+	{ "disjoint", set_int, AT(offsetof(struct recipe, disjoint)), 0, 1 },
+	{ "augment", set_float, AT(GCFG(tasks.augment)), 0, 1 },
+	{ "state", set_state, NONE, 0, 0 },
+	{ "latent", set_int, AT(GCFG(gen.Z)), 8, 256 },
+	{ "predictor", set_predictor, NONE, 0, 0 },
+	{ "predictor_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
+	{ "predictor_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
+	{ "dmin", set_int, AT(GCFG(tasks.cfam.dmin)), 1, LINCLASS_DMAX },
+	{ "dmax", set_int, AT(GCFG(tasks.cfam.dmax)), 1, LINCLASS_DMAX },
+	{ "kmin", set_int, AT(GCFG(tasks.cfam.kmin)), 2, LINCLASS_KMAX },
+	{ "kmax", set_int, AT(GCFG(tasks.cfam.kmax)), 2, LINCLASS_KMAX },
+	{ "temp_min", set_float, AT(GCFG(tasks.cfam.temp_min)), 1e-3, 100 },
+	{ "temp_max", set_float, AT(GCFG(tasks.cfam.temp_max)), 1e-3, 100 },
+};
+
+/* Regression by a learned predictor (family = reg: the explicit and
+ * implicit regimes; the parametric one is linreg). */
+static const struct key reg_keys[] = {
+	{ "state", set_state, NONE, 0, 0 },
+	{ "latent", set_int, AT(GCFG(gen.Z)), 1, 256 },
+	{ "predictor_width", set_int, AT(GCFG(gen.vH)), 8, 1024 },
+	{ "predictor_layers", set_int, AT(GCFG(gen.vL)), 1, 8 },
+	{ "dmin", set_int, AT(GCFG(tasks.rfam.dmin)), 1, LINREG_DMAX },
+	{ "dmax", set_int, AT(GCFG(tasks.rfam.dmax)), 1, LINREG_DMAX },
+	{ "noise_min", set_float, AT(GCFG(tasks.rfam.smin)), 1e-6, 100 },
+	{ "noise_max", set_float, AT(GCFG(tasks.rfam.smax)), 1e-6, 100 },
+};
+
+#define KEYS(t) t, sizeof t / sizeof t[0]
+
+/* indexed by enum gen_kind; 0: linreg */
+static const struct family families[] = {
+	[0] = { "linreg", NULL, 0, KEYS(linreg_keys), { "parametric" },
+		"this family (parametric)", { { NULL, 0 } } },
+	[GEN_MOG] = { "mog", KEYS(setref_keys), KEYS(mixture_keys), { "parametric" },
+		      "this family (parametric)", { { "mixtures", GEN_SRC_MOG } } },
+	[GEN_FLOW] = { "flow", KEYS(setref_keys), KEYS(mixture_keys), { "explicit" },
+		       "this family (explicit)",
+		       { { "mixtures", GEN_SRC_MOG }, { "letters", GEN_SRC_LETTERS } } },
+	[GEN_CLF] = { "clf", KEYS(setref_keys), KEYS(clf_keys), { "parametric", "explicit", "implicit" },
+		      "classification (parametric, explicit, implicit)",
+		      { { "linclass", GEN_SRC_LINCLASS }, { "images", GEN_SRC_IMAGES } } },
+	[GEN_REG] = { "reg", KEYS(setref_keys), KEYS(reg_keys), { "explicit", "implicit" },
+		      "reg (explicit, implicit; parametric regression is family "
+		      "linreg)", { { "linreg", GEN_SRC_LINREG } } },
+};
+
+#define NFAMILIES (sizeof families / sizeof families[0])
+
+static const struct family *family_of(const struct recipe *r)
+{
+	return &families[r->gen ? r->gcfg.gen.kind : 0];
+}
+
+/* The family named s; NULL if none. */
+static const struct family *family_find(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < NFAMILIES; i++)
+		if (!strcmp(families[i].name, s))
+			return &families[i];
+	return NULL;
+}
+
+/* Key `name` of family f (common, set-refiner or its own); NULL if none. */
+static const struct key *key_find(const struct family *f, const char *name)
+{
+	const struct key *t[3] = { common_keys, f->shared, f->keys };
+	size_t n[3] = { sizeof common_keys / sizeof common_keys[0], f->nshared,
+			f->nkeys };
+	size_t i, j;
+
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < n[i]; j++)
+			if (!strcmp(t[i][j].name, name))
+				return &t[i][j];
+	return NULL;
+}
+
+/* ---- the text --------------------------------------------------------- */
 
 static char *trim(char *s)
 {
@@ -242,299 +427,195 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Sets one key; returns 0 or -1 with a message (without location). */
-static int set_key(struct recipe *r, const struct key *k, const char *v,
-		   char *msg, size_t msglen)
+/*
+ * The next line of the text at *p into buf (RECIPE_LINE_MAX + 2 bytes),
+ * without its comment and the space around it, in *s; advances *p and
+ * *lineno.  Returns 1, 0 at the end of the text, or -1 for a line longer
+ * than RECIPE_LINE_MAX (skipped).
+ */
+static int next_line(const char **p, char *buf, char **s, int *lineno)
 {
-	char *end;
-	double x;
-	long long n;
+	const char *nl = strchr(*p, '\n');
+	size_t len = nl ? (size_t)(nl - *p) : strlen(*p);
+	char *c;
 
-	switch (k->kind) {
-	case K_NAME:
-		if (!*v || strlen(v) >= sizeof r->name ||
-		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v)) {
-			snprintf(msg, msglen, "name must be 1-63 characters of [a-z0-9._-]");
-			return -1;
-		}
-		strcpy(r->name, v);
+	if (!**p)
 		return 0;
-	case K_FAMILY:
-		if (strcmp(v, "linreg") && strcmp(v, "mog") && strcmp(v, "flow") &&
-		    strcmp(v, "clf") && strcmp(v, "reg")) {
-			snprintf(msg, msglen, "family '%s' is not known (linreg, clf, reg, "
-				 "mog, flow)", v);
-			return -1;
-		}
-		return 0;
-	case K_REGIME:
-		if (r->gen && (r->gcfg.gen.kind == GEN_CLF ||
-			       r->gcfg.gen.kind == GEN_REG)) {
-			int clf = r->gcfg.gen.kind == GEN_CLF;
+	++*lineno;
+	if (len > RECIPE_LINE_MAX) {
+		*p += len + (nl ? 1 : 0);
+		return -1;
+	}
+	memcpy(buf, *p, len);
+	buf[len] = '\0';
+	*p += len + (nl ? 1 : 0);
+	if ((c = strchr(buf, '#')))
+		*c = '\0';
+	*s = trim(buf);
+	return 1;
+}
 
-			if ((clf && !strcmp(v, "parametric")) ||
-			    !strcmp(v, "explicit") || !strcmp(v, "implicit")) {
-				r->gcfg.gen.explicit_ = !strcmp(v, "explicit");
-				r->gcfg.gen.implicit_ = !strcmp(v, "implicit");
-				return 0;
-			}
-			snprintf(msg, msglen, "regime '%s' is not available for %s", v,
-				 clf ? "classification (parametric, explicit, "
-				       "implicit)" :
-				       "reg (explicit, implicit; parametric "
-				       "regression is family linreg)");
+/* Splits line s at its '=' into a trimmed key and value; -1 without one. */
+static int split(char *s, char **key, char **val)
+{
+	char *eq = strchr(s, '=');
+
+	if (!eq)
+		return -1;
+	*eq = '\0';
+	*key = trim(s);
+	*val = trim(eq + 1);
+	return 0;
+}
+
+/* The family named by the text's `family = ` line (its value is checked
+ * when the key is parsed): linreg without one or with an unknown name. */
+static const struct family *text_family(const char *text)
+{
+	char line[RECIPE_LINE_MAX + 2], *s, *key, *val;
+	int n = 0, rc;
+
+	while ((rc = next_line(&text, line, &s, &n)) != 0)
+		if (rc > 0 && !split(s, &key, &val) && !strcmp(key, "family"))
+			return family_find(val) ? family_find(val) : &families[0];
+	return &families[0];
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+/* The keys a recipe has given so far. */
+struct seen {
+	const struct key *k[RECIPE_KEYS_MAX];
+	int n;
+};
+
+static int seen_has(const struct seen *sn, const char *name)
+{
+	int i;
+
+	for (i = 0; i < sn->n; i++)
+		if (!strcmp(sn->k[i]->name, name))
+			return 1;
+	return 0;
+}
+
+/* One non-empty line s of a recipe of family f; 0, or -1 with a message
+ * (without location). */
+static int parse_line(struct recipe *r, const struct family *f, char *s,
+		      struct seen *sn, char *msg, size_t msglen)
+{
+	const struct key *k;
+	char *key, *val;
+	int i;
+
+	if (split(s, &key, &val)) {
+		snprintf(msg, msglen, "expected 'key = value'");
+		return -1;
+	}
+	k = key_find(f, key);
+	if (!k) {
+		snprintf(msg, msglen, "unknown key '%.64s'", key);
+		return -1;
+	}
+	for (i = 0; i < sn->n; i++)
+		if (sn->k[i] == k) {
+			snprintf(msg, msglen, "'%s' given twice", key);
 			return -1;
 		}
-		if (strcmp(v, !r->gen || r->gcfg.gen.kind != GEN_FLOW ?
-			   "parametric" : "explicit")) {
-			snprintf(msg, msglen, "regime '%s' is not available for this "
-				 "family (%s)", v, !r->gen || r->gcfg.gen.kind != GEN_FLOW ?
-				 "parametric" : "explicit");
-			return -1;
-		}
-		return 0;
-	case K_DATASET:
-		if (strcmp(v, "fashion-mnist") && strcmp(v, "mnist")) {
-			snprintf(msg, msglen, "dataset must be fashion-mnist or mnist");
-			return -1;
-		}
-		strcpy(r->dataset, v);
-		return 0;
-	case K_STATE:
-		if (!strcmp(v, "logits") || !strcmp(v, "mean"))
-			r->gcfg.gen.qstate = GEN_Q_LOGITS;
-		else if (!strcmp(v, "probs"))
-			r->gcfg.gen.qstate = GEN_Q_PROBS;
-		else if (!strcmp(v, "latent"))
-			r->gcfg.gen.qstate = GEN_Q_LATENT;
-		else {
-			snprintf(msg, msglen, "state must be logits (mean), probs or "
-				 "latent");
-			return -1;
-		}
-		return 0;
-	case K_PREDICTOR:
-		/* mlp: f(x, z) on [x, z]; head: logit_k = h(x) . z_k */
-		if (strcmp(v, "mlp") && strcmp(v, "head")) {
-			snprintf(msg, msglen, "predictor must be mlp or head");
-			return -1;
-		}
-		r->gcfg.gen.head = !strcmp(v, "head");
-		return 0;
-	case K_TASKS:
-		if (r->gcfg.gen.kind == GEN_REG) {
-			if (strcmp(v, "linreg")) {
-				snprintf(msg, msglen, "tasks must be linreg");
-				return -1;
-			}
-			r->gcfg.tasks.src = GEN_SRC_LINREG;
+	AM_ASSERT(sn->n < RECIPE_KEYS_MAX);
+	sn->k[sn->n++] = k;
+	return k->set(r, k, val, msg, msglen);
+}
+
+/*
+ * The implicit regime: `queries` are each trajectory's fixed query points
+ * (64 unless given, or as many as fit in a state when its queries are
+ * wide: 32 of the default latent of 32); it has no gradient route.
+ */
+static void implicit_defaults(struct recipe *r, const struct seen *sn)
+{
+	struct gen_config *g = &r->gcfg.gen;
+
+	if (!seen_has(sn, "queries")) {
+		int sq = g->qstate == GEN_Q_LATENT ? g->Z :
+			 g->kind == GEN_CLF ? LINCLASS_KMAX : 1;
+
+		r->gcfg.nq = 64;
+		if (sq > GEN_STATE_MAX / 64)
+			r->gcfg.nq = GEN_STATE_MAX / sq;
+	}
+	g->nq = r->gcfg.nq;
+	if (!seen_has(sn, "variant"))
+		g->variant = GEN_OBS;
+}
+
+/* A whole set-refiner recipe: the keys that go together, and its
+ * configuration (images and letters are checked when they are loaded). */
+static int setref_finish(struct recipe *r, const struct seen *sn, char *msg,
+			 size_t msglen)
+{
+	const struct gen_config *g = &r->gcfg.gen;
+
+	if (!g->implicit_ && seen_has(sn, "state")) {
+		snprintf(msg, msglen, "'state' is for the implicit regime "
+			 "(regime = implicit)");
+		return -1;
+	}
+	if (!g->explicit_ && seen_has(sn, "predictor")) {
+		snprintf(msg, msglen, "'predictor' is for the explicit regime "
+			 "(regime = explicit)");
+		return -1;
+	}
+	if (g->implicit_)
+		implicit_defaults(r, sn);
+	if (r->gcfg.tasks.src != GEN_SRC_IMAGES && seen_has(sn, "disjoint")) {
+		snprintf(msg, msglen, "'disjoint' is for image tasks (tasks = images)");
+		return -1;
+	}
+	if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {
+		if (r->dataset[0])
 			return 0;
-		}
-		if (r->gcfg.gen.kind == GEN_CLF) {
-			if (!strcmp(v, "linclass"))
-				r->gcfg.tasks.src = GEN_SRC_LINCLASS;
-			else if (!strcmp(v, "images"))
-				r->gcfg.tasks.src = GEN_SRC_IMAGES;
-			else {
-				snprintf(msg, msglen, "tasks must be linclass or images");
-				return -1;
-			}
-			return 0;
-		}
-		if (!strcmp(v, "mixtures")) {
-			r->gcfg.tasks.src = GEN_SRC_MOG;
-		} else if (!strcmp(v, "letters") && r->gcfg.gen.kind == GEN_FLOW) {
-			r->gcfg.tasks.src = GEN_SRC_LETTERS;
-		} else {
-			snprintf(msg, msglen, "tasks must be mixtures%s",
-				 r->gcfg.gen.kind == GEN_FLOW ? " or letters" : "");
+		snprintf(msg, msglen, "image tasks need a 'dataset' line");
+		return -1;
+	}
+	if (r->gcfg.tasks.src == GEN_SRC_LETTERS) {
+		if (!r->letters[0]) {
+			snprintf(msg, msglen, "letters tasks need a 'letters' line");
 			return -1;
 		}
-		return 0;
-	case K_LETTERS: {
-		unsigned char sel[HERSHEY_LETTERS];
-
-		if (strlen(v) > HERSHEY_LETTERS || gen_letters_parse(v, sel) < 1) {
-			snprintf(msg, msglen, "letters must be 1 to 52 of A-Z a-z");
-			return -1;
-		}
-		strcpy(r->letters, v);
+		gen_letters_parse(r->letters, r->gcfg.tasks.letters);
 		return 0;
 	}
-	case K_VARIANT:
-		if (r->gen) {
-			enum refiner_variant rv;
-
-			if (model_variant_parse(v, &rv)) {
-				snprintf(msg, msglen, "variant must be obs, grad or both");
-				return -1;
-			}
-			r->gcfg.gen.variant = rv == REFINER_OBS ? GEN_OBS :
-					      rv == REFINER_GRAD ? GEN_GRAD : GEN_BOTH;
-			return 0;
-		}
-		if (model_variant_parse(v, &r->cfg.ref.variant)) {
-			snprintf(msg, msglen, "variant must be obs, grad or both");
-			return -1;
-		}
-		return 0;
-	case K_INT:
-	case K_LONG:
-		errno = 0;
-		n = strtoll(v, &end, 10);
-		if (errno || end == v || *end || n < k->lo || n > k->hi) {
-			snprintf(msg, msglen, "%s wants an integer in [%.0f, %.0f]",
-				 k->name, k->lo, k->hi);
-			return -1;
-		}
-		if (k->kind == K_INT)
-			*(int *)((char *)r + k->off) = (int)n;
-		else if (!strcmp(k->name, "seed"))
-			*(uint64_t *)((char *)r + k->off) = (uint64_t)n;
-		else
-			*(long *)((char *)r + k->off) = (long)n;
-		return 0;
-	case K_FLOAT:
-		errno = 0;
-		x = strtod(v, &end);
-		if (errno || end == v || *end || !isfinite(x) || x < k->lo || x > k->hi) {
-			snprintf(msg, msglen, "%s wants a number in [%g, %g]",
-				 k->name, k->lo, k->hi);
-			return -1;
-		}
-		*(float *)((char *)r + k->off) = (float)x;
-		return 0;
-	}
-	return -1;
+	return gentrain_config_check(&r->gcfg, msg, msglen) != 0 ? -1 : 0;
 }
 
 int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		 char *err, size_t errlen)
 {
-	unsigned char seen[NGKEYS + NCKEYS + NRKEYS + NKEYS] = { 0 };
-	char line[RECIPE_LINE_MAX + 2], msg[160];
-	const char *p = text;
-	int lineno = 0, kind = text_family(text);
-	const struct key *tab = kind == GEN_CLF ? ckeys : kind == GEN_REG ? rkeys :
-				kind ? gkeys : keys;
-	size_t i, nk = kind == GEN_CLF ? NCKEYS : kind == GEN_REG ? NRKEYS :
-		       kind ? NGKEYS : NKEYS;
-	int seen_queries = 0, seen_variant = 0, seen_state = 0, seen_pred = 0;
-	int seen_disjoint = 0;
+	const struct family *f = text_family(text);
+	char line[RECIPE_LINE_MAX + 2], msg[160], *s;
+	struct seen sn = { { NULL }, 0 };
+	int lineno = 0, rc;
 
 	memset(r, 0, sizeof *r);
 	trainer_config_default(&r->cfg);
-	if (kind) {
+	if (f != &families[0]) {
 		r->gen = 1;
-		gentrain_config_default(&r->gcfg, (enum gen_kind)kind);
+		gentrain_config_default(&r->gcfg, (enum gen_kind)(f - families));
 	}
 	strcpy(r->name, "model");
 	r->features = GEN_XMAX;
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char *s, *eq, *key, *val;
-
-		lineno++;
-		if (len > RECIPE_LINE_MAX) {
-			snprintf(err, errlen, "%s:%d: line longer than %d bytes",
-				 origin, lineno, RECIPE_LINE_MAX);
-			return -1;
-		}
-		memcpy(line, p, len);
-		line[len] = '\0';
-		p += len + (nl ? 1 : 0);
-		if ((s = strchr(line, '#')))
-			*s = '\0';
-		s = trim(line);
-		if (!*s)
-			continue;
-		eq = strchr(s, '=');
-		if (!eq) {
-			snprintf(err, errlen, "%s:%d: expected 'key = value'", origin, lineno);
-			return -1;
-		}
-		*eq = '\0';
-		key = trim(s);
-		val = trim(eq + 1);
-		for (i = 0; i < nk; i++)
-			if (!strcmp(tab[i].name, key))
-				break;
-		if (i == nk) {
-			snprintf(err, errlen, "%s:%d: unknown key '%.64s'", origin, lineno, key);
-			return -1;
-		}
-		if (seen[i]++) {
-			snprintf(err, errlen, "%s:%d: '%s' given twice", origin, lineno, key);
-			return -1;
-		}
-		seen_queries |= !strcmp(key, "queries");
-		seen_variant |= !strcmp(key, "variant");
-		seen_state |= !strcmp(key, "state");
-		seen_pred |= !strcmp(key, "predictor");
-		seen_disjoint |= !strcmp(key, "disjoint");
-		if (set_key(r, &tab[i], val, msg, sizeof msg)) {
+	while ((rc = next_line(&text, line, &s, &lineno)) != 0) {
+		if (rc < 0)
+			snprintf(msg, sizeof msg, "line longer than %d bytes",
+				 RECIPE_LINE_MAX);
+		if (rc < 0 || (*s && parse_line(r, f, s, &sn, msg, sizeof msg))) {
 			snprintf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			return -1;
 		}
 	}
-	if (r->gen && !r->gcfg.gen.implicit_ && seen_state) {
-		snprintf(err, errlen, "%s: 'state' is for the implicit regime "
-			 "(regime = implicit)", origin);
-		return -1;
-	}
-	if (r->gen && !r->gcfg.gen.explicit_ && seen_pred) {
-		snprintf(err, errlen, "%s: 'predictor' is for the explicit regime "
-			 "(regime = explicit)", origin);
-		return -1;
-	}
-	if (r->gen && r->gcfg.gen.implicit_) {
-		/* the implicit regime: `queries` are each trajectory's fixed
-		 * query points (64 unless given, or as many as fit in a state
-		 * when its queries are wide: 32 of the default latent of 32);
-		 * it has no gradient route */
-		if (!seen_queries) {
-			int sq = r->gcfg.gen.qstate == GEN_Q_LATENT ? r->gcfg.gen.Z :
-				 r->gcfg.gen.kind == GEN_CLF ? LINCLASS_KMAX : 1;
-
-			r->gcfg.nq = 64;
-			if (sq > GEN_STATE_MAX / 64)
-				r->gcfg.nq = GEN_STATE_MAX / sq;
-		}
-		r->gcfg.gen.nq = r->gcfg.nq;
-		if (!seen_variant)
-			r->gcfg.gen.variant = GEN_OBS;
-	}
-	if (r->gen && r->gcfg.tasks.src != GEN_SRC_IMAGES && seen_disjoint) {
-		snprintf(err, errlen, "%s: 'disjoint' is for image tasks "
-			 "(tasks = images)", origin);
-		return -1;
-	}
-	if (r->gen) {
-		if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {
-			if (!r->dataset[0]) {
-				snprintf(err, errlen, "%s: image tasks need a 'dataset' "
-					 "line", origin);
-				return -1;
-			}
-			return 0;	/* the images are checked when loaded */
-		}
-		if (r->gcfg.tasks.src == GEN_SRC_LETTERS) {
-			if (!r->letters[0]) {
-				snprintf(err, errlen, "%s: letters tasks need a "
-					 "'letters' line", origin);
-				return -1;
-			}
-			gen_letters_parse(r->letters, r->gcfg.tasks.letters);
-			return 0;	/* fonts are checked when loaded */
-		}
-		if (gentrain_config_check(&r->gcfg, msg, sizeof msg) != 0) {
-			snprintf(err, errlen, "%s: %s", origin, msg);
-			return -1;
-		}
-		return 0;
-	}
-	if (trainer_config_check(&r->cfg, msg, sizeof msg) != 0) {
+	if (r->gen ? setref_finish(r, &sn, msg, sizeof msg) :
+	    trainer_config_check(&r->cfg, msg, sizeof msg) != 0) {
 		snprintf(err, errlen, "%s: %s", origin, msg);
 		return -1;
 	}

@@ -5,8 +5,11 @@
  * trainer_config_default.  Unknown keys, repeated keys, malformed values
  * and overlong lines are errors that name the line.
  *
- * `family = mog` or `family = flow` selects the generative keys (gentrain.h);
- * the family line may be anywhere in the file.
+ * `family = clf`, `reg`, `mog` or `flow` selects a set-refiner family
+ * (gentrain.h, defaults of gentrain_config_default): the common keys, the
+ * set-refiner keys and the family's own (one table each in recipe.c);
+ * linreg, the default, is the parametric refiner.  The family line may be
+ * anywhere in the file.
  */
 #ifndef RECIPE_H
 #define RECIPE_H

@@ -260,6 +260,17 @@ bad_recipe bad17 'name = x\nstep_weight = 1\n' "the parametric regression traine
 bad_recipe bad18 'name = x\nfamily = mog\ntask_batch = 3\n' "task_batch is 0 or 1" "bad18.recipe:3: task_batch wants an integer in \\[0, 1\\]"
 bad_recipe bad19 'name = x\nfamily = clf\naugment = 0.5\n' "augment is for image tasks" "augment is a chance in \\[0, 1\\], for image tasks"
 bad_recipe bad20 'name = x\nfamily = clf\ntasks = images\ndataset = fashion-mnist\naugment = 2\n' "augment is a chance" "bad20.recipe:5: augment wants a number in \\[0, 1\\]"
+# the messages model/recipe.c builds from its family table (regimes, task
+# sources) and its line reader
+bad_recipe bad21 'name = x\nfamily = flow\nregime = parametric\n' "a parametric flow is refused" "bad21.recipe:3: regime 'parametric' is not available for this family (explicit)"
+bad_recipe bad22 'name = x\nregime = implicit\n' "an implicit linreg recipe is refused" "bad22.recipe:2: regime 'implicit' is not available for this family (parametric)"
+bad_recipe bad23 'name = x\nfamily = flow\ntasks = images\n' "a flow names its task sources" "bad23.recipe:3: tasks must be mixtures or letters"
+bad_recipe bad24 'name = x\nfamily = reg\ntasks = linclass\n' "reg runs on linreg tasks only" "bad24.recipe:3: tasks must be linreg"
+bad_recipe bad25 'name = x\nfamily = gan\n' "an unknown family is refused" "bad25.recipe:2: family 'gan' is not known (linreg, clf, reg, mog, flow)"
+bad_recipe bad26 'width = 8\n\n# c\nname = x\nwidth = 16\n' "a key given twice is refused, blank and comment lines counted" "bad26.recipe:5: 'width' given twice"
+bad_recipe bad27 'name = x\nlatent\n' "a line without '=' is refused" "bad27.recipe:2: expected 'key = value'"
+bad_recipe bad28 'name = x\nfamily = mog\npredictor_width = 8\n' "a mixture recipe has no predictor" "bad28.recipe:3: unknown key 'predictor_width'"
+bad_recipe bad29 'latent = 8\nname = x\nfamily = mog\nlatent = 16\n' "the family line counts wherever it stands" "bad29.recipe:4: 'latent' given twice"
 # every committed recipe, shipped and ablation, is one `amort train` takes
 for f in "$root"/deploy/recipes/*.recipe "$root"/deploy/recipes/ablations/*.recipe; do
 	check "train --check accepts $(basename "$(dirname "$f")")/$(basename "$f")" 0 \
