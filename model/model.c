@@ -228,6 +228,12 @@ static int read_images(struct model *m, json_t *h, char *err, size_t errlen)
 			snprintf(err, errlen, "header: 'images' must be an object");
 		return -1;
 	}
+	/* pca_floats asserts k <= npix: an untrusted header is checked first */
+	if (k > npix) {
+		snprintf(err, errlen, "header: 'images.features' (%d) exceeds "
+			 "'images.pixels' (%d)", k, npix);
+		return -1;
+	}
 	if ((size_t)nf != pca_floats(npix, k) ||
 	    layout_add1(&m->lay, "pca", nf) == (size_t)-1) {
 		snprintf(err, errlen, "header: 'pca_floats' does not match "

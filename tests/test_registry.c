@@ -140,17 +140,18 @@ static void test_empty_and_missing(void **state)
 
 /*
  * A tiny explicit classifier with the head predictor, written with its
- * header's "explicit" member replaced by `explicit` (JSON text; NULL
- * removes it), then loaded: returns model_load's result, err its message.
+ * header changed by `patch` (a JSON object whose members replace the
+ * header's) and without member `del` (NULL: none), then loaded: returns
+ * model_load's result, err its message, *head the predictor read.
  */
-static int load_head_model(const char *explicit, int *head, char *err,
-			   size_t errlen)
+static int load_patched(const char *patch, const char *del, int *head,
+			char *err, size_t errlen)
 {
 	char path[] = "/tmp/test_registry_headXXXXXX";
 	struct gentrain_config c;
 	struct train *t;
 	struct model m;
-	json_t *h;
+	json_t *h, *p;
 	char *text;
 	int fd, rc;
 
@@ -175,12 +176,14 @@ static int load_head_model(const char *explicit, int *head, char *err,
 	assert_non_null(t);
 	h = model_gen_header_json("head", &c, NULL);
 	assert_non_null(h);
-	if (!explicit)
-		json_object_del(h, "explicit");
-	else
-		assert_int_equal(json_object_set_new(h, "explicit",
-						 json_loads(explicit, JSON_DECODE_ANY,
-							    NULL)), 0);
+	if (del)
+		json_object_del(h, del);
+	if (patch) {
+		p = json_loads(patch, 0, NULL);
+		assert_non_null(p);
+		assert_int_equal(json_object_update(h, p), 0);
+		json_decref(p);
+	}
 	text = json_dumps(h, JSON_COMPACT);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -197,6 +200,19 @@ static int load_head_model(const char *explicit, int *head, char *err,
 	}
 	unlink(path);
 	return rc;
+}
+
+/* load_patched with the header's "explicit" member as `explicit` (JSON
+ * text; NULL removes it). */
+static int load_head_model(const char *explicit, int *head, char *err,
+			   size_t errlen)
+{
+	char patch[256];
+
+	if (!explicit)
+		return load_patched(NULL, "explicit", head, err, errlen);
+	snprintf(patch, sizeof patch, "{\"explicit\": %s}", explicit);
+	return load_patched(patch, NULL, head, err, errlen);
 }
 
 static void test_explicit_predictor_header(void **state)
@@ -221,12 +237,29 @@ static void test_explicit_predictor_header(void **state)
 	assert_non_null(strstr(err, "has shape"));
 }
 
+/* An image model's header whose PCA keeps more features than it has
+ * pixels is refused with a message; it once reached pca_floats' assertion
+ * and aborted the loader. */
+static void test_image_header_features(void **state)
+{
+	char err[256];
+	int head = -1;
+
+	(void)state;
+	assert_int_equal(load_patched("{\"task_family\": \"images\", \"images\": "
+				      "{\"dataset\": \"fashion-mnist\", \"pixels\": 4, "
+				      "\"features\": 9, \"pca_floats\": 100}}", NULL,
+				      &head, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'images.features' (9) exceeds 'images.pixels' (4)"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_skip_bad),
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_explicit_predictor_header),
+		cmocka_unit_test(test_image_header_features),
 	};
 
 	gemm_set_threads(1);
