@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static am_log_fn log_fn;
 static void *log_ud;
@@ -35,6 +36,17 @@ int am_fail(char *err, size_t errlen, int status, const char *fmt, ...)
 		va_end(ap);
 	}
 	return status;
+}
+
+int am_check(const char *bad, char *err, size_t errlen)
+{
+	if (!bad)
+		return AM_OK;
+	if (err && errlen) {
+		strncpy(err, bad, errlen - 1);
+		err[errlen - 1] = '\0';
+	}
+	return AM_EINVAL;
 }
 
 void am_assert_fail(const char *expr, const char *file, int line)

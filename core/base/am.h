@@ -32,6 +32,10 @@ const char *am_strerror(int status);
 int am_fail(char *err, size_t errlen, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The end of a configuration check: AM_OK when bad is NULL, else bad (a
+ * message, borrowed) copied into err (when there is room) and AM_EINVAL. */
+int am_check(const char *bad, char *err, size_t errlen);
+
 /* Called when an invariant is broken: reports file:line and aborts. */
 void am_assert_fail(const char *expr, const char *file, int line)
 	__attribute__((noreturn));

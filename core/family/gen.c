@@ -158,11 +158,7 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 
 		return setref_config_check(&sc, err, errlen);
 	}
-	if (err && errlen) {
-		strncpy(err, bad, errlen - 1);
-		err[errlen - 1] = '\0';
-	}
-	return AM_EINVAL;
+	return am_check(bad, err, errlen);
 }
 
 int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)

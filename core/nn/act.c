@@ -86,3 +86,13 @@ void act_tanh_backward(float *dinp, const float *inp, const float *dout, long n)
 		dinp[i] += (1.0f - t * t) * dout[i];
 	}
 }
+
+float act_softplus(float x)
+{
+	return x > 20.0f ? x : log1pf(expf(x));
+}
+
+float act_sigmoid(float x)
+{
+	return 1.0f / (1.0f + expf(-x));
+}

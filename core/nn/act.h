@@ -16,4 +16,10 @@ void act_relu_backward(float *dinp, const float *inp, const float *dout, long n)
 void act_tanh_forward(float *out, const float *inp, long n);
 void act_tanh_backward(float *dinp, const float *inp, const float *dout, long n);
 
+/* Scalars: softplus(x) = log(1 + e^x) (x itself past 20, where the two
+ * agree in float), and its derivative sigmoid(x) = 1 / (1 + e^-x).  The
+ * refiners' step sizes are softplus of a learned value. */
+float act_softplus(float x);
+float act_sigmoid(float x);
+
 #endif

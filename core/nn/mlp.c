@@ -61,13 +61,7 @@ int mlp_config_check(const struct mlp_config *c, char *err, size_t errlen)
 		bad = "hidden width must be in [1, 1024]";
 	else if (c->L < 1 || c->L > MLP_LAYERS_MAX)
 		bad = "hidden layers must be in [1, 8]";
-	if (!bad)
-		return AM_OK;
-	if (err && errlen) {
-		strncpy(err, bad, errlen - 1);
-		err[errlen - 1] = '\0';
-	}
-	return AM_EINVAL;
+	return am_check(bad, err, errlen);
 }
 
 int mlp_init(struct mlp *m, struct layout *params, const char *prefix,

@@ -55,13 +55,7 @@ int velo_config_check(const struct velo_config *c, char *err, size_t errlen)
 		bad = "hidden width must be in [8, 1024]";
 	else if (c->L < 1 || c->L > VELO_LAYERS_MAX)
 		bad = "hidden layers must be in [1, 8]";
-	if (!bad)
-		return AM_OK;
-	if (err && errlen) {
-		strncpy(err, bad, errlen - 1);
-		err[errlen - 1] = '\0';
-	}
-	return AM_EINVAL;
+	return am_check(bad, err, errlen);
 }
 
 int velo_init(struct velo *v, struct layout *params,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "nn/act.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
 
@@ -46,16 +47,6 @@ struct refiner_ws {
 	float *dout, *dh0, *dfinal, *demb, *deo;
 };
 
-static float softplus(float x)
-{
-	return x > 20.0f ? x : log1pf(expf(x));
-}
-
-static float sigmoid(float x)
-{
-	return 1.0f / (1.0f + expf(-x));
-}
-
 int refiner_config_check(const struct refiner_config *cfg, char *err,
 			 size_t errlen)
 {
@@ -76,13 +67,7 @@ int refiner_config_check(const struct refiner_config *cfg, char *err,
 	else if (cfg->variant != REFINER_OBS && cfg->variant != REFINER_GRAD &&
 		 cfg->variant != REFINER_BOTH)
 		bad = "variant must be obs, grad or both";
-	if (!bad)
-		return AM_OK;
-	if (err && errlen) {
-		strncpy(err, bad, errlen - 1);
-		err[errlen - 1] = '\0';
-	}
-	return AM_EINVAL;
+	return am_check(bad, err, errlen);
 }
 
 int refiner_init(struct refiner *m, struct layout *params,
@@ -309,7 +294,7 @@ int refiner_forward(const struct refiner *m, const float *p,
 		const float *am = ws->amask + (size_t)i * LINREG_P;
 		float *nx = next + (size_t)i * REFINER_S;
 		float eta = cfg->variant == REFINER_OBS ? 0.0f :
-			    softplus(p[m->eta + in[i].pass] + o[HEAD_SKIP]);
+			    act_softplus(p[m->eta + in[i].pass] + o[HEAD_SKIP]);
 		float gain = ws->gain[i];
 
 		for (j = 0; j < LINREG_P; j++)
@@ -347,7 +332,7 @@ void refiner_backward(const struct refiner *m, const float *p, float *dp,
 		if (cfg->variant == REFINER_OBS)
 			continue;
 		/* eta = softplus(e_pass + s): both get deta * sigmoid(e + s) */
-		dsp = deta * sigmoid(p[m->eta + ws->pass[i]] + o[HEAD_SKIP]);
+		dsp = deta * act_sigmoid(p[m->eta + ws->pass[i]] + o[HEAD_SKIP]);
 		dp[m->eta + ws->pass[i]] += dsp;
 		d[HEAD_SKIP] = dsp;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "nn/act.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
 
@@ -43,16 +44,6 @@ struct setref_ws {
  * themselves and es, hs, out, dout, dhs are laid out as (S, nst, .).
  */
 
-static float softplus(float x)
-{
-	return x > 20.0f ? x : log1pf(expf(x));
-}
-
-static float sigmoid(float x)
-{
-	return 1.0f / (1.0f + expf(-x));
-}
-
 /* The check of both modes: nst's bound is the mode's. */
 static int config_check(const struct setref_config *c, int queries, char *err,
 			size_t errlen)
@@ -76,13 +67,7 @@ static int config_check(const struct setref_config *c, int queries, char *err,
 		bad = "passes must be in [1, 4]";
 	else if (c->skip != 0 && c->skip != 1)
 		bad = "skip must be 0 or 1";
-	if (!bad)
-		return AM_OK;
-	if (err && errlen) {
-		strncpy(err, bad, errlen - 1);
-		err[errlen - 1] = '\0';
-	}
-	return AM_EINVAL;
+	return am_check(bad, err, errlen);
 }
 
 int setref_config_check(const struct setref_config *c, char *err, size_t errlen)
@@ -409,7 +394,7 @@ int setref_forward(const struct setref *m, const float *p, struct setref_ws *ws,
 			const float *am = ws->amask + u * sd;
 			const float *s = state + u * sd;
 			float *nx = next + u * sd;
-			float eta = c->skip ? softplus(p[m->eta + ws->pass[i]] +
+			float eta = c->skip ? act_softplus(p[m->eta + ws->pass[i]] +
 						       o[sd]) : 0.0f;
 
 			for (j = 0; j < sd; j++)
@@ -452,7 +437,7 @@ void setref_backward(const struct setref *m, const float *p, float *dp,
 			d[sd] = 0.0f;
 			if (!c->skip)
 				continue;
-			dsp = deta * sigmoid(p[m->eta + ws->pass[i]] + o[sd]);
+			dsp = deta * act_sigmoid(p[m->eta + ws->pass[i]] + o[sd]);
 			dp[m->eta + ws->pass[i]] += dsp;
 			d[sd] = dsp;
 		}
