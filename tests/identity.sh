@@ -13,8 +13,8 @@
 #          (names, shapes, float32 bits) and their JSON header but for
 #          training.seconds must be byte-identical.  3 is below every
 #          recipe's warmup (200) and the warmup rate does not depend on
-#          iters (core/poptrain.c), so these are the first 3 iterations of
-#          the shipped recipe itself.
+#          iters (train_lr in core/train/train.c), so these are the first 3
+#          iterations of the shipped recipe itself.
 #
 # Both binaries run in this tree's root on this tree's deploy/models and
 # data/ (the model files and data are not what is being compared).  Image
