@@ -16,10 +16,10 @@
 #include "family/amz.h"
 #include "base/layout.h"
 #include "family/gen.h"
-#include "train/gentrain.h"
+#include "family/fam_gen.h"
 #include "data/pca.h"
 #include "refine/refiner.h"
-#include "train/trainer.h"
+#include "family/fam_linreg.h"
 
 struct model {
 	char name[64];

@@ -6,7 +6,7 @@
  * and overlong lines are errors that name the line.
  *
  * `family = clf`, `reg`, `mog` or `flow` selects a set-refiner family
- * (gentrain.h, defaults of gentrain_config_default): the common keys, the
+ * (family/fam_gen.h, defaults of gentrain_config_default): the common keys, the
  * set-refiner keys and the family's own (one table each in recipe.c);
  * linreg, the default, is the parametric refiner.  The family line may be
  * anywhere in the file.
@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-#include "train/gentrain.h"
-#include "train/trainer.h"
+#include "family/fam_gen.h"
+#include "family/fam_linreg.h"
 
 struct recipe {
 	char name[64];
