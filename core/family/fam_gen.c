@@ -133,11 +133,7 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		bad = "image tasks need images and 2 <= kmin <= kmax <= classes";
 	else if (c->tasks.src < GEN_SRC_MOG || c->tasks.src > GEN_SRC_LINREG)
 		bad = "unknown task source";
-	if (!bad)
-		return AM_OK;
-	if (err && errlen)
-		snprintf(err, errlen, "%s", bad);
-	return AM_EINVAL;
+	return am_check(bad, err, errlen);
 }
 
 static const struct fam_gen_model *model(const void *m)

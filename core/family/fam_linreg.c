@@ -47,13 +47,6 @@ void trainer_config_default(struct trainer_config *c)
 	c->shards = 1;
 }
 
-static int fail(char *err, size_t errlen, const char *msg)
-{
-	if (err && errlen)
-		snprintf(err, errlen, "%s", msg);
-	return AM_EINVAL;
-}
-
 int trainer_config_check(const struct trainer_config *c, char *err, size_t errlen)
 {
 	const struct linreg_family *f = &c->fam;
@@ -62,25 +55,25 @@ int trainer_config_check(const struct trainer_config *c, char *err, size_t errle
 	if (rc != AM_OK)
 		return rc;
 	if (c->ref.bmax > 64)
-		return fail(err, errlen, "batch must be at most 64 for training");
+		return am_fail(err, errlen, AM_EINVAL, "batch must be at most 64 for training");
 	if (f->dmin < 1 || f->dmin > f->dmax || f->dmax > LINREG_DMAX)
-		return fail(err, errlen, "dims must satisfy 1 <= dmin <= dmax <= 16");
+		return am_fail(err, errlen, AM_EINVAL, "dims must satisfy 1 <= dmin <= dmax <= 16");
 	if (!(f->smin > 0.0f) || !(f->smin <= f->smax) || !(f->smax <= 100.0f))
-		return fail(err, errlen, "noise must satisfy 0 < min <= max <= 100");
+		return am_fail(err, errlen, AM_EINVAL, "noise must satisfy 0 < min <= max <= 100");
 	if (c->pop < 1 || c->pop > 65536)
-		return fail(err, errlen, "population must be in [1, 65536]");
+		return am_fail(err, errlen, AM_EINVAL, "population must be in [1, 65536]");
 	if (c->chunk < 1 || c->chunk > c->pop)
-		return fail(err, errlen, "chunk must be in [1, population]");
+		return am_fail(err, errlen, AM_EINVAL, "chunk must be in [1, population]");
 	if (c->iters < 1 || c->iters > 100000000L)
-		return fail(err, errlen, "iters must be in [1, 1e8]");
+		return am_fail(err, errlen, AM_EINVAL, "iters must be in [1, 1e8]");
 	if (!(c->lr > 0.0f && c->lr < 1.0f) || !(c->lr_min >= 0.0f && c->lr_min <= c->lr))
-		return fail(err, errlen, "learning rates must satisfy 0 <= lr_min <= lr < 1");
+		return am_fail(err, errlen, AM_EINVAL, "learning rates must satisfy 0 <= lr_min <= lr < 1");
 	if (c->warmup < 0 || !(c->clip >= 0.0f) || !(c->weight_decay >= 0.0f))
-		return fail(err, errlen, "warmup, clip and weight decay must be >= 0");
+		return am_fail(err, errlen, AM_EINVAL, "warmup, clip and weight decay must be >= 0");
 	if (!(c->full_batch >= 0.0f && c->full_batch <= 1.0f))
-		return fail(err, errlen, "full_batch must be in [0, 1]");
+		return am_fail(err, errlen, AM_EINVAL, "full_batch must be in [0, 1]");
 	if (c->shards < 1 || c->shards > TRAINER_SHARDS_MAX)
-		return fail(err, errlen, "shards must be in [1, 8]");
+		return am_fail(err, errlen, AM_EINVAL, "shards must be in [1, 8]");
 	return AM_OK;
 }
 
