@@ -880,7 +880,7 @@ static int adapt_setup(struct run *r, struct adapt_opts *o, const struct model *
 
 	memset(r, 0, sizeof *r);
 	r->az = *az;
-	if (az->family != AMZ_LINREG && az->family != AMZ_REG && az->family != AMZ_CLF) {
+	if (!az->has_y) {
 		fprintf(stderr, "amort adapt: %s: '%s' is a generative model (%s): "
 			"adapt reads (x, y) rows for regression and (x, label) rows for "
 			"classification; serve it with amortd and use /sample\n", o->model,
@@ -906,8 +906,7 @@ static int adapt_setup(struct run *r, struct adapt_opts *o, const struct model *
 	}
 	if (!o->batch)
 		o->batch = az->bmax;
-	if (az->family == AMZ_LINREG) {
-		r->az.has_var = 1;
+	if (az->bmax_soft) {
 		if (o->batch > az->bmax) {
 			fprintf(stderr, "amort adapt: warning: --batch %ld is above the %d "
 				"rows per mini-batch the model was trained on\n", o->batch,
@@ -942,7 +941,7 @@ static void dims_check(const struct run *r, const struct model *m, int D)
 
 	if (r->pixels)
 		return;
-	if (r->az.family == AMZ_LINREG) {
+	if (!m->gen) {
 		lo = m->fam.dmin;
 		hi = m->fam.dmax;
 	} else if (m->gtasks.src == GEN_SRC_LINCLASS) {

@@ -281,7 +281,7 @@ static int linreg_one(struct model *m, const char *file, struct eval_config *c,
 	       dim, noise, tasks, o->seed, c->tune_tasks);
 	for (i = 0; i < nb; i++) {
 		c->fam = blocks[i].fam;
-		rc = eval_linreg(&m->ref, m->p, c, blocks[i].rows);
+		rc = eval_linreg(m->impl, m->p, c, blocks[i].rows);
 		if (rc != AM_OK) {
 			fprintf(stderr, "amort eval: %s\n", am_strerror(rc));
 			return 1;
@@ -325,7 +325,7 @@ static int linreg_many(struct model *ms, int nm, const struct eval_opts *o,
 
 	c->fam = b->fam;
 	for (i = 0; i < nm; i++) {
-		rc = eval_linreg(&ms[i].ref, ms[i].p, c, rows + (size_t)i * c->nk);
+		rc = eval_linreg(ms[i].impl, ms[i].p, c, rows + (size_t)i * c->nk);
 		if (rc != AM_OK) {
 			fprintf(stderr, "amort eval: %s: %s\n", o->files[i],
 				am_strerror(rc));

@@ -434,9 +434,7 @@ int tool_train(int argc, char **argv)
 	rc = 1;
 	if (train_data_load(&r, &d))
 		goto out;
-	/* the recipe's family: model/ still keeps two configurations */
-	u = r.gen ? train_new(&fam_gen, &r.gcfg, err, sizeof err) :
-		    train_new(&fam_linreg, &r.cfg, err, sizeof err);
+	u = train_new(r.ops, recipe_config(&r), err, sizeof err);
 	if (!u) {
 		fprintf(stderr, "amort train: %s\n", err);
 		goto out;

@@ -50,7 +50,7 @@ static int run_model(const struct model *m, const struct rblock *b,
 		     const struct regeval_config *c, struct eval_row *rows)
 {
 	if (!m->gen)
-		return regeval_run_refiner(&m->ref, m->p, &b->stream, c, rows);
+		return regeval_run_refiner(m->impl, m->p, &b->stream, c, rows);
 	return regeval_run(m->impl, m->p, &b->stream, c, rows);
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "family/families.h"
 #include "io/amfile.h"
 
 /* A name a header may hold and the enum value it stands for. */
@@ -522,9 +523,10 @@ static int read_refiner(struct model *m, const struct family *f, char *err,
 			size_t errlen)
 {
 	struct refiner_config *c = &m->cfg;
+	struct fam_linreg_model *lm;
+	struct trainer_config tc;
 	char variant[16];
 	json_t *arch;
-	int rc;
 
 	if (read_names(m, NULL, variant, err, errlen))
 		return -1;
@@ -544,17 +546,17 @@ static int read_refiner(struct model *m, const struct family *f, char *err,
 		return -1;
 	if (refiner_config_check(c, err, errlen) != AM_OK)
 		return -1;
-	rc = refiner_init(&m->ref, &m->lay, c);
-	if (rc != AM_OK) {
-		snprintf(err, errlen, "%s", am_strerror(rc));
-		return -1;
-	}
-	m->impl = malloc(sizeof m->ref);
-	if (!m->impl) {
+	memset(&tc, 0, sizeof tc);
+	tc.ref = *c;
+	tc.fam = m->fam;
+	m->ops = &fam_linreg;
+	lm = calloc(1, sizeof *lm);
+	m->obj = lm;
+	if (!lm || m->ops->open(lm, &m->lay, &tc) != AM_OK) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	memcpy(m->impl, &m->ref, sizeof m->ref);
+	m->impl = &lm->ref;
 	return 0;
 }
 
@@ -633,15 +635,16 @@ static int read_regime(struct model *m, char *err, size_t errlen)
 
 /*
  * The set refiner of a header of task family f: m->gcfg and m->gtasks,
- * the parameter layout m->lay, and the refiner on the heap in m->impl
- * (owned).
+ * the parameter layout m->lay, and the family's model object on the heap
+ * in m->obj (owned; m->impl points at its struct gen).
  */
 static int read_setref(struct model *m, const struct family *f, char *err,
 		       size_t errlen)
 {
 	struct gen_config *c = &m->gcfg;
+	struct gentrain_config gc;
+	struct fam_gen_model *gm;
 	char kind[16];
-	struct gen *g;
 
 	if (read_sizes(m, kind, err, errlen) || read_regime(m, err, errlen) ||
 	    gen_config_check(c, err, errlen) != AM_OK)
@@ -652,15 +655,22 @@ static int read_setref(struct model *m, const struct family *f, char *err,
 			 "'%s'", kind, m->family);
 		return -1;
 	}
-	g = malloc(sizeof *g);
-	if (!g || gen_init(g, &m->lay, c) != AM_OK) {
-		free(g);
+	m->ops = family_by_name(kind);
+	memset(&gc, 0, sizeof gc);
+	gc.gen = *c;
+	gm = calloc(1, sizeof *gm);
+	m->obj = gm;
+	if (!m->ops || !gm || m->ops->open(gm, &m->lay, &gc) != AM_OK) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	m->impl = g;
+	m->impl = &gm->g;
 	m->gtasks.src = f->src;
-	return f->read_header(m, m->header, err, errlen);
+	if (f->read_header(m, m->header, err, errlen))
+		return -1;
+	/* the tasks come after the refiner's parameters in the layout */
+	gm->cfg.tasks = m->gtasks;
+	return 0;
 }
 
 /* The header of file f into m: its JSON (m->header), checksum, task
@@ -727,49 +737,16 @@ static int read_params(struct model *m, struct amfile *f, char *err, size_t errl
 
 /*
  * The session contract of a loaded model (struct amz): what a session of
- * its family keeps and answers.  m->az borrows m->impl, m->p and m->pca,
+ * its family keeps and answers.  m->az borrows m->obj, m->p and m->pca,
  * all on the heap, so a loaded struct model may be copied or moved.
  */
 static void model_fill_az(struct model *m)
 {
-	if (m->gen) {
-		const struct gen_config *c = &m->gcfg;
-		const struct gen *g = m->impl;
-
-		m->az.family = c->kind == GEN_MOG ? AMZ_MOG : c->kind == GEN_FLOW ?
-			       AMZ_FLOW : c->kind == GEN_REG ? AMZ_REG : AMZ_CLF;
-		/* an implicit session keeps no adapted state (one float), a
-		 * classification session its K after the state */
-		m->az.nstate = (c->implicit_ ? 1 : g->nstate) - (c->implicit_ && c->kind == GEN_CLF) +
-			       (c->kind == GEN_CLF);
-		m->az.dmax = g->dx;
-		m->az.has_labels = c->kind == GEN_CLF;
-		m->az.has_y = c->kind == GEN_CLF || c->kind == GEN_REG;
-		m->az.has_mean = c->kind == GEN_REG;
-		m->az.implicit = c->implicit_;
-		m->az.qstate = c->implicit_ ? g->sq : 0;
-		m->az.classes = c->kind == GEN_CLF ? m->gtasks.cfam.kmax : 0;
-		m->az.standardize = m->gtasks.src != GEN_SRC_IMAGES;
-		m->az.bmax = c->bmax;
-		m->az.has_density = c->kind == GEN_MOG;
-		m->az.can_sample = c->kind == GEN_MOG || c->kind == GEN_FLOW;
-		m->az.flow_steps = c->flow_steps;
-		m->az.impl = g;
-		if (m->pca)
-			m->az.npix = m->pca->npix;
-	} else {
-		m->az.family = AMZ_LINREG;
-		m->az.nstate = REFINER_S;
-		m->az.dmax = LINREG_DMAX;
-		m->az.bmax = m->cfg.bmax;
-		m->az.has_y = 1;
-		m->az.has_mean = 1;
-		m->az.has_var = 1;
-		m->az.standardize = 1;
-		m->az.impl = m->impl;
-	}
+	m->ops->bind(m->obj, &m->az);
 	m->az.p = m->p;
 	m->az.pca = m->pca;
+	if (m->pca)
+		m->az.npix = m->pca->npix;
 }
 
 void model_free(struct model *m)
@@ -778,7 +755,8 @@ void model_free(struct model *m)
 		return;
 	free(m->p);
 	m->p = NULL;
-	free(m->impl);
+	free(m->obj);
+	m->obj = NULL;
 	m->impl = NULL;
 	if (m->pca) {
 		pca_free(m->pca);

@@ -35,13 +35,16 @@ struct model {
 	int has_pca;			/* set while loading */
 	struct pca *pca;		/* image models: owned, on the heap (so
 					 * az may point at it) */
-	struct refiner ref;
 	struct layout lay;
 	float *p;			/* parameters, owned */
 	json_t *header;			/* the parsed header, owned */
 	char checksum[9];		/* CRC-32 of the file, hex */
-	void *impl;			/* the family's refiner, owned (heap) */
-	struct amz az;			/* the session contract: borrows impl and
+	const struct family_ops *ops;	/* its family (core/family) */
+	void *obj;			/* the family's model object, owned
+					 * (heap) */
+	void *impl;			/* its refiner (struct refiner or struct
+					 * gen) inside obj */
+	struct amz az;			/* the session contract: borrows obj and
 					 * p, both on the heap, so a loaded
 					 * struct model may be copied or moved */
 };

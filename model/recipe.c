@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "family/families.h"
 #include "model/model.h"
 
 #define RECIPE_BYTES_MAX 65536
@@ -619,7 +620,13 @@ int recipe_parse(struct recipe *r, const char *text, const char *origin,
 		snprintf(err, errlen, "%s: %s", origin, msg);
 		return -1;
 	}
+	r->ops = family_by_name(f->name);
 	return 0;
+}
+
+const void *recipe_config(const struct recipe *r)
+{
+	return r->gen ? (const void *)&r->gcfg : (const void *)&r->cfg;
 }
 
 int recipe_load(struct recipe *r, const char *path, char *err, size_t errlen)

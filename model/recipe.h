@@ -21,7 +21,9 @@
 
 struct recipe {
 	char name[64];
-	int gen;			/* 0: linreg (cfg); 1: mog or flow (gcfg) */
+	const struct family_ops *ops;	/* the family it trains */
+	int gen;			/* 0: linreg (cfg); 1: a set-refiner
+					 * kind (gcfg) */
 	struct trainer_config cfg;
 	struct gentrain_config gcfg;	/* tasks.fonts is left NULL */
 	char letters[HERSHEY_LETTERS + 1];	/* letters = ... (flow on letters) */
@@ -32,6 +34,9 @@ struct recipe {
 						 * from the two halves of the
 						 * training split */
 };
+
+/* The training configuration r->ops takes: &r->gcfg or &r->cfg. */
+const void *recipe_config(const struct recipe *r);
 
 /* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"
  * in err. */

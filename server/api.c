@@ -326,7 +326,7 @@ static json_t *model_json(const struct model *m, int full)
 	/* the header is shared by every thread: only read from it here */
 	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:o, s:o, s:s, s:b, s:o, s:b}",
 		      "name", m->name, "task_family", m->family,
-		      "family", amz_family_name(az->family),
+		      "family", amz_name(az),
 		      "regime", regime ? regime : "parametric",
 		      "variant", header_member(h, "variant"),
 		      "max_dim", az->dmax, "batch", az->bmax,

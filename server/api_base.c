@@ -182,7 +182,7 @@ const struct model *api_session_model(struct api *a, const struct session_view *
 		reply_problem(resp, REPLY_MODEL_UNAVAILABLE, "session %s holds a state of "
 			      "%d floats but model '%s' (family %s) uses %d: the session "
 			      "cannot be used with it (delete it)", v->id, v->nstate,
-			      v->model, amz_family_name(m->az.family), m->az.nstate);
+			      v->model, amz_name(&m->az), m->az.nstate);
 		return NULL;
 	}
 	/* a classification state ends with its classes: one a session was

@@ -454,7 +454,7 @@ void api_predict(struct api *a, const struct http_request *req,
 	if (!m->az.has_mean && !m->az.has_density && !m->az.has_labels) {
 		reply_problem(resp, REPLY_CANNOT_PREDICT, "model '%s' (family %s) cannot "
 			      "predict: it answers neither a mean nor a density%s",
-			      m->name, amz_family_name(m->az.family), m->az.can_sample
+			      m->name, amz_name(&m->az), m->az.can_sample
 			      ? " (use sample)" : "");
 		goto out;
 	}

@@ -173,7 +173,7 @@ static int read_create_options(const struct model *m, json_t *opts,
 		if (!m->az.has_labels) {
 			reply_problem(resp, REPLY_INVALID, "options.classes is for "
 				      "classification models; model '%s' is family %s",
-				      m->name, amz_family_name(m->az.family));
+				      m->name, amz_name(&m->az));
 			return -1;
 		}
 		if (!json_is_integer(v) || json_integer_value(v) < 2 ||
@@ -590,7 +590,7 @@ void api_sessions_sample(struct api *a, const struct http_request *req,
 		/* named by family, as clients match it: "model 'linreg'
 		 * cannot sample" */
 		reply_problem(resp, REPLY_CANNOT_SAMPLE, "model '%s' cannot sample: "
-			      "'%s' %s (use predict)", amz_family_name(m->az.family),
+			      "'%s' %s (use predict)", amz_name(&m->az),
 			      m->name, m->az.has_mean ? "is a regression amortizer"
 			      : m->az.has_labels ? "is a classifier"
 			      : "answers only log-densities");

@@ -390,7 +390,7 @@ static int read_targets(const struct model *m, const struct input *in, json_t *y
 		if (yj) {
 			reply_problem(resp, REPLY_INVALID, "model '%s' (family %s) takes "
 				      "rows without targets: a batch is {\"x\": [..]} only; "
-				      "drop 'y'", m->name, amz_family_name(m->az.family));
+				      "drop 'y'", m->name, amz_name(&m->az));
 			return -1;
 		}
 		return 0;
@@ -1008,7 +1008,7 @@ static int stream_line(struct ingest_stream *c, const char *p, size_t len)
 		if (yj) {
 			refuse(c, REPLY_INVALID, "line %lld: model '%s' (family %s) takes "
 			       "rows without targets: a row is {\"x\": [..]} only; drop "
-			       "'y'", c->lineno, c->m->name, amz_family_name(c->m->az.family));
+			       "'y'", c->lineno, c->m->name, amz_name(&c->m->az));
 			goto out;
 		}
 	} else {

@@ -120,7 +120,7 @@ int registry_open(struct registry **out, const char *dir, char *err,
 			log_msg(LOG_WARN, "%s: skipped: model '%s' (family %s) has a state "
 				"of %d floats, rows of %d values and mini-batches of %d "
 				"rows; sessions here hold 1 to %d, 1 to %d and at least 1",
-				path, m->name, amz_family_name(m->az.family), m->az.nstate,
+				path, m->name, amz_name(&m->az), m->az.nstate,
 				m->az.dmax, m->az.bmax, AMZ_STATE_MAX, AMZ_DMAX);
 			model_free(m);
 			continue;
@@ -135,7 +135,7 @@ int registry_open(struct registry **out, const char *dir, char *err,
 			continue;
 		}
 		log_msg(LOG_INFO, "loaded model '%s' from %s (family %s, batch %d, "
-			"checksum %s)", m->name, path, amz_family_name(m->az.family),
+			"checksum %s)", m->name, path, amz_name(&m->az),
 			m->az.bmax, m->checksum);
 		r->n++;
 	}

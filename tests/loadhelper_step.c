@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	X = calloc((size_t)POOL * Bm * LINREG_DMAX, sizeof *X);
 	y = calloc((size_t)POOL * Bm, sizeof *y);
 	lat = calloc(MAXSTEPS, sizeof *lat);
-	ws = refiner_ws_new(&m.ref, 1, Bm);
+	ws = refiner_ws_new(m.impl, 1, Bm);
 	if (!X || !y || !lat || !ws) {
 		fprintf(stderr, "loadhelper_step: out of memory\n");
 		goto out;
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	fam.dmin = fam.dmax = D;
 	linreg_task_draw(&task, &fam, &r);
 	linreg_task_rows(&task, &r, POOL * Bm, X, y);
-	refiner_initial_state(&m.ref, m.p, state);
+	refiner_initial_state(m.impl, m.p, state);
 
 	t0 = now();
 	do {
@@ -100,9 +100,9 @@ int main(int argc, char **argv)
 		const float *yb = y + (size_t)(n % POOL) * Bm;
 		double s = now();
 
-		if (refiner_step(&m.ref, m.p, ws, state, xb, yb, Bm, D,
+		if (refiner_step(m.impl, m.p, ws, state, xb, yb, Bm, D,
 				 (double)n * Bm, NULL) != AM_OK)
-			refiner_initial_state(&m.ref, m.p, state);
+			refiner_initial_state(m.impl, m.p, state);
 		t1 = now();
 		lat[n] = t1 - s;
 		total += lat[n];

@@ -100,7 +100,7 @@ static void test_predict(void **state)
 	create(f, NULL, id);
 	snprintf(url, sizeof url, "/v1/sessions/%s/predict", id);
 	assert_int_equal(call(f, HTTP_POST, url, "{\"x\": [[0.5, -1.25]]}", &j), 200);
-	refiner_initial_state(&m->ref, m->p, s0);
+	refiner_initial_state(m->impl, m->p, s0);
 	refiner_predict(s0, X, 1, &mean, &var);
 	/* 9 significant digits give the float back exactly */
 	assert_true((float)json_real_value(json_array_get(json_object_get(j, "mean"), 0)) ==

@@ -959,25 +959,19 @@ static void test_resume_reg_explicit(void **state)
 
 /* ---- 7. the session contract (amz.h) ------------------------------------- */
 
-/* The struct amz model_load makes of a gen model (model/model.c). */
-static void amz_of(struct amz *a, const struct mctx *m)
+/* The struct amz model_load makes of a gen model (model/model.c): the
+ * kind's table binds a model object holding m's refiner. */
+static void amz_of(struct amz *a, struct fam_gen_model *gm, const struct mctx *m)
 {
-	const struct gen_config *c = &m->g.cfg;
-	int clf = c->kind == GEN_CLF;
+	int clf = m->g.cfg.kind == GEN_CLF;
 
+	memset(gm, 0, sizeof *gm);
 	memset(a, 0, sizeof *a);
-	a->family = clf ? AMZ_CLF : AMZ_REG;
-	a->nstate = (c->implicit_ ? 0 : m->g.nstate) + (clf || c->implicit_ ? 1 : 0);
-	a->dmax = m->g.dx;
-	a->bmax = c->bmax;
-	a->has_y = 1;
-	a->has_labels = clf;
-	a->has_mean = !clf;
-	a->classes = clf ? LINCLASS_KMAX : 0;
-	a->standardize = 1;
-	a->implicit = c->implicit_;
-	a->qstate = c->implicit_ ? m->g.sq : 0;
-	a->impl = &m->g;
+	gm->cfg.gen = m->g.cfg;
+	gm->cfg.tasks.src = clf ? GEN_SRC_LINCLASS : GEN_SRC_LINREG;
+	gm->cfg.tasks.cfam.kmax = LINCLASS_KMAX;
+	gm->g = m->g;
+	(clf ? &fam_clf : &fam_reg)->bind(gm, a);
 	a->p = m->p;
 }
 
@@ -988,6 +982,7 @@ static void amz_implicit(enum gen_kind kind, enum gen_qstate qst)
 	struct gen_config c;
 	struct mctx m;
 	struct amz a;
+	struct fam_gen_model gm;
 	struct amz_ws *aws;
 	struct gen_ws *gws;
 	struct rng r;
@@ -1004,7 +999,7 @@ static void amz_implicit(enum gen_kind kind, enum gen_qstate qst)
 
 	cfg_small(&c, kind, 1, qst);
 	model_new(&m, &c, 61, 0.3f);
-	amz_of(&a, &m);
+	amz_of(&a, &gm, &m);
 	aws = amz_ws_new(&a);
 	gws = gen_ws_new(&m.g, 1, c.bmax);
 	assert_non_null(aws);
@@ -1110,6 +1105,7 @@ static void test_amz_reg_explicit(void **state)
 	struct gen_config c;
 	struct mctx m;
 	struct amz a;
+	struct fam_gen_model gm;
 	struct amz_ws *aws;
 	struct gen_ws *gws;
 	struct rng r;
@@ -1121,7 +1117,7 @@ static void test_amz_reg_explicit(void **state)
 	(void)state;
 	cfg_small(&c, GEN_REG, 0, GEN_Q_LOGITS);
 	model_new(&m, &c, 71, 0.3f);
-	amz_of(&a, &m);
+	amz_of(&a, &gm, &m);
 	aws = amz_ws_new(&a);
 	gws = gen_ws_new(&m.g, 1, c.bmax);
 	assert_non_null(aws);

@@ -475,10 +475,10 @@ static void test_standardization(void **state)
 		X[i * LINREG_DMAX + 1] = (float)((xr[i][1] - mu[1]) / sd[1]);
 		y[i] = (float)((yr[i] - mu[2]) / sd[2]);
 	}
-	refiner_initial_state(&m->ref, m->p, st);
-	ws = refiner_ws_new(&m->ref, 1, BMAX);
+	refiner_initial_state(m->impl, m->p, st);
+	ws = refiner_ws_new(m->impl, 1, BMAX);
 	assert_non_null(ws);
-	assert_int_equal(refiner_step(&m->ref, m->p, ws, st, X, y, BMAX, 2, 0, &loss), AM_OK);
+	assert_int_equal(refiner_step(m->impl, m->p, ws, st, X, y, BMAX, 2, 0, &loss), AM_OK);
 	refiner_ws_free(ws);
 	q[0] = (float)((4.5 - mu[0]) / sd[0]);
 	q[1] = (float)((101 - mu[1]) / sd[1]);

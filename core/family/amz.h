@@ -3,9 +3,11 @@
  *
  * The daemon and `amort adapt` do not care which regime or family a model
  * is: they open a state, feed it mini-batches, and ask for predictions,
- * densities or samples.  struct amz is that contract.  It borrows the
- * family's own objects (the refiner and its parameters), so it is cheap to
- * copy and is valid as long as the loaded model is.
+ * densities or samples.  struct amz is that contract; a family's `bind`
+ * (family.h) fills it, and every call here checks the sizes and goes to
+ * the family's entry, so what a family cannot do (a NULL entry) answers
+ * AM_EINVAL.  It borrows the family's model object and parameters, so it
+ * is cheap to copy and is valid as long as the loaded model is.
  *
  * Rows are always zero-padded to the model's dmax floats (row stride
  * dmax); D (1..dmax) is the number of active columns.  A state is nstate
@@ -38,20 +40,19 @@
 #define AMZ_NPIX_MAX 4096	/* pixels of an image model's raw rows */
 #define AMZ_SAMPLE_MAX 100000	/* samples in one amz_sample call */
 
-enum amz_family {
-	AMZ_LINREG = 1,
-	AMZ_MOG = 2,
-	AMZ_FLOW = 3,
-	AMZ_CLF = 4,
-	AMZ_REG = 5,		/* regression by a learned predictor (explicit
-				 * or implicit regime): mean only */
-};
+struct family_ops;
 
 struct amz {
-	enum amz_family family;
+	const struct family_ops *ops;	/* the family (family.h): its name,
+					 * and what a NULL entry cannot */
+	const void *m;		/* the family's model object (borrowed) */
+	const float *p;		/* its parameters (borrowed) */
 	int nstate;		/* floats in a state */
 	int dmax;		/* row width: active columns are 0..D-1 */
 	int bmax;		/* rows per mini-batch */
+	int bmax_soft;		/* 1: a step may take more than bmax rows
+				 * (a caller may raise bmax; the family's
+				 * own limit still holds) */
 	int has_y;		/* rows carry a target (regression) */
 	int has_mean;		/* predict answers mean and variance */
 	int has_density;	/* predict answers log-density */
@@ -65,14 +66,12 @@ struct amz {
 	int has_var;		/* predict answers a variance with the mean */
 	int implicit;		/* implicit regime: see "Implicit models" */
 	int qstate;		/* implicit: floats in one query's state */
-	const void *impl;	/* the family's refiner (borrowed) */
-	const float *p;		/* its parameters (borrowed) */
 };
 
 struct amz_ws;
 
-/* "linreg", "mog", "flow". */
-const char *amz_family_name(enum amz_family f);
+/* The family's name: "linreg", "clf", "reg", "mog", "flow". */
+const char *amz_name(const struct amz *a);
 
 /* Scratch memory for one thread; NULL when out of memory.  Free with
  * amz_ws_free (NULL-safe). */

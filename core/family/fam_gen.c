@@ -80,6 +80,7 @@ void gentrain_config_default(struct gentrain_config *c, enum gen_kind kind)
 
 int gentrain_config_check(const struct gentrain_config *c, char *err, size_t errlen)
 {
+	struct family_train t;
 	const char *bad = NULL;
 	int i, n = 0;
 
@@ -87,19 +88,11 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 		return AM_EINVAL;
 	for (i = 0; i < HERSHEY_LETTERS; i++)
 		n += c->tasks.letters[i] != 0;
-	if (c->pop < 1 || c->pop > 65536)
-		bad = "population must be in [1, 65536]";
-	else if (c->chunk < 1 || c->chunk > c->pop)
-		bad = "chunk must be in [1, population]";
-	else if (c->nq < 2 || c->nq > 1024)
+	FAMILY_TRAIN_SCHEDULE(&t, c);
+	if (family_schedule_check(&t, err, errlen) != AM_OK)
+		return AM_EINVAL;
+	if (c->nq < 2 || c->nq > 1024)
 		bad = "queries must be in [2, 1024]";
-	else if (c->iters < 1 || c->warmup < 0)
-		bad = "iterations must be positive";
-	else if (!(c->lr > 0.0f) || !(c->lr_min >= 0.0f) || !(c->clip >= 0.0f) ||
-		 !(c->weight_decay >= 0.0f))
-		bad = "learning rates, clip and decay must be non-negative";
-	else if (!(c->full_batch >= 0.0f && c->full_batch <= 1.0f))
-		bad = "full_batch must be in [0, 1]";
 	else if (c->step_weight < 0 || c->step_weight > 1)
 		bad = "step_weight must be 0 or 1";
 	else if (c->task_batch < 0 || c->task_batch > 1)
@@ -107,8 +100,6 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 	else if (!(c->tasks.augment >= 0.0f && c->tasks.augment <= 1.0f) ||
 		 (c->tasks.augment > 0.0f && c->tasks.src != GEN_SRC_IMAGES))
 		bad = "augment is a chance in [0, 1], for image tasks";
-	else if (c->shards < 1 || c->shards > GENTRAIN_SHARDS_MAX)
-		bad = "shards must be in [1, 8]";
 	else if (c->tasks.src == GEN_SRC_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
 		bad = "bad mixture family";
 	else if (c->tasks.src == GEN_SRC_MOG && c->tasks.fam.dmax > GEN_DMAX)
@@ -141,20 +132,24 @@ static const struct fam_gen_model *model(const void *m)
 	return m;
 }
 
-static int gen_fam_init(void *m, struct layout *params, const void *cfg,
-			struct family_train *tc, char *err, size_t errlen)
+int fam_gen_open(void *m, struct layout *params, const void *cfg)
 {
 	struct fam_gen_model *gm = m;
+
+	gm->cfg = *(const struct gentrain_config *)cfg;
+	return gen_init(&gm->g, params, &gm->cfg.gen);
+}
+
+int fam_gen_init(void *m, struct layout *params, const void *cfg,
+		 struct family_train *tc, char *err, size_t errlen)
+{
+	const struct fam_gen_model *gm = m;
 	const struct gentrain_config *c = cfg;
 
 	if (gentrain_config_check(c, err, errlen) != AM_OK)
 		return AM_EINVAL;
-	gm->cfg = *c;
-	if (gen_init(&gm->g, params, &c->gen) != AM_OK) {
-		if (err && errlen)
-			snprintf(err, errlen, "out of memory");
-		return AM_ENOMEM;
-	}
+	if (fam_gen_open(m, params, cfg) != AM_OK)
+		return am_fail(err, errlen, AM_ENOMEM, "out of memory");
 	memset(tc, 0, sizeof *tc);
 	tc->nstate = gm->g.nstate;
 	tc->bmax = c->gen.bmax;
@@ -166,17 +161,17 @@ static int gen_fam_init(void *m, struct layout *params, const void *cfg,
 	return AM_OK;
 }
 
-static void gen_fam_init_params(const void *m, float *p, struct rng *r)
+void fam_gen_init_params(const void *m, float *p, struct rng *r)
 {
 	gen_init_params(&model(m)->g, p, r);
 }
 
-static void gen_fam_initial_state(const void *m, const float *p, float *state)
+void fam_gen_initial_state(const void *m, const float *p, float *state)
 {
 	gen_initial_state(&model(m)->g, p, state);
 }
 
-static void gen_fam_ws_free(void *ws)
+void fam_gen_ws_free(void *ws)
 {
 	struct gen_shard_ws *w = ws;
 
@@ -192,7 +187,7 @@ static void gen_fam_ws_free(void *ws)
 	free(w);
 }
 
-static void *gen_fam_ws_init(const void *m, int max_seq, int max_rows)
+void *fam_gen_ws_init(const void *m, int max_seq, int max_rows)
 {
 	const struct fam_gen_model *gm = model(m);
 	size_t nq = (size_t)gm->cfg.nq, ns = (size_t)gm->g.nstate;
@@ -209,13 +204,13 @@ static void *gen_fam_ws_init(const void *m, int max_seq, int max_rows)
 	w->dinit = calloc(ns, sizeof(float));
 	w->s0 = calloc(ns, sizeof(float));
 	if (!w->ws || !w->in || !w->Q || !w->Qy || !w->Qt || !w->dinit || !w->s0) {
-		gen_fam_ws_free(w);
+		fam_gen_ws_free(w);
 		return NULL;
 	}
 	return w;
 }
 
-static void gen_fam_input(const void *m, void *ws, int i,
+void fam_gen_input(const void *m, void *ws, int i,
 			  const struct family_traj *tr)
 {
 	const struct gen_config *c = &model(m)->cfg.gen;
@@ -236,7 +231,7 @@ static void gen_fam_input(const void *m, void *ws, int i,
 	in->seed = gt->seed;
 }
 
-static int gen_fam_forward(const void *m, const float *p, void *ws, int ns,
+int fam_gen_forward(const void *m, const float *p, void *ws, int ns,
 			   float *next)
 {
 	struct gen_shard_ws *w = ws;
@@ -246,7 +241,7 @@ static int gen_fam_forward(const void *m, const float *p, void *ws, int ns,
 
 /* gen_state_loss wrote the velocity network's part into dp; the
  * refiner's part flows through dnext */
-static void gen_fam_backward(const void *m, const float *p, float *dp,
+void fam_gen_backward(const void *m, const float *p, float *dp,
 			     void *ws, const float *dnext)
 {
 	gen_backward(&model(m)->g, p, dp, ((struct gen_shard_ws *)ws)->ws, dnext);
@@ -306,7 +301,7 @@ static double state_loss(const struct fam_gen_model *gm, const float *p,
 	return l;
 }
 
-static double gen_fam_state_loss(const void *m, const float *p, float *dp,
+double fam_gen_state_loss(const void *m, const float *p, float *dp,
 				 void *ws, struct family_traj *tr,
 				 const float *state, float w, float *dstate)
 {
@@ -315,7 +310,7 @@ static double gen_fam_state_loss(const void *m, const float *p, float *dp,
 
 /* The learned initial state, on the queries of a task that starts from
  * it: implicit, through the nq queries' states it makes. */
-static void gen_fam_start_loss(const void *m, const float *p, float *dp,
+void fam_gen_start_loss(const void *m, const float *p, float *dp,
 			       void *ws, struct family_traj *tr, float w)
 {
 	const struct fam_gen_model *gm = model(m);
@@ -345,7 +340,7 @@ static size_t traj_dx(const struct fam_gen_model *gm)
 	return (size_t)gen_source_dx(gm->cfg.tasks.src);
 }
 
-static void *gen_fam_traj_alloc(const void *m)
+void *fam_gen_traj_alloc(const void *m)
 {
 	const struct fam_gen_model *gm = model(m);
 	size_t bm = (size_t)gm->cfg.gen.bmax, dx = traj_dx(gm);
@@ -365,7 +360,7 @@ static void *gen_fam_traj_alloc(const void *m)
 	return gt;
 }
 
-static void gen_fam_task_draw(const void *m, const float *p,
+void fam_gen_task_draw(const void *m, const float *p,
 			      struct family_traj *tr)
 {
 	const struct fam_gen_model *gm = model(m);
@@ -381,14 +376,14 @@ static void gen_fam_task_draw(const void *m, const float *p,
 	}
 }
 
-static void gen_fam_task_rows(const void *m, struct family_traj *tr)
+void fam_gen_task_rows(const void *m, struct family_traj *tr)
 {
 	struct gen_traj *gt = tr->x;
 
 	task_rows(&model(m)->cfg, tr, tr->B, gt->X, gt->y, gt->t, 0);
 }
 
-static void gen_fam_pass_begin(const void *m, struct family_traj *tr)
+void fam_gen_pass_begin(const void *m, struct family_traj *tr)
 {
 	(void)m;
 	((struct gen_traj *)tr->x)->seed = rng_u64(&tr->rng);
@@ -412,7 +407,7 @@ static size_t traj_fixed(const struct fam_gen_model *gm)
 
 /* the fixed part, the state, the batch (rows, labels, targets) and the
  * queries (rows, labels, targets) */
-static size_t gen_fam_task_floats(const void *m)
+size_t fam_gen_task_floats(const void *m)
 {
 	const struct fam_gen_model *gm = model(m);
 
@@ -421,7 +416,7 @@ static size_t gen_fam_task_floats(const void *m)
 	       traj_nq(gm) * (traj_dx(gm) + 2);
 }
 
-static void gen_fam_task_pack(const void *m, const struct family_traj *tr, float *f)
+void fam_gen_task_pack(const void *m, const struct family_traj *tr, float *f)
 {
 	const struct fam_gen_model *gm = model(m);
 	const struct gen_traj *gt = tr->x;
@@ -476,7 +471,7 @@ static int label_ok(float v)
 	return v >= 0.0f && v < (float)LINCLASS_KMAX && v == (float)(int)v;
 }
 
-static int gen_fam_task_unpack(const void *m, struct family_traj *tr, const float *f)
+int fam_gen_task_unpack(const void *m, struct family_traj *tr, const float *f)
 {
 	const struct fam_gen_model *gm = model(m);
 	struct gen_traj *gt = tr->x;
@@ -560,24 +555,82 @@ static int gen_fam_task_unpack(const void *m, struct family_traj *tr, const floa
 	return 0;
 }
 
+/* ---- what the kinds' sessions share ---------------------------------- */
+
+void fam_gen_bind(const void *m, struct amz *a, const struct family_ops *ops)
+{
+	const struct fam_gen_model *gm = m;
+	const struct gen_config *c = &gm->cfg.gen;
+
+	a->ops = ops;
+	a->m = m;
+	/* an implicit session keeps no adapted state (one float: its
+	 * settings) */
+	a->nstate = c->implicit_ ? 1 : gm->g.nstate;
+	a->dmax = gm->g.dx;
+	a->bmax = c->bmax;
+	a->implicit = c->implicit_;
+	a->qstate = c->implicit_ ? gm->g.sq : 0;
+	a->standardize = gm->cfg.tasks.src != GEN_SRC_IMAGES;
+	a->flow_steps = c->flow_steps;
+}
+
+void *fam_gen_session_ws(const struct amz *a)
+{
+	return gen_ws_new(&model(a->m)->g, 1, a->bmax);
+}
+
+void fam_gen_session_ws_free(void *ws)
+{
+	gen_ws_free(ws);
+}
+
+void fam_gen_session_start(const struct amz *a, float *state)
+{
+	if (!a->implicit)
+		gen_initial_state(&model(a->m)->g, a->p, state);
+}
+
+int fam_gen_step_rows(const struct amz *a, void *ws, float *state,
+		      const float *X, const float *y, int B, int D,
+		      double rows_seen, float *loss_before, float *loss_after)
+{
+	if (y)
+		return AM_EINVAL;
+	return gen_step(&model(a->m)->g, a->p, ws, state, X, NULL, B, D, 0,
+			rows_seen, loss_before, loss_after);
+}
+
+int fam_gen_sample(const struct amz *a, void *ws, const float *state, int D,
+		   int n, struct rng *r, float *out)
+{
+	gen_sample(&model(a->m)->g, a->p, ws, state, D, n, r, out);
+	return AM_OK;
+}
+
+int fam_gen_implicit_step(float *loss_before, float *loss_after)
+{
+	if (loss_before)
+		*loss_before = 0.0f;
+	if (loss_after)
+		*loss_after = 0.0f;
+	return AM_OK;
+}
+
+int fam_gen_finite(const float *v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return 1;
+}
+
+/* The set-refiner families' training, under one name (the tables of the
+ * kinds, fam_clf.c and the others, hold the same entries and their
+ * sessions). */
 const struct family_ops fam_gen = {
 	.name = "gen",
-	.size = sizeof(struct fam_gen_model),
-	.init = gen_fam_init,
-	.init_params = gen_fam_init_params,
-	.initial_state = gen_fam_initial_state,
-	.ws_init = gen_fam_ws_init,
-	.ws_free = gen_fam_ws_free,
-	.input = gen_fam_input,
-	.forward = gen_fam_forward,
-	.backward = gen_fam_backward,
-	.state_loss = gen_fam_state_loss,
-	.start_loss = gen_fam_start_loss,
-	.traj_alloc = gen_fam_traj_alloc,
-	.task_draw = gen_fam_task_draw,
-	.task_rows = gen_fam_task_rows,
-	.pass_begin = gen_fam_pass_begin,
-	.task_floats = gen_fam_task_floats,
-	.task_pack = gen_fam_task_pack,
-	.task_unpack = gen_fam_task_unpack,
+	FAM_GEN_TRAINING,
 };

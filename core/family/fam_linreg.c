@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "family/amz.h"
 #include "io/ckpt.h"
 
 /* A trajectory's family part: its task and current mini-batch. */
@@ -51,6 +52,7 @@ int trainer_config_check(const struct trainer_config *c, char *err, size_t errle
 {
 	const struct linreg_family *f = &c->fam;
 	int rc = refiner_config_check(&c->ref, err, errlen);
+	struct family_train t;
 
 	if (rc != AM_OK)
 		return rc;
@@ -60,37 +62,27 @@ int trainer_config_check(const struct trainer_config *c, char *err, size_t errle
 		return am_fail(err, errlen, AM_EINVAL, "dims must satisfy 1 <= dmin <= dmax <= 16");
 	if (!(f->smin > 0.0f) || !(f->smin <= f->smax) || !(f->smax <= 100.0f))
 		return am_fail(err, errlen, AM_EINVAL, "noise must satisfy 0 < min <= max <= 100");
-	if (c->pop < 1 || c->pop > 65536)
-		return am_fail(err, errlen, AM_EINVAL, "population must be in [1, 65536]");
-	if (c->chunk < 1 || c->chunk > c->pop)
-		return am_fail(err, errlen, AM_EINVAL, "chunk must be in [1, population]");
-	if (c->iters < 1 || c->iters > 100000000L)
-		return am_fail(err, errlen, AM_EINVAL, "iters must be in [1, 1e8]");
-	if (!(c->lr > 0.0f && c->lr < 1.0f) || !(c->lr_min >= 0.0f && c->lr_min <= c->lr))
-		return am_fail(err, errlen, AM_EINVAL, "learning rates must satisfy 0 <= lr_min <= lr < 1");
-	if (c->warmup < 0 || !(c->clip >= 0.0f) || !(c->weight_decay >= 0.0f))
-		return am_fail(err, errlen, AM_EINVAL, "warmup, clip and weight decay must be >= 0");
-	if (!(c->full_batch >= 0.0f && c->full_batch <= 1.0f))
-		return am_fail(err, errlen, AM_EINVAL, "full_batch must be in [0, 1]");
-	if (c->shards < 1 || c->shards > TRAINER_SHARDS_MAX)
-		return am_fail(err, errlen, AM_EINVAL, "shards must be in [1, 8]");
-	return AM_OK;
+	FAMILY_TRAIN_SCHEDULE(&t, c);
+	return family_schedule_check(&t, err, errlen);
+}
+
+static int lin_open(void *m, struct layout *params, const void *cfg)
+{
+	struct fam_linreg_model *lm = m;
+
+	lm->cfg = *(const struct trainer_config *)cfg;
+	return refiner_init(&lm->ref, params, &lm->cfg.ref);
 }
 
 static int lin_init(void *m, struct layout *params, const void *cfg,
 		    struct family_train *tc, char *err, size_t errlen)
 {
-	struct fam_linreg_model *lm = m;
 	const struct trainer_config *c = cfg;
 
 	if (trainer_config_check(c, err, errlen) != AM_OK)
 		return AM_EINVAL;
-	lm->cfg = *c;
-	if (refiner_init(&lm->ref, params, &c->ref) != AM_OK) {
-		if (err && errlen)
-			snprintf(err, errlen, "out of memory");
-		return AM_ENOMEM;
-	}
+	if (lin_open(m, params, cfg) != AM_OK)
+		return am_fail(err, errlen, AM_ENOMEM, "out of memory");
 	memset(tc, 0, sizeof *tc);
 	tc->nstate = REFINER_S;
 	tc->bmax = c->ref.bmax;
@@ -342,6 +334,77 @@ static int lin_task_unpack(const void *m, struct family_traj *tr, const float *f
 	return 0;
 }
 
+/* ---- sessions --------------------------------------------------------- */
+
+static const struct refiner *ref_of(const struct amz *a)
+{
+	return &((const struct fam_linreg_model *)a->m)->ref;
+}
+
+/* The trained batch size is soft: the refiner takes up to REFINER_BMAX
+ * rows whatever it was trained on. */
+static void lin_bind(const void *m, struct amz *a)
+{
+	const struct fam_linreg_model *lm = m;
+
+	a->ops = &fam_linreg;
+	a->m = m;
+	a->nstate = REFINER_S;
+	a->dmax = LINREG_DMAX;
+	a->bmax = lm->cfg.ref.bmax;
+	a->bmax_soft = 1;
+	a->has_y = 1;
+	a->has_mean = 1;
+	a->has_var = 1;
+	a->standardize = 1;
+}
+
+static void *lin_session_ws(const struct amz *a)
+{
+	return refiner_ws_new(ref_of(a), 1, a->bmax);
+}
+
+static void lin_session_ws_free(void *ws)
+{
+	refiner_ws_free(ws);
+}
+
+static void lin_session_start(const struct amz *a, float *state)
+{
+	refiner_initial_state(ref_of(a), a->p, state);
+}
+
+/* loss_after: half the squared error at the new state. */
+static int lin_step(const struct amz *a, void *ws, float *state,
+		    const float *X, const float *y, int B, int D,
+		    double rows_seen, float *loss_before, float *loss_after)
+{
+	float g[LINREG_P], before = 0;
+	int rc;
+
+	if (!y)
+		return AM_EINVAL;
+	rc = refiner_step(ref_of(a), a->p, ws, state, X, y, B, D, rows_seen,
+			  &before);
+	if (rc != AM_OK)
+		return rc;
+	if (loss_before)
+		*loss_before = before;
+	if (loss_after)
+		*loss_after = linreg_grad(g, X, y, state, B);
+	return AM_OK;
+}
+
+static int lin_predict_mean(const struct amz *a, const float *state,
+			    const float *X, int n, int D, float *mean,
+			    float *var)
+{
+	(void)a;
+	(void)D;
+	refiner_predict(state, X, n, mean, var);
+	return AM_OK;
+}
+
 const struct family_ops fam_linreg = {
 	.name = "linreg",
 	.size = sizeof(struct fam_linreg_model),
@@ -361,4 +424,11 @@ const struct family_ops fam_linreg = {
 	.task_floats = lin_task_floats,
 	.task_pack = lin_task_pack,
 	.task_unpack = lin_task_unpack,
+	.open = lin_open,
+	.bind = lin_bind,
+	.session_ws = lin_session_ws,
+	.session_ws_free = lin_session_ws_free,
+	.session_start = lin_session_start,
+	.step = lin_step,
+	.predict_mean = lin_predict_mean,
 };

@@ -24,6 +24,8 @@
 #include "base/layout.h"
 #include "base/rng.h"
 
+struct amz;
+
 /* Shards a training iteration may be split in (the recipes fix it). */
 #define FAMILY_SHARDS_MAX 8
 
@@ -66,6 +68,15 @@ struct family_train {
 		(tc)->full_batch = (c)->full_batch;			\
 		(tc)->seed = (c)->seed;					\
 	} while (0)
+
+/*
+ * Checks the schedule fields of t (those FAMILY_TRAIN_SCHEDULE copies):
+ * population, chunk, iterations, rates, warmup, clip, decay, full_batch,
+ * shards.  AM_OK, or AM_EINVAL with a message in err (may be NULL).  Each
+ * family's configuration check calls it, so the rule is one for all.
+ */
+int family_schedule_check(const struct family_train *t, char *err,
+			  size_t errlen);
 
 /*
  * One trajectory in flight: a task, the state refined on it so far and
@@ -147,8 +158,52 @@ struct family_ops {
 	int (*task_unpack)(const void *m, struct family_traj *tr,
 			   const float *f);
 
-	/* ---- sessions (a later step): predict_mean, predict_probs,
-	 * log_density, sample; evaluation: score and baselines ---- */
+	/* ---- a model read from a file, and its sessions (family/amz.h) ----
+	 *
+	 * amz_* check what every family shares (sizes, B, D, n) and call
+	 * these with the struct amz that bind filled; a->m is the model
+	 * object.  Labels and targets are the family's to check.  A NULL
+	 * entry is "this family cannot": amz answers AM_EINVAL. */
+
+	/* Fills m from the configuration cfg of a model file (the part of a
+	 * training configuration a model header holds; training settings
+	 * are not checked) and registers its parameters in params.  AM_OK or
+	 * AM_ENOMEM. */
+	int (*open)(void *m, struct layout *params, const void *cfg);
+	/* Fills a's sizes and capability flags and a->ops, a->m from m. */
+	void (*bind)(const void *m, struct amz *a);
+	/* One thread's scratch for session calls; NULL when out of memory.
+	 * session_ws_free is NULL-safe. */
+	void *(*session_ws)(const struct amz *a);
+	void (*session_ws_free)(void *ws);
+	/* The state of a new session (a->nstate floats, zeroed before). */
+	void (*session_start)(const struct amz *a, float *state);
+	/* amz_step, amz_predict, amz_predict_probs, amz_log_density,
+	 * amz_sample (from r), amz_query_init/step/probs/mean/loss, with the
+	 * contracts of amz.h. */
+	int (*step)(const struct amz *a, void *ws, float *state, const float *X,
+		    const float *y, int B, int D, double rows_seen,
+		    float *loss_before, float *loss_after);
+	int (*predict_mean)(const struct amz *a, const float *state,
+			    const float *X, int n, int D, float *mean,
+			    float *var);
+	int (*predict_probs)(const struct amz *a, const float *state,
+			     const float *X, int n, int D, float *probs);
+	int (*log_density)(const struct amz *a, const float *state,
+			   const float *X, int n, int D, float *out);
+	int (*sample)(const struct amz *a, void *ws, const float *state, int D,
+		      int n, struct rng *r, float *out);
+	int (*query_init)(const struct amz *a, const float *state, int n,
+			  float *qs);
+	int (*query_step)(const struct amz *a, void *ws, const float *state,
+			  const float *Q, int n, float *qs, const float *X,
+			  const float *y, int B, int D, double rows_seen);
+	int (*query_probs)(const struct amz *a, const float *state,
+			   const float *qs, int n, float *probs);
+	int (*query_mean)(const struct amz *a, const float *state,
+			  const float *qs, int n, float *mean);
+	float (*query_loss)(const struct amz *a, const float *state,
+			    const float *qs, const float *y, int n);
 };
 
 #endif
