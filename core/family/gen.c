@@ -61,6 +61,37 @@ struct gen_ws {
 	int nseq;			/* sequences of the last forward */
 };
 
+/*
+ * One way of refining: a kind in a regime.  gen_init picks it (way_of),
+ * and a pass's token features, a state's training loss and a session
+ * step's loss after call it instead of branching on kind and regime.
+ *
+ * features   fills sequence i's state and observation tokens (setref's
+ *            fs, dir, amask, fo) from in; returns the batch loss at the
+ *            input state (when want_loss, or always when the features
+ *            need it; 0 for the implicit regime).
+ * state_loss the training loss of state on nq query rows Q with labels
+ *            Qy or targets Qt (gen_state_loss's contract).
+ * step_loss  the batch loss at the state a session's step reached
+ *            (loss_after); NULL for the implicit regime, which has none.
+ */
+struct gen_way {
+	float (*features)(const struct gen *g, const float *p, struct gen_ws *ws,
+			  int i, const struct gen_input *in, float gain,
+			  int want_loss);
+	double (*state_loss)(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate);
+	float (*step_loss)(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen);
+};
+
+static const struct gen_way *way_of(const struct gen_config *c);
+static uint64_t step_seed(double rows_seen, int pass);
 static double query_loss(const struct gen *g, const float *p, float *dp,
 			 const float *qs, int n, int K, const int *y,
 			 const float *t, float w, float *dqs);
@@ -170,6 +201,7 @@ int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 		return AM_EINVAL;
 	memset(g, 0, sizeof *g);
 	g->cfg = *c;
+	g->way = way_of(c);
 	sc.C = c->C;
 	sc.H = c->H;
 	sc.L = c->L;
@@ -358,8 +390,9 @@ static void counters(const struct gen *g, const struct gen_input *in,
 }
 
 /* Mixture features of sequence i; returns its batch NLL. */
-static float mog_features(const struct gen *g, struct gen_ws *ws, int i,
-			  const struct gen_input *in, float gain)
+static float mog_features(const struct gen *g, const float *p,
+			  struct gen_ws *ws, int i, const struct gen_input *in,
+			  float gain, int want_loss)
 {
 	const float *th = in->state;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
@@ -367,6 +400,8 @@ static float mog_features(const struct gen *g, struct gen_ws *ws, int i,
 	double lse = -INFINITY, nll;
 	int B = in->B, D = in->D, k, j, r;
 
+	(void)p;
+	(void)want_loss;
 	nll = mog_nll(th, D, in->X, B, NULL, ws->resp);
 	for (k = 0; k < MOG_KMAX; k++) {
 		double a = th[k * MOG_T], m = lse > a ? lse : a;
@@ -558,8 +593,9 @@ static void class_token_tail(const struct gen *g, const struct gen_input *in,
 }
 
 /* Classification features of sequence i; returns its batch loss. */
-static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
-			  const struct gen_input *in, float gain)
+static float clf_features(const struct gen *g, const float *p,
+			  struct gen_ws *ws, int i, const struct gen_input *in,
+			  float gain, int want_loss)
 {
 	const float *th = in->state;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
@@ -567,6 +603,8 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 	int B = in->B, D = in->D, K = in->K, k, j;
 	double loss;
 
+	(void)p;
+	(void)want_loss;
 	loss = linclass_loss(th, D, K, in->X, in->y, B, 0.0f, ws->grad, ws->resp);
 	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_CLF * sizeof *fs);
 	for (k = 0; k < LINCLASS_KMAX; k++) {
@@ -685,13 +723,14 @@ static double explicit_xent(const struct gen *g, const float *p, float *dp,
  * returns its batch loss. */
 static float head_features(const struct gen *g, const float *p,
 			   struct gen_ws *ws, int i, const struct gen_input *in,
-			   float gain)
+			   float gain, int want_loss)
 {
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i);
 	int Z = g->cfg.Z, K = in->K, k, j;
 	double loss;
 
+	(void)want_loss;
 	loss = head_xent(g, p, NULL, ws, in->B, in->X, in->state, K, in->y, 1.0f,
 			 ws->grad, ws->resp);
 	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_HCLF * sizeof *fs);
@@ -717,7 +756,8 @@ static float head_features(const struct gen *g, const float *p,
  * returns its batch loss. */
 static float explicit_features(const struct gen *g, const float *p,
 			       struct gen_ws *ws, int i,
-			       const struct gen_input *in, float gain)
+			       const struct gen_input *in, float gain,
+			       int want_loss)
 {
 	int nst = g->cfg.Z / GEN_ZTOK, B = in->B, D = in->D, K = in->K, k, j, r;
 	int clf = g->cfg.kind == GEN_CLF;
@@ -725,6 +765,7 @@ static float explicit_features(const struct gen *g, const float *p,
 	float *am = setref_amask(ws->sr, i);
 	double loss;
 
+	(void)want_loss;
 	if (clf)
 		loss = explicit_xent(g, p, NULL, ws, B, in->X, in->state, K, in->y,
 				     1.0f, ws->grad, ws->resp);
@@ -787,9 +828,12 @@ static void softmax_k(const float *u, int K, float *q)
 		q[k] = 0.0f;
 }
 
-/* Implicit features of sequence i (queries and observations). */
-static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
-			      const struct gen_input *in, float gain)
+/* Implicit features of sequence i (queries and observations), its
+ * active queries and K; no batch loss (0). */
+static float implicit_features(const struct gen *g, const float *p,
+			       struct gen_ws *ws, int i,
+			       const struct gen_input *in, float gain,
+			       int want_loss)
 {
 	int sq = g->sq, nq = in->nq, B = in->B, D = in->D, K = in->K, j, k, r;
 	int clf = g->cfg.kind == GEN_CLF;
@@ -797,6 +841,9 @@ static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i), *fo = setref_fo(ws->sr, i);
 
+	(void)p;
+	(void)want_loss;
+	AM_ASSERT(in->Q && nq >= 1 && nq <= g->cfg.nq);
 	memset(fs, 0, (size_t)nq * FS_Q * sizeof *fs);
 	memset(dir, 0, (size_t)nq * sq * sizeof *dir);
 	for (j = 0; j < nq; j++) {
@@ -832,6 +879,186 @@ static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
 			o[LINCLASS_DMAX] = in->t[r];
 		}
 	}
+	setref_set_queries(ws->sr, i, nq);
+	ws->qK[i] = K;
+	return 0.0f;
+}
+
+/* ---- the ways (struct gen_way) ------------------------------------------ */
+
+/* Scales n floats of d by w. */
+static void scale_by(float *d, int n, float w)
+{
+	int j;
+
+	for (j = 0; j < n; j++)
+		d[j] *= w;
+}
+
+static double mog_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	double l;
+
+	(void)g, (void)p, (void)dp, (void)ws, (void)Qy, (void)Qt, (void)K,
+	(void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	l = mog_nll(state, D, Q, nq, dstate, NULL);
+	scale_by(dstate, MOG_P, w);
+	return l;
+}
+
+static float mog_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)g, (void)p, (void)y, (void)t, (void)K, (void)rows_seen;
+	return (float)mog_nll(state, D, X, B, NULL, ws->resp);
+}
+
+static double flow_state_loss(const struct gen *g, const float *p, float *dp,
+			      struct gen_ws *ws, const float *state,
+			      const float *Q, const int *Qy, const float *Qt,
+			      int nq, int D, int K, struct rng *r, float w,
+			      float *dstate)
+{
+	(void)Qy, (void)Qt, (void)K;
+	AM_ASSERT(nq <= GEN_QMAX);
+	flow_noise(ws, r, nq, D);
+	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
+}
+
+/* The noise of a step's loss after is the first pass's. */
+static float flow_step_loss(const struct gen *g, const float *p,
+			    struct gen_ws *ws, const float *state,
+			    const float *X, const int *y, const float *t, int B,
+			    int D, int K, double rows_seen)
+{
+	struct rng rr;
+
+	(void)y, (void)t, (void)K;
+	rng_seed(&rr, step_seed(rows_seen, 0));
+	flow_noise(ws, &rr, B, D);
+	return (float)flow_loss(g, p, NULL, ws, state, X, B, 1.0f, NULL);
+}
+
+static double clf_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	double l;
+
+	(void)g, (void)p, (void)dp, (void)ws, (void)Qt, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
+	scale_by(dstate, LINCLASS_P, w);
+	return l;
+}
+
+static float clf_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)g, (void)p, (void)ws, (void)t, (void)rows_seen;
+	return (float)linclass_loss(state, D, K, X, y, B, 0.0f, NULL, NULL);
+}
+
+/* The explicit classifiers (the mlp and the head predictors). */
+static double xent_state_loss(const struct gen *g, const float *p, float *dp,
+			      struct gen_ws *ws, const float *state,
+			      const float *Q, const int *Qy, const float *Qt,
+			      int nq, int D, int K, struct rng *r, float w,
+			      float *dstate)
+{
+	(void)Qt, (void)D, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate, NULL);
+}
+
+static float xent_step_loss(const struct gen *g, const float *p,
+			    struct gen_ws *ws, const float *state,
+			    const float *X, const int *y, const float *t, int B,
+			    int D, int K, double rows_seen)
+{
+	(void)t, (void)D, (void)rows_seen;
+	return (float)explicit_xent(g, p, NULL, ws, B, X, state, K, y, 1.0f,
+				    NULL, NULL);
+}
+
+/* Explicit regression: half the mean squared error of f(x, z). */
+static double mse_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	(void)Qy, (void)D, (void)K, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
+		       dstate, NULL);
+}
+
+static float mse_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)y, (void)D, (void)K, (void)rows_seen;
+	return (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X, GEN_XMAX, state, 0,
+			      t, 1.0f, NULL, NULL);
+}
+
+/* Implicit: the state is the queries' own, scored by their read-out. */
+static double query_state_loss(const struct gen *g, const float *p, float *dp,
+			       struct gen_ws *ws, const float *state,
+			       const float *Q, const int *Qy, const float *Qt,
+			       int nq, int D, int K, struct rng *r, float w,
+			       float *dstate)
+{
+	(void)ws, (void)Q, (void)D, (void)r;
+	return query_loss(g, p, dp, state, nq, K, Qy, Qt, w, dstate);
+}
+
+static const struct gen_way way_mog = {
+	mog_features, mog_state_loss, mog_step_loss
+};
+static const struct gen_way way_flow = {
+	flow_features, flow_state_loss, flow_step_loss
+};
+static const struct gen_way way_clf = {
+	clf_features, clf_state_loss, clf_step_loss
+};
+static const struct gen_way way_clf_mlp = {
+	explicit_features, xent_state_loss, xent_step_loss
+};
+static const struct gen_way way_clf_head = {
+	head_features, xent_state_loss, xent_step_loss
+};
+static const struct gen_way way_reg = {
+	explicit_features, mse_state_loss, mse_step_loss
+};
+static const struct gen_way way_implicit = {
+	implicit_features, query_state_loss, NULL
+};
+
+static const struct gen_way *way_of(const struct gen_config *c)
+{
+	if (c->implicit_)
+		return &way_implicit;
+	switch (c->kind) {
+	case GEN_MOG: return &way_mog;
+	case GEN_FLOW: return &way_flow;
+	case GEN_REG: return &way_reg;
+	case GEN_CLF: break;
+	}
+	return c->head ? &way_clf_head : c->explicit_ ? &way_clf_mlp : &way_clf;
 }
 
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
@@ -843,7 +1070,7 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 
 	AM_ASSERT(ns >= 1 && ns <= ws->max_seq);
 	for (i = 0; i < ns; i++) {
-		float gain, l = 0.0f;
+		float gain, l;
 
 		AM_ASSERT(in[i].B >= 1 && in[i].B <= ws->max_rows);
 		AM_ASSERT(in[i].D >= 1 && in[i].D <= g->dx);
@@ -853,23 +1080,7 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 			AM_ASSERT(in[i].y && in[i].K >= 1 && in[i].K <= LINCLASS_KMAX);
 		if (g->cfg.kind == GEN_REG)
 			AM_ASSERT(in[i].t);
-		if (g->cfg.implicit_) {
-			AM_ASSERT(in[i].Q && in[i].nq >= 1 && in[i].nq <= g->cfg.nq);
-			implicit_features(g, ws, i, &in[i], gain);
-			setref_set_queries(ws->sr, i, in[i].nq);
-			ws->qK[i] = in[i].K;
-		} else if (g->cfg.head) {
-			l = head_features(g, p, ws, i, &in[i], gain);
-		} else if (g->cfg.explicit_) {
-			l = explicit_features(g, p, ws, i, &in[i], gain);
-		} else if (g->cfg.kind == GEN_CLF) {
-			l = clf_features(g, ws, i, &in[i], gain);
-		} else if (g->cfg.kind == GEN_MOG) {
-			l = mog_features(g, ws, i, &in[i], gain);
-		} else {
-			l = flow_features(g, p, ws, i, &in[i], gain,
-					  batch_loss != NULL);
-		}
+		l = g->way->features(g, p, ws, i, &in[i], gain, batch_loss != NULL);
 		if (batch_loss)
 			batch_loss[i] = l;
 		setref_set(ws->sr, i, in[i].B, in[i].pass, gain);
@@ -938,29 +1149,9 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
 		      float *dstate)
 {
-	double l;
-	int j;
-
-	if (g->cfg.implicit_)
-		return query_loss(g, p, dp, state, nq, K, Qy, NULL, w, dstate);
-	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
-	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_)
-		return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate,
-				     NULL);
-	if (g->cfg.kind == GEN_CLF) {
-		l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
-		for (j = 0; j < LINCLASS_P; j++)
-			dstate[j] *= w;
-		return l;
-	}
-	if (g->cfg.kind == GEN_MOG) {
-		l = mog_nll(state, D, Q, nq, dstate, NULL);
-		for (j = 0; j < MOG_P; j++)
-			dstate[j] *= w;
-		return l;
-	}
-	flow_noise(ws, r, nq, D);
-	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
+	AM_ASSERT(g->cfg.kind != GEN_REG && nq >= 1);
+	return g->way->state_loss(g, p, dp, ws, state, Q, Qy, NULL, nq, D, K, r,
+				  w, dstate);
 }
 
 /* ---- the implicit regime's read-out and losses ------------------------- */
@@ -1066,11 +1257,8 @@ double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
 			  const float *Qt, int nq, float w, float *dstate)
 {
 	AM_ASSERT(g->cfg.kind == GEN_REG && nq >= 1);
-	if (g->cfg.implicit_)
-		return query_loss(g, p, dp, state, nq, 0, NULL, Qt, w, dstate);
-	AM_ASSERT(nq <= GEN_QMAX);
-	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
-		       dstate, NULL);
+	return g->way->state_loss(g, p, dp, ws, state, Q, NULL, Qt, nq, 0, 0,
+				  NULL, w, dstate);
 }
 
 void gen_query_init(const struct gen *g, const float *p, int n, int K, float *qs)
@@ -1133,8 +1321,6 @@ static int batch_ok(const struct gen *g, const struct gen_ws *ws,
 	}
 	return g->cfg.kind != GEN_REG || t != NULL;
 }
-
-static uint64_t step_seed(double rows_seen, int pass);
 
 /* The input of one pass of a session's step on one batch. */
 static void batch_input(struct gen_input *in, const float *state,
@@ -1299,28 +1485,9 @@ static int step(const struct gen *g, const float *p, struct gen_ws *ws,
 			*loss_before = l;
 		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
 	}
-	if (loss_after) {
-		if (g->cfg.kind == GEN_REG) {
-			*loss_after = (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X,
-						     GEN_XMAX, cur, 0, t, 1.0f,
-						     NULL, NULL);
-		} else if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
-			*loss_after = (float)explicit_xent(g, p, NULL, ws, B, X, cur,
-							   K, y, 1.0f, NULL, NULL);
-		} else if (g->cfg.kind == GEN_CLF) {
-			*loss_after = (float)linclass_loss(cur, D, K, X, y, B, 0.0f,
-							   NULL, NULL);
-		} else if (g->cfg.kind == GEN_MOG) {
-			*loss_after = (float)mog_nll(cur, D, X, B, NULL, ws->resp);
-		} else {
-			struct rng rr;
-
-			rng_seed(&rr, step_seed(rows_seen, 0));
-			flow_noise(ws, &rr, B, D);
-			*loss_after = (float)flow_loss(g, p, NULL, ws, cur, X, B,
-						       1.0f, NULL);
-		}
-	}
+	if (loss_after)
+		*loss_after = g->way->step_loss(g, p, ws, cur, X, y, t, B, D, K,
+						rows_seen);
 	memcpy(state, cur, (size_t)g->nstate * sizeof *cur);
 	return AM_OK;
 }
