@@ -63,9 +63,14 @@ struct gen_ws {
 
 /*
  * One way of refining: a kind in a regime.  gen_init picks it (way_of),
- * and a pass's token features, a state's training loss and a session
- * step's loss after call it instead of branching on kind and regime.
+ * and what differs between the ways is called through it instead of
+ * branching on kind and regime.
  *
+ * init       sets the state's size and the refiner's token sizes in sc
+ *            (its width, heads, layers, passes and skip are set) and
+ *            registers the parameters: the way's networks, the refiner,
+ *            the learned initial state, in that order.
+ * params     initialises the way's parameters after the refiner's.
  * features   fills sequence i's state and observation tokens (setref's
  *            fs, dir, amask, fo) from in; returns the batch loss at the
  *            input state (when want_loss, or always when the features
@@ -76,6 +81,9 @@ struct gen_ws {
  *            (loss_after); NULL for the implicit regime, which has none.
  */
 struct gen_way {
+	int (*init)(struct gen *g, struct layout *params,
+		    struct setref_config *sc);
+	void (*params)(const struct gen *g, float *p, struct rng *r);
 	float (*features)(const struct gen *g, const float *p, struct gen_ws *ws,
 			  int i, const struct gen_input *in, float gain,
 			  int want_loss);
@@ -192,125 +200,184 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 	return am_check(bad, err, errlen);
 }
 
+/* The refiner over the way's state tokens (sc filled) and the learned
+ * initial state: the end of every way's init but the implicit one's. */
+static int state_init(struct gen *g, struct layout *params,
+		      struct setref_config *sc)
+{
+	int rc = setref_init(&g->sr, params, "gen.ref", sc);
+
+	if (rc != AM_OK)
+		return rc;
+	g->init = layout_add1(params, "gen.init", g->nstate);
+	return g->init == (size_t)-1 ? AM_ENOMEM : AM_OK;
+}
+
+/* Queries as tokens, one query's learned initial state, and the latent
+ * state's read-out. */
+static int implicit_init(struct gen *g, struct layout *params,
+			 struct setref_config *sc)
+{
+	const struct gen_config *c = &g->cfg;
+	int rc;
+
+	g->sq = query_floats(c);
+	g->nstate = c->nq * g->sq;
+	sc->nst = c->nq;
+	sc->sd = g->sq;
+	sc->fs = FS_Q;
+	sc->fo = c->kind == GEN_CLF ? FO_ICLF : FO_IREG;
+	sc->skip = 0;
+	rc = setref_init_queries(&g->sr, params, "gen.ref", sc);
+	if (rc != AM_OK)
+		return rc;
+	g->init = layout_add1(params, "gen.init", g->sq);
+	if (g->init == (size_t)-1)
+		return AM_ENOMEM;
+	if (c->qstate == GEN_Q_LATENT) {
+		int O = c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
+
+		g->ro_w = layout_add2(params, "gen.readout.w", O, c->Z);
+		g->ro_b = layout_add1(params, "gen.readout.b", O);
+		if (g->ro_w == (size_t)-1 || g->ro_b == (size_t)-1)
+			return AM_ENOMEM;
+	}
+	return AM_OK;
+}
+
+/* The explicit classifiers and regression: the predictor network, then a
+ * latent in tokens of 8 (per class for the head predictor). */
+static int explicit_init(struct gen *g, struct layout *params,
+			 struct setref_config *sc)
+{
+	const struct gen_config *c = &g->cfg;
+	struct mlp_config mc;
+	int rc;
+
+	predictor_config(c, &mc);
+	g->nstate = c->head ? LINCLASS_KMAX * c->Z : c->Z;
+	sc->nst = c->head ? LINCLASS_KMAX : c->Z / GEN_ZTOK;
+	sc->sd = c->head ? c->Z : GEN_ZTOK;
+	sc->fs = c->head ? FS_HCLF : FS_ECLF;
+	sc->fo = c->variant == GEN_GRAD ? 0 :
+		 c->kind == GEN_CLF ? FO_CLF : FO_REG;
+	rc = mlp_init(&g->f, params, "gen.f", &mc);
+	return rc != AM_OK ? rc : state_init(g, params, sc);
+}
+
+/* A token per class: its weights and bias. */
+static int clf_init(struct gen *g, struct layout *params,
+		    struct setref_config *sc)
+{
+	g->nstate = LINCLASS_P;
+	sc->nst = LINCLASS_KMAX;
+	sc->sd = LINCLASS_T;
+	sc->fs = FS_CLF;
+	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_CLF;
+	return state_init(g, params, sc);
+}
+
+/* A token per mixture component. */
+static int mog_init(struct gen *g, struct layout *params,
+		    struct setref_config *sc)
+{
+	g->nstate = MOG_P;
+	sc->nst = MOG_KMAX;
+	sc->sd = MOG_T;
+	sc->fs = FS_MOG;
+	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_MOG;
+	return state_init(g, params, sc);
+}
+
+/* The velocity network, then a latent in tokens of 8. */
+static int flow_init(struct gen *g, struct layout *params,
+		     struct setref_config *sc)
+{
+	const struct gen_config *c = &g->cfg;
+	struct velo_config vc = { c->Z, c->vH, c->vL };
+	int rc;
+
+	g->nstate = c->Z;
+	sc->nst = c->Z / GEN_ZTOK;
+	sc->sd = GEN_ZTOK;
+	sc->fs = FS_FLOW;
+	sc->fo = c->variant == GEN_GRAD ? 0 : FO_FLOW;
+	rc = velo_init(&g->ve, params, &vc);
+	return rc != AM_OK ? rc : state_init(g, params, sc);
+}
+
 int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 {
 	struct setref_config sc;
-	int rc;
 
 	if (gen_config_check(c, NULL, 0) != AM_OK)
 		return AM_EINVAL;
 	memset(g, 0, sizeof *g);
 	g->cfg = *c;
 	g->way = way_of(c);
+	g->dx = c->kind == GEN_CLF || c->kind == GEN_REG ? GEN_XMAX : GEN_DMAX;
 	sc.C = c->C;
 	sc.H = c->H;
 	sc.L = c->L;
 	sc.passes = c->passes;
 	sc.skip = c->variant != GEN_OBS;
-	g->dx = c->kind == GEN_CLF || c->kind == GEN_REG ? GEN_XMAX : GEN_DMAX;
-	if (c->implicit_) {
-		g->sq = query_floats(c);
-		g->nstate = c->nq * g->sq;
-		sc.nst = c->nq;
-		sc.sd = g->sq;
-		sc.fs = FS_Q;
-		sc.fo = c->kind == GEN_CLF ? FO_ICLF : FO_IREG;
-		sc.skip = 0;
-		rc = setref_init_queries(&g->sr, params, "gen.ref", &sc);
-		if (rc != AM_OK)
-			return rc;
-		g->init = layout_add1(params, "gen.init", g->sq);
-		if (g->init == (size_t)-1)
-			return AM_ENOMEM;
-		if (c->qstate == GEN_Q_LATENT) {
-			int O = c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
-
-			g->ro_w = layout_add2(params, "gen.readout.w", O, c->Z);
-			g->ro_b = layout_add1(params, "gen.readout.b", O);
-			if (g->ro_w == (size_t)-1 || g->ro_b == (size_t)-1)
-				return AM_ENOMEM;
-		}
-		return AM_OK;
-	}
-	if (c->explicit_) {
-		struct mlp_config mc;
-
-		predictor_config(c, &mc);
-		g->nstate = c->head ? LINCLASS_KMAX * c->Z : c->Z;
-		sc.nst = c->head ? LINCLASS_KMAX : c->Z / GEN_ZTOK;
-		sc.sd = c->head ? c->Z : GEN_ZTOK;
-		sc.fs = c->head ? FS_HCLF : FS_ECLF;
-		sc.fo = c->variant == GEN_GRAD ? 0 :
-			c->kind == GEN_CLF ? FO_CLF : FO_REG;
-		rc = mlp_init(&g->f, params, "gen.f", &mc);
-		if (rc != AM_OK)
-			return rc;
-	} else if (c->kind == GEN_CLF) {
-		g->nstate = LINCLASS_P;
-		sc.nst = LINCLASS_KMAX;
-		sc.sd = LINCLASS_T;
-		sc.fs = FS_CLF;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_CLF;
-	} else if (c->kind == GEN_MOG) {
-		g->nstate = MOG_P;
-		sc.nst = MOG_KMAX;
-		sc.sd = MOG_T;
-		sc.fs = FS_MOG;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_MOG;
-	} else {
-		struct velo_config vc = { c->Z, c->vH, c->vL };
-
-		g->nstate = c->Z;
-		sc.nst = c->Z / GEN_ZTOK;
-		sc.sd = GEN_ZTOK;
-		sc.fs = FS_FLOW;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_FLOW;
-		rc = velo_init(&g->ve, params, &vc);
-		if (rc != AM_OK)
-			return rc;
-	}
-	rc = setref_init(&g->sr, params, "gen.ref", &sc);
-	if (rc != AM_OK)
-		return rc;
-	g->init = layout_add1(params, "gen.init", g->nstate);
-	if (g->init == (size_t)-1)
-		return AM_ENOMEM;
-	return AM_OK;
+	return g->way->init(g, params, &sc);
 }
 
-void gen_init_params(const struct gen *g, float *p, struct rng *r)
+/* The ways' own parameters (after the refiner's): the learned initial
+ * state and the networks beside the refiner. */
+
+/* Uniform probabilities, mean 0 or latent 0; the latent's read-out. */
+static void implicit_params(const struct gen *g, float *p, struct rng *r)
+{
+	int O = g->cfg.kind == GEN_CLF ? LINCLASS_KMAX : 1, k;
+
+	memset(p + g->init, 0, (size_t)g->sq * sizeof *p);
+	if (g->cfg.qstate != GEN_Q_LATENT)
+		return;
+	for (k = 0; k < O * g->cfg.Z; k++)
+		p[g->ro_w + k] = (float)(rng_normal(r) / sqrt((double)g->cfg.Z));
+	memset(p + g->ro_b, 0, (size_t)O * sizeof *p);
+}
+
+/* z = 0; the predictor network. */
+static void explicit_params(const struct gen *g, float *p, struct rng *r)
+{
+	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
+	mlp_init_params(&g->f, p, r);
+}
+
+/* Zero weights: uniform probabilities. */
+static void clf_params(const struct gen *g, float *p, struct rng *r)
+{
+	(void)r;
+	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
+}
+
+/* A spread-out mixture: means on a small random cloud, unit sds, equal
+ * weights. */
+static void mog_params(const struct gen *g, float *p, struct rng *r)
 {
 	float *s = p + g->init;
 	int k, j;
 
-	setref_init_params(&g->sr, p, r);
-	if (g->cfg.implicit_) {
-		/* uniform probabilities, mean 0 or latent 0 */
-		memset(s, 0, (size_t)g->sq * sizeof *s);
-		if (g->cfg.qstate == GEN_Q_LATENT) {
-			int O = g->cfg.kind == GEN_CLF ? LINCLASS_KMAX : 1;
-
-			for (k = 0; k < O * g->cfg.Z; k++)
-				p[g->ro_w + k] = (float)(rng_normal(r) /
-							 sqrt((double)g->cfg.Z));
-			memset(p + g->ro_b, 0, (size_t)O * sizeof *p);
-		}
-		return;
-	}
 	memset(s, 0, (size_t)g->nstate * sizeof *s);
-	if (g->cfg.kind == GEN_FLOW) {
-		velo_init_params(&g->ve, p, r);
-		return;
-	}
-	if (g->cfg.explicit_) {
-		mlp_init_params(&g->f, p, r);
-		return;			/* z = 0 */
-	}
-	if (g->cfg.kind == GEN_CLF)
-		return;			/* zero weights: uniform probabilities */
 	for (k = 0; k < MOG_KMAX; k++)
 		for (j = 0; j < MOG_DMAX; j++)
 			s[k * MOG_T + 1 + j] = 0.5f * (float)rng_normal(r);
+}
+
+/* z = 0; the velocity network. */
+static void flow_params(const struct gen *g, float *p, struct rng *r)
+{
+	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
+	velo_init_params(&g->ve, p, r);
+}
+
+void gen_init_params(const struct gen *g, float *p, struct rng *r)
+{
+	setref_init_params(&g->sr, p, r);
+	g->way->params(g, p, r);
 }
 
 void gen_initial_state(const struct gen *g, const float *p, float *state)
@@ -1027,24 +1094,31 @@ static double query_state_loss(const struct gen *g, const float *p, float *dp,
 }
 
 static const struct gen_way way_mog = {
+	mog_init, mog_params,
 	mog_features, mog_state_loss, mog_step_loss
 };
 static const struct gen_way way_flow = {
+	flow_init, flow_params,
 	flow_features, flow_state_loss, flow_step_loss
 };
 static const struct gen_way way_clf = {
+	clf_init, clf_params,
 	clf_features, clf_state_loss, clf_step_loss
 };
 static const struct gen_way way_clf_mlp = {
+	explicit_init, explicit_params,
 	explicit_features, xent_state_loss, xent_step_loss
 };
 static const struct gen_way way_clf_head = {
+	explicit_init, explicit_params,
 	head_features, xent_state_loss, xent_step_loss
 };
 static const struct gen_way way_reg = {
+	explicit_init, explicit_params,
 	explicit_features, mse_state_loss, mse_step_loss
 };
 static const struct gen_way way_implicit = {
+	implicit_init, implicit_params,
 	implicit_features, query_state_loss, NULL
 };
 
