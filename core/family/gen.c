@@ -61,6 +61,45 @@ struct gen_ws {
 	int nseq;			/* sequences of the last forward */
 };
 
+/*
+ * One way of refining: a kind in a regime.  gen_init picks it (way_of),
+ * and what differs between the ways is called through it instead of
+ * branching on kind and regime.
+ *
+ * init       sets the state's size and the refiner's token sizes in sc
+ *            (its width, heads, layers, passes and skip are set) and
+ *            registers the parameters: the way's networks, the refiner,
+ *            the learned initial state, in that order.
+ * params     initialises the way's parameters after the refiner's.
+ * features   fills sequence i's state and observation tokens (setref's
+ *            fs, dir, amask, fo) from in; returns the batch loss at the
+ *            input state (when want_loss, or always when the features
+ *            need it; 0 for the implicit regime).
+ * state_loss the training loss of state on nq query rows Q with labels
+ *            Qy or targets Qt (gen_state_loss's contract).
+ * step_loss  the batch loss at the state a session's step reached
+ *            (loss_after); NULL for the implicit regime, which has none.
+ */
+struct gen_way {
+	int (*init)(struct gen *g, struct layout *params,
+		    struct setref_config *sc);
+	void (*params)(const struct gen *g, float *p, struct rng *r);
+	float (*features)(const struct gen *g, const float *p, struct gen_ws *ws,
+			  int i, const struct gen_input *in, float gain,
+			  int want_loss);
+	double (*state_loss)(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate);
+	float (*step_loss)(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen);
+};
+
+static const struct gen_way *way_of(const struct gen_config *c);
+static uint64_t step_seed(double rows_seen, int pass);
 static double query_loss(const struct gen *g, const float *p, float *dp,
 			 const float *qs, int n, int K, const int *y,
 			 const float *t, float w, float *dqs);
@@ -161,124 +200,184 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 	return am_check(bad, err, errlen);
 }
 
+/* The refiner over the way's state tokens (sc filled) and the learned
+ * initial state: the end of every way's init but the implicit one's. */
+static int state_init(struct gen *g, struct layout *params,
+		      struct setref_config *sc)
+{
+	int rc = setref_init(&g->sr, params, "gen.ref", sc);
+
+	if (rc != AM_OK)
+		return rc;
+	g->init = layout_add1(params, "gen.init", g->nstate);
+	return g->init == (size_t)-1 ? AM_ENOMEM : AM_OK;
+}
+
+/* Queries as tokens, one query's learned initial state, and the latent
+ * state's read-out. */
+static int implicit_init(struct gen *g, struct layout *params,
+			 struct setref_config *sc)
+{
+	const struct gen_config *c = &g->cfg;
+	int rc;
+
+	g->sq = query_floats(c);
+	g->nstate = c->nq * g->sq;
+	sc->nst = c->nq;
+	sc->sd = g->sq;
+	sc->fs = FS_Q;
+	sc->fo = c->kind == GEN_CLF ? FO_ICLF : FO_IREG;
+	sc->skip = 0;
+	rc = setref_init_queries(&g->sr, params, "gen.ref", sc);
+	if (rc != AM_OK)
+		return rc;
+	g->init = layout_add1(params, "gen.init", g->sq);
+	if (g->init == (size_t)-1)
+		return AM_ENOMEM;
+	if (c->qstate == GEN_Q_LATENT) {
+		int O = c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
+
+		g->ro_w = layout_add2(params, "gen.readout.w", O, c->Z);
+		g->ro_b = layout_add1(params, "gen.readout.b", O);
+		if (g->ro_w == (size_t)-1 || g->ro_b == (size_t)-1)
+			return AM_ENOMEM;
+	}
+	return AM_OK;
+}
+
+/* The explicit classifiers and regression: the predictor network, then a
+ * latent in tokens of 8 (per class for the head predictor). */
+static int explicit_init(struct gen *g, struct layout *params,
+			 struct setref_config *sc)
+{
+	const struct gen_config *c = &g->cfg;
+	struct mlp_config mc;
+	int rc;
+
+	predictor_config(c, &mc);
+	g->nstate = c->head ? LINCLASS_KMAX * c->Z : c->Z;
+	sc->nst = c->head ? LINCLASS_KMAX : c->Z / GEN_ZTOK;
+	sc->sd = c->head ? c->Z : GEN_ZTOK;
+	sc->fs = c->head ? FS_HCLF : FS_ECLF;
+	sc->fo = c->variant == GEN_GRAD ? 0 :
+		 c->kind == GEN_CLF ? FO_CLF : FO_REG;
+	rc = mlp_init(&g->f, params, "gen.f", &mc);
+	return rc != AM_OK ? rc : state_init(g, params, sc);
+}
+
+/* A token per class: its weights and bias. */
+static int clf_init(struct gen *g, struct layout *params,
+		    struct setref_config *sc)
+{
+	g->nstate = LINCLASS_P;
+	sc->nst = LINCLASS_KMAX;
+	sc->sd = LINCLASS_T;
+	sc->fs = FS_CLF;
+	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_CLF;
+	return state_init(g, params, sc);
+}
+
+/* A token per mixture component. */
+static int mog_init(struct gen *g, struct layout *params,
+		    struct setref_config *sc)
+{
+	g->nstate = MOG_P;
+	sc->nst = MOG_KMAX;
+	sc->sd = MOG_T;
+	sc->fs = FS_MOG;
+	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_MOG;
+	return state_init(g, params, sc);
+}
+
+/* The velocity network, then a latent in tokens of 8. */
+static int flow_init(struct gen *g, struct layout *params,
+		     struct setref_config *sc)
+{
+	const struct gen_config *c = &g->cfg;
+	struct velo_config vc = { c->Z, c->vH, c->vL };
+	int rc;
+
+	g->nstate = c->Z;
+	sc->nst = c->Z / GEN_ZTOK;
+	sc->sd = GEN_ZTOK;
+	sc->fs = FS_FLOW;
+	sc->fo = c->variant == GEN_GRAD ? 0 : FO_FLOW;
+	rc = velo_init(&g->ve, params, &vc);
+	return rc != AM_OK ? rc : state_init(g, params, sc);
+}
+
 int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 {
 	struct setref_config sc;
-	int rc;
 
 	if (gen_config_check(c, NULL, 0) != AM_OK)
 		return AM_EINVAL;
 	memset(g, 0, sizeof *g);
 	g->cfg = *c;
+	g->way = way_of(c);
+	g->dx = c->kind == GEN_CLF || c->kind == GEN_REG ? GEN_XMAX : GEN_DMAX;
 	sc.C = c->C;
 	sc.H = c->H;
 	sc.L = c->L;
 	sc.passes = c->passes;
 	sc.skip = c->variant != GEN_OBS;
-	g->dx = c->kind == GEN_CLF || c->kind == GEN_REG ? GEN_XMAX : GEN_DMAX;
-	if (c->implicit_) {
-		g->sq = query_floats(c);
-		g->nstate = c->nq * g->sq;
-		sc.nst = c->nq;
-		sc.sd = g->sq;
-		sc.fs = FS_Q;
-		sc.fo = c->kind == GEN_CLF ? FO_ICLF : FO_IREG;
-		sc.skip = 0;
-		rc = setref_init_queries(&g->sr, params, "gen.ref", &sc);
-		if (rc != AM_OK)
-			return rc;
-		g->init = layout_add1(params, "gen.init", g->sq);
-		if (g->init == (size_t)-1)
-			return AM_ENOMEM;
-		if (c->qstate == GEN_Q_LATENT) {
-			int O = c->kind == GEN_CLF ? LINCLASS_KMAX : 1;
-
-			g->ro_w = layout_add2(params, "gen.readout.w", O, c->Z);
-			g->ro_b = layout_add1(params, "gen.readout.b", O);
-			if (g->ro_w == (size_t)-1 || g->ro_b == (size_t)-1)
-				return AM_ENOMEM;
-		}
-		return AM_OK;
-	}
-	if (c->explicit_) {
-		struct mlp_config mc;
-
-		predictor_config(c, &mc);
-		g->nstate = c->head ? LINCLASS_KMAX * c->Z : c->Z;
-		sc.nst = c->head ? LINCLASS_KMAX : c->Z / GEN_ZTOK;
-		sc.sd = c->head ? c->Z : GEN_ZTOK;
-		sc.fs = c->head ? FS_HCLF : FS_ECLF;
-		sc.fo = c->variant == GEN_GRAD ? 0 :
-			c->kind == GEN_CLF ? FO_CLF : FO_REG;
-		rc = mlp_init(&g->f, params, "gen.f", &mc);
-		if (rc != AM_OK)
-			return rc;
-	} else if (c->kind == GEN_CLF) {
-		g->nstate = LINCLASS_P;
-		sc.nst = LINCLASS_KMAX;
-		sc.sd = LINCLASS_T;
-		sc.fs = FS_CLF;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_CLF;
-	} else if (c->kind == GEN_MOG) {
-		g->nstate = MOG_P;
-		sc.nst = MOG_KMAX;
-		sc.sd = MOG_T;
-		sc.fs = FS_MOG;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_MOG;
-	} else {
-		struct velo_config vc = { c->Z, c->vH, c->vL };
-
-		g->nstate = c->Z;
-		sc.nst = c->Z / GEN_ZTOK;
-		sc.sd = GEN_ZTOK;
-		sc.fs = FS_FLOW;
-		sc.fo = c->variant == GEN_GRAD ? 0 : FO_FLOW;
-		rc = velo_init(&g->ve, params, &vc);
-		if (rc != AM_OK)
-			return rc;
-	}
-	rc = setref_init(&g->sr, params, "gen.ref", &sc);
-	if (rc != AM_OK)
-		return rc;
-	g->init = layout_add1(params, "gen.init", g->nstate);
-	if (g->init == (size_t)-1)
-		return AM_ENOMEM;
-	return AM_OK;
+	return g->way->init(g, params, &sc);
 }
 
-void gen_init_params(const struct gen *g, float *p, struct rng *r)
+/* The ways' own parameters (after the refiner's): the learned initial
+ * state and the networks beside the refiner. */
+
+/* Uniform probabilities, mean 0 or latent 0; the latent's read-out. */
+static void implicit_params(const struct gen *g, float *p, struct rng *r)
+{
+	int O = g->cfg.kind == GEN_CLF ? LINCLASS_KMAX : 1, k;
+
+	memset(p + g->init, 0, (size_t)g->sq * sizeof *p);
+	if (g->cfg.qstate != GEN_Q_LATENT)
+		return;
+	for (k = 0; k < O * g->cfg.Z; k++)
+		p[g->ro_w + k] = (float)(rng_normal(r) / sqrt((double)g->cfg.Z));
+	memset(p + g->ro_b, 0, (size_t)O * sizeof *p);
+}
+
+/* z = 0; the predictor network. */
+static void explicit_params(const struct gen *g, float *p, struct rng *r)
+{
+	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
+	mlp_init_params(&g->f, p, r);
+}
+
+/* Zero weights: uniform probabilities. */
+static void clf_params(const struct gen *g, float *p, struct rng *r)
+{
+	(void)r;
+	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
+}
+
+/* A spread-out mixture: means on a small random cloud, unit sds, equal
+ * weights. */
+static void mog_params(const struct gen *g, float *p, struct rng *r)
 {
 	float *s = p + g->init;
 	int k, j;
 
-	setref_init_params(&g->sr, p, r);
-	if (g->cfg.implicit_) {
-		/* uniform probabilities, mean 0 or latent 0 */
-		memset(s, 0, (size_t)g->sq * sizeof *s);
-		if (g->cfg.qstate == GEN_Q_LATENT) {
-			int O = g->cfg.kind == GEN_CLF ? LINCLASS_KMAX : 1;
-
-			for (k = 0; k < O * g->cfg.Z; k++)
-				p[g->ro_w + k] = (float)(rng_normal(r) /
-							 sqrt((double)g->cfg.Z));
-			memset(p + g->ro_b, 0, (size_t)O * sizeof *p);
-		}
-		return;
-	}
 	memset(s, 0, (size_t)g->nstate * sizeof *s);
-	if (g->cfg.kind == GEN_FLOW) {
-		velo_init_params(&g->ve, p, r);
-		return;
-	}
-	if (g->cfg.explicit_) {
-		mlp_init_params(&g->f, p, r);
-		return;			/* z = 0 */
-	}
-	if (g->cfg.kind == GEN_CLF)
-		return;			/* zero weights: uniform probabilities */
 	for (k = 0; k < MOG_KMAX; k++)
 		for (j = 0; j < MOG_DMAX; j++)
 			s[k * MOG_T + 1 + j] = 0.5f * (float)rng_normal(r);
+}
+
+/* z = 0; the velocity network. */
+static void flow_params(const struct gen *g, float *p, struct rng *r)
+{
+	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
+	velo_init_params(&g->ve, p, r);
+}
+
+void gen_init_params(const struct gen *g, float *p, struct rng *r)
+{
+	setref_init_params(&g->sr, p, r);
+	g->way->params(g, p, r);
 }
 
 void gen_initial_state(const struct gen *g, const float *p, float *state)
@@ -358,8 +457,9 @@ static void counters(const struct gen *g, const struct gen_input *in,
 }
 
 /* Mixture features of sequence i; returns its batch NLL. */
-static float mog_features(const struct gen *g, struct gen_ws *ws, int i,
-			  const struct gen_input *in, float gain)
+static float mog_features(const struct gen *g, const float *p,
+			  struct gen_ws *ws, int i, const struct gen_input *in,
+			  float gain, int want_loss)
 {
 	const float *th = in->state;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
@@ -367,6 +467,8 @@ static float mog_features(const struct gen *g, struct gen_ws *ws, int i,
 	double lse = -INFINITY, nll;
 	int B = in->B, D = in->D, k, j, r;
 
+	(void)p;
+	(void)want_loss;
 	nll = mog_nll(th, D, in->X, B, NULL, ws->resp);
 	for (k = 0; k < MOG_KMAX; k++) {
 		double a = th[k * MOG_T], m = lse > a ? lse : a;
@@ -558,8 +660,9 @@ static void class_token_tail(const struct gen *g, const struct gen_input *in,
 }
 
 /* Classification features of sequence i; returns its batch loss. */
-static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
-			  const struct gen_input *in, float gain)
+static float clf_features(const struct gen *g, const float *p,
+			  struct gen_ws *ws, int i, const struct gen_input *in,
+			  float gain, int want_loss)
 {
 	const float *th = in->state;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
@@ -567,6 +670,8 @@ static float clf_features(const struct gen *g, struct gen_ws *ws, int i,
 	int B = in->B, D = in->D, K = in->K, k, j;
 	double loss;
 
+	(void)p;
+	(void)want_loss;
 	loss = linclass_loss(th, D, K, in->X, in->y, B, 0.0f, ws->grad, ws->resp);
 	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_CLF * sizeof *fs);
 	for (k = 0; k < LINCLASS_KMAX; k++) {
@@ -685,13 +790,14 @@ static double explicit_xent(const struct gen *g, const float *p, float *dp,
  * returns its batch loss. */
 static float head_features(const struct gen *g, const float *p,
 			   struct gen_ws *ws, int i, const struct gen_input *in,
-			   float gain)
+			   float gain, int want_loss)
 {
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i);
 	int Z = g->cfg.Z, K = in->K, k, j;
 	double loss;
 
+	(void)want_loss;
 	loss = head_xent(g, p, NULL, ws, in->B, in->X, in->state, K, in->y, 1.0f,
 			 ws->grad, ws->resp);
 	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_HCLF * sizeof *fs);
@@ -717,7 +823,8 @@ static float head_features(const struct gen *g, const float *p,
  * returns its batch loss. */
 static float explicit_features(const struct gen *g, const float *p,
 			       struct gen_ws *ws, int i,
-			       const struct gen_input *in, float gain)
+			       const struct gen_input *in, float gain,
+			       int want_loss)
 {
 	int nst = g->cfg.Z / GEN_ZTOK, B = in->B, D = in->D, K = in->K, k, j, r;
 	int clf = g->cfg.kind == GEN_CLF;
@@ -725,6 +832,7 @@ static float explicit_features(const struct gen *g, const float *p,
 	float *am = setref_amask(ws->sr, i);
 	double loss;
 
+	(void)want_loss;
 	if (clf)
 		loss = explicit_xent(g, p, NULL, ws, B, in->X, in->state, K, in->y,
 				     1.0f, ws->grad, ws->resp);
@@ -787,9 +895,12 @@ static void softmax_k(const float *u, int K, float *q)
 		q[k] = 0.0f;
 }
 
-/* Implicit features of sequence i (queries and observations). */
-static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
-			      const struct gen_input *in, float gain)
+/* Implicit features of sequence i (queries and observations), its
+ * active queries and K; no batch loss (0). */
+static float implicit_features(const struct gen *g, const float *p,
+			       struct gen_ws *ws, int i,
+			       const struct gen_input *in, float gain,
+			       int want_loss)
 {
 	int sq = g->sq, nq = in->nq, B = in->B, D = in->D, K = in->K, j, k, r;
 	int clf = g->cfg.kind == GEN_CLF;
@@ -797,6 +908,9 @@ static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i), *fo = setref_fo(ws->sr, i);
 
+	(void)p;
+	(void)want_loss;
+	AM_ASSERT(in->Q && nq >= 1 && nq <= g->cfg.nq);
 	memset(fs, 0, (size_t)nq * FS_Q * sizeof *fs);
 	memset(dir, 0, (size_t)nq * sq * sizeof *dir);
 	for (j = 0; j < nq; j++) {
@@ -832,6 +946,193 @@ static void implicit_features(const struct gen *g, struct gen_ws *ws, int i,
 			o[LINCLASS_DMAX] = in->t[r];
 		}
 	}
+	setref_set_queries(ws->sr, i, nq);
+	ws->qK[i] = K;
+	return 0.0f;
+}
+
+/* ---- the ways (struct gen_way) ------------------------------------------ */
+
+/* Scales n floats of d by w. */
+static void scale_by(float *d, int n, float w)
+{
+	int j;
+
+	for (j = 0; j < n; j++)
+		d[j] *= w;
+}
+
+static double mog_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	double l;
+
+	(void)g, (void)p, (void)dp, (void)ws, (void)Qy, (void)Qt, (void)K,
+	(void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	l = mog_nll(state, D, Q, nq, dstate, NULL);
+	scale_by(dstate, MOG_P, w);
+	return l;
+}
+
+static float mog_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)g, (void)p, (void)y, (void)t, (void)K, (void)rows_seen;
+	return (float)mog_nll(state, D, X, B, NULL, ws->resp);
+}
+
+static double flow_state_loss(const struct gen *g, const float *p, float *dp,
+			      struct gen_ws *ws, const float *state,
+			      const float *Q, const int *Qy, const float *Qt,
+			      int nq, int D, int K, struct rng *r, float w,
+			      float *dstate)
+{
+	(void)Qy, (void)Qt, (void)K;
+	AM_ASSERT(nq <= GEN_QMAX);
+	flow_noise(ws, r, nq, D);
+	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
+}
+
+/* The noise of a step's loss after is the first pass's. */
+static float flow_step_loss(const struct gen *g, const float *p,
+			    struct gen_ws *ws, const float *state,
+			    const float *X, const int *y, const float *t, int B,
+			    int D, int K, double rows_seen)
+{
+	struct rng rr;
+
+	(void)y, (void)t, (void)K;
+	rng_seed(&rr, step_seed(rows_seen, 0));
+	flow_noise(ws, &rr, B, D);
+	return (float)flow_loss(g, p, NULL, ws, state, X, B, 1.0f, NULL);
+}
+
+static double clf_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	double l;
+
+	(void)g, (void)p, (void)dp, (void)ws, (void)Qt, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
+	scale_by(dstate, LINCLASS_P, w);
+	return l;
+}
+
+static float clf_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)g, (void)p, (void)ws, (void)t, (void)rows_seen;
+	return (float)linclass_loss(state, D, K, X, y, B, 0.0f, NULL, NULL);
+}
+
+/* The explicit classifiers (the mlp and the head predictors). */
+static double xent_state_loss(const struct gen *g, const float *p, float *dp,
+			      struct gen_ws *ws, const float *state,
+			      const float *Q, const int *Qy, const float *Qt,
+			      int nq, int D, int K, struct rng *r, float w,
+			      float *dstate)
+{
+	(void)Qt, (void)D, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate, NULL);
+}
+
+static float xent_step_loss(const struct gen *g, const float *p,
+			    struct gen_ws *ws, const float *state,
+			    const float *X, const int *y, const float *t, int B,
+			    int D, int K, double rows_seen)
+{
+	(void)t, (void)D, (void)rows_seen;
+	return (float)explicit_xent(g, p, NULL, ws, B, X, state, K, y, 1.0f,
+				    NULL, NULL);
+}
+
+/* Explicit regression: half the mean squared error of f(x, z). */
+static double mse_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	(void)Qy, (void)D, (void)K, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
+		       dstate, NULL);
+}
+
+static float mse_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)y, (void)D, (void)K, (void)rows_seen;
+	return (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X, GEN_XMAX, state, 0,
+			      t, 1.0f, NULL, NULL);
+}
+
+/* Implicit: the state is the queries' own, scored by their read-out. */
+static double query_state_loss(const struct gen *g, const float *p, float *dp,
+			       struct gen_ws *ws, const float *state,
+			       const float *Q, const int *Qy, const float *Qt,
+			       int nq, int D, int K, struct rng *r, float w,
+			       float *dstate)
+{
+	(void)ws, (void)Q, (void)D, (void)r;
+	return query_loss(g, p, dp, state, nq, K, Qy, Qt, w, dstate);
+}
+
+static const struct gen_way way_mog = {
+	mog_init, mog_params,
+	mog_features, mog_state_loss, mog_step_loss
+};
+static const struct gen_way way_flow = {
+	flow_init, flow_params,
+	flow_features, flow_state_loss, flow_step_loss
+};
+static const struct gen_way way_clf = {
+	clf_init, clf_params,
+	clf_features, clf_state_loss, clf_step_loss
+};
+static const struct gen_way way_clf_mlp = {
+	explicit_init, explicit_params,
+	explicit_features, xent_state_loss, xent_step_loss
+};
+static const struct gen_way way_clf_head = {
+	explicit_init, explicit_params,
+	head_features, xent_state_loss, xent_step_loss
+};
+static const struct gen_way way_reg = {
+	explicit_init, explicit_params,
+	explicit_features, mse_state_loss, mse_step_loss
+};
+static const struct gen_way way_implicit = {
+	implicit_init, implicit_params,
+	implicit_features, query_state_loss, NULL
+};
+
+static const struct gen_way *way_of(const struct gen_config *c)
+{
+	if (c->implicit_)
+		return &way_implicit;
+	switch (c->kind) {
+	case GEN_MOG: return &way_mog;
+	case GEN_FLOW: return &way_flow;
+	case GEN_REG: return &way_reg;
+	case GEN_CLF: break;
+	}
+	return c->head ? &way_clf_head : c->explicit_ ? &way_clf_mlp : &way_clf;
 }
 
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
@@ -843,7 +1144,7 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 
 	AM_ASSERT(ns >= 1 && ns <= ws->max_seq);
 	for (i = 0; i < ns; i++) {
-		float gain, l = 0.0f;
+		float gain, l;
 
 		AM_ASSERT(in[i].B >= 1 && in[i].B <= ws->max_rows);
 		AM_ASSERT(in[i].D >= 1 && in[i].D <= g->dx);
@@ -853,23 +1154,7 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 			AM_ASSERT(in[i].y && in[i].K >= 1 && in[i].K <= LINCLASS_KMAX);
 		if (g->cfg.kind == GEN_REG)
 			AM_ASSERT(in[i].t);
-		if (g->cfg.implicit_) {
-			AM_ASSERT(in[i].Q && in[i].nq >= 1 && in[i].nq <= g->cfg.nq);
-			implicit_features(g, ws, i, &in[i], gain);
-			setref_set_queries(ws->sr, i, in[i].nq);
-			ws->qK[i] = in[i].K;
-		} else if (g->cfg.head) {
-			l = head_features(g, p, ws, i, &in[i], gain);
-		} else if (g->cfg.explicit_) {
-			l = explicit_features(g, p, ws, i, &in[i], gain);
-		} else if (g->cfg.kind == GEN_CLF) {
-			l = clf_features(g, ws, i, &in[i], gain);
-		} else if (g->cfg.kind == GEN_MOG) {
-			l = mog_features(g, ws, i, &in[i], gain);
-		} else {
-			l = flow_features(g, p, ws, i, &in[i], gain,
-					  batch_loss != NULL);
-		}
+		l = g->way->features(g, p, ws, i, &in[i], gain, batch_loss != NULL);
 		if (batch_loss)
 			batch_loss[i] = l;
 		setref_set(ws->sr, i, in[i].B, in[i].pass, gain);
@@ -938,29 +1223,9 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
 		      float *dstate)
 {
-	double l;
-	int j;
-
-	if (g->cfg.implicit_)
-		return query_loss(g, p, dp, state, nq, K, Qy, NULL, w, dstate);
-	AM_ASSERT(nq >= 1 && nq <= GEN_QMAX);
-	if (g->cfg.kind == GEN_CLF && g->cfg.explicit_)
-		return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate,
-				     NULL);
-	if (g->cfg.kind == GEN_CLF) {
-		l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
-		for (j = 0; j < LINCLASS_P; j++)
-			dstate[j] *= w;
-		return l;
-	}
-	if (g->cfg.kind == GEN_MOG) {
-		l = mog_nll(state, D, Q, nq, dstate, NULL);
-		for (j = 0; j < MOG_P; j++)
-			dstate[j] *= w;
-		return l;
-	}
-	flow_noise(ws, r, nq, D);
-	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
+	AM_ASSERT(g->cfg.kind != GEN_REG && nq >= 1);
+	return g->way->state_loss(g, p, dp, ws, state, Q, Qy, NULL, nq, D, K, r,
+				  w, dstate);
 }
 
 /* ---- the implicit regime's read-out and losses ------------------------- */
@@ -1066,11 +1331,8 @@ double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
 			  const float *Qt, int nq, float w, float *dstate)
 {
 	AM_ASSERT(g->cfg.kind == GEN_REG && nq >= 1);
-	if (g->cfg.implicit_)
-		return query_loss(g, p, dp, state, nq, 0, NULL, Qt, w, dstate);
-	AM_ASSERT(nq <= GEN_QMAX);
-	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
-		       dstate, NULL);
+	return g->way->state_loss(g, p, dp, ws, state, Q, NULL, Qt, nq, 0, 0,
+				  NULL, w, dstate);
 }
 
 void gen_query_init(const struct gen *g, const float *p, int n, int K, float *qs)
@@ -1133,8 +1395,6 @@ static int batch_ok(const struct gen *g, const struct gen_ws *ws,
 	}
 	return g->cfg.kind != GEN_REG || t != NULL;
 }
-
-static uint64_t step_seed(double rows_seen, int pass);
 
 /* The input of one pass of a session's step on one batch. */
 static void batch_input(struct gen_input *in, const float *state,
@@ -1299,28 +1559,9 @@ static int step(const struct gen *g, const float *p, struct gen_ws *ws,
 			*loss_before = l;
 		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
 	}
-	if (loss_after) {
-		if (g->cfg.kind == GEN_REG) {
-			*loss_after = (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X,
-						     GEN_XMAX, cur, 0, t, 1.0f,
-						     NULL, NULL);
-		} else if (g->cfg.kind == GEN_CLF && g->cfg.explicit_) {
-			*loss_after = (float)explicit_xent(g, p, NULL, ws, B, X, cur,
-							   K, y, 1.0f, NULL, NULL);
-		} else if (g->cfg.kind == GEN_CLF) {
-			*loss_after = (float)linclass_loss(cur, D, K, X, y, B, 0.0f,
-							   NULL, NULL);
-		} else if (g->cfg.kind == GEN_MOG) {
-			*loss_after = (float)mog_nll(cur, D, X, B, NULL, ws->resp);
-		} else {
-			struct rng rr;
-
-			rng_seed(&rr, step_seed(rows_seen, 0));
-			flow_noise(ws, &rr, B, D);
-			*loss_after = (float)flow_loss(g, p, NULL, ws, cur, X, B,
-						       1.0f, NULL);
-		}
-	}
+	if (loss_after)
+		*loss_after = g->way->step_loss(g, p, ws, cur, X, y, t, B, D, K,
+						rows_seen);
 	memcpy(state, cur, (size_t)g->nstate * sizeof *cur);
 	return AM_OK;
 }

@@ -116,8 +116,12 @@ struct gen_config {
 	int nq;				/* implicit: queries per forward */
 };
 
+struct gen_way;
+
 struct gen {
 	struct gen_config cfg;
+	const struct gen_way *way;	/* how it refines: its kind in its
+					 * regime (gen.c) */
 	int nstate;			/* floats in a state */
 	int dx;				/* row width: GEN_DMAX, or GEN_XMAX (clf) */
 	struct setref sr;
