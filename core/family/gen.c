@@ -1,6 +1,9 @@
 /*
- * gen.c - the generative amortizers: token features for mixtures and
- * flows, the session step, losses, sampling, and the task sources.
+ * gen.c - the set refiner the kinds share (gen.h): the configuration, the
+ * parameters, workspaces, a pass over many sequences and its backward, a
+ * session's step, the ways of classification and regression (explicit,
+ * parametric, implicit: the others are in their kinds' files, see
+ * gen_way.h), sampling, and the task sources.
  */
 #include "family/gen.h"
 
@@ -9,16 +12,9 @@
 #include <string.h>
 
 #include "base/am.h"
+#include "family/gen_way.h"
 #include "nn/softmax.h"
 
-/* Mixture component token: log weight, mean, log sd (MOG_T); the EM step
- * (MOG_T); N_k / B; active dims; 3 counters; pass one-hot. */
-#define FS_MOG (2 * MOG_T + 1 + GEN_DMAX + 3 + SETREF_PASSES_MAX)
-/* Mixture observation: x, responsibilities, log-density / 10. */
-#define FO_MOG (GEN_DMAX + MOG_KMAX + 1)
-/* Flow latent token: z chunk, gradient chunk, active dims, counters, pass. */
-#define FS_FLOW (2 * GEN_ZTOK + GEN_DMAX + 3 + SETREF_PASSES_MAX)
-#define FO_FLOW GEN_DMAX
 /* Class token: its weights and bias (LINCLASS_T), the batch gradient
  * (LINCLASS_T), class active, the class's share of the batch, active
  * inputs, counters, pass. */
@@ -40,74 +36,12 @@
 /* Implicit observations: x and the one-hot label, or x and y. */
 #define FO_ICLF (LINCLASS_DMAX + LINCLASS_KMAX)
 #define FO_IREG (LINCLASS_DMAX + 1)
-#define GEN_QMAX 1024			/* query rows of one loss */
 #define PROB_MIN 1e-6f			/* implicit probs: floor before log */
 
-struct gen_ws {
-	struct setref_ws *sr;
-	struct velo_ws *ve;		/* FLOW */
-	struct mlp_ws *mw;		/* explicit CLF */
-	int max_seq, max_rows;
-	float *resp;			/* (max_rows, LINCLASS_KMAX): mixture
-					 * responsibilities or class probs */
-	float *grad;			/* (GEN_STATE_MAX) */
-	float *zrow, *dz;		/* (GEN_QMAX, Z) */
-	float *x0, *t, *w;		/* (GEN_QMAX x GEN_DMAX), (GEN_QMAX) x 2 */
-	int *Drow;			/* (GEN_QMAX) */
-	/* implicit probs: per sequence the next probabilities (for the
-	 * backward) and K */
-	float *qout, *qd;		/* (max_seq, nstate) */
-	int *qK;			/* (max_seq) */
-	int nseq;			/* sequences of the last forward */
-};
-
-/*
- * One way of refining: a kind in a regime.  gen_init picks it (way_of),
- * and what differs between the ways is called through it instead of
- * branching on kind and regime.
- *
- * init       sets the state's size and the refiner's token sizes in sc
- *            (its width, heads, layers, passes and skip are set) and
- *            registers the parameters: the way's networks, the refiner,
- *            the learned initial state, in that order.
- * params     initialises the way's parameters after the refiner's.
- * features   fills sequence i's state and observation tokens (setref's
- *            fs, dir, amask, fo) from in; returns the batch loss at the
- *            input state (when want_loss, or always when the features
- *            need it; 0 for the implicit regime).
- * state_loss the training loss of state on nq query rows Q with labels
- *            Qy or targets Qt (gen_state_loss's contract).
- * step_loss  the batch loss at the state a session's step reached
- *            (loss_after); NULL for the implicit regime, which has none.
- */
-struct gen_way {
-	int (*init)(struct gen *g, struct layout *params,
-		    struct setref_config *sc);
-	void (*params)(const struct gen *g, float *p, struct rng *r);
-	float (*features)(const struct gen *g, const float *p, struct gen_ws *ws,
-			  int i, const struct gen_input *in, float gain,
-			  int want_loss);
-	double (*state_loss)(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate);
-	float (*step_loss)(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen);
-};
-
 static const struct gen_way *way_of(const struct gen_config *c);
-static uint64_t step_seed(double rows_seen, int pass);
 static double query_loss(const struct gen *g, const float *p, float *dp,
 			 const float *qs, int n, int K, const int *y,
 			 const float *t, float w, float *dqs);
-
-static float clampf(float x, float lo, float hi)
-{
-	return x < lo ? lo : x > hi ? hi : x;
-}
 
 /* Floats per query state of an implicit configuration. */
 static int query_floats(const struct gen_config *c)
@@ -202,8 +136,8 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 
 /* The refiner over the way's state tokens (sc filled) and the learned
  * initial state: the end of every way's init but the implicit one's. */
-static int state_init(struct gen *g, struct layout *params,
-		      struct setref_config *sc)
+int gen_state_init(struct gen *g, struct layout *params,
+		   struct setref_config *sc)
 {
 	int rc = setref_init(&g->sr, params, "gen.ref", sc);
 
@@ -262,7 +196,7 @@ static int explicit_init(struct gen *g, struct layout *params,
 	sc->fo = c->variant == GEN_GRAD ? 0 :
 		 c->kind == GEN_CLF ? FO_CLF : FO_REG;
 	rc = mlp_init(&g->f, params, "gen.f", &mc);
-	return rc != AM_OK ? rc : state_init(g, params, sc);
+	return rc != AM_OK ? rc : gen_state_init(g, params, sc);
 }
 
 /* A token per class: its weights and bias. */
@@ -274,37 +208,10 @@ static int clf_init(struct gen *g, struct layout *params,
 	sc->sd = LINCLASS_T;
 	sc->fs = FS_CLF;
 	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_CLF;
-	return state_init(g, params, sc);
+	return gen_state_init(g, params, sc);
 }
 
-/* A token per mixture component. */
-static int mog_init(struct gen *g, struct layout *params,
-		    struct setref_config *sc)
-{
-	g->nstate = MOG_P;
-	sc->nst = MOG_KMAX;
-	sc->sd = MOG_T;
-	sc->fs = FS_MOG;
-	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_MOG;
-	return state_init(g, params, sc);
-}
 
-/* The velocity network, then a latent in tokens of 8. */
-static int flow_init(struct gen *g, struct layout *params,
-		     struct setref_config *sc)
-{
-	const struct gen_config *c = &g->cfg;
-	struct velo_config vc = { c->Z, c->vH, c->vL };
-	int rc;
-
-	g->nstate = c->Z;
-	sc->nst = c->Z / GEN_ZTOK;
-	sc->sd = GEN_ZTOK;
-	sc->fs = FS_FLOW;
-	sc->fo = c->variant == GEN_GRAD ? 0 : FO_FLOW;
-	rc = velo_init(&g->ve, params, &vc);
-	return rc != AM_OK ? rc : state_init(g, params, sc);
-}
 
 int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 {
@@ -354,25 +261,7 @@ static void clf_params(const struct gen *g, float *p, struct rng *r)
 	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
 }
 
-/* A spread-out mixture: means on a small random cloud, unit sds, equal
- * weights. */
-static void mog_params(const struct gen *g, float *p, struct rng *r)
-{
-	float *s = p + g->init;
-	int k, j;
 
-	memset(s, 0, (size_t)g->nstate * sizeof *s);
-	for (k = 0; k < MOG_KMAX; k++)
-		for (j = 0; j < MOG_DMAX; j++)
-			s[k * MOG_T + 1 + j] = 0.5f * (float)rng_normal(r);
-}
-
-/* z = 0; the velocity network. */
-static void flow_params(const struct gen *g, float *p, struct rng *r)
-{
-	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
-	velo_init_params(&g->ve, p, r);
-}
 
 void gen_init_params(const struct gen *g, float *p, struct rng *r)
 {
@@ -445,8 +334,8 @@ struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 }
 
 /* Counters and pass, shared by both kinds' state tokens. */
-static void counters(const struct gen *g, const struct gen_input *in,
-		     float gain, float *f)
+void gen_counters(const struct gen *g, const struct gen_input *in,
+		  float gain, float *f)
 {
 	double rows_k = (double)g->cfg.bmax * g->cfg.ksteps;
 
@@ -456,172 +345,9 @@ static void counters(const struct gen *g, const struct gen_input *in,
 	f[3 + in->pass] = 1.0f;
 }
 
-/* Mixture features of sequence i; returns its batch NLL. */
-static float mog_features(const struct gen *g, const float *p,
-			  struct gen_ws *ws, int i, const struct gen_input *in,
-			  float gain, int want_loss)
-{
-	const float *th = in->state;
-	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
-	float *am = setref_amask(ws->sr, i);
-	double lse = -INFINITY, nll;
-	int B = in->B, D = in->D, k, j, r;
 
-	(void)p;
-	(void)want_loss;
-	nll = mog_nll(th, D, in->X, B, NULL, ws->resp);
-	for (k = 0; k < MOG_KMAX; k++) {
-		double a = th[k * MOG_T], m = lse > a ? lse : a;
 
-		lse = m + log(exp(lse - m) + exp(a - m));
-	}
-	memset(fs, 0, (size_t)MOG_KMAX * FS_MOG * sizeof *fs);
-	for (k = 0; k < MOG_KMAX; k++) {
-		const float *c = th + k * MOG_T;
-		float *f = fs + k * FS_MOG, *dk = dir + k * MOG_T;
-		float *ak = am + k * MOG_T;
-		double nk = 0.0, wk = exp(c[0] - lse);
 
-		for (r = 0; r < B; r++)
-			nk += ws->resp[r * MOG_KMAX + k];
-		/* EM step with one pseudo-row at the current parameters */
-		dk[0] = (float)(c[0] - lse - log((nk + wk) / (B + 1.0)));
-		ak[0] = 1.0f;
-		for (j = 0; j < MOG_DMAX; j++) {
-			double sx = 0.0, sxx = 0.0, mj, vj, sd;
-
-			ak[1 + j] = ak[1 + MOG_DMAX + j] = j < D ? 1.0f : 0.0f;
-			if (j >= D) {
-				dk[1 + j] = dk[1 + MOG_DMAX + j] = 0.0f;
-				continue;
-			}
-			sd = exp(clampf(c[1 + MOG_DMAX + j], MOG_LOGSD_MIN,
-					MOG_LOGSD_MAX));
-			for (r = 0; r < B; r++)
-				sx += ws->resp[r * MOG_KMAX + k] *
-				      in->X[r * GEN_DMAX + j];
-			mj = (sx + c[1 + j]) / (nk + 1.0);
-			for (r = 0; r < B; r++) {
-				double d = in->X[r * GEN_DMAX + j] - mj;
-
-				sxx += ws->resp[r * MOG_KMAX + k] * d * d;
-			}
-			vj = (sxx + sd * sd + (c[1 + j] - mj) * (c[1 + j] - mj)) /
-			     (nk + 1.0);
-			dk[1 + j] = (float)(c[1 + j] - mj);
-			dk[1 + MOG_DMAX + j] = (float)(c[1 + MOG_DMAX + j] -
-						       0.5 * log(vj + 1e-6));
-		}
-		if (g->cfg.variant == GEN_OBS)
-			memset(dk, 0, MOG_T * sizeof *dk);
-		f[0] = clampf((float)(c[0] - lse), -10.0f, 0.0f);
-		for (j = 0; j < D; j++) {
-			f[1 + j] = clampf(c[1 + j], -10.0f, 10.0f);
-			f[1 + MOG_DMAX + j] = clampf(c[1 + MOG_DMAX + j],
-						     MOG_LOGSD_MIN, MOG_LOGSD_MAX);
-		}
-		for (j = 0; j < MOG_T; j++)
-			f[MOG_T + j] = clampf(dk[j], -10.0f, 10.0f);
-		f[2 * MOG_T] = (float)(nk / B);
-		for (j = 0; j < GEN_DMAX; j++)
-			f[2 * MOG_T + 1 + j] = j < D ? 1.0f : 0.0f;
-		counters(g, in, gain, f + 2 * MOG_T + 1 + GEN_DMAX);
-	}
-	if (g->cfg.variant != GEN_GRAD) {
-		float *fo = setref_fo(ws->sr, i);
-
-		for (r = 0; r < B; r++) {
-			float *o = fo + (size_t)r * FO_MOG;
-
-			memcpy(o, in->X + (size_t)r * GEN_DMAX, GEN_DMAX * sizeof *o);
-			memcpy(o + GEN_DMAX, ws->resp + (size_t)r * MOG_KMAX,
-			       MOG_KMAX * sizeof *o);
-			o[GEN_DMAX + MOG_KMAX] = clampf(0.1f * (float)mog_logpdf(
-					th, D, in->X + (size_t)r * GEN_DMAX), -5.0f, 2.0f);
-		}
-	}
-	return (float)nll;
-}
-
-/* Fills the flow-matching noise of n rows from a seed (or generator). */
-static void flow_noise(struct gen_ws *ws, struct rng *r, int n, int D)
-{
-	int i, j;
-
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < GEN_DMAX; j++)
-			ws->x0[i * GEN_DMAX + j] = j < D ? (float)rng_normal(r) : 0.0f;
-		ws->t[i] = (float)rng_uniform(r);
-		ws->Drow[i] = D;
-	}
-}
-
-/* Mean flow-matching loss of z on rows X (n <= GEN_QMAX) with the noise in
- * ws; dz (Z, may be NULL) the gradient of that mean; dp (may be NULL)
- * accumulates scale times the gradient. */
-static double flow_loss(const struct gen *g, const float *p, float *dp,
-			struct gen_ws *ws, const float *z, const float *X,
-			int n, float scale, float *dz)
-{
-	int Z = g->cfg.Z, i, j;
-	double l;
-
-	for (i = 0; i < n; i++) {
-		memcpy(ws->zrow + (size_t)i * Z, z, (size_t)Z * sizeof *z);
-		ws->w[i] = scale / (float)n;
-	}
-	l = velo_fm_loss(&g->ve, p, dp, ws->ve, n, X, ws->x0, ws->t, ws->zrow,
-			 ws->Drow, ws->w, dz ? ws->dz : NULL);
-	if (dz) {
-		memset(dz, 0, (size_t)Z * sizeof *dz);
-		for (i = 0; i < n; i++)
-			for (j = 0; j < Z; j++)
-				dz[j] += ws->dz[(size_t)i * Z + j];
-	}
-	return scale != 0.0f ? l / scale : 0.0;
-}
-
-/* Flow features of sequence i; returns its batch loss when computed. */
-static float flow_features(const struct gen *g, const float *p,
-			   struct gen_ws *ws, int i, const struct gen_input *in,
-			   float gain, int want_loss)
-{
-	int nst = g->cfg.Z / GEN_ZTOK, D = in->D, k, j, r;
-	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
-	float *am = setref_amask(ws->sr, i);
-	float loss = 0.0f;
-
-	memset(dir, 0, (size_t)g->cfg.Z * sizeof *dir);
-	if (g->cfg.variant != GEN_OBS || want_loss) {
-		struct rng rr;
-
-		rng_seed(&rr, in->seed);
-		flow_noise(ws, &rr, in->B, D);
-		loss = (float)flow_loss(g, p, NULL, ws, in->state, in->X, in->B,
-					1.0f, g->cfg.variant != GEN_OBS ? dir : NULL);
-	}
-	memset(fs, 0, (size_t)nst * FS_FLOW * sizeof *fs);
-	for (k = 0; k < nst; k++) {
-		float *f = fs + k * FS_FLOW;
-
-		for (j = 0; j < GEN_ZTOK; j++) {
-			f[j] = in->state[k * GEN_ZTOK + j];
-			f[GEN_ZTOK + j] = clampf(dir[k * GEN_ZTOK + j], -10.0f, 10.0f);
-			am[k * GEN_ZTOK + j] = 1.0f;
-		}
-		for (j = 0; j < GEN_DMAX; j++)
-			f[2 * GEN_ZTOK + j] = j < D ? 1.0f : 0.0f;
-		counters(g, in, gain, f + 2 * GEN_ZTOK + GEN_DMAX);
-	}
-	if (g->cfg.variant != GEN_GRAD) {
-		float *fo = setref_fo(ws->sr, i);
-
-		for (r = 0; r < in->B; r++)
-			memcpy(fo + (size_t)r * FO_FLOW, in->X + (size_t)r * GEN_DMAX,
-			       GEN_DMAX * sizeof *fo);
-	}
-	return loss;
-}
 
 /* Classification observation tokens of sequence i: x, the one-hot label
  * and the predicted probabilities (in ws->resp). */
@@ -656,7 +382,7 @@ static void class_token_tail(const struct gen *g, const struct gen_input *in,
 	f[1] = (float)n / (float)in->B;
 	for (j = 0; j < LINCLASS_DMAX; j++)
 		f[2 + j] = j < in->D ? 1.0f : 0.0f;
-	counters(g, in, gain, f + 2 + LINCLASS_DMAX);
+	gen_counters(g, in, gain, f + 2 + LINCLASS_DMAX);
 }
 
 /* Classification features of sequence i; returns its batch loss. */
@@ -856,7 +582,7 @@ static float explicit_features(const struct gen *g, const float *p,
 			f[2 * GEN_ZTOK + j] = j < D ? 1.0f : 0.0f;
 		for (j = 0; j < LINCLASS_KMAX; j++)
 			f[2 * GEN_ZTOK + LINCLASS_DMAX + j] = j < K ? 1.0f : 0.0f;
-		counters(g, in, gain, f + 2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX);
+		gen_counters(g, in, gain, f + 2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX);
 	}
 	if (g->cfg.variant == GEN_GRAD)
 		return (float)loss;
@@ -928,7 +654,7 @@ static float implicit_features(const struct gen *g, const float *p,
 			f[k] = k < D ? 1.0f : 0.0f;
 		for (k = 0; k < LINCLASS_KMAX; k++)
 			f[LINCLASS_DMAX + k] = k < K ? 1.0f : 0.0f;
-		counters(g, in, gain, f + LINCLASS_DMAX + LINCLASS_KMAX);
+		gen_counters(g, in, gain, f + LINCLASS_DMAX + LINCLASS_KMAX);
 	}
 	for (r = 0; r < B; r++) {
 		const float *x = in->X + (size_t)r * GEN_XMAX;
@@ -954,7 +680,7 @@ static float implicit_features(const struct gen *g, const float *p,
 /* ---- the ways (struct gen_way) ------------------------------------------ */
 
 /* Scales n floats of d by w. */
-static void scale_by(float *d, int n, float w)
+void gen_scale(float *d, int n, float w)
 {
 	int j;
 
@@ -962,56 +688,9 @@ static void scale_by(float *d, int n, float w)
 		d[j] *= w;
 }
 
-static double mog_state_loss(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate)
-{
-	double l;
 
-	(void)g, (void)p, (void)dp, (void)ws, (void)Qy, (void)Qt, (void)K,
-	(void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	l = mog_nll(state, D, Q, nq, dstate, NULL);
-	scale_by(dstate, MOG_P, w);
-	return l;
-}
 
-static float mog_step_loss(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen)
-{
-	(void)g, (void)p, (void)y, (void)t, (void)K, (void)rows_seen;
-	return (float)mog_nll(state, D, X, B, NULL, ws->resp);
-}
 
-static double flow_state_loss(const struct gen *g, const float *p, float *dp,
-			      struct gen_ws *ws, const float *state,
-			      const float *Q, const int *Qy, const float *Qt,
-			      int nq, int D, int K, struct rng *r, float w,
-			      float *dstate)
-{
-	(void)Qy, (void)Qt, (void)K;
-	AM_ASSERT(nq <= GEN_QMAX);
-	flow_noise(ws, r, nq, D);
-	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
-}
-
-/* The noise of a step's loss after is the first pass's. */
-static float flow_step_loss(const struct gen *g, const float *p,
-			    struct gen_ws *ws, const float *state,
-			    const float *X, const int *y, const float *t, int B,
-			    int D, int K, double rows_seen)
-{
-	struct rng rr;
-
-	(void)y, (void)t, (void)K;
-	rng_seed(&rr, step_seed(rows_seen, 0));
-	flow_noise(ws, &rr, B, D);
-	return (float)flow_loss(g, p, NULL, ws, state, X, B, 1.0f, NULL);
-}
 
 static double clf_state_loss(const struct gen *g, const float *p, float *dp,
 			     struct gen_ws *ws, const float *state,
@@ -1024,7 +703,7 @@ static double clf_state_loss(const struct gen *g, const float *p, float *dp,
 	(void)g, (void)p, (void)dp, (void)ws, (void)Qt, (void)r;
 	AM_ASSERT(nq <= GEN_QMAX);
 	l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
-	scale_by(dstate, LINCLASS_P, w);
+	gen_scale(dstate, LINCLASS_P, w);
 	return l;
 }
 
@@ -1093,14 +772,6 @@ static double query_state_loss(const struct gen *g, const float *p, float *dp,
 	return query_loss(g, p, dp, state, nq, K, Qy, Qt, w, dstate);
 }
 
-static const struct gen_way way_mog = {
-	mog_init, mog_params,
-	mog_features, mog_state_loss, mog_step_loss
-};
-static const struct gen_way way_flow = {
-	flow_init, flow_params,
-	flow_features, flow_state_loss, flow_step_loss
-};
 static const struct gen_way way_clf = {
 	clf_init, clf_params,
 	clf_features, clf_state_loss, clf_step_loss
@@ -1127,8 +798,8 @@ static const struct gen_way *way_of(const struct gen_config *c)
 	if (c->implicit_)
 		return &way_implicit;
 	switch (c->kind) {
-	case GEN_MOG: return &way_mog;
-	case GEN_FLOW: return &way_flow;
+	case GEN_MOG: return &gen_way_mog;
+	case GEN_FLOW: return &gen_way_flow;
 	case GEN_REG: return &way_reg;
 	case GEN_CLF: break;
 	}
@@ -1411,7 +1082,7 @@ static void batch_input(struct gen_input *in, const float *state,
 	in->K = K;
 	in->rows_seen = rows_seen;
 	in->pass = pass;
-	in->seed = step_seed(rows_seen, pass);
+	in->seed = gen_step_seed(rows_seen, pass);
 }
 
 int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
@@ -1528,7 +1199,7 @@ int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
 	return AM_OK;
 }
 
-static uint64_t step_seed(double rows_seen, int pass)
+uint64_t gen_step_seed(double rows_seen, int pass)
 {
 	uint64_t x = (uint64_t)rows_seen * 0x9E3779B97F4A7C15ull + (uint64_t)pass;
 

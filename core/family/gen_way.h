@@ -1,0 +1,107 @@
+/*
+ * gen_way.h - inside the set refiner (gen.c): its workspace and the
+ * table of a way of refining, for the files that hold the ways (fam_mog.c,
+ * fam_flow.c) and for gen.c, which picks one per model and calls it.
+ * Not for use outside core/family/.
+ *
+ * It includes no header of its own folder: the types of gen.h it names
+ * are only pointed at, so gen.c may include it without a circle.
+ */
+#ifndef GEN_WAY_H
+#define GEN_WAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gen;
+struct gen_config;
+struct gen_input;
+struct layout;
+struct rng;
+struct setref_config;
+struct setref_ws;
+struct velo_ws;
+struct mlp_ws;
+
+#define GEN_QMAX 1024			/* query rows of one loss */
+
+/* One thread's scratch (gen_ws_new). */
+struct gen_ws {
+	struct setref_ws *sr;
+	struct velo_ws *ve;		/* FLOW */
+	struct mlp_ws *mw;		/* explicit CLF */
+	int max_seq, max_rows;
+	float *resp;			/* (max_rows, LINCLASS_KMAX): mixture
+					 * responsibilities or class probs */
+	float *grad;			/* (GEN_STATE_MAX) */
+	float *zrow, *dz;		/* (GEN_QMAX, Z) */
+	float *x0, *t, *w;		/* (GEN_QMAX x GEN_DMAX), (GEN_QMAX) x 2 */
+	int *Drow;			/* (GEN_QMAX) */
+	/* implicit probs: per sequence the next probabilities (for the
+	 * backward) and K */
+	float *qout, *qd;		/* (max_seq, nstate) */
+	int *qK;			/* (max_seq) */
+	int nseq;			/* sequences of the last forward */
+};
+
+/*
+ * One way of refining: a kind in a regime.  gen_init picks it (way_of),
+ * and what differs between the ways is called through it instead of
+ * branching on kind and regime.
+ *
+ * init       sets the state's size and the refiner's token sizes in sc
+ *            (its width, heads, layers, passes and skip are set) and
+ *            registers the parameters: the way's networks, the refiner,
+ *            the learned initial state, in that order.
+ * params     initialises the way's parameters after the refiner's.
+ * features   fills sequence i's state and observation tokens (setref's
+ *            fs, dir, amask, fo) from in; returns the batch loss at the
+ *            input state (when want_loss, or always when the features
+ *            need it; 0 for the implicit regime).
+ * state_loss the training loss of state on nq query rows Q with labels
+ *            Qy or targets Qt (gen_state_loss's contract).
+ * step_loss  the batch loss at the state a session's step reached
+ *            (loss_after); NULL for the implicit regime, which has none.
+ */
+struct gen_way {
+	int (*init)(struct gen *g, struct layout *params,
+		    struct setref_config *sc);
+	void (*params)(const struct gen *g, float *p, struct rng *r);
+	float (*features)(const struct gen *g, const float *p, struct gen_ws *ws,
+			  int i, const struct gen_input *in, float gain,
+			  int want_loss);
+	double (*state_loss)(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate);
+	float (*step_loss)(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen);
+};
+
+/* The ways the kinds' files define (gen.c holds the others). */
+extern const struct gen_way gen_way_mog;
+extern const struct gen_way gen_way_flow;
+
+/* x limited to [lo, hi]. */
+static inline float clampf(float x, float lo, float hi)
+{
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* What the ways share (gen.c).  gen_state_init: the refiner over the
+ * state tokens sc describes and the learned initial state, the end of a
+ * way's init.  gen_counters: a state token's counters and pass one-hot
+ * (3 + SETREF_PASSES_MAX floats at f).  gen_scale: d[0..n) *= w.
+ * gen_step_seed: the noise seed of a session step's pass, a function of
+ * the rows seen before it. */
+int gen_state_init(struct gen *g, struct layout *params,
+		   struct setref_config *sc);
+void gen_counters(const struct gen *g, const struct gen_input *in,
+		  float gain, float *f);
+void gen_scale(float *d, int n, float w);
+uint64_t gen_step_seed(double rows_seen, int pass);
+
+#endif
