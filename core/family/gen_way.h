@@ -81,9 +81,11 @@ struct gen_way {
 			   double rows_seen);
 };
 
-/* The ways the kinds' files define (gen.c holds the others). */
+/* The ways the kinds' files and implicit.c define (gen.c holds the
+ * others). */
 extern const struct gen_way gen_way_mog;
 extern const struct gen_way gen_way_flow;
+extern const struct gen_way gen_way_implicit;
 
 /* x limited to [lo, hi]. */
 static inline float clampf(float x, float lo, float hi)
@@ -103,5 +105,14 @@ void gen_counters(const struct gen *g, const struct gen_input *in,
 		  float gain, float *f);
 void gen_scale(float *d, int n, float w);
 uint64_t gen_step_seed(double rows_seen, int pass);
+
+/* The implicit regime's, for gen.c (implicit.c).  gen_query_floats: the
+ * floats of one query's state under configuration c.  A probabilities
+ * state is refined in logarithms: gen_probs_to_log maps the first K
+ * probabilities of q to logs in u (LINCLASS_KMAX floats, zero past K),
+ * gen_softmax_k maps back (zeros past K). */
+int gen_query_floats(const struct gen_config *c);
+void gen_probs_to_log(const float *q, int K, float *u);
+void gen_softmax_k(const float *u, int K, float *q);
 
 #endif
