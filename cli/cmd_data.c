@@ -229,6 +229,25 @@ static void print_classes(const char *what, const unsigned char *y, int n, int n
 	printf("\n");
 }
 
+/* The sum over the d columns of a (n x d) of the squared deviations from
+ * the column's mean; m (d) is scratch, it ends holding the column sums. */
+static double sum_sq_dev(const float *a, int n, int d, double *m)
+{
+	double ss = 0.0, v;
+	int i, j;
+
+	memset(m, 0, (size_t)d * sizeof *m);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < d; j++)
+			m[j] += a[(size_t)i * d + j];
+	for (i = 0; i < n; i++)
+		for (j = 0; j < d; j++) {
+			v = a[(size_t)i * d + j] - m[j] / n;
+			ss += v * v;
+		}
+	return ss;
+}
+
 /*
  * The fraction of the variance of the n images x (bytes) that the
  * components of p capture: sum_j var(f_j) / sum_i var(x_i), with f the
@@ -238,8 +257,8 @@ static void print_classes(const char *what, const unsigned char *y, int n, int n
 static double kept_on(const struct pca *p, const unsigned char *x, int n)
 {
 	float *pix = NULL, *f = NULL;
-	double *m = NULL, tot = 0.0, got = 0.0, v;
-	int d = p->npix, k = p->k, i, j;
+	double *m = NULL, tot, got;
+	int d = p->npix, k = p->k, j;
 	double kept = -1.0;
 	struct pca q = *p;	/* a copy of the views, to project unwhitened */
 	float *scale = NULL;
@@ -255,23 +274,8 @@ static double kept_on(const struct pca *p, const unsigned char *x, int n)
 	q.scale = scale;
 	imgset_to_float(pix, x, (size_t)n * d);
 	pca_project(&q, pix, n, f);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < d; j++)
-			m[j] += pix[(size_t)i * d + j];
-	for (i = 0; i < n; i++)
-		for (j = 0; j < d; j++) {
-			v = pix[(size_t)i * d + j] - m[j] / n;
-			tot += v * v;
-		}
-	memset(m, 0, (size_t)k * sizeof *m);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < k; j++)
-			m[j] += f[(size_t)i * k + j];
-	for (i = 0; i < n; i++)
-		for (j = 0; j < k; j++) {
-			v = f[(size_t)i * k + j] - m[j] / n;
-			got += v * v;
-		}
+	tot = sum_sq_dev(pix, n, d, m);
+	got = sum_sq_dev(f, n, k, m);
 	kept = tot > 0.0 ? got / tot : 1.0;
 out:
 	free(scale);

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,21 @@ static void *key_at(struct recipe *r, const struct key *k)
 	return (char *)r + k->off[r->gen];
 }
 
+/* Writes a printf-style message into msg and returns -1: a setter's or
+ * a check's failure reads "return fail(msg, msglen, ...)". */
+static int fail(char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* An integer in [k->lo, k->hi], stored as an int ('i'), a long ('l') or
  * a uint64_t ('u'). */
 static int set_integer(struct recipe *r, const struct key *k, const char *v,
@@ -82,11 +98,9 @@ static int set_integer(struct recipe *r, const struct key *k, const char *v,
 
 	errno = 0;
 	n = strtoll(v, &end, 10);
-	if (errno || end == v || *end || n < k->lo || n > k->hi) {
-		snprintf(msg, msglen, "%s wants an integer in [%.0f, %.0f]",
-			 k->name, k->lo, k->hi);
-		return -1;
-	}
+	if (errno || end == v || *end || n < k->lo || n > k->hi)
+		return fail(msg, msglen, "%s wants an integer in [%.0f, %.0f]",
+			    k->name, k->lo, k->hi);
 	if (type == 'i')
 		*(int *)key_at(r, k) = (int)n;
 	else if (type == 'l')
@@ -122,11 +136,9 @@ static int set_float(struct recipe *r, const struct key *k, const char *v,
 
 	errno = 0;
 	x = strtod(v, &end);
-	if (errno || end == v || *end || !isfinite(x) || x < k->lo || x > k->hi) {
-		snprintf(msg, msglen, "%s wants a number in [%g, %g]",
-			 k->name, k->lo, k->hi);
-		return -1;
-	}
+	if (errno || end == v || *end || !isfinite(x) || x < k->lo || x > k->hi)
+		return fail(msg, msglen, "%s wants a number in [%g, %g]",
+			    k->name, k->lo, k->hi);
 	*(float *)key_at(r, k) = (float)x;
 	return 0;
 }
@@ -136,10 +148,9 @@ static int set_name(struct recipe *r, const struct key *k, const char *v,
 {
 	(void)k;
 	if (!*v || strlen(v) >= sizeof r->name ||
-	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v)) {
-		snprintf(msg, msglen, "name must be 1-63 characters of [a-z0-9._-]");
-		return -1;
-	}
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v))
+		return fail(msg, msglen,
+			    "name must be 1-63 characters of [a-z0-9._-]");
 	strcpy(r->name, v);
 	return 0;
 }
@@ -150,11 +161,9 @@ static int set_family(struct recipe *r, const struct key *k, const char *v,
 {
 	(void)r;
 	(void)k;
-	if (!family_find(v)) {
-		snprintf(msg, msglen, "family '%s' is not known (linreg, clf, reg, "
-			 "mog, flow)", v);
-		return -1;
-	}
+	if (!family_find(v))
+		return fail(msg, msglen, "family '%s' is not known "
+			    "(linreg, clf, reg, mog, flow)", v);
 	return 0;
 }
 
@@ -173,9 +182,8 @@ static int set_regime(struct recipe *r, const struct key *k, const char *v,
 			}
 			return 0;
 		}
-	snprintf(msg, msglen, "regime '%s' is not available for %s", v,
-		 f->regime_help);
-	return -1;
+	return fail(msg, msglen, "regime '%s' is not available for %s", v,
+		    f->regime_help);
 }
 
 static int set_variant(struct recipe *r, const struct key *k, const char *v,
@@ -184,10 +192,8 @@ static int set_variant(struct recipe *r, const struct key *k, const char *v,
 	enum refiner_variant rv;
 
 	(void)k;
-	if (model_variant_parse(v, &rv)) {
-		snprintf(msg, msglen, "variant must be obs, grad or both");
-		return -1;
-	}
+	if (model_variant_parse(v, &rv))
+		return fail(msg, msglen, "variant must be obs, grad or both");
 	if (r->gen)
 		r->gcfg.gen.variant = rv == REFINER_OBS ? GEN_OBS :
 				      rv == REFINER_GRAD ? GEN_GRAD : GEN_BOTH;
@@ -208,10 +214,9 @@ static int set_tasks(struct recipe *r, const struct key *k, const char *v,
 			r->gcfg.tasks.src = f->tasks[i].src;
 			return 0;
 		}
-	snprintf(msg, msglen, "tasks must be %s%s%s", f->tasks[0].name,
-		 f->tasks[1].name ? " or " : "",
-		 f->tasks[1].name ? f->tasks[1].name : "");
-	return -1;
+	return fail(msg, msglen, "tasks must be %s%s%s", f->tasks[0].name,
+		    f->tasks[1].name ? " or " : "",
+		    f->tasks[1].name ? f->tasks[1].name : "");
 }
 
 static int set_letters(struct recipe *r, const struct key *k, const char *v,
@@ -220,10 +225,8 @@ static int set_letters(struct recipe *r, const struct key *k, const char *v,
 	unsigned char sel[HERSHEY_LETTERS];
 
 	(void)k;
-	if (strlen(v) > HERSHEY_LETTERS || gen_letters_parse(v, sel) < 1) {
-		snprintf(msg, msglen, "letters must be 1 to 52 of A-Z a-z");
-		return -1;
-	}
+	if (strlen(v) > HERSHEY_LETTERS || gen_letters_parse(v, sel) < 1)
+		return fail(msg, msglen, "letters must be 1 to 52 of A-Z a-z");
 	strcpy(r->letters, v);
 	return 0;
 }
@@ -232,10 +235,9 @@ static int set_dataset(struct recipe *r, const struct key *k, const char *v,
 		       char *msg, size_t msglen)
 {
 	(void)k;
-	if (strcmp(v, "fashion-mnist") && strcmp(v, "mnist")) {
-		snprintf(msg, msglen, "dataset must be fashion-mnist or mnist");
-		return -1;
-	}
+	if (strcmp(v, "fashion-mnist") && strcmp(v, "mnist"))
+		return fail(msg, msglen,
+			    "dataset must be fashion-mnist or mnist");
 	strcpy(r->dataset, v);
 	return 0;
 }
@@ -250,10 +252,9 @@ static int set_state(struct recipe *r, const struct key *k, const char *v,
 		r->gcfg.gen.qstate = GEN_Q_PROBS;
 	else if (!strcmp(v, "latent"))
 		r->gcfg.gen.qstate = GEN_Q_LATENT;
-	else {
-		snprintf(msg, msglen, "state must be logits (mean), probs or latent");
-		return -1;
-	}
+	else
+		return fail(msg, msglen,
+			    "state must be logits (mean), probs or latent");
 	return 0;
 }
 
@@ -262,10 +263,8 @@ static int set_predictor(struct recipe *r, const struct key *k, const char *v,
 			 char *msg, size_t msglen)
 {
 	(void)k;
-	if (strcmp(v, "mlp") && strcmp(v, "head")) {
-		snprintf(msg, msglen, "predictor must be mlp or head");
-		return -1;
-	}
+	if (strcmp(v, "mlp") && strcmp(v, "head"))
+		return fail(msg, msglen, "predictor must be mlp or head");
 	r->gcfg.gen.head = !strcmp(v, "head");
 	return 0;
 }
@@ -509,20 +508,14 @@ static int parse_line(struct recipe *r, const struct family *f, char *s,
 	char *key, *val;
 	int i;
 
-	if (split(s, &key, &val)) {
-		snprintf(msg, msglen, "expected 'key = value'");
-		return -1;
-	}
+	if (split(s, &key, &val))
+		return fail(msg, msglen, "expected 'key = value'");
 	k = key_find(f, key);
-	if (!k) {
-		snprintf(msg, msglen, "unknown key '%.64s'", key);
-		return -1;
-	}
+	if (!k)
+		return fail(msg, msglen, "unknown key '%.64s'", key);
 	for (i = 0; i < sn->n; i++)
-		if (sn->k[i] == k) {
-			snprintf(msg, msglen, "'%s' given twice", key);
-			return -1;
-		}
+		if (sn->k[i] == k)
+			return fail(msg, msglen, "'%s' given twice", key);
 	AM_ASSERT(sn->n < RECIPE_KEYS_MAX);
 	sn->k[sn->n++] = k;
 	return k->set(r, k, val, msg, msglen);
@@ -557,33 +550,26 @@ static int setref_finish(struct recipe *r, const struct seen *sn, char *msg,
 {
 	const struct gen_config *g = &r->gcfg.gen;
 
-	if (!g->implicit_ && seen_has(sn, "state")) {
-		snprintf(msg, msglen, "'state' is for the implicit regime "
-			 "(regime = implicit)");
-		return -1;
-	}
-	if (!g->explicit_ && seen_has(sn, "predictor")) {
-		snprintf(msg, msglen, "'predictor' is for the explicit regime "
-			 "(regime = explicit)");
-		return -1;
-	}
+	if (!g->implicit_ && seen_has(sn, "state"))
+		return fail(msg, msglen, "'state' is for the implicit regime "
+			    "(regime = implicit)");
+	if (!g->explicit_ && seen_has(sn, "predictor"))
+		return fail(msg, msglen, "'predictor' is for the explicit "
+			    "regime (regime = explicit)");
 	if (g->implicit_)
 		implicit_defaults(r, sn);
-	if (r->gcfg.tasks.src != GEN_SRC_IMAGES && seen_has(sn, "disjoint")) {
-		snprintf(msg, msglen, "'disjoint' is for image tasks (tasks = images)");
-		return -1;
-	}
+	if (r->gcfg.tasks.src != GEN_SRC_IMAGES && seen_has(sn, "disjoint"))
+		return fail(msg, msglen,
+			    "'disjoint' is for image tasks (tasks = images)");
 	if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {
 		if (r->dataset[0])
 			return 0;
-		snprintf(msg, msglen, "image tasks need a 'dataset' line");
-		return -1;
+		return fail(msg, msglen, "image tasks need a 'dataset' line");
 	}
 	if (r->gcfg.tasks.src == GEN_SRC_LETTERS) {
-		if (!r->letters[0]) {
-			snprintf(msg, msglen, "letters tasks need a 'letters' line");
-			return -1;
-		}
+		if (!r->letters[0])
+			return fail(msg, msglen,
+				    "letters tasks need a 'letters' line");
 		gen_letters_parse(r->letters, r->gcfg.tasks.letters);
 		return 0;
 	}

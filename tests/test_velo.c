@@ -110,7 +110,7 @@ static void ref_row(const struct velo *v, const float *p, const float *xt,
 {
 	double in[VELO_FIXED + VELO_ZMAX], h[2][VELO_HMAX];
 	const double pi = 3.14159265358979323846;
-	int H = v->cfg.H, F = v->F, l, o, k, j;
+	int H = v->cfg.H, F = v->net.F, l, o, k, j;
 	const double *x = in;
 
 	for (j = 0; j < VELO_DMAX; j++) {
@@ -127,7 +127,7 @@ static void ref_row(const struct velo *v, const float *p, const float *xt,
 		in[VELO_FIXED + j] = z[j];
 	for (l = 0; l < v->cfg.L; l++) {
 		int C = l ? H : F;
-		const float *W = p + v->w[l], *b = p + v->b[l];
+		const float *W = p + v->net.w[l], *b = p + v->net.b[l];
 
 		for (o = 0; o < H; o++) {
 			double s = b[o];
@@ -139,10 +139,10 @@ static void ref_row(const struct velo *v, const float *p, const float *xt,
 		x = h[l & 1];
 	}
 	for (o = 0; o < VELO_DMAX; o++) {
-		double s = p[v->out_b + o];
+		double s = p[v->net.out_b + o];
 
 		for (k = 0; k < H; k++)
-			s += (double)p[v->out_w + o * H + k] * x[k];
+			s += (double)p[v->net.out_w + o * H + k] * x[k];
 		out[o] = o < D ? s : 0.0;
 	}
 }
@@ -233,24 +233,24 @@ static void test_velo_registers_views(void **state)
 	(void)state;
 	layout_init(&lay);
 	assert_int_equal(velo_init(&v, &lay, &cfg), AM_OK);
-	assert_int_equal(v.F, 2 * VELO_DMAX + VELO_TF + 5);
+	assert_int_equal(v.net.F, 2 * VELO_DMAX + VELO_TF + 5);
 	assert_int_equal(lay.n, 2 * 3 + 2);
 	w = layout_find(&lay, "velo.fc0.w");
 	assert_non_null(w);
 	assert_int_equal(w->shape[0], 12);
-	assert_int_equal(w->shape[1], v.F);
-	assert_int_equal(w->offset, v.w[0]);
+	assert_int_equal(w->shape[1], v.net.F);
+	assert_int_equal(w->offset, v.net.w[0]);
 	w = layout_find(&lay, "velo.fc2.w");
 	assert_non_null(w);
 	assert_int_equal(w->shape[0], 12);
 	assert_int_equal(w->shape[1], 12);
-	assert_int_equal(w->offset, v.w[2]);
-	assert_int_equal(layout_find(&lay, "velo.fc1.b")->offset, v.b[1]);
+	assert_int_equal(w->offset, v.net.w[2]);
+	assert_int_equal(layout_find(&lay, "velo.fc1.b")->offset, v.net.b[1]);
 	w = layout_find(&lay, "velo.out.w");
 	assert_non_null(w);
 	assert_int_equal(w->shape[0], VELO_DMAX);
 	assert_int_equal(w->shape[1], 12);
-	assert_int_equal(layout_find(&lay, "velo.out.b")->offset, v.out_b);
+	assert_int_equal(layout_find(&lay, "velo.out.b")->offset, v.net.out_b);
 	assert_null(layout_find(&lay, "velo.fc3.w"));
 
 	/* biases start at zero, weights do not; the output layer is small */
@@ -258,12 +258,13 @@ static void test_velo_registers_views(void **state)
 	rng_seed(&r, 1);
 	velo_init_params(&v, p, &r);
 	for (i = 0; i < VELO_DMAX; i++)
-		assert_true(p[v.out_b + i] == 0.0f);
+		assert_true(p[v.net.out_b + i] == 0.0f);
 	for (i = 0; i < 12; i++)
-		assert_true(p[v.b[0] + i] == 0.0f && p[v.b[2] + i] == 0.0f);
-	assert_true(p[v.w[0]] != 0.0f && p[v.w[1]] != 0.0f && p[v.out_w] != 0.0f);
+		assert_true(p[v.net.b[0] + i] == 0.0f && p[v.net.b[2] + i] == 0.0f);
+	assert_true(p[v.net.w[0]] != 0.0f && p[v.net.w[1]] != 0.0f &&
+		    p[v.net.out_w] != 0.0f);
 	for (i = 0; i < (size_t)VELO_DMAX * 12; i++)
-		assert_true(fabsf(p[v.out_w + i]) < 0.2f);
+		assert_true(fabsf(p[v.net.out_w + i]) < 0.2f);
 	free(p);
 	layout_free(&lay);
 
@@ -478,7 +479,7 @@ static void test_velo_sample_constant_field(void **state)
 	assert_int_equal(velo_init(&v, &lay, &cfg), AM_OK);
 	p = tu_alloc(lay.total);
 	zero_params(&lay, p);
-	memcpy(p + v.out_b, cst, sizeof cst);
+	memcpy(p + v.net.out_b, cst, sizeof cst);
 	ws = velo_ws_new(&v, 4);	/* three chunks: 4, 4, 2 */
 	assert_non_null(ws);
 	for (s = 0; s < 3; s++) {
@@ -531,13 +532,13 @@ static void test_velo_sample_midpoint_rule(void **state)
 	assert_int_equal(velo_init(&v, &lay, &cfg), AM_OK);
 	p = tu_alloc(lay.total);
 	zero_params(&lay, p);
-	p[v.w[0] + 0 * v.F + 0] = 1.0f;			/* h0 = x_0 + 20 */
-	p[v.b[0] + 0] = (float)off;
-	p[v.w[0] + 1 * v.F + 2 * VELO_DMAX] = 1.0f;	/* h1 = t + 20 (f[0] = t) */
-	p[v.b[0] + 1] = (float)off;
-	p[v.out_w + 0] = (float)b;			/* v_0 = b h0 + a h1 - 20 (a + b) */
-	p[v.out_w + 1] = (float)a;
-	p[v.out_b + 0] = (float)(-off * (a + b));
+	p[v.net.w[0] + 0 * v.net.F + 0] = 1.0f;			/* h0 = x_0 + 20 */
+	p[v.net.b[0] + 0] = (float)off;
+	p[v.net.w[0] + 1 * v.net.F + 2 * VELO_DMAX] = 1.0f;	/* h1 = t + 20 (f[0] = t) */
+	p[v.net.b[0] + 1] = (float)off;
+	p[v.net.out_w + 0] = (float)b;			/* v_0 = b h0 + a h1 - 20 (a + b) */
+	p[v.net.out_w + 1] = (float)a;
+	p[v.net.out_b + 0] = (float)(-off * (a + b));
 	ws = velo_ws_new(&v, 16);
 	assert_non_null(ws);
 	for (s = 0; s < 3; s++) {

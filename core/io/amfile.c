@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/am.h"
+#include "io/bytes.h"
 
 /* Floats are stored as the bits of IEEE-754 binary32, moved through a
  * uint32_t of the same size. */
@@ -119,33 +120,6 @@ static const char *errno_text(int e, char *buf, size_t n)
 	return buf;
 }
 
-/* ---- little-endian bytes ------------------------------------------------ */
-
-static void put_u16(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v & 0xffu);
-	p[1] = (unsigned char)((v >> 8) & 0xffu);
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v & 0xffu);
-	p[1] = (unsigned char)((v >> 8) & 0xffu);
-	p[2] = (unsigned char)((v >> 16) & 0xffu);
-	p[3] = (unsigned char)((v >> 24) & 0xffu);
-}
-
-static uint32_t get_u16(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-	       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Exponent all ones: Inf (zero mantissa) or NaN. */
 static int bits_finite(uint32_t bits)
 {
@@ -179,27 +153,20 @@ static size_t text_bad_at(const unsigned char *s, size_t len)
 			i++;
 			continue;
 		}
-		/* lo..hi is the allowed range of the first continuation
-		 * byte; it excludes overlongs, surrogates and > U+10FFFF. */
-		lo = 0x80;
-		hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf) {
+		/* n continuation bytes follow the lead byte c */
+		if (c >= 0xc2 && c <= 0xdf)
 			n = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
+		else if (c >= 0xe0 && c <= 0xef)
 			n = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
+		else if (c >= 0xf0 && c <= 0xf4)
 			n = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
+		else
 			return i;
-		}
+		/* lo..hi is the allowed range of the first continuation
+		 * byte; it excludes overlongs (after e0, f0), surrogates
+		 * (after ed) and > U+10FFFF (after f4). */
+		lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
 		if (len - i - 1 < n)
 			return i;
 		for (k = 1; k <= n; k++) {
@@ -331,29 +298,29 @@ static int encode(const char *header, const struct layout *lay, const float *dat
 		return am_fail(err, errlen, AM_ENOMEM, "no memory for %zu bytes", bytes);
 	memcpy(p, amfile_magic, AMFILE_MAGIC_LEN);
 	pos = AMFILE_MAGIC_LEN;
-	put_u32(p + pos, AMFILE_VERSION);
-	put_u32(p + pos + 4, (uint32_t)hlen);
+	bytes_put_u32(p + pos, AMFILE_VERSION);
+	bytes_put_u32(p + pos + 4, (uint32_t)hlen);
 	memcpy(p + pos + 8, header, hlen);
 	pos += 8 + hlen;
-	put_u32(p + pos, (uint32_t)lay->n);
+	bytes_put_u32(p + pos, (uint32_t)lay->n);
 	pos += 4;
 	for (i = 0; i < lay->n; i++) {
 		const struct layout_view *v = &lay->views[i];
 		size_t nlen = strlen(v->name);
 
-		put_u16(p + pos, (uint32_t)nlen);
+		bytes_put_u16(p + pos, (uint32_t)nlen);
 		memcpy(p + pos + 2, v->name, nlen);
 		pos += 2 + nlen;
 		p[pos++] = (unsigned char)v->ndim;
 		for (j = 0; j < v->ndim; j++, pos += 4)
-			put_u32(p + pos, (uint32_t)v->shape[j]);
+			bytes_put_u32(p + pos, (uint32_t)v->shape[j]);
 		for (k = 0; k < v->size; k++, pos += 4) {
 			memcpy(&bits, &data[v->offset + k], sizeof bits);
-			put_u32(p + pos, bits);
+			bytes_put_u32(p + pos, bits);
 		}
 	}
 	AM_ASSERT(pos == bytes - 4);
-	put_u32(p + pos, amfile_crc32(p, pos));
+	bytes_put_u32(p + pos, amfile_crc32(p, pos));
 	*buf = p;
 	*len = bytes;
 	return AM_OK;
@@ -583,7 +550,7 @@ static int block_parse(const unsigned char *buf, size_t *pos, size_t end,
 		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: tensor %lu needs 2 bytes for its name length at offset %zu, only %zu remain before the checksum",
 			    i, p, end - p);
-	nlen = get_u16(buf + p);
+	nlen = bytes_get_u16(buf + p);
 	if (nlen < 1 || nlen > AMFILE_NAME_MAX)
 		return am_fail(err, errlen, AM_EFORMAT,
 			    "tensor %lu: name length %lu at offset %zu is not in 1..%u",
@@ -617,7 +584,7 @@ static int block_parse(const unsigned char *buf, size_t *pos, size_t end,
 			    "truncated: tensor '%.*s' needs %zu bytes for its shape at offset %zu, only %zu remain before the checksum",
 			    nl, (const char *)b->name, need, p, end - p);
 	for (k = 0; k < (size_t)b->ndim; k++, p += 4) {
-		d = get_u32(buf + p);
+		d = bytes_get_u32(buf + p);
 		if (d == 0)
 			return am_fail(err, errlen, AM_EFORMAT,
 				    "tensor '%.*s': dimension %zu is 0",
@@ -671,7 +638,7 @@ static int block_floats(const struct block *b, float *dst, char *err, size_t err
 	size_t k;
 
 	for (k = 0; k < b->size; k++) {
-		bits = get_u32(b->data + 4 * k);
+		bits = bytes_get_u32(b->data + 4 * k);
 		if (!bits_finite(bits))
 			return am_fail(err, errlen, AM_ENUMERIC,
 				    "tensor '%.*s': value %zu is %s", b->name_len,
@@ -712,7 +679,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 		goto out;
 	}
 	end = len - 4;
-	stored = get_u32(buf + end);
+	stored = bytes_get_u32(buf + end);
 	crc = amfile_crc32(buf, end);
 	if (stored != crc) {
 		rc = am_fail(err, errlen, AM_EFORMAT,
@@ -720,7 +687,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 			  (unsigned long)stored, (unsigned long)crc);
 		goto out;
 	}
-	version = get_u32(buf + AMFILE_MAGIC_LEN);
+	version = bytes_get_u32(buf + AMFILE_MAGIC_LEN);
 	if (version != AMFILE_VERSION) {
 		rc = am_fail(err, errlen, AM_EVERSION,
 			  "format version %lu, this build reads version %u",
@@ -730,7 +697,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 
 	/* The header: a length, then that many bytes of UTF-8 text. */
 	pos = AMFILE_MAGIC_LEN + 4;
-	hlen = get_u32(buf + pos);
+	hlen = bytes_get_u32(buf + pos);
 	pos += 4;
 	if (hlen > AMFILE_HEADER_MAX) {
 		rc = am_fail(err, errlen, AM_ELIMIT,
@@ -758,7 +725,7 @@ int amfile_decode(const unsigned char *buf, size_t len, struct amfile *out,
 			  pos, end - pos);
 		goto out;
 	}
-	n = get_u32(buf + pos);
+	n = bytes_get_u32(buf + pos);
 	if (n > AMFILE_TENSORS_MAX) {
 		rc = am_fail(err, errlen, AM_ELIMIT,
 			  "tensor count %lu at offset %zu is over the limit of %u",

@@ -14,6 +14,7 @@
 
 #include "base/am.h"
 #include "io/amfile.h"
+#include "io/bytes.h"
 
 const unsigned char imgset_magic[IMGSET_MAGIC_LEN] = {
 	0x89, 'A', 'M', 'I', '\r', '\n', 0x1a, '\n'
@@ -22,20 +23,6 @@ const unsigned char imgset_magic[IMGSET_MAGIC_LEN] = {
 /* The smallest file: the header and the CRC with no images at all (which
  * the size checks then refuse: a training split needs one image). */
 #define IMGSET_FIXED_BYTES (IMGSET_HEADER_BYTES + 4)
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v & 0xffu);
-	p[1] = (unsigned char)((v >> 8) & 0xffu);
-	p[2] = (unsigned char)((v >> 16) & 0xffu);
-	p[3] = (unsigned char)((v >> 24) & 0xffu);
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 /* The header's counts, as read, before they are trusted. */
 struct dims {
@@ -132,12 +119,12 @@ int imgset_encode(const struct imgset *s, unsigned char **buf, size_t *len)
 		return AM_ENOMEM;
 	memcpy(p, imgset_magic, IMGSET_MAGIC_LEN);
 	pos = IMGSET_MAGIC_LEN;
-	put_u32(p + pos, IMGSET_VERSION);
-	put_u32(p + pos + 4, d.ntrain);
-	put_u32(p + pos + 8, d.ntest);
-	put_u32(p + pos + 12, d.rows);
-	put_u32(p + pos + 16, d.cols);
-	put_u32(p + pos + 20, d.nclass);
+	bytes_put_u32(p + pos, IMGSET_VERSION);
+	bytes_put_u32(p + pos + 4, d.ntrain);
+	bytes_put_u32(p + pos + 8, d.ntest);
+	bytes_put_u32(p + pos + 12, d.rows);
+	bytes_put_u32(p + pos + 16, d.cols);
+	bytes_put_u32(p + pos + 20, d.nclass);
 	pos = IMGSET_HEADER_BYTES;
 	memcpy(p + pos, s->train_x, ntr * npix);
 	pos += ntr * npix;
@@ -150,7 +137,7 @@ int imgset_encode(const struct imgset *s, unsigned char **buf, size_t *len)
 		pos += nte;
 	}
 	AM_ASSERT(pos + 4 == bytes);
-	put_u32(p + pos, amfile_crc32(p, pos));
+	bytes_put_u32(p + pos, amfile_crc32(p, pos));
 	*buf = p;
 	*len = (size_t)bytes;
 	return AM_OK;
@@ -231,22 +218,22 @@ int imgset_decode(const unsigned char *buf, size_t len, struct imgset *out,
 		return am_fail(err, errlen, AM_EFORMAT,
 			    "truncated: %zu bytes, an image set file has at least %d",
 			    len, IMGSET_FIXED_BYTES);
-	stored = get_u32(buf + len - 4);
+	stored = bytes_get_u32(buf + len - 4);
 	crc = amfile_crc32(buf, len - 4);
 	if (stored != crc)
 		return am_fail(err, errlen, AM_EFORMAT,
 			    "checksum mismatch: stored 0x%08lx, computed 0x%08lx (corrupt or truncated file)",
 			    (unsigned long)stored, (unsigned long)crc);
-	version = get_u32(buf + IMGSET_MAGIC_LEN);
+	version = bytes_get_u32(buf + IMGSET_MAGIC_LEN);
 	if (version != IMGSET_VERSION)
 		return am_fail(err, errlen, AM_EVERSION,
 			    "format version %lu, this build reads version %u",
 			    (unsigned long)version, IMGSET_VERSION);
-	d.ntrain = get_u32(buf + 12);
-	d.ntest = get_u32(buf + 16);
-	d.rows = get_u32(buf + 20);
-	d.cols = get_u32(buf + 24);
-	d.nclass = get_u32(buf + 28);
+	d.ntrain = bytes_get_u32(buf + 12);
+	d.ntest = bytes_get_u32(buf + 16);
+	d.rows = bytes_get_u32(buf + 20);
+	d.cols = bytes_get_u32(buf + 24);
+	d.nclass = bytes_get_u32(buf + 28);
 	rc = dims_check(&d, &bytes, err, errlen);
 	if (rc != AM_OK)
 		return rc;

@@ -229,25 +229,18 @@ static void mlp_run(const struct mlp *m, const float *p, struct mlp_ws *ws,
 }
 
 /*
- * Backpropagates dout (n x O) through the last mlp_run.  Accumulates into
- * dp unless NULL; overwrites dx (n x X) unless NULL.  dz unless NULL: with
- * one latent per row, overwritten (n x Z); with a shared latent,
- * accumulated (Z), so that the losses can sum it over chunks.
+ * Backpropagates dout (n x O) through the output layer and the hidden
+ * layers of the last mlp_run, down to the first layer's pre-activation:
+ * leaves dpre_0 (n x H) in ws->dpre.  Accumulates the gradients of the
+ * layers it passes (all but the first layer's weights and bias) into dp
+ * unless NULL.
  */
-static void mlp_back(const struct mlp *m, const float *p, float *dp,
-		     struct mlp_ws *ws, int n, const float *dout, float *dz,
-		     float *dx)
+static void mlp_back_stack(const struct mlp *m, const float *p, float *dp,
+			   struct mlp_ws *ws, int n, const float *dout)
 {
-	int X = m->cfg.X, Z = m->cfg.Z, H = m->cfg.H, L = m->cfg.L;
-	int F = m->F, i, j, l;
+	int H = m->cfg.H, L = m->cfg.L, l;
 	size_t RH = (size_t)ws->max_rows * H, nH = (size_t)n * H;
-	const float *W0 = p + m->w[0];
-	float *dW0 = mlp_grad(dp, m->w[0]), *db0 = mlp_grad(dp, m->b[0]);
 
-	mlp_ws_check(m, ws);
-	AM_ASSERT(n >= 1 && n == ws->n);
-	if (!dp && !dz && !dx)
-		return;
 	/* output layer: dh = dout W_o, dW_o += dout^T h_L, db_o += sum dout */
 	memset(ws->dh, 0, nH * sizeof *ws->dh);
 	linear_backward(ws->dh, mlp_grad(dp, m->out_w), mlp_grad(dp, m->out_b),
@@ -265,6 +258,28 @@ static void mlp_back(const struct mlp *m, const float *p, float *dp,
 				ws->dpre, ws->post + (l - 1) * RH, p + m->w[l],
 				n, H, H);
 	}
+}
+
+/*
+ * Backpropagates dout (n x O) through the last mlp_run.  Accumulates into
+ * dp unless NULL; overwrites dx (n x X) unless NULL.  dz unless NULL: with
+ * one latent per row, overwritten (n x Z); with a shared latent,
+ * accumulated (Z), so that the losses can sum it over chunks.
+ */
+static void mlp_back(const struct mlp *m, const float *p, float *dp,
+		     struct mlp_ws *ws, int n, const float *dout, float *dz,
+		     float *dx)
+{
+	int X = m->cfg.X, Z = m->cfg.Z, H = m->cfg.H;
+	int F = m->F, i, j;
+	const float *W0 = p + m->w[0];
+	float *dW0 = mlp_grad(dp, m->w[0]), *db0 = mlp_grad(dp, m->b[0]);
+
+	mlp_ws_check(m, ws);
+	AM_ASSERT(n >= 1 && n == ws->n);
+	if (!dp && !dz && !dx)
+		return;
+	mlp_back_stack(m, p, dp, ws, n, dout);
 	/* first layer: s = sum_i dpre_0[i] is db_0, and with a shared latent
 	 * also gives dW_0z = s z^T and dz = W_0z^T s */
 	if (dp || (ws->shared && dz)) {
@@ -318,6 +333,25 @@ void mlp_backward(const struct mlp *m, const float *p, float *dp,
 {
 	AM_ASSERT(!ws->shared);
 	mlp_back(m, p, dp, ws, n, dout, dz, dx);
+}
+
+void mlp_backward_input(const struct mlp *m, const float *p, float *dp,
+			struct mlp_ws *ws, int n, const float *dout,
+			float *dinp)
+{
+	int F = m->F, H = m->cfg.H;
+
+	mlp_ws_check(m, ws);
+	AM_ASSERT(n >= 1 && n == ws->n && !ws->shared);
+	if (!dp && !dinp)
+		return;
+	mlp_back_stack(m, p, dp, ws, n, dout);
+	if (dinp)
+		memset(dinp, 0, (size_t)n * F * sizeof *dinp);
+	/* first layer as a plain linear one: dinp (n x F) += dpre_0 W_0,
+	 * dW_0 += dpre_0^T [x, z], db_0 += dpre_0 row after row */
+	linear_backward(dinp, mlp_grad(dp, m->w[0]), mlp_grad(dp, m->b[0]),
+			ws->dpre, ws->inp, p + m->w[0], n, F, H);
 }
 
 /* What a loss needs to turn a chunk's outputs into its loss and dloss/dout. */

@@ -21,7 +21,9 @@
  *
  * Network.  Per row the input is the F = X + Z vector [x (X), z (Z)],
  * followed by L hidden layers h_l = gelu(W_l h_{l-1} + b_l) of width H and
- * a linear output f = W_o h_L + b_o of O floats.
+ * a linear output f = W_o h_L + b_o of O floats.  The same stack is the
+ * velocity network of velo.h, which builds its own input rows and goes
+ * back through mlp_backward_input.
  *
  * Ownership.  A struct mlp owns no floats: mlp_init registers the parameters
  * as named views "<prefix>.*" in the caller's layout (so a larger model keeps
@@ -131,6 +133,20 @@ void mlp_forward(const struct mlp *m, const float *p, struct mlp_ws *ws,
 void mlp_backward(const struct mlp *m, const float *p, float *dp,
 		  struct mlp_ws *ws, int n, const float *dout, float *dz,
 		  float *dx);
+
+/*
+ * The backward of a caller that builds whole input rows itself (velo.h):
+ * as mlp_backward, but the first layer goes back as one plain linear layer
+ * (linear.h) and the gradient of the whole row [x, z] is returned: dinp
+ * (n x F, row stride F) is overwritten unless NULL.  Accumulates into dp
+ * unless NULL.  The first layer's bias gradient is added into dp row after
+ * row here, while mlp_backward sums the rows first; the two agree up to
+ * float rounding, and each caller keeps its own so that trained models
+ * stay the same to the bit.  Same preconditions as mlp_backward.
+ */
+void mlp_backward_input(const struct mlp *m, const float *p, float *dp,
+			struct mlp_ws *ws, int n, const float *dout,
+			float *dinp);
 
 /*
  * Conventions of the two losses.  They take any n >= 1 and process the

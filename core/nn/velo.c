@@ -1,32 +1,31 @@
 /*
- * velo.c - the flow-matching velocity MLP: input features, forward,
- * backward, the flow-matching loss and the midpoint sampler.
+ * velo.c - the flow-matching velocity network: input features and padding
+ * over mlp.c's layer stack, the flow-matching loss and the midpoint
+ * sampler.
  */
 #include "nn/velo.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/act.h"
 #include "base/am.h"
-#include "nn/linear.h"
 
 #define VELO_PI 3.14159265358979323846
 
+/* The fixed features are the mlp's x, the outputs its outputs. */
+_Static_assert(VELO_FIXED <= MLP_XMAX && VELO_DMAX <= MLP_OMAX,
+	       "velo's rows must fit an mlp");
+
 struct velo_ws {
+	struct mlp_ws *net;	/* the layers' activations and scratch */
 	int max_rows;
 	int n;			/* rows of the last forward, 0 before any */
-	int H, L, F, Z;
 	/* last forward */
 	int *D;			/* (R) active dims per row */
-	float *inp;		/* (R, F) network input */
-	float *pre;		/* (L, R, H) pre-activations */
-	float *post;		/* (L, R, H) gelu outputs */
+	float *feat;		/* (R, VELO_FIXED) [x_t masked, mask, time] */
 	/* backward scratch */
 	float *dout;		/* (R, VELO_DMAX) dout with padding zeroed */
-	float *dh, *dpre;	/* (R, H) each */
 	float *dinp;		/* (R, F) */
 	/* loss and sampler scratch */
 	float *x;		/* (R, VELO_DMAX) x_t, or the sampler's state */
@@ -37,13 +36,6 @@ struct velo_ws {
 	float *z;		/* (R, Z) the sampler's latent, one per row */
 	int *Dr;		/* (R) the sampler's D, one per row */
 };
-
-/* dp + off, or NULL when there is no gradient block (no arithmetic on a
- * null pointer). */
-static float *velo_grad(float *dp, size_t off)
-{
-	return dp ? dp + off : NULL;
-}
 
 int velo_config_check(const struct velo_config *c, char *err, size_t errlen)
 {
@@ -61,44 +53,19 @@ int velo_config_check(const struct velo_config *c, char *err, size_t errlen)
 int velo_init(struct velo *v, struct layout *params,
 	      const struct velo_config *c)
 {
-	char name[LAYOUT_NAME_MAX];
-	int l, H = c->H;
+	struct mlp_config mc = {
+		.X = VELO_FIXED, .Z = c->Z, .O = VELO_DMAX, .H = c->H, .L = c->L,
+	};
 
 	if (velo_config_check(c, NULL, 0) != AM_OK)
 		return AM_EINVAL;
-	memset(v, 0, sizeof *v);
 	v->cfg = *c;
-	v->F = VELO_FIXED + c->Z;
-	for (l = 0; l < c->L; l++) {
-		snprintf(name, sizeof name, "velo.fc%d.w", l);
-		v->w[l] = layout_add2(params, name, H, l ? H : v->F);
-		snprintf(name, sizeof name, "velo.fc%d.b", l);
-		v->b[l] = layout_add1(params, name, H);
-		if (v->w[l] == (size_t)-1 || v->b[l] == (size_t)-1)
-			return AM_ENOMEM;
-	}
-	v->out_w = layout_add2(params, "velo.out.w", VELO_DMAX, H);
-	v->out_b = layout_add1(params, "velo.out.b", VELO_DMAX);
-	if (v->out_w == (size_t)-1 || v->out_b == (size_t)-1)
-		return AM_ENOMEM;
-	return AM_OK;
+	return mlp_init(&v->net, params, "velo", &mc);
 }
 
 void velo_init_params(const struct velo *v, float *p, struct rng *r)
 {
-	long H = v->cfg.H;
-	int l;
-
-	for (l = 0; l < v->cfg.L; l++) {
-		long fan_in = l ? H : v->F;
-
-		rng_fill_normal(r, p + v->w[l], H * fan_in, 0.0f,
-				1.0f / sqrtf((float)fan_in));
-		memset(p + v->b[l], 0, (size_t)H * sizeof *p);
-	}
-	rng_fill_normal(r, p + v->out_w, VELO_DMAX * H, 0.0f,
-			0.1f / sqrtf((float)H));
-	memset(p + v->out_b, 0, VELO_DMAX * sizeof *p);
+	mlp_init_params(&v->net, p, r);
 }
 
 void velo_ws_free(struct velo_ws *ws)
@@ -106,17 +73,16 @@ void velo_ws_free(struct velo_ws *ws)
 	if (!ws)
 		return;
 	free(ws->Dr); free(ws->z); free(ws->t); free(ws->g); free(ws->v);
-	free(ws->xm); free(ws->x); free(ws->dinp); free(ws->dpre);
-	free(ws->dh); free(ws->dout); free(ws->post); free(ws->pre);
-	free(ws->inp); free(ws->D);
+	free(ws->xm); free(ws->x); free(ws->dinp); free(ws->dout);
+	free(ws->feat); free(ws->D);
+	mlp_ws_free(ws->net);
 	free(ws);
 }
 
 struct velo_ws *velo_ws_new(const struct velo *v, int max_rows)
 {
 	struct velo_ws *ws;
-	size_t R, H = (size_t)v->cfg.H, L = (size_t)v->cfg.L;
-	size_t F = (size_t)v->F, Z = (size_t)v->cfg.Z;
+	size_t R, F = (size_t)v->net.F, Z = (size_t)v->cfg.Z;
 
 	if (max_rows < 1 || max_rows > VELO_ROWS_MAX)
 		return NULL;
@@ -125,17 +91,10 @@ struct velo_ws *velo_ws_new(const struct velo *v, int max_rows)
 		return NULL;
 	R = (size_t)max_rows;
 	ws->max_rows = max_rows;
-	ws->H = v->cfg.H;
-	ws->L = v->cfg.L;
-	ws->F = v->F;
-	ws->Z = v->cfg.Z;
+	ws->net = mlp_ws_new(&v->net, max_rows);
 	ws->D = calloc(R, sizeof *ws->D);
-	ws->inp = calloc(R * F, sizeof(float));
-	ws->pre = calloc(L * R * H, sizeof(float));
-	ws->post = calloc(L * R * H, sizeof(float));
+	ws->feat = calloc(R * VELO_FIXED, sizeof(float));
 	ws->dout = calloc(R * VELO_DMAX, sizeof(float));
-	ws->dh = calloc(R * H, sizeof(float));
-	ws->dpre = calloc(R * H, sizeof(float));
 	ws->dinp = calloc(R * F, sizeof(float));
 	ws->x = calloc(R * VELO_DMAX, sizeof(float));
 	ws->xm = calloc(R * VELO_DMAX, sizeof(float));
@@ -144,9 +103,9 @@ struct velo_ws *velo_ws_new(const struct velo *v, int max_rows)
 	ws->t = calloc(R, sizeof(float));
 	ws->z = calloc(R * Z, sizeof(float));
 	ws->Dr = calloc(R, sizeof *ws->Dr);
-	if (!ws->D || !ws->inp || !ws->pre || !ws->post || !ws->dout ||
-	    !ws->dh || !ws->dpre || !ws->dinp || !ws->x || !ws->xm || !ws->v ||
-	    !ws->g || !ws->t || !ws->z || !ws->Dr) {
+	if (!ws->net || !ws->D || !ws->feat || !ws->dout || !ws->dinp ||
+	    !ws->x || !ws->xm || !ws->v || !ws->g || !ws->t || !ws->z ||
+	    !ws->Dr) {
 		velo_ws_free(ws);
 		return NULL;
 	}
@@ -178,15 +137,13 @@ void velo_forward(const struct velo *v, const float *p, struct velo_ws *ws,
 		  int n, const float *xt, const float *t, const float *z,
 		  const int *D, float *out)
 {
-	int H = v->cfg.H, L = v->cfg.L, F = v->F, Z = v->cfg.Z, i, j, l;
-	size_t RH = (size_t)ws->max_rows * H;
-	const float *x;
+	int i, j;
 
-	AM_ASSERT(ws->H == H && ws->L == L && ws->F == F);
 	AM_ASSERT(n >= 1 && n <= ws->max_rows);
-	/* input rows: [xt masked, mask, time features, z] */
+	/* the fixed part of the input rows: [xt masked, mask, time features];
+	 * the mlp appends z */
 	for (i = 0; i < n; i++) {
-		float *row = ws->inp + (size_t)i * F;
+		float *row = ws->feat + (size_t)i * VELO_FIXED;
 		const float *xr = xt + (size_t)i * VELO_DMAX;
 
 		AM_ASSERT(D[i] >= 1 && D[i] <= VELO_DMAX);
@@ -197,24 +154,15 @@ void velo_forward(const struct velo *v, const float *p, struct velo_ws *ws,
 		}
 		/* the sampler's rows share one t: reuse the features */
 		if (i && t[i] == t[i - 1])
-			memcpy(row + 2 * VELO_DMAX, row - F + 2 * VELO_DMAX,
+			memcpy(row + 2 * VELO_DMAX,
+			       row - VELO_FIXED + 2 * VELO_DMAX,
 			       VELO_TF * sizeof *row);
 		else
 			velo_time_features(row + 2 * VELO_DMAX, t[i]);
-		memcpy(row + VELO_FIXED, z + (size_t)i * Z, (size_t)Z * sizeof *row);
 	}
 	ws->n = n;
-	/* h_l = gelu(h_{l-1} W_l^T + b_l), h_{-1} = inp: (n, F) then (n, H) */
-	x = ws->inp;
-	for (l = 0; l < L; l++) {
-		float *pre = ws->pre + l * RH, *post = ws->post + l * RH;
-
-		linear_forward(pre, x, p + v->w[l], p + v->b[l], n, l ? H : F, H);
-		act_gelu_forward(post, pre, (long)n * H);
-		x = post;
-	}
-	/* out (n, VELO_DMAX) = h_L W_o^T + b_o, padding dims zeroed */
-	linear_forward(out, x, p + v->out_w, p + v->out_b, n, H, VELO_DMAX);
+	mlp_forward(&v->net, p, ws->net, n, ws->feat, VELO_FIXED, z, out);
+	/* padding dims zeroed */
 	for (i = 0; i < n; i++)
 		for (j = D[i]; j < VELO_DMAX; j++)
 			out[(size_t)i * VELO_DMAX + j] = 0.0f;
@@ -224,40 +172,17 @@ void velo_backward(const struct velo *v, const float *p, float *dp,
 		   struct velo_ws *ws, int n, const float *dout, float *dz,
 		   float *dxt)
 {
-	int H = v->cfg.H, L = v->cfg.L, F = v->F, Z = v->cfg.Z, i, j, l;
-	size_t RH = (size_t)ws->max_rows * H, nH = (size_t)n * H;
+	int F = v->net.F, Z = v->cfg.Z, i, j;
 	int need_dinp = dz || dxt;
 
-	AM_ASSERT(ws->H == H && ws->L == L && ws->F == F);
 	AM_ASSERT(n >= 1 && n == ws->n);
 	/* padding outputs are constants 0: their gradient stops here */
 	for (i = 0; i < n; i++)
 		for (j = 0; j < VELO_DMAX; j++)
 			ws->dout[(size_t)i * VELO_DMAX + j] =
 				j < ws->D[i] ? dout[(size_t)i * VELO_DMAX + j] : 0.0f;
-	/* output layer: dh = dout W_o, dW_o += dout^T h_L, db_o += sum dout */
-	memset(ws->dh, 0, nH * sizeof *ws->dh);
-	linear_backward(ws->dh, velo_grad(dp, v->out_w), velo_grad(dp, v->out_b),
-			ws->dout, ws->post + (L - 1) * RH, p + v->out_w,
-			n, H, VELO_DMAX);
-	for (l = L - 1; l >= 0; l--) {
-		const float *x = l ? ws->post + (l - 1) * RH : ws->inp;
-		float *dx = NULL;
-
-		/* dpre = gelu'(pre) * dh */
-		memset(ws->dpre, 0, nH * sizeof *ws->dpre);
-		act_gelu_backward(ws->dpre, ws->pre + l * RH, ws->dh, (long)nH);
-		/* dh is consumed: it now receives the gradient of h_{l-1} */
-		if (l) {
-			memset(ws->dh, 0, nH * sizeof *ws->dh);
-			dx = ws->dh;
-		} else if (need_dinp) {
-			memset(ws->dinp, 0, (size_t)n * F * sizeof *ws->dinp);
-			dx = ws->dinp;
-		}
-		linear_backward(dx, velo_grad(dp, v->w[l]), velo_grad(dp, v->b[l]),
-				ws->dpre, x, p + v->w[l], n, l ? H : F, H);
-	}
+	mlp_backward_input(&v->net, p, dp, ws->net, n, ws->dout,
+			   need_dinp ? ws->dinp : NULL);
 	for (i = 0; i < n && need_dinp; i++) {
 		const float *row = ws->dinp + (size_t)i * F;
 

@@ -16,7 +16,10 @@
  *     [x_t (padding zeroed), active-dim mask (1 for j < D, else 0),
  *      time features (VELO_TF), z (Z)]
  * followed by L hidden layers h_l = gelu(W_l h_{l-1} + b_l) of width H and
- * a linear output v = W_o h_L + b_o of VELO_DMAX floats.
+ * a linear output v = W_o h_L + b_o of VELO_DMAX floats.  The layers are an
+ * mlp (mlp.h) with X = VELO_FIXED features and a latent of Z per row; this
+ * file adds the input features, the padding rules, the loss and the
+ * sampler.
  *
  * Time features (VELO_TF = 16), for t in [0, 1]:
  *     f[0] = t,  f[1] = t^2,
@@ -26,13 +29,14 @@
  * dozen midpoint steps resolve it.
  *
  * Ownership.  A struct velo owns no floats: velo_init registers the
- * parameters as named views "velo.*" in the caller's layout (so a larger
- * model keeps one parameter block and one gradient block) and records
- * their offsets.  A struct velo_ws owns the activations of one forward /
- * backward on up to max_rows rows and the scratch of the loss and sampler;
- * it is never shared between threads.  One struct velo and one parameter
- * block may serve many threads at once, each with its own workspace.
- * Nothing here allocates after velo_ws_new, prints, or reads a clock.
+ * parameters as named views "velo.*" in the caller's layout (through
+ * mlp_init, so a larger model keeps one parameter block and one gradient
+ * block) and records their offsets.  A struct velo_ws owns the activations
+ * of one forward / backward on up to max_rows rows (an mlp workspace) and
+ * the scratch of the loss and sampler; it is never shared between threads.
+ * One struct velo and one parameter block may serve many threads at once,
+ * each with its own workspace.  Nothing here allocates after velo_ws_new,
+ * prints, or reads a clock.
  */
 #ifndef VELO_H
 #define VELO_H
@@ -41,14 +45,15 @@
 
 #include "base/layout.h"
 #include "base/rng.h"
+#include "nn/mlp.h"
 
 #define VELO_DMAX 8		/* data dimensions; row stride of x, v, u */
 #define VELO_TF 16		/* time features (see above) */
 #define VELO_FIXED (2 * VELO_DMAX + VELO_TF)	/* input floats before z */
-#define VELO_ZMAX 256		/* largest latent */
-#define VELO_HMAX 1024		/* widest hidden layer */
-#define VELO_LAYERS_MAX 8	/* most hidden layers */
-#define VELO_ROWS_MAX 65536	/* largest workspace, in rows */
+#define VELO_ZMAX MLP_ZMAX	/* largest latent */
+#define VELO_HMAX MLP_HMAX	/* widest hidden layer */
+#define VELO_LAYERS_MAX MLP_LAYERS_MAX	/* most hidden layers */
+#define VELO_ROWS_MAX MLP_ROWS_MAX	/* largest workspace, in rows */
 #define VELO_STEPS_MAX 1024	/* most sampler steps */
 
 struct velo_config {
@@ -57,13 +62,11 @@ struct velo_config {
 	int L;			/* hidden layers, 1..VELO_LAYERS_MAX */
 };
 
-/* Offsets (in floats) of the parameter views in the caller's block. */
+/* The configuration and the layer stack (the offsets of the parameter
+ * views in the caller's block are net's). */
 struct velo {
 	struct velo_config cfg;
-	int F;					/* input width, VELO_FIXED + Z */
-	size_t w[VELO_LAYERS_MAX];		/* hidden weights: (H, F), then (H, H) */
-	size_t b[VELO_LAYERS_MAX];		/* hidden biases (H) */
-	size_t out_w, out_b;			/* output (VELO_DMAX, H), (VELO_DMAX) */
+	struct mlp net;		/* X = VELO_FIXED, Z, O = VELO_DMAX, H, L */
 };
 
 /* Opaque: activations and scratch for up to max_rows rows. */

@@ -13,6 +13,7 @@
 #include "nn/act.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
+#include "refine/gate.h"
 
 /* State-token features: theta, g, logvar, active mask (DMAX), three
  * counters, pass one-hot. */
@@ -297,8 +298,7 @@ int refiner_forward(const struct refiner *m, const float *p,
 			    act_softplus(p[m->eta + in[i].pass] + o[HEAD_SKIP]);
 		float gain = ws->gain[i];
 
-		for (j = 0; j < LINREG_P; j++)
-			nx[j] = s[j] + am[j] * gain * (o[j] - eta * g[j]);
+		gate_forward(nx, s, o, g, am, gain, eta, LINREG_P);
 		nx[REFINER_LOGVAR] = s[REFINER_LOGVAR] + gain * o[REFINER_LOGVAR];
 		for (j = 0; j < REFINER_S; j++)
 			if (!isfinite(nx[j]))
@@ -311,7 +311,7 @@ void refiner_backward(const struct refiner *m, const float *p, float *dp,
 		      struct refiner_ws *ws, const float *dnext)
 {
 	const struct refiner_config *cfg = &m->cfg;
-	int C = cfg->C, ns = ws->ns, T = ws->T, i, j;
+	int C = cfg->C, ns = ws->ns, T = ws->T, i;
 	int obs = cfg->variant != REFINER_GRAD;
 
 	/* through the gated update */
@@ -321,20 +321,17 @@ void refiner_backward(const struct refiner *m, const float *p, float *dp,
 		const float *am = ws->amask + (size_t)i * LINREG_P;
 		const float *o = ws->out + (size_t)i * HEAD_OUT;
 		float *d = ws->dout + (size_t)i * HEAD_OUT;
-		float gain = ws->gain[i], deta = 0.0f, dsp;
+		float gain = ws->gain[i];
+		float deta = gate_backward(d, dn, g, am, gain, LINREG_P);
 
-		for (j = 0; j < LINREG_P; j++) {
-			d[j] = am[j] * gain * dn[j];
-			deta -= d[j] * g[j];
-		}
 		d[REFINER_LOGVAR] = gain * dn[REFINER_LOGVAR];
 		d[HEAD_SKIP] = 0.0f;
 		if (cfg->variant == REFINER_OBS)
 			continue;
 		/* eta = softplus(e_pass + s): both get deta * sigmoid(e + s) */
-		dsp = deta * act_sigmoid(p[m->eta + ws->pass[i]] + o[HEAD_SKIP]);
-		dp[m->eta + ws->pass[i]] += dsp;
-		d[HEAD_SKIP] = dsp;
+		d[HEAD_SKIP] = gate_eta_backward(deta, p[m->eta + ws->pass[i]],
+						 o[HEAD_SKIP],
+						 &dp[m->eta + ws->pass[i]]);
 	}
 	/* head */
 	memset(ws->dh0, 0, (size_t)ns * C * sizeof *ws->dh0);

@@ -13,6 +13,7 @@
 #include "nn/act.h"
 #include "nn/attention.h"
 #include "nn/linear.h"
+#include "refine/gate.h"
 
 struct setref_ws {
 	struct tfm tf;			/* planned copy of the stack */
@@ -397,8 +398,7 @@ int setref_forward(const struct setref *m, const float *p, struct setref_ws *ws,
 			float eta = c->skip ? act_softplus(p[m->eta + ws->pass[i]] +
 						       o[sd]) : 0.0f;
 
-			for (j = 0; j < sd; j++)
-				nx[j] = s[j] + am[j] * gain * (o[j] - eta * dir[j]);
+			gate_forward(nx, s, o, dir, am, gain, eta, sd);
 		}
 		/* inactive query slots pass through (next may be state) */
 		memmove(next + (u0 + nq) * sd, state + (u0 + nq) * sd,
@@ -428,18 +428,14 @@ void setref_backward(const struct setref *m, const float *p, float *dp,
 			const float *dir = ws->dir + u * sd;
 			const float *am = ws->amask + u * sd;
 			const float *o = ws->out + t * ho;
-			float *d = ws->dout + t * ho, deta = 0.0f, dsp;
+			float *d = ws->dout + t * ho;
+			float deta = gate_backward(d, dn, dir, am, gain, sd);
 
-			for (j = 0; j < sd; j++) {
-				d[j] = am[j] * gain * dn[j];
-				deta -= d[j] * dir[j];
-			}
 			d[sd] = 0.0f;
 			if (!c->skip)
 				continue;
-			dsp = deta * act_sigmoid(p[m->eta + ws->pass[i]] + o[sd]);
-			dp[m->eta + ws->pass[i]] += dsp;
-			d[sd] = dsp;
+			d[sd] = gate_eta_backward(deta, p[m->eta + ws->pass[i]],
+						  o[sd], &dp[m->eta + ws->pass[i]]);
 		}
 	}
 	memset(ws->dhs, 0, (size_t)nrow * C * sizeof *ws->dhs);

@@ -169,23 +169,29 @@ double linreg_task_mse(const struct linreg_task *t, const float *theta)
 	return sq + m * m + (double)t->noise * t->noise;
 }
 
+/* theta[0..DMAX) . x + theta[DMAX] for one row x (LINREG_DMAX), summed in
+ * double from the bias on. */
+static double linreg_row(const float *x, const float *theta)
+{
+	double s = theta[LINREG_BIAS];
+	int j;
+
+	for (j = 0; j < LINREG_DMAX; j++)
+		s += (double)theta[j] * x[j];
+	return s;
+}
+
 /*
  * yhat[i] = theta[0..DMAX) . X[i] + theta[DMAX] for B rows, accumulated in
  * double.  Shapes: yhat (B), X (B, LINREG_DMAX), theta (LINREG_P).
  */
 void linreg_predict(float *yhat, const float *X, const float *theta, int B)
 {
-	int i, j;
+	int i;
 
 	AM_ASSERT(B >= 0);
-	for (i = 0; i < B; i++) {
-		const float *x = X + (long)i * LINREG_DMAX;
-		double s = theta[LINREG_BIAS];
-
-		for (j = 0; j < LINREG_DMAX; j++)
-			s += (double)theta[j] * x[j];
-		yhat[i] = (float)s;
-	}
+	for (i = 0; i < B; i++)
+		yhat[i] = (float)linreg_row(X + (long)i * LINREG_DMAX, theta);
 }
 
 /*
@@ -202,11 +208,8 @@ float linreg_grad(float *g, const float *X, const float *y, const float *theta,
 	AM_ASSERT(B >= 1);
 	for (i = 0; i < B; i++) {
 		const float *x = X + (long)i * LINREG_DMAX;
-		double res = theta[LINREG_BIAS];
+		double res = linreg_row(x, theta) - y[i];
 
-		for (j = 0; j < LINREG_DMAX; j++)
-			res += (double)theta[j] * x[j];
-		res -= y[i];
 		loss += res * res;
 		for (j = 0; j < LINREG_DMAX; j++)
 			acc[j] += res * x[j];
