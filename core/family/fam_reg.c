@@ -8,8 +8,101 @@
 #include "family/fam_gen.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "base/am.h"
+#include "family/gen_way.h"
+
+/* ---- the way explicit regression refines (gen_way.h) ------------------- */
+
+/* Explicit regression observation: x, y, the prediction, the residual. */
+#define FO_REG (LINCLASS_DMAX + 3)
+
+/* Explicit regression: half the mean squared error of f(x, z). */
+static double mse_state_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const float *Q, const int *Qy, const float *Qt,
+			     int nq, int D, int K, struct rng *r, float w,
+			     float *dstate)
+{
+	(void)Qy, (void)D, (void)K, (void)r;
+	AM_ASSERT(nq <= GEN_QMAX);
+	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
+		       dstate, NULL);
+}
+
+static float mse_step_loss(const struct gen *g, const float *p,
+			   struct gen_ws *ws, const float *state, const float *X,
+			   const int *y, const float *t, int B, int D, int K,
+			   double rows_seen)
+{
+	(void)y, (void)D, (void)K, (void)rows_seen;
+	return (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X, GEN_XMAX, state, 0,
+			      t, 1.0f, NULL, NULL);
+}
+
+int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
+		     const float *state, const float *X, int n, float *mean)
+{
+	int rows, i, r;
+
+	if (g->cfg.kind != GEN_REG || !g->cfg.explicit_ || n < 0)
+		return AM_EINVAL;
+	rows = mlp_ws_rows(ws->mw);
+	for (i = 0; i < n; i += rows) {
+		int m = n - i < rows ? n - i : rows;
+
+		for (r = 0; r < m; r++)
+			memcpy(ws->zrow + (size_t)r * g->cfg.Z, state,
+			       (size_t)g->cfg.Z * sizeof *state);
+		mlp_forward(&g->f, p, ws->mw, m, X + (size_t)i * GEN_XMAX, GEN_XMAX,
+			    ws->zrow, mean + i);
+	}
+	return AM_OK;
+}
+
+/* Explicit regression features of sequence i: the latent's tokens and
+ * the observations (x, y, the prediction, the residual); returns half
+ * the batch's mean squared error. */
+static float reg_features(const struct gen *g, const float *p,
+			  struct gen_ws *ws, int i, const struct gen_input *in,
+			  float gain, int want_loss)
+{
+	double loss;
+	int r;
+
+	(void)want_loss;
+	loss = mlp_mse(&g->f, p, NULL, ws->mw, in->B, in->X, GEN_XMAX, in->state,
+		       0, in->t, 1.0f, ws->grad, ws->resp);
+	gen_latent_tokens(g, ws, i, in, gain);
+	if (g->cfg.variant == GEN_GRAD)
+		return (float)loss;
+	for (r = 0; r < in->B; r++) {
+		float *o = setref_fo(ws->sr, i) + (size_t)r * FO_REG;
+
+		memcpy(o, in->X + (size_t)r * GEN_XMAX, LINCLASS_DMAX * sizeof *o);
+		o[LINCLASS_DMAX] = in->t[r];
+		o[LINCLASS_DMAX + 1] = ws->resp[r];
+		o[LINCLASS_DMAX + 2] = in->t[r] - ws->resp[r];
+	}
+	return (float)loss;
+}
+
+/* A latent chunk per token; observations unless the variant is grad. */
+static int reg_init(struct gen *g, struct layout *params,
+		    struct setref_config *sc)
+{
+	sc->fs = GEN_FS_LATENT;
+	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_REG;
+	return gen_explicit_init(g, params, sc);
+}
+
+const struct gen_way gen_way_reg = {
+	reg_init, gen_explicit_params,
+	reg_features, mse_state_loss, mse_step_loss
+};
+
+/* ---- sessions ---------------------------------------------------------- */
 
 static const struct gen *gen_of(const struct amz *a)
 {

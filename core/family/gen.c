@@ -14,24 +14,8 @@
 #include "base/am.h"
 #include "family/gen_way.h"
 
-/* Class token: its weights and bias (LINCLASS_T), the batch gradient
- * (LINCLASS_T), class active, the class's share of the batch, active
- * inputs, counters, pass. */
-#define FS_CLF (2 * LINCLASS_T + 2 + LINCLASS_DMAX + 3 + SETREF_PASSES_MAX)
-/* Explicit classification latent token: z chunk, gradient chunk, active
- * inputs, active classes, counters, pass. */
-#define FS_ECLF (2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX + 3 + SETREF_PASSES_MAX)
-/* Explicit head class token: its latent z_k and gradient (MLP_OMAX each,
- * zero past Z), class active, the class's share of the batch, active
- * inputs, counters, pass. */
-#define FS_HCLF (2 * MLP_OMAX + 2 + LINCLASS_DMAX + 3 + SETREF_PASSES_MAX)
-/* Classification observation: x, one-hot label, predicted probabilities. */
-#define FO_CLF (LINCLASS_DMAX + 2 * LINCLASS_KMAX)
-/* Explicit regression observation: x, y, the prediction, the residual. */
-#define FO_REG (LINCLASS_DMAX + 3)
 
 static const struct gen_way *way_of(const struct gen_config *c);
-
 
 /* The explicit regime's predictor network: f(x, z) -> K logits or a
  * mean, or, for the head predictor, h(x) -> Z features (no latent input). */
@@ -129,11 +113,11 @@ int gen_state_init(struct gen *g, struct layout *params,
 	return g->init == (size_t)-1 ? AM_ENOMEM : AM_OK;
 }
 
-
 /* The explicit classifiers and regression: the predictor network, then a
- * latent in tokens of 8 (per class for the head predictor). */
-static int explicit_init(struct gen *g, struct layout *params,
-			 struct setref_config *sc)
+ * latent in tokens of 8 (per class for the head predictor); the way set
+ * its tokens' sizes sc->fs and sc->fo. */
+int gen_explicit_init(struct gen *g, struct layout *params,
+		      struct setref_config *sc)
 {
 	const struct gen_config *c = &g->cfg;
 	struct mlp_config mc;
@@ -143,26 +127,9 @@ static int explicit_init(struct gen *g, struct layout *params,
 	g->nstate = c->head ? LINCLASS_KMAX * c->Z : c->Z;
 	sc->nst = c->head ? LINCLASS_KMAX : c->Z / GEN_ZTOK;
 	sc->sd = c->head ? c->Z : GEN_ZTOK;
-	sc->fs = c->head ? FS_HCLF : FS_ECLF;
-	sc->fo = c->variant == GEN_GRAD ? 0 :
-		 c->kind == GEN_CLF ? FO_CLF : FO_REG;
 	rc = mlp_init(&g->f, params, "gen.f", &mc);
 	return rc != AM_OK ? rc : gen_state_init(g, params, sc);
 }
-
-/* A token per class: its weights and bias. */
-static int clf_init(struct gen *g, struct layout *params,
-		    struct setref_config *sc)
-{
-	g->nstate = LINCLASS_P;
-	sc->nst = LINCLASS_KMAX;
-	sc->sd = LINCLASS_T;
-	sc->fs = FS_CLF;
-	sc->fo = g->cfg.variant == GEN_GRAD ? 0 : FO_CLF;
-	return gen_state_init(g, params, sc);
-}
-
-
 
 int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 {
@@ -185,22 +152,12 @@ int gen_init(struct gen *g, struct layout *params, const struct gen_config *c)
 /* The ways' own parameters (after the refiner's): the learned initial
  * state and the networks beside the refiner. */
 
-
 /* z = 0; the predictor network. */
-static void explicit_params(const struct gen *g, float *p, struct rng *r)
+void gen_explicit_params(const struct gen *g, float *p, struct rng *r)
 {
 	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
 	mlp_init_params(&g->f, p, r);
 }
-
-/* Zero weights: uniform probabilities. */
-static void clf_params(const struct gen *g, float *p, struct rng *r)
-{
-	(void)r;
-	memset(p + g->init, 0, (size_t)g->nstate * sizeof *p);
-}
-
-
 
 void gen_init_params(const struct gen *g, float *p, struct rng *r)
 {
@@ -284,229 +241,20 @@ void gen_counters(const struct gen *g, const struct gen_input *in,
 	f[3 + in->pass] = 1.0f;
 }
 
-
-
-
-
-/* Classification observation tokens of sequence i: x, the one-hot label
- * and the predicted probabilities (in ws->resp). */
-static void clf_observations(struct gen_ws *ws, int i,
-			     const struct gen_input *in)
+/* The state tokens of a latent z in chunks of GEN_ZTOK (explicit
+ * classification and regression): z, its batch gradient (in ws->grad, the
+ * skip direction unless the variant is obs), active inputs and classes,
+ * counters and pass. */
+void gen_latent_tokens(const struct gen *g, struct gen_ws *ws, int i,
+		       const struct gen_input *in, float gain)
 {
-	float *fo = setref_fo(ws->sr, i);
-	int r;
-
-	for (r = 0; r < in->B; r++) {
-		float *o = fo + (size_t)r * FO_CLF;
-
-		memcpy(o, in->X + (size_t)r * GEN_XMAX, LINCLASS_DMAX * sizeof *o);
-		memset(o + LINCLASS_DMAX, 0, 2 * LINCLASS_KMAX * sizeof *o);
-		o[LINCLASS_DMAX + in->y[r]] = 1.0f;
-		memcpy(o + LINCLASS_DMAX + LINCLASS_KMAX,
-		       ws->resp + (size_t)r * LINCLASS_KMAX,
-		       LINCLASS_KMAX * sizeof *o);
-	}
-}
-
-/* The end of class k's token (parametric and head classifiers): class
- * active, the class's share of the batch, active inputs, counters, pass. */
-static void class_token_tail(const struct gen *g, const struct gen_input *in,
-			     float gain, int k, float *f)
-{
-	int n = 0, r, j;
-
-	for (r = 0; r < in->B; r++)
-		n += in->y[r] == k;
-	f[0] = k < in->K ? 1.0f : 0.0f;
-	f[1] = (float)n / (float)in->B;
-	for (j = 0; j < LINCLASS_DMAX; j++)
-		f[2 + j] = j < in->D ? 1.0f : 0.0f;
-	gen_counters(g, in, gain, f + 2 + LINCLASS_DMAX);
-}
-
-/* Classification features of sequence i; returns its batch loss. */
-static float clf_features(const struct gen *g, const float *p,
-			  struct gen_ws *ws, int i, const struct gen_input *in,
-			  float gain, int want_loss)
-{
-	const float *th = in->state;
+	int nst = g->cfg.Z / GEN_ZTOK, k, j;
 	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
 	float *am = setref_amask(ws->sr, i);
-	int B = in->B, D = in->D, K = in->K, k, j;
-	double loss;
 
-	(void)p;
-	(void)want_loss;
-	loss = linclass_loss(th, D, K, in->X, in->y, B, 0.0f, ws->grad, ws->resp);
-	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_CLF * sizeof *fs);
-	for (k = 0; k < LINCLASS_KMAX; k++) {
-		const float *c = th + k * LINCLASS_T;
-		const float *gk = ws->grad + k * LINCLASS_T;
-		float *f = fs + k * FS_CLF, *dk = dir + k * LINCLASS_T;
-		float *ak = am + k * LINCLASS_T;
-
-		for (j = 0; j < LINCLASS_T; j++) {
-			int on = k < K && (j < D || j == LINCLASS_BIAS);
-
-			ak[j] = on ? 1.0f : 0.0f;
-			dk[j] = on && g->cfg.variant != GEN_OBS ? gk[j] : 0.0f;
-			f[j] = on ? clampf(c[j], -20.0f, 20.0f) : 0.0f;
-			f[LINCLASS_T + j] = clampf(dk[j], -10.0f, 10.0f);
-		}
-		class_token_tail(g, in, gain, k, f + 2 * LINCLASS_T);
-	}
-	if (g->cfg.variant != GEN_GRAD)
-		clf_observations(ws, i, in);
-	return (float)loss;
-}
-
-/*
- * The head predictor's mean cross-entropy over n rows X (stride GEN_XMAX)
- * with K classes under state z (LINCLASS_KMAX latents z_k of Z floats):
- * h_i = h(x_i), logit_ik = h_i . z_k for k < K.  As mlp_xent with a shared
- * latent: dp (may be NULL) accumulates scale * dloss/dp; dz (nstate, may
- * be NULL) is overwritten with scale * dloss/dz (0 past K); probs (n x
- * LINCLASS_KMAX, may be NULL) receives the probabilities.  y may be NULL
- * when only probs are wanted (the loss is then 0).  Chunked by the
- * predictor workspace's rows; h and dh/dlogit live in ws->zrow, ws->dz.
- *   dloss/dlogit_ik = (p_ik - [y_i = k]) / n
- *   dloss/dz_k = sum_i dlogit_ik h_i,  dloss/dh_i = sum_k dlogit_ik z_k
- */
-static double head_xent(const struct gen *g, const float *p, float *dp,
-			struct gen_ws *ws, int n, const float *X,
-			const float *z, int K, const int *y, float scale,
-			float *dz, float *probs)
-{
-	int Z = g->cfg.Z, rows = mlp_ws_rows(ws->mw), c, i, k, e;
-	double loss = 0.0;
-
-	AM_ASSERT(g->cfg.head && n >= 1 && K >= 1 && K <= LINCLASS_KMAX);
-	if (dz)
-		memset(dz, 0, (size_t)g->nstate * sizeof *dz);
-	for (c = 0; c < n; c += rows) {
-		int m = n - c < rows ? n - c : rows;
-
-		mlp_forward(&g->f, p, ws->mw, m, X + (size_t)c * GEN_XMAX,
-			    GEN_XMAX, z, ws->zrow);
-		for (i = 0; i < m; i++) {
-			const float *h = ws->zrow + (size_t)i * Z;
-			float *dh = ws->dz + (size_t)i * Z;
-			float u[LINCLASS_KMAX], mx = -INFINITY;
-			double ex[LINCLASS_KMAX], se = 0.0;
-
-			for (k = 0; k < K; k++) {
-				float a = 0.0f;
-
-				for (e = 0; e < Z; e++)
-					a += h[e] * z[k * Z + e];
-				u[k] = a;
-				mx = fmaxf(mx, a);
-			}
-			for (k = 0; k < K; k++) {
-				ex[k] = exp((double)(u[k] - mx));
-				se += ex[k];
-			}
-			if (y) {
-				AM_ASSERT(y[c + i] >= 0 && y[c + i] < K);
-				loss += log(se) - (double)(u[y[c + i]] - mx);
-			}
-			memset(dh, 0, (size_t)Z * sizeof *dh);
-			for (k = 0; k < K; k++) {
-				float pk = (float)(ex[k] / se);
-				float d;
-
-				if (probs)
-					probs[(size_t)(c + i) * LINCLASS_KMAX + k] = pk;
-				if (!y)
-					continue;
-				d = scale * (pk - (y[c + i] == k ? 1.0f : 0.0f)) /
-				    (float)n;
-				for (e = 0; e < Z; e++) {
-					dh[e] += d * z[k * Z + e];
-					if (dz)
-						dz[k * Z + e] += d * h[e];
-				}
-			}
-			if (probs)
-				for (k = K; k < LINCLASS_KMAX; k++)
-					probs[(size_t)(c + i) * LINCLASS_KMAX + k] = 0.0f;
-		}
-		if (dp && y)
-			mlp_backward(&g->f, p, dp, ws->mw, m, ws->dz, NULL, NULL);
-	}
-	return loss / n;
-}
-
-/* The explicit classifier's mean cross-entropy: the head predictor's, or
- * f(x, z)'s with z shared by the rows (mlp_xent's contract). */
-static double explicit_xent(const struct gen *g, const float *p, float *dp,
-			    struct gen_ws *ws, int n, const float *X,
-			    const float *z, int K, const int *y, float scale,
-			    float *dz, float *probs)
-{
-	if (g->cfg.head)
-		return head_xent(g, p, dp, ws, n, X, z, K, y, scale, dz, probs);
-	return mlp_xent(&g->f, p, dp, ws->mw, n, X, GEN_XMAX, z, 0, K, y, scale,
-			dz, probs);
-}
-
-/* Head predictor features of sequence i: one token per class, as the
- * parametric classifier's (clf_features) with z_k for the weights;
- * returns its batch loss. */
-static float head_features(const struct gen *g, const float *p,
-			   struct gen_ws *ws, int i, const struct gen_input *in,
-			   float gain, int want_loss)
-{
-	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
-	float *am = setref_amask(ws->sr, i);
-	int Z = g->cfg.Z, K = in->K, k, j;
-	double loss;
-
-	(void)want_loss;
-	loss = head_xent(g, p, NULL, ws, in->B, in->X, in->state, K, in->y, 1.0f,
-			 ws->grad, ws->resp);
-	memset(fs, 0, (size_t)LINCLASS_KMAX * FS_HCLF * sizeof *fs);
-	for (k = 0; k < LINCLASS_KMAX; k++) {
-		const float *zk = in->state + k * Z, *gk = ws->grad + k * Z;
-		float *f = fs + k * FS_HCLF;
-		int on = k < K;
-
-		for (j = 0; j < Z; j++) {
-			am[k * Z + j] = on ? 1.0f : 0.0f;
-			dir[k * Z + j] = on && g->cfg.variant != GEN_OBS ? gk[j] : 0.0f;
-			f[j] = on ? clampf(zk[j], -20.0f, 20.0f) : 0.0f;
-			f[MLP_OMAX + j] = clampf(dir[k * Z + j], -10.0f, 10.0f);
-		}
-		class_token_tail(g, in, gain, k, f + 2 * MLP_OMAX);
-	}
-	if (g->cfg.variant != GEN_GRAD)
-		clf_observations(ws, i, in);
-	return (float)loss;
-}
-
-/* Explicit features (classification or regression) of sequence i;
- * returns its batch loss. */
-static float explicit_features(const struct gen *g, const float *p,
-			       struct gen_ws *ws, int i,
-			       const struct gen_input *in, float gain,
-			       int want_loss)
-{
-	int nst = g->cfg.Z / GEN_ZTOK, B = in->B, D = in->D, K = in->K, k, j, r;
-	int clf = g->cfg.kind == GEN_CLF;
-	float *fs = setref_fs(ws->sr, i), *dir = setref_dir(ws->sr, i);
-	float *am = setref_amask(ws->sr, i);
-	double loss;
-
-	(void)want_loss;
-	if (clf)
-		loss = explicit_xent(g, p, NULL, ws, B, in->X, in->state, K, in->y,
-				     1.0f, ws->grad, ws->resp);
-	else
-		loss = mlp_mse(&g->f, p, NULL, ws->mw, B, in->X, GEN_XMAX,
-			       in->state, 0, in->t, 1.0f, ws->grad, ws->resp);
-	memset(fs, 0, (size_t)nst * FS_ECLF * sizeof *fs);
+	memset(fs, 0, (size_t)nst * GEN_FS_LATENT * sizeof *fs);
 	for (k = 0; k < nst; k++) {
-		float *f = fs + k * FS_ECLF;
+		float *f = fs + k * GEN_FS_LATENT;
 
 		for (j = 0; j < GEN_ZTOK; j++) {
 			float gz = ws->grad[k * GEN_ZTOK + j];
@@ -518,34 +266,15 @@ static float explicit_features(const struct gen *g, const float *p,
 					  clampf(gz, -10.0f, 10.0f) : 0.0f;
 		}
 		for (j = 0; j < LINCLASS_DMAX; j++)
-			f[2 * GEN_ZTOK + j] = j < D ? 1.0f : 0.0f;
+			f[2 * GEN_ZTOK + j] = j < in->D ? 1.0f : 0.0f;
 		for (j = 0; j < LINCLASS_KMAX; j++)
-			f[2 * GEN_ZTOK + LINCLASS_DMAX + j] = j < K ? 1.0f : 0.0f;
+			f[2 * GEN_ZTOK + LINCLASS_DMAX + j] = j < in->K ? 1.0f : 0.0f;
 		gen_counters(g, in, gain, f + 2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX);
 	}
-	if (g->cfg.variant == GEN_GRAD)
-		return (float)loss;
-	if (clf) {
-		clf_observations(ws, i, in);
-		return (float)loss;
-	}
-	for (r = 0; r < B; r++) {
-		float *o = setref_fo(ws->sr, i) + (size_t)r * FO_REG;
-
-		memcpy(o, in->X + (size_t)r * GEN_XMAX, LINCLASS_DMAX * sizeof *o);
-		o[LINCLASS_DMAX] = in->t[r];
-		o[LINCLASS_DMAX + 1] = ws->resp[r];
-		o[LINCLASS_DMAX + 2] = in->t[r] - ws->resp[r];
-	}
-	return (float)loss;
 }
 
+/* ---- picking the way (struct gen_way) ------------------------------------ */
 
-
-
-/* ---- the ways (struct gen_way) ------------------------------------------ */
-
-/* Scales n floats of d by w. */
 void gen_scale(float *d, int n, float w)
 {
 	int j;
@@ -554,97 +283,6 @@ void gen_scale(float *d, int n, float w)
 		d[j] *= w;
 }
 
-
-
-
-
-static double clf_state_loss(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate)
-{
-	double l;
-
-	(void)g, (void)p, (void)dp, (void)ws, (void)Qt, (void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
-	gen_scale(dstate, LINCLASS_P, w);
-	return l;
-}
-
-static float clf_step_loss(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen)
-{
-	(void)g, (void)p, (void)ws, (void)t, (void)rows_seen;
-	return (float)linclass_loss(state, D, K, X, y, B, 0.0f, NULL, NULL);
-}
-
-/* The explicit classifiers (the mlp and the head predictors). */
-static double xent_state_loss(const struct gen *g, const float *p, float *dp,
-			      struct gen_ws *ws, const float *state,
-			      const float *Q, const int *Qy, const float *Qt,
-			      int nq, int D, int K, struct rng *r, float w,
-			      float *dstate)
-{
-	(void)Qt, (void)D, (void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate, NULL);
-}
-
-static float xent_step_loss(const struct gen *g, const float *p,
-			    struct gen_ws *ws, const float *state,
-			    const float *X, const int *y, const float *t, int B,
-			    int D, int K, double rows_seen)
-{
-	(void)t, (void)D, (void)rows_seen;
-	return (float)explicit_xent(g, p, NULL, ws, B, X, state, K, y, 1.0f,
-				    NULL, NULL);
-}
-
-/* Explicit regression: half the mean squared error of f(x, z). */
-static double mse_state_loss(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate)
-{
-	(void)Qy, (void)D, (void)K, (void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
-		       dstate, NULL);
-}
-
-static float mse_step_loss(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen)
-{
-	(void)y, (void)D, (void)K, (void)rows_seen;
-	return (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X, GEN_XMAX, state, 0,
-			      t, 1.0f, NULL, NULL);
-}
-
-
-static const struct gen_way way_clf = {
-	clf_init, clf_params,
-	clf_features, clf_state_loss, clf_step_loss
-};
-static const struct gen_way way_clf_mlp = {
-	explicit_init, explicit_params,
-	explicit_features, xent_state_loss, xent_step_loss
-};
-static const struct gen_way way_clf_head = {
-	explicit_init, explicit_params,
-	head_features, xent_state_loss, xent_step_loss
-};
-static const struct gen_way way_reg = {
-	explicit_init, explicit_params,
-	explicit_features, mse_state_loss, mse_step_loss
-};
-
 static const struct gen_way *way_of(const struct gen_config *c)
 {
 	if (c->implicit_)
@@ -652,10 +290,12 @@ static const struct gen_way *way_of(const struct gen_config *c)
 	switch (c->kind) {
 	case GEN_MOG: return &gen_way_mog;
 	case GEN_FLOW: return &gen_way_flow;
-	case GEN_REG: return &way_reg;
+	case GEN_REG: return &gen_way_reg;
 	case GEN_CLF: break;
 	}
-	return c->head ? &way_clf_head : c->explicit_ ? &way_clf_mlp : &way_clf;
+	if (c->head)
+		return &gen_way_clf_head;
+	return c->explicit_ ? &gen_way_clf_mlp : &gen_way_clf;
 }
 
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
@@ -751,11 +391,6 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 				  w, dstate);
 }
 
-/* ---- the implicit regime's read-out and losses ------------------------- */
-
-
-
-
 double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
 			  struct gen_ws *ws, const float *state, const float *Q,
 			  const float *Qt, int nq, float w, float *dstate)
@@ -764,8 +399,6 @@ double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
 	return g->way->state_loss(g, p, dp, ws, state, Q, NULL, Qt, nq, 0, 0,
 				  NULL, w, dstate);
 }
-
-
 
 /* Checks a session batch's sizes, labels (clf) and targets (reg). */
 static int batch_ok(const struct gen *g, const struct gen_ws *ws,
@@ -852,29 +485,6 @@ int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	return rc;
 }
 
-
-
-
-int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
-		     const float *state, const float *X, int n, float *mean)
-{
-	int rows, i, r;
-
-	if (g->cfg.kind != GEN_REG || !g->cfg.explicit_ || n < 0)
-		return AM_EINVAL;
-	rows = mlp_ws_rows(ws->mw);
-	for (i = 0; i < n; i += rows) {
-		int m = n - i < rows ? n - i : rows;
-
-		for (r = 0; r < m; r++)
-			memcpy(ws->zrow + (size_t)r * g->cfg.Z, state,
-			       (size_t)g->cfg.Z * sizeof *state);
-		mlp_forward(&g->f, p, ws->mw, m, X + (size_t)i * GEN_XMAX, GEN_XMAX,
-			    ws->zrow, mean + i);
-	}
-	return AM_OK;
-}
-
 uint64_t gen_step_seed(double rows_seen, int pass)
 {
 	uint64_t x = (uint64_t)rows_seen * 0x9E3779B97F4A7C15ull + (uint64_t)pass;
@@ -931,55 +541,6 @@ int gen_step_reg(const struct gen *g, const float *p, struct gen_ws *ws,
 		return AM_EINVAL;
 	return step(g, p, ws, state, X, NULL, t, B, D, 0, rows_seen, loss_before,
 		    loss_after);
-}
-
-int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
-		      const float *state, const float *X, int n, int D, int K,
-		      float *probs)
-{
-	int i, k;
-
-	if (g->cfg.kind != GEN_CLF || g->cfg.implicit_ || D < 1 || D > g->dx ||
-	    K < 2 || K > LINCLASS_KMAX || n < 0)
-		return AM_EINVAL;
-	if (g->cfg.head) {
-		if (n > 0)
-			head_xent(g, p, NULL, ws, n, X, state, K, NULL, 1.0f, NULL,
-				  probs);
-		return AM_OK;
-	}
-	if (g->cfg.explicit_) {
-		int rows = mlp_ws_rows(ws->mw);
-
-		for (i = 0; i < n; i += rows) {
-			int m = n - i < rows ? n - i : rows, r;
-
-			for (r = 0; r < m; r++)
-				memcpy(ws->zrow + (size_t)r * g->cfg.Z, state,
-				       (size_t)g->cfg.Z * sizeof *state);
-			mlp_forward(&g->f, p, ws->mw, m, X + (size_t)i * GEN_XMAX,
-				    GEN_XMAX, ws->zrow, probs + (size_t)i * LINCLASS_KMAX);
-		}
-		for (i = 0; i < n; i++)
-			for (k = K; k < LINCLASS_KMAX; k++)
-				probs[(size_t)i * LINCLASS_KMAX + k] = -INFINITY;
-	} else {
-		linclass_logits(state, D, K, X, n, probs);
-	}
-	for (i = 0; i < n; i++) {
-		float *q = probs + (size_t)i * LINCLASS_KMAX, m = q[0];
-		double z = 0.0;
-
-		for (k = 1; k < K; k++)
-			m = fmaxf(m, q[k]);
-		for (k = 0; k < LINCLASS_KMAX; k++) {
-			q[k] = k < K ? expf(q[k] - m) : 0.0f;
-			z += q[k];
-		}
-		for (k = 0; k < K; k++)
-			q[k] = (float)(q[k] / z);
-	}
-	return AM_OK;
 }
 
 int gen_log_density(const struct gen *g, const float *state, const float *X,

@@ -23,6 +23,11 @@ struct setref_ws;
 struct velo_ws;
 struct mlp_ws;
 
+/* The state token of a latent chunk (explicit classification and
+ * regression): z chunk, gradient chunk, active inputs, active classes,
+ * counters, pass. */
+#define GEN_FS_LATENT (2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX + 3 + \
+		       SETREF_PASSES_MAX)
 #define GEN_QMAX 1024			/* query rows of one loss */
 
 /* One thread's scratch (gen_ws_new). */
@@ -81,10 +86,13 @@ struct gen_way {
 			   double rows_seen);
 };
 
-/* The ways the kinds' files and implicit.c define (gen.c holds the
- * others). */
+/* The ways, defined in the kinds' files and implicit.c. */
 extern const struct gen_way gen_way_mog;
 extern const struct gen_way gen_way_flow;
+extern const struct gen_way gen_way_clf;	/* parametric */
+extern const struct gen_way gen_way_clf_mlp;	/* explicit, f(x, z) */
+extern const struct gen_way gen_way_clf_head;	/* explicit, h(x) . z_k */
+extern const struct gen_way gen_way_reg;	/* explicit */
 extern const struct gen_way gen_way_implicit;
 
 /* x limited to [lo, hi]. */
@@ -105,6 +113,18 @@ void gen_counters(const struct gen *g, const struct gen_input *in,
 		  float gain, float *f);
 void gen_scale(float *d, int n, float w);
 uint64_t gen_step_seed(double rows_seen, int pass);
+
+/* The explicit regime's, shared by its classifiers and regression
+ * (gen.c).  gen_explicit_init ends a way's init once the way has set its
+ * tokens' sizes sc->fs and sc->fo (the predictor network, then the
+ * refiner over a latent); gen_explicit_params is the way's params;
+ * gen_latent_tokens fills sequence i's state tokens of the latent in->state
+ * and its gradient in ws->grad. */
+int gen_explicit_init(struct gen *g, struct layout *params,
+		      struct setref_config *sc);
+void gen_explicit_params(const struct gen *g, float *p, struct rng *r);
+void gen_latent_tokens(const struct gen *g, struct gen_ws *ws, int i,
+		       const struct gen_input *in, float gain);
 
 /* The implicit regime's, for gen.c (implicit.c).  gen_query_floats: the
  * floats of one query's state under configuration c.  A probabilities
