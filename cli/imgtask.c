@@ -66,9 +66,9 @@ static int half_of(int i)
 
 /* Fills a source over the rows of a split: all of them (half < 0) or one
  * half of them. */
-static void source(struct gen_images *g, const float *f, const unsigned char *y,
-		   int n, int half, int nclass, int dim, int kmin, int kmax,
-		   int **mem)
+static void source(struct source_images *g, const float *f,
+		   const unsigned char *y, int n, int half, int nclass, int dim,
+		   int kmin, int kmax, int **mem)
 {
 	int c, i;
 

@@ -1,7 +1,7 @@
 /*
  * imgtask.h - an image dataset as classification tasks: the binary from
  * `make data` (imgset.h), projected by a PCA (pca.h) to GEN_XMAX whitened
- * features, with per-class row lists for gen_task_sample.
+ * features, with per-class row lists for source_sample.
  *
  * The training split (meta-training, and the tuning tasks of an
  * evaluation), whole and cut in two halves, and the test split cut in two
@@ -28,8 +28,8 @@ struct imgtask {
 	struct pca pca;			/* owned copy */
 	float *train_f, *test_f;	/* features, (n x GEN_XMAX) */
 	int *rows;			/* per-class row lists (all splits) */
-	struct gen_images train, train_even, train_odd;	/* even/odd: the */
-	struct gen_images test_even, test_odd;		/* halves */
+	struct source_images train, train_even, train_odd; /* even/odd: */
+	struct source_images test_even, test_odd;	   /* the halves */
 };
 
 /*

@@ -7,7 +7,7 @@
 
 #include "base/am.h"
 
-int gen_letters_parse(const char *s, unsigned char *sel)
+int source_letters_parse(const char *s, unsigned char *sel)
 {
 	int n = 0, i;
 
@@ -23,29 +23,29 @@ int gen_letters_parse(const char *s, unsigned char *sel)
 	return n;
 }
 
-int gen_source_dx(enum gen_source src)
+int source_dx(enum source_kind src)
 {
-	return src == GEN_SRC_LINCLASS || src == GEN_SRC_IMAGES ||
-	       src == GEN_SRC_LINREG ? SOURCE_XMAX : SOURCE_DMAX;
+	return src == SOURCE_LINCLASS || src == SOURCE_IMAGES ||
+	       src == SOURCE_LINREG ? SOURCE_XMAX : SOURCE_DMAX;
 }
 
-void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t)
+void source_draw(const struct source *ts, struct rng *r, struct source_task *t)
 {
 	int i, j;
 
 	memset(t, 0, sizeof *t);
-	if (ts->src == GEN_SRC_LINREG) {
+	if (ts->src == SOURCE_LINREG) {
 		linreg_task_draw(&t->rt, &ts->rfam, r);
 		t->D = t->rt.D;
 		return;
 	}
-	if (ts->src == GEN_SRC_LINCLASS) {
+	if (ts->src == SOURCE_LINCLASS) {
 		linclass_task_draw(&t->ct, &ts->cfam, r);
 		t->D = t->ct.D;
 		t->K = t->ct.K;
 		return;
 	}
-	if (ts->src == GEN_SRC_IMAGES) {
+	if (ts->src == SOURCE_IMAGES) {
 		int perm[LINCLASS_KMAX];
 
 		t->D = ts->img->dim;
@@ -64,7 +64,7 @@ void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t
 			t->aug = rng_u64(r) | 1;
 		return;
 	}
-	if (ts->src == GEN_SRC_MOG) {
+	if (ts->src == SOURCE_MOG) {
 		struct mog_task mt;
 
 		mog_task_draw(&mt, &ts->fam, r);
@@ -80,7 +80,7 @@ void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t
 	while (!ts->letters[t->letter]);
 }
 
-void gen_task_aug(uint64_t aug, int D, int *perm, float *sign)
+void source_aug(uint64_t aug, int D, int *perm, float *sign)
 {
 	struct rng r;
 	int d;
@@ -91,22 +91,22 @@ void gen_task_aug(uint64_t aug, int D, int *perm, float *sign)
 		sign[d] = rng_below(&r, 2) ? 1.0f : -1.0f;
 }
 
-void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
-		     struct rng *r, int n, float *X, int *y)
+void source_sample(const struct source *ts, const struct source_task *t,
+		   struct rng *r, int n, float *X, int *y)
 {
 	int i;
 
-	if (ts->src == GEN_SRC_LINCLASS) {
+	if (ts->src == SOURCE_LINCLASS) {
 		linclass_task_rows(&t->ct, r, n, X, y);
 		return;
 	}
-	if (ts->src == GEN_SRC_IMAGES) {
-		const struct gen_images *im = ts->img;
+	if (ts->src == SOURCE_IMAGES) {
+		const struct source_images *im = ts->img;
 		int perm[SOURCE_XMAX], d;
 		float sign[SOURCE_XMAX];
 
 		if (t->aug)
-			gen_task_aug(t->aug, t->D, perm, sign);
+			source_aug(t->aug, t->D, perm, sign);
 		for (i = 0; i < n; i++) {
 			int lab = rng_int(r, 0, t->K - 1), c = t->cls[lab];
 			int row = im->cls_rows[c][rng_below(r, (uint64_t)im->cls_count[c])];
@@ -121,7 +121,7 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 		}
 		return;
 	}
-	if (ts->src == GEN_SRC_MOG) {
+	if (ts->src == SOURCE_MOG) {
 		mog_sample(t->theta, t->D, r, n, X);
 		return;
 	}
@@ -130,27 +130,28 @@ void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
 		       ts->noise, X, SOURCE_DMAX);
 }
 
-void gen_task_sample_query(const struct gen_tasks *ts, const struct gen_task *t,
-			   struct rng *r, int n, float *X, int *y)
+void source_sample_query(const struct source *ts,
+			 const struct source_task *t, struct rng *r, int n,
+			 float *X, int *y)
 {
-	struct gen_tasks q;
+	struct source q;
 
-	if (ts->src != GEN_SRC_IMAGES || !ts->qimg) {
-		gen_task_sample(ts, t, r, n, X, y);
+	if (ts->src != SOURCE_IMAGES || !ts->qimg) {
+		source_sample(ts, t, r, n, X, y);
 		return;
 	}
 	q = *ts;
 	q.img = ts->qimg;
-	gen_task_sample(&q, t, r, n, X, y);
+	source_sample(&q, t, r, n, X, y);
 }
 
-void gen_task_sample_reg(const struct gen_tasks *ts, const struct gen_task *t,
-			 struct rng *r, int n, float *X, float *tgt)
+void source_sample_reg(const struct source *ts, const struct source_task *t,
+		       struct rng *r, int n, float *X, float *tgt)
 {
 	float row[LINREG_DMAX];
 	int i;
 
-	AM_ASSERT(ts->src == GEN_SRC_LINREG);
+	AM_ASSERT(ts->src == SOURCE_LINREG);
 	memset(X, 0, (size_t)n * SOURCE_XMAX * sizeof *X);
 	for (i = 0; i < n; i++) {
 		linreg_task_rows(&t->rt, r, 1, row, &tgt[i]);
