@@ -26,7 +26,7 @@
 #include "model/recipe.h"
 #include "base/rng.h"
 #include "cli/tool.h"
-#include "cli/imgtask.h"
+#include "data/images.h"
 #include "family/fam_gen.h"
 #include "family/fam_linreg.h"
 #include "train/train.h"

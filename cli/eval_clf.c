@@ -27,7 +27,7 @@
 #include "base/am.h"
 #include "eval/clfeval.h"
 #include "base/gemm.h"
-#include "cli/imgtask.h"
+#include "data/images.h"
 #include "model/model.h"
 #include "cli/eval.h"
 

@@ -1,7 +1,8 @@
 /*
- * imgtask.h - an image dataset as classification tasks: the binary from
- * `make data` (imgset.h), projected by a PCA (pca.h) to GEN_XMAX whitened
- * features, with per-class row lists for source_sample.
+ * images.h - an image dataset as classification task sources: the binary
+ * from `make data` (imgset.h), projected by a PCA (pca.h) to SOURCE_XMAX
+ * whitened features, with per-class row lists (struct source_images, for
+ * source_sample).
  *
  * The training split (meta-training, and the tuning tasks of an
  * evaluation), whole and cut in two halves, and the test split cut in two
@@ -10,23 +11,28 @@
  * Evaluation always splits; meta-training does when its recipe says
  * `disjoint = 1`.
  *
- * Owns the images, the features and (when it fitted one) the PCA.
+ * A struct imgtask owns the images, the features, the row lists and its
+ * copy of the PCA; its struct source_images point into them and live
+ * until imgtask_close.  Reads IMGTASK_DIR/<dataset>.img; never prints
+ * (errors come back as a message in err).  Not thread-safe on one struct
+ * imgtask while it opens or closes; its sources may then be read from
+ * any number of threads.
  */
-#ifndef IMGTASK_H
-#define IMGTASK_H
+#ifndef IMAGES_H
+#define IMAGES_H
 
 #include <stddef.h>
 
-#include "family/gen.h"
-#include "io/imgset.h"
 #include "data/pca.h"
+#include "data/source.h"
+#include "io/imgset.h"
 
 #define IMGTASK_DIR "data"
 
 struct imgtask {
 	struct imgset set;
 	struct pca pca;			/* owned copy */
-	float *train_f, *test_f;	/* features, (n x GEN_XMAX) */
+	float *train_f, *test_f;	/* features, (n x SOURCE_XMAX) */
 	int *rows;			/* per-class row lists (all splits) */
 	struct source_images train, train_even, train_odd; /* even/odd: */
 	struct source_images test_even, test_odd;	   /* the halves */
@@ -41,8 +47,8 @@ struct imgtask {
 int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen);
 
-/* imgtask_open with a PCA of k (1..GEN_XMAX) features fitted when use is
- * NULL (imgtask_open fits GEN_XMAX). */
+/* imgtask_open with a PCA of k (1..SOURCE_XMAX) features fitted when use
+ * is NULL (imgtask_open fits SOURCE_XMAX). */
 int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use,
 		   int kmin, int kmax, int k, char *err, size_t errlen);
 
