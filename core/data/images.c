@@ -102,25 +102,24 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 		   int kmin, int kmax, int k, char *err, size_t errlen)
 {
 	char path[256], msg[256];
-	int *mem, c;
+	int *mem, c, rc;
 	float *packed = NULL;
 
 	memset(t, 0, sizeof *t);
 	snprintf(path, sizeof path, "%s/%s.img", IMGTASK_DIR, dataset);
-	if (access(path, R_OK) != 0) {
-		snprintf(err, errlen, "%s: %s (run `make data` first)", path,
-			 strerror(errno));
-		return -1;
-	}
-	if (imgset_read(path, &t->set, msg, sizeof msg) != AM_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg);
-		return -1;
-	}
+	if (access(path, R_OK) != 0)
+		return am_fail(err, errlen, AM_EIO,
+			       "%s: %s (run `make data` first)", path,
+			       strerror(errno));
+	rc = imgset_read(path, &t->set, msg, sizeof msg);
+	if (rc != AM_OK)
+		return am_fail(err, errlen, rc, "%s: %s", path, msg);
 	if (t->set.nclass > LINCLASS_KMAX || t->set.ntest < 2 ||
 	    kmax > t->set.nclass || kmin < 2 || kmin > kmax) {
-		snprintf(err, errlen, "%s: %d classes, %d test images: cannot make "
-			 "tasks of %d to %d classes", path, t->set.nclass,
-			 t->set.ntest, kmin, kmax);
+		rc = am_fail(err, errlen, AM_EINVAL, "%s: %d classes, %d "
+			     "test images: cannot make tasks of %d to %d "
+			     "classes", path, t->set.nclass, t->set.ntest, kmin,
+			     kmax);
 		goto fail;
 	}
 	if (use) {
@@ -130,22 +129,28 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 		if (!packed)
 			goto oom;
 		pca_pack(use, packed);
-		if (pca_unpack(&t->pca, packed, n, msg, sizeof msg) != AM_OK) {
-			snprintf(err, errlen, "PCA: %s", msg);
+		rc = pca_unpack(&t->pca, packed, n, msg, sizeof msg);
+		if (rc != AM_OK) {
+			am_fail(err, errlen, rc, "PCA: %s", msg);
 			goto fail;
 		}
 		free(packed);
 		packed = NULL;
 		if (t->pca.npix != t->set.npix) {
-			snprintf(err, errlen, "%s: %d pixels per image, the model's PCA "
-				 "takes %d", path, t->set.npix, t->pca.npix);
+			rc = am_fail(err, errlen, AM_EINVAL, "%s: %d pixels "
+				     "per image, the model's PCA takes %d",
+				     path, t->set.npix, t->pca.npix);
 			goto fail;
 		}
-	} else if (k < 1 || k > SOURCE_XMAX ||
-		   pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix,
-			      k) != AM_OK) {
-		snprintf(err, errlen, "%s: the PCA fit failed", path);
-		goto fail;
+	} else {
+		rc = k < 1 || k > SOURCE_XMAX ? AM_EINVAL :
+		     pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain,
+				t->set.npix, k);
+		if (rc != AM_OK) {
+			am_fail(err, errlen, rc, "%s: the PCA fit failed",
+				path);
+			goto fail;
+		}
 	}
 	t->train_f = malloc((size_t)t->set.ntrain * SOURCE_XMAX * sizeof(float));
 	t->test_f = malloc((size_t)t->set.ntest * SOURCE_XMAX * sizeof(float));
@@ -168,15 +173,15 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 	for (c = 0; c < t->set.nclass; c++)
 		if (!t->train_even.cls_count[c] || !t->train_odd.cls_count[c] ||
 		    !t->test_even.cls_count[c] || !t->test_odd.cls_count[c]) {
-			snprintf(err, errlen, "%s: class %d has no images in a split",
-				 path, c);
+			rc = am_fail(err, errlen, AM_EINVAL, "%s: class %d has "
+				     "no images in a split", path, c);
 			goto fail;
 		}
-	return 0;
+	return AM_OK;
 oom:
-	snprintf(err, errlen, "out of memory");
+	rc = am_fail(err, errlen, AM_ENOMEM, "out of memory");
 fail:
 	free(packed);
 	imgtask_close(t);
-	return -1;
+	return rc;
 }

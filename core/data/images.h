@@ -41,8 +41,12 @@ struct imgtask {
 /*
  * Loads IMGTASK_DIR/<dataset>.img, projects it with a PCA fitted on its
  * training split (use == NULL) or with `use` (copied), and builds the
- * task sources with kmin..kmax classes per task.  Returns 0, or -1 with a
- * message in err (saying to run `make data` when the file is missing).
+ * task sources with kmin..kmax classes per task.  Returns AM_OK, or with
+ * a message in err: AM_EIO (the file cannot be read: the message says to
+ * run `make data`), imgset_read's or pca_unpack's status, AM_EINVAL (too
+ * many or too few classes for kmin..kmax, a PCA of another image size, a
+ * class missing from a half, or k out of range), the fit's status, or
+ * AM_ENOMEM.  On failure *t is closed (imgtask_close is still safe).
  */
 int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen);
