@@ -944,10 +944,10 @@ static void dims_check(const struct run *r, const struct model *m, int D)
 	if (!m->gen) {
 		lo = m->fam.dmin;
 		hi = m->fam.dmax;
-	} else if (m->gtasks.src == GEN_SRC_LINCLASS) {
+	} else if (m->gtasks.src == SOURCE_LINCLASS) {
 		lo = m->gtasks.cfam.dmin;
 		hi = m->gtasks.cfam.dmax;
-	} else if (m->gtasks.src == GEN_SRC_LINREG) {
+	} else if (m->gtasks.src == SOURCE_LINREG) {
 		lo = m->gtasks.rfam.dmin;
 		hi = m->gtasks.rfam.dmax;
 	}

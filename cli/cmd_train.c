@@ -26,7 +26,7 @@
 #include "model/recipe.h"
 #include "base/rng.h"
 #include "cli/tool.h"
-#include "cli/imgtask.h"
+#include "data/images.h"
 #include "family/fam_gen.h"
 #include "family/fam_linreg.h"
 #include "train/train.h"
@@ -285,7 +285,7 @@ static int train_data_load(struct recipe *r, struct train_data *d)
 {
 	char err[512];
 
-	if (r->gen && r->gcfg.tasks.src == GEN_SRC_LETTERS) {
+	if (r->gen && r->gcfg.tasks.src == SOURCE_LETTERS) {
 		if (hershey_load(HERSHEY_DIR, &d->fonts, err, sizeof err) != AM_OK) {
 			fprintf(stderr, "amort train: %s (install hershey-fonts-data)\n",
 				err);
@@ -293,7 +293,7 @@ static int train_data_load(struct recipe *r, struct train_data *d)
 		}
 		r->gcfg.tasks.fonts = &d->fonts;
 	}
-	if (r->gen && r->gcfg.tasks.src == GEN_SRC_IMAGES) {
+	if (r->gen && r->gcfg.tasks.src == SOURCE_IMAGES) {
 		fprintf(stderr, "amort train: loading %s and fitting its PCA\n", r->dataset);
 		if (imgtask_open_k(&d->img, r->dataset, NULL, r->gcfg.tasks.cfam.kmin,
 				   r->gcfg.tasks.cfam.kmax, r->features, err, sizeof err)) {

@@ -27,13 +27,13 @@
 #include "base/am.h"
 #include "eval/clfeval.h"
 #include "base/gemm.h"
-#include "cli/imgtask.h"
+#include "data/images.h"
 #include "model/model.h"
 #include "cli/eval.h"
 
 struct cblock {
 	char title[128];
-	struct gen_tasks stream, query, tune;
+	struct source stream, query, tune;
 	struct eval_row rows[CLFEVAL_KS_MAX];
 	/* image blocks: the linear ceiling (clfeval_ceiling) */
 	float ceil[LINCLASS_P], ceil_l2;
@@ -152,7 +152,7 @@ static void linclass_block(struct cblock *b, const struct model *m,
 {
 	memset(b, 0, sizeof *b);
 	snprintf(b->title, sizeof b->title, "%s", title);
-	b->stream.src = GEN_SRC_LINCLASS;
+	b->stream.src = SOURCE_LINCLASS;
 	b->stream.cfam = m->gtasks.cfam;
 	b->stream.cfam.dmin = dmin;
 	b->stream.cfam.dmax = dmax;
@@ -183,7 +183,7 @@ static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 	snprintf(b->title, sizeof b->title, "%s", title);
 	it->train.kmin = it->test_even.kmin = it->test_odd.kmin = kmin;
 	it->train.kmax = it->test_even.kmax = it->test_odd.kmax = kmax;
-	b->stream.src = b->query.src = b->tune.src = GEN_SRC_IMAGES;
+	b->stream.src = b->query.src = b->tune.src = SOURCE_IMAGES;
 	b->stream.img = &it->test_even;
 	b->query.img = &it->test_odd;
 	b->tune.img = &it->train;
@@ -326,11 +326,11 @@ struct many {
  * message. */
 static int many_check(const struct model *ms, int nm, const struct eval_opts *o)
 {
-	int i, images = ms[0].gtasks.src == GEN_SRC_IMAGES;
+	int i, images = ms[0].gtasks.src == SOURCE_IMAGES;
 
 	for (i = 0; i < nm; i++) {
-		if (ms[i].gtasks.src != GEN_SRC_LINCLASS &&
-		    ms[i].gtasks.src != GEN_SRC_IMAGES) {
+		if (ms[i].gtasks.src != SOURCE_LINCLASS &&
+		    ms[i].gtasks.src != SOURCE_IMAGES) {
 			fprintf(stderr, "amort eval: %s: side by side works on linclass "
 				"and image models\n", ms[i].name);
 			return 1;
@@ -340,7 +340,7 @@ static int many_check(const struct model *ms, int nm, const struct eval_opts *o)
 			fprintf(stderr, "amort eval: side by side needs models of one "
 				"dataset: %s was trained on %s, %s on %s\n", ms[0].name,
 				images ? ms[0].dataset : "linclass tasks", ms[i].name,
-				ms[i].gtasks.src == GEN_SRC_IMAGES ? ms[i].dataset :
+				ms[i].gtasks.src == SOURCE_IMAGES ? ms[i].dataset :
 				"linclass tasks");
 			return 1;
 		}
@@ -500,7 +500,7 @@ int eval_run_clf_many(struct model *ms, int nm, const struct eval_opts *o)
 	memset(&x, 0, sizeof x);
 	x.ms = ms;
 	x.nm = nm;
-	x.images = ms[0].gtasks.src == GEN_SRC_IMAGES;
+	x.images = ms[0].gtasks.src == SOURCE_IMAGES;
 	if (x.images && !EVAL_GIVEN(o, EVAL_OPT_CLASSES))
 		classes = 10;	/* linclass's default is 4 */
 	x.cb = calloc((size_t)2 * nm, sizeof *x.cb);
@@ -646,14 +646,14 @@ int eval_run_clf(struct model *m, const struct eval_opts *o)
 		   EVAL_GIVEN(o, EVAL_OPT_BATCH) ? o->batch : m->gcfg.bmax);
 	c.onestep_max_rows = GEN_BMAX;
 	rc = 2;
-	if (m->gtasks.src == GEN_SRC_LINCLASS && EVAL_GIVEN(o, EVAL_OPT_CLASSES)) {
+	if (m->gtasks.src == SOURCE_LINCLASS && EVAL_GIVEN(o, EVAL_OPT_CLASSES)) {
 		fprintf(stderr, "amort eval: --classes alone is for image models; a "
 			"linclass model's blocks have their own classes (give it "
 			"--dim D --classes K beside another model for one block)\n");
 		goto out;
 	}
 	rc = 1;
-	nb = m->gtasks.src == GEN_SRC_LINCLASS ? linclass_blocks(blocks, m, o->ood) :
+	nb = m->gtasks.src == SOURCE_LINCLASS ? linclass_blocks(blocks, m, o->ood) :
 	     image_blocks(blocks, m, o->ood, (int)classes, img, &nimg);
 	if (nb < 0)
 		goto out;

@@ -24,7 +24,7 @@
 struct gblock {
 	char title[128];
 	char tag[24];			/* its row label in the SVG */
-	struct gen_tasks ts;
+	struct source ts;
 	struct eval_row rows[GENEVAL_KS_MAX];
 };
 
@@ -216,7 +216,7 @@ static int letter_blocks(struct gblock *blocks, const struct model *m, int ood,
 	if (ood && nh > 0) {
 		blocks[nb].ts = m->gtasks;
 		blocks[nb].ts.fonts = fonts;
-		gen_letters_parse(held, blocks[nb].ts.letters);
+		source_letters_parse(held, blocks[nb].ts.letters);
 		strcpy(blocks[nb].tag, "held-out letters");
 		snprintf(blocks[nb++].title, sizeof blocks[0].title,
 			 "out of distribution: held-out letters %s", held);
@@ -271,7 +271,7 @@ int eval_run_gen(struct model *m, const struct eval_opts *o)
 	c.em_iters = 300;
 	c.seed = (uint64_t)o->seed;
 	memset(blocks, 0, sizeof blocks);
-	nb = m->gtasks.src == GEN_SRC_MOG ? mog_blocks(blocks, m, o->ood) :
+	nb = m->gtasks.src == SOURCE_MOG ? mog_blocks(blocks, m, o->ood) :
 	     letter_blocks(blocks, m, o->ood, &fonts);
 	rc = 1;
 	if (nb < 0)

@@ -27,7 +27,7 @@
 
 struct rblock {
 	char title[128];
-	struct gen_tasks stream;
+	struct source stream;
 	struct eval_row rows[TOOL_MODELS_MAX * REGEVAL_KS_MAX];	/* nk a model */
 };
 
@@ -100,7 +100,7 @@ static void block(struct rblock *rb, int b, const char *title, int dim,
 {
 	memset(rb, 0, sizeof *rb);
 	snprintf(rb->title, sizeof rb->title, "%s", title);
-	rb->stream.src = GEN_SRC_LINREG;
+	rb->stream.src = SOURCE_LINREG;
 	eval_mse_family(b, dim, noise, &rb->stream.rfam);
 }
 

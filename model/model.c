@@ -143,7 +143,7 @@ static int get_str(json_t *obj, const char *key, char *out, size_t outlen,
 
 /* ---- the task families ------------------------------------------------ */
 
-static json_t *write_linreg(const struct gen_tasks *t)
+static json_t *write_linreg(const struct source *t)
 {
 	return json_pack("{s:i, s:i, s:f, s:f}",
 			 "dmin", t->rfam.dmin, "dmax", t->rfam.dmax,
@@ -168,7 +168,7 @@ static int read_linreg(struct model *m, json_t *h, char *err, size_t errlen)
 	return 0;
 }
 
-static json_t *write_linclass(const struct gen_tasks *t)
+static json_t *write_linclass(const struct source *t)
 {
 	return json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}",
 			 "dmin", t->cfam.dmin, "dmax", t->cfam.dmax,
@@ -205,7 +205,7 @@ static int read_linclass(struct model *m, json_t *h, char *err, size_t errlen)
 }
 
 /* (the "images" object is written by model_img_header_json) */
-static json_t *write_images(const struct gen_tasks *t)
+static json_t *write_images(const struct source *t)
 {
 	return json_pack("{s:i, s:i}", "kmin", t->cfam.kmin, "kmax", t->cfam.kmax);
 }
@@ -245,7 +245,7 @@ static int read_images(struct model *m, json_t *h, char *err, size_t errlen)
 	return 0;
 }
 
-static json_t *write_mixtures(const struct gen_tasks *t)
+static json_t *write_mixtures(const struct source *t)
 {
 	const struct mog_family *f = &t->fam;
 
@@ -271,7 +271,7 @@ static int read_mixtures(struct model *m, json_t *h, char *err, size_t errlen)
 	return 0;
 }
 
-static json_t *write_letters(const struct gen_tasks *t)
+static json_t *write_letters(const struct source *t)
 {
 	char letters[HERSHEY_LETTERS + 1];
 	int i, n = 0;
@@ -292,7 +292,7 @@ static int read_letters(struct model *m, json_t *h, char *err, size_t errlen)
 	if (get_str(fam, "letters", letters, sizeof letters, err, errlen) ||
 	    get_num(fam, "point_noise", 0, 1, &m->gtasks.noise, err, errlen))
 		return -1;
-	if (gen_letters_parse(letters, m->gtasks.letters) < 1) {
+	if (source_letters_parse(letters, m->gtasks.letters) < 1) {
 		snprintf(err, errlen, "header: 'letters' must be letters A-Z a-z");
 		return -1;
 	}
@@ -308,31 +308,31 @@ static int read_letters(struct model *m, json_t *h, char *err, size_t errlen)
  */
 struct family {
 	const char *name;		/* the header's "task_family" */
-	enum gen_source src;		/* its set-refiner task source */
+	enum source_kind src;		/* its set-refiner task source */
 	unsigned kinds;			/* the set-refiner kinds that go with it,
 					 * bits 1 << GEN_*; a linreg header
 					 * without a kind is the parametric
 					 * refiner */
-	json_t *(*write_header)(const struct gen_tasks *t);
+	json_t *(*write_header)(const struct source *t);
 	int (*read_header)(struct model *m, json_t *h, char *err, size_t errlen);
 };
 
 #define KIND(k) (1u << (k))
 
 static const struct family families[] = {
-	{ "linreg", GEN_SRC_LINREG, KIND(GEN_REG), write_linreg, read_linreg },
-	{ "linclass", GEN_SRC_LINCLASS, KIND(GEN_CLF), write_linclass, read_linclass },
-	{ "images", GEN_SRC_IMAGES, KIND(GEN_CLF), write_images, read_images },
-	{ "mixtures", GEN_SRC_MOG, KIND(GEN_MOG) | KIND(GEN_FLOW), write_mixtures,
+	{ "linreg", SOURCE_LINREG, KIND(GEN_REG), write_linreg, read_linreg },
+	{ "linclass", SOURCE_LINCLASS, KIND(GEN_CLF), write_linclass, read_linclass },
+	{ "images", SOURCE_IMAGES, KIND(GEN_CLF), write_images, read_images },
+	{ "mixtures", SOURCE_MOG, KIND(GEN_MOG) | KIND(GEN_FLOW), write_mixtures,
 	  read_mixtures },
-	{ "letters", GEN_SRC_LETTERS, KIND(GEN_MOG) | KIND(GEN_FLOW), write_letters,
+	{ "letters", SOURCE_LETTERS, KIND(GEN_MOG) | KIND(GEN_FLOW), write_letters,
 	  read_letters },
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
 
 /* The family named `name`, or of task source src (name NULL); NULL if none. */
-static const struct family *family_find(const char *name, enum gen_source src)
+static const struct family *family_find(const char *name, enum source_kind src)
 {
 	size_t i;
 
@@ -367,7 +367,7 @@ json_t *model_header_json(const char *name, const struct trainer_config *c,
 			  json_t *extra)
 {
 	const struct family *f = family_find("linreg", 0);
-	struct gen_tasks t;
+	struct source t;
 	json_t *fam;
 
 	memset(&t, 0, sizeof t);
@@ -408,7 +408,7 @@ static json_t *setref_header_json(const char *name, const struct gentrain_config
 		"regime", g->implicit_ ? "implicit" :
 			  g->kind == GEN_FLOW || g->explicit_ ? "explicit" : "parametric",
 		"variant", name_of(variants, g->variant),
-		"max_dim", gen_source_dx(c->tasks.src),
+		"max_dim", source_dx(c->tasks.src),
 		"outputs", g->kind == GEN_CLF ? LINCLASS_KMAX : 0,
 		"batch", g->bmax, "steps_trained", g->ksteps, "passes", g->passes,
 		"arch", "width", g->C, "heads", g->H, "layers", g->L,
@@ -701,7 +701,7 @@ static int read_header(struct model *m, const struct amfile *f, char *err,
 	}
 	/* a linreg-task model with a "kind" is the reg family (gen.h), not
 	 * the parametric refiner */
-	if (fam->src == GEN_SRC_LINREG && !json_object_get(m->header, "kind"))
+	if (fam->src == SOURCE_LINREG && !json_object_get(m->header, "kind"))
 		return read_refiner(m, fam, err, errlen);
 	return read_setref(m, fam, err, errlen);
 }

@@ -29,7 +29,7 @@ struct model {
 	int gen;			/* 1: a setref model: generative or
 					 * classification (gcfg, gtasks) */
 	struct gen_config gcfg;
-	struct gen_tasks gtasks;	/* what it was trained on (no fonts,
+	struct source gtasks;		/* what it was trained on (no fonts,
 					 * no images) */
 	char dataset[16];		/* image models: the dataset */
 	int has_pca;			/* set while loading */

@@ -57,7 +57,7 @@ struct family {
 						 * recipe's regime is recorded
 						 * in gcfg.gen */
 	const char *regime_help;		/* the regimes, for a message */
-	struct { const char *name; enum gen_source src; } tasks[2];
+	struct { const char *name; enum source_kind src; } tasks[2];
 };
 
 /* The family of the recipe being parsed, and the family named s (NULL
@@ -225,7 +225,7 @@ static int set_letters(struct recipe *r, const struct key *k, const char *v,
 	unsigned char sel[HERSHEY_LETTERS];
 
 	(void)k;
-	if (strlen(v) > HERSHEY_LETTERS || gen_letters_parse(v, sel) < 1)
+	if (strlen(v) > HERSHEY_LETTERS || source_letters_parse(v, sel) < 1)
 		return fail(msg, msglen, "letters must be 1 to 52 of A-Z a-z");
 	strcpy(r->letters, v);
 	return 0;
@@ -368,16 +368,16 @@ static const struct family families[] = {
 	[0] = { "linreg", NULL, 0, KEYS(linreg_keys), { "parametric" },
 		"this family (parametric)", { { NULL, 0 } } },
 	[GEN_MOG] = { "mog", KEYS(setref_keys), KEYS(mixture_keys), { "parametric" },
-		      "this family (parametric)", { { "mixtures", GEN_SRC_MOG } } },
+		      "this family (parametric)", { { "mixtures", SOURCE_MOG } } },
 	[GEN_FLOW] = { "flow", KEYS(setref_keys), KEYS(mixture_keys), { "explicit" },
 		       "this family (explicit)",
-		       { { "mixtures", GEN_SRC_MOG }, { "letters", GEN_SRC_LETTERS } } },
+		       { { "mixtures", SOURCE_MOG }, { "letters", SOURCE_LETTERS } } },
 	[GEN_CLF] = { "clf", KEYS(setref_keys), KEYS(clf_keys), { "parametric", "explicit", "implicit" },
 		      "classification (parametric, explicit, implicit)",
-		      { { "linclass", GEN_SRC_LINCLASS }, { "images", GEN_SRC_IMAGES } } },
+		      { { "linclass", SOURCE_LINCLASS }, { "images", SOURCE_IMAGES } } },
 	[GEN_REG] = { "reg", KEYS(setref_keys), KEYS(reg_keys), { "explicit", "implicit" },
 		      "reg (explicit, implicit; parametric regression is family "
-		      "linreg)", { { "linreg", GEN_SRC_LINREG } } },
+		      "linreg)", { { "linreg", SOURCE_LINREG } } },
 };
 
 #define NFAMILIES (sizeof families / sizeof families[0])
@@ -558,19 +558,19 @@ static int setref_finish(struct recipe *r, const struct seen *sn, char *msg,
 			    "regime (regime = explicit)");
 	if (g->implicit_)
 		implicit_defaults(r, sn);
-	if (r->gcfg.tasks.src != GEN_SRC_IMAGES && seen_has(sn, "disjoint"))
+	if (r->gcfg.tasks.src != SOURCE_IMAGES && seen_has(sn, "disjoint"))
 		return fail(msg, msglen,
 			    "'disjoint' is for image tasks (tasks = images)");
-	if (r->gcfg.tasks.src == GEN_SRC_IMAGES) {
+	if (r->gcfg.tasks.src == SOURCE_IMAGES) {
 		if (r->dataset[0])
 			return 0;
 		return fail(msg, msglen, "image tasks need a 'dataset' line");
 	}
-	if (r->gcfg.tasks.src == GEN_SRC_LETTERS) {
+	if (r->gcfg.tasks.src == SOURCE_LETTERS) {
 		if (!r->letters[0])
 			return fail(msg, msglen,
 				    "letters tasks need a 'letters' line");
-		gen_letters_parse(r->letters, r->gcfg.tasks.letters);
+		source_letters_parse(r->letters, r->gcfg.tasks.letters);
 		return 0;
 	}
 	return gentrain_config_check(&r->gcfg, msg, msglen) != 0 ? -1 : 0;

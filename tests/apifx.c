@@ -205,7 +205,7 @@ static void write_tiny_clf_models(const char *dir)
 	json_decref(h);
 
 	test_pca(&pc);
-	c.tasks.src = GEN_SRC_IMAGES;
+	c.tasks.src = SOURCE_IMAGES;
 	h = model_img_header_json("tinyimg", &c, "test", &pc, NULL);
 	text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	assert_non_null(text);
@@ -296,7 +296,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 		size_t pv;
 
 		test_pca(&pc);
-		c.tasks.src = GEN_SRC_IMAGES;
+		c.tasks.src = SOURCE_IMAGES;
 		snprintf(img, sizeof img, "%simg", name);
 		h = model_img_header_json(img, &c, "test", &pc, NULL);
 		text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -10,7 +10,8 @@
 #   core/nn      base
 #   core/tasks   base
 #   core/io      base
-#   core/data    base io
+#   core/data    base io tasks           (the task sources draw from the
+#                                          synthetic families and real data)
 #   core/refine  base nn tasks           (the linear refiner reads the linear
 #                                          model's gradient)
 #   core/family  base nn tasks io data refine
@@ -40,7 +41,7 @@ BEGIN {
 	may["core/nn"] = "core/base"
 	may["core/tasks"] = "core/base"
 	may["core/io"] = "core/base"
-	may["core/data"] = "core/base core/io"
+	may["core/data"] = "core/base core/io core/tasks"
 	may["core/refine"] = "core/base core/nn core/tasks"
 	may["core/family"] = "core/base core/nn core/tasks core/io core/data core/refine"
 	may["core/train"] = may["core/family"] " core/family"

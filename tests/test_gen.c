@@ -54,7 +54,7 @@ static void tiny(struct gentrain_config *c, enum gen_kind kind)
 static double excess_after(const struct gen *g, const float *p, int k,
 			   int ntasks, uint64_t seed)
 {
-	struct gen_tasks ts;
+	struct source ts;
 	struct gen_ws *ws = gen_ws_new(g, 1, g->cfg.bmax);
 	float X[16 * GEN_DMAX], Q[400 * GEN_DMAX], s[GEN_STATE_MAX];
 	struct rng r;
@@ -63,20 +63,20 @@ static double excess_after(const struct gen *g, const float *p, int k,
 
 	assert_non_null(ws);
 	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_MOG;
+	ts.src = SOURCE_MOG;
 	mog_family_default(&ts.fam);
 	rng_seed(&r, seed);
 	for (t = 0; t < ntasks; t++) {
-		struct gen_task task;
+		struct source_task task;
 
-		gen_task_draw(&ts, &r, &task);
+		source_draw(&ts, &r, &task);
 		gen_initial_state(g, p, s);
 		for (i = 0; i < k; i++) {
-			gen_task_sample(&ts, &task, &r, 16, X, NULL);
+			source_sample(&ts, &task, &r, 16, X, NULL);
 			assert_int_equal(gen_step(g, p, ws, s, X, NULL, 16, task.D, 0, i * 16.0,
 						  NULL, NULL), AM_OK);
 		}
-		gen_task_sample(&ts, &task, &r, 400, Q, NULL);
+		source_sample(&ts, &task, &r, 400, Q, NULL);
 		sum += mog_nll(s, task.D, Q, 400, NULL, NULL) -
 		       mog_nll(task.theta, task.D, Q, 400, NULL, NULL);
 	}
@@ -208,7 +208,7 @@ static void test_gen_eval_rows(void **state)
 	struct train *t;
 	struct geneval_config ec;
 	struct eval_row rows[EVAL_KS_MAX];
-	struct gen_tasks ts;
+	struct source ts;
 	int j;
 
 	(void)state;
@@ -216,7 +216,7 @@ static void test_gen_eval_rows(void **state)
 	t = train_new(&fam_gen, &c, NULL, 0);
 	assert_non_null(t);
 	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_MOG;
+	ts.src = SOURCE_MOG;
 	mog_family_default(&ts.fam);
 	memset(&ec, 0, sizeof ec);
 	ec.ntasks = 6;
@@ -258,7 +258,7 @@ static double clf_loss_after(const struct train *t, int k, uint64_t seed)
 {
 	const struct gen *g = tu_gen(t);
 	const float *p = train_params(t);
-	struct gen_tasks ts;
+	struct source ts;
 	struct gen_ws *ws = gen_ws_new(g, 1, 16);
 	static float X[16 * GEN_XMAX], Q[200 * GEN_XMAX], pr[200 * LINCLASS_KMAX];
 	int y[16], Qy[200];
@@ -269,21 +269,21 @@ static double clf_loss_after(const struct train *t, int k, uint64_t seed)
 
 	assert_non_null(ws);
 	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_LINCLASS;
+	ts.src = SOURCE_LINCLASS;
 	linclass_family_default(&ts.cfam);
 	ts.cfam.dmax = 8;
 	rng_seed(&r, seed);
 	for (task = 0; task < 30; task++) {
-		struct gen_task tk;
+		struct source_task tk;
 
-		gen_task_draw(&ts, &r, &tk);
+		source_draw(&ts, &r, &tk);
 		gen_initial_state(g, p, s);
 		for (i = 0; i < k; i++) {
-			gen_task_sample(&ts, &tk, &r, 16, X, y);
+			source_sample(&ts, &tk, &r, 16, X, y);
 			assert_int_equal(gen_step(g, p, ws, s, X, y, 16, tk.D, tk.K,
 						  i * 16.0, NULL, NULL), AM_OK);
 		}
-		gen_task_sample(&ts, &tk, &r, 200, Q, Qy);
+		source_sample(&ts, &tk, &r, 200, Q, Qy);
 		assert_int_equal(gen_predict_probs(g, p, ws, s, Q, 200, tk.D, tk.K, pr),
 				 AM_OK);
 		for (i = 0; i < 200; i++) {
@@ -412,7 +412,7 @@ static void test_gen_step_weight(void **state)
  * classes lab) and up to nclass classes of 2 or more per task: source h < 2
  * holds the rows i with i % 2 == h, source 2 all of them.  Their per-class
  * row lists go to mem (nsrc * n ints). */
-static void image_sources(struct gen_images *im, int nsrc, int n, int nclass,
+static void image_sources(struct source_images *im, int nsrc, int n, int nclass,
 			  int dim, const float *feat, const unsigned char *lab,
 			  int *mem)
 {
@@ -499,7 +499,7 @@ static float cfeat[CN * GEN_XMAX];
 static unsigned char clab[CN];
 static int crows[3 * CN];
 
-static void ceiling_images(struct gen_images im[3])
+static void ceiling_images(struct source_images im[3])
 {
 	struct rng r;
 	int i, c;
@@ -519,12 +519,12 @@ static void ceiling_images(struct gen_images im[3])
 
 /* The synthetic image sets (ceiling_images), a task source over the whole
  * set and an empty evaluation config: the start of a clfeval test. */
-static void clfeval_setup(struct gen_images im[3], struct gen_tasks *ts,
+static void clfeval_setup(struct source_images im[3], struct source *ts,
 			  struct clfeval_config *c)
 {
 	ceiling_images(im);
 	memset(ts, 0, sizeof *ts);
-	ts->src = GEN_SRC_IMAGES;
+	ts->src = SOURCE_IMAGES;
 	ts->img = &im[2];
 	memset(c, 0, sizeof *c);
 }
@@ -536,8 +536,8 @@ static void clfeval_setup(struct gen_images im[3], struct gen_tasks *ts,
  * source without rows is refused. */
 static void test_gen_clfeval_ceiling(void **state)
 {
-	struct gen_images im[3], none;
-	struct gen_tasks ts;
+	struct source_images im[3], none;
+	struct source ts;
 	struct gentrain_config gc;
 	struct train *t;
 	struct clfeval_config c;
@@ -583,15 +583,15 @@ static void test_gen_clfeval_ceiling(void **state)
 	assert_int_equal(clfeval_ceiling(&none, &im[1], &im[2], theta, &l2), AM_EINVAL);
 }
 
-/* n rows of task tk: its scored rows (gen_task_sample_query) when query
+/* n rows of task tk: its scored rows (source_sample_query) when query
  * is 1, its stream rows otherwise. */
-static void sample_rows(const struct gen_tasks *ts, const struct gen_task *tk,
+static void sample_rows(const struct source *ts, const struct source_task *tk,
 			struct rng *r, int query, int n, float *X, int *y)
 {
 	if (query)
-		gen_task_sample_query(ts, tk, r, n, X, y);
+		source_sample_query(ts, tk, r, n, X, y);
 	else
-		gen_task_sample(ts, tk, r, n, X, y);
+		source_sample(ts, tk, r, n, X, y);
 }
 
 /* Image tasks with a query pool (recipe `disjoint = 1`): stream rows come
@@ -603,8 +603,8 @@ static void test_gen_image_query_pool(void **state)
 	static float feat[N * GEN_XMAX], X[ROWS * GEN_XMAX];
 	static int rows[2 * N];
 	unsigned char lab[N];
-	struct gen_images half[2];
-	struct gen_tasks ts;
+	struct source_images half[2];
+	struct source ts;
 	struct rng r;
 	int y[ROWS], i, task, pool;
 
@@ -616,16 +616,16 @@ static void test_gen_image_query_pool(void **state)
 	}
 	image_sources(half, 2, N, NC, DIM, feat, lab, rows);
 	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_IMAGES;
+	ts.src = SOURCE_IMAGES;
 	ts.img = &half[0];
 	rng_seed(&r, 11);
 	for (pool = 0; pool < 2; pool++) {
 		ts.qimg = pool ? &half[1] : NULL;
 		for (task = 0; task < 20; task++) {
-			struct gen_task tk;
+			struct source_task tk;
 			int q;
 
-			gen_task_draw(&ts, &r, &tk);
+			source_draw(&ts, &r, &tk);
 			assert_true(tk.K >= 2 && tk.K <= NC);
 			for (q = 0; q < 2; q++) {
 				sample_rows(&ts, &tk, &r, q, ROWS, X, y);
@@ -644,7 +644,7 @@ static void test_gen_image_query_pool(void **state)
 /* augment: with chance 1 every image task gets a signed permutation of
  * its features, every row it samples (stream and query) is that
  * permutation of an image of the task's class for its label, and
- * gen_task_aug is a permutation with signs +-1; with chance 0 no task
+ * source_aug is a permutation with signs +-1; with chance 0 no task
  * gets one and rows are the images'; with 0.5 some do and some do not.
  * A trainer with augmented tasks resumes bit-identically, and a chance
  * outside [0, 1] or on tasks other than images is refused. */
@@ -654,10 +654,10 @@ static void test_gen_image_augment(void **state)
 	static float feat[N * GEN_XMAX], X[ROWS * GEN_XMAX];
 	static int rows[3 * N];
 	unsigned char lab[N];
-	struct gen_images im[3];
+	struct source_images im[3];
 	struct gentrain_config c;
-	struct gen_tasks ts;
-	struct gen_task tk;
+	struct source ts;
+	struct source_task tk;
 	struct rng r;
 	int y[ROWS], perm[GEN_XMAX], seen[GEN_XMAX], i, d, task, q, naug = 0;
 	float sign[GEN_XMAX];
@@ -674,15 +674,15 @@ static void test_gen_image_augment(void **state)
 	}
 	image_sources(im, 3, N, NC, DIM, feat, lab, rows);
 	memset(&ts, 0, sizeof ts);
-	ts.src = GEN_SRC_IMAGES;
+	ts.src = SOURCE_IMAGES;
 	ts.img = &im[0];
 	ts.qimg = &im[1];
 	rng_seed(&r, 3);
 	ts.augment = 1.0f;
 	for (task = 0; task < 10; task++) {
-		gen_task_draw(&ts, &r, &tk);
+		source_draw(&ts, &r, &tk);
 		assert_true(tk.aug != 0);
-		gen_task_aug(tk.aug, tk.D, perm, sign);
+		source_aug(tk.aug, tk.D, perm, sign);
 		memset(seen, 0, sizeof seen);
 		for (d = 0; d < DIM; d++) {
 			assert_true(perm[d] >= 0 && perm[d] < DIM && !seen[perm[d]]++);
@@ -707,9 +707,9 @@ static void test_gen_image_augment(void **state)
 	}
 	ts.augment = 0.0f;
 	for (task = 0; task < 10; task++) {
-		gen_task_draw(&ts, &r, &tk);
+		source_draw(&ts, &r, &tk);
 		assert_true(tk.aug == 0);
-		gen_task_sample(&ts, &tk, &r, ROWS, X, y);
+		source_sample(&ts, &tk, &r, ROWS, X, y);
 		for (i = 0; i < ROWS; i++) {
 			int img = (int)((X[(size_t)i * GEN_XMAX] - 1.0f) / 100.0f);
 
@@ -720,14 +720,14 @@ static void test_gen_image_augment(void **state)
 	}
 	ts.augment = 0.5f;
 	for (task = 0; task < 200; task++) {
-		gen_task_draw(&ts, &r, &tk);
+		source_draw(&ts, &r, &tk);
 		naug += tk.aug != 0;
 	}
 	/* binomial(200, 1/2): outside [70, 130] with chance below 1e-5 */
 	assert_true(naug >= 70 && naug <= 130);
 
 	tiny(&c, GEN_CLF);
-	c.tasks.src = GEN_SRC_IMAGES;
+	c.tasks.src = SOURCE_IMAGES;
 	c.tasks.img = &im[2];
 	c.tasks.augment = 0.5f;
 	c.iters = 12;
@@ -757,7 +757,7 @@ static void test_gen_image_augment(void **state)
 
 struct clf_steps {
 	struct train *t;
-	struct gen_tasks ts;
+	struct source ts;
 	struct clfeval_config c;
 };
 
@@ -782,7 +782,7 @@ static void clf_steps_run(void *ctx, int n, struct tu_step_row *out)
  * N tasks give (tu_check_steps). */
 static void test_gen_clfeval_change(void **state)
 {
-	struct gen_images im[3];
+	struct source_images im[3];
 	struct gentrain_config gc;
 	struct clf_steps x;
 	double loss;

@@ -829,22 +829,22 @@ static double loss_after(const struct train *t, const struct gentrain_config *c,
 	assert_non_null(ws);
 	rng_seed(&r, seed);
 	for (task = 0; task < NT; task++) {
-		struct gen_task tk;
+		struct source_task tk;
 
-		gen_task_draw(&c->tasks, &r, &tk);
+		source_draw(&c->tasks, &r, &tk);
 		if (clf)
-			gen_task_sample(&c->tasks, &tk, &r, NH, Q, Qy);
+			source_sample(&c->tasks, &tk, &r, NH, Q, Qy);
 		else
-			gen_task_sample_reg(&c->tasks, &tk, &r, NH, Q, Qt);
+			source_sample_reg(&c->tasks, &tk, &r, NH, Q, Qt);
 		if (g->cfg.implicit_)
 			gen_query_init(g, p, NH, tk.K, qs);
 		else
 			gen_initial_state(g, p, s);
 		for (i = 0; i < k; i++) {
 			if (clf)
-				gen_task_sample(&c->tasks, &tk, &r, BB, X, y);
+				source_sample(&c->tasks, &tk, &r, BB, X, y);
 			else
-				gen_task_sample_reg(&c->tasks, &tk, &r, BB, X, tg);
+				source_sample_reg(&c->tasks, &tk, &r, BB, X, tg);
 			if (g->cfg.implicit_)
 				assert_int_equal(gen_query_step(g, p, ws, Q, NH, qs, X,
 								clf ? y : NULL,
@@ -968,7 +968,7 @@ static void amz_of(struct amz *a, struct fam_gen_model *gm, const struct mctx *m
 	memset(gm, 0, sizeof *gm);
 	memset(a, 0, sizeof *a);
 	gm->cfg.gen = m->g.cfg;
-	gm->cfg.tasks.src = clf ? GEN_SRC_LINCLASS : GEN_SRC_LINREG;
+	gm->cfg.tasks.src = clf ? SOURCE_LINCLASS : SOURCE_LINREG;
 	gm->cfg.tasks.cfam.kmax = LINCLASS_KMAX;
 	gm->g = m->g;
 	(clf ? &fam_clf : &fam_reg)->bind(gm, a);

@@ -76,7 +76,7 @@ static struct train *trained(int implicit)
 	return t;
 }
 
-static void config(struct regeval_config *c, struct gen_tasks *ts)
+static void config(struct regeval_config *c, struct source *ts)
 {
 	memset(c, 0, sizeof *c);
 	c->ntasks = 6;
@@ -91,7 +91,7 @@ static void config(struct regeval_config *c, struct gen_tasks *ts)
 	c->onestep_max_rows = 64;
 	c->seed = 11;
 	memset(ts, 0, sizeof *ts);
-	ts->src = GEN_SRC_LINREG;
+	ts->src = SOURCE_LINREG;
 	linreg_family_default(&ts->rfam);
 	ts->rfam.dmin = ts->rfam.dmax = 4;
 	ts->rfam.smin = ts->rfam.smax = 0.5f;
@@ -141,7 +141,7 @@ static void check_model(int implicit)
 	const struct gen *g = tu_gen(t);
 	struct eval_row a[EVAL_KS_MAX], b[EVAL_KS_MAX];
 	struct regeval_config c;
-	struct gen_tasks ts;
+	struct source ts;
 
 	config(&c, &ts);
 	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, a), AM_OK);
@@ -166,7 +166,7 @@ static void check_model(int implicit)
 	c.onestep_max_rows = GEN_BMAX + 1;
 	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
-	ts.src = GEN_SRC_LINCLASS;
+	ts.src = SOURCE_LINCLASS;
 	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	train_free(t);
 }
@@ -209,7 +209,7 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	struct eval_row rp[EVAL_KS_MAX];
 	struct train *te = trained(0), *ti = trained(1);
 	struct regeval_config c;
-	struct gen_tasks ts;
+	struct source ts;
 	struct refiner m;
 	struct layout lay;
 	float *p;
@@ -248,7 +248,7 @@ struct reg_steps {
 	const struct gen *g;		/* NULL: the refiner m */
 	const struct refiner *m;
 	const float *p;
-	struct gen_tasks ts;
+	struct source ts;
 	struct regeval_config c;
 };
 

@@ -13,7 +13,7 @@
 #include "eval/logreg.h"
 
 struct tdata {
-	struct gen_task task;
+	struct source_task task;
 	float *X, *Xq;			/* stream (kmax*B rows), held out */
 	int *y, *yq;
 };
@@ -36,23 +36,23 @@ static void tdata_free(struct tdata *d)
 }
 
 /* Task t of a stream of tasks (seed, stream id): its rows. */
-static void tdata_draw(struct tdata *d, const struct gen_tasks *stream,
-		       const struct gen_tasks *query, uint64_t seed,
+static void tdata_draw(struct tdata *d, const struct source *stream,
+		       const struct source *query, uint64_t seed,
 		       uint64_t id, int nstream, int nq)
 {
 	struct rng master, r;
 
 	rng_seed(&master, seed);
 	rng_split(&master, id, &r);
-	gen_task_draw(stream, &r, &d->task);
-	gen_task_sample(stream, &d->task, &r, nstream, d->X, d->y);
-	gen_task_sample(query, &d->task, &r, nq, d->Xq, d->yq);
+	source_draw(stream, &r, &d->task);
+	source_sample(stream, &d->task, &r, nstream, d->X, d->y);
+	source_sample(query, &d->task, &r, nq, d->Xq, d->yq);
 }
 
-static double err_of(const struct gen_tasks *ts, const struct tdata *d,
+static double err_of(const struct source *ts, const struct tdata *d,
 		     const float *theta, int nq)
 {
-	if (ts->src == GEN_SRC_LINCLASS)
+	if (ts->src == SOURCE_LINCLASS)
 		return linclass_task_error(&d->task.ct, theta, d->Xq, nq);
 	return linclass_error(theta, d->task.D, d->task.K, d->Xq, d->yq, nq);
 }
@@ -83,7 +83,7 @@ static int advance(const struct gen *g, const float *p, struct gen_ws *ws,
 /* The error of the amortizer's state: its predicted labels, scored like
  * err_of (exactly over the label noise for linclass tasks). */
 static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
-			const struct gen_tasks *ts, const struct tdata *d,
+			const struct source *ts, const struct tdata *d,
 			const float *state, int nq, float *probs)
 {
 	double e = 0.0;
@@ -93,7 +93,7 @@ static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
 		gen_query_probs(g, p, state, nq, K, probs);
 	else
 		gen_predict_probs(g, p, ws, state, d->Xq, nq, d->task.D, K, probs);
-	if (ts->src == GEN_SRC_LINCLASS) {
+	if (ts->src == SOURCE_LINCLASS) {
 		float q[LINCLASS_KMAX];
 
 		for (i = 0; i < nq; i++) {
@@ -129,7 +129,7 @@ static int check(const struct gen *g, const struct clfeval_config *c)
 
 /* Per k, the L2 strength with the lowest mean held-out error on the
  * tuning tasks. */
-static int tune_l2(const struct gen_tasks *tune, const struct clfeval_config *c,
+static int tune_l2(const struct source *tune, const struct clfeval_config *c,
 		   struct tdata *td, int nt, float *l2_out)
 {
 	double err[CLFEVAL_KS_MAX][LOGREG_L2S];
@@ -161,7 +161,7 @@ static int tune_l2(const struct gen_tasks *tune, const struct clfeval_config *c,
 
 /* The rows of an image source's class lists, into X (n x GEN_XMAX) and y;
  * *n is their count.  The caller frees X and y. */
-static int gather(const struct gen_images *im, float **X, int **y, int *n)
+static int gather(const struct source_images *im, float **X, int **y, int *n)
 {
 	size_t total = 0;
 	int c, i, r = 0;
@@ -194,13 +194,15 @@ static int gather(const struct gen_images *im, float **X, int **y, int *n)
 	return AM_OK;
 }
 
-int clfeval_ceiling(const struct gen_images *fit, const struct gen_images *val,
-		    const struct gen_images *all, float *theta, float *l2_out)
+int clfeval_ceiling(const struct source_images *fit,
+		    const struct source_images *val,
+		    const struct source_images *all, float *theta,
+		    float *l2_out)
 {
 	static const float l2s[CLFEVAL_CEIL_L2S] = { 1e-5f, 1e-4f, 1e-3f };
 	float *X[3] = { NULL, NULL, NULL }, *th = NULL;
 	int *y[3] = { NULL, NULL, NULL }, n[3] = { 0, 0, 0 };
-	const struct gen_images *src[3] = { fit, val, all };
+	const struct source_images *src[3] = { fit, val, all };
 	double err, best = 2.0;
 	int i, rc = AM_OK, D = all->dim, K = all->nclass;
 
@@ -250,7 +252,7 @@ static double ceiling_err(const float *ceil, const struct tdata *d, int nq)
 
 /* The tuning: a stream of tasks from the tuning source, the L2 strength
  * (l2) and the SGD and Adam rates (lrs, lra) per checkpoint. */
-static int tune_all(const struct gen_tasks *tune, const struct clfeval_config *c,
+static int tune_all(const struct source *tune, const struct clfeval_config *c,
 		    struct tdata *tt, struct logreg_tune_task *tk, int ntune,
 		    float *l2, float *lrs, float *lra)
 {
@@ -274,7 +276,7 @@ static int tune_all(const struct gen_tasks *tune, const struct clfeval_config *c
 /* The baselines on task ev's first ks[j] mini-batches, into row e:
  * single-pass SGD and Adam from zero at the rates tuned for this k, the
  * full-batch fit at its L2, and (linclass) the teacher's own error. */
-static int baselines(const struct gen_tasks *stream, const struct tdata *ev,
+static int baselines(const struct source *stream, const struct tdata *ev,
 		     const struct clfeval_config *c, int j, const float *l2,
 		     const float *lrs, const float *lra, struct eval_row *e)
 {
@@ -292,7 +294,7 @@ static int baselines(const struct gen_tasks *stream, const struct tdata *ev,
 	if (rc != AM_OK)
 		return rc;
 	e->base[EVAL_FULL] += err_of(stream, ev, th, c->ntest);
-	if (stream->src == GEN_SRC_LINCLASS)
+	if (stream->src == SOURCE_LINCLASS)
 		e->floor += err_of(stream, ev, ev->task.ct.theta, c->ntest);
 	return AM_OK;
 }
@@ -307,7 +309,7 @@ struct clf_ws {
 
 /* The amortizer and the baselines on evaluation task t, added into rows. */
 static int run_task(const struct gen *g, const float *p,
-		    const struct gen_tasks *stream, const struct gen_tasks *query,
+		    const struct source *stream, const struct source *query,
 		    const struct clfeval_config *c, int t, struct tdata *ev,
 		    struct clf_ws *w, struct eval_row *rows)
 {
@@ -317,7 +319,7 @@ static int run_task(const struct gen *g, const float *p,
 	tdata_draw(ev, stream, query, c->seed, (uint64_t)t,
 		   c->ks[c->nk - 1] * c->B, c->ntest);
 	K = ev->task.K;
-	ceil_t = c->ceiling && stream->src == GEN_SRC_IMAGES ?
+	ceil_t = c->ceiling && stream->src == SOURCE_IMAGES ?
 		 ceiling_err(c->ceiling, ev, c->ntest) : 0.0;
 	start(g, p, K, c->ntest, w->st);
 	for (j = 0; j < c->nk; j++) {
@@ -354,7 +356,7 @@ static int run_task(const struct gen *g, const float *p,
 }
 
 /* The has bits and the tuned hyperparameters of the rows. */
-static void rows_mark(const struct gen_tasks *stream,
+static void rows_mark(const struct source *stream,
 		      const struct clfeval_config *c, const struct clf_ws *w,
 		      struct eval_row *rows)
 {
@@ -369,9 +371,9 @@ static void rows_mark(const struct gen_tasks *stream,
 		if (!c->skip_baselines)
 			e->has |= EVAL_HAS_BASE(EVAL_SGD) | EVAL_HAS_BASE(EVAL_ADAM) |
 				  EVAL_HAS_BASE(EVAL_FULL);
-		if (stream->src == GEN_SRC_LINCLASS && !c->skip_baselines)
+		if (stream->src == SOURCE_LINCLASS && !c->skip_baselines)
 			e->has |= EVAL_HAS_FLOOR;
-		if (c->ceiling && stream->src == GEN_SRC_IMAGES)
+		if (c->ceiling && stream->src == SOURCE_IMAGES)
 			e->has |= EVAL_HAS_BASE(EVAL_CEILING);
 		e->base_hyper[EVAL_FULL] = w->l2[j];
 		e->base_hyper[EVAL_SGD] = w->lrs[j];
@@ -380,8 +382,8 @@ static void rows_mark(const struct gen_tasks *stream,
 }
 
 int clfeval_run(const struct gen *g, const float *p,
-		const struct gen_tasks *stream, const struct gen_tasks *query,
-		const struct gen_tasks *tune, const struct clfeval_config *c,
+		const struct source *stream, const struct source *query,
+		const struct source *tune, const struct clfeval_config *c,
 		struct eval_row *rows)
 {
 	int nstream, ntune, t, rc;

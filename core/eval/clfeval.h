@@ -65,8 +65,8 @@ struct clfeval_config {
  * base[EVAL_CEILING] (with c->ceiling).  AM_OK, AM_EINVAL (config), AM_ENOMEM or
  * AM_ENUMERIC (a step or a fit failed). */
 int clfeval_run(const struct gen *g, const float *p,
-		const struct gen_tasks *stream, const struct gen_tasks *query,
-		const struct gen_tasks *tune, const struct clfeval_config *c,
+		const struct source *stream, const struct source *query,
+		const struct source *tune, const struct clfeval_config *c,
 		struct eval_row *rows);
 
 /*
@@ -83,7 +83,9 @@ int clfeval_run(const struct gen *g, const float *p,
  * cores.
  */
 #define CLFEVAL_CEIL_L2S 3	/* 1e-5, 1e-4, 1e-3 */
-int clfeval_ceiling(const struct gen_images *fit, const struct gen_images *val,
-		    const struct gen_images *all, float *theta, float *l2_out);
+int clfeval_ceiling(const struct source_images *fit,
+		    const struct source_images *val,
+		    const struct source_images *all, float *theta,
+		    float *l2_out);
 
 #endif

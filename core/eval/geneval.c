@@ -58,26 +58,26 @@ static int check(const struct gen *g, const struct geneval_config *c)
 }
 
 /* Walks task t: refines over kmax batches and calls back at each k. */
-typedef void (*at_k_fn)(void *ctx, int j, const struct gen_task *task,
+typedef void (*at_k_fn)(void *ctx, int j, const struct source_task *task,
 			struct bufs *b, struct rng *r);
 
-static int walk(const struct gen *g, const float *p, const struct gen_tasks *ts,
+static int walk(const struct gen *g, const float *p, const struct source *ts,
 		const struct geneval_config *c, struct bufs *b, int t,
 		at_k_fn fn, void *ctx)
 {
-	struct gen_task task;
+	struct source_task task;
 	struct rng master, r;
 	int step = 0, j, rc;
 
 	rng_seed(&master, c->seed);
 	rng_split(&master, (uint64_t)t, &r);
-	gen_task_draw(ts, &r, &task);
+	source_draw(ts, &r, &task);
 	gen_initial_state(g, p, b->state);
 	for (j = 0; j < c->nk; j++) {
 		for (; step < c->ks[j]; step++) {
 			float *X = b->seen + (size_t)step * c->B * GEN_DMAX;
 
-			gen_task_sample(ts, &task, &r, c->B, X, NULL);
+			source_sample(ts, &task, &r, c->B, X, NULL);
 			rc = gen_step(g, p, b->ws, b->state, X, NULL, c->B, task.D, 0,
 				      (double)step * c->B, NULL, NULL);
 			if (rc != AM_OK)
@@ -91,12 +91,12 @@ static int walk(const struct gen *g, const float *p, const struct gen_tasks *ts,
 struct run_ctx {
 	const struct gen *g;
 	const float *p;
-	const struct gen_tasks *ts;
+	const struct source *ts;
 	const struct geneval_config *c;
 	struct eval_row *rows;
 };
 
-static void measure(void *vctx, int j, const struct gen_task *task,
+static void measure(void *vctx, int j, const struct source_task *task,
 		    struct bufs *b, struct rng *r)
 {
 	struct run_ctx *x = vctx;
@@ -105,9 +105,9 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 	int D = task->D, n = c->ks[j] * c->B;
 	float em[MOG_P];
 
-	gen_task_sample(x->ts, task, r, c->nheld, b->held, NULL);
-	gen_task_sample(x->ts, task, r, c->nsamp, b->ref, NULL);
-	gen_task_sample(x->ts, task, r, c->nsamp, b->ref2, NULL);
+	source_sample(x->ts, task, r, c->nheld, b->held, NULL);
+	source_sample(x->ts, task, r, c->nsamp, b->ref, NULL);
+	source_sample(x->ts, task, r, c->nsamp, b->ref2, NULL);
 	row->base[EVAL_ENERGY_FLOOR] += sdist_energy_v(b->ref2, c->nsamp, b->ref, c->nsamp,
 					  D, GEN_DMAX);
 	gen_sample(x->g, x->p, b->ws, b->state, D, c->nsamp, r, b->smp);
@@ -115,7 +115,7 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 					  D, GEN_DMAX);
 	if (x->g->cfg.kind == GEN_MOG)
 		row->amort += mog_nll(b->state, D, b->held, c->nheld, NULL, NULL);
-	if (x->ts->src == GEN_SRC_MOG) {
+	if (x->ts->src == SOURCE_MOG) {
 		double ll;
 
 		row->floor += mog_nll(task->theta, D, b->held, c->nheld, NULL, NULL);
@@ -133,7 +133,7 @@ static void measure(void *vctx, int j, const struct gen_task *task,
 	}
 }
 
-int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
+int geneval_run(const struct gen *g, const float *p, const struct source *ts,
 		const struct geneval_config *c, struct eval_row *rows)
 {
 	struct run_ctx x = { g, p, ts, c, rows };
@@ -155,7 +155,7 @@ int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
 	}
 	if (g->cfg.kind == GEN_MOG)
 		has |= EVAL_HAS_AMORT;
-	if (ts->src == GEN_SRC_MOG)
+	if (ts->src == SOURCE_MOG)
 		has |= EVAL_HAS_FLOOR | EVAL_HAS_BASE(EVAL_EM) |
 		       EVAL_HAS_BASE(EVAL_EM_ENERGY);
 	memset(chg2, 0, sizeof chg2);
@@ -177,7 +177,7 @@ struct pic_ctx {
 	float *out;
 };
 
-static void picture(void *vctx, int j, const struct gen_task *task,
+static void picture(void *vctx, int j, const struct source_task *task,
 		    struct bufs *b, struct rng *r)
 {
 	struct pic_ctx *x = vctx;
@@ -187,11 +187,11 @@ static void picture(void *vctx, int j, const struct gen_task *task,
 }
 
 int geneval_samples(const struct gen *g, const float *p,
-		    const struct gen_tasks *ts, const struct geneval_config *c,
+		    const struct source *ts, const struct geneval_config *c,
 		    int t, float *out, float *truth)
 {
 	struct pic_ctx x = { g, p, c, out };
-	struct gen_task task;
+	struct source_task task;
 	struct rng master, r;
 	struct bufs b;
 	int rc;
@@ -206,9 +206,9 @@ int geneval_samples(const struct gen *g, const float *p,
 		/* the task walk() drew, and a sample of it from its own stream */
 		rng_seed(&master, c->seed);
 		rng_split(&master, (uint64_t)t, &r);
-		gen_task_draw(ts, &r, &task);
+		source_draw(ts, &r, &task);
 		rng_split(&master, (uint64_t)t + 0x100000000ull, &r);
-		gen_task_sample(ts, &task, &r, c->nsamp, truth, NULL);
+		source_sample(ts, &task, &r, c->nsamp, truth, NULL);
 	}
 	bufs_free(&b);
 	return rc;

@@ -42,7 +42,7 @@ struct geneval_config {
  * base[EVAL_EM_ENERGY] (mixture tasks) and base[EVAL_ENERGY_FLOOR].  No
  * step column.  Returns AM_OK,
  * AM_EINVAL or AM_ENOMEM. */
-int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
+int geneval_run(const struct gen *g, const float *p, const struct source *ts,
 		const struct geneval_config *c, struct eval_row *rows);
 
 /*
@@ -52,7 +52,7 @@ int geneval_run(const struct gen *g, const float *p, const struct gen_tasks *ts,
  * AM_ENOMEM.
  */
 int geneval_samples(const struct gen *g, const float *p,
-		    const struct gen_tasks *ts, const struct geneval_config *c,
+		    const struct source *ts, const struct geneval_config *c,
 		    int t, float *out, float *truth);
 
 #endif

@@ -26,7 +26,7 @@ struct amort {
 /* One task's rows: the stream and the held-out rows, in the gen layout
  * (GEN_XMAX wide) and the linreg one (LINREG_DMAX wide). */
 struct tdata {
-	struct gen_task task;
+	struct source_task task;
 	float *X, *Xr, *t;		/* stream: nstream rows */
 	float *Xq, *Xqr, *fq;		/* held out: ntest rows, E[y | x] */
 };
@@ -66,16 +66,16 @@ static void narrow(const float *X, int n, float *out)
 
 /* Task `id` of the stream of tasks seeded by seed: its task, stream rows
  * (with targets) and held-out rows (with their noise-free means). */
-static void tdata_draw(struct tdata *d, const struct gen_tasks *ts,
+static void tdata_draw(struct tdata *d, const struct source *ts,
 		       uint64_t seed, uint64_t id, int nstream, int nq)
 {
 	struct rng master, r;
 
 	rng_seed(&master, seed);
 	rng_split(&master, id, &r);
-	gen_task_draw(ts, &r, &d->task);
-	gen_task_sample_reg(ts, &d->task, &r, nstream, d->X, d->t);
-	gen_task_sample_reg(ts, &d->task, &r, nq, d->Xq, d->fq);
+	source_draw(ts, &r, &d->task);
+	source_sample_reg(ts, &d->task, &r, nstream, d->X, d->t);
+	source_sample_reg(ts, &d->task, &r, nq, d->Xq, d->fq);
 	narrow(d->X, nstream, d->Xr);
 	narrow(d->Xq, nq, d->Xqr);
 	linreg_predict(d->fq, d->Xqr, d->task.rt.theta, nq);
@@ -147,10 +147,10 @@ static double mse_state(const struct amort *a, const struct tdata *d, int nq,
 	return mse_of(d, mean, nq);
 }
 
-static int check(const struct gen_tasks *stream, const struct regeval_config *c,
+static int check(const struct source *stream, const struct regeval_config *c,
 		 int bmax, int onestep_max)
 {
-	if (stream->src != GEN_SRC_LINREG || c->ntasks < 1 || c->tune_tasks < 1 ||
+	if (stream->src != SOURCE_LINREG || c->ntasks < 1 || c->tune_tasks < 1 ||
 	    c->B < 1 || c->B > bmax || c->ntest < 1 || c->ntest > 1000000 ||
 	    c->onestep_max_rows < 0 || c->onestep_max_rows > onestep_max ||
 	    eval_ks_check(c->nk, REGEVAL_KS_MAX, c->ks, c->B, 65536) != AM_OK)
@@ -160,7 +160,7 @@ static int check(const struct gen_tasks *stream, const struct regeval_config *c,
 
 /* Per k, the grid rates of SGD (lrs) and Adam (lra) with the lowest
  * summed exact MSE on the tuning tasks. */
-static int tune(const struct gen_tasks *stream, const struct regeval_config *c,
+static int tune(const struct source *stream, const struct regeval_config *c,
 		int nstream, float *lrs, float *lra)
 {
 	struct linreg_task *tasks = calloc((size_t)c->tune_tasks, sizeof *tasks);
@@ -228,7 +228,7 @@ static void baselines(const struct tdata *ev, const struct regeval_config *c,
 
 /* The amortizer and the baselines on evaluation task t, added into rows
  * (chg2: eval_row_score). */
-static int run_task(const struct amort *a, const struct gen_tasks *stream,
+static int run_task(const struct amort *a, const struct source *stream,
 		    const struct regeval_config *c, int t, struct tdata *ev,
 		    const float *lrs, const float *lra, float *st, float *s1,
 		    float *mean, struct eval_row *rows, double *chg2)
@@ -264,7 +264,7 @@ static int run_task(const struct amort *a, const struct gen_tasks *stream,
 	return AM_OK;
 }
 
-static int run(const struct amort *a, const struct gen_tasks *stream,
+static int run(const struct amort *a, const struct source *stream,
 	       const struct regeval_config *c, size_t nst,
 	       struct eval_row *rows)
 {
@@ -312,7 +312,7 @@ out:
 }
 
 int regeval_run(const struct gen *g, const float *p,
-		const struct gen_tasks *stream, const struct regeval_config *c,
+		const struct source *stream, const struct regeval_config *c,
 		struct eval_row *rows)
 {
 	struct amort a;
@@ -337,7 +337,7 @@ int regeval_run(const struct gen *g, const float *p,
 }
 
 int regeval_run_refiner(const struct refiner *m, const float *p,
-			const struct gen_tasks *stream,
+			const struct source *stream,
 			const struct regeval_config *c, struct eval_row *rows)
 {
 	struct amort a;

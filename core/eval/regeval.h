@@ -5,7 +5,7 @@
  * parametric refiner (refiner.h) on the same footing, so the three
  * regimes can be set side by side.
  *
- * Per evaluation task (drawn from `stream`, a GEN_SRC_LINREG source): a
+ * Per evaluation task (drawn from `stream`, a SOURCE_LINREG source): a
  * stream of kmax mini-batches of B rows and ntest held-out rows; at each
  * k in ks, the held-out MSE of
  *   amortizer  explicit: its latent after k steps, read out by its
@@ -57,12 +57,12 @@ struct regeval_config {
  * rates in base_hyper.  AM_OK, AM_EINVAL (model, source or config), AM_ENOMEM or
  * AM_ENUMERIC (a step failed). */
 int regeval_run(const struct gen *g, const float *p,
-		const struct gen_tasks *stream, const struct regeval_config *c,
+		const struct source *stream, const struct regeval_config *c,
 		struct eval_row *rows);
 
 /* The parametric refiner (a linreg model) on the same tasks. */
 int regeval_run_refiner(const struct refiner *m, const float *p,
-			const struct gen_tasks *stream,
+			const struct source *stream,
 			const struct regeval_config *c, struct eval_row *rows);
 
 #endif

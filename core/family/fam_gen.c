@@ -14,7 +14,7 @@
 /* A trajectory's family part: its task, current mini-batch and, implicit,
  * its query rows. */
 struct gen_traj {
-	struct gen_task task;
+	struct source_task task;
 	float *X;			/* current mini-batch (bmax rows of dx) */
 	int *y;				/* its labels (classification) */
 	float *t;			/* its targets (regression) */
@@ -51,15 +51,15 @@ void gentrain_config_default(struct gentrain_config *c, enum gen_kind kind)
 	c->gen.vH = 128;
 	c->gen.vL = 3;
 	c->gen.flow_steps = 32;
-	c->tasks.src = GEN_SRC_MOG;
+	c->tasks.src = SOURCE_MOG;
 	mog_family_default(&c->tasks.fam);
 	c->tasks.noise = 0.03f;
 	linclass_family_default(&c->tasks.cfam);
 	linreg_family_default(&c->tasks.rfam);
 	if (kind == GEN_CLF)
-		c->tasks.src = GEN_SRC_LINCLASS;
+		c->tasks.src = SOURCE_LINCLASS;
 	if (kind == GEN_REG) {
-		c->tasks.src = GEN_SRC_LINREG;
+		c->tasks.src = SOURCE_LINREG;
 		c->gen.explicit_ = 1;
 	}
 	c->gen.qstate = GEN_Q_LOGITS;
@@ -98,31 +98,31 @@ int gentrain_config_check(const struct gentrain_config *c, char *err, size_t err
 	else if (c->task_batch < 0 || c->task_batch > 1)
 		bad = "task_batch must be 0 or 1";
 	else if (!(c->tasks.augment >= 0.0f && c->tasks.augment <= 1.0f) ||
-		 (c->tasks.augment > 0.0f && c->tasks.src != GEN_SRC_IMAGES))
+		 (c->tasks.augment > 0.0f && c->tasks.src != SOURCE_IMAGES))
 		bad = "augment is a chance in [0, 1], for image tasks";
-	else if (c->tasks.src == GEN_SRC_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
+	else if (c->tasks.src == SOURCE_MOG && mog_family_check(&c->tasks.fam) != AM_OK)
 		bad = "bad mixture family";
-	else if (c->tasks.src == GEN_SRC_MOG && c->tasks.fam.dmax > GEN_DMAX)
+	else if (c->tasks.src == SOURCE_MOG && c->tasks.fam.dmax > GEN_DMAX)
 		bad = "mixture dimension above 8";
-	else if (c->tasks.src == GEN_SRC_LETTERS &&
+	else if (c->tasks.src == SOURCE_LETTERS &&
 		 (!c->tasks.fonts || c->tasks.fonts->nfonts < 1 || n < 1 ||
 		  !(c->tasks.noise >= 0.0f)))
 		bad = "letters need fonts, at least one letter and a noise >= 0";
-	else if ((c->gen.kind == GEN_CLF) != (c->tasks.src == GEN_SRC_LINCLASS ||
-					      c->tasks.src == GEN_SRC_IMAGES) ||
-		 (c->gen.kind == GEN_REG) != (c->tasks.src == GEN_SRC_LINREG))
+	else if ((c->gen.kind == GEN_CLF) != (c->tasks.src == SOURCE_LINCLASS ||
+					      c->tasks.src == SOURCE_IMAGES) ||
+		 (c->gen.kind == GEN_REG) != (c->tasks.src == SOURCE_LINREG))
 		bad = "classification models train on linclass or image tasks, "
 		      "regression ones on linreg tasks, generative ones on "
 		      "mixtures or letters";
-	else if (c->tasks.src == GEN_SRC_LINCLASS &&
+	else if (c->tasks.src == SOURCE_LINCLASS &&
 		 linclass_family_check(&c->tasks.cfam) != AM_OK)
 		bad = "bad linclass family";
-	else if (c->tasks.src == GEN_SRC_IMAGES &&
+	else if (c->tasks.src == SOURCE_IMAGES &&
 		 (!c->tasks.img || c->tasks.img->kmin < 2 ||
 		  c->tasks.img->kmax > c->tasks.img->nclass ||
 		  c->tasks.img->kmin > c->tasks.img->kmax))
 		bad = "image tasks need images and 2 <= kmin <= kmax <= classes";
-	else if (c->tasks.src < GEN_SRC_MOG || c->tasks.src > GEN_SRC_LINREG)
+	else if (c->tasks.src < SOURCE_MOG || c->tasks.src > SOURCE_LINREG)
 		bad = "unknown task source";
 	return am_check(bad, err, errlen);
 }
@@ -191,7 +191,7 @@ void *fam_gen_ws_init(const void *m, int max_seq, int max_rows)
 {
 	const struct fam_gen_model *gm = model(m);
 	size_t nq = (size_t)gm->cfg.nq, ns = (size_t)gm->g.nstate;
-	size_t dx = (size_t)gen_source_dx(gm->cfg.tasks.src);
+	size_t dx = (size_t)source_dx(gm->cfg.tasks.src);
 	struct gen_shard_ws *w = calloc(1, sizeof *w);
 
 	if (!w)
@@ -253,14 +253,15 @@ void fam_gen_backward(const void *m, const float *p, float *dp,
 static void task_rows(const struct gentrain_config *c, struct family_traj *tr,
 		      int n, float *X, int *y, float *tgt, int query)
 {
-	const struct gen_task *task = &((const struct gen_traj *)tr->x)->task;
+	const struct source_task *task =
+		&((const struct gen_traj *)tr->x)->task;
 
-	if (c->tasks.src == GEN_SRC_LINREG)
-		gen_task_sample_reg(&c->tasks, task, &tr->rng, n, X, tgt);
+	if (c->tasks.src == SOURCE_LINREG)
+		source_sample_reg(&c->tasks, task, &tr->rng, n, X, tgt);
 	else if (query)
-		gen_task_sample_query(&c->tasks, task, &tr->rng, n, X, y);
+		source_sample_query(&c->tasks, task, &tr->rng, n, X, y);
 	else
-		gen_task_sample(&c->tasks, task, &tr->rng, n, X, y);
+		source_sample(&c->tasks, task, &tr->rng, n, X, y);
 }
 
 /*
@@ -277,7 +278,7 @@ static double state_loss(const struct fam_gen_model *gm, const float *p,
 {
 	const struct gentrain_config *c = &gm->cfg;
 	const struct gen_traj *gt = tr->x;
-	int reg = c->tasks.src == GEN_SRC_LINREG;
+	int reg = c->tasks.src == SOURCE_LINREG;
 	double l;
 
 	if (c->gen.implicit_) {
@@ -296,7 +297,7 @@ static double state_loss(const struct fam_gen_model *gm, const float *p,
 					  w->Qt, c->nq, wt, dstate);
 	l = gen_state_loss(&gm->g, p, dp, w->ws, state, w->Q, w->Qy, c->nq,
 			   gt->task.D, gt->task.K, &tr->rng, wt, dstate);
-	if (fresh && c->tasks.src == GEN_SRC_MOG)
+	if (fresh && c->tasks.src == SOURCE_MOG)
 		l -= mog_nll(gt->task.theta, gt->task.D, w->Q, c->nq, NULL, NULL);
 	return l;
 }
@@ -337,7 +338,7 @@ static size_t traj_nq(const struct fam_gen_model *gm)
 
 static size_t traj_dx(const struct fam_gen_model *gm)
 {
-	return (size_t)gen_source_dx(gm->cfg.tasks.src);
+	return (size_t)source_dx(gm->cfg.tasks.src);
 }
 
 void *fam_gen_traj_alloc(const void *m)
@@ -367,7 +368,7 @@ void fam_gen_task_draw(const void *m, const float *p,
 	const struct gentrain_config *c = &gm->cfg;
 	struct gen_traj *gt = tr->x;
 
-	gen_task_draw(&c->tasks, &tr->rng, &gt->task);
+	source_draw(&c->tasks, &tr->rng, &gt->task);
 	if (c->gen.implicit_) {
 		task_rows(c, tr, c->gen.nq, gt->QX, gt->Qy, gt->Qt, 1);
 		gen_query_init(&gm->g, p, c->gen.nq, gt->task.K, tr->state);
@@ -477,7 +478,7 @@ int fam_gen_task_unpack(const void *m, struct family_traj *tr, const float *f)
 	struct gen_traj *gt = tr->x;
 	uint64_t v[TRAJ_INTS];
 	size_t bm = (size_t)gm->cfg.gen.bmax;
-	int i, kmax = gm->cfg.tasks.src == GEN_SRC_IMAGES ?
+	int i, kmax = gm->cfg.tasks.src == SOURCE_IMAGES ?
 		      gm->cfg.tasks.img->nclass : LINCLASS_KMAX;
 
 	for (i = 0; i < TRAJ_INTS; i++, f += 4)
@@ -498,7 +499,7 @@ int fam_gen_task_unpack(const void *m, struct family_traj *tr, const float *f)
 	    v[5] >= (uint64_t)gm->cfg.gen.ksteps ||
 	    v[6] >= (uint64_t)gm->cfg.gen.passes)
 		return -1;
-	if (gm->cfg.tasks.src == GEN_SRC_LETTERS &&
+	if (gm->cfg.tasks.src == SOURCE_LETTERS &&
 	    v[2] >= (uint64_t)gm->cfg.tasks.fonts->nfonts)
 		return -1;
 	gt->task.D = (int)v[0];
@@ -571,7 +572,7 @@ void fam_gen_bind(const void *m, struct amz *a, const struct family_ops *ops)
 	a->bmax = c->bmax;
 	a->implicit = c->implicit_;
 	a->qstate = c->implicit_ ? gm->g.sq : 0;
-	a->standardize = gm->cfg.tasks.src != GEN_SRC_IMAGES;
+	a->standardize = gm->cfg.tasks.src != SOURCE_IMAGES;
 	a->flow_steps = c->flow_steps;
 }
 

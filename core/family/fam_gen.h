@@ -35,7 +35,7 @@
 
 struct gentrain_config {
 	struct gen_config gen;
-	struct gen_tasks tasks;		/* fonts borrowed for LETTERS */
+	struct source tasks;		/* fonts borrowed for LETTERS */
 	int pop, chunk, nq;
 	long iters;
 	float lr, lr_min;

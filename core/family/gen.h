@@ -57,18 +57,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data/hershey.h"
+#include "data/source.h"
 #include "base/layout.h"
 #include "tasks/linclass.h"
-#include "tasks/linreg.h"
 #include "nn/mlp.h"
 #include "tasks/mog.h"
 #include "base/rng.h"
 #include "refine/setref.h"
 #include "nn/velo.h"
 
-#define GEN_DMAX 8			/* row width of mog and flow */
-#define GEN_XMAX LINCLASS_DMAX		/* the widest row of any kind (clf) */
+#define GEN_DMAX SOURCE_DMAX		/* row width of mog and flow */
+#define GEN_XMAX SOURCE_XMAX		/* the widest row of any kind (clf) */
 #define GEN_BMAX 256
 #define GEN_ZTOK 8			/* latent floats per flow state token */
 #define GEN_STATE_MAX 1024		/* floats in the largest state */
@@ -258,92 +257,5 @@ int gen_log_density(const struct gen *g, const float *state, const float *X,
 /* n samples into out (n x GEN_DMAX), from rng r. */
 void gen_sample(const struct gen *g, const float *p, struct gen_ws *ws,
 		const float *state, int D, int n, struct rng *r, float *out);
-
-/* ---- tasks ---------------------------------------------------------------- */
-
-enum gen_source {
-	GEN_SRC_MOG = 1,		/* random mixtures (mog_family) */
-	GEN_SRC_LETTERS = 2,		/* Hershey glyphs, D = 2 */
-	GEN_SRC_LINCLASS = 3,		/* random linear teachers (linclass) */
-	GEN_SRC_IMAGES = 4,		/* class subsets of an image set */
-	GEN_SRC_LINREG = 5,		/* random linear regressions (linreg) */
-};
-
-/* Images as features (one split of one dataset), borrowed: X (n x GEN_XMAX,
- * D = dim features, zero past it), labels, and per-class row lists. */
-struct gen_images {
-	int n, dim, nclass;
-	const float *X;
-	const unsigned char *y;
-	const int *cls_rows[LINCLASS_KMAX];	/* rows of class c */
-	int cls_count[LINCLASS_KMAX];
-	int kmin, kmax;				/* classes per task */
-};
-
-struct gen_tasks {
-	enum gen_source src;
-	struct mog_family fam;
-	struct linclass_family cfam;		/* LINCLASS */
-	struct linreg_family rfam;		/* LINREG */
-	const struct gen_images *img;		/* IMAGES, borrowed */
-	const struct gen_images *qimg;		/* IMAGES: the query rows'
-						 * pool when it is not img
-						 * (borrowed; NULL: img) */
-	const struct hershey_set *fonts;	/* borrowed (LETTERS) */
-	unsigned char letters[HERSHEY_LETTERS];	/* 1: drawn */
-	float noise;				/* LETTERS: point noise sd */
-	float augment;				/* IMAGES, for training: the
-						 * chance that a task's
-						 * features come under a
-						 * random signed permutation
-						 * of its own (0: never, and
-						 * no draw is made) */
-};
-
-struct gen_task {
-	int D, K;
-	float theta[MOG_P];		/* MOG: the true mixture */
-	int font, letter;		/* LETTERS */
-	struct linclass_task ct;	/* LINCLASS: the teacher */
-	struct linreg_task rt;		/* LINREG */
-	int cls[LINCLASS_KMAX];		/* IMAGES: label j is class cls[j] */
-	uint64_t aug;			/* IMAGES: 0, or the seed of the
-					 * signed permutation of the
-					 * features (gen_task_aug) */
-};
-
-/*
- * The signed permutation of an augmented image task (aug != 0, from
- * gen_tasks.augment): feature d of every row the task samples is
- * sign[d] * (feature perm[d] of the image), for d < D.  A function of aug
- * and D alone, so a checkpoint need only keep aug.
- */
-void gen_task_aug(uint64_t aug, int D, int *perm, float *sign);
-
-/* Parses a letter list such as "ABCabc" into sel (HERSHEY_LETTERS flags);
- * returns the number selected or -1 for a character that is not a
- * letter. */
-int gen_letters_parse(const char *s, unsigned char *sel);
-
-/* Draws a task (a mixture; or a font and one of the selected letters). */
-void gen_task_draw(const struct gen_tasks *ts, struct rng *r, struct gen_task *t);
-
-/* n rows of the task into X (n x dx, zero-padded; dx GEN_XMAX for the
- * classification and regression sources, GEN_DMAX otherwise) and, for
- * classification, labels into y (else y may be NULL); regression targets
- * go to t (gen_task_sample_reg). */
-void gen_task_sample(const struct gen_tasks *ts, const struct gen_task *t,
-		     struct rng *r, int n, float *X, int *y);
-void gen_task_sample_reg(const struct gen_tasks *ts, const struct gen_task *t,
-			 struct rng *r, int n, float *X, float *tgt);
-
-/* n rows a state is scored on (the training loss's query rows): as
- * gen_task_sample, but from ts->qimg when an image source has one, so that
- * a task's scored images are never among its streamed ones. */
-void gen_task_sample_query(const struct gen_tasks *ts, const struct gen_task *t,
-			   struct rng *r, int n, float *X, int *y);
-
-/* The row width of a source's rows. */
-int gen_source_dx(enum gen_source src);
 
 #endif

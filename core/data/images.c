@@ -1,7 +1,7 @@
 /*
- * imgtask.c - image datasets as classification task sources.
+ * images.c - image datasets as classification task sources (images.h).
  */
-#include "cli/imgtask.h"
+#include "data/images.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -22,7 +22,7 @@ void imgtask_close(struct imgtask *t)
 	memset(t, 0, sizeof *t);
 }
 
-/* Projects n images (bytes) into f (n x GEN_XMAX), in blocks. */
+/* Projects n images (bytes) into f (n x SOURCE_XMAX), in blocks. */
 static int project(const struct pca *p, const unsigned char *px, int n,
 		   int npix, float *f)
 {
@@ -41,8 +41,10 @@ static int project(const struct pca *p, const unsigned char *px, int n,
 		imgset_to_float(buf, px + (size_t)i * npix, (size_t)m * npix);
 		pca_project(p, buf, m, out);
 		for (j = 0; j < m; j++) {
-			memset(f + (size_t)(i + j) * GEN_XMAX, 0, GEN_XMAX * sizeof *f);
-			memcpy(f + (size_t)(i + j) * GEN_XMAX, out + (size_t)j * p->k,
+			float *row = f + (size_t)(i + j) * SOURCE_XMAX;
+
+			memset(row, 0, SOURCE_XMAX * sizeof *f);
+			memcpy(row, out + (size_t)j * p->k,
 			       (size_t)p->k * sizeof *f);
 		}
 	}
@@ -66,9 +68,9 @@ static int half_of(int i)
 
 /* Fills a source over the rows of a split: all of them (half < 0) or one
  * half of them. */
-static void source(struct gen_images *g, const float *f, const unsigned char *y,
-		   int n, int half, int nclass, int dim, int kmin, int kmax,
-		   int **mem)
+static void split_source(struct source_images *g, const float *f,
+			 const unsigned char *y, int n, int half, int nclass,
+			 int dim, int kmin, int kmax, int **mem)
 {
 	int c, i;
 
@@ -92,32 +94,32 @@ static void source(struct gen_images *g, const float *f, const unsigned char *y,
 int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen)
 {
-	return imgtask_open_k(t, dataset, use, kmin, kmax, GEN_XMAX, err, errlen);
+	return imgtask_open_k(t, dataset, use, kmin, kmax, SOURCE_XMAX, err,
+			      errlen);
 }
 
 int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use,
 		   int kmin, int kmax, int k, char *err, size_t errlen)
 {
 	char path[256], msg[256];
-	int *mem, c;
+	int *mem, c, rc;
 	float *packed = NULL;
 
 	memset(t, 0, sizeof *t);
 	snprintf(path, sizeof path, "%s/%s.img", IMGTASK_DIR, dataset);
-	if (access(path, R_OK) != 0) {
-		snprintf(err, errlen, "%s: %s (run `make data` first)", path,
-			 strerror(errno));
-		return -1;
-	}
-	if (imgset_read(path, &t->set, msg, sizeof msg) != AM_OK) {
-		snprintf(err, errlen, "%s: %s", path, msg);
-		return -1;
-	}
+	if (access(path, R_OK) != 0)
+		return am_fail(err, errlen, AM_EIO,
+			       "%s: %s (run `make data` first)", path,
+			       strerror(errno));
+	rc = imgset_read(path, &t->set, msg, sizeof msg);
+	if (rc != AM_OK)
+		return am_fail(err, errlen, rc, "%s: %s", path, msg);
 	if (t->set.nclass > LINCLASS_KMAX || t->set.ntest < 2 ||
 	    kmax > t->set.nclass || kmin < 2 || kmin > kmax) {
-		snprintf(err, errlen, "%s: %d classes, %d test images: cannot make "
-			 "tasks of %d to %d classes", path, t->set.nclass,
-			 t->set.ntest, kmin, kmax);
+		rc = am_fail(err, errlen, AM_EINVAL, "%s: %d classes, %d "
+			     "test images: cannot make tasks of %d to %d "
+			     "classes", path, t->set.nclass, t->set.ntest, kmin,
+			     kmax);
 		goto fail;
 	}
 	if (use) {
@@ -127,53 +129,59 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 		if (!packed)
 			goto oom;
 		pca_pack(use, packed);
-		if (pca_unpack(&t->pca, packed, n, msg, sizeof msg) != AM_OK) {
-			snprintf(err, errlen, "PCA: %s", msg);
+		rc = pca_unpack(&t->pca, packed, n, msg, sizeof msg);
+		if (rc != AM_OK) {
+			am_fail(err, errlen, rc, "PCA: %s", msg);
 			goto fail;
 		}
 		free(packed);
 		packed = NULL;
 		if (t->pca.npix != t->set.npix) {
-			snprintf(err, errlen, "%s: %d pixels per image, the model's PCA "
-				 "takes %d", path, t->set.npix, t->pca.npix);
+			rc = am_fail(err, errlen, AM_EINVAL, "%s: %d pixels "
+				     "per image, the model's PCA takes %d",
+				     path, t->set.npix, t->pca.npix);
 			goto fail;
 		}
-	} else if (k < 1 || k > GEN_XMAX ||
-		   pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix,
-			      k) != AM_OK) {
-		snprintf(err, errlen, "%s: the PCA fit failed", path);
-		goto fail;
+	} else {
+		rc = k < 1 || k > SOURCE_XMAX ? AM_EINVAL :
+		     pca_fit_u8(&t->pca, t->set.train_x, t->set.ntrain,
+				t->set.npix, k);
+		if (rc != AM_OK) {
+			am_fail(err, errlen, rc, "%s: the PCA fit failed",
+				path);
+			goto fail;
+		}
 	}
-	t->train_f = malloc((size_t)t->set.ntrain * GEN_XMAX * sizeof(float));
-	t->test_f = malloc((size_t)t->set.ntest * GEN_XMAX * sizeof(float));
+	t->train_f = malloc((size_t)t->set.ntrain * SOURCE_XMAX * sizeof(float));
+	t->test_f = malloc((size_t)t->set.ntest * SOURCE_XMAX * sizeof(float));
 	t->rows = malloc((size_t)(2 * t->set.ntrain + t->set.ntest) * sizeof(int));
 	if (!t->train_f || !t->test_f || !t->rows ||
 	    project(&t->pca, t->set.train_x, t->set.ntrain, t->set.npix, t->train_f) ||
 	    project(&t->pca, t->set.test_x, t->set.ntest, t->set.npix, t->test_f))
 		goto oom;
 	mem = t->rows;
-	source(&t->train, t->train_f, t->set.train_y, t->set.ntrain, -1,
-	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
-	source(&t->train_even, t->train_f, t->set.train_y, t->set.ntrain, 0,
-	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
-	source(&t->train_odd, t->train_f, t->set.train_y, t->set.ntrain, 1,
-	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
-	source(&t->test_even, t->test_f, t->set.test_y, t->set.ntest, 0,
-	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
-	source(&t->test_odd, t->test_f, t->set.test_y, t->set.ntest, 1,
-	       t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	split_source(&t->train, t->train_f, t->set.train_y, t->set.ntrain, -1,
+		     t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	split_source(&t->train_even, t->train_f, t->set.train_y, t->set.ntrain,
+		     0, t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	split_source(&t->train_odd, t->train_f, t->set.train_y, t->set.ntrain,
+		     1, t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	split_source(&t->test_even, t->test_f, t->set.test_y, t->set.ntest, 0,
+		     t->set.nclass, t->pca.k, kmin, kmax, &mem);
+	split_source(&t->test_odd, t->test_f, t->set.test_y, t->set.ntest, 1,
+		     t->set.nclass, t->pca.k, kmin, kmax, &mem);
 	for (c = 0; c < t->set.nclass; c++)
 		if (!t->train_even.cls_count[c] || !t->train_odd.cls_count[c] ||
 		    !t->test_even.cls_count[c] || !t->test_odd.cls_count[c]) {
-			snprintf(err, errlen, "%s: class %d has no images in a split",
-				 path, c);
+			rc = am_fail(err, errlen, AM_EINVAL, "%s: class %d has "
+				     "no images in a split", path, c);
 			goto fail;
 		}
-	return 0;
+	return AM_OK;
 oom:
-	snprintf(err, errlen, "out of memory");
+	rc = am_fail(err, errlen, AM_ENOMEM, "out of memory");
 fail:
 	free(packed);
 	imgtask_close(t);
-	return -1;
+	return rc;
 }
