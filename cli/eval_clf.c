@@ -208,13 +208,13 @@ static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 	for (i = 0; i < nm; i++) {
 		const struct gen_config *g = &ms[i].gcfg;
 
-		if (g->implicit_)
+		if (g->regime == GEN_IMPLICIT)
 			snprintf(heads[i], sizeof heads[i], "%s (implicit, %s)",
 				 ms[i].name, g->qstate == GEN_Q_LOGITS ? "logits" :
 				 g->qstate == GEN_Q_PROBS ? "probs" : "latent");
 		else
 			snprintf(heads[i], sizeof heads[i], "%s (%s, %s%s)",
-				 ms[i].name, g->explicit_ ? "explicit" : "parametric",
+				 ms[i].name, gen_has_predictor(g) ? "explicit" : "parametric",
 				 g->variant == GEN_OBS ? "obs" :
 				 g->variant == GEN_GRAD ? "grad" : "both",
 				 g->head ? ", head" : "");
@@ -608,12 +608,12 @@ static void print_heading(const struct model *m, const struct clfeval_config *c)
 
 	printf("## %s (%s, %s regime, %s %s): %ld tasks, %ld tuning "
 	       "tasks, seed %ld\n\n", m->name, m->family,
-	       g->implicit_ ? "implicit" : g->head ? "explicit (head predictor)" :
-	       g->explicit_ ? "explicit" : "parametric",
-	       g->implicit_ ? (g->qstate == GEN_Q_LOGITS ? "logits" :
+	       g->regime == GEN_IMPLICIT ? "implicit" : g->head ? "explicit (head predictor)" :
+	       gen_has_predictor(g) ? "explicit" : "parametric",
+	       g->regime == GEN_IMPLICIT ? (g->qstate == GEN_Q_LOGITS ? "logits" :
 			       g->qstate == GEN_Q_PROBS ? "probs" : "latent") :
 	       g->variant == GEN_OBS ? "obs" : g->variant == GEN_GRAD ? "grad" :
-	       "both", g->implicit_ ? "state" : "variant", (long)c->ntasks,
+	       "both", g->regime == GEN_IMPLICIT ? "state" : "variant", (long)c->ntasks,
 	       (long)c->tune_tasks, (long)c->seed);
 }
 

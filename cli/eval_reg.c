@@ -38,7 +38,7 @@ static void regime_name(const struct model *m, char *s, size_t n)
 {
 	if (!m->gen)
 		snprintf(s, n, "parametric, %s", model_variant_name(m->cfg.variant));
-	else if (m->gcfg.implicit_)
+	else if (m->gcfg.regime == GEN_IMPLICIT)
 		snprintf(s, n, "implicit, state %s",
 			 m->gcfg.qstate == GEN_Q_LATENT ? "latent" : "mean");
 	else

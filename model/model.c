@@ -405,8 +405,7 @@ static json_t *setref_header_json(const char *name, const struct gentrain_config
 		" s:{s:i, s:i, s:i, " RECIPE_FMT "}}",
 		"name", name, "format", 1, "task_family", f->name,
 		"kind", name_of(kinds, g->kind),
-		"regime", g->implicit_ ? "implicit" :
-			  g->kind == GEN_FLOW || g->explicit_ ? "explicit" : "parametric",
+		"regime", name_of(regimes, g->regime),
 		"variant", name_of(variants, g->variant),
 		"max_dim", source_dx(c->tasks.src),
 		"outputs", g->kind == GEN_CLF ? LINCLASS_KMAX : 0,
@@ -424,13 +423,13 @@ static json_t *setref_header_json(const char *name, const struct gentrain_config
  * out of memory. */
 static int regime_json(json_t *h, const struct gen_config *g)
 {
-	if (g->implicit_ &&
+	if (g->regime == GEN_IMPLICIT &&
 	    json_object_set_new(h, "implicit", json_pack("{s:s, s:i}",
 		    "state", g->qstate == GEN_Q_LOGITS && g->kind != GEN_CLF ?
 			     "mean" : name_of(qstates, g->qstate),
 		    "queries", g->nq)))
 		return -1;
-	if (g->explicit_ && g->kind == GEN_CLF &&
+	if (gen_has_predictor(g) && g->kind == GEN_CLF &&
 	    json_object_set_new(h, "explicit", json_pack("{s:s}", "predictor",
 							  name_of(predictors, g->head))))
 		return -1;
@@ -607,10 +606,11 @@ static int read_regime(struct model *m, char *err, size_t errlen)
 		if (get_str(m->header, "regime", s, sizeof s, err, errlen) ||
 		    name_parse(regimes, "regime", s, &v, err, errlen))
 			return -1;
-		c->explicit_ = v == 1;
-		c->implicit_ = v == 2;
+		c->regime = (enum gen_regime)v;
+	} else {
+		c->regime = c->kind == GEN_FLOW ? GEN_EXPLICIT : GEN_PARAMETRIC;
 	}
-	if (c->implicit_ &&
+	if (c->regime == GEN_IMPLICIT &&
 	    (!json_is_object(im) ||
 	     get_str(im, "state", s, sizeof s, err, errlen) ||
 	     get_int(im, "queries", 1, SETREF_QUERIES_MAX, &c->nq, err, errlen) ||
@@ -620,9 +620,9 @@ static int read_regime(struct model *m, char *err, size_t errlen)
 				 "an 'implicit' object");
 		return -1;
 	}
-	if (c->implicit_)
+	if (c->regime == GEN_IMPLICIT)
 		c->qstate = (enum gen_qstate)v;
-	if (c->explicit_ && ex &&
+	if (gen_has_predictor(c) && ex &&
 	    (!json_is_object(ex) ||
 	     get_str(ex, "predictor", s, sizeof s, err, errlen) ||
 	     name_parse(predictors, "predictor", s, &c->head, err, errlen))) {

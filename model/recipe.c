@@ -176,10 +176,11 @@ static int set_regime(struct recipe *r, const struct key *k, const char *v,
 	(void)k;
 	for (i = 0; i < 3 && f->regimes[i]; i++)
 		if (!strcmp(v, f->regimes[i])) {
-			if (f->regimes[1]) {
-				r->gcfg.gen.explicit_ = !strcmp(v, "explicit");
-				r->gcfg.gen.implicit_ = !strcmp(v, "implicit");
-			}
+			if (f->regimes[1])
+				r->gcfg.gen.regime =
+					!strcmp(v, "explicit") ? GEN_EXPLICIT :
+					!strcmp(v, "implicit") ? GEN_IMPLICIT :
+					GEN_PARAMETRIC;
 			return 0;
 		}
 	return fail(msg, msglen, "regime '%s' is not available for %s", v,
@@ -550,13 +551,13 @@ static int setref_finish(struct recipe *r, const struct seen *sn, char *msg,
 {
 	const struct gen_config *g = &r->gcfg.gen;
 
-	if (!g->implicit_ && seen_has(sn, "state"))
+	if (g->regime != GEN_IMPLICIT && seen_has(sn, "state"))
 		return fail(msg, msglen, "'state' is for the implicit regime "
 			    "(regime = implicit)");
-	if (!g->explicit_ && seen_has(sn, "predictor"))
+	if (!gen_has_predictor(g) && seen_has(sn, "predictor"))
 		return fail(msg, msglen, "'predictor' is for the explicit "
 			    "regime (regime = explicit)");
-	if (g->implicit_)
+	if (g->regime == GEN_IMPLICIT)
 		implicit_defaults(r, sn);
 	if (r->gcfg.tasks.src != SOURCE_IMAGES && seen_has(sn, "disjoint"))
 		return fail(msg, msglen,

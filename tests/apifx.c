@@ -254,8 +254,7 @@ static void write_tiny_setref_model(const char *dir, const char *name,
 	c.gen.Z = 8;
 	c.gen.vH = 8;
 	c.gen.vL = 1;
-	c.gen.explicit_ = !implicit;
-	c.gen.implicit_ = implicit;
+	c.gen.regime = implicit ? GEN_IMPLICIT : GEN_EXPLICIT;
 	c.gen.head = head;
 	c.gen.qstate = GEN_Q_LOGITS;
 	c.gen.nq = 8;

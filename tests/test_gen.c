@@ -313,7 +313,7 @@ static void test_gen_clf_trains(void **state)
 	/* 0 parametric, 1 explicit (mlp), 2 explicit (head: 16 per class) */
 	for (ex = 0; ex <= 2; ex++) {
 		tiny(&c, GEN_CLF);
-		c.gen.explicit_ = ex > 0;
+		c.gen.regime = ex > 0 ? GEN_EXPLICIT : GEN_PARAMETRIC;
 		c.gen.head = ex == 2;
 		if (ex == 2)
 			c.gen.Z = 16;
@@ -342,7 +342,7 @@ static void test_gen_clf_resume(void **state)
 	(void)state;
 	for (head = 0; head <= 1; head++) {
 		tiny(&c, GEN_CLF);
-		c.gen.explicit_ = 1;
+		c.gen.regime = GEN_EXPLICIT;
 		c.gen.head = head;
 		if (head)
 			c.gen.Z = 8;

@@ -73,8 +73,7 @@ static void cfg_small(struct gen_config *c, enum gen_kind kind, int implicit,
 	c->passes = 2;
 	c->bmax = 8;
 	c->ksteps = 4;
-	c->explicit_ = !implicit;
-	c->implicit_ = implicit;
+	c->regime = implicit ? GEN_IMPLICIT : GEN_EXPLICIT;
 	c->Z = implicit ? 5 : 16;
 	c->vH = 16;
 	c->vL = 2;
@@ -181,7 +180,7 @@ static const float *fd_init_state(struct fd *f, const float *p)
 {
 	const struct gen *g = &f->m.g;
 
-	if (!g->cfg.implicit_)
+	if (g->cfg.regime != GEN_IMPLICIT)
 		return p + g->init;
 	gen_query_init(g, p, g->cfg.nq, f->in[0].K, f->s0);
 	return f->s0;
@@ -195,7 +194,7 @@ static double fd_loss(void *v)
 	double L = 0.0;
 	int i;
 
-	if (g->cfg.explicit_) {
+	if (gen_has_predictor(&g->cfg)) {
 		/* the features see the predictor at its unperturbed values */
 		memcpy(f->pf, f->m.p, f->m.lay.total * sizeof *f->pf);
 		for (i = 0; i < f->m.lay.n; i++) {
@@ -214,7 +213,7 @@ static double fd_loss(void *v)
 					     f->next + (size_t)i * g->nstate,
 					     f->w[i], f->scratch);
 	L += f->w0 * fd_state_loss(f, f->m.p, NULL, 0,
-				   g->cfg.implicit_ ? g->cfg.nq : f->nq[0],
+				   g->cfg.regime == GEN_IMPLICIT ? g->cfg.nq : f->nq[0],
 				   fd_init_state(f, f->m.p), f->w0, f->scratch);
 	return L;
 }
@@ -235,7 +234,7 @@ static void fd_grad(struct fd *f)
 			      f->w[i], f->dnext + (size_t)i * ns);
 	gen_backward(g, p, f->dp, f->ws, f->dnext);
 	memset(f->scratch, 0, sizeof f->scratch);
-	if (g->cfg.implicit_) {
+	if (g->cfg.regime == GEN_IMPLICIT) {
 		fd_state_loss(f, p, f->dp, 0, g->cfg.nq, fd_init_state(f, p), f->w0,
 			      f->scratch);
 		gen_init_grad(g, p, f->scratch, g->cfg.nq, f->in[0].K,
@@ -792,8 +791,7 @@ static void tiny(struct gentrain_config *c, enum gen_kind kind, int implicit,
 	c->gen.Z = implicit ? 8 : 16;
 	c->gen.vH = 32;
 	c->gen.vL = 2;
-	c->gen.explicit_ = !implicit;
-	c->gen.implicit_ = implicit;
+	c->gen.regime = implicit ? GEN_IMPLICIT : GEN_EXPLICIT;
 	c->gen.qstate = qs;
 	c->gen.nq = 16;
 	if (implicit)
@@ -836,7 +834,7 @@ static double loss_after(const struct train *t, const struct gentrain_config *c,
 			source_sample(&c->tasks, &tk, &r, NH, Q, Qy);
 		else
 			source_sample_reg(&c->tasks, &tk, &r, NH, Q, Qt);
-		if (g->cfg.implicit_)
+		if (g->cfg.regime == GEN_IMPLICIT)
 			gen_query_init(g, p, NH, tk.K, qs);
 		else
 			gen_initial_state(g, p, s);
@@ -845,7 +843,7 @@ static double loss_after(const struct train *t, const struct gentrain_config *c,
 				source_sample(&c->tasks, &tk, &r, BB, X, y);
 			else
 				source_sample_reg(&c->tasks, &tk, &r, BB, X, tg);
-			if (g->cfg.implicit_)
+			if (g->cfg.regime == GEN_IMPLICIT)
 				assert_int_equal(gen_query_step(g, p, ws, Q, NH, qs, X,
 								clf ? y : NULL,
 								clf ? NULL : tg, BB,
@@ -856,7 +854,7 @@ static double loss_after(const struct train *t, const struct gentrain_config *c,
 							      i * (double)BB, NULL, NULL),
 						 AM_OK);
 		}
-		if (g->cfg.implicit_) {
+		if (g->cfg.regime == GEN_IMPLICIT) {
 			sum += gen_query_loss(g, p, qs, NH, tk.K, clf ? Qy : NULL,
 					      clf ? NULL : Qt);
 			continue;

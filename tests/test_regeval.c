@@ -40,8 +40,7 @@ static void tiny(struct gentrain_config *c, int implicit)
 	c->gen.vH = 32;
 	c->gen.vL = 1;
 	if (implicit) {
-		c->gen.explicit_ = 0;
-		c->gen.implicit_ = 1;
+		c->gen.regime = GEN_IMPLICIT;
 		c->gen.qstate = GEN_Q_LOGITS;	/* the mean */
 		c->gen.nq = 16;
 		c->gen.variant = GEN_OBS;

@@ -164,7 +164,7 @@ static int load_patched(const char *patch, const char *del, int *head,
 	c.gen.Z = 8;
 	c.gen.vH = 8;
 	c.gen.vL = 1;
-	c.gen.explicit_ = 1;
+	c.gen.regime = GEN_EXPLICIT;
 	c.gen.head = 1;
 	c.pop = 2;
 	c.chunk = 2;

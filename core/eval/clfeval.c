@@ -61,7 +61,7 @@ static double err_of(const struct source *ts, const struct tdata *d,
  * or (implicit) the initial prediction of every held-out row. */
 static void start(const struct gen *g, const float *p, int K, int nq, float *st)
 {
-	if (g->cfg.implicit_)
+	if (g->cfg.regime == GEN_IMPLICIT)
 		gen_query_init(g, p, nq, K, st);
 	else
 		gen_initial_state(g, p, st);
@@ -73,7 +73,7 @@ static int advance(const struct gen *g, const float *p, struct gen_ws *ws,
 		   const struct tdata *d, int nq, float *st, const float *X,
 		   const int *y, int B, double rows_seen)
 {
-	if (g->cfg.implicit_)
+	if (g->cfg.regime == GEN_IMPLICIT)
 		return gen_query_step(g, p, ws, d->Xq, nq, st, X, y, NULL, B,
 				      d->task.D, d->task.K, rows_seen);
 	return gen_step(g, p, ws, st, X, y, B, d->task.D, d->task.K, rows_seen,
@@ -89,7 +89,7 @@ static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
 	double e = 0.0;
 	int i, k, K = d->task.K;
 
-	if (g->cfg.implicit_)
+	if (g->cfg.regime == GEN_IMPLICIT)
 		gen_query_probs(g, p, state, nq, K, probs);
 	else
 		gen_predict_probs(g, p, ws, state, d->Xq, nq, d->task.D, K, probs);
@@ -405,7 +405,7 @@ int clfeval_run(const struct gen *g, const float *p,
 	w.ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
 	w.probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *w.probs);
 	/* a state, or (implicit) a prediction per held-out row */
-	nst = g->cfg.implicit_ ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
+	nst = g->cfg.regime == GEN_IMPLICIT ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
 	w.st = malloc(nst * sizeof *w.st);
 	w.s1 = malloc(nst * sizeof *w.s1);
 	rc = (ntune && (!tt || !tk)) || !w.ws || !w.probs || !w.st || !w.s1 ?

@@ -109,7 +109,7 @@ static void start(const struct amort *a, int nq, float *st)
 {
 	if (!a->g)
 		refiner_initial_state(a->m, a->p, st);
-	else if (a->g->cfg.implicit_)
+	else if (a->g->cfg.regime == GEN_IMPLICIT)
 		gen_query_init(a->g, a->p, nq, 0, st);
 	else
 		gen_initial_state(a->g, a->p, st);
@@ -127,7 +127,7 @@ static int advance(const struct amort *a, const struct tdata *d, int nq,
 		return refiner_step(a->m, a->p, a->rws, st,
 				    d->Xr + (size_t)row0 * LINREG_DMAX, t, B, D,
 				    rows_seen, NULL);
-	if (a->g->cfg.implicit_)
+	if (a->g->cfg.regime == GEN_IMPLICIT)
 		return gen_query_step(a->g, a->p, a->gws, d->Xq, nq, st, X, NULL,
 				      t, B, D, 0, rows_seen);
 	return gen_step_reg(a->g, a->p, a->gws, st, X, t, B, D, rows_seen, NULL,
@@ -140,7 +140,7 @@ static double mse_state(const struct amort *a, const struct tdata *d, int nq,
 {
 	if (!a->g)
 		refiner_predict(st, d->Xqr, nq, mean, NULL);
-	else if (a->g->cfg.implicit_)
+	else if (a->g->cfg.regime == GEN_IMPLICIT)
 		gen_query_mean(a->g, a->p, st, nq, mean);
 	else if (gen_predict_mean(a->g, a->p, a->gws, st, d->Xq, nq, mean) != AM_OK)
 		return INFINITY;
@@ -319,7 +319,7 @@ int regeval_run(const struct gen *g, const float *p,
 	size_t nst;
 	int rc;
 
-	if (g->cfg.kind != GEN_REG || (!g->cfg.explicit_ && !g->cfg.implicit_) ||
+	if (g->cfg.kind != GEN_REG || (!gen_has_predictor(&g->cfg) && g->cfg.regime != GEN_IMPLICIT) ||
 	    check(stream, c, g->cfg.bmax, GEN_BMAX) != AM_OK)
 		return AM_EINVAL;
 	memset(&a, 0, sizeof a);
@@ -330,7 +330,7 @@ int regeval_run(const struct gen *g, const float *p,
 	if (!a.gws)
 		return AM_ENOMEM;
 	/* a latent, or (implicit) a prediction per held-out row */
-	nst = g->cfg.implicit_ ? (size_t)c->ntest * g->sq : (size_t)g->nstate;
+	nst = g->cfg.regime == GEN_IMPLICIT ? (size_t)c->ntest * g->sq : (size_t)g->nstate;
 	rc = run(&a, stream, c, nst, rows);
 	gen_ws_free(a.gws);
 	return rc;

@@ -296,7 +296,8 @@ int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
 {
 	int i, k;
 
-	if (g->cfg.kind != GEN_CLF || g->cfg.implicit_ || D < 1 || D > g->dx ||
+	if (g->cfg.kind != GEN_CLF || g->cfg.regime == GEN_IMPLICIT || D < 1 ||
+	    D > g->dx ||
 	    K < 2 || K > LINCLASS_KMAX || n < 0)
 		return AM_EINVAL;
 	if (g->cfg.head) {
@@ -305,7 +306,7 @@ int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
 				  probs);
 		return AM_OK;
 	}
-	if (g->cfg.explicit_) {
+	if (gen_has_predictor(&g->cfg)) {
 		int rows = mlp_ws_rows(ws->mw);
 
 		for (i = 0; i < n; i += rows) {
@@ -449,7 +450,7 @@ static int clf_predict_probs(const struct amz *a, const float *state,
 	int rc;
 
 	/* the explicit regime runs its predictor network: scratch for it */
-	if (g->cfg.explicit_ && !(ws = gen_ws_new(g, 1, 1)))
+	if (gen_has_predictor(&g->cfg) && !(ws = gen_ws_new(g, 1, 1)))
 		return AM_ENOMEM;
 	rc = gen_predict_probs(g, a->p, ws, state, X, n, D, amz_classes(a, state),
 			       probs);

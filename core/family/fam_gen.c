@@ -60,8 +60,10 @@ void gentrain_config_default(struct gentrain_config *c, enum gen_kind kind)
 		c->tasks.src = SOURCE_LINCLASS;
 	if (kind == GEN_REG) {
 		c->tasks.src = SOURCE_LINREG;
-		c->gen.explicit_ = 1;
+		c->gen.regime = GEN_EXPLICIT;
 	}
+	if (kind == GEN_FLOW)
+		c->gen.regime = GEN_EXPLICIT;
 	c->gen.qstate = GEN_Q_LOGITS;
 	c->gen.nq = 64;
 	c->pop = 128;
@@ -222,7 +224,7 @@ void fam_gen_input(const void *m, void *ws, int i,
 	in->y = gt->y;
 	in->t = gt->t;
 	in->Q = gt->QX;
-	in->nq = c->implicit_ ? c->nq : 0;
+	in->nq = c->regime == GEN_IMPLICIT ? c->nq : 0;
 	in->B = tr->B;
 	in->D = gt->task.D;
 	in->K = gt->task.K;
@@ -281,7 +283,7 @@ static double state_loss(const struct fam_gen_model *gm, const float *p,
 	int reg = c->tasks.src == SOURCE_LINREG;
 	double l;
 
-	if (c->gen.implicit_) {
+	if (c->gen.regime == GEN_IMPLICIT) {
 		if (reg)
 			return gen_state_loss_reg(&gm->g, p, dp, w->ws, state,
 						  gt->QX, gt->Qt, c->gen.nq, wt,
@@ -319,7 +321,7 @@ void fam_gen_start_loss(const void *m, const float *p, float *dp,
 	struct gen_shard_ws *sw = ws;
 	int K = ((const struct gen_traj *)tr->x)->task.K, j;
 
-	if (c->implicit_) {
+	if (c->regime == GEN_IMPLICIT) {
 		gen_query_init(&gm->g, p, c->nq, K, sw->s0);
 		state_loss(gm, p, dp, sw, tr, sw->s0, w, sw->dinit, 0);
 		gen_init_grad(&gm->g, p, sw->dinit, c->nq, K, dp + gm->g.init);
@@ -333,7 +335,7 @@ void fam_gen_start_loss(const void *m, const float *p, float *dp,
 /* Implicit: the trajectory's queries (else none kept). */
 static size_t traj_nq(const struct fam_gen_model *gm)
 {
-	return gm->cfg.gen.implicit_ ? (size_t)gm->cfg.gen.nq : 0;
+	return gm->cfg.gen.regime == GEN_IMPLICIT ? (size_t)gm->cfg.gen.nq : 0;
 }
 
 static size_t traj_dx(const struct fam_gen_model *gm)
@@ -369,7 +371,7 @@ void fam_gen_task_draw(const void *m, const float *p,
 	struct gen_traj *gt = tr->x;
 
 	source_draw(&c->tasks, &tr->rng, &gt->task);
-	if (c->gen.implicit_) {
+	if (c->gen.regime == GEN_IMPLICIT) {
 		task_rows(c, tr, c->gen.nq, gt->QX, gt->Qy, gt->Qt, 1);
 		gen_query_init(&gm->g, p, c->gen.nq, gt->task.K, tr->state);
 	} else {
@@ -567,11 +569,11 @@ void fam_gen_bind(const void *m, struct amz *a, const struct family_ops *ops)
 	a->m = m;
 	/* an implicit session keeps no adapted state (one float: its
 	 * settings) */
-	a->nstate = c->implicit_ ? 1 : gm->g.nstate;
+	a->nstate = c->regime == GEN_IMPLICIT ? 1 : gm->g.nstate;
 	a->dmax = gm->g.dx;
 	a->bmax = c->bmax;
-	a->implicit = c->implicit_;
-	a->qstate = c->implicit_ ? gm->g.sq : 0;
+	a->implicit = c->regime == GEN_IMPLICIT;
+	a->qstate = c->regime == GEN_IMPLICIT ? gm->g.sq : 0;
 	a->standardize = gm->cfg.tasks.src != SOURCE_IMAGES;
 	a->flow_steps = c->flow_steps;
 }

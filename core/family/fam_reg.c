@@ -46,7 +46,7 @@ int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
 {
 	int rows, i, r;
 
-	if (g->cfg.kind != GEN_REG || !g->cfg.explicit_ || n < 0)
+	if (g->cfg.kind != GEN_REG || !gen_has_predictor(&g->cfg) || n < 0)
 		return AM_EINVAL;
 	rows = mlp_ws_rows(ws->mw);
 	for (i = 0; i < n; i += rows) {

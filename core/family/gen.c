@@ -42,17 +42,16 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 		bad = "batch must be in [1, 256]";
 	else if (c->ksteps < 1 || c->ksteps > 4096)
 		bad = "steps must be in [1, 4096]";
-	else if ((c->explicit_ != 0 && c->explicit_ != 1) ||
-		 (c->implicit_ != 0 && c->implicit_ != 1) ||
-		 (c->explicit_ && c->implicit_))
+	else if (c->regime != GEN_PARAMETRIC && c->regime != GEN_EXPLICIT &&
+		 c->regime != GEN_IMPLICIT)
 		bad = "a model is parametric, explicit or implicit";
-	else if ((c->explicit_ || c->implicit_) && c->kind != GEN_CLF &&
-		 c->kind != GEN_REG)
-		bad = "only classification and regression have explicit and "
-		      "implicit regimes here";
-	else if (c->kind == GEN_REG && !c->explicit_ && !c->implicit_)
+	else if (c->kind == GEN_MOG && c->regime != GEN_PARAMETRIC)
+		bad = "a mixture model is parametric";
+	else if (c->kind == GEN_FLOW && c->regime != GEN_EXPLICIT)
+		bad = "a flow model is explicit";
+	else if (c->kind == GEN_REG && c->regime == GEN_PARAMETRIC)
 		bad = "parametric regression is the linreg family";
-	else if ((c->kind == GEN_FLOW || c->explicit_) &&
+	else if (c->regime == GEN_EXPLICIT &&
 		 (c->Z < GEN_ZTOK || c->Z % GEN_ZTOK ||
 		  c->Z > GEN_ZTOK * SETREF_TOKENS_MAX))
 		bad = "latent must be a multiple of 8 in [8, 256]";
@@ -60,22 +59,24 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 		 (c->flow_steps < 1 || c->flow_steps > VELO_STEPS_MAX))
 		bad = "flow steps must be in [1, 1024]";
 	else if ((c->head != 0 && c->head != 1) ||
-		 (c->head && (!c->explicit_ || c->kind != GEN_CLF)))
+		 (c->head && (!gen_has_predictor(c) || c->kind != GEN_CLF)))
 		bad = "the head predictor is for explicit classification";
 	else if (c->head && c->Z > MLP_OMAX)
 		bad = "the head predictor's latent per class must be 8 or 16";
-	else if (c->implicit_ && c->qstate != GEN_Q_LOGITS &&
+	else if (c->regime == GEN_IMPLICIT && c->qstate != GEN_Q_LOGITS &&
 		 c->qstate != GEN_Q_PROBS && c->qstate != GEN_Q_LATENT)
 		bad = "the implicit state must be logits, probs or latent";
-	else if (c->implicit_ && c->qstate == GEN_Q_PROBS && c->kind != GEN_CLF)
+	else if (c->regime == GEN_IMPLICIT && c->qstate == GEN_Q_PROBS &&
+		 c->kind != GEN_CLF)
 		bad = "a probabilities state is for classification";
-	else if (c->implicit_ && c->qstate == GEN_Q_LATENT &&
+	else if (c->regime == GEN_IMPLICIT && c->qstate == GEN_Q_LATENT &&
 		 (c->Z < 1 || c->Z > GEN_SQMAX))
 		bad = "an implicit latent must have 1 to 32 floats";
-	else if (c->implicit_ && (c->nq < 1 || c->nq > SETREF_QUERIES_MAX ||
+	else if (c->regime == GEN_IMPLICIT &&
+		 (c->nq < 1 || c->nq > SETREF_QUERIES_MAX ||
 				  c->nq * gen_query_floats(c) > GEN_STATE_MAX))
 		bad = "queries must be in [1, 256] with at most 1024 state floats";
-	else if (c->implicit_ && c->variant != GEN_OBS)
+	else if (c->regime == GEN_IMPLICIT && c->variant != GEN_OBS)
 		bad = "the implicit regime learns from observations only "
 		      "(variant obs)";
 	if (!bad && c->kind == GEN_FLOW) {
@@ -84,7 +85,7 @@ int gen_config_check(const struct gen_config *c, char *err, size_t errlen)
 		if (velo_config_check(&vc, err, errlen) != AM_OK)
 			return AM_EINVAL;
 	}
-	if (!bad && c->explicit_) {
+	if (!bad && gen_has_predictor(c)) {
 		struct mlp_config mc;
 
 		predictor_config(c, &mc);
@@ -194,7 +195,7 @@ void gen_ws_free(struct gen_ws *ws)
 struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 {
 	struct gen_ws *ws;
-	size_t Z = (size_t)(g->cfg.kind == GEN_FLOW || g->cfg.explicit_ ? g->cfg.Z : 1);
+	size_t Z = (size_t)(g->cfg.regime == GEN_EXPLICIT ? g->cfg.Z : 1);
 	size_t R = (size_t)(max_rows > GEN_QMAX ? max_rows : GEN_QMAX);
 
 	if (max_seq < 1 || max_rows < 1 || max_rows > GEN_BMAX)
@@ -218,11 +219,12 @@ struct gen_ws *gen_ws_new(const struct gen *g, int max_seq, int max_rows)
 	ws->qK = calloc((size_t)max_seq, sizeof(int));
 	if (g->cfg.kind == GEN_FLOW)
 		ws->ve = velo_ws_new(&g->ve, 512);
-	if (g->cfg.explicit_)
+	if (gen_has_predictor(&g->cfg))
 		ws->mw = mlp_ws_new(&g->f, 512);
 	if (!ws->sr || !ws->resp || !ws->grad || !ws->zrow || !ws->dz || !ws->x0 ||
 	    !ws->t || !ws->w || !ws->Drow || !ws->qout || !ws->qd || !ws->qK ||
-	    (g->cfg.kind == GEN_FLOW && !ws->ve) || (g->cfg.explicit_ && !ws->mw)) {
+	    (g->cfg.kind == GEN_FLOW && !ws->ve) ||
+	    (gen_has_predictor(&g->cfg) && !ws->mw)) {
 		gen_ws_free(ws);
 		return NULL;
 	}
@@ -285,7 +287,7 @@ void gen_scale(float *d, int n, float w)
 
 static const struct gen_way *way_of(const struct gen_config *c)
 {
-	if (c->implicit_)
+	if (c->regime == GEN_IMPLICIT)
 		return &gen_way_implicit;
 	switch (c->kind) {
 	case GEN_MOG: return &gen_way_mog;
@@ -295,14 +297,14 @@ static const struct gen_way *way_of(const struct gen_config *c)
 	}
 	if (c->head)
 		return &gen_way_clf_head;
-	return c->explicit_ ? &gen_way_clf_mlp : &gen_way_clf;
+	return gen_has_predictor(c) ? &gen_way_clf_mlp : &gen_way_clf;
 }
 
 int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 		int ns, const struct gen_input *in, float *next,
 		float *batch_loss)
 {
-	int probs = g->cfg.implicit_ && g->cfg.qstate == GEN_Q_PROBS;
+	int probs = g->cfg.regime == GEN_IMPLICIT && g->cfg.qstate == GEN_Q_PROBS;
 	int i, j, rc;
 
 	AM_ASSERT(ns >= 1 && ns <= ws->max_seq);
@@ -359,7 +361,7 @@ void gen_backward(const struct gen *g, const float *p, float *dp,
 {
 	int i, j, k;
 
-	if (!(g->cfg.implicit_ && g->cfg.qstate == GEN_Q_PROBS)) {
+	if (!(g->cfg.regime == GEN_IMPLICIT && g->cfg.qstate == GEN_Q_PROBS)) {
 		setref_backward(&g->sr, p, dp, ws->sr, dnext);
 		return;
 	}
@@ -444,7 +446,8 @@ int gen_query_step(const struct gen *g, const float *p, struct gen_ws *ws,
 	float *cur, *nx;
 	int c, k, j, rc = AM_OK, cap = g->cfg.nq;
 
-	if (!g->cfg.implicit_ || n < 0 || !batch_ok(g, ws, y, t, B, D, K))
+	if (g->cfg.regime != GEN_IMPLICIT || n < 0 ||
+	    !batch_ok(g, ws, y, t, B, D, K))
 		return AM_EINVAL;
 	if (n == 0)
 		return AM_OK;
@@ -503,7 +506,7 @@ static int step(const struct gen *g, const float *p, struct gen_ws *ws,
 	struct gen_input in;
 	int k, rc;
 
-	if (g->cfg.implicit_ || !batch_ok(g, ws, y, t, B, D, K))
+	if (g->cfg.regime == GEN_IMPLICIT || !batch_ok(g, ws, y, t, B, D, K))
 		return AM_EINVAL;
 	memcpy(cur, state, (size_t)g->nstate * sizeof *cur);
 	for (k = 0; k < g->cfg.passes; k++) {

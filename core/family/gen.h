@@ -22,7 +22,7 @@
  *             classifier (linclass.h), one state token per class (its
  *             weights and bias).  Observation tokens: x, the one-hot
  *             label, the predicted probabilities.  The skip path takes
- *             the batch gradient.  Explicit (explicit_ = 1): the state is
+ *             the batch gradient.  Explicit (GEN_EXPLICIT): the state is
  *             a task latent z (Z floats, tokens of 8) and the classifier
  *             a learned MLP f(x, z) -> logits (mlp.h), trained jointly;
  *             the gradient features are d(batch loss)/dz through f.
@@ -90,6 +90,17 @@ enum gen_qstate {
 					 * linear map */
 };
 
+/* What the state is (the paper's three regimes). */
+enum gen_regime {
+	GEN_PARAMETRIC = 0,		/* the task's own model: a mixture, a
+					 * softmax classifier */
+	GEN_EXPLICIT = 1,		/* a task latent, read by a network
+					 * trained with the refiner: the
+					 * velocity field (flow), the
+					 * predictor (clf, reg) */
+	GEN_IMPLICIT = 2,		/* none: a prediction per query point */
+};
+
 enum gen_variant {
 	GEN_OBS = 1,
 	GEN_GRAD = 2,
@@ -103,17 +114,25 @@ struct gen_config {
 	int passes;			/* refinement passes per mini-batch */
 	int bmax;			/* rows per mini-batch */
 	int ksteps;			/* trained horizon (counters clamp there) */
-	int explicit_;			/* clf: 1 for the explicit regime */
+	enum gen_regime regime;		/* mog: parametric; flow: explicit;
+					 * clf: any; reg: explicit or
+					 * implicit */
 	int head;			/* explicit clf: 1 for the head predictor
 					 * (Z is then per class, at most 16) */
 	int Z, vH, vL;			/* flow, explicit clf: latent, the
 					 * velocity or predictor network's
 					 * width and layers */
 	int flow_steps;			/* flow: sampler steps */
-	int implicit_;			/* clf, reg: 1 for the implicit regime */
 	enum gen_qstate qstate;		/* implicit: the per-query state */
 	int nq;				/* implicit: queries per forward */
 };
+
+/* An explicit classifier or regression: its latent is read by the
+ * predictor network (gen.f); flows read theirs by the velocity field. */
+static inline int gen_has_predictor(const struct gen_config *c)
+{
+	return c->regime == GEN_EXPLICIT && c->kind != GEN_FLOW;
+}
 
 struct gen_way;
 

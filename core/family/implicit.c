@@ -268,7 +268,7 @@ void gen_query_init(const struct gen *g, const float *p, int n, int K, float *qs
 	float q[GEN_SQMAX];
 	int i;
 
-	AM_ASSERT(g->cfg.implicit_);
+	AM_ASSERT(g->cfg.regime == GEN_IMPLICIT);
 	memcpy(q, s, (size_t)g->sq * sizeof *q);
 	if (g->cfg.qstate == GEN_Q_PROBS)
 		gen_softmax_k(s, K, q);	/* the learned init holds logits */
@@ -285,7 +285,7 @@ void gen_init_grad(const struct gen *g, const float *p, const float *dstate,
 	float q[LINCLASS_KMAX];
 	int i, k;
 
-	AM_ASSERT(g->cfg.implicit_);
+	AM_ASSERT(g->cfg.regime == GEN_IMPLICIT);
 	if (g->cfg.qstate == GEN_Q_PROBS)
 		gen_softmax_k(p + g->init, K, q);
 	for (i = 0; i < nq; i++) {
@@ -311,7 +311,7 @@ void gen_query_probs(const struct gen *g, const float *p, const float *qs,
 	float out[LINCLASS_KMAX];
 	int i;
 
-	AM_ASSERT(g->cfg.implicit_ && g->cfg.kind == GEN_CLF);
+	AM_ASSERT(g->cfg.regime == GEN_IMPLICIT && g->cfg.kind == GEN_CLF);
 	for (i = 0; i < n; i++) {
 		const float *q = qs + (size_t)i * g->sq;
 		float *pr = probs + (size_t)i * LINCLASS_KMAX;
@@ -338,7 +338,7 @@ void gen_query_mean(const struct gen *g, const float *p, const float *qs,
 {
 	int i;
 
-	AM_ASSERT(g->cfg.implicit_ && g->cfg.kind == GEN_REG);
+	AM_ASSERT(g->cfg.regime == GEN_IMPLICIT && g->cfg.kind == GEN_REG);
 	for (i = 0; i < n; i++)
 		query_out(g, p, qs + (size_t)i * g->sq, 1, &mean[i]);
 }
@@ -346,7 +346,7 @@ void gen_query_mean(const struct gen *g, const float *p, const float *qs,
 double gen_query_loss(const struct gen *g, const float *p, const float *qs,
 		      int n, int K, const int *y, const float *t)
 {
-	AM_ASSERT(g->cfg.implicit_ && n >= 1);
+	AM_ASSERT(g->cfg.regime == GEN_IMPLICIT && n >= 1);
 	return query_loss(g, p, NULL, qs, n, K, y, t, 1.0f, NULL);
 }
 
