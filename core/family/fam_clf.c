@@ -244,51 +244,35 @@ static float head_features(const struct gen *g, const float *p,
 	return (float)loss;
 }
 
-static double clf_state_loss(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate)
+static double clf_loss(const struct gen *g, const float *p, float *dp,
+		       struct gen_ws *ws, const float *state,
+		       const struct gen_rows *q, struct rng *r, float w,
+		       float *dstate)
 {
 	double l;
 
-	(void)g, (void)p, (void)dp, (void)ws, (void)Qt, (void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	l = linclass_loss(state, D, K, Q, Qy, nq, 0.0f, dstate, NULL);
-	gen_scale(dstate, LINCLASS_P, w);
+	(void)g, (void)p, (void)dp, (void)ws, (void)r;
+	AM_ASSERT(q->n <= GEN_QMAX);
+	l = linclass_loss(state, q->D, q->K, q->X, q->y, q->n, 0.0f, dstate,
+			  NULL);
+	if (dstate)
+		gen_scale(dstate, LINCLASS_P, w);
 	return l;
 }
 
-static float clf_step_loss(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen)
+
+/* The explicit classifiers' loss: mean cross-entropy. */
+static double xent_loss(const struct gen *g, const float *p, float *dp,
+			struct gen_ws *ws, const float *state,
+			const struct gen_rows *q, struct rng *r, float w,
+			float *dstate)
 {
-	(void)g, (void)p, (void)ws, (void)t, (void)rows_seen;
-	return (float)linclass_loss(state, D, K, X, y, B, 0.0f, NULL, NULL);
+	(void)r;
+	AM_ASSERT(q->n <= GEN_QMAX);
+	return explicit_xent(g, p, dp, ws, q->n, q->X, state, q->K, q->y, w,
+			     dstate, NULL);
 }
 
-/* The explicit classifiers (the mlp and the head predictors). */
-static double xent_state_loss(const struct gen *g, const float *p, float *dp,
-			      struct gen_ws *ws, const float *state,
-			      const float *Q, const int *Qy, const float *Qt,
-			      int nq, int D, int K, struct rng *r, float w,
-			      float *dstate)
-{
-	(void)Qt, (void)D, (void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	return explicit_xent(g, p, dp, ws, nq, Q, state, K, Qy, w, dstate, NULL);
-}
-
-static float xent_step_loss(const struct gen *g, const float *p,
-			    struct gen_ws *ws, const float *state,
-			    const float *X, const int *y, const float *t, int B,
-			    int D, int K, double rows_seen)
-{
-	(void)t, (void)D, (void)rows_seen;
-	return (float)explicit_xent(g, p, NULL, ws, B, X, state, K, y, 1.0f,
-				    NULL, NULL);
-}
 
 int gen_predict_probs(const struct gen *g, const float *p, struct gen_ws *ws,
 		      const float *state, const float *X, int n, int D, int K,
@@ -377,15 +361,15 @@ static int clf_head_init(struct gen *g, struct layout *params,
 
 const struct gen_way gen_way_clf = {
 	clf_init, clf_params,
-	clf_features, clf_state_loss, clf_step_loss
+	clf_features, clf_loss
 };
 const struct gen_way gen_way_clf_mlp = {
 	clf_mlp_init, gen_explicit_params,
-	mlp_features, xent_state_loss, xent_step_loss
+	mlp_features, xent_loss
 };
 const struct gen_way gen_way_clf_head = {
 	clf_head_init, gen_explicit_params,
-	head_features, xent_state_loss, xent_step_loss
+	head_features, xent_loss
 };
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -509,10 +493,8 @@ static float clf_query_loss(const struct amz *a, const float *state,
 const struct family_ops fam_clf = {
 	.name = "clf",
 	FAM_GEN_TRAINING,
-	.open = fam_gen_open,
+	FAM_GEN_SESSION,
 	.bind = clf_bind,
-	.session_ws = fam_gen_session_ws,
-	.session_ws_free = fam_gen_session_ws_free,
 	.session_start = clf_start,
 	.step = clf_step,
 	.predict_probs = clf_predict_probs,

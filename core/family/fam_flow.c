@@ -121,35 +121,20 @@ static float flow_features(const struct gen *g, const float *p,
 	return loss;
 }
 
-static double flow_state_loss(const struct gen *g, const float *p, float *dp,
-			      struct gen_ws *ws, const float *state,
-			      const float *Q, const int *Qy, const float *Qt,
-			      int nq, int D, int K, struct rng *r, float w,
-			      float *dstate)
+static double flow_rows_loss(const struct gen *g, const float *p, float *dp,
+			     struct gen_ws *ws, const float *state,
+			     const struct gen_rows *q, struct rng *r, float w,
+			     float *dstate)
 {
-	(void)Qy, (void)Qt, (void)K;
-	AM_ASSERT(nq <= GEN_QMAX);
-	flow_noise(ws, r, nq, D);
-	return flow_loss(g, p, dp, ws, state, Q, nq, w, dstate);
+	AM_ASSERT(q->n <= GEN_QMAX);
+	flow_noise(ws, r, q->n, q->D);
+	return flow_loss(g, p, dp, ws, state, q->X, q->n, w, dstate);
 }
 
-/* The noise of a step's loss after is the first pass's. */
-static float flow_step_loss(const struct gen *g, const float *p,
-			    struct gen_ws *ws, const float *state,
-			    const float *X, const int *y, const float *t, int B,
-			    int D, int K, double rows_seen)
-{
-	struct rng rr;
-
-	(void)y, (void)t, (void)K;
-	rng_seed(&rr, gen_step_seed(rows_seen, 0));
-	flow_noise(ws, &rr, B, D);
-	return (float)flow_loss(g, p, NULL, ws, state, X, B, 1.0f, NULL);
-}
 
 const struct gen_way gen_way_flow = {
 	flow_init, flow_params,
-	flow_features, flow_state_loss, flow_step_loss
+	flow_features, flow_rows_loss
 };
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -163,10 +148,8 @@ static void flow_bind(const void *m, struct amz *a)
 const struct family_ops fam_flow = {
 	.name = "flow",
 	FAM_GEN_TRAINING,
-	.open = fam_gen_open,
+	FAM_GEN_SESSION,
 	.bind = flow_bind,
-	.session_ws = fam_gen_session_ws,
-	.session_ws_free = fam_gen_session_ws_free,
 	.session_start = fam_gen_session_start,
 	.step = fam_gen_step_rows,
 	.sample = fam_gen_sample,

@@ -126,6 +126,12 @@ int fam_gen_open(void *m, struct layout *params, const void *cfg);
 	.task_pack = fam_gen_task_pack,					\
 	.task_unpack = fam_gen_task_unpack
 
+/* The session entries the four kinds share, in a table's initializer. */
+#define FAM_GEN_SESSION							\
+	.open = fam_gen_open,						\
+	.session_ws = fam_gen_session_ws,				\
+	.session_ws_free = fam_gen_session_ws_free
+
 /* The sessions' shared parts.  fam_gen_bind fills a's sizes, regime and
  * a->ops = ops, a->m = m (a kind's bind sets its capabilities after);
  * session_ws, session_ws_free and session_start are the entries of

@@ -131,34 +131,25 @@ static float mog_features(const struct gen *g, const float *p,
 	return (float)nll;
 }
 
-static double mog_state_loss(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate)
+static double mog_loss(const struct gen *g, const float *p, float *dp,
+		       struct gen_ws *ws, const float *state,
+		       const struct gen_rows *q, struct rng *r, float w,
+		       float *dstate)
 {
 	double l;
 
-	(void)g, (void)p, (void)dp, (void)ws, (void)Qy, (void)Qt, (void)K,
-	(void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	l = mog_nll(state, D, Q, nq, dstate, NULL);
-	gen_scale(dstate, MOG_P, w);
+	(void)g, (void)p, (void)dp, (void)ws, (void)r;
+	AM_ASSERT(q->n <= GEN_QMAX);
+	l = mog_nll(state, q->D, q->X, q->n, dstate, NULL);
+	if (dstate)
+		gen_scale(dstate, MOG_P, w);
 	return l;
 }
 
-static float mog_step_loss(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen)
-{
-	(void)g, (void)p, (void)y, (void)t, (void)K, (void)rows_seen;
-	return (float)mog_nll(state, D, X, B, NULL, ws->resp);
-}
 
 const struct gen_way gen_way_mog = {
 	mog_init, mog_params,
-	mog_features, mog_state_loss, mog_step_loss
+	mog_features, mog_loss
 };
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -181,10 +172,8 @@ static int mog_log_density(const struct amz *a, const float *state,
 const struct family_ops fam_mog = {
 	.name = "mog",
 	FAM_GEN_TRAINING,
-	.open = fam_gen_open,
+	FAM_GEN_SESSION,
 	.bind = mog_bind,
-	.session_ws = fam_gen_session_ws,
-	.session_ws_free = fam_gen_session_ws_free,
 	.session_start = fam_gen_session_start,
 	.step = fam_gen_step_rows,
 	.log_density = mog_log_density,

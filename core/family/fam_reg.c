@@ -18,28 +18,18 @@
 /* Explicit regression observation: x, y, the prediction, the residual. */
 #define FO_REG (LINCLASS_DMAX + 3)
 
-/* Explicit regression: half the mean squared error of f(x, z). */
-static double mse_state_loss(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate)
+/* Explicit regression's loss: half the mean squared error of f(x, z). */
+static double mse_loss(const struct gen *g, const float *p, float *dp,
+		       struct gen_ws *ws, const float *state,
+		       const struct gen_rows *q, struct rng *r, float w,
+		       float *dstate)
 {
-	(void)Qy, (void)D, (void)K, (void)r;
-	AM_ASSERT(nq <= GEN_QMAX);
-	return mlp_mse(&g->f, p, dp, ws->mw, nq, Q, GEN_XMAX, state, 0, Qt, w,
-		       dstate, NULL);
+	(void)r;
+	AM_ASSERT(q->n <= GEN_QMAX);
+	return mlp_mse(&g->f, p, dp, ws->mw, q->n, q->X, GEN_XMAX, state, 0,
+		       q->t, w, dstate, NULL);
 }
 
-static float mse_step_loss(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen)
-{
-	(void)y, (void)D, (void)K, (void)rows_seen;
-	return (float)mlp_mse(&g->f, p, NULL, ws->mw, B, X, GEN_XMAX, state, 0,
-			      t, 1.0f, NULL, NULL);
-}
 
 int gen_predict_mean(const struct gen *g, const float *p, struct gen_ws *ws,
 		     const float *state, const float *X, int n, float *mean)
@@ -99,7 +89,7 @@ static int reg_init(struct gen *g, struct layout *params,
 
 const struct gen_way gen_way_reg = {
 	reg_init, gen_explicit_params,
-	reg_features, mse_state_loss, mse_step_loss
+	reg_features, mse_loss
 };
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -188,10 +178,8 @@ static float reg_query_loss(const struct amz *a, const float *state,
 const struct family_ops fam_reg = {
 	.name = "reg",
 	FAM_GEN_TRAINING,
-	.open = fam_gen_open,
+	FAM_GEN_SESSION,
 	.bind = reg_bind,
-	.session_ws = fam_gen_session_ws,
-	.session_ws_free = fam_gen_session_ws_free,
 	.session_start = fam_gen_session_start,
 	.step = reg_step,
 	.predict_mean = reg_predict_mean,

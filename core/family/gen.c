@@ -388,18 +388,20 @@ double gen_state_loss(const struct gen *g, const float *p, float *dp,
 		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
 		      float *dstate)
 {
+	struct gen_rows q = { Q, Qy, NULL, nq, D, K };
+
 	AM_ASSERT(g->cfg.kind != GEN_REG && nq >= 1);
-	return g->way->state_loss(g, p, dp, ws, state, Q, Qy, NULL, nq, D, K, r,
-				  w, dstate);
+	return g->way->loss(g, p, dp, ws, state, &q, r, w, dstate);
 }
 
 double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
 			  struct gen_ws *ws, const float *state, const float *Q,
 			  const float *Qt, int nq, float w, float *dstate)
 {
+	struct gen_rows q = { Q, NULL, Qt, nq, 0, 0 };
+
 	AM_ASSERT(g->cfg.kind == GEN_REG && nq >= 1);
-	return g->way->state_loss(g, p, dp, ws, state, Q, NULL, Qt, nq, 0, 0,
-				  NULL, w, dstate);
+	return g->way->loss(g, p, dp, ws, state, &q, NULL, w, dstate);
 }
 
 /* Checks a session batch's sizes, labels (clf) and targets (reg). */
@@ -519,9 +521,15 @@ static int step(const struct gen *g, const float *p, struct gen_ws *ws,
 			*loss_before = l;
 		memcpy(cur, nx, (size_t)g->nstate * sizeof *cur);
 	}
-	if (loss_after)
-		*loss_after = g->way->step_loss(g, p, ws, cur, X, y, t, B, D, K,
-						rows_seen);
+	if (loss_after) {
+		struct gen_rows b = { X, y, t, B, D, K };
+		struct rng rr;
+
+		/* a flow's noise: the first pass's */
+		rng_seed(&rr, gen_step_seed(rows_seen, 0));
+		*loss_after = (float)g->way->loss(g, p, NULL, ws, cur, &b, &rr,
+						  1.0f, NULL);
+	}
 	memcpy(state, cur, (size_t)g->nstate * sizeof *cur);
 	return AM_OK;
 }

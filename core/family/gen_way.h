@@ -30,6 +30,16 @@ struct mlp_ws;
 		       SETREF_PASSES_MAX)
 #define GEN_QMAX 1024			/* query rows of one loss */
 
+/* Rows a state is scored on: n rows X (stride the model's dx) with
+ * labels y (classification) or targets t (regression), D active columns,
+ * K classes. */
+struct gen_rows {
+	const float *X;
+	const int *y;
+	const float *t;
+	int n, D, K;
+};
+
 /* One thread's scratch (gen_ws_new). */
 struct gen_ws {
 	struct setref_ws *sr;
@@ -63,10 +73,13 @@ struct gen_ws {
  *            fs, dir, amask, fo) from in; returns the batch loss at the
  *            input state (when want_loss, or always when the features
  *            need it; 0 for the implicit regime).
- * state_loss the training loss of state on nq query rows Q with labels
- *            Qy or targets Qt (gen_state_loss's contract).
- * step_loss  the batch loss at the state a session's step reached
- *            (loss_after); NULL for the implicit regime, which has none.
+ * loss       the loss of state on the rows q (mean NLL, flow matching,
+ *            cross-entropy, half the squared error, or the queries' own),
+ *            noise drawn from r (flows); dstate (may be NULL) is
+ *            overwritten with w * dloss/dstate and dp (may be NULL)
+ *            accumulates w * dloss/dp.  Training scores a state on query
+ *            rows with it, and a session's step its loss after on the
+ *            batch (w = 1, no gradient, r seeded by the step).
  */
 struct gen_way {
 	int (*init)(struct gen *g, struct layout *params,
@@ -75,15 +88,10 @@ struct gen_way {
 	float (*features)(const struct gen *g, const float *p, struct gen_ws *ws,
 			  int i, const struct gen_input *in, float gain,
 			  int want_loss);
-	double (*state_loss)(const struct gen *g, const float *p, float *dp,
-			     struct gen_ws *ws, const float *state,
-			     const float *Q, const int *Qy, const float *Qt,
-			     int nq, int D, int K, struct rng *r, float w,
-			     float *dstate);
-	float (*step_loss)(const struct gen *g, const float *p,
-			   struct gen_ws *ws, const float *state, const float *X,
-			   const int *y, const float *t, int B, int D, int K,
-			   double rows_seen);
+	double (*loss)(const struct gen *g, const float *p, float *dp,
+		       struct gen_ws *ws, const float *state,
+		       const struct gen_rows *q, struct rng *r, float w,
+		       float *dstate);
 };
 
 /* The ways, defined in the kinds' files and implicit.c. */

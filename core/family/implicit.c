@@ -155,15 +155,14 @@ static float implicit_features(const struct gen *g, const float *p,
 	return 0.0f;
 }
 
-/* Implicit: the state is the queries' own, scored by their read-out. */
-static double query_state_loss(const struct gen *g, const float *p, float *dp,
-			       struct gen_ws *ws, const float *state,
-			       const float *Q, const int *Qy, const float *Qt,
-			       int nq, int D, int K, struct rng *r, float w,
-			       float *dstate)
+/* The state is the queries' own, scored by their read-out. */
+static double queries_loss(const struct gen *g, const float *p, float *dp,
+			   struct gen_ws *ws, const float *state,
+			   const struct gen_rows *q, struct rng *r, float w,
+			   float *dstate)
 {
-	(void)ws, (void)Q, (void)D, (void)r;
-	return query_loss(g, p, dp, state, nq, K, Qy, Qt, w, dstate);
+	(void)ws, (void)r;
+	return query_loss(g, p, dp, state, q->n, q->K, q->y, q->t, w, dstate);
 }
 
 /* The outputs (clf: K logits; reg: the mean in out[0]) of one query state;
@@ -352,5 +351,5 @@ double gen_query_loss(const struct gen *g, const float *p, const float *qs,
 
 const struct gen_way gen_way_implicit = {
 	implicit_init, implicit_params,
-	implicit_features, query_state_loss, NULL
+	implicit_features, queries_loss
 };
