@@ -374,11 +374,6 @@ const struct gen_way gen_way_clf_head = {
 
 /* ---- sessions ---------------------------------------------------------- */
 
-static const struct gen *gen_of(const struct amz *a)
-{
-	return &((const struct fam_gen_model *)a->m)->g;
-}
-
 static void clf_bind(const void *m, struct amz *a)
 {
 	const struct fam_gen_model *gm = m;
@@ -422,14 +417,14 @@ static int clf_step(const struct amz *a, void *ws, float *state,
 		return AM_EINVAL;
 	if (a->implicit)
 		return fam_gen_implicit_step(loss_before, loss_after);
-	return gen_step(gen_of(a), a->p, ws, state, X, lab, B, D, K, rows_seen,
+	return gen_step(fam_gen_of(a), a->p, ws, state, X, lab, B, D, K, rows_seen,
 			loss_before, loss_after);
 }
 
 static int clf_predict_probs(const struct amz *a, const float *state,
 			     const float *X, int n, int D, float *probs)
 {
-	const struct gen *g = gen_of(a);
+	const struct gen *g = fam_gen_of(a);
 	struct gen_ws *ws = NULL;
 	int rc;
 
@@ -449,7 +444,7 @@ static int clf_query_init(const struct amz *a, const float *state, int n,
 
 	if (K < 2)
 		return AM_EINVAL;
-	gen_query_init(gen_of(a), a->p, n, K, qs);
+	gen_query_init(fam_gen_of(a), a->p, n, K, qs);
 	return AM_OK;
 }
 
@@ -463,7 +458,7 @@ static int clf_query_step(const struct amz *a, void *ws, const float *state,
 		return AM_EINVAL;
 	if (n == 0)
 		return AM_OK;
-	return gen_query_step(gen_of(a), a->p, ws, Q, n, qs, X, lab, NULL, B, D,
+	return gen_query_step(fam_gen_of(a), a->p, ws, Q, n, qs, X, lab, NULL, B, D,
 			      K, rows_seen);
 }
 
@@ -474,7 +469,7 @@ static int clf_query_probs(const struct amz *a, const float *state,
 
 	if (K < 2)
 		return AM_EINVAL;
-	gen_query_probs(gen_of(a), a->p, qs, n, K, probs);
+	gen_query_probs(fam_gen_of(a), a->p, qs, n, K, probs);
 	return AM_OK;
 }
 
@@ -485,7 +480,7 @@ static float clf_query_loss(const struct amz *a, const float *state,
 	double l = NAN;
 
 	if (lab && labels(K, y, n, lab) == AM_OK)
-		l = gen_query_loss(gen_of(a), a->p, qs, n, K, lab, NULL);
+		l = gen_query_loss(fam_gen_of(a), a->p, qs, n, K, lab, NULL);
 	free(lab);
 	return (float)l;
 }

@@ -131,7 +131,6 @@ static double flow_rows_loss(const struct gen *g, const float *p, float *dp,
 	return flow_loss(g, p, dp, ws, state, q->X, q->n, w, dstate);
 }
 
-
 const struct gen_way gen_way_flow = {
 	flow_init, flow_params,
 	flow_features, flow_rows_loss

@@ -580,7 +580,7 @@ void fam_gen_bind(const void *m, struct amz *a, const struct family_ops *ops)
 
 void *fam_gen_session_ws(const struct amz *a)
 {
-	return gen_ws_new(&model(a->m)->g, 1, a->bmax);
+	return gen_ws_new(fam_gen_of(a), 1, a->bmax);
 }
 
 void fam_gen_session_ws_free(void *ws)
@@ -591,7 +591,7 @@ void fam_gen_session_ws_free(void *ws)
 void fam_gen_session_start(const struct amz *a, float *state)
 {
 	if (!a->implicit)
-		gen_initial_state(&model(a->m)->g, a->p, state);
+		gen_initial_state(fam_gen_of(a), a->p, state);
 }
 
 int fam_gen_step_rows(const struct amz *a, void *ws, float *state,
@@ -600,14 +600,14 @@ int fam_gen_step_rows(const struct amz *a, void *ws, float *state,
 {
 	if (y)
 		return AM_EINVAL;
-	return gen_step(&model(a->m)->g, a->p, ws, state, X, NULL, B, D, 0,
+	return gen_step(fam_gen_of(a), a->p, ws, state, X, NULL, B, D, 0,
 			rows_seen, loss_before, loss_after);
 }
 
 int fam_gen_sample(const struct amz *a, void *ws, const float *state, int D,
 		   int n, struct rng *r, float *out)
 {
-	gen_sample(&model(a->m)->g, a->p, ws, state, D, n, r, out);
+	gen_sample(fam_gen_of(a), a->p, ws, state, D, n, r, out);
 	return AM_OK;
 }
 

@@ -126,6 +126,12 @@ int fam_gen_open(void *m, struct layout *params, const void *cfg);
 	.task_pack = fam_gen_task_pack,					\
 	.task_unpack = fam_gen_task_unpack
 
+/* The set refiner of a bound amz's model object. */
+static inline const struct gen *fam_gen_of(const struct amz *a)
+{
+	return &((const struct fam_gen_model *)a->m)->g;
+}
+
 /* The session entries the four kinds share, in a table's initializer. */
 #define FAM_GEN_SESSION							\
 	.open = fam_gen_open,						\

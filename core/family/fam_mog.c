@@ -164,9 +164,7 @@ static void mog_bind(const void *m, struct amz *a)
 static int mog_log_density(const struct amz *a, const float *state,
 			   const float *X, int n, int D, float *out)
 {
-	const struct fam_gen_model *gm = a->m;
-
-	return gen_log_density(&gm->g, state, X, n, D, out);
+	return gen_log_density(fam_gen_of(a), state, X, n, D, out);
 }
 
 const struct family_ops fam_mog = {

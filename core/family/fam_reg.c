@@ -94,11 +94,6 @@ const struct gen_way gen_way_reg = {
 
 /* ---- sessions ---------------------------------------------------------- */
 
-static const struct gen *gen_of(const struct amz *a)
-{
-	return &((const struct fam_gen_model *)a->m)->g;
-}
-
 static void reg_bind(const void *m, struct amz *a)
 {
 	fam_gen_bind(m, a, &fam_reg);
@@ -114,7 +109,7 @@ static int reg_step(const struct amz *a, void *ws, float *state,
 		return AM_EINVAL;
 	if (a->implicit)
 		return fam_gen_implicit_step(loss_before, loss_after);
-	return gen_step_reg(gen_of(a), a->p, ws, state, X, y, B, D, rows_seen,
+	return gen_step_reg(fam_gen_of(a), a->p, ws, state, X, y, B, D, rows_seen,
 			    loss_before, loss_after);
 }
 
@@ -129,10 +124,10 @@ static int reg_predict_mean(const struct amz *a, const float *state,
 	(void)D;
 	if (var)
 		return AM_EINVAL;
-	ws = gen_ws_new(gen_of(a), 1, 1);
+	ws = gen_ws_new(fam_gen_of(a), 1, 1);
 	if (!ws)
 		return AM_ENOMEM;
-	rc = gen_predict_mean(gen_of(a), a->p, ws, state, X, n, mean);
+	rc = gen_predict_mean(fam_gen_of(a), a->p, ws, state, X, n, mean);
 	gen_ws_free(ws);
 	return rc;
 }
@@ -141,7 +136,7 @@ static int reg_query_init(const struct amz *a, const float *state, int n,
 			  float *qs)
 {
 	(void)state;
-	gen_query_init(gen_of(a), a->p, n, 0, qs);
+	gen_query_init(fam_gen_of(a), a->p, n, 0, qs);
 	return AM_OK;
 }
 
@@ -154,7 +149,7 @@ static int reg_query_step(const struct amz *a, void *ws, const float *state,
 		return AM_EINVAL;
 	if (n == 0)
 		return AM_OK;
-	return gen_query_step(gen_of(a), a->p, ws, Q, n, qs, X, NULL, y, B, D,
+	return gen_query_step(fam_gen_of(a), a->p, ws, Q, n, qs, X, NULL, y, B, D,
 			      0, rows_seen);
 }
 
@@ -162,7 +157,7 @@ static int reg_query_mean(const struct amz *a, const float *state,
 			  const float *qs, int n, float *mean)
 {
 	(void)state;
-	gen_query_mean(gen_of(a), a->p, qs, n, mean);
+	gen_query_mean(fam_gen_of(a), a->p, qs, n, mean);
 	return AM_OK;
 }
 
@@ -172,7 +167,7 @@ static float reg_query_loss(const struct amz *a, const float *state,
 	(void)state;
 	if (!fam_gen_finite(y, n))
 		return NAN;
-	return (float)gen_query_loss(gen_of(a), a->p, qs, n, 0, NULL, y);
+	return (float)gen_query_loss(fam_gen_of(a), a->p, qs, n, 0, NULL, y);
 }
 
 const struct family_ops fam_reg = {
