@@ -127,10 +127,7 @@ static char *header_text(const struct recipe *r, long iters_done,
 				  "iterations", (json_int_t)iters_done,
 				  "seconds", seconds, "final_loss", loss,
 				  "openblas_core", gemm_backend());
-	json_t *h = train_pca ? model_img_header_json(r->name, &r->gcfg, r->dataset,
-						      train_pca, extra) :
-		    r->gen ? model_gen_header_json(r->name, &r->gcfg, extra) :
-		    model_header_json(r->name, &r->cfg, extra);
+	json_t *h = recipe_header_json(r, train_pca, extra);
 	char *text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	json_decref(extra);
@@ -259,15 +256,16 @@ static int parse_opts(int argc, char **argv, struct train_opts *o)
 static int check_recipe(const char *path)
 {
 	struct recipe r;
+	struct family_train t;
 	char err[512];
 
 	if (recipe_load(&r, path, err, sizeof err)) {
 		fprintf(stderr, "amort train: %s\n", err);
 		return 1;
 	}
-	printf("%s: %s, %ld iterations, seed %lu\n", path, r.name,
-	       r.gen ? r.gcfg.iters : r.cfg.iters,
-	       (unsigned long)(r.gen ? r.gcfg.seed : r.cfg.seed));
+	recipe_schedule(&r, &t);
+	printf("%s: %s, %ld iterations, seed %lu\n", path, r.name, t.iters,
+	       (unsigned long)t.seed);
 	return 0;
 }
 
@@ -401,6 +399,7 @@ int tool_train(int argc, char **argv)
 {
 	struct train_opts o;
 	struct recipe r;
+	struct family_train sched;
 	struct train *u = NULL;
 	struct train_data d;
 	long iters;
@@ -426,8 +425,9 @@ int tool_train(int argc, char **argv)
 			"on this CPU; unset OPENBLAS_CORETYPE\n", gemm_backend());
 		return 1;
 	}
-	shards = r.gen ? r.gcfg.shards : r.cfg.shards;
-	iters = r.gen ? r.gcfg.iters : r.cfg.iters;
+	recipe_schedule(&r, &sched);
+	shards = sched.shards;
+	iters = sched.iters;
 	if (o.threads > shards)
 		o.threads = shards;
 	memset(&d, 0, sizeof d);
@@ -454,7 +454,7 @@ int tool_train(int argc, char **argv)
 
 	fprintf(stderr, "amort train: %s: %zu parameters, population %d, %ld "
 		"iterations, %ld thread(s), OpenBLAS %s\n", r.name,
-		train_layout(u)->total, r.gen ? r.gcfg.pop : r.cfg.pop, iters,
+		train_layout(u)->total, sched.pop, iters,
 		o.threads, gemm_backend());
 	rc = train_run(u, &r, &o, ckpt, iters, shards);
 out:

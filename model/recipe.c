@@ -616,6 +616,26 @@ const void *recipe_config(const struct recipe *r)
 	return r->gen ? (const void *)&r->gcfg : (const void *)&r->cfg;
 }
 
+void recipe_schedule(const struct recipe *r, struct family_train *t)
+{
+	memset(t, 0, sizeof *t);
+	if (r->gen)
+		FAMILY_TRAIN_SCHEDULE(t, &r->gcfg);
+	else
+		FAMILY_TRAIN_SCHEDULE(t, &r->cfg);
+}
+
+json_t *recipe_header_json(const struct recipe *r, const struct pca *pca,
+			   json_t *extra)
+{
+	if (pca)
+		return model_img_header_json(r->name, &r->gcfg, r->dataset, pca,
+					     extra);
+	if (r->gen)
+		return model_gen_header_json(r->name, &r->gcfg, extra);
+	return model_header_json(r->name, &r->cfg, extra);
+}
+
 int recipe_load(struct recipe *r, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");

@@ -14,10 +14,13 @@
 #ifndef RECIPE_H
 #define RECIPE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "family/fam_gen.h"
 #include "family/fam_linreg.h"
+
+struct pca;
 
 struct recipe {
 	char name[64];
@@ -37,6 +40,15 @@ struct recipe {
 
 /* The training configuration r->ops takes: &r->gcfg or &r->cfg. */
 const void *recipe_config(const struct recipe *r);
+
+/* The training schedule of r (population, iterations, seed, shards, ...:
+ * the fields FAMILY_TRAIN_SCHEDULE copies) into t. */
+void recipe_schedule(const struct recipe *r, struct family_train *t);
+
+/* The header of a model trained from r (model.h's model_*header_json
+ * for its family; pca: an image model's, else NULL); extra as there. */
+json_t *recipe_header_json(const struct recipe *r, const struct pca *pca,
+			   json_t *extra);
 
 /* Parses the recipe at path.  Returns 0, or -1 with "path:line: message"
  * in err. */
