@@ -9,10 +9,12 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "base/am.h"
+#include "family/amz.h"
 #include "family/fam_gen.h"
 #include "family/fam_linreg.h"
 #include "train/train.h"
@@ -154,6 +156,43 @@ const struct gen *tu_gen(const struct train *t)
 const struct refiner *tu_refiner(const struct train *t)
 {
 	return &((const struct fam_linreg_model *)train_model(t))->ref;
+}
+
+void tu_amz_gen(struct amz *a, const struct gen *g, const float *p)
+{
+	const struct gen_config *c = &g->cfg;
+	int clf = c->kind == GEN_CLF;
+
+	assert_true(clf || c->kind == GEN_REG);
+	memset(a, 0, sizeof *a);
+	a->family = clf ? AMZ_CLF : AMZ_REG;
+	a->nstate = (c->implicit_ ? 0 : g->nstate) + (clf || c->implicit_ ? 1 : 0);
+	a->dmax = g->dx;
+	a->bmax = c->bmax;
+	a->has_y = 1;
+	a->has_labels = clf;
+	a->has_mean = !clf;
+	a->classes = clf ? LINCLASS_KMAX : 0;
+	a->standardize = 1;
+	a->implicit = c->implicit_;
+	a->qstate = c->implicit_ ? g->sq : 0;
+	a->impl = g;
+	a->p = p;
+}
+
+void tu_amz_refiner(struct amz *a, const struct refiner *m, const float *p)
+{
+	memset(a, 0, sizeof *a);
+	a->family = AMZ_LINREG;
+	a->nstate = REFINER_S;
+	a->dmax = LINREG_DMAX;
+	a->bmax = m->cfg.bmax;
+	a->has_y = 1;
+	a->has_mean = 1;
+	a->has_var = 1;
+	a->standardize = 1;
+	a->impl = m;
+	a->p = p;
 }
 
 void tu_gentrain_run(struct train *t, int shards, long iters, double *loss)

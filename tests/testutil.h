@@ -84,4 +84,14 @@ void tu_gentrain_run(struct train *t, int shards, long iters, double *loss);
  * with the same parameters and loss, bit for bit. */
 void tu_gentrain_resumes(const struct gentrain_config *c, long at);
 
+/* ---- the session contract (amz.h) ----------------------------------------- */
+
+struct amz;
+
+/* The struct amz model_load makes (model/model.c) of a classification or
+ * regression gen g, or of a parametric refiner m, with parameters p (all
+ * borrowed). */
+void tu_amz_gen(struct amz *a, const struct gen *g, const float *p);
+void tu_amz_refiner(struct amz *a, const struct refiner *m, const float *p);
+
 #endif

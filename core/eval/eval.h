@@ -1,10 +1,19 @@
 /*
- * eval.h - measuring the regression amortizer against what any method
- * could do on the same rows; and what every evaluator shares (regeval.h,
- * clfeval.h, geneval.h): the row, struct eval_row, and the driver pieces
- * that fill it (eval_ks_check, eval_row_score, eval_rows_finish).
+ * eval.h - measuring an amortizer against what any method could do on the
+ * same rows.  Three things live here:
  *
- * For each task (a fixed D and noise, drawn from a family) the evaluator
+ *   - what every evaluator shares: the row, struct eval_row, and the
+ *     pieces that fill it (eval_ks_check, eval_row_score,
+ *     eval_rows_finish);
+ *   - eval_run, the held-out evaluator: one driver over the session
+ *     contract (family/amz.h) and a table per family of tasks (struct
+ *     eval_family: regeval.h, clfeval.h) naming its draw, its score and
+ *     its baselines;
+ *   - eval_linreg, the parametric refiner on linreg tasks with the exact
+ *     expected MSE of its state (below; geneval.h measures the
+ *     generative models).
+ *
+ * eval_linreg: for each task (a fixed D and noise, drawn from a family) the evaluator
  * draws kmax * B rows once and feeds the same mini-batches, in the same
  * order, to every method; at each checkpoint k it records the exact
  * expected test MSE (linreg_task_mse, no test sampling noise) of:
@@ -31,6 +40,8 @@
 
 #include "tasks/linreg.h"
 #include "refine/refiner.h"
+#include "family/amz.h"
+#include "family/gen.h"
 
 #define EVAL_KS_MAX 16
 #define EVAL_LRS 17
@@ -158,5 +169,128 @@ void eval_pick_rates(int nk, const double *acc, int *best);
  */
 int eval_linreg(const struct refiner *m, const float *p,
 		const struct eval_config *c, struct eval_row *rows);
+
+/*
+ * ---- the held-out evaluator: one driver, a table per family ----------------
+ *
+ * eval_run measures any amortizer that predicts held-out rows (regression
+ * and classification, every regime) through the session contract alone
+ * (struct amz: amz_step, amz_predict, amz_predict_probs, amz_query_*), so
+ * it never sees a family's own objects.  Per evaluation task: a stream of
+ * kmax mini-batches of B rows and ntest held-out rows; at each k in ks the
+ * amortizer's score after k steps, the baselines on the same rows, the
+ * one-step amortizer (all k*B rows as one batch at rows_seen 0, while
+ * k*B <= onestep_max_rows) and the paired change from the previous k.
+ * What differs between families is a table (struct eval_family): how a
+ * task and its rows are drawn, how predictions are scored, and which
+ * baselines run beside the amortizer (struct eval_baseline), each with
+ * its hyperparameter per k tuned on tune_tasks tasks of its own stream
+ * (never the evaluation tasks).  The tasks depend on the seed and the
+ * sources only, not on the model.  Deterministic for a seed; never prints.
+ */
+#define EVAL_RUN_KS_MAX 8
+
+struct eval_run_config {
+	int ntasks, tune_tasks, B, nk, ks[EVAL_RUN_KS_MAX];
+	int ntest;			/* held-out rows per task */
+	int onestep_max_rows;		/* 0: no one-step column */
+	/* the most rows one step of the model may take (its scratch: e.g.
+	 * GEN_BMAX, REFINER_BMAX); B and onestep_max_rows must fit, and the
+	 * session's bmax is widened to them */
+	int max_rows;
+	int skip_baselines;		/* 1: no tuning and none of the tuned
+					 * baselines or their floor (left 0),
+					 * for the 2nd and later models of a
+					 * side by side on the same tasks */
+	uint64_t seed;
+};
+
+/* Where the tasks come from (borrowed).  query, tune: NULL for stream. */
+struct eval_sources {
+	const struct gen_tasks *stream;	/* draws the task and its stream */
+	const struct gen_tasks *query;	/* its held-out rows */
+	const struct gen_tasks *tune;	/* the tuning tasks */
+	const float *ceiling;		/* clf image tasks: NULL, or LINCLASS_P
+					 * floats from clfeval_ceiling */
+};
+
+/*
+ * One task's rows, as the driver draws them through its family.  Rows are
+ * GEN_XMAX floats wide; y and yq are the targets (regression: yq the
+ * noise-free means E[y | x]) or the labels as floats; iy, iyq the labels
+ * as ints (classification); Xr, Xqr the rows LINREG_DMAX wide
+ * (regression).  Owned by the driver.
+ */
+struct eval_task {
+	struct gen_task task;
+	float *X, *y, *Xq, *yq;		/* stream: nstream rows; held out: nq */
+	int *iy, *iyq;
+	float *Xr, *Xqr;
+};
+
+/*
+ * A baseline (or a reference such as the floor) run beside the amortizer.
+ *
+ * slot: the enum eval_base it fills, or EVAL_SLOT_FLOOR for the row's
+ * floor.  tuned: 1 if skip_baselines leaves it out.  applies: whether it
+ * runs on these sources (NULL: always).  tune: its hyperparameter per
+ * checkpoint (hyper[0..nk)) from the n tuning tasks tt drawn from `src`
+ * (NULL: none); AM_OK or an error.  run: its score on task d's first
+ * ks[j] mini-batches at hyperparameter `hyper` (*score); AM_OK or an
+ * error.
+ */
+#define EVAL_SLOT_FLOOR (-1)
+
+struct eval_baseline {
+	int slot;
+	int tuned;
+	int (*applies)(const struct eval_sources *s);
+	int (*tune)(const struct eval_task *tt, int n, const struct gen_tasks *src,
+		    const struct eval_run_config *c, float *hyper);
+	int (*run)(const struct eval_task *d, const struct eval_sources *s,
+		   const struct eval_run_config *c, int j, float hyper,
+		   double *score);
+};
+
+/*
+ * What a family of tasks tells the driver.
+ *
+ * labels: rows carry class labels; the amortizer answers probabilities
+ * (n x AMZ_CLASSES_MAX), else means (n).  check: AM_OK if the stream can
+ * be evaluated.  tune_salt: xored into the seed for the tuning tasks.
+ * rows: task d->task's nstream stream rows from `stream` and its nq
+ * held-out rows from `query`, drawn with r (the task's own stream, after
+ * the task), into d.  score:
+ * the score of predictions pred on d's held-out rows (lower is better).
+ */
+struct eval_family {
+	const char *name;
+	int labels;
+	int (*check)(const struct eval_sources *s);
+	uint64_t tune_salt;
+	void (*rows)(struct eval_task *d, const struct gen_tasks *stream,
+		     const struct gen_tasks *query, struct rng *r, int nstream,
+		     int nq);
+	double (*score)(const struct eval_task *d, const struct eval_sources *s,
+			const float *pred, int nq);
+	const struct eval_baseline *baselines;
+	int nbaselines;
+};
+
+/* Rows of GEN_XMAX floats to rows of `width` (<= GEN_XMAX) floats: the
+ * first width columns. */
+void eval_rows_narrow(const float *X, int n, int width, float *out);
+
+/*
+ * Runs family f's evaluation of the amortizer a (borrowed; a labelled
+ * family needs has_labels, the others has_mean) on the sources s; fills
+ * rows[0..c->nk): amort, onestep, change, the floor and every applicable
+ * baseline's base[slot] and (tuned) base_hyper[slot].  Returns AM_OK,
+ * AM_EINVAL (model, sources or config), AM_ENOMEM or AM_ENUMERIC (a step
+ * or a fit failed).
+ */
+int eval_run(const struct eval_family *f, const struct amz *a,
+	     const struct eval_sources *s, const struct eval_run_config *c,
+	     struct eval_row *rows);
 
 #endif
