@@ -6,8 +6,8 @@
  * no worse than tuned SGD and Adam, ridge improving with rows), the
  * one-step amortizer is the amortizer at k = 1 (the same call: one batch
  * at rows_seen 0), every model sees the same tasks (the baselines agree
- * bit for bit), runs are deterministic, and bad configurations are
- * refused.
+ * bit for bit), runs are deterministic, and bad configurations and a
+ * family the model does not answer are refused.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -25,6 +25,7 @@
 #include "base/layout.h"
 #include "refine/refiner.h"
 #include "eval/regeval.h"
+#include "eval/clfeval.h"
 #include "base/rng.h"
 #include "testutil.h"
 
@@ -194,6 +195,15 @@ static void check_model(int implicit)
 	config(&c, &ts);
 	ts.src = GEN_SRC_LINCLASS;
 	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	/* and a family the model does not answer: labels */
+	{
+		struct eval_sources s = { .stream = &ts };
+		struct amz az;
+
+		config(&c, &ts);
+		tu_amz_gen(&az, g, train_params(t));
+		assert_int_equal(eval_run(&clfeval_family, &az, &s, &c, b), AM_EINVAL);
+	}
 	train_free(t);
 }
 

@@ -451,17 +451,24 @@ static int task_new(struct eval_task *d, int nstream, int nq)
 	       d->Xqr ? AM_OK : AM_ENOMEM;
 }
 
-/* Task `id` of the tasks seeded by seed (split off its own stream, so a
- * task does not depend on the ones before it), and its rows. */
+void eval_task_draw(const struct gen_tasks *stream, uint64_t seed, uint64_t id,
+		    struct gen_task *task, struct rng *r)
+{
+	struct rng master;
+
+	rng_seed(&master, seed);
+	rng_split(&master, id, r);
+	gen_task_draw(stream, r, task);
+}
+
+/* Task `id` of the tasks seeded by seed, and its rows. */
 static void task_draw(const struct eval_family *f, struct eval_task *d,
 		      const struct gen_tasks *stream, const struct gen_tasks *query,
 		      uint64_t seed, uint64_t id, int nstream, int nq)
 {
-	struct rng master, r;
+	struct rng r;
 
-	rng_seed(&master, seed);
-	rng_split(&master, id, &r);
-	gen_task_draw(stream, &r, &d->task);
+	eval_task_draw(stream, seed, id, &d->task, &r);
 	f->rows(d, stream, query, &r, nstream, nq);
 }
 

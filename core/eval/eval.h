@@ -277,6 +277,13 @@ struct eval_family {
 	int nbaselines;
 };
 
+/* Task `id` of the tasks of `stream` seeded by seed, into *task; *r is
+ * left as that task's own random stream (split off the seed's by id, so
+ * a task does not depend on those before it) for its rows.  The one way
+ * every evaluator of gen tasks (eval_run, geneval.h) draws its tasks. */
+void eval_task_draw(const struct gen_tasks *stream, uint64_t seed, uint64_t id,
+		    struct gen_task *task, struct rng *r);
+
 /* Rows of GEN_XMAX floats to rows of `width` (<= GEN_XMAX) floats: the
  * first width columns. */
 void eval_rows_narrow(const float *X, int n, int width, float *out);
