@@ -612,7 +612,8 @@ static int image_blocks(struct cblock *blocks, const struct model *m, int ood,
 }
 
 /* "## name (family, regime, state or variant): ..." */
-static void print_heading(const struct model *m, const struct eval_run_config *c)
+static void print_heading(const struct model *m,
+			  const struct eval_run_config *c)
 {
 	const struct gen_config *g = &m->gcfg;
 

@@ -79,13 +79,15 @@ static double clf_score(const struct eval_task *d, const struct eval_sources *s,
 
 /* Per k, the L2 strength with the lowest mean held-out error of the
  * full-batch fit on the tuning tasks. */
-static int full_tune(const struct eval_task *tt, int nt, const struct gen_tasks *src,
-		     const struct eval_run_config *c, float *hyper)
+static int full_tune(const struct eval_task *tt, int nt,
+		     const struct gen_tasks *src, const struct eval_run_config *c,
+		     int arg, float *hyper)
 {
 	double err[EVAL_RUN_KS_MAX][LOGREG_L2S];
 	float theta[LINCLASS_P];
 	int t, j, i;
 
+	(void)arg;
 	memset(err, 0, sizeof err);
 	for (t = 0; t < nt; t++)
 		for (j = 0; j < c->nk; j++)
@@ -112,12 +114,13 @@ static int full_tune(const struct eval_task *tt, int nt, const struct gen_tasks 
 /* L2 logistic regression fitted by Newton on all ks[j]*B rows at the
  * tuned strength. */
 static int full_run(const struct eval_task *d, const struct eval_sources *s,
-		    const struct eval_run_config *c, int j, float hyper,
+		    const struct eval_run_config *c, int j, int arg, float hyper,
 		    double *score)
 {
 	float th[LINCLASS_P];
 	int rc;
 
+	(void)arg;
 	rc = logreg_fit(d->X, d->iy, c->ks[j] * c->B, d->task.D, d->task.K, hyper,
 			LOGREG_MAX_ITER, th, NULL);
 	if (rc == AM_OK)
@@ -128,11 +131,13 @@ static int full_run(const struct eval_task *d, const struct eval_sources *s,
 /* Per k, the SGD (adam 0) or Adam rate of the grid with the lowest mean
  * held-out error on the tuning tasks (logreg_tune_lrs). */
 static int opt_tune(const struct eval_task *tt, int nt,
-		    const struct eval_run_config *c, int adam, float *hyper)
+		    const struct gen_tasks *src, const struct eval_run_config *c,
+		    int adam, float *hyper)
 {
 	struct logreg_tune_task *tk = calloc((size_t)nt, sizeof *tk);
 	int t;
 
+	(void)src;
 	if (!tk)
 		return AM_ENOMEM;
 	for (t = 0; t < nt; t++)
@@ -144,45 +149,18 @@ static int opt_tune(const struct eval_task *tt, int nt,
 	return AM_OK;
 }
 
-static int sgd_tune(const struct eval_task *tt, int nt, const struct gen_tasks *src,
-		    const struct eval_run_config *c, float *hyper)
-{
-	(void)src;
-	return opt_tune(tt, nt, c, 0, hyper);
-}
-
-static int adam_tune(const struct eval_task *tt, int nt, const struct gen_tasks *src,
-		     const struct eval_run_config *c, float *hyper)
-{
-	(void)src;
-	return opt_tune(tt, nt, c, 1, hyper);
-}
-
-/* Single pass from zero at the tuned rate, one step per mini-batch. */
-static double opt_run(const struct eval_task *d, const struct eval_sources *s,
-		      const struct eval_run_config *c, int j, int adam, float lr)
+/* SGD (adam 0) or Adam: a single pass from zero at the tuned rate, one
+ * step per mini-batch. */
+static int opt_run(const struct eval_task *d, const struct eval_sources *s,
+		   const struct eval_run_config *c, int j, int adam, float lr,
+		   double *score)
 {
 	float t0[LINCLASS_P];
 
 	memset(t0, 0, sizeof t0);
 	logreg_sgd_stream(d->X, d->iy, c->ks[j], c->B, d->task.D, d->task.K, lr,
 			  adam, t0);
-	return err_of(s->stream, d, t0, c->ntest);
-}
-
-static int sgd_run(const struct eval_task *d, const struct eval_sources *s,
-		   const struct eval_run_config *c, int j, float hyper,
-		   double *score)
-{
-	*score = opt_run(d, s, c, j, 0, hyper);
-	return AM_OK;
-}
-
-static int adam_run(const struct eval_task *d, const struct eval_sources *s,
-		    const struct eval_run_config *c, int j, float hyper,
-		    double *score)
-{
-	*score = opt_run(d, s, c, j, 1, hyper);
+	*score = err_of(s->stream, d, t0, c->ntest);
 	return AM_OK;
 }
 
@@ -193,10 +171,11 @@ static int is_linclass(const struct eval_sources *s)
 }
 
 static int floor_run(const struct eval_task *d, const struct eval_sources *s,
-		     const struct eval_run_config *c, int j, float hyper,
+		     const struct eval_run_config *c, int j, int arg, float hyper,
 		     double *score)
 {
 	(void)j;
+	(void)arg;
 	(void)hyper;
 	*score = err_of(s->stream, d, d->task.ct.theta, c->ntest);
 	return AM_OK;
@@ -285,13 +264,14 @@ static int has_ceiling(const struct eval_sources *s)
 }
 
 static int ceiling_run(const struct eval_task *d, const struct eval_sources *s,
-		       const struct eval_run_config *c, int j, float hyper,
+		       const struct eval_run_config *c, int j, int arg, float hyper,
 		       double *score)
 {
 	float th[LINCLASS_P];
 	int k;
 
 	(void)j;
+	(void)arg;
 	(void)hyper;
 	memset(th, 0, sizeof th);
 	for (k = 0; k < d->task.K; k++)
@@ -303,8 +283,8 @@ static int ceiling_run(const struct eval_task *d, const struct eval_sources *s,
 }
 
 static const struct eval_baseline clf_baselines[] = {
-	{ .slot = EVAL_SGD, .tuned = 1, .tune = sgd_tune, .run = sgd_run },
-	{ .slot = EVAL_ADAM, .tuned = 1, .tune = adam_tune, .run = adam_run },
+	{ .slot = EVAL_SGD, .tuned = 1, .arg = 0, .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_ADAM, .tuned = 1, .arg = 1, .tune = opt_tune, .run = opt_run },
 	{ .slot = EVAL_FULL, .tuned = 1, .tune = full_tune, .run = full_run },
 	{ .slot = EVAL_SLOT_FLOOR, .tuned = 1, .applies = is_linclass,
 	  .run = floor_run },

@@ -413,7 +413,7 @@ out:
 	return rc;
 }
 
-/* ---- the held-out evaluator ----------------------------------------------- */
+/* ---- the held-out evaluator --------------------------------------------- */
 
 void eval_rows_narrow(const float *X, int n, int width, float *out)
 {
@@ -640,7 +640,8 @@ static int run_task(const struct eval_family *f, struct amort *am,
 
 			if (!live(bl, s, c))
 				continue;
-			rc = bl->run(d, s, c, j, hyper[(size_t)b * c->nk + j], &v);
+			rc = bl->run(d, s, c, j, bl->arg, hyper[(size_t)b * c->nk + j],
+				     &v);
 			if (rc == AM_OK)
 				add_score(&rows[j], bl->slot, v);
 		}
@@ -684,7 +685,8 @@ static int run_tune(const struct eval_family *f, const struct eval_sources *s,
 		const struct eval_baseline *bl = &f->baselines[b];
 
 		if (bl->tune && live(bl, s, c))
-			rc = bl->tune(tt, n, src, c, hyper + (size_t)b * c->nk);
+			rc = bl->tune(tt, n, src, c, bl->arg,
+				      hyper + (size_t)b * c->nk);
 	}
 	for (t = 0; t < n; t++)
 		task_free(&tt[t]);

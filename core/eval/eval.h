@@ -13,10 +13,11 @@
  *     expected MSE of its state (below; geneval.h measures the
  *     generative models).
  *
- * eval_linreg: for each task (a fixed D and noise, drawn from a family) the evaluator
- * draws kmax * B rows once and feeds the same mini-batches, in the same
- * order, to every method; at each checkpoint k it records the exact
- * expected test MSE (linreg_task_mse, no test sampling noise) of:
+ * eval_linreg: for each task (a fixed D and noise, drawn from a
+ * family) the evaluator draws kmax * B rows once and feeds the same
+ * mini-batches, in the same order, to every method; at each checkpoint
+ * k it records the exact expected test MSE (linreg_task_mse, no test
+ * sampling noise) of:
  *   amort    the refiner after k steps (k mini-batches, `passes` each);
  *   ridge    the ridge posterior mean on the k*B rows with lambda = noise^2,
  *            the Bayes-optimal predictor under the training prior;
@@ -232,23 +233,25 @@ struct eval_task {
  * A baseline (or a reference such as the floor) run beside the amortizer.
  *
  * slot: the enum eval_base it fills, or EVAL_SLOT_FLOOR for the row's
- * floor.  tuned: 1 if skip_baselines leaves it out.  applies: whether it
- * runs on these sources (NULL: always).  tune: its hyperparameter per
- * checkpoint (hyper[0..nk)) from the n tuning tasks tt drawn from `src`
- * (NULL: none); AM_OK or an error.  run: its score on task d's first
- * ks[j] mini-batches at hyperparameter `hyper` (*score); AM_OK or an
- * error.
+ * floor.  tuned: 1 if skip_baselines leaves it out.  arg: passed to tune
+ * and run, so one pair of functions can serve several entries (e.g. 0 for
+ * SGD, 1 for Adam).  applies: whether it runs on these sources (NULL:
+ * always).  tune: its hyperparameter per checkpoint (hyper[0..nk)) from
+ * the n tuning tasks tt drawn from `src` (NULL: none); AM_OK or an error.
+ * run: its score on task d's first ks[j] mini-batches at hyperparameter
+ * `hyper` (*score); AM_OK or an error.
  */
 #define EVAL_SLOT_FLOOR (-1)
 
 struct eval_baseline {
 	int slot;
 	int tuned;
+	int arg;
 	int (*applies)(const struct eval_sources *s);
 	int (*tune)(const struct eval_task *tt, int n, const struct gen_tasks *src,
-		    const struct eval_run_config *c, float *hyper);
+		    const struct eval_run_config *c, int arg, float *hyper);
 	int (*run)(const struct eval_task *d, const struct eval_sources *s,
-		   const struct eval_run_config *c, int j, float hyper,
+		   const struct eval_run_config *c, int j, int arg, float hyper,
 		   double *score);
 };
 

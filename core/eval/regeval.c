@@ -70,7 +70,7 @@ static double mse_theta(const struct eval_task *d, const float *theta, int nq)
  * the Bayes-optimal predictor under the linreg prior (x ~ N(0, I),
  * w ~ N(0, I), bias ~ N(0, 1)). */
 static int ridge_run(const struct eval_task *d, const struct eval_sources *s,
-		     const struct eval_run_config *c, int j, float hyper,
+		     const struct eval_run_config *c, int j, int arg, float hyper,
 		     double *score)
 {
 	double A[LINREG_P * LINREG_P], b[LINREG_P];
@@ -78,6 +78,7 @@ static int ridge_run(const struct eval_task *d, const struct eval_sources *s,
 	float th[LINREG_P];
 
 	(void)s;
+	(void)arg;
 	(void)hyper;
 	memset(A, 0, sizeof A);
 	memset(b, 0, sizeof b);
@@ -89,12 +90,13 @@ static int ridge_run(const struct eval_task *d, const struct eval_sources *s,
 
 /* The floor: what the true function scores, the noise variance. */
 static int floor_run(const struct eval_task *d, const struct eval_sources *s,
-		     const struct eval_run_config *c, int j, float hyper,
+		     const struct eval_run_config *c, int j, int arg, float hyper,
 		     double *score)
 {
 	(void)s;
 	(void)c;
 	(void)j;
+	(void)arg;
 	(void)hyper;
 	*score = (double)d->task.rt.noise * d->task.rt.noise;
 	return AM_OK;
@@ -103,11 +105,13 @@ static int floor_run(const struct eval_task *d, const struct eval_sources *s,
 /* Per k, the grid rate of SGD (adam 0) or Adam with the lowest summed
  * exact MSE on the tuning tasks (eval_opt_grid). */
 static int opt_tune(const struct eval_task *tt, int n,
-		    const struct eval_run_config *c, int adam, float *hyper)
+		    const struct gen_tasks *src, const struct eval_run_config *c,
+		    int adam, float *hyper)
 {
 	int nstream = c->ks[c->nk - 1] * c->B, best[EVAL_RUN_KS_MAX], t, j;
 	double *acc = calloc((size_t)c->nk * EVAL_LRS, sizeof *acc);
 
+	(void)src;
 	if (!acc)
 		return AM_ENOMEM;
 	for (t = 0; t < n; t++)
@@ -120,53 +124,25 @@ static int opt_tune(const struct eval_task *tt, int n,
 	return AM_OK;
 }
 
-static int sgd_tune(const struct eval_task *tt, int n, const struct gen_tasks *src,
-		    const struct eval_run_config *c, float *hyper)
-{
-	(void)src;
-	return opt_tune(tt, n, c, 0, hyper);
-}
-
-static int adam_tune(const struct eval_task *tt, int n, const struct gen_tasks *src,
-		     const struct eval_run_config *c, float *hyper)
-{
-	(void)src;
-	return opt_tune(tt, n, c, 1, hyper);
-}
-
-/* Single pass from theta = 0 at the tuned rate, one step per mini-batch. */
-static double opt_run(const struct eval_task *d, const struct eval_run_config *c,
-		      int j, int adam, float lr)
+/* SGD (adam 0) or Adam: a single pass from theta = 0 at the tuned rate,
+ * one step per mini-batch. */
+static int opt_run(const struct eval_task *d, const struct eval_sources *s,
+		   const struct eval_run_config *c, int j, int adam, float lr,
+		   double *score)
 {
 	float th[EVAL_RUN_KS_MAX * LINREG_P];
 
+	(void)s;
 	eval_opt_run(d->Xr, d->y, c->B, j + 1, c->ks, adam, lr, th);
-	return mse_theta(d, th + (size_t)j * LINREG_P, c->ntest);
-}
-
-static int sgd_run(const struct eval_task *d, const struct eval_sources *s,
-		   const struct eval_run_config *c, int j, float hyper,
-		   double *score)
-{
-	(void)s;
-	*score = opt_run(d, c, j, 0, hyper);
-	return AM_OK;
-}
-
-static int adam_run(const struct eval_task *d, const struct eval_sources *s,
-		    const struct eval_run_config *c, int j, float hyper,
-		    double *score)
-{
-	(void)s;
-	*score = opt_run(d, c, j, 1, hyper);
+	*score = mse_theta(d, th + (size_t)j * LINREG_P, c->ntest);
 	return AM_OK;
 }
 
 static const struct eval_baseline reg_baselines[] = {
 	{ .slot = EVAL_RIDGE, .tuned = 1, .run = ridge_run },
 	{ .slot = EVAL_SLOT_FLOOR, .tuned = 1, .run = floor_run },
-	{ .slot = EVAL_SGD, .tuned = 1, .tune = sgd_tune, .run = sgd_run },
-	{ .slot = EVAL_ADAM, .tuned = 1, .tune = adam_tune, .run = adam_run },
+	{ .slot = EVAL_SGD, .tuned = 1, .arg = 0, .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_ADAM, .tuned = 1, .arg = 1, .tune = opt_tune, .run = opt_run },
 };
 
 const struct eval_family regeval_family = {
