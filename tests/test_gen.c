@@ -544,10 +544,10 @@ static int run_clf(const struct train *t, const struct gen_tasks *ts,
 }
 
 /* clfeval_ceiling fits a classifier of all the classes that separates
- * them; the classification evaluator reports its error on every task's held-out rows in
- * the task's own label order (a wrong mapping would be far off: tasks
- * permute the labels), the same at every k, and only when asked.  A
- * source without rows is refused. */
+ * them; the classification evaluator reports its error on every task's
+ * held-out rows in the task's own label order (a wrong mapping would be
+ * far off: tasks permute the labels), the same at every k, and only when
+ * asked.  A source without rows is refused. */
 static void test_gen_clfeval_ceiling(void **state)
 {
 	struct gen_images im[3], none;
@@ -771,24 +771,18 @@ struct clf_steps {
 	struct eval_run_config c;
 };
 
-static void clf_steps_run(void *ctx, int n, struct tu_step_row *out)
+static void clf_steps_run(void *ctx, int n, struct eval_row *rows)
 {
 	struct clf_steps *x = ctx;
-	struct eval_row rows[EVAL_KS_MAX];
-	int j;
 
 	x->c.ntasks = n;
 	assert_int_equal(run_clf(x->t, &x->ts, NULL, &x->c, rows), AM_OK);
-	for (j = 0; j < x->c.nk; j++)
-		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
-					       rows[j].change_se,
-					       !!(rows[j].has & EVAL_HAS_CHANGE) };
 }
 
-/* The classification evaluator's step column: the mean over tasks of the per-task change
- * of the amortizer's error from the previous k, and its standard error,
- * checked against the per-task errors that runs on the first 1, 2, ...,
- * N tasks give (tu_check_steps). */
+/* The classification evaluator's step column: the mean over tasks of the
+ * per-task change of the amortizer's error from the previous k, and its
+ * standard error, checked against the per-task errors that runs on the
+ * first 1, 2, ..., N tasks give (tu_check_steps). */
 static void test_gen_clfeval_change(void **state)
 {
 	struct gen_images im[3];

@@ -102,7 +102,8 @@ static void config(struct eval_run_config *c, struct gen_tasks *ts)
 /* Finite, the floor below everything, ridge the best of the baselines and
  * improving with rows, one-step where expected and equal to the amortizer
  * at k = 1. */
-static void check_rows(const struct eval_run_config *c, const struct eval_row *r)
+static void check_rows(const struct eval_run_config *c,
+		       const struct eval_row *r)
 {
 	double sr = 0.0, ss = 0.0, sa = 0.0;
 	int j;
@@ -139,8 +140,9 @@ static void check_rows(const struct eval_run_config *c, const struct eval_row *r
 
 /* The evaluator on a gen (through its session contract), or on the
  * parametric refiner m (its one-step contexts up to REFINER_BMAX). */
-static int run_gen(const struct gen *g, const float *p, const struct gen_tasks *ts,
-		   const struct eval_run_config *c, struct eval_row *rows)
+static int run_gen(const struct gen *g, const float *p,
+		   const struct gen_tasks *ts, const struct eval_run_config *c,
+		   struct eval_row *rows)
 {
 	struct eval_sources s = { .stream = ts };
 	struct amz a;
@@ -286,26 +288,20 @@ struct reg_steps {
 	struct eval_run_config c;
 };
 
-static void reg_steps_run(void *ctx, int n, struct tu_step_row *out)
+static void reg_steps_run(void *ctx, int n, struct eval_row *rows)
 {
 	struct reg_steps *x = ctx;
-	struct eval_row rows[EVAL_KS_MAX];
-	int j;
 
 	x->c.ntasks = n;
 	assert_int_equal(x->g ? run_gen(x->g, x->p, &x->ts, &x->c, rows) :
 			 run_refiner(x->m, x->p, &x->ts, &x->c, rows), AM_OK);
-	for (j = 0; j < x->c.nk; j++)
-		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
-					       rows[j].change_se,
-					       !!(rows[j].has & EVAL_HAS_CHANGE) };
 }
 
-/* the regression family's step column: the mean over tasks of the per-task change
- * of the amortizer's held-out MSE from the previous k, and its standard
- * error, against the per-task MSEs that runs on the first 1, 2, ..., N
- * tasks give (tu_check_steps), for the implicit model and the parametric
- * refiner. */
+/* The regression family's step column: the mean over tasks of the
+ * per-task change of the amortizer's held-out MSE from the previous k,
+ * and its standard error, against the per-task MSEs that runs on the
+ * first 1, 2, ..., N tasks give (tu_check_steps), for the implicit model
+ * and the parametric refiner. */
 static void test_regeval_steps(void **state)
 {
 	struct train *ti = trained(1);
