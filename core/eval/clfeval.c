@@ -283,13 +283,17 @@ static int ceiling_run(const struct eval_task *d, const struct eval_sources *s,
 }
 
 static const struct eval_baseline clf_baselines[] = {
-	{ .slot = EVAL_SGD, .tuned = 1, .arg = 0, .tune = opt_tune, .run = opt_run },
-	{ .slot = EVAL_ADAM, .tuned = 1, .arg = 1, .tune = opt_tune, .run = opt_run },
-	{ .slot = EVAL_FULL, .tuned = 1, .tune = full_tune, .run = full_run },
-	{ .slot = EVAL_SLOT_FLOOR, .tuned = 1, .applies = is_linclass,
+	{ .slot = EVAL_SGD, .skippable = 1, .arg = 0,
+	  .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_ADAM, .skippable = 1, .arg = 1,
+	  .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_FULL, .skippable = 1,
+	  .tune = full_tune, .run = full_run },
+	{ .slot = EVAL_SLOT_FLOOR, .skippable = 1, .applies = is_linclass,
 	  .run = floor_run },
-	{ .slot = EVAL_CEILING, .tuned = 0, .applies = has_ceiling,
-	  .run = ceiling_run },
+	/* not skippable: the caller gives the ceiling to the model whose
+	 * row carries it */
+	{ .slot = EVAL_CEILING, .applies = has_ceiling, .run = ceiling_run },
 };
 
 const struct eval_family clfeval_family = {

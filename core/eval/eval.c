@@ -599,7 +599,7 @@ static int amort_score(const struct amort *am, const struct eval_family *f,
 static int live(const struct eval_baseline *b, const struct eval_sources *s,
 		const struct eval_run_config *c)
 {
-	return !(b->tuned && c->skip_baselines) && (!b->applies || b->applies(s));
+	return !(b->skippable && c->skip_baselines) && (!b->applies || b->applies(s));
 }
 
 static void add_score(struct eval_row *e, int slot, double v)

@@ -199,10 +199,10 @@ struct eval_run_config {
 	 * GEN_BMAX, REFINER_BMAX); B and onestep_max_rows must fit, and the
 	 * session's bmax is widened to them */
 	int max_rows;
-	int skip_baselines;		/* 1: no tuning and none of the tuned
-					 * baselines or their floor (left 0),
-					 * for the 2nd and later models of a
-					 * side by side on the same tasks */
+	int skip_baselines;		/* 1: no tuning and none of the
+					 * skippable baselines (left 0), for
+					 * the 2nd and later models of a side
+					 * by side on the same tasks */
 	uint64_t seed;
 };
 
@@ -233,9 +233,9 @@ struct eval_task {
  * A baseline (or a reference such as the floor) run beside the amortizer.
  *
  * slot: the enum eval_base it fills, or EVAL_SLOT_FLOOR for the row's
- * floor.  tuned: 1 if skip_baselines leaves it out.  arg: passed to tune
- * and run, so one pair of functions can serve several entries (e.g. 0 for
- * SGD, 1 for Adam).  applies: whether it runs on these sources (NULL:
+ * floor.  skippable: 1 if skip_baselines leaves it out.  arg: passed to
+ * tune and run, so one pair of functions can serve several entries (e.g.
+ * 0 for SGD, 1 for Adam).  applies: whether it runs on these sources (NULL:
  * always).  tune: its hyperparameter per checkpoint (hyper[0..nk)) from
  * the n tuning tasks tt drawn from `src` (NULL: none); AM_OK or an error.
  * run: its score on task d's first ks[j] mini-batches at hyperparameter
@@ -245,7 +245,7 @@ struct eval_task {
 
 struct eval_baseline {
 	int slot;
-	int tuned;
+	int skippable;
 	int arg;
 	int (*applies)(const struct eval_sources *s);
 	int (*tune)(const struct eval_task *tt, int n, const struct gen_tasks *src,

@@ -139,10 +139,12 @@ static int opt_run(const struct eval_task *d, const struct eval_sources *s,
 }
 
 static const struct eval_baseline reg_baselines[] = {
-	{ .slot = EVAL_RIDGE, .tuned = 1, .run = ridge_run },
-	{ .slot = EVAL_SLOT_FLOOR, .tuned = 1, .run = floor_run },
-	{ .slot = EVAL_SGD, .tuned = 1, .arg = 0, .tune = opt_tune, .run = opt_run },
-	{ .slot = EVAL_ADAM, .tuned = 1, .arg = 1, .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_RIDGE, .skippable = 1, .run = ridge_run },
+	{ .slot = EVAL_SLOT_FLOOR, .skippable = 1, .run = floor_run },
+	{ .slot = EVAL_SGD, .skippable = 1, .arg = 0,
+	  .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_ADAM, .skippable = 1, .arg = 1,
+	  .tune = opt_tune, .run = opt_run },
 };
 
 const struct eval_family regeval_family = {
