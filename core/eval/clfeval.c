@@ -301,6 +301,7 @@ const struct eval_family clfeval_family = {
 	.labels = 1,
 	.check = clf_check,
 	.tune_salt = 0x7475e1e5ull,
+	.tune_heldout = 1,
 	.rows = clf_rows,
 	.score = clf_score,
 	.baselines = clf_baselines,

@@ -665,6 +665,7 @@ static int run_tune(const struct eval_family *f, const struct eval_sources *s,
 {
 	const struct gen_tasks *src = s->tune ? s->tune : s->stream;
 	int nstream = c->ks[c->nk - 1] * c->B, n = 0, t, b, rc = AM_OK;
+	int nq = f->tune_heldout ? c->ntest : 1;
 	struct eval_task *tt = NULL;
 
 	for (b = 0; b < f->nbaselines; b++)
@@ -676,10 +677,10 @@ static int run_tune(const struct eval_family *f, const struct eval_sources *s,
 	if (!tt)
 		return AM_ENOMEM;
 	for (t = 0; t < n && rc == AM_OK; t++) {
-		rc = task_new(&tt[t], nstream, c->ntest);
+		rc = task_new(&tt[t], nstream, nq);
 		if (rc == AM_OK)
 			task_draw(f, &tt[t], src, src, c->seed ^ f->tune_salt,
-				  (uint64_t)t, nstream, c->ntest);
+				  (uint64_t)t, nstream, nq);
 	}
 	for (b = 0; rc == AM_OK && b < f->nbaselines; b++) {
 		const struct eval_baseline *bl = &f->baselines[b];

@@ -261,16 +261,20 @@ struct eval_baseline {
  * labels: rows carry class labels; the amortizer answers probabilities
  * (n x AMZ_CLASSES_MAX), else means (n).  check: AM_OK if the stream can
  * be evaluated.  tune_salt: xored into the seed for the tuning tasks.
- * rows: task d->task's nstream stream rows from `stream` and its nq
- * held-out rows from `query`, drawn with r (the task's own stream, after
- * the task), into d.  score:
- * the score of predictions pred on d's held-out rows (lower is better).
+ * tune_heldout: 1 if the baselines' tuning scores on the tuning tasks'
+ * held-out rows (ntest each); 0 if it scores on the task itself (one
+ * held-out row is drawn, to save memory: every tuning task is kept at
+ * once).  rows: task d->task's nstream stream rows from `stream` and its
+ * nq held-out rows from `query`, drawn with r (the task's own stream,
+ * after the task), into d.  score: the score of predictions pred on d's
+ * held-out rows (lower is better).
  */
 struct eval_family {
 	const char *name;
 	int labels;
 	int (*check)(const struct eval_sources *s);
 	uint64_t tune_salt;
+	int tune_heldout;
 	void (*rows)(struct eval_task *d, const struct gen_tasks *stream,
 		     const struct gen_tasks *query, struct rng *r, int nstream,
 		     int nq);

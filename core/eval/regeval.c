@@ -152,6 +152,7 @@ const struct eval_family regeval_family = {
 	.labels = 0,
 	.check = reg_check,
 	.tune_salt = TUNE_SALT,
+	.tune_heldout = 0,		/* the exact MSE of the task */
 	.rows = reg_rows,
 	.score = reg_score,
 	.baselines = reg_baselines,
