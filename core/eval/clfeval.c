@@ -113,18 +113,16 @@ static int full_tune(const struct eval_task *tt, int nt,
 
 /* L2 logistic regression fitted by Newton on all ks[j]*B rows at the
  * tuned strength. */
-static int full_run(const struct eval_task *d, const struct eval_sources *s,
-		    const struct eval_run_config *c, int j, int arg, float hyper,
-		    double *score)
+static int full_run(const struct eval_at *at, double *score)
 {
+	const struct eval_task *d = at->d;
 	float th[LINCLASS_P];
 	int rc;
 
-	(void)arg;
-	rc = logreg_fit(d->X, d->iy, c->ks[j] * c->B, d->task.D, d->task.K, hyper,
-			LOGREG_MAX_ITER, th, NULL);
+	rc = logreg_fit(d->X, d->iy, at->c->ks[at->j] * at->c->B, d->task.D,
+			d->task.K, at->hyper, LOGREG_MAX_ITER, th, NULL);
 	if (rc == AM_OK)
-		*score = err_of(s->stream, d, th, c->ntest);
+		*score = err_of(at->s->stream, d, th, at->c->ntest);
 	return rc;
 }
 
@@ -151,16 +149,15 @@ static int opt_tune(const struct eval_task *tt, int nt,
 
 /* SGD (adam 0) or Adam: a single pass from zero at the tuned rate, one
  * step per mini-batch. */
-static int opt_run(const struct eval_task *d, const struct eval_sources *s,
-		   const struct eval_run_config *c, int j, int adam, float lr,
-		   double *score)
+static int opt_run(const struct eval_at *at, double *score)
 {
+	const struct eval_task *d = at->d;
 	float t0[LINCLASS_P];
 
 	memset(t0, 0, sizeof t0);
-	logreg_sgd_stream(d->X, d->iy, c->ks[j], c->B, d->task.D, d->task.K, lr,
-			  adam, t0);
-	*score = err_of(s->stream, d, t0, c->ntest);
+	logreg_sgd_stream(d->X, d->iy, at->c->ks[at->j], at->c->B, d->task.D,
+			  d->task.K, at->hyper, at->arg, t0);
+	*score = err_of(at->s->stream, d, t0, at->c->ntest);
 	return AM_OK;
 }
 
@@ -170,14 +167,9 @@ static int is_linclass(const struct eval_sources *s)
 	return s->stream->src == GEN_SRC_LINCLASS;
 }
 
-static int floor_run(const struct eval_task *d, const struct eval_sources *s,
-		     const struct eval_run_config *c, int j, int arg, float hyper,
-		     double *score)
+static int floor_run(const struct eval_at *at, double *score)
 {
-	(void)j;
-	(void)arg;
-	(void)hyper;
-	*score = err_of(s->stream, d, d->task.ct.theta, c->ntest);
+	*score = err_of(at->s->stream, at->d, at->d->task.ct.theta, at->c->ntest);
 	return AM_OK;
 }
 
@@ -263,22 +255,19 @@ static int has_ceiling(const struct eval_sources *s)
 	return s->ceiling && s->stream->src == GEN_SRC_IMAGES;
 }
 
-static int ceiling_run(const struct eval_task *d, const struct eval_sources *s,
-		       const struct eval_run_config *c, int j, int arg, float hyper,
-		       double *score)
+static int ceiling_run(const struct eval_at *at, double *score)
 {
+	const struct eval_task *d = at->d;
 	float th[LINCLASS_P];
 	int k;
 
-	(void)j;
-	(void)arg;
-	(void)hyper;
 	memset(th, 0, sizeof th);
 	for (k = 0; k < d->task.K; k++)
 		memcpy(th + (size_t)k * LINCLASS_T,
-		       s->ceiling + (size_t)d->task.cls[k] * LINCLASS_T,
+		       at->s->ceiling + (size_t)d->task.cls[k] * LINCLASS_T,
 		       LINCLASS_T * sizeof *th);
-	*score = linclass_error(th, d->task.D, d->task.K, d->Xq, d->iyq, c->ntest);
+	*score = linclass_error(th, d->task.D, d->task.K, d->Xq, d->iyq,
+				at->c->ntest);
 	return AM_OK;
 }
 

@@ -637,11 +637,12 @@ static int run_task(const struct eval_family *f, struct amort *am,
 		eval_row_score(rows, j, v, &prev, chg2);
 		for (b = 0; rc == AM_OK && b < f->nbaselines; b++) {
 			const struct eval_baseline *bl = &f->baselines[b];
+			struct eval_at at = { d, s, c, j, bl->arg,
+					      hyper[(size_t)b * c->nk + j] };
 
 			if (!live(bl, s, c))
 				continue;
-			rc = bl->run(d, s, c, j, bl->arg, hyper[(size_t)b * c->nk + j],
-				     &v);
+			rc = bl->run(&at, &v);
 			if (rc == AM_OK)
 				add_score(&rows[j], bl->slot, v);
 		}

@@ -238,10 +238,22 @@ struct eval_task {
  * 0 for SGD, 1 for Adam).  applies: whether it runs on these sources (NULL:
  * always).  tune: its hyperparameter per checkpoint (hyper[0..nk)) from
  * the n tuning tasks tt drawn from `src` (NULL: none); AM_OK or an error.
- * run: its score on task d's first ks[j] mini-batches at hyperparameter
- * `hyper` (*score); AM_OK or an error.
+ * run: its score on one task at one checkpoint (struct eval_at) into
+ * *score; AM_OK or an error.
  */
 #define EVAL_SLOT_FLOOR (-1)
+
+/* What a baseline's run sees: task d (of the sources s, under config c)
+ * after its first ks[j] mini-batches, the entry's arg and its tuned
+ * hyperparameter at this k (0 for an entry without tune).  Borrowed. */
+struct eval_at {
+	const struct eval_task *d;
+	const struct eval_sources *s;
+	const struct eval_run_config *c;
+	int j;
+	int arg;
+	float hyper;
+};
 
 struct eval_baseline {
 	int slot;
@@ -250,9 +262,7 @@ struct eval_baseline {
 	int (*applies)(const struct eval_sources *s);
 	int (*tune)(const struct eval_task *tt, int n, const struct gen_tasks *src,
 		    const struct eval_run_config *c, int arg, float *hyper);
-	int (*run)(const struct eval_task *d, const struct eval_sources *s,
-		   const struct eval_run_config *c, int j, int arg, float hyper,
-		   double *score);
+	int (*run)(const struct eval_at *at, double *score);
 };
 
 /*

@@ -69,36 +69,25 @@ static double mse_theta(const struct eval_task *d, const float *theta, int nq)
 /* The ridge posterior mean on the first ks[j]*B rows, lambda = noise^2:
  * the Bayes-optimal predictor under the linreg prior (x ~ N(0, I),
  * w ~ N(0, I), bias ~ N(0, 1)). */
-static int ridge_run(const struct eval_task *d, const struct eval_sources *s,
-		     const struct eval_run_config *c, int j, int arg, float hyper,
-		     double *score)
+static int ridge_run(const struct eval_at *at, double *score)
 {
+	const struct eval_task *d = at->d;
 	double A[LINREG_P * LINREG_P], b[LINREG_P];
 	double lambda = (double)d->task.rt.noise * d->task.rt.noise;
 	float th[LINREG_P];
 
-	(void)s;
-	(void)arg;
-	(void)hyper;
 	memset(A, 0, sizeof A);
 	memset(b, 0, sizeof b);
-	linreg_accumulate(A, b, d->Xr, d->y, c->ks[j] * c->B);
+	linreg_accumulate(A, b, d->Xr, d->y, at->c->ks[at->j] * at->c->B);
 	*score = linreg_ridge(th, A, b, lambda, d->task.D) == 0 ?
-		 mse_theta(d, th, c->ntest) : INFINITY;
+		 mse_theta(d, th, at->c->ntest) : INFINITY;
 	return AM_OK;
 }
 
 /* The floor: what the true function scores, the noise variance. */
-static int floor_run(const struct eval_task *d, const struct eval_sources *s,
-		     const struct eval_run_config *c, int j, int arg, float hyper,
-		     double *score)
+static int floor_run(const struct eval_at *at, double *score)
 {
-	(void)s;
-	(void)c;
-	(void)j;
-	(void)arg;
-	(void)hyper;
-	*score = (double)d->task.rt.noise * d->task.rt.noise;
+	*score = (double)at->d->task.rt.noise * at->d->task.rt.noise;
 	return AM_OK;
 }
 
@@ -126,15 +115,14 @@ static int opt_tune(const struct eval_task *tt, int n,
 
 /* SGD (adam 0) or Adam: a single pass from theta = 0 at the tuned rate,
  * one step per mini-batch. */
-static int opt_run(const struct eval_task *d, const struct eval_sources *s,
-		   const struct eval_run_config *c, int j, int adam, float lr,
-		   double *score)
+static int opt_run(const struct eval_at *at, double *score)
 {
+	const struct eval_run_config *c = at->c;
 	float th[EVAL_RUN_KS_MAX * LINREG_P];
 
-	(void)s;
-	eval_opt_run(d->Xr, d->y, c->B, j + 1, c->ks, adam, lr, th);
-	*score = mse_theta(d, th + (size_t)j * LINREG_P, c->ntest);
+	eval_opt_run(at->d->Xr, at->d->y, c->B, at->j + 1, c->ks, at->arg,
+		     at->hyper, th);
+	*score = mse_theta(at->d, th + (size_t)at->j * LINREG_P, c->ntest);
 	return AM_OK;
 }
 
