@@ -34,7 +34,7 @@
 struct cblock {
 	char title[128];
 	struct source stream, query, tune;
-	struct eval_row rows[CLFEVAL_KS_MAX];
+	struct eval_row rows[EVAL_RUN_KS_MAX];
 	/* image blocks: the linear ceiling (clfeval_ceiling) */
 	float ceil[LINCLASS_P], ceil_l2;
 	int has_ceil, ceil_n;
@@ -195,7 +195,7 @@ static void image_block(struct cblock *b, const char *title, struct imgtask *it,
 static void print_ablation(const struct cblock *cb, struct model *ms, int nm,
 			   int nk, int B)
 {
-	struct eval_row rows[TOOL_MODELS_MAX * CLFEVAL_KS_MAX];
+	struct eval_row rows[TOOL_MODELS_MAX * EVAL_RUN_KS_MAX];
 	const char *hp[TOOL_MODELS_MAX], *names[TOOL_MODELS_MAX];
 	char heads[TOOL_MODELS_MAX][128];
 	int i, ncol = (int)(sizeof many_cols / sizeof many_cols[0]);
@@ -280,7 +280,7 @@ static const struct eval_rules many_rules = {
 
 /* The evaluator's configuration from the options (tune: tuning tasks, B:
  * the batch); no one-step column, no ceiling. */
-static void clf_config(struct clfeval_config *c, const struct eval_opts *o,
+static void clf_config(struct eval_run_config *c, const struct eval_opts *o,
 		       long tune, long B)
 {
 	memset(c, 0, sizeof *c);
@@ -290,7 +290,19 @@ static void clf_config(struct clfeval_config *c, const struct eval_opts *o,
 	c->nk = (int)(sizeof cks / sizeof cks[0]);
 	memcpy(c->ks, cks, sizeof cks);
 	c->ntest = 500;
+	c->max_rows = GEN_BMAX;
 	c->seed = (uint64_t)o->seed;
+}
+
+/* The held-out evaluator on model m's session contract over block b's
+ * sources, with the block's ceiling when ceil is set. */
+static int run_block(const struct model *m, const struct cblock *b, int ceil,
+		     const struct eval_run_config *c, struct eval_row *rows)
+{
+	struct eval_sources s = { &b->stream, &b->query, &b->tune,
+				  ceil && b->has_ceil ? b->ceil : NULL };
+
+	return eval_run(&clfeval_family, &m->az, &s, c, rows);
 }
 
 /* The CSV of nb blocks of nm models each (cb[block * nm + model]).  0, or
@@ -319,7 +331,7 @@ struct many {
 					 * a model's own if its PCA differs */
 	int *fs;			/* the model whose features a model uses */
 	double *pdiff;			/* pca_diff against model 0's */
-	struct clfeval_config c;
+	struct eval_run_config c;
 };
 
 /* Whether the models can go side by side: 0, or the exit status after a
@@ -428,9 +440,7 @@ static int many_run(struct many *x)
 				fprintf(stderr, "amort eval: %s: %s\n", b->title,
 					x->ms[i].name);
 			x->c.skip_baselines = i > 0;
-			x->c.ceiling = !i && b->has_ceil ? b->ceil : NULL;
-			r = clfeval_run(x->ms[i].impl, x->ms[i].p, &b->stream,
-					&b->query, &b->tune, &x->c, b->rows);
+			r = run_block(&x->ms[i], b, !i, &x->c, b->rows);
 			if (r != AM_OK) {
 				fprintf(stderr, "amort eval: %s: %s\n", x->ms[i].name,
 					am_strerror(r));
@@ -602,7 +612,8 @@ static int image_blocks(struct cblock *blocks, const struct model *m, int ood,
 }
 
 /* "## name (family, regime, state or variant): ..." */
-static void print_heading(const struct model *m, const struct clfeval_config *c)
+static void print_heading(const struct model *m,
+			  const struct eval_run_config *c)
 {
 	const struct gen_config *g = &m->gcfg;
 
@@ -632,7 +643,7 @@ int eval_run_clf(struct model *m, const struct eval_opts *o)
 	long classes = EVAL_GIVEN(o, EVAL_OPT_CLASSES) ? o->classes : 10;
 	struct cblock *blocks = calloc(6, sizeof *blocks);
 	struct imgtask img[2];
-	struct clfeval_config c;
+	struct eval_run_config c;
 	int i, nb, rc, nimg = 0;
 
 	if (!blocks) {
@@ -661,9 +672,7 @@ int eval_run_clf(struct model *m, const struct eval_opts *o)
 		int r;
 
 		fprintf(stderr, "amort eval: %s\n", blocks[i].title);
-		c.ceiling = blocks[i].has_ceil ? blocks[i].ceil : NULL;
-		r = clfeval_run(m->impl, m->p, &blocks[i].stream, &blocks[i].query,
-				&blocks[i].tune, &c, blocks[i].rows);
+		r = run_block(m, &blocks[i], 1, &c, blocks[i].rows);
 		if (r != AM_OK) {
 			fprintf(stderr, "amort eval: %s\n", am_strerror(r));
 			goto out;

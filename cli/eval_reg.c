@@ -28,7 +28,7 @@
 struct rblock {
 	char title[128];
 	struct source stream;
-	struct eval_row rows[TOOL_MODELS_MAX * REGEVAL_KS_MAX];	/* nk a model */
+	struct eval_row rows[TOOL_MODELS_MAX * EVAL_RUN_KS_MAX];	/* nk a model */
 };
 
 static const int rks[] = { 1, 2, 4, 8, 16, 32 };
@@ -46,12 +46,16 @@ static void regime_name(const struct model *m, char *s, size_t n)
 			 m->gcfg.variant == GEN_GRAD ? "grad" : "both");
 }
 
+/* The held-out evaluator on the model's session contract; the most rows
+ * one step may take is its family's scratch limit. */
 static int run_model(const struct model *m, const struct rblock *b,
-		     const struct regeval_config *c, struct eval_row *rows)
+		     const struct eval_run_config *c, struct eval_row *rows)
 {
-	if (!m->gen)
-		return regeval_run_refiner(m->impl, m->p, &b->stream, c, rows);
-	return regeval_run(m->impl, m->p, &b->stream, c, rows);
+	struct eval_sources s = { .stream = &b->stream };
+	struct eval_run_config mc = *c;
+
+	mc.max_rows = m->gen ? GEN_BMAX : REFINER_BMAX;
+	return eval_run(&regeval_family, &m->az, &s, &mc, rows);
 }
 
 /* The side-by-side table: per model its MSE and (in brackets) its ratio
@@ -215,7 +219,7 @@ int eval_run_reg(struct model *ms, int nm, const struct eval_opts *o)
 	long ntest = EVAL_GIVEN(o, EVAL_OPT_TEST_ROWS) ? o->test_rows : 500;
 	double noise = EVAL_GIVEN(o, EVAL_OPT_NOISE) ? o->noise : 0.5;
 	struct rblock *blocks = NULL;
-	struct regeval_config c;
+	struct eval_run_config c;
 	int i, j, nb, rc;
 	long bmax;
 

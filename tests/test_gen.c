@@ -520,27 +520,42 @@ static void ceiling_images(struct source_images im[3])
 /* The synthetic image sets (ceiling_images), a task source over the whole
  * set and an empty evaluation config: the start of a clfeval test. */
 static void clfeval_setup(struct source_images im[3], struct source *ts,
-			  struct clfeval_config *c)
+			  struct eval_run_config *c)
 {
 	ceiling_images(im);
 	memset(ts, 0, sizeof *ts);
 	ts->src = SOURCE_IMAGES;
 	ts->img = &im[2];
 	memset(c, 0, sizeof *c);
+	c->max_rows = GEN_BMAX;
+}
+
+/* The classification evaluator on trainer t's model (through its session
+ * contract), every source ts, with the ceiling when not NULL. */
+static int run_clf(const struct train *t, const struct source *ts,
+		   const float *ceiling, const struct eval_run_config *c,
+		   struct eval_row *rows)
+{
+	struct eval_sources s = { ts, ts, ts, ceiling };
+	struct fam_gen_model obj;
+	struct amz a;
+
+	tu_amz_gen(&a, &obj, tu_gen(t), train_params(t));
+	return eval_run(&clfeval_family, &a, &s, c, rows);
 }
 
 /* clfeval_ceiling fits a classifier of all the classes that separates
- * them; clfeval_run reports its error on every task's held-out rows in
- * the task's own label order (a wrong mapping would be far off: tasks
- * permute the labels), the same at every k, and only when asked.  A
- * source without rows is refused. */
+ * them; the classification evaluator reports its error on every task's
+ * held-out rows in the task's own label order (a wrong mapping would be
+ * far off: tasks permute the labels), the same at every k, and only when
+ * asked.  A source without rows is refused. */
 static void test_gen_clfeval_ceiling(void **state)
 {
 	struct source_images im[3], none;
 	struct source ts;
 	struct gentrain_config gc;
 	struct train *t;
-	struct clfeval_config c;
+	struct eval_run_config c;
 	struct eval_row rows[2];
 	float theta[LINCLASS_P], l2 = 0.0f;
 	int y[CN], i, j;
@@ -564,17 +579,13 @@ static void test_gen_clfeval_ceiling(void **state)
 	c.ks[1] = 2;
 	c.ntest = 50;
 	c.seed = 9;
-	c.ceiling = theta;
-	assert_int_equal(clfeval_run(tu_gen(t), train_params(t), &ts,
-				     &ts, &ts, &c, rows), AM_OK);
+	assert_int_equal(run_clf(t, &ts, theta, &c, rows), AM_OK);
 	for (j = 0; j < 2; j++) {
 		assert_true(rows[j].has & EVAL_HAS_BASE(EVAL_CEILING));
 		assert_true(rows[j].base[EVAL_CEILING] < 0.03);
 		assert_true(rows[j].base[EVAL_CEILING] == rows[0].base[EVAL_CEILING]);
 	}
-	c.ceiling = NULL;
-	assert_int_equal(clfeval_run(tu_gen(t), train_params(t), &ts,
-				     &ts, &ts, &c, rows), AM_OK);
+	assert_int_equal(run_clf(t, &ts, NULL, &c, rows), AM_OK);
 	assert_false(rows[0].has & EVAL_HAS_BASE(EVAL_CEILING));
 	train_free(t);
 
@@ -758,28 +769,21 @@ static void test_gen_image_augment(void **state)
 struct clf_steps {
 	struct train *t;
 	struct source ts;
-	struct clfeval_config c;
+	struct eval_run_config c;
 };
 
-static void clf_steps_run(void *ctx, int n, struct tu_step_row *out)
+static void clf_steps_run(void *ctx, int n, struct eval_row *rows)
 {
 	struct clf_steps *x = ctx;
-	struct eval_row rows[EVAL_KS_MAX];
-	int j;
 
 	x->c.ntasks = n;
-	assert_int_equal(clfeval_run(tu_gen(x->t), train_params(x->t),
-				     &x->ts, &x->ts, &x->ts, &x->c, rows), AM_OK);
-	for (j = 0; j < x->c.nk; j++)
-		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
-					       rows[j].change_se,
-					       !!(rows[j].has & EVAL_HAS_CHANGE) };
+	assert_int_equal(run_clf(x->t, &x->ts, NULL, &x->c, rows), AM_OK);
 }
 
-/* clfeval_run's step column: the mean over tasks of the per-task change
- * of the amortizer's error from the previous k, and its standard error,
- * checked against the per-task errors that runs on the first 1, 2, ...,
- * N tasks give (tu_check_steps). */
+/* The classification evaluator's step column: the mean over tasks of the
+ * per-task change of the amortizer's error from the previous k, and its
+ * standard error, checked against the per-task errors that runs on the
+ * first 1, 2, ..., N tasks give (tu_check_steps). */
 static void test_gen_clfeval_change(void **state)
 {
 	struct source_images im[3];

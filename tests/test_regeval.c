@@ -6,8 +6,8 @@
  * no worse than tuned SGD and Adam, ridge improving with rows), the
  * one-step amortizer is the amortizer at k = 1 (the same call: one batch
  * at rows_seen 0), every model sees the same tasks (the baselines agree
- * bit for bit), runs are deterministic, and bad configurations are
- * refused.
+ * bit for bit), runs are deterministic, and bad configurations and a
+ * family the model does not answer are refused.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -21,10 +21,12 @@
 #include "base/gemm.h"
 #include "family/gen.h"
 #include "family/fam_gen.h"
+#include "family/fam_linreg.h"
 #include "train/train.h"
 #include "base/layout.h"
 #include "refine/refiner.h"
 #include "eval/regeval.h"
+#include "eval/clfeval.h"
 #include "base/rng.h"
 #include "testutil.h"
 
@@ -75,7 +77,7 @@ static struct train *trained(int implicit)
 	return t;
 }
 
-static void config(struct regeval_config *c, struct source *ts)
+static void config(struct eval_run_config *c, struct source *ts)
 {
 	memset(c, 0, sizeof *c);
 	c->ntasks = 6;
@@ -88,6 +90,7 @@ static void config(struct regeval_config *c, struct source *ts)
 	c->ks[3] = 8;
 	c->ntest = 100;
 	c->onestep_max_rows = 64;
+	c->max_rows = GEN_BMAX;
 	c->seed = 11;
 	memset(ts, 0, sizeof *ts);
 	ts->src = SOURCE_LINREG;
@@ -99,7 +102,8 @@ static void config(struct regeval_config *c, struct source *ts)
 /* Finite, the floor below everything, ridge the best of the baselines and
  * improving with rows, one-step where expected and equal to the amortizer
  * at k = 1. */
-static void check_rows(const struct regeval_config *c, const struct eval_row *r)
+static void check_rows(const struct eval_run_config *c,
+		       const struct eval_row *r)
 {
 	double sr = 0.0, ss = 0.0, sa = 0.0;
 	int j;
@@ -134,39 +138,77 @@ static void check_rows(const struct regeval_config *c, const struct eval_row *r)
 	assert_true(r[0].onestep == r[0].amort);
 }
 
+/* The evaluator on a gen (through its session contract), or on the
+ * parametric refiner m (its one-step contexts up to REFINER_BMAX). */
+static int run_gen(const struct gen *g, const float *p,
+		   const struct source *ts, const struct eval_run_config *c,
+		   struct eval_row *rows)
+{
+	struct eval_sources s = { .stream = ts };
+	struct fam_gen_model obj;
+	struct amz a;
+
+	tu_amz_gen(&a, &obj, g, p);
+	return eval_run(&regeval_family, &a, &s, c, rows);
+}
+
+static int run_refiner(const struct refiner *m, const float *p,
+		       const struct source *ts, const struct eval_run_config *c,
+		       struct eval_row *rows)
+{
+	struct eval_sources s = { .stream = ts };
+	struct eval_run_config mc = *c;
+	struct fam_linreg_model obj;
+	struct amz a;
+
+	tu_amz_refiner(&a, &obj, m, p);
+	mc.max_rows = REFINER_BMAX;
+	return eval_run(&regeval_family, &a, &s, &mc, rows);
+}
+
 static void check_model(int implicit)
 {
 	struct train *t = trained(implicit);
 	const struct gen *g = tu_gen(t);
 	struct eval_row a[EVAL_KS_MAX], b[EVAL_KS_MAX];
-	struct regeval_config c;
+	struct eval_run_config c;
 	struct source ts;
 
 	config(&c, &ts);
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, a), AM_OK);
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, a), AM_OK);
 	check_rows(&c, a);
 	/* deterministic */
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_OK);
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_OK);
 	assert_memory_equal(a, b, (size_t)c.nk * sizeof a[0]);
 	/* other held-out rows and tasks with another seed */
 	c.seed = 12;
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_OK);
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_OK);
 	assert_true(b[0].base[EVAL_RIDGE] != a[0].base[EVAL_RIDGE]);
 	check_rows(&c, b);
 
-	/* refused: a batch above the model's, steps not ascending, a one-step
-	 * context above GEN_BMAX, a source that is not linreg */
-	c.B = g->cfg.bmax + 1;
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	/* refused: a batch above max_rows, steps not ascending, a one-step
+	 * context above max_rows, a source that is not linreg */
+	c.B = c.max_rows + 1;
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
 	c.ks[2] = 2;
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
 	c.onestep_max_rows = GEN_BMAX + 1;
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_EINVAL);
 	config(&c, &ts);
 	ts.src = SOURCE_LINCLASS;
-	assert_int_equal(regeval_run(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	assert_int_equal(run_gen(g, train_params(t), &ts, &c, b), AM_EINVAL);
+	/* and a family the model does not answer: labels */
+	{
+		struct eval_sources s = { .stream = &ts };
+		struct fam_gen_model obj;
+		struct amz az;
+
+		config(&c, &ts);
+		tu_amz_gen(&az, &obj, g, train_params(t));
+		assert_int_equal(eval_run(&clfeval_family, &az, &s, &c, b), AM_EINVAL);
+	}
 	train_free(t);
 }
 
@@ -207,7 +249,7 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	struct eval_row re[EVAL_KS_MAX], ri[EVAL_KS_MAX];
 	struct eval_row rp[EVAL_KS_MAX];
 	struct train *te = trained(0), *ti = trained(1);
-	struct regeval_config c;
+	struct eval_run_config c;
 	struct source ts;
 	struct refiner m;
 	struct layout lay;
@@ -217,11 +259,9 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	(void)state;
 	p = untrained_refiner(&m, &lay);
 	config(&c, &ts);
-	assert_int_equal(regeval_run(tu_gen(te), train_params(te), &ts,
-				     &c, re), AM_OK);
-	assert_int_equal(regeval_run(tu_gen(ti), train_params(ti), &ts,
-				     &c, ri), AM_OK);
-	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
+	assert_int_equal(run_gen(tu_gen(te), train_params(te), &ts, &c, re), AM_OK);
+	assert_int_equal(run_gen(tu_gen(ti), train_params(ti), &ts, &c, ri), AM_OK);
+	assert_int_equal(run_refiner(&m, p, &ts, &c, rp), AM_OK);
 	check_rows(&c, rp);
 	for (j = 0; j < c.nk; j++) {
 		assert_true(re[j].base[EVAL_RIDGE] == ri[j].base[EVAL_RIDGE] && re[j].base[EVAL_RIDGE] == rp[j].base[EVAL_RIDGE]);
@@ -233,7 +273,7 @@ static void test_regeval_same_tasks_for_every_model(void **state)
 	}
 	/* the refiner takes one-step contexts up to REFINER_BMAX */
 	c.onestep_max_rows = REFINER_BMAX;
-	assert_int_equal(regeval_run_refiner(&m, p, &ts, &c, rp), AM_OK);
+	assert_int_equal(run_refiner(&m, p, &ts, &c, rp), AM_OK);
 	assert_true(rp[c.nk - 1].has & EVAL_HAS_ONESTEP);
 	/* untrained, its skip path is a gradient step: it improves */
 	assert_true(rp[c.nk - 1].amort < rp[0].amort);
@@ -248,30 +288,23 @@ struct reg_steps {
 	const struct refiner *m;
 	const float *p;
 	struct source ts;
-	struct regeval_config c;
+	struct eval_run_config c;
 };
 
-static void reg_steps_run(void *ctx, int n, struct tu_step_row *out)
+static void reg_steps_run(void *ctx, int n, struct eval_row *rows)
 {
 	struct reg_steps *x = ctx;
-	struct eval_row rows[EVAL_KS_MAX];
-	int j;
 
 	x->c.ntasks = n;
-	assert_int_equal(x->g ? regeval_run(x->g, x->p, &x->ts, &x->c, rows) :
-			 regeval_run_refiner(x->m, x->p, &x->ts, &x->c, rows),
-			 AM_OK);
-	for (j = 0; j < x->c.nk; j++)
-		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
-					       rows[j].change_se,
-					       !!(rows[j].has & EVAL_HAS_CHANGE) };
+	assert_int_equal(x->g ? run_gen(x->g, x->p, &x->ts, &x->c, rows) :
+			 run_refiner(x->m, x->p, &x->ts, &x->c, rows), AM_OK);
 }
 
-/* regeval_run's step column: the mean over tasks of the per-task change
- * of the amortizer's held-out MSE from the previous k, and its standard
- * error, against the per-task MSEs that runs on the first 1, 2, ..., N
- * tasks give (tu_check_steps), for the implicit model and the parametric
- * refiner. */
+/* The regression family's step column: the mean over tasks of the
+ * per-task change of the amortizer's held-out MSE from the previous k,
+ * and its standard error, against the per-task MSEs that runs on the
+ * first 1, 2, ..., N tasks give (tu_check_steps), for the implicit model
+ * and the parametric refiner. */
 static void test_regeval_steps(void **state)
 {
 	struct train *ti = trained(1);

@@ -178,19 +178,13 @@ struct lin_steps {
 	struct eval_config c;
 };
 
-static void lin_steps_run(void *ctx, int n, struct tu_step_row *out)
+static void lin_steps_run(void *ctx, int n, struct eval_row *rows)
 {
 	struct lin_steps *x = ctx;
-	struct eval_row rows[EVAL_KS_MAX];
-	int j;
 
 	x->c.ntasks = n;
 	assert_int_equal(eval_linreg(tu_refiner(x->t), train_params(x->t),
 				     &x->c, rows), AM_OK);
-	for (j = 0; j < x->c.nk; j++)
-		out[j] = (struct tu_step_row){ rows[j].amort, rows[j].change,
-					       rows[j].change_se,
-					       !!(rows[j].has & EVAL_HAS_CHANGE) };
 }
 
 /* eval_linreg's step column: the mean over tasks of the per-task change

@@ -9,10 +9,13 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "base/am.h"
+#include "eval/eval.h"
+#include "family/amz.h"
 #include "family/fam_gen.h"
 #include "family/fam_linreg.h"
 #include "train/train.h"
@@ -45,7 +48,7 @@ void tu_fill(float *x, size_t n, float lo, float hi, uint64_t *state)
 
 void tu_check_steps(int N, int nk, tu_eval_fn run, void *ctx)
 {
-	struct tu_step_row rows[16];
+	struct eval_row rows[16];
 	double *mean = calloc((size_t)N * nk, sizeof *mean);
 	double *v = calloc((size_t)N * nk, sizeof *v), moved = 0.0;
 	int n, j;
@@ -59,14 +62,14 @@ void tu_check_steps(int N, int nk, tu_eval_fn run, void *ctx)
 			mean[(size_t)(n - 1) * nk + j] = rows[j].amort;
 		if (n == 1)
 			for (j = 1; j < nk; j++)
-				assert_true(rows[j].se == 0.0);
+				assert_true(rows[j].change_se == 0.0);
 	}
 	/* rows hold the run on all N tasks; each task's own value */
 	for (n = 0; n < N; n++)
 		for (j = 0; j < nk; j++)
 			v[(size_t)n * nk + j] = (n + 1) * mean[(size_t)n * nk + j] -
 				(n ? n * mean[(size_t)(n - 1) * nk + j] : 0.0);
-	assert_int_equal(rows[0].has, 0);
+	assert_false(rows[0].has & EVAL_HAS_CHANGE);
 	for (j = 1; j < nk; j++) {
 		double m = 0.0, ss = 0.0, d, want;
 
@@ -79,11 +82,11 @@ void tu_check_steps(int N, int nk, tu_eval_fn run, void *ctx)
 			moved += fabs(d);
 		}
 		want = sqrt(ss / (N - 1) / N);
-		assert_int_equal(rows[j].has, 1);
+		assert_true(rows[j].has & EVAL_HAS_CHANGE);
 		assert_true(fabs(rows[j].change - m) < TOL(m));
 		assert_true(fabs(rows[j].change - (rows[j].amort - rows[j - 1].amort)) <
 			    TOL(rows[j].change));
-		assert_true(fabs(rows[j].se - want) < TOL(want));
+		assert_true(fabs(rows[j].change_se - want) < TOL(want));
 	}
 	assert_true(moved > 0.0);
 	free(mean);
@@ -154,6 +157,31 @@ const struct gen *tu_gen(const struct train *t)
 const struct refiner *tu_refiner(const struct train *t)
 {
 	return &((const struct fam_linreg_model *)train_model(t))->ref;
+}
+
+void tu_amz_gen(struct amz *a, struct fam_gen_model *obj,
+		const struct gen *g, const float *p)
+{
+	int clf = g->cfg.kind == GEN_CLF;
+
+	assert_true(clf || g->cfg.kind == GEN_REG);
+	memset(obj, 0, sizeof *obj);
+	obj->cfg.gen = g->cfg;
+	obj->cfg.tasks.src = clf ? SOURCE_LINCLASS : SOURCE_LINREG;
+	obj->cfg.tasks.cfam.kmax = LINCLASS_KMAX;
+	obj->g = *g;
+	(clf ? &fam_clf : &fam_reg)->bind(obj, a);
+	a->p = p;
+}
+
+void tu_amz_refiner(struct amz *a, struct fam_linreg_model *obj,
+		    const struct refiner *m, const float *p)
+{
+	memset(obj, 0, sizeof *obj);
+	obj->cfg.ref = m->cfg;
+	obj->ref = *m;
+	fam_linreg.bind(obj, a);
+	a->p = p;
 }
 
 void tu_gentrain_run(struct train *t, int shards, long iters, double *loss)

@@ -39,14 +39,12 @@ double tu_dot(const float *a, const float *b, size_t n);
 
 /* ---- evaluators' steps (eval.h, regeval.h, clfeval.h) --------------------- */
 
-/* What tu_check_steps reads of an evaluator's row. */
-struct tu_step_row {
-	double amort, change, se;	/* the mean, the step, its standard error */
-	int has;			/* has_change */
-};
+struct eval_row;
 
-/* Runs the evaluator under test on its first n tasks and fills nk rows. */
-typedef void (*tu_eval_fn)(void *ctx, int n, struct tu_step_row *rows);
+/* Runs the evaluator under test on its first n tasks and fills nk rows
+ * (eval.h: tu_check_steps reads amort, change, change_se and
+ * EVAL_HAS_CHANGE). */
+typedef void (*tu_eval_fn)(void *ctx, int n, struct eval_row *rows);
 
 /*
  * Checks an evaluator's step statistics against the per-task values they
@@ -83,5 +81,20 @@ void tu_gentrain_run(struct train *t, int shards, long iters, double *loss);
  * with a checkpoint saved after `at` and loaded into a fresh trainer, ends
  * with the same parameters and loss, bit for bit. */
 void tu_gentrain_resumes(const struct gentrain_config *c, long at);
+
+/* ---- the session contract (amz.h) --------------------------------------- */
+
+struct amz;
+
+/* The struct amz model_load makes (model/model.c) of a classification or
+ * regression gen g, or of a parametric refiner m, with parameters p: the
+ * family's table binds a model object obj (the caller's, filled here)
+ * holding a copy of g or m.  p is borrowed; obj must outlive a. */
+struct fam_gen_model;
+struct fam_linreg_model;
+void tu_amz_gen(struct amz *a, struct fam_gen_model *obj,
+		const struct gen *g, const float *p);
+void tu_amz_refiner(struct amz *a, struct fam_linreg_model *obj,
+		    const struct refiner *m, const float *p);
 
 #endif

@@ -12,88 +12,48 @@
 #include "eval/eval.h"
 #include "eval/logreg.h"
 
-struct tdata {
-	struct source_task task;
-	float *X, *Xq;			/* stream (kmax*B rows), held out */
-	int *y, *yq;
-};
-
-static int tdata_new(struct tdata *d, int nstream, int nq)
+/* A task's stream rows and held-out rows, their labels as ints and as
+ * floats (the session contract's form). */
+static void clf_rows(struct eval_task *d, const struct source *stream,
+		     const struct source *query, struct rng *r, int nstream,
+		     int nq)
 {
-	d->X = malloc((size_t)nstream * GEN_XMAX * sizeof(float));
-	d->Xq = malloc((size_t)nq * GEN_XMAX * sizeof(float));
-	d->y = malloc((size_t)nstream * sizeof(int));
-	d->yq = malloc((size_t)nq * sizeof(int));
-	return d->X && d->Xq && d->y && d->yq ? AM_OK : AM_ENOMEM;
+	int i;
+
+	source_sample(stream, &d->task, r, nstream, d->X, d->iy);
+	source_sample(query, &d->task, r, nq, d->Xq, d->iyq);
+	for (i = 0; i < nstream; i++)
+		d->y[i] = (float)d->iy[i];
+	for (i = 0; i < nq; i++)
+		d->yq[i] = (float)d->iyq[i];
 }
 
-static void tdata_free(struct tdata *d)
+static int clf_check(const struct eval_sources *s)
 {
-	free(d->X);
-	free(d->Xq);
-	free(d->y);
-	free(d->yq);
+	(void)s;
+	return AM_OK;
 }
 
-/* Task t of a stream of tasks (seed, stream id): its rows. */
-static void tdata_draw(struct tdata *d, const struct source *stream,
-		       const struct source *query, uint64_t seed,
-		       uint64_t id, int nstream, int nq)
-{
-	struct rng master, r;
-
-	rng_seed(&master, seed);
-	rng_split(&master, id, &r);
-	source_draw(stream, &r, &d->task);
-	source_sample(stream, &d->task, &r, nstream, d->X, d->y);
-	source_sample(query, &d->task, &r, nq, d->Xq, d->yq);
-}
-
-static double err_of(const struct source *ts, const struct tdata *d,
+/* The held-out error of a linear classifier theta (LINCLASS_P): exact
+ * over the label noise for linclass tasks. */
+static double err_of(const struct source *ts, const struct eval_task *d,
 		     const float *theta, int nq)
 {
 	if (ts->src == SOURCE_LINCLASS)
 		return linclass_task_error(&d->task.ct, theta, d->Xq, nq);
-	return linclass_error(theta, d->task.D, d->task.K, d->Xq, d->yq, nq);
+	return linclass_error(theta, d->task.D, d->task.K, d->Xq, d->iyq, nq);
 }
 
-/* The amortizer's starting state for a task: its learned initial state,
- * or (implicit) the initial prediction of every held-out row. */
-static void start(const struct gen *g, const float *p, int K, int nq, float *st)
-{
-	if (g->cfg.regime == GEN_IMPLICIT)
-		gen_query_init(g, p, nq, K, st);
-	else
-		gen_initial_state(g, p, st);
-}
-
-/* One step on B rows: the state's, or (implicit) the held-out rows'
- * predictions refined by the batch. */
-static int advance(const struct gen *g, const float *p, struct gen_ws *ws,
-		   const struct tdata *d, int nq, float *st, const float *X,
-		   const int *y, int B, double rows_seen)
-{
-	if (g->cfg.regime == GEN_IMPLICIT)
-		return gen_query_step(g, p, ws, d->Xq, nq, st, X, y, NULL, B,
-				      d->task.D, d->task.K, rows_seen);
-	return gen_step(g, p, ws, st, X, y, B, d->task.D, d->task.K, rows_seen,
-			NULL, NULL);
-}
-
-/* The error of the amortizer's state: its predicted labels, scored like
- * err_of (exactly over the label noise for linclass tasks). */
-static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
-			const struct source *ts, const struct tdata *d,
-			const float *state, int nq, float *probs)
+/* The error of the amortizer's predicted labels (the argmax of probs,
+ * nq x LINCLASS_KMAX), scored like err_of (exactly over the label noise
+ * for linclass tasks). */
+static double clf_score(const struct eval_task *d, const struct eval_sources *s,
+			const float *probs, int nq)
 {
 	double e = 0.0;
 	int i, k, K = d->task.K;
 
-	if (g->cfg.regime == GEN_IMPLICIT)
-		gen_query_probs(g, p, state, nq, K, probs);
-	else
-		gen_predict_probs(g, p, ws, state, d->Xq, nq, d->task.D, K, probs);
-	if (ts->src == SOURCE_LINCLASS) {
+	if (s->stream->src == SOURCE_LINCLASS) {
 		float q[LINCLASS_KMAX];
 
 		for (i = 0; i < nq; i++) {
@@ -113,40 +73,32 @@ static double err_state(const struct gen *g, const float *p, struct gen_ws *ws,
 		return e / nq;
 	}
 	for (i = 0; i < nq; i++)
-		e += linclass_argmax(probs + (size_t)i * LINCLASS_KMAX, K) != d->yq[i];
+		e += linclass_argmax(probs + (size_t)i * LINCLASS_KMAX, K) != d->iyq[i];
 	return e / nq;
 }
 
-static int check(const struct gen *g, const struct clfeval_config *c)
+/* Per k, the L2 strength with the lowest mean held-out error of the
+ * full-batch fit on the tuning tasks. */
+static int full_tune(const struct eval_task *tt, int nt,
+		     const struct source *src, const struct eval_run_config *c,
+		     int arg, float *hyper)
 {
-	if (g->cfg.kind != GEN_CLF || c->ntasks < 1 || c->tune_tasks < 1 ||
-	    c->B < 1 || c->B > g->cfg.bmax || c->ntest < 1 ||
-	    c->onestep_max_rows < 0 || c->onestep_max_rows > GEN_BMAX ||
-	    eval_ks_check(c->nk, CLFEVAL_KS_MAX, c->ks, c->B, 65536) != AM_OK)
-		return AM_EINVAL;
-	return AM_OK;
-}
-
-/* Per k, the L2 strength with the lowest mean held-out error on the
- * tuning tasks. */
-static int tune_l2(const struct source *tune, const struct clfeval_config *c,
-		   struct tdata *td, int nt, float *l2_out)
-{
-	double err[CLFEVAL_KS_MAX][LOGREG_L2S];
+	double err[EVAL_RUN_KS_MAX][LOGREG_L2S];
 	float theta[LINCLASS_P];
 	int t, j, i;
 
+	(void)arg;
 	memset(err, 0, sizeof err);
 	for (t = 0; t < nt; t++)
 		for (j = 0; j < c->nk; j++)
 			for (i = 0; i < LOGREG_L2S; i++) {
 				int n = c->ks[j] * c->B;
 
-				if (logreg_fit(td[t].X, td[t].y, n, td[t].task.D,
-					       td[t].task.K, logreg_l2(i),
+				if (logreg_fit(tt[t].X, tt[t].iy, n, tt[t].task.D,
+					       tt[t].task.K, logreg_l2(i),
 					       LOGREG_MAX_ITER, theta, NULL) != AM_OK)
 					return AM_ENUMERIC;
-				err[j][i] += err_of(tune, &td[t], theta, c->ntest);
+				err[j][i] += err_of(src, &tt[t], theta, c->ntest);
 			}
 	for (j = 0; j < c->nk; j++) {
 		int best = 0;
@@ -154,8 +106,70 @@ static int tune_l2(const struct source *tune, const struct clfeval_config *c,
 		for (i = 1; i < LOGREG_L2S; i++)
 			if (err[j][i] < err[j][best])
 				best = i;
-		l2_out[j] = logreg_l2(best);
+		hyper[j] = logreg_l2(best);
 	}
+	return AM_OK;
+}
+
+/* L2 logistic regression fitted by Newton on all ks[j]*B rows at the
+ * tuned strength. */
+static int full_run(const struct eval_at *at, double *score)
+{
+	const struct eval_task *d = at->d;
+	float th[LINCLASS_P];
+	int rc;
+
+	rc = logreg_fit(d->X, d->iy, at->c->ks[at->j] * at->c->B, d->task.D,
+			d->task.K, at->hyper, LOGREG_MAX_ITER, th, NULL);
+	if (rc == AM_OK)
+		*score = err_of(at->s->stream, d, th, at->c->ntest);
+	return rc;
+}
+
+/* Per k, the SGD (adam 0) or Adam rate of the grid with the lowest mean
+ * held-out error on the tuning tasks (logreg_tune_lrs). */
+static int opt_tune(const struct eval_task *tt, int nt,
+		    const struct source *src, const struct eval_run_config *c,
+		    int adam, float *hyper)
+{
+	struct logreg_tune_task *tk = calloc((size_t)nt, sizeof *tk);
+	int t;
+
+	(void)src;
+	if (!tk)
+		return AM_ENOMEM;
+	for (t = 0; t < nt; t++)
+		tk[t] = (struct logreg_tune_task){ tt[t].task.D, tt[t].task.K,
+						   tt[t].X, tt[t].iy, tt[t].Xq,
+						   tt[t].iyq, c->ntest };
+	logreg_tune_lrs(tk, nt, c->B, c->nk, c->ks, adam, hyper);
+	free(tk);
+	return AM_OK;
+}
+
+/* SGD (adam 0) or Adam: a single pass from zero at the tuned rate, one
+ * step per mini-batch. */
+static int opt_run(const struct eval_at *at, double *score)
+{
+	const struct eval_task *d = at->d;
+	float t0[LINCLASS_P];
+
+	memset(t0, 0, sizeof t0);
+	logreg_sgd_stream(d->X, d->iy, at->c->ks[at->j], at->c->B, d->task.D,
+			  d->task.K, at->hyper, at->arg, t0);
+	*score = err_of(at->s->stream, d, t0, at->c->ntest);
+	return AM_OK;
+}
+
+/* The floor of linclass tasks: the teacher's own error. */
+static int is_linclass(const struct eval_sources *s)
+{
+	return s->stream->src == SOURCE_LINCLASS;
+}
+
+static int floor_run(const struct eval_at *at, double *score)
+{
+	*score = err_of(at->s->stream, at->d, at->d->task.ct.theta, at->c->ntest);
 	return AM_OK;
 }
 
@@ -194,10 +208,8 @@ static int gather(const struct source_images *im, float **X, int **y, int *n)
 	return AM_OK;
 }
 
-int clfeval_ceiling(const struct source_images *fit,
-		    const struct source_images *val,
-		    const struct source_images *all, float *theta,
-		    float *l2_out)
+int clfeval_ceiling(const struct source_images *fit, const struct source_images *val,
+		    const struct source_images *all, float *theta, float *l2_out)
 {
 	static const float l2s[CLFEVAL_CEIL_L2S] = { 1e-5f, 1e-4f, 1e-3f };
 	float *X[3] = { NULL, NULL, NULL }, *th = NULL;
@@ -235,205 +247,52 @@ int clfeval_ceiling(const struct source_images *fit,
 	return rc;
 }
 
-/* The error of the ceiling on task d's held-out rows: its columns of the
- * task's classes, in the task's label order. */
-static double ceiling_err(const float *ceil, const struct tdata *d, int nq)
+/* The ceiling on image tasks (when the caller supplies one): its error on
+ * the task's held-out rows, from its columns of the task's classes in the
+ * task's label order. */
+static int has_ceiling(const struct eval_sources *s)
 {
+	return s->ceiling && s->stream->src == SOURCE_IMAGES;
+}
+
+static int ceiling_run(const struct eval_at *at, double *score)
+{
+	const struct eval_task *d = at->d;
 	float th[LINCLASS_P];
-	int j;
+	int k;
 
 	memset(th, 0, sizeof th);
-	for (j = 0; j < d->task.K; j++)
-		memcpy(th + (size_t)j * LINCLASS_T,
-		       ceil + (size_t)d->task.cls[j] * LINCLASS_T,
+	for (k = 0; k < d->task.K; k++)
+		memcpy(th + (size_t)k * LINCLASS_T,
+		       at->s->ceiling + (size_t)d->task.cls[k] * LINCLASS_T,
 		       LINCLASS_T * sizeof *th);
-	return linclass_error(th, d->task.D, d->task.K, d->Xq, d->yq, nq);
-}
-
-/* The tuning: a stream of tasks from the tuning source, the L2 strength
- * (l2) and the SGD and Adam rates (lrs, lra) per checkpoint. */
-static int tune_all(const struct source *tune, const struct clfeval_config *c,
-		    struct tdata *tt, struct logreg_tune_task *tk, int ntune,
-		    float *l2, float *lrs, float *lra)
-{
-	int nstream = c->ks[c->nk - 1] * c->B, t, rc;
-	uint64_t tseed = c->seed ^ 0x7475e1e5ull;
-
-	for (t = 0; t < ntune; t++) {
-		tdata_draw(&tt[t], tune, tune, tseed, (uint64_t)t, nstream, c->ntest);
-		tk[t] = (struct logreg_tune_task){ tt[t].task.D, tt[t].task.K,
-						   tt[t].X, tt[t].y, tt[t].Xq,
-						   tt[t].yq, c->ntest };
-	}
-	rc = tune_l2(tune, c, tt, ntune, l2);
-	if (rc != AM_OK)
-		return rc;
-	logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 0, lrs);
-	logreg_tune_lrs(tk, ntune, c->B, c->nk, c->ks, 1, lra);
+	*score = linclass_error(th, d->task.D, d->task.K, d->Xq, d->iyq,
+				at->c->ntest);
 	return AM_OK;
 }
 
-/* The baselines on task ev's first ks[j] mini-batches, into row e:
- * single-pass SGD and Adam from zero at the rates tuned for this k, the
- * full-batch fit at its L2, and (linclass) the teacher's own error. */
-static int baselines(const struct source *stream, const struct tdata *ev,
-		     const struct clfeval_config *c, int j, const float *l2,
-		     const float *lrs, const float *lra, struct eval_row *e)
-{
-	float th[LINCLASS_P], t0[LINCLASS_P];
-	int D = ev->task.D, K = ev->task.K, rc;
-
-	memset(t0, 0, sizeof t0);
-	logreg_sgd_stream(ev->X, ev->y, c->ks[j], c->B, D, K, lrs[j], 0, t0);
-	e->base[EVAL_SGD] += err_of(stream, ev, t0, c->ntest);
-	memset(t0, 0, sizeof t0);
-	logreg_sgd_stream(ev->X, ev->y, c->ks[j], c->B, D, K, lra[j], 1, t0);
-	e->base[EVAL_ADAM] += err_of(stream, ev, t0, c->ntest);
-	rc = logreg_fit(ev->X, ev->y, c->ks[j] * c->B, D, K, l2[j],
-			LOGREG_MAX_ITER, th, NULL);
-	if (rc != AM_OK)
-		return rc;
-	e->base[EVAL_FULL] += err_of(stream, ev, th, c->ntest);
-	if (stream->src == SOURCE_LINCLASS)
-		e->floor += err_of(stream, ev, ev->task.ct.theta, c->ntest);
-	return AM_OK;
-}
-
-/* What clfeval_run works in. */
-struct clf_ws {
-	struct gen_ws *ws;
-	float *probs, *st, *s1;
-	float l2[CLFEVAL_KS_MAX], lrs[CLFEVAL_KS_MAX], lra[CLFEVAL_KS_MAX];
-	double chg2[CLFEVAL_KS_MAX];	/* sums of squared per-task changes */
+static const struct eval_baseline clf_baselines[] = {
+	{ .slot = EVAL_SGD, .skippable = 1, .arg = 0,
+	  .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_ADAM, .skippable = 1, .arg = 1,
+	  .tune = opt_tune, .run = opt_run },
+	{ .slot = EVAL_FULL, .skippable = 1,
+	  .tune = full_tune, .run = full_run },
+	{ .slot = EVAL_SLOT_FLOOR, .skippable = 1, .applies = is_linclass,
+	  .run = floor_run },
+	/* not skippable: the caller gives the ceiling to the model whose
+	 * row carries it */
+	{ .slot = EVAL_CEILING, .applies = has_ceiling, .run = ceiling_run },
 };
 
-/* The amortizer and the baselines on evaluation task t, added into rows. */
-static int run_task(const struct gen *g, const float *p,
-		    const struct source *stream, const struct source *query,
-		    const struct clfeval_config *c, int t, struct tdata *ev,
-		    struct clf_ws *w, struct eval_row *rows)
-{
-	double ceil_t, prev = 0.0;
-	int step = 0, j, rc, K;
-
-	tdata_draw(ev, stream, query, c->seed, (uint64_t)t,
-		   c->ks[c->nk - 1] * c->B, c->ntest);
-	K = ev->task.K;
-	ceil_t = c->ceiling && stream->src == SOURCE_IMAGES ?
-		 ceiling_err(c->ceiling, ev, c->ntest) : 0.0;
-	start(g, p, K, c->ntest, w->st);
-	for (j = 0; j < c->nk; j++) {
-		int n = c->ks[j] * c->B;
-
-		for (; step < c->ks[j]; step++) {
-			rc = advance(g, p, w->ws, ev, c->ntest, w->st,
-				     ev->X + (size_t)step * c->B * GEN_XMAX,
-				     ev->y + (size_t)step * c->B, c->B,
-				     (double)step * c->B);
-			if (rc != AM_OK)
-				return rc;
-		}
-		eval_row_score(rows, j, err_state(g, p, w->ws, stream, ev, w->st,
-						  c->ntest, w->probs), &prev, w->chg2);
-		if (!c->skip_baselines) {
-			rc = baselines(stream, ev, c, j, w->l2, w->lrs, w->lra,
-				       &rows[j]);
-			if (rc != AM_OK)
-				return rc;
-		}
-		if (n <= c->onestep_max_rows) {
-			start(g, p, K, c->ntest, w->s1);
-			rc = advance(g, p, w->ws, ev, c->ntest, w->s1, ev->X, ev->y,
-				     n, 0.0);
-			if (rc != AM_OK)
-				return rc;
-			rows[j].onestep += err_state(g, p, w->ws, stream, ev, w->s1,
-						     c->ntest, w->probs);
-		}
-		rows[j].base[EVAL_CEILING] += ceil_t;
-	}
-	return AM_OK;
-}
-
-/* The has bits and the tuned hyperparameters of the rows. */
-static void rows_mark(const struct source *stream,
-		      const struct clfeval_config *c, const struct clf_ws *w,
-		      struct eval_row *rows)
-{
-	int j;
-
-	for (j = 0; j < c->nk; j++) {
-		struct eval_row *e = &rows[j];
-
-		e->has |= EVAL_HAS_AMORT;
-		if (c->ks[j] * c->B <= c->onestep_max_rows)
-			e->has |= EVAL_HAS_ONESTEP;
-		if (!c->skip_baselines)
-			e->has |= EVAL_HAS_BASE(EVAL_SGD) | EVAL_HAS_BASE(EVAL_ADAM) |
-				  EVAL_HAS_BASE(EVAL_FULL);
-		if (stream->src == SOURCE_LINCLASS && !c->skip_baselines)
-			e->has |= EVAL_HAS_FLOOR;
-		if (c->ceiling && stream->src == SOURCE_IMAGES)
-			e->has |= EVAL_HAS_BASE(EVAL_CEILING);
-		e->base_hyper[EVAL_FULL] = w->l2[j];
-		e->base_hyper[EVAL_SGD] = w->lrs[j];
-		e->base_hyper[EVAL_ADAM] = w->lra[j];
-	}
-}
-
-int clfeval_run(const struct gen *g, const float *p,
-		const struct source *stream, const struct source *query,
-		const struct source *tune, const struct clfeval_config *c,
-		struct eval_row *rows)
-{
-	int nstream, ntune, t, rc;
-	struct tdata *tt = NULL, ev;
-	struct logreg_tune_task *tk = NULL;
-	struct clf_ws w;
-	size_t nst;
-
-	if (check(g, c) != AM_OK)
-		return AM_EINVAL;
-	nstream = c->ks[c->nk - 1] * c->B;
-	memset(&ev, 0, sizeof ev);
-	memset(&w, 0, sizeof w);
-	ntune = c->skip_baselines ? 0 : c->tune_tasks;
-	if (ntune) {
-		tt = calloc((size_t)ntune, sizeof *tt);
-		tk = calloc((size_t)ntune, sizeof *tk);
-	}
-	w.ws = gen_ws_new(g, 1, c->onestep_max_rows > c->B ? c->onestep_max_rows : c->B);
-	w.probs = malloc((size_t)c->ntest * LINCLASS_KMAX * sizeof *w.probs);
-	/* a state, or (implicit) a prediction per held-out row */
-	nst = g->cfg.regime == GEN_IMPLICIT ? (size_t)c->ntest * g->sq : GEN_STATE_MAX;
-	w.st = malloc(nst * sizeof *w.st);
-	w.s1 = malloc(nst * sizeof *w.s1);
-	rc = (ntune && (!tt || !tk)) || !w.ws || !w.probs || !w.st || !w.s1 ?
-	     AM_ENOMEM : tdata_new(&ev, nstream, c->ntest);
-	for (t = 0; rc == AM_OK && t < ntune; t++)
-		rc = tdata_new(&tt[t], nstream, c->ntest);
-	if (rc == AM_OK && ntune)
-		rc = tune_all(tune, c, tt, tk, ntune, w.l2, w.lrs, w.lra);
-	if (rc != AM_OK)
-		goto out;
-	memset(rows, 0, (size_t)c->nk * sizeof *rows);
-	for (t = 0; t < c->ntasks; t++) {
-		rc = run_task(g, p, stream, query, c, t, &ev, &w, rows);
-		if (rc != AM_OK)
-			goto out;
-	}
-	rows_mark(stream, c, &w, rows);
-	eval_rows_finish(rows, c->nk, c->ks, c->ntasks, w.chg2);
-out:
-	if (tt)
-		for (t = 0; t < ntune; t++)
-			tdata_free(&tt[t]);
-	free(tt);
-	free(tk);
-	tdata_free(&ev);
-	gen_ws_free(w.ws);
-	free(w.probs);
-	free(w.st);
-	free(w.s1);
-	return rc;
-}
+const struct eval_family clfeval_family = {
+	.name = "clf",
+	.labels = 1,
+	.check = clf_check,
+	.tune_salt = 0x7475e1e5ull,
+	.tune_heldout = 1,
+	.rows = clf_rows,
+	.score = clf_score,
+	.baselines = clf_baselines,
+	.nbaselines = (int)(sizeof clf_baselines / sizeof clf_baselines[0]),
+};

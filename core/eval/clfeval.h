@@ -1,7 +1,7 @@
 /*
- * clfeval.h - measuring a classification amortizer (gen.h, GEN_CLF)
- * against the full-batch optimum and single-pass SGD and Adam, on the same
- * rows.
+ * clfeval.h - the classification family of the held-out evaluator
+ * (eval.h, eval_run): a classification amortizer of any regime against
+ * the full-batch optimum and single-pass SGD and Adam, on the same rows.
  *
  * Per evaluation task: a stream of k mini-batches of B rows; at each k in
  * ks, the held-out error rate of
@@ -30,44 +30,20 @@
  * (linclass_task_error) and plain error rates on held-out rows otherwise.
  * The held-out rows come from `query` (for images: the other half of the
  * test split), the stream from `stream`, the tuning tasks from `tune`
- * (for images: the training split); `stream` draws the task.
- * Deterministic for a seed; never prints.  The tasks depend on the seed
- * and the sources only, so runs with and without skip_baselines see the
- * same rows.
+ * (for images: the training split); `stream` draws the task.  The tasks
+ * depend on the seed and the sources only, so runs with and without
+ * skip_baselines see the same rows.  Fills amort, onestep, change, floor
+ * (the teacher's error, linclass tasks), base[EVAL_FULL] (hyper: its
+ * L2), base[EVAL_SGD] and base[EVAL_ADAM] (hyper: the rates) and
+ * base[EVAL_CEILING] (with a ceiling).
  */
 #ifndef CLFEVAL_H
 #define CLFEVAL_H
 
-#include <stdint.h>
-
 #include "family/gen.h"
 #include "eval/eval.h"
 
-#define CLFEVAL_KS_MAX 8
-
-struct clfeval_config {
-	int ntasks, tune_tasks, B, nk, ks[CLFEVAL_KS_MAX];
-	int ntest;			/* held-out rows per task */
-	int onestep_max_rows;		/* 0: no one-step column */
-	int skip_baselines;		/* 1: the amortizer and one-step columns
-					 * only: no tuning tasks, no full batch,
-					 * SGD, Adam or Bayes (left 0), as for
-					 * the 2nd and later models of a side
-					 * by side on the same tasks */
-	const float *ceiling;		/* image tasks: NULL, or LINCLASS_P
-					 * floats from clfeval_ceiling */
-	uint64_t seed;
-};
-
-/* Fills rows[0..nk) (eval.h): amort, onestep, change, floor (the
- * teacher's error, linclass tasks), base[EVAL_FULL] (hyper: its L2),
- * base[EVAL_SGD] and base[EVAL_ADAM] (hyper: the rates) and
- * base[EVAL_CEILING] (with c->ceiling).  AM_OK, AM_EINVAL (config), AM_ENOMEM or
- * AM_ENUMERIC (a step or a fit failed). */
-int clfeval_run(const struct gen *g, const float *p,
-		const struct source *stream, const struct source *query,
-		const struct source *tune, const struct clfeval_config *c,
-		struct eval_row *rows);
+extern const struct eval_family clfeval_family;
 
 /*
  * The whole-split fit of an image dataset: L2 logistic regression over all
@@ -83,9 +59,7 @@ int clfeval_run(const struct gen *g, const float *p,
  * cores.
  */
 #define CLFEVAL_CEIL_L2S 3	/* 1e-5, 1e-4, 1e-3 */
-int clfeval_ceiling(const struct source_images *fit,
-		    const struct source_images *val,
-		    const struct source_images *all, float *theta,
-		    float *l2_out);
+int clfeval_ceiling(const struct source_images *fit, const struct source_images *val,
+		    const struct source_images *all, float *theta, float *l2_out);
 
 #endif

@@ -412,3 +412,357 @@ out:
 	lin_ws_free(&w);
 	return rc;
 }
+
+/* ---- the held-out evaluator --------------------------------------------- */
+
+void eval_rows_narrow(const float *X, int n, int width, float *out)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		memcpy(out + (size_t)i * width, X + (size_t)i * GEN_XMAX,
+		       (size_t)width * sizeof *out);
+}
+
+static void task_free(struct eval_task *d)
+{
+	free(d->X);
+	free(d->y);
+	free(d->Xq);
+	free(d->yq);
+	free(d->iy);
+	free(d->iyq);
+	free(d->Xr);
+	free(d->Xqr);
+}
+
+static int task_new(struct eval_task *d, int nstream, int nq)
+{
+	memset(d, 0, sizeof *d);
+	d->X = malloc((size_t)nstream * GEN_XMAX * sizeof *d->X);
+	d->y = malloc((size_t)nstream * sizeof *d->y);
+	d->Xq = malloc((size_t)nq * GEN_XMAX * sizeof *d->Xq);
+	d->yq = malloc((size_t)nq * sizeof *d->yq);
+	d->iy = malloc((size_t)nstream * sizeof *d->iy);
+	d->iyq = malloc((size_t)nq * sizeof *d->iyq);
+	d->Xr = malloc((size_t)nstream * LINREG_DMAX * sizeof *d->Xr);
+	d->Xqr = malloc((size_t)nq * LINREG_DMAX * sizeof *d->Xqr);
+	return d->X && d->y && d->Xq && d->yq && d->iy && d->iyq && d->Xr &&
+	       d->Xqr ? AM_OK : AM_ENOMEM;
+}
+
+void eval_task_draw(const struct source *stream, uint64_t seed, uint64_t id,
+		    struct source_task *task, struct rng *r)
+{
+	struct rng master;
+
+	rng_seed(&master, seed);
+	rng_split(&master, id, r);
+	source_draw(stream, r, task);
+}
+
+/* Task `id` of the tasks seeded by seed, and its rows. */
+static void task_draw(const struct eval_family *f, struct eval_task *d,
+		      const struct source *stream, const struct source *query,
+		      uint64_t seed, uint64_t id, int nstream, int nq)
+{
+	struct rng r;
+
+	eval_task_draw(stream, seed, id, &d->task, &r);
+	f->rows(d, stream, query, &r, nstream, nq);
+}
+
+/*
+ * The amortizer under evaluation: a copy of its session contract widened
+ * to the evaluation (one-step batches beyond the trained batch, and, for
+ * labels, any task's classes up to AMZ_CLASSES_MAX), its scratch, its
+ * states (st: the session's, qs: implicit, one per held-out row; st1, qs1
+ * the one-step amortizer's), its predictions, and the task's rows at its
+ * row width (X, Xq: the task's own, or the narrowed copies Xn, Xqn).
+ */
+struct amort {
+	struct amz az;
+	struct amz_ws *ws;
+	float *st, *qs, *st1, *qs1, *pred;
+	float *Xn, *Xqn;
+	const float *X, *Xq;
+};
+
+static void amort_free(struct amort *am)
+{
+	amz_ws_free(am->ws);
+	free(am->st);
+	free(am->qs);
+	free(am->st1);
+	free(am->qs1);
+	free(am->pred);
+	free(am->Xn);
+	free(am->Xqn);
+}
+
+static int amort_new(struct amort *am, const struct eval_family *f,
+		     const struct amz *a, const struct eval_run_config *c,
+		     int nstream)
+{
+	size_t nq = (size_t)c->ntest, nqs = a->implicit ? nq * a->qstate : 1;
+
+	memset(am, 0, sizeof *am);
+	am->az = *a;
+	if (c->B > am->az.bmax)
+		am->az.bmax = c->B;
+	if (c->onestep_max_rows > am->az.bmax)
+		am->az.bmax = c->onestep_max_rows;
+	if (f->labels)
+		am->az.classes = AMZ_CLASSES_MAX;
+	am->ws = amz_ws_new(&am->az);
+	am->st = malloc((size_t)a->nstate * sizeof *am->st);
+	am->st1 = malloc((size_t)a->nstate * sizeof *am->st1);
+	am->qs = malloc(nqs * sizeof *am->qs);
+	am->qs1 = malloc(nqs * sizeof *am->qs1);
+	am->pred = malloc(nq * (f->labels ? AMZ_CLASSES_MAX : 1) * sizeof *am->pred);
+	if (!am->ws || !am->st || !am->st1 || !am->qs || !am->qs1 || !am->pred)
+		return AM_ENOMEM;
+	if (a->dmax < GEN_XMAX) {
+		am->Xn = malloc((size_t)nstream * a->dmax * sizeof *am->Xn);
+		am->Xqn = malloc(nq * a->dmax * sizeof *am->Xqn);
+		if (!am->Xn || !am->Xqn)
+			return AM_ENOMEM;
+	}
+	return AM_OK;
+}
+
+/* The task's rows at the amortizer's row width. */
+static void amort_bind(struct amort *am, const struct eval_task *d,
+		       int nstream, int nq)
+{
+	if (!am->Xn) {
+		am->X = d->X;
+		am->Xq = d->Xq;
+		return;
+	}
+	eval_rows_narrow(d->X, nstream, am->az.dmax, am->Xn);
+	eval_rows_narrow(d->Xq, nq, am->az.dmax, am->Xqn);
+	am->X = am->Xn;
+	am->Xq = am->Xqn;
+}
+
+/* The amortizer's starting state for task d: its learned initial state
+ * (with the task's classes), and (implicit) the initial prediction of
+ * every held-out row. */
+static int amort_start(const struct amort *am, const struct eval_family *f,
+		       const struct eval_task *d, int nq, float *st, float *qs)
+{
+	amz_initial_state(&am->az, st);
+	if (f->labels && amz_set_classes(&am->az, st, d->task.K) != AM_OK)
+		return AM_EINVAL;
+	if (am->az.implicit)
+		return amz_query_init(&am->az, st, nq, qs);
+	return AM_OK;
+}
+
+/* One step on the B stream rows from row0: the state's, or (implicit)
+ * the held-out rows' predictions refined by the batch. */
+static int amort_step(const struct amort *am, const struct eval_task *d,
+		      int nq, float *st, float *qs, int row0, int B,
+		      double rows_seen)
+{
+	const float *X = am->X + (size_t)row0 * am->az.dmax, *y = d->y + row0;
+
+	if (am->az.implicit)
+		return amz_query_step(&am->az, am->ws, st, am->Xq, nq, qs, X, y,
+				      B, d->task.D, rows_seen);
+	return amz_step(&am->az, am->ws, st, X, y, B, d->task.D, rows_seen,
+			NULL, NULL);
+}
+
+/* The family's score of the amortizer's predictions on the held-out
+ * rows, into *score. */
+static int amort_score(const struct amort *am, const struct eval_family *f,
+		       const struct eval_sources *s, const struct eval_task *d,
+		       int nq, const float *st, const float *qs, double *score)
+{
+	const struct amz *a = &am->az;
+	int rc;
+
+	if (f->labels)
+		rc = a->implicit ? amz_query_probs(a, st, qs, nq, am->pred) :
+		     amz_predict_probs(a, st, am->Xq, nq, d->task.D, am->pred);
+	else
+		rc = a->implicit ? amz_query_mean(a, st, qs, nq, am->pred) :
+		     amz_predict(a, st, am->Xq, nq, d->task.D, am->pred, NULL);
+	if (rc == AM_OK)
+		*score = f->score(d, s, am->pred, nq);
+	return rc;
+}
+
+/* Whether baseline b runs in this evaluation. */
+static int live(const struct eval_baseline *b, const struct eval_sources *s,
+		const struct eval_run_config *c)
+{
+	return !(b->skippable && c->skip_baselines) && (!b->applies || b->applies(s));
+}
+
+static void add_score(struct eval_row *e, int slot, double v)
+{
+	if (slot == EVAL_SLOT_FLOOR)
+		e->floor += v;
+	else
+		e->base[slot] += v;
+}
+
+/* The amortizer and the baselines on evaluation task t, added into rows
+ * (chg2: eval_row_score).  hyper: nk per baseline. */
+static int run_task(const struct eval_family *f, struct amort *am,
+		    const struct eval_sources *s, const struct eval_run_config *c,
+		    int t, struct eval_task *d, const float *hyper,
+		    struct eval_row *rows, double *chg2)
+{
+	int nstream = c->ks[c->nk - 1] * c->B, nq = c->ntest, step = 0, j, b, rc;
+	double prev = 0.0, v;
+
+	task_draw(f, d, s->stream, s->query ? s->query : s->stream, c->seed,
+		  (uint64_t)t, nstream, nq);
+	amort_bind(am, d, nstream, nq);
+	rc = amort_start(am, f, d, nq, am->st, am->qs);
+	for (j = 0; rc == AM_OK && j < c->nk; j++) {
+		int n = c->ks[j] * c->B;
+
+		for (; rc == AM_OK && step < c->ks[j]; step++)
+			rc = amort_step(am, d, nq, am->st, am->qs, step * c->B,
+					c->B, (double)step * c->B);
+		if (rc == AM_OK)
+			rc = amort_score(am, f, s, d, nq, am->st, am->qs, &v);
+		if (rc != AM_OK)
+			break;
+		eval_row_score(rows, j, v, &prev, chg2);
+		for (b = 0; rc == AM_OK && b < f->nbaselines; b++) {
+			const struct eval_baseline *bl = &f->baselines[b];
+			struct eval_at at = { d, s, c, j, bl->arg,
+					      hyper[(size_t)b * c->nk + j] };
+
+			if (!live(bl, s, c))
+				continue;
+			rc = bl->run(&at, &v);
+			if (rc == AM_OK)
+				add_score(&rows[j], bl->slot, v);
+		}
+		if (rc != AM_OK || n > c->onestep_max_rows)
+			continue;
+		rc = amort_start(am, f, d, nq, am->st1, am->qs1);
+		if (rc == AM_OK)
+			rc = amort_step(am, d, nq, am->st1, am->qs1, 0, n, 0.0);
+		if (rc == AM_OK)
+			rc = amort_score(am, f, s, d, nq, am->st1, am->qs1, &v);
+		if (rc == AM_OK)
+			rows[j].onestep += v;
+	}
+	return rc;
+}
+
+/* The tuned baselines' hyperparameters (hyper: nk per baseline), on
+ * tuning tasks drawn from their own stream. */
+static int run_tune(const struct eval_family *f, const struct eval_sources *s,
+		    const struct eval_run_config *c, float *hyper)
+{
+	const struct source *src = s->tune ? s->tune : s->stream;
+	int nstream = c->ks[c->nk - 1] * c->B, n = 0, t, b, rc = AM_OK;
+	int nq = f->tune_heldout ? c->ntest : 1;
+	struct eval_task *tt = NULL;
+
+	for (b = 0; b < f->nbaselines; b++)
+		if (f->baselines[b].tune && live(&f->baselines[b], s, c))
+			n = c->tune_tasks;
+	if (!n)
+		return AM_OK;
+	tt = calloc((size_t)n, sizeof *tt);
+	if (!tt)
+		return AM_ENOMEM;
+	for (t = 0; t < n && rc == AM_OK; t++) {
+		rc = task_new(&tt[t], nstream, nq);
+		if (rc == AM_OK)
+			task_draw(f, &tt[t], src, src, c->seed ^ f->tune_salt,
+				  (uint64_t)t, nstream, nq);
+	}
+	for (b = 0; rc == AM_OK && b < f->nbaselines; b++) {
+		const struct eval_baseline *bl = &f->baselines[b];
+
+		if (bl->tune && live(bl, s, c))
+			rc = bl->tune(tt, n, src, c, bl->arg,
+				      hyper + (size_t)b * c->nk);
+	}
+	for (t = 0; t < n; t++)
+		task_free(&tt[t]);
+	free(tt);
+	return rc;
+}
+
+static int run_check(const struct eval_family *f, const struct amz *a,
+		     const struct eval_sources *s, const struct eval_run_config *c)
+{
+	if (!(f->labels ? a->has_labels : a->has_mean) || a->dmax > GEN_XMAX ||
+	    f->nbaselines > EVAL_BASE_MAX + 1 || f->check(s) != AM_OK ||
+	    c->ntasks < 1 || c->tune_tasks < 1 || c->B < 1 ||
+	    c->max_rows < 1 || c->B > c->max_rows || c->ntest < 1 ||
+	    c->ntest > 1000000 || c->onestep_max_rows < 0 ||
+	    c->onestep_max_rows > c->max_rows ||
+	    eval_ks_check(c->nk, EVAL_RUN_KS_MAX, c->ks, c->B, 65536) != AM_OK)
+		return AM_EINVAL;
+	return AM_OK;
+}
+
+int eval_run(const struct eval_family *f, const struct amz *a,
+	     const struct eval_sources *s, const struct eval_run_config *c,
+	     struct eval_row *rows)
+{
+	float hyper[(EVAL_BASE_MAX + 1) * EVAL_RUN_KS_MAX];
+	double chg2[EVAL_RUN_KS_MAX];	/* sums of squared per-task changes */
+	struct eval_task d;
+	struct amort am;
+	int nstream, t, j, b, rc;
+
+	if (run_check(f, a, s, c) != AM_OK)
+		return AM_EINVAL;
+	nstream = c->ks[c->nk - 1] * c->B;
+	memset(hyper, 0, sizeof hyper);
+	memset(chg2, 0, sizeof chg2);
+	rc = task_new(&d, nstream, c->ntest);
+	if (rc == AM_OK)
+		rc = amort_new(&am, f, a, c, nstream);
+	else
+		memset(&am, 0, sizeof am);
+	if (rc == AM_OK)
+		rc = run_tune(f, s, c, hyper);
+	if (rc != AM_OK)
+		goto out;
+	memset(rows, 0, (size_t)c->nk * sizeof *rows);
+	for (t = 0; t < c->ntasks; t++) {
+		rc = run_task(f, &am, s, c, t, &d, hyper, rows, chg2);
+		if (rc != AM_OK)
+			goto out;
+	}
+	for (j = 0; j < c->nk; j++) {
+		struct eval_row *e = &rows[j];
+
+		e->has |= EVAL_HAS_AMORT;
+		if (c->ks[j] * c->B <= c->onestep_max_rows)
+			e->has |= EVAL_HAS_ONESTEP;
+		for (b = 0; b < f->nbaselines; b++) {
+			const struct eval_baseline *bl = &f->baselines[b];
+
+			if (!live(bl, s, c))
+				continue;
+			if (bl->slot == EVAL_SLOT_FLOOR) {
+				e->has |= EVAL_HAS_FLOOR;
+				continue;
+			}
+			e->has |= EVAL_HAS_BASE(bl->slot);
+			if (bl->tune)
+				e->base_hyper[bl->slot] = hyper[(size_t)b * c->nk + j];
+		}
+	}
+	eval_rows_finish(rows, c->nk, c->ks, c->ntasks, chg2);
+out:
+	task_free(&d);
+	amort_free(&am);
+	return rc;
+}

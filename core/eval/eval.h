@@ -1,13 +1,23 @@
 /*
- * eval.h - measuring the regression amortizer against what any method
- * could do on the same rows; and what every evaluator shares (regeval.h,
- * clfeval.h, geneval.h): the row, struct eval_row, and the driver pieces
- * that fill it (eval_ks_check, eval_row_score, eval_rows_finish).
+ * eval.h - measuring an amortizer against what any method could do on the
+ * same rows.  Three things live here:
  *
- * For each task (a fixed D and noise, drawn from a family) the evaluator
- * draws kmax * B rows once and feeds the same mini-batches, in the same
- * order, to every method; at each checkpoint k it records the exact
- * expected test MSE (linreg_task_mse, no test sampling noise) of:
+ *   - what every evaluator shares: the row, struct eval_row, and the
+ *     pieces that fill it (eval_ks_check, eval_row_score,
+ *     eval_rows_finish);
+ *   - eval_run, the held-out evaluator: one driver over the session
+ *     contract (family/amz.h) and a table per family of tasks (struct
+ *     eval_family: regeval.h, clfeval.h) naming its draw, its score and
+ *     its baselines;
+ *   - eval_linreg, the parametric refiner on linreg tasks with the exact
+ *     expected MSE of its state (below; geneval.h measures the
+ *     generative models).
+ *
+ * eval_linreg: for each task (a fixed D and noise, drawn from a
+ * family) the evaluator draws kmax * B rows once and feeds the same
+ * mini-batches, in the same order, to every method; at each checkpoint
+ * k it records the exact expected test MSE (linreg_task_mse, no test
+ * sampling noise) of:
  *   amort    the refiner after k steps (k mini-batches, `passes` each);
  *   ridge    the ridge posterior mean on the k*B rows with lambda = noise^2,
  *            the Bayes-optimal predictor under the training prior;
@@ -31,6 +41,8 @@
 
 #include "tasks/linreg.h"
 #include "refine/refiner.h"
+#include "family/amz.h"
+#include "family/gen.h"
 
 #define EVAL_KS_MAX 16
 #define EVAL_LRS 17
@@ -158,5 +170,151 @@ void eval_pick_rates(int nk, const double *acc, int *best);
  */
 int eval_linreg(const struct refiner *m, const float *p,
 		const struct eval_config *c, struct eval_row *rows);
+
+/*
+ * ---- the held-out evaluator: one driver, a table per family ----------------
+ *
+ * eval_run measures any amortizer that predicts held-out rows (regression
+ * and classification, every regime) through the session contract alone
+ * (struct amz: amz_step, amz_predict, amz_predict_probs, amz_query_*), so
+ * it never sees a family's own objects.  Per evaluation task: a stream of
+ * kmax mini-batches of B rows and ntest held-out rows; at each k in ks the
+ * amortizer's score after k steps, the baselines on the same rows, the
+ * one-step amortizer (all k*B rows as one batch at rows_seen 0, while
+ * k*B <= onestep_max_rows) and the paired change from the previous k.
+ * What differs between families is a table (struct eval_family): how a
+ * task and its rows are drawn, how predictions are scored, and which
+ * baselines run beside the amortizer (struct eval_baseline), each with
+ * its hyperparameter per k tuned on tune_tasks tasks of its own stream
+ * (never the evaluation tasks).  The tasks depend on the seed and the
+ * sources only, not on the model.  Deterministic for a seed; never prints.
+ */
+#define EVAL_RUN_KS_MAX 8
+
+struct eval_run_config {
+	int ntasks, tune_tasks, B, nk, ks[EVAL_RUN_KS_MAX];
+	int ntest;			/* held-out rows per task */
+	int onestep_max_rows;		/* 0: no one-step column */
+	/* the most rows one step of the model may take (its scratch: e.g.
+	 * GEN_BMAX, REFINER_BMAX); B and onestep_max_rows must fit, and the
+	 * session's bmax is widened to them */
+	int max_rows;
+	int skip_baselines;		/* 1: no tuning and none of the
+					 * skippable baselines (left 0), for
+					 * the 2nd and later models of a side
+					 * by side on the same tasks */
+	uint64_t seed;
+};
+
+/* Where the tasks come from (borrowed).  query, tune: NULL for stream. */
+struct eval_sources {
+	const struct source *stream;	/* draws the task and its stream */
+	const struct source *query;	/* its held-out rows */
+	const struct source *tune;	/* the tuning tasks */
+	const float *ceiling;		/* clf image tasks: NULL, or LINCLASS_P
+					 * floats from clfeval_ceiling */
+};
+
+/*
+ * One task's rows, as the driver draws them through its family.  Rows are
+ * GEN_XMAX floats wide; y and yq are the targets (regression: yq the
+ * noise-free means E[y | x]) or the labels as floats; iy, iyq the labels
+ * as ints (classification); Xr, Xqr the rows LINREG_DMAX wide
+ * (regression).  Owned by the driver.
+ */
+struct eval_task {
+	struct source_task task;
+	float *X, *y, *Xq, *yq;		/* stream: nstream rows; held out: nq */
+	int *iy, *iyq;
+	float *Xr, *Xqr;
+};
+
+/*
+ * A baseline (or a reference such as the floor) run beside the amortizer.
+ *
+ * slot: the enum eval_base it fills, or EVAL_SLOT_FLOOR for the row's
+ * floor.  skippable: 1 if skip_baselines leaves it out.  arg: passed to
+ * tune and run, so one pair of functions can serve several entries (e.g.
+ * 0 for SGD, 1 for Adam).  applies: whether it runs on these sources (NULL:
+ * always).  tune: its hyperparameter per checkpoint (hyper[0..nk)) from
+ * the n tuning tasks tt drawn from `src` (NULL: none); AM_OK or an error.
+ * run: its score on one task at one checkpoint (struct eval_at) into
+ * *score; AM_OK or an error.
+ */
+#define EVAL_SLOT_FLOOR (-1)
+
+/* What a baseline's run sees: task d (of the sources s, under config c)
+ * after its first ks[j] mini-batches, the entry's arg and its tuned
+ * hyperparameter at this k (0 for an entry without tune).  Borrowed. */
+struct eval_at {
+	const struct eval_task *d;
+	const struct eval_sources *s;
+	const struct eval_run_config *c;
+	int j;
+	int arg;
+	float hyper;
+};
+
+struct eval_baseline {
+	int slot;
+	int skippable;
+	int arg;
+	int (*applies)(const struct eval_sources *s);
+	int (*tune)(const struct eval_task *tt, int n, const struct source *src,
+		    const struct eval_run_config *c, int arg, float *hyper);
+	int (*run)(const struct eval_at *at, double *score);
+};
+
+/*
+ * What a family of tasks tells the driver.
+ *
+ * labels: rows carry class labels; the amortizer answers probabilities
+ * (n x AMZ_CLASSES_MAX), else means (n).  check: AM_OK if the stream can
+ * be evaluated.  tune_salt: xored into the seed for the tuning tasks.
+ * tune_heldout: 1 if the baselines' tuning scores on the tuning tasks'
+ * held-out rows (ntest each); 0 if it scores on the task itself (one
+ * held-out row is drawn, to save memory: every tuning task is kept at
+ * once).  rows: task d->task's nstream stream rows from `stream` and its
+ * nq held-out rows from `query`, drawn with r (the task's own stream,
+ * after the task), into d.  score: the score of predictions pred on d's
+ * held-out rows (lower is better).
+ */
+struct eval_family {
+	const char *name;
+	int labels;
+	int (*check)(const struct eval_sources *s);
+	uint64_t tune_salt;
+	int tune_heldout;
+	void (*rows)(struct eval_task *d, const struct source *stream,
+		     const struct source *query, struct rng *r, int nstream,
+		     int nq);
+	double (*score)(const struct eval_task *d, const struct eval_sources *s,
+			const float *pred, int nq);
+	const struct eval_baseline *baselines;
+	int nbaselines;
+};
+
+/* Task `id` of the tasks of `stream` seeded by seed, into *task; *r is
+ * left as that task's own random stream (split off the seed's by id, so
+ * a task does not depend on those before it) for its rows.  The one way
+ * every evaluator of gen tasks (eval_run, geneval.h) draws its tasks. */
+void eval_task_draw(const struct source *stream, uint64_t seed, uint64_t id,
+		    struct source_task *task, struct rng *r);
+
+/* Rows of GEN_XMAX floats to rows of `width` (<= GEN_XMAX) floats: the
+ * first width columns. */
+void eval_rows_narrow(const float *X, int n, int width, float *out);
+
+/*
+ * Runs family f's evaluation of the amortizer a (borrowed; a labelled
+ * family needs has_labels, the others has_mean) on the sources s; fills
+ * rows[0..c->nk): amort, onestep, change, the floor and every applicable
+ * baseline's base[slot] and (tuned) base_hyper[slot].  Returns AM_OK,
+ * AM_EINVAL (model, sources or config), AM_ENOMEM or AM_ENUMERIC (a step
+ * or a fit failed).
+ */
+int eval_run(const struct eval_family *f, const struct amz *a,
+	     const struct eval_sources *s, const struct eval_run_config *c,
+	     struct eval_row *rows);
 
 #endif

@@ -66,12 +66,10 @@ static int walk(const struct gen *g, const float *p, const struct source *ts,
 		at_k_fn fn, void *ctx)
 {
 	struct source_task task;
-	struct rng master, r;
+	struct rng r;
 	int step = 0, j, rc;
 
-	rng_seed(&master, c->seed);
-	rng_split(&master, (uint64_t)t, &r);
-	source_draw(ts, &r, &task);
+	eval_task_draw(ts, c->seed, (uint64_t)t, &task, &r);
 	gen_initial_state(g, p, b->state);
 	for (j = 0; j < c->nk; j++) {
 		for (; step < c->ks[j]; step++) {
