@@ -273,7 +273,7 @@ static int check_recipe(const char *path)
  * PCA, train_pca) for image tasks. */
 struct train_data {
 	struct hershey_set fonts;
-	struct imgtask img;
+	struct images img;
 	int have_img;
 };
 
@@ -293,7 +293,7 @@ static int train_data_load(struct recipe *r, struct train_data *d)
 	}
 	if (r->gen && r->gcfg.tasks.src == SOURCE_IMAGES) {
 		fprintf(stderr, "amort train: loading %s and fitting its PCA\n", r->dataset);
-		if (imgtask_open_k(&d->img, r->dataset, NULL, r->gcfg.tasks.cfam.kmin,
+		if (images_open_k(&d->img, r->dataset, NULL, r->gcfg.tasks.cfam.kmin,
 				   r->gcfg.tasks.cfam.kmax, r->features, err, sizeof err)) {
 			fprintf(stderr, "amort train: %s\n", err);
 			return 1;
@@ -316,7 +316,7 @@ static void train_data_free(struct train_data *d)
 {
 	hershey_free(&d->fonts);
 	if (d->have_img)
-		imgtask_close(&d->img);
+		images_close(&d->img);
 	train_pca = NULL;
 }
 

@@ -107,7 +107,7 @@ static const char *ceiling_words(const struct cblock *b)
 
 /* Fits block b's linear ceiling on the training split of it (whose halves
  * choose the L2).  0, or -1 with a message. */
-static int block_ceiling(struct cblock *b, const struct imgtask *it)
+static int block_ceiling(struct cblock *b, const struct images *it)
 {
 	int r, c;
 
@@ -176,7 +176,7 @@ static const char *class_words(int K)
 	return buf;
 }
 
-static void image_block(struct cblock *b, const char *title, struct imgtask *it,
+static void image_block(struct cblock *b, const char *title, struct images *it,
 			int kmin, int kmax)
 {
 	memset(b, 0, sizeof *b);
@@ -327,7 +327,7 @@ struct many {
 	struct model *ms;
 	int nm, nb, images, nowne;	/* nowne: models with their own PCA */
 	struct cblock *cb;		/* [block * nm + model] */
-	struct imgtask *img;		/* [model * 2 + block]: model 0's, and
+	struct images *img;		/* [model * 2 + block]: model 0's, and
 					 * a model's own if its PCA differs */
 	int *fs;			/* the model whose features a model uses */
 	double *pdiff;			/* pca_diff against model 0's */
@@ -399,12 +399,12 @@ static int many_images(struct many *x, int ood, int classes)
 	for (i = 0; i < nm; i++) {
 		if (x->fs[i] != i)
 			continue;
-		if (imgtask_open(&x->img[2 * i], ms[0].dataset, ms[i].pca, 2, 10,
+		if (images_open(&x->img[2 * i], ms[0].dataset, ms[i].pca, 2, 10,
 				 err, sizeof err)) {
 			fprintf(stderr, "amort eval: %s\n", err);
 			return -1;
 		}
-		if (x->nb == 2 && imgtask_open(&x->img[2 * i + 1], other, ms[i].pca,
+		if (x->nb == 2 && images_open(&x->img[2 * i + 1], other, ms[i].pca,
 					       2, 10, err, sizeof err)) {
 			fprintf(stderr, "amort eval: %s (skipping the "
 				"out-of-distribution block)\n", err);
@@ -489,7 +489,7 @@ static void many_free(struct many *x)
 	if (x->img)
 		for (i = 0; i < 2 * x->nm; i++)
 			if (x->img[i].test_f)
-				imgtask_close(&x->img[i]);
+				images_close(&x->img[i]);
 	free(x->img);
 	free(x->fs);
 	free(x->pdiff);
@@ -580,12 +580,12 @@ static int linclass_blocks(struct cblock *blocks, const struct model *m, int ood
  * other dataset through its PCA, each with its linear ceiling; opens
  * img[0..*nimg).  The count of blocks, or -1 after a message. */
 static int image_blocks(struct cblock *blocks, const struct model *m, int ood,
-			int classes, struct imgtask *img, int *nimg)
+			int classes, struct images *img, int *nimg)
 {
 	const char *other = strcmp(m->dataset, "mnist") ? "mnist" : "fashion-mnist";
 	char t[128], err[512];
 
-	if (imgtask_open(&img[0], m->dataset, m->pca, 2, 10, err, sizeof err)) {
+	if (images_open(&img[0], m->dataset, m->pca, 2, 10, err, sizeof err)) {
 		fprintf(stderr, "amort eval: %s\n", err);
 		return -1;
 	}
@@ -597,7 +597,7 @@ static int image_blocks(struct cblock *blocks, const struct model *m, int ood,
 		return -1;
 	if (!ood)
 		return 1;
-	if (imgtask_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
+	if (images_open(&img[1], other, m->pca, 2, 10, err, sizeof err)) {
 		fprintf(stderr, "amort eval: %s (skipping the out-of-distribution "
 			"block)\n", err);
 		return 1;
@@ -642,7 +642,7 @@ int eval_run_clf(struct model *m, const struct eval_opts *o)
 	};
 	long classes = EVAL_GIVEN(o, EVAL_OPT_CLASSES) ? o->classes : 10;
 	struct cblock *blocks = calloc(6, sizeof *blocks);
-	struct imgtask img[2];
+	struct images img[2];
 	struct eval_run_config c;
 	int i, nb, rc, nimg = 0;
 
@@ -685,7 +685,7 @@ int eval_run_clf(struct model *m, const struct eval_opts *o)
 		rc = 0;
 out:
 	for (i = 0; i < nimg; i++)
-		imgtask_close(&img[i]);
+		images_close(&img[i]);
 	free(blocks);
 	return rc;
 }

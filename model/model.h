@@ -15,6 +15,7 @@
 
 #include "family/amz.h"
 #include "base/layout.h"
+#include "data/source.h"
 #include "family/gen.h"
 #include "family/fam_gen.h"
 #include "data/pca.h"

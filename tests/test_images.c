@@ -16,20 +16,20 @@
 
 static void test_missing_set(void **state)
 {
-	struct imgtask it;
+	struct images it;
 	char err[256];
 
 	(void)state;
 	err[0] = '\0';
-	assert_int_equal(imgtask_open(&it, "no-such-set", NULL, 2, 10, err,
+	assert_int_equal(images_open(&it, "no-such-set", NULL, 2, 10, err,
 				      sizeof err), AM_EIO);
-	assert_non_null(strstr(err, IMGTASK_DIR "/no-such-set.img"));
+	assert_non_null(strstr(err, IMAGES_DIR "/no-such-set.img"));
 	assert_non_null(strstr(err, "make data"));
 	assert_null(it.train_f);
 	assert_null(it.rows);
-	imgtask_close(&it);
+	images_close(&it);
 	/* no room for a message: still the status */
-	assert_int_equal(imgtask_open_k(&it, "no-such-set", NULL, 2, 10, 8,
+	assert_int_equal(images_open_k(&it, "no-such-set", NULL, 2, 10, 8,
 					NULL, 0), AM_EIO);
 }
 

@@ -12,7 +12,7 @@
 
 #include "base/am.h"
 
-void imgtask_close(struct imgtask *t)
+void images_close(struct images *t)
 {
 	imgset_free(&t->set);
 	pca_free(&t->pca);
@@ -91,14 +91,14 @@ static void split_source(struct source_images *g, const float *f,
 	}
 }
 
-int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
+int images_open(struct images *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen)
 {
-	return imgtask_open_k(t, dataset, use, kmin, kmax, SOURCE_XMAX, err,
+	return images_open_k(t, dataset, use, kmin, kmax, SOURCE_XMAX, err,
 			      errlen);
 }
 
-int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use,
+int images_open_k(struct images *t, const char *dataset, const struct pca *use,
 		   int kmin, int kmax, int k, char *err, size_t errlen)
 {
 	char path[256], msg[256];
@@ -106,7 +106,7 @@ int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use
 	float *packed = NULL;
 
 	memset(t, 0, sizeof *t);
-	snprintf(path, sizeof path, "%s/%s.img", IMGTASK_DIR, dataset);
+	snprintf(path, sizeof path, "%s/%s.img", IMAGES_DIR, dataset);
 	if (access(path, R_OK) != 0)
 		return am_fail(err, errlen, AM_EIO,
 			       "%s: %s (run `make data` first)", path,
@@ -182,6 +182,6 @@ oom:
 	rc = am_fail(err, errlen, AM_ENOMEM, "out of memory");
 fail:
 	free(packed);
-	imgtask_close(t);
+	images_close(t);
 	return rc;
 }

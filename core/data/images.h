@@ -11,12 +11,12 @@
  * Evaluation always splits; meta-training does when its recipe says
  * `disjoint = 1`.
  *
- * A struct imgtask owns the images, the features, the row lists and its
+ * A struct images owns the images, the features, the row lists and its
  * copy of the PCA; its struct source_images point into them and live
- * until imgtask_close.  Reads IMGTASK_DIR/<dataset>.img; never prints
- * (errors come back as a message in err).  Not thread-safe on one struct
- * imgtask while it opens or closes; its sources may then be read from
- * any number of threads.
+ * until images_close.  Reads IMAGES_DIR/<dataset>.img; never prints
+ * (errors come back as a message in err).  Not thread-safe on one
+ * struct images while it opens or closes; its sources may then be read
+ * from any number of threads.
  */
 #ifndef IMAGES_H
 #define IMAGES_H
@@ -27,9 +27,9 @@
 #include "data/source.h"
 #include "io/imgset.h"
 
-#define IMGTASK_DIR "data"
+#define IMAGES_DIR "data"
 
-struct imgtask {
+struct images {
 	struct imgset set;
 	struct pca pca;			/* owned copy */
 	float *train_f, *test_f;	/* features, (n x SOURCE_XMAX) */
@@ -39,23 +39,23 @@ struct imgtask {
 };
 
 /*
- * Loads IMGTASK_DIR/<dataset>.img, projects it with a PCA fitted on its
+ * Loads IMAGES_DIR/<dataset>.img, projects it with a PCA fitted on its
  * training split (use == NULL) or with `use` (copied), and builds the
  * task sources with kmin..kmax classes per task.  Returns AM_OK, or with
  * a message in err: AM_EIO (the file cannot be read: the message says to
  * run `make data`), imgset_read's or pca_unpack's status, AM_EINVAL (too
  * many or too few classes for kmin..kmax, a PCA of another image size, a
  * class missing from a half, or k out of range), the fit's status, or
- * AM_ENOMEM.  On failure *t is closed (imgtask_close is still safe).
+ * AM_ENOMEM.  On failure *t is closed (images_close is still safe).
  */
-int imgtask_open(struct imgtask *t, const char *dataset, const struct pca *use,
+int images_open(struct images *t, const char *dataset, const struct pca *use,
 		 int kmin, int kmax, char *err, size_t errlen);
 
-/* imgtask_open with a PCA of k (1..SOURCE_XMAX) features fitted when use
- * is NULL (imgtask_open fits SOURCE_XMAX). */
-int imgtask_open_k(struct imgtask *t, const char *dataset, const struct pca *use,
+/* images_open with a PCA of k (1..SOURCE_XMAX) features fitted when use
+ * is NULL (images_open fits SOURCE_XMAX). */
+int images_open_k(struct images *t, const char *dataset, const struct pca *use,
 		   int kmin, int kmax, int k, char *err, size_t errlen);
 
-void imgtask_close(struct imgtask *t);
+void images_close(struct images *t);
 
 #endif

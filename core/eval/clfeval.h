@@ -40,6 +40,7 @@
 #ifndef CLFEVAL_H
 #define CLFEVAL_H
 
+#include "data/source.h"
 #include "family/gen.h"
 #include "eval/eval.h"
 

@@ -42,6 +42,7 @@
 #include "tasks/linreg.h"
 #include "refine/refiner.h"
 #include "family/amz.h"
+#include "data/source.h"
 #include "family/gen.h"
 
 #define EVAL_KS_MAX 16

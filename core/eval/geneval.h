@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "data/source.h"
 #include "family/gen.h"
 #include "eval/eval.h"
 

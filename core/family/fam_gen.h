@@ -29,6 +29,7 @@
 
 #include "family/amz.h"
 #include "family/family.h"
+#include "data/source.h"
 #include "family/gen.h"
 
 #define GENTRAIN_SHARDS_MAX FAMILY_SHARDS_MAX
