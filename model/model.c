@@ -515,8 +515,8 @@ static json_t *arch_object(json_t *h, char *err, size_t errlen)
 
 /*
  * The parametric refiner of a linreg header: its configuration m->cfg,
- * family m->fam, parameter layout m->lay and the refiner m->ref, with a
- * copy on the heap in m->impl (owned).
+ * family m->fam, parameter layout m->lay, and fam_linreg's model object
+ * on the heap in m->obj (owned; m->impl points at its refiner).
  */
 static int read_refiner(struct model *m, const struct family *f, char *err,
 			size_t errlen)
