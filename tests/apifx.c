@@ -3,6 +3,7 @@
  */
 #include "apifx.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -357,39 +358,32 @@ int group_setup(void **state)
 	return 0;
 }
 
+/* Removes the files in dir (made by group_setup: no subfolders), then
+ * dir. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 int group_teardown(void **state)
 {
-	char path[128];
-
 	(void)state;
-	snprintf(path, sizeof path, "%s/tiny.amort", model_dir);
-	unlink(path);
-	rmdir(model_dir);
-	snprintf(path, sizeof path, "%s/mog.amort", gen_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/flow.amort", gen_dir);
-	unlink(path);
-	rmdir(gen_dir);
-	snprintf(path, sizeof path, "%s/tinyclf.amort", clf_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tinyimg.amort", clf_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tiny.amort", clf_dir);
-	unlink(path);
-	rmdir(clf_dir);
-	snprintf(path, sizeof path, "%s/tinyimp.amort", imp_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tinyimpimg.amort", imp_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tinyimpreg.amort", imp_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tinyreg.amort", imp_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tinyhead.amort", imp_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/tiny.amort", imp_dir);
-	unlink(path);
-	rmdir(imp_dir);
+	remove_dir(model_dir);
+	remove_dir(gen_dir);
+	remove_dir(clf_dir);
+	remove_dir(imp_dir);
 	return 0;
 }
 
