@@ -166,13 +166,10 @@ struct fd {
 static double fd_state_loss(struct fd *f, const float *p, float *dp, int i,
 			    int nq, const float *state, float w, float *dstate)
 {
-	const struct gen *g = &f->m.g;
+	const struct gen_rows q = { f->Q[i], f->Qy[i], f->Qt[i], nq, f->in[i].D,
+				    f->in[i].K };
 
-	if (g->cfg.kind == GEN_REG)
-		return gen_state_loss_reg(g, p, dp, f->ws, state, f->Q[i], f->Qt[i],
-					  nq, w, dstate);
-	return gen_state_loss(g, p, dp, f->ws, state, f->Q[i], f->Qy[i], nq,
-			      f->in[i].D, f->in[i].K, NULL, w, dstate);
+	return gen_state_loss(&f->m.g, p, dp, f->ws, state, &q, NULL, w, dstate);
 }
 
 /* The learned initial state (implicit: cfg.nq queries for sequence 0's K). */
@@ -488,7 +485,8 @@ static void test_head_probs_match_loss(void **state)
 		nll -= log(pr[i * LINCLASS_KMAX + y[i]]);
 	}
 	nll /= HN;
-	l = gen_state_loss(&m.g, m.p, NULL, ws, s, X, y, HN, HD, HK, NULL, 1.0f,
+	l = gen_state_loss(&m.g, m.p, NULL, ws, s,
+			   &(struct gen_rows){ X, y, NULL, HN, HD, HK }, NULL, 1.0f,
 			   ds);
 	assert_true(fabs(l - nll) <= 1e-5 * (1.0 + nll));
 	for (k = HK * 16; k < m.g.nstate; k++)
@@ -867,7 +865,9 @@ static double loss_after(const struct train *t, const struct gentrain_config *c,
 			for (i = 0; i < NH; i++)
 				l += 0.5 * (mean[i] - Qt[i]) * (mean[i] - Qt[i]);
 			l /= NH;
-			ls = gen_state_loss_reg(g, p, NULL, ws, s, Q, Qt, NH, 1.0f, NULL);
+			ls = gen_state_loss(g, p, NULL, ws, s,
+					    &(struct gen_rows){ Q, NULL, Qt, NH, 0, 0 },
+					    NULL, 1.0f, NULL);
 			assert_true(fabs(l - ls) <= 1e-4 * (1.0 + l));
 			sum += l;
 		}

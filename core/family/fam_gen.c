@@ -280,25 +280,18 @@ static double state_loss(const struct fam_gen_model *gm, const float *p,
 {
 	const struct gentrain_config *c = &gm->cfg;
 	const struct gen_traj *gt = tr->x;
-	int reg = c->tasks.src == SOURCE_LINREG;
+	struct gen_rows q = { w->Q, w->Qy, w->Qt, c->nq, gt->task.D, gt->task.K };
 	double l;
 
 	if (c->gen.regime == GEN_IMPLICIT) {
-		if (reg)
-			return gen_state_loss_reg(&gm->g, p, dp, w->ws, state,
-						  gt->QX, gt->Qt, c->gen.nq, wt,
-						  dstate);
-		return gen_state_loss(&gm->g, p, dp, w->ws, state, gt->QX,
-				      gt->Qy, c->gen.nq, gt->task.D, gt->task.K,
-				      &tr->rng, wt, dstate);
+		q = (struct gen_rows){ gt->QX, gt->Qy, gt->Qt, c->gen.nq,
+				       gt->task.D, gt->task.K };
+		return gen_state_loss(&gm->g, p, dp, w->ws, state, &q, &tr->rng,
+				      wt, dstate);
 	}
 	if (fresh)
 		task_rows(c, tr, c->nq, w->Q, w->Qy, w->Qt, 1);
-	if (reg)
-		return gen_state_loss_reg(&gm->g, p, dp, w->ws, state, w->Q,
-					  w->Qt, c->nq, wt, dstate);
-	l = gen_state_loss(&gm->g, p, dp, w->ws, state, w->Q, w->Qy, c->nq,
-			   gt->task.D, gt->task.K, &tr->rng, wt, dstate);
+	l = gen_state_loss(&gm->g, p, dp, w->ws, state, &q, &tr->rng, wt, dstate);
 	if (fresh && c->tasks.src == SOURCE_MOG)
 		l -= mog_nll(gt->task.theta, gt->task.D, w->Q, c->nq, NULL, NULL);
 	return l;

@@ -384,24 +384,12 @@ void gen_backward(const struct gen *g, const float *p, float *dp,
 }
 
 double gen_state_loss(const struct gen *g, const float *p, float *dp,
-		      struct gen_ws *ws, const float *state, const float *Q,
-		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
+		      struct gen_ws *ws, const float *state,
+		      const struct gen_rows *q, struct rng *r, float w,
 		      float *dstate)
 {
-	struct gen_rows q = { Q, Qy, NULL, nq, D, K };
-
-	AM_ASSERT(g->cfg.kind != GEN_REG && nq >= 1);
-	return g->way->loss(g, p, dp, ws, state, &q, r, w, dstate);
-}
-
-double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
-			  struct gen_ws *ws, const float *state, const float *Q,
-			  const float *Qt, int nq, float w, float *dstate)
-{
-	struct gen_rows q = { Q, NULL, Qt, nq, 0, 0 };
-
-	AM_ASSERT(g->cfg.kind == GEN_REG && nq >= 1);
-	return g->way->loss(g, p, dp, ws, state, &q, NULL, w, dstate);
+	AM_ASSERT(q->n >= 1);
+	return g->way->loss(g, p, dp, ws, state, q, r, w, dstate);
 }
 
 /* Checks a session batch's sizes, labels (clf) and targets (reg). */

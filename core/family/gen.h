@@ -199,24 +199,30 @@ int gen_forward(const struct gen *g, const float *p, struct gen_ws *ws,
 void gen_backward(const struct gen *g, const float *p, float *dp,
 		  struct gen_ws *ws, const float *dnext);
 
+/* Rows a state is scored on: n rows X (stride the model's dx) with
+ * labels y (classification) or targets t (regression), D active columns,
+ * K classes.  A kind reads what it has (y or t) and ignores the other. */
+struct gen_rows {
+	const float *X;
+	const int *y;
+	const float *t;
+	int n, D, K;
+};
+
 /*
- * The training loss of one state on query rows Q (nq x GEN_DMAX) of its
- * task: MOG, mean NLL per row; FLOW, mean flow-matching loss per row with
- * noise x0 and times drawn from r.  Scaled by w; dstate (nstate) is
- * overwritten with w * dloss/dstate; dp (may be NULL) accumulates
- * w * dloss/dp (the velocity network).  Returns the unscaled loss.
+ * The training loss of one state on the query rows q (q->n >= 1) of its
+ * task: mean NLL per row (MOG), mean flow-matching loss per row with noise
+ * x0 and times drawn from r (FLOW), cross-entropy (CLF), half the mean
+ * squared error (REG); for the implicit regime, state holds the q->n
+ * queries' states (rows q->X) and the loss is that of their predictions.
+ * Scaled by w; dstate (nstate) is overwritten with w * dloss/dstate; dp
+ * (may be NULL) accumulates w * dloss/dp (the networks beside the
+ * refiner).  Returns the unscaled loss.
  */
 double gen_state_loss(const struct gen *g, const float *p, float *dp,
-		      struct gen_ws *ws, const float *state, const float *Q,
-		      const int *Qy, int nq, int D, int K, struct rng *r, float w,
+		      struct gen_ws *ws, const float *state,
+		      const struct gen_rows *q, struct rng *r, float w,
 		      float *dstate);
-
-/* The same for the regression kind: targets Qt (nq floats), half the mean
- * squared error.  For the implicit regime, state holds the nq queries'
- * states (rows Q) and the loss is that of their predictions. */
-double gen_state_loss_reg(const struct gen *g, const float *p, float *dp,
-			  struct gen_ws *ws, const float *state, const float *Q,
-			  const float *Qt, int nq, float w, float *dstate);
 
 /* Implicit: adds to dinit (sq floats) the gradient with respect to the
  * learned initial query state given that of a whole state dstate (nq

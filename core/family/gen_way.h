@@ -16,6 +16,7 @@
 struct gen;
 struct gen_config;
 struct gen_input;
+struct gen_rows;
 struct layout;
 struct rng;
 struct setref_config;
@@ -29,16 +30,6 @@ struct mlp_ws;
 #define GEN_FS_LATENT (2 * GEN_ZTOK + LINCLASS_DMAX + LINCLASS_KMAX + 3 + \
 		       SETREF_PASSES_MAX)
 #define GEN_QMAX 1024			/* query rows of one loss */
-
-/* Rows a state is scored on: n rows X (stride the model's dx) with
- * labels y (classification) or targets t (regression), D active columns,
- * K classes. */
-struct gen_rows {
-	const float *X;
-	const int *y;
-	const float *t;
-	int n, D, K;
-};
 
 /* One thread's scratch (gen_ws_new). */
 struct gen_ws {
